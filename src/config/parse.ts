@@ -1,0 +1,266 @@
+/**
+ * Text of `etc/redpak*.yaml` and `.rednode.yaml` → typed, validated model, with the file, line and
+ * column of every value kept for errors and provenance. Pure (no file access).
+ */
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode, type Document } from 'yaml';
+import { RedpakError, type SourcePosition } from '../errors.js';
+import { BOOLEAN_WORDS, canonicalEnum, validators, type SchemaError } from './schema.js';
+import {
+  ENVIRON_MODES,
+  EXPORT_MODES,
+  TRI_STATES,
+  type CapabilityEntry,
+  type CgroupsConfig,
+  type ConfigKind,
+  type ConfigTags,
+  type EnvironEntry,
+  type EnvironMode,
+  type ExportEntry,
+  type ExportMode,
+  type NodeConfig,
+  type NodeState,
+  type NodeStatus,
+  type TriState,
+} from './types.js';
+
+type Plain = string | Plain[] | { [key: string]: Plain };
+
+interface Located {
+  value: Plain;
+  /** Position of each value, by dotted path (`config.hostname`, `exports.0.mode`). */
+  valueAt: Map<string, SourcePosition>;
+  /** Position of each mapping key, by the dotted path of its value. */
+  keyAt: Map<string, SourcePosition>;
+}
+
+const ALIAS_PATTERN = /^[A-Za-z0-9+\-_@:]+$/;
+
+export function isValidAlias(alias: string): boolean {
+  return ALIAS_PATTERN.test(alias);
+}
+
+/** Parses YAML keeping every scalar as its source text and lower-casing mapping keys. */
+function parseLocated(text: string, file: string): Located {
+  const lines = new LineCounter();
+  const doc: Document = parseDocument(text, { lineCounter: lines, schema: 'failsafe', uniqueKeys: true, prettyErrors: false });
+  const at = (offset: number | undefined): SourcePosition => {
+    if (offset === undefined) return { file, line: 0, col: 0 };
+    const { line, col } = lines.linePos(offset);
+    return { file, line, col };
+  };
+  if (doc.errors.length > 0) {
+    const first = doc.errors[0];
+    throw new RedpakError('yaml-syntax', `invalid YAML: ${first.message.split('\n')[0]}`, { at: at(first.pos[0]) });
+  }
+  const valueAt = new Map<string, SourcePosition>();
+  const keyAt = new Map<string, SourcePosition>();
+
+  const walk = (node: unknown, path: string): Plain | undefined => {
+    if (isAlias(node)) return walk(node.resolve(doc), path);
+    if (node === null || node === undefined) return undefined;
+    const yamlNode = node as YamlNode;
+    valueAt.set(path, at(yamlNode.range?.[0]));
+    if (isMap(node)) {
+      const out: { [key: string]: Plain } = {};
+      for (const pair of node.items) {
+        const keyNode = pair.key as YamlNode | null;
+        const keyText = isScalar(keyNode) ? String(keyNode.value) : undefined;
+        if (keyText === undefined) throw new RedpakError('schema', 'mapping keys must be plain words', { at: at(keyNode?.range?.[0]) });
+        const key = keyText.toLowerCase();
+        const childPath = path ? `${path}.${key}` : key;
+        if (key in out || keyAt.has(childPath)) {
+          throw new RedpakError('schema', `key "${keyText}" appears twice in ${describePath(path)} (keys ignore case)`, {
+            at: at(keyNode?.range?.[0]),
+          });
+        }
+        keyAt.set(childPath, at(keyNode?.range?.[0]));
+        const value = walk(pair.value, childPath);
+        if (value !== undefined) out[key] = value;
+      }
+      return out;
+    }
+    if (isSeq(node)) {
+      const out: Plain[] = [];
+      node.items.forEach((item, index) => {
+        const value = walk(item, path ? `${path}.${index}` : String(index));
+        if (value !== undefined) out.push(value);
+      });
+      return out;
+    }
+    if (isScalar(node)) {
+      if (node.value === null || node.value === '') return undefined;
+      return String(node.value);
+    }
+    throw new RedpakError('schema', 'unexpected YAML node', { at: at(yamlNode.range?.[0]) });
+  };
+
+  const value = walk(doc.contents, '');
+  if (value === undefined) throw new RedpakError('schema', 'the file is empty', { at: { file, line: 1, col: 1 } });
+  return { value, valueAt, keyAt };
+}
+
+/** `exports.0.mode` → `exports[0].mode`, '' → `the top level`. */
+export function describePath(path: string): string {
+  if (!path) return 'the top level';
+  return path.replace(/\.(\d+)(?=\.|$)/g, '[$1]');
+}
+
+function schemaFailure(error: SchemaError, located: Located, file: string): RedpakError {
+  const path = error.instancePath.split('/').filter(Boolean).join('.');
+  const where = describePath(path);
+  const valueAt = located.valueAt.get(path) ?? { file, line: 0, col: 0 };
+  switch (error.keyword) {
+    case 'additionalProperties': {
+      const key = String((error.params as { additionalProperty: string }).additionalProperty);
+      const keyPath = path ? `${path}.${key}` : key;
+      return new RedpakError('schema', `unknown key "${key}" in ${where}`, { at: located.keyAt.get(keyPath) ?? valueAt });
+    }
+    case 'required': {
+      const key = String((error.params as { missingProperty: string }).missingProperty);
+      return new RedpakError('schema', `missing required key "${key}" in ${where}`, { at: valueAt });
+    }
+    case 'type': {
+      const expected = String((error.params as { type: string }).type);
+      const word = expected === 'object' ? 'a mapping' : expected === 'array' ? 'a list' : 'a plain value';
+      return new RedpakError('schema', `${where} must be ${word}`, { at: valueAt });
+    }
+    default: {
+      const given = lookupPlain(located.value, path);
+      const shown = typeof given === 'string' ? `"${given}"` : 'value';
+      return new RedpakError('schema', `bad ${shown} for ${where}: ${error.message ?? 'invalid'}`, { at: valueAt });
+    }
+  }
+}
+
+function lookupPlain(value: Plain, path: string): Plain | undefined {
+  let current: Plain | undefined = value;
+  for (const part of path.split('.').filter(Boolean)) {
+    if (current === undefined || typeof current === 'string') return undefined;
+    current = Array.isArray(current) ? current[Number(part)] : current[part];
+  }
+  return current;
+}
+
+type Obj = { [key: string]: Plain };
+const str = (o: Obj | undefined, key: string): string | undefined => (o && typeof o[key] === 'string' ? (o[key] as string) : undefined);
+const int = (o: Obj | undefined, key: string): number => {
+  const v = str(o, key);
+  return v === undefined ? 0 : Number.parseInt(v, 10);
+};
+const bool = (o: Obj | undefined, key: string): boolean => {
+  const v = str(o, key);
+  return v === undefined ? false : BOOLEAN_WORDS[v.trim().toLowerCase()];
+};
+const tri = (o: Obj | undefined, key: string): TriState => {
+  const v = str(o, key);
+  return v === undefined ? 'Unset' : (canonicalEnum(TRI_STATES, v) as TriState);
+};
+const opt = <T extends object>(entries: T): T =>
+  Object.fromEntries(Object.entries(entries).filter(([, v]) => v !== undefined)) as T;
+
+function buildCgroups(raw: Obj | undefined): CgroupsConfig | undefined {
+  if (!raw) return undefined;
+  const out: CgroupsConfig = {};
+  for (const [controller, settings] of Object.entries(raw)) {
+    (out as Record<string, Record<string, string>>)[controller] = { ...(settings as Record<string, string>) };
+  }
+  return out;
+}
+
+export function parseNodeConfig(text: string, file: string, kind: ConfigKind): NodeConfig {
+  const located = parseLocated(text, file);
+  const check = validators().config;
+  if (!check(located.value)) throw schemaFailure(check.errors![0], located, file);
+  const root = located.value as Obj;
+  const position = (path: string): SourcePosition => located.keyAt.get(path) ?? located.valueAt.get(path) ?? { file, line: 0, col: 0 };
+
+  const headersRaw = root.headers as Obj;
+  const alias = str(headersRaw, 'alias')!;
+  if (!isValidAlias(alias)) {
+    throw new RedpakError('invalid-alias', `invalid node alias "${alias}": use letters, digits and + - _ @ :`, {
+      at: located.valueAt.get('headers.alias'),
+    });
+  }
+
+  const exports: ExportEntry[] = ((root.exports as Obj[] | undefined) ?? []).map((e, i) =>
+    opt({
+      mode: canonicalEnum(EXPORT_MODES, str(e, 'mode')!) as ExportMode,
+      mount: str(e, 'mount')!,
+      path: str(e, 'path'),
+      info: str(e, 'info'),
+      warn: str(e, 'warn'),
+      at: position(`exports.${i}`),
+    }),
+  );
+  const environ: EnvironEntry[] = ((root.environ as Obj[] | undefined) ?? []).map((e, i) =>
+    opt({
+      mode: (str(e, 'mode') === undefined ? 'Default' : canonicalEnum(ENVIRON_MODES, str(e, 'mode')!)) as EnvironMode,
+      key: str(e, 'key')!,
+      value: str(e, 'value'),
+      info: str(e, 'info'),
+      warn: str(e, 'warn'),
+      at: position(`environ.${i}`),
+    }),
+  );
+
+  const c = root.config as Obj | undefined;
+  const capabilities: CapabilityEntry[] = ((c?.capabilities as Obj[] | undefined) ?? []).map((e, i) =>
+    opt({ cap: str(e, 'cap')!, add: int(e, 'add'), info: str(e, 'info'), warn: str(e, 'warn'), at: position(`config.capabilities.${i}`) }),
+  );
+  const config: ConfigTags = opt({
+    persistdir: str(c, 'persistdir'),
+    rpmdir: str(c, 'rpmdir'),
+    cachedir: str(c, 'cachedir'),
+    path: str(c, 'path'),
+    ldpath: str(c, 'ldpath'),
+    umask: str(c, 'umask'),
+    'set-user': str(c, 'set-user'),
+    'set-group': str(c, 'set-group'),
+    smack: str(c, 'smack'),
+    verbose: int(c, 'verbose'),
+    'map-root-user': int(c, 'map-root-user'),
+    gpgcheck: bool(c, 'gpgcheck'),
+    unsafe: bool(c, 'unsafe'),
+    'inherit-env': bool(c, 'inherit-env'),
+    'die-with-parent': tri(c, 'die-with-parent'),
+    'new-session': tri(c, 'new-session'),
+    share_all: str(c, 'share_all'),
+    share_user: str(c, 'share_user'),
+    share_cgroup: str(c, 'share_cgroup'),
+    share_net: str(c, 'share_net'),
+    share_pid: str(c, 'share_pid'),
+    share_ipc: str(c, 'share_ipc'),
+    share_time: str(c, 'share_time'),
+    cgroups: buildCgroups(c?.cgroups as Obj | undefined),
+    hostname: str(c, 'hostname'),
+    chdir: str(c, 'chdir'),
+    cgrouproot: str(c, 'cgrouproot'),
+    capabilities,
+  });
+
+  const positions: Record<string, SourcePosition> = {};
+  for (const [path, pos] of located.keyAt) positions[path] = pos;
+
+  return {
+    file,
+    kind,
+    headers: opt({ alias, name: str(headersRaw, 'name'), info: str(headersRaw, 'info') }),
+    exports,
+    environ,
+    config,
+    positions,
+  };
+}
+
+export function parseNodeStatus(text: string, file: string): NodeStatus {
+  const located = parseLocated(text, file);
+  const check = validators().status;
+  if (!check(located.value)) throw schemaFailure(check.errors![0], located, file);
+  const root = located.value as Obj;
+  return opt({
+    realpath: str(root, 'realpath')!,
+    info: str(root, 'info'),
+    timestamp: Number.parseInt(str(root, 'timestamp')!, 10),
+    state: str(root, 'state') as NodeState,
+  });
+}

@@ -1,0 +1,69 @@
+/**
+ * Canonical YAML of the node files, in redpak's key order (redpak-semantics §2.8): headers,
+ * exports, environ, config; always-present scalars written even for a headers-only file.
+ */
+import { stringify } from 'yaml';
+import type { NodeConfig, NodeStatus } from './types.js';
+
+type Ordered = Record<string, unknown>;
+
+const defined = (o: Ordered): Ordered => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+
+export function canonicalConfigObject(config: NodeConfig): Ordered {
+  const c = config.config;
+  return defined({
+    headers: defined({ alias: config.headers.alias, name: config.headers.name, info: config.headers.info }),
+    exports: config.exports.length
+      ? config.exports.map((e) => defined({ mode: e.mode, mount: e.mount, path: e.path, info: e.info, warn: e.warn }))
+      : undefined,
+    environ: config.environ.length
+      ? config.environ.map((e) => defined({ mode: e.mode, key: e.key, value: e.value, info: e.info, warn: e.warn }))
+      : undefined,
+    config: defined({
+      persistdir: c.persistdir,
+      rpmdir: c.rpmdir,
+      cachedir: c.cachedir,
+      path: c.path,
+      ldpath: c.ldpath,
+      umask: c.umask,
+      'set-user': c['set-user'],
+      'set-group': c['set-group'],
+      smack: c.smack,
+      verbose: c.verbose,
+      'map-root-user': c['map-root-user'],
+      gpgcheck: c.gpgcheck,
+      unsafe: c.unsafe,
+      'inherit-env': c['inherit-env'],
+      'die-with-parent': c['die-with-parent'],
+      'new-session': c['new-session'],
+      share_all: c.share_all,
+      share_user: c.share_user,
+      share_cgroup: c.share_cgroup,
+      share_net: c.share_net,
+      share_pid: c.share_pid,
+      share_ipc: c.share_ipc,
+      share_time: c.share_time,
+      cgroups: c.cgroups,
+      hostname: c.hostname,
+      chdir: c.chdir,
+      cgrouproot: c.cgrouproot,
+      capabilities: c.capabilities.length ? c.capabilities.map((e) => defined({ cap: e.cap, add: e.add, info: e.info, warn: e.warn })) : undefined,
+    }),
+  });
+}
+
+export function statusObject(status: NodeStatus): Ordered {
+  return defined({ realpath: status.realpath, info: status.info, timestamp: status.timestamp, state: status.state });
+}
+
+export function toYaml(value: unknown): string {
+  return stringify(value, { indent: 2, indentSeq: false, lineWidth: 0 });
+}
+
+export function serializeConfig(config: NodeConfig): string {
+  return toYaml(canonicalConfigObject(config));
+}
+
+export function serializeStatus(status: NodeStatus): string {
+  return toYaml(statusObject(status));
+}

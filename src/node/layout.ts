@@ -1,0 +1,68 @@
+/** Where a node keeps its files, relative to the node directory (redpak-semantics §1.2). */
+import { join, posix, resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { RedpakError } from '../errors.js';
+
+export const STATUS_FILE = '.rednode.yaml';
+export const NORMAL_CONFIG = 'etc/redpak.yaml';
+export const ADMIN_CONFIG = 'etc/redpak-admin.yaml';
+export const LEGACY_NORMAL_CONFIG = 'etc/redpack.yaml';
+export const LEGACY_ADMIN_CONFIG = 'etc/redpack-admin.yaml';
+export const RPMDB_DIR = 'var/lib/rpm';
+export const REPOS_DIR = 'etc/yum.repos.d';
+
+/**
+ * A sysroot maps paths as seen on the target (what `$NODE_PATH` expands to) to paths on this
+ * machine. On a running system it is `/` and both are the same.
+ */
+export class Sysroot {
+  readonly dir: string;
+
+  constructor(dir = '/') {
+    this.dir = resolve(dir);
+  }
+
+  static open(dir: string | undefined): Sysroot {
+    if (dir === undefined || resolve(dir) === '/') return new Sysroot('/');
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+      throw new RedpakError('sysroot-missing', `sysroot ${dir} does not exist or is not a directory`, {
+        hint: 'create the image directory first, or drop --root',
+      });
+    }
+    return new Sysroot(dir);
+  }
+
+  get isHost(): boolean {
+    return this.dir === '/';
+  }
+
+  /** The host path of a target path. */
+  toHost(targetPath: string): string {
+    return this.isHost ? targetPath : join(this.dir, targetPath);
+  }
+
+  /**
+   * A user-given node path → the absolute target path, without trailing `/`. On the host a
+   * relative path is taken from the current directory (redpak mis-reads those); inside a sysroot
+   * it is taken from the sysroot's `/`.
+   */
+  targetPath(given: string, cwd = process.cwd()): string {
+    if (!given) throw new RedpakError('usage', 'the node path is empty');
+    const absolute = this.isHost ? resolve(cwd, given) : posix.resolve('/', given);
+    return absolute.length > 1 ? absolute.replace(/\/+$/, '') : absolute;
+  }
+}
+
+export function statusPath(nodeHostPath: string): string {
+  return join(nodeHostPath, STATUS_FILE);
+}
+
+/** The config file to read: the current name, else the legacy `redpack` one, else undefined. */
+export function configPath(nodeHostPath: string, kind: 'normal' | 'admin'): string | undefined {
+  const [current, legacy] = kind === 'normal' ? [NORMAL_CONFIG, LEGACY_NORMAL_CONFIG] : [ADMIN_CONFIG, LEGACY_ADMIN_CONFIG];
+  for (const candidate of [current, legacy]) {
+    const file = join(nodeHostPath, candidate);
+    if (existsSync(file)) return file;
+  }
+  return undefined;
+}
