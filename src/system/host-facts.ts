@@ -2,6 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
 import { RedpakError } from '../errors.js';
 import type { HostFacts } from '../config/expand.js';
 
@@ -34,9 +35,24 @@ export function cgroupMountPoint(mountsText?: string): string {
   return '/sys/fs/cgroup';
 }
 
+/** The environment, with USER, LOGNAME and HOSTNAME filled in from the system when unset. */
+function environment(): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = { ...process.env };
+  let user: string | undefined;
+  try {
+    user = userInfo().username;
+  } catch {
+    user = undefined;
+  }
+  env.USER ??= user;
+  env.LOGNAME ??= env.USER;
+  env.HOSTNAME ??= hostname();
+  return env;
+}
+
 export function liveHostFacts(overrides: Partial<HostFacts> = {}): HostFacts {
   return {
-    env: process.env,
+    env: environment(),
     uid: process.getuid?.() ?? 0,
     gid: process.getgid?.() ?? 0,
     pid: process.pid,

@@ -1,0 +1,25 @@
+import { Flags } from '@oclif/core';
+import { RedpakCommand, sysrootFlag } from '../../src/cli/base-command.js';
+import { Sysroot } from '../../src/node/layout.js';
+import { loadTree, type TreeNode } from '../../src/node/load.js';
+import { renderTree } from '../../src/inspect/tree.js';
+
+/** `--json` result: `{path, alias, state, children: [...]}`, children sorted by directory name. */
+export type TreeResult = TreeNode;
+
+export default class Tree extends RedpakCommand {
+  static override summary = 'Show the family tree below a node, with aliases.';
+  static override description = 'Child nodes are sub-directories that are nodes; a directory that is not a node ends its branch. Disabled nodes are marked.';
+  static override examples = ['<%= config.bin %> tree --redroot /var/redpak'];
+  static override flags = {
+    redroot: Flags.string({ char: 'r', aliases: ['redpath'], description: 'top node of the tree to show', default: '.' }),
+    root: sysrootFlag,
+  };
+
+  async run(): Promise<TreeResult> {
+    const { flags } = await this.parse(Tree);
+    const tree = loadTree(flags.redroot, { sysroot: Sysroot.open(flags.root) });
+    this.log(renderTree(tree));
+    return tree;
+  }
+}

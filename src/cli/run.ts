@@ -1,0 +1,41 @@
+/**
+ * Entry of the three executables. One package, three command sets: each executable loads oclif
+ * with its own `bin` name and its own commands directory.
+ */
+import { execute } from '@oclif/core';
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export type Executable = 'redmanager' | 'redwrap-dnf' | 'redwrap';
+
+export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+
+/**
+ * redwrap-dnf takes its options before the command, as redpak does (`redwrap-dnf --redpath P
+ * install X`): the first word that names a command is moved to the front for oclif.
+ */
+export function commandFirst(argv: string[], commands: readonly string[], valueFlags: readonly string[]): string[] {
+  for (let i = 0; i < argv.length; i += 1) {
+    const arg = argv[i];
+    if (arg === '--') break;
+    if (arg.startsWith('-')) {
+      if (valueFlags.includes(arg)) i += 1;
+      continue;
+    }
+    if (commands.includes(arg)) return [arg, ...argv.slice(0, i), ...argv.slice(i + 1)];
+    break;
+  }
+  return argv;
+}
+
+/** redwrap-dnf's commands and the options that take a value (to find the command word). */
+const DNF_COMMANDS = ['manager'];
+const DNF_VALUE_FLAGS = ['--redpath', '-r', '--rpath', '--rp', '--root', '--alias', '--template', '--template-admin'];
+
+export async function runExecutable(bin: Executable, argv: string[]): Promise<void> {
+  if (bin === 'redwrap-dnf') argv = commandFirst(argv, DNF_COMMANDS, DNF_VALUE_FLAGS);
+  const pjson = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8'));
+  pjson.oclif = { ...pjson.oclif, bin, commands: `./dist/commands/${bin}` };
+  await execute({ args: argv, loadOptions: { root: PACKAGE_ROOT, pjson, isRoot: true } });
+}

@@ -1,0 +1,273 @@
+/** The built executables, run as a user runs them, in temporary directories. */
+import { describe, it, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { tempDir } from '../helpers/family.js';
+
+const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
+
+interface Run {
+  status: number;
+  stdout: string;
+  stderr: string;
+  json: any;
+}
+
+function run(bin: string, args: string[], options: { cwd?: string } = {}): Run {
+  const result = spawnSync(join(ROOT, 'bin', bin), args, { cwd: options.cwd ?? ROOT, encoding: 'utf8', env: { ...process.env, LOGNAME: 'tester', HOSTNAME: 'testhost' } });
+  let json: unknown;
+  if (args.includes('--json')) {
+    try {
+      json = JSON.parse(result.stdout);
+    } catch {
+      json = undefined;
+    }
+  }
+  return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr, json };
+}
+
+const redmanager = (args: string[], options?: { cwd?: string }) => run('redmanager', args, options);
+
+/** Every file below a directory, for "nothing changed" checks. */
+function snapshot(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!existsSync(dir)) return out;
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    const full = join(entry.parentPath ?? (entry as unknown as { path: string }).path, entry.name);
+    out[full] = entry.isFile() ? readFileSync(full, 'utf8') : '<dir>';
+  }
+  return out;
+}
+
+function family(t: TestContext): { dir: string; system: string; platform: string; app: string } {
+  const dir = tempDir(t);
+  const system = join(dir, 'redpak');
+  const platform = join(system, 'platform');
+  const app = join(platform, 'app');
+  assert.equal(redmanager(['create-node', '--redpath', platform]).status, 0);
+  assert.equal(redmanager(['create-node', '--redpath', app, '--alias', 'myapp']).status, 0);
+  return { dir, system, platform, app };
+}
+
+describe('redmanager create-node', () => {
+  it('creates a system node above a first node, with headers and an enabled status', (t) => {
+    const dir = tempDir(t);
+    const node = join(dir, 'nodes', 'platform');
+    const result = redmanager(['create-node', '--redpath', node, '--json']);
+    assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual(
+      result.json.nodes.map((n: { alias: string; path: string }) => [n.alias, n.path]),
+      [
+        ['system', join(dir, 'nodes')],
+        ['platform', node],
+      ],
+    );
+    const config = readFileSync(join(node, 'etc/redpak.yaml'), 'utf8');
+    assert.match(config, /alias: platform/);
+    assert.match(config, /name: [0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}/);
+    assert.match(config, /info: Node created by tester\(testhost\) the /);
+    const status = readFileSync(join(node, '.rednode.yaml'), 'utf8');
+    assert.match(status, new RegExp(`realpath: ${node}\n`));
+    assert.match(status, /state: Enable/);
+    assert.match(readFileSync(join(dir, 'nodes', 'etc/redpak.yaml'), 'utf8'), /share_all: disabled/, 'system node uses the system templates');
+    assert.match(readFileSync(join(dir, 'nodes', 'etc/redpak-admin.yaml'), 'utf8'), /alias: admin-of-system/);
+  });
+
+  it('with --no-system-node, a first node uses the full templates and nothing is created above it', (t) => {
+    const dir = tempDir(t);
+    const node = join(dir, 'solo');
+    assert.equal(redmanager(['create-node', '--redpath', node, '--no-system-node']).status, 0);
+    assert.equal(existsSync(join(dir, '.rednode.yaml')), false);
+    assert.match(readFileSync(join(node, 'etc/redpak.yaml'), 'utf8'), /path: \/bin:\/nodes\/\$NODE_ALIAS\/usr\/bin/);
+  });
+
+  it('accepts a relative --redpath, taken from the current directory', (t) => {
+    const dir = tempDir(t);
+    assert.equal(redmanager(['create-node', '--redpath', 'top/child'], { cwd: dir }).status, 0);
+    assert.equal(existsSync(join(dir, 'top/child/.rednode.yaml')), true);
+    const tree = redmanager(['tree', '--redroot', 'top', '--json'], { cwd: dir });
+    assert.equal(tree.json.path, join(dir, 'top'));
+    assert.equal(tree.json.children[0].alias, 'child');
+  });
+
+  it('refuses to overwrite a node, and changes nothing', (t) => {
+    const { app } = family(t);
+    const before = snapshot(app);
+    const result = redmanager(['create-node', '--redpath', app, '--json']);
+    assert.equal(result.status, 3);
+    assert.equal(result.json.error.code, 'node-exists');
+    assert.match(result.json.error.hint, /--update/);
+    assert.deepEqual(snapshot(app), before);
+  });
+
+  it('--update keeps the headers and enables the node again', (t) => {
+    const { app } = family(t);
+    const name = /name: (.*)/.exec(readFileSync(join(app, 'etc/redpak.yaml'), 'utf8'))![1];
+    assert.equal(redmanager(['disable', '--redpath', app]).status, 0);
+    assert.equal(redmanager(['create-node', '--redpath', app, '--update']).status, 0);
+    const config = readFileSync(join(app, 'etc/redpak.yaml'), 'utf8');
+    assert.match(config, /alias: myapp/);
+    assert.match(config, new RegExp(`name: ${name}`));
+    assert.match(readFileSync(join(app, '.rednode.yaml'), 'utf8'), /state: Enable/);
+  });
+
+  it('uses --config verbatim with rewritten headers, and writes no admin file without --config-admin', (t) => {
+    const dir = tempDir(t);
+    writeFileSync(join(dir, 'mine.yaml'), '# kept comment\nheaders:\n  alias: whatever\nconfig:\n  hostname: box\n');
+    const node = join(dir, 'n');
+    assert.equal(redmanager(['create-node', '--redpath', node, '--no-system-node', '--config', join(dir, 'mine.yaml')]).status, 0);
+    const config = readFileSync(join(node, 'etc/redpak.yaml'), 'utf8');
+    assert.match(config, /# kept comment/);
+    assert.match(config, /alias: n\n/);
+    assert.match(config, /hostname: box/);
+    assert.equal(existsSync(join(node, 'etc/redpak-admin.yaml')), false);
+  });
+
+  it('rejects bad input with an error naming the culprit, leaving nothing behind', (t) => {
+    const dir = tempDir(t);
+    writeFileSync(join(dir, 'broken.yaml'), 'headers:\n  alias: ok\nconfig:\n  hostnam: typo\n');
+    const cases: [string[], number, RegExp][] = [
+      [['--alias', 'bad/alias'], 4, /invalid node alias "bad\/alias"/],
+      [['--template', 'nosuch'], 4, /no normal template "nosuch"/],
+      [['--config', join(dir, 'broken.yaml')], 4, /broken\.yaml:4:3: unknown key "hostnam" in config/],
+      [['--root', join(dir, 'no-such-sysroot')], 3, /sysroot .*no-such-sysroot does not exist/],
+    ];
+    for (const [flags, status, message] of cases) {
+      const target = join(dir, 'family', 'node');
+      const result = redmanager(['create-node', '--redpath', target, ...flags]);
+      assert.equal(result.status, status, `${flags.join(' ')}: ${result.stderr}`);
+      assert.match(result.stderr, message);
+      // Not even the system node that would have been created first.
+      assert.equal(existsSync(join(dir, 'family')), false, flags.join(' '));
+    }
+  });
+});
+
+describe('--root SYSROOT', () => {
+  it('creates nodes inside the image and expands $NODE_PATH as seen on the target', (t) => {
+    const image = tempDir(t);
+    assert.equal(redmanager(['create-node', '--root', image, '--redpath', '/var/redpak/app']).status, 0);
+    assert.equal(existsSync(join(image, 'var/redpak/app/.rednode.yaml')), true);
+    assert.match(readFileSync(join(image, 'var/redpak/app/.rednode.yaml'), 'utf8'), /realpath: \/var\/redpak\/app\n/);
+    const merged = redmanager(['mergeconfig', '--root', image, '--redpath', '/var/redpak/app', '--expand', '--json']);
+    assert.equal(merged.status, 0, merged.stderr);
+    const mounts = merged.json.exports.map((e: { mount: string; path?: string }) => `${e.mount}<-${e.path ?? ''}`);
+    assert.ok(mounts.includes('/nodes/app/usr<-/var/redpak/app/usr'), mounts.join('\n'));
+    assert.equal(merged.json.leaf.path, '/var/redpak/app');
+  });
+});
+
+describe('enable, disable, remove-node', () => {
+  it('a disabled ancestor makes every command refuse the family, naming the node', (t) => {
+    const { platform, app } = family(t);
+    assert.equal(redmanager(['disable', '--redpath', platform, '--json']).json.state, 'Disable');
+    const refused = redmanager(['mergeconfig', '--redpath', app, '--json']);
+    assert.equal(refused.status, 3);
+    assert.equal(refused.json.error.code, 'node-disabled');
+    assert.match(refused.json.error.message, new RegExp(`platform \\(${platform}\\) is disabled`));
+    assert.match(refused.json.error.hint, /redmanager enable --redpath/);
+    assert.equal(redmanager(['enable', '--redpath', platform]).status, 0);
+    assert.equal(redmanager(['mergeconfig', '--redpath', app, '--json']).status, 0);
+  });
+
+  it('remove-node refuses a node with children unless --recursive', (t) => {
+    const { platform, app } = family(t);
+    const refused = redmanager(['remove-node', '--redpath', platform]);
+    assert.equal(refused.status, 3);
+    assert.match(refused.stderr, new RegExp(`has child nodes: ${app}`));
+    assert.equal(existsSync(app), true);
+    const removed = redmanager(['remove-node', '--redpath', platform, '--recursive', '--json']);
+    assert.deepEqual(removed.json.removed, [platform, app]);
+    assert.equal(existsSync(platform), false);
+  });
+});
+
+describe('inspection', () => {
+  it('tree shows the family with aliases', (t) => {
+    const { dir, system } = family(t);
+    const text = redmanager(['tree', '--redroot', system]).stdout;
+    assert.equal(text, `${dir}\n  └── redpak  (system)\n      └── platform  (platform)\n          └── app  (myapp)\n`);
+  });
+
+  it('config prints one node, parsed, with its status', (t) => {
+    const { app } = family(t);
+    const result = redmanager(['config', '--redpath', app, '--json']);
+    assert.equal(result.json.normal.headers.alias, 'myapp');
+    assert.equal(result.json.admin.headers.alias, 'admin-of-myapp');
+    assert.equal(result.json.status.state, 'Enable');
+    assert.equal(result.json.normal.config['die-with-parent'], 'Unset');
+  });
+
+  it('mergeconfig names the node, file and line of every value, and what it overrides', (t) => {
+    const { system, app } = family(t);
+    const result = redmanager(['mergeconfig', '--redpath', app, '--json']);
+    assert.equal(result.status, 0, result.stderr);
+    const hostname = result.json.config.hostname;
+    assert.equal(hostname.value, 'myapp', 'hostname: $LEAF_ALIAS, expanded for the leaf');
+    assert.equal(hostname.from.node, system);
+    assert.equal(hostname.from.file, join(system, 'etc/redpak.yaml'));
+    assert.ok(hostname.from.line > 0);
+    const net = result.json.config.shares.net;
+    assert.equal(net.value, 'enabled');
+    assert.equal(net.from.alias, 'myapp', 'the leaf template enables the network, the closest definition');
+    assert.equal(net.overrides.length, 2);
+    const text = redmanager(['mergeconfig', '--redpath', app]).stdout;
+    assert.match(text, new RegExp(`# info: from system \\(${system}\\) ${system}/etc/redpak.yaml:\\d+\n\\s*hostname: myapp`));
+  });
+
+  it('mergeconfig --admin reads the admin files, --expand expands exports and environ', (t) => {
+    const { app } = family(t);
+    const plain = redmanager(['mergeconfig', '--redpath', app, '--json']).json;
+    const admin = redmanager(['mergeconfig', '--redpath', app, '--admin', '--expand', '--json']).json;
+    assert.ok(!plain.environ.some((e: { key: string }) => e.key === 'AFMPKG_REDPAKID'));
+    const id = admin.environ.find((e: { key: string }) => e.key === 'AFMPKG_REDPAKID');
+    assert.match(id.value, /^[0-9a-f-]{36}$/, 'expanded $LEAF_NAME');
+    assert.ok(admin.exports.some((e: { mount: string }) => e.mount === `${app}/var/lib/rpm`));
+  });
+
+  it('errors exit non-zero with a message, and with --json an error object', (t) => {
+    const dir = tempDir(t);
+    const result = redmanager(['mergeconfig', '--redpath', dir, '--json']);
+    assert.equal(result.status, 3);
+    assert.equal(result.json.error.code, 'not-a-node');
+    const text = redmanager(['tree', '--redroot', dir]);
+    assert.equal(text.status, 3);
+    assert.match(text.stderr, /^redmanager: error: .* is not a node/);
+  });
+
+  it('reports a broken config anywhere in the family with its file and line', (t) => {
+    const { platform, app } = family(t);
+    const file = join(platform, 'etc/redpak.yaml');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('share_net: enabled', 'share_net: enabled\n  bogus: 1'));
+    const result = redmanager(['mergeconfig', '--redpath', app]);
+    assert.equal(result.status, 4);
+    assert.match(result.stderr, new RegExp(`${file}:\\d+:3: unknown key "bogus" in config`));
+  });
+});
+
+describe('redwrap-dnf manager', () => {
+  it('is redpak\'s spelling of create-node, options before the command', (t) => {
+    const dir = tempDir(t);
+    const node = join(dir, 'sys', 'app');
+    const result = run('redwrap-dnf', ['--redpath', node, 'manager', '--alias', 'app1']);
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, new RegExp(`SUCCESS: rednode ${node} ready`));
+    assert.match(readFileSync(join(node, 'etc/redpak.yaml'), 'utf8'), /alias: app1/);
+    assert.equal(existsSync(join(dir, 'sys', '.rednode.yaml')), true);
+  });
+});
+
+describe('--help', () => {
+  it('explains every command', () => {
+    for (const command of ['create-node', 'tree', 'config', 'mergeconfig', 'enable', 'disable', 'remove-node', 'demo']) {
+      const result = redmanager([command, '--help']);
+      assert.equal(result.status, 0, command);
+      assert.match(result.stdout, /USAGE/, command);
+      assert.match(result.stdout, /--json/, command);
+    }
+  });
+});
+

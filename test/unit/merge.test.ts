@@ -1,0 +1,264 @@
+/** Every merge rule of redpak-semantics §4, on families built on disk. */
+import { describe, it, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { RedpakError } from '../../src/errors.js';
+import { mergeFamily } from '../../src/merge/merge.js';
+import { loadFamily } from '../../src/node/load.js';
+import type { MergedConfig } from '../../src/merge/types.js';
+import { makeNode, pinnedHost, tempDir } from '../helpers/family.js';
+
+const headers = (alias = 'x') => `headers:\n  alias: ${alias}\n`;
+const config = (body: string) => `${headers()}config:\n${body.replace(/^/gm, '  ')}\n`;
+
+interface Spec {
+  root?: { normal?: string; admin?: string };
+  mid?: { normal?: string; admin?: string };
+  leaf?: { normal?: string; admin?: string };
+}
+
+/** root → (mid) → leaf, each file headers-only unless given; returns the merge in the given mode. */
+function family(t: TestContext, spec: Spec, admin = false): { merged: MergedConfig; paths: { root: string; mid: string; leaf: string } } {
+  const dir = tempDir(t);
+  const root = join(dir, 'root');
+  const mid = join(root, 'mid');
+  const leaf = spec.mid ? join(mid, 'leaf') : join(root, 'leaf');
+  makeNode(dir, root, 'ROOT', spec.root?.normal ?? headers(), spec.root?.admin ?? headers());
+  if (spec.mid) makeNode(dir, mid, 'MID', spec.mid.normal ?? headers(), spec.mid.admin ?? headers());
+  makeNode(dir, leaf, 'LEAF', spec.leaf?.normal ?? headers(), spec.leaf?.admin ?? headers());
+  return { merged: mergeFamily(loadFamily(leaf, { admin }), { host: pinnedHost() }), paths: { root, mid, leaf } };
+}
+
+function conflict(t: TestContext, spec: Spec, admin: boolean, pattern: RegExp): void {
+  assert.throws(
+    () => family(t, spec, admin),
+    (e: unknown) => e instanceof RedpakError && e.code === 'merge-conflict' && pattern.test(e.message),
+  );
+}
+
+describe('scalars (§4.2)', () => {
+  it('the node closest to the leaf wins, ancestors are recorded as overridden', (t) => {
+    const { merged, paths } = family(t, { root: { normal: config('hostname: from-root') }, leaf: { normal: config('hostname: from-leaf') } });
+    assert.equal(merged.scalars.hostname?.value, 'from-leaf');
+    assert.equal(merged.scalars.hostname?.origin.node, paths.leaf);
+    assert.equal(merged.scalars.hostname?.overrides[0].origin.node, paths.root);
+  });
+
+  it('all admin files come before all normal files', (t) => {
+    const spec = { root: { admin: config('chdir: /root-admin') }, leaf: { normal: config('chdir: /leaf-normal') } };
+    assert.equal(family(t, spec, true).merged.scalars.chdir?.value, '/root-admin');
+    assert.equal(family(t, spec, false).merged.scalars.chdir?.value, '/leaf-normal');
+  });
+
+  it('string scalars are expanded in the leaf context, wherever they are defined', (t) => {
+    const { merged, paths } = family(t, { root: { normal: config('cachedir: $NODE_PATH/cache') } });
+    assert.equal(merged.scalars.cachedir?.value, `${paths.leaf}/cache`);
+  });
+
+  it('die-with-parent and new-session: the first value that is not Unset wins', (t) => {
+    const { merged } = family(t, { root: { normal: config('die-with-parent: disabled') }, leaf: { normal: config('die-with-parent: unset') } });
+    assert.equal(merged.scalars['die-with-parent']?.value, 'Disabled');
+  });
+
+  it('a flag set true by an ancestor cannot be set back to false', (t) => {
+    const { merged } = family(t, { root: { normal: config('inherit-env: true') }, leaf: { normal: config('inherit-env: false') } });
+    assert.equal(merged.scalars['inherit-env']?.value, true);
+  });
+});
+
+describe('path and ldpath (§4.3)', () => {
+  it('accumulate child first, admin before normal, without duplicates, each in its own node context', (t) => {
+    const { merged, paths } = family(
+      t,
+      {
+        root: { normal: config('path: /bin:/usr/bin:$NODE_PATH'), admin: config('path: /sbin') },
+        leaf: { normal: config('path: /usr/bin:/opt/bin:$NODE_PATH') },
+      },
+      true,
+    );
+    assert.equal(merged.path?.value, `/usr/bin:/opt/bin:${paths.leaf}:/sbin:/bin:${paths.root}`);
+    assert.deepEqual(
+      merged.path?.contributions.map((c) => [c.origin.alias, c.origin.kind]),
+      [
+        ['LEAF', 'normal'],
+        ['ROOT', 'admin'],
+        ['ROOT', 'normal'],
+      ],
+    );
+  });
+
+  it('is absent when no node defines it', (t) => {
+    assert.equal(family(t, {}).merged.ldpath, undefined);
+  });
+});
+
+const environ = (key: string, value: string, extra = '') => `${headers()}environ:\n  - key: ${key}\n    value: ${value}\n${extra}`;
+
+describe('environ (§4.4)', () => {
+  it('the child keeps its value, with a warning carrying the ancestor\'s warn text', (t) => {
+    const { merged } = family(t, {
+      root: { normal: environ('V', 'root', '    warn: do not touch V\n') },
+      leaf: { normal: environ('v', 'leaf') },
+    });
+    assert.equal(merged.environ.length, 1);
+    assert.equal(merged.environ[0].value.value, 'leaf');
+    const warning = merged.warnings.find((w) => w.redpak);
+    assert.match(warning!.message, /Variable V of ROOT .* redefined in LEAF .*: do not touch V/);
+  });
+
+  it("an ancestor's admin definition replaces a child's normal one", (t) => {
+    const { merged, paths } = family(t, { root: { admin: environ('V', 'root-admin') }, leaf: { normal: environ('V', 'leaf') } }, true);
+    assert.equal(merged.environ[0].value.value, 'root-admin');
+    assert.equal(merged.environ[0].overrides[0].origin.node, paths.leaf);
+    assert.equal(merged.environ[0].overrides[0].reason, 'replaced');
+  });
+
+  it("a child's admin definition is kept against an ancestor's normal one", (t) => {
+    const { merged } = family(t, { root: { normal: environ('V', 'root') }, leaf: { admin: environ('V', 'leaf-admin') } }, true);
+    assert.equal(merged.environ[0].value.value, 'leaf-admin');
+  });
+
+  it('a variable defined twice alike in one file is a warning, differently an error', (t) => {
+    const twice = (second: string) => `${headers()}environ:\n  - key: V\n    value: a\n  - key: V\n    value: ${second}\n`;
+    const { merged } = family(t, { leaf: { normal: twice('a') } });
+    assert.match(merged.warnings[0].message, /Variable V is defined twice in LEAF/);
+    conflict(t, { leaf: { normal: twice('b') } }, false, /Variable V is defined twice and differently in LEAF/);
+  });
+});
+
+const exportEntry = (mode: string, mount: string, path = '/somewhere') => `  - mode: ${mode}\n    mount: ${mount}\n    path: ${path}\n`;
+const exportsOf = (...entries: string[]) => `${headers()}exports:\n${entries.join('')}`;
+
+describe('exports (§4.5)', () => {
+  it('are sorted by expanded mount, parents before their sub-paths', (t) => {
+    const { merged } = family(t, { leaf: { normal: exportsOf(exportEntry('Public', '/b/c'), exportEntry('Public', '/a'), exportEntry('Public', '/b')) } });
+    assert.deepEqual(
+      merged.exports.map((e) => e.mount),
+      ['/a', '/b', '/b/c'],
+    );
+  });
+
+  it("an ancestor's Private and PrivateFile exports never reach a child", (t) => {
+    const { merged } = family(t, { root: { normal: exportsOf(exportEntry('Private', '/p'), exportEntry('PrivateFile', '/f'), exportEntry('Public', '/q')) } });
+    assert.deepEqual(
+      merged.exports.map((e) => e.mount),
+      ['/q'],
+    );
+  });
+
+  it('PrivateRestricted is private too (redpak forgets it; its documented intent is private)', (t) => {
+    const { merged } = family(t, { root: { normal: exportsOf(exportEntry('PrivateRestricted', '/pr')) } });
+    assert.equal(merged.exports.length, 0);
+    const single = family(t, { leaf: { normal: exportsOf(exportEntry('PrivateRestricted', '/pr')) } });
+    assert.equal(single.merged.exports[0].value.mode, 'PrivateRestricted');
+  });
+
+  it('the key is the mount expanded in the defining node, compared without case; a trailing / makes another key', (t) => {
+    const { merged } = family(t, {
+      root: { normal: exportsOf(exportEntry('Public', '/A'), exportEntry('Public', '/n/$NODE_ALIAS'), exportEntry('Public', '/T')) },
+      leaf: { normal: exportsOf(exportEntry('Restricted', '/a'), exportEntry('Restricted', '/n/$NODE_ALIAS'), exportEntry('Restricted', '/T/')) },
+    });
+    assert.deepEqual(
+      merged.exports.map((e) => [e.mount, e.value.mode]),
+      [
+        ['/T', 'Public'],
+        ['/T/', 'Restricted'],
+        ['/a', 'Restricted'],
+        ['/n/LEAF', 'Restricted'],
+        ['/n/ROOT', 'Public'],
+      ],
+    );
+  });
+
+  it('the same mount twice in one file with another mode is an error naming the node', (t) => {
+    conflict(t, { leaf: { normal: exportsOf(exportEntry('Public', '/A'), exportEntry('Restricted', '/A')) } }, false, /Export \/A is defined twice and differently in LEAF/);
+  });
+});
+
+const cap = (name: string, add: number) => `    - cap: ${name}\n      add: ${add}\n`;
+const capsOf = (...entries: string[]) => `${headers()}config:\n  capabilities:\n${entries.join('')}`;
+
+describe('capabilities (§4.6)', () => {
+  it('a child cannot add what its parent dropped: an error naming both nodes', (t) => {
+    conflict(t, { root: { normal: capsOf(cap('cap_net_raw', 0)) }, leaf: { normal: capsOf(cap('CAP_NET_RAW', 1)) } }, false, /CAP_NET_RAW of ROOT .* badly redefined in LEAF/);
+  });
+
+  it('a child may drop what its parent added', (t) => {
+    const { merged } = family(t, { root: { normal: capsOf(cap('cap_chown', 1)) }, leaf: { normal: capsOf(cap('cap_chown', 0)) } });
+    assert.equal(merged.capabilities[0].value.add, 0);
+  });
+
+  it("an ancestor's admin file replaces a child's normal setting, in either direction", (t) => {
+    const { merged } = family(t, { root: { admin: capsOf(cap('cap_chown', 0)) }, leaf: { normal: capsOf(cap('cap_chown', 1)) } }, true);
+    assert.equal(merged.capabilities[0].value.add, 0);
+  });
+
+  it('ALL comes first', (t) => {
+    const { merged } = family(t, { leaf: { normal: capsOf(cap('cap_chown', 1), cap('ALL', 0)) } });
+    assert.deepEqual(
+      merged.capabilities.map((c) => c.value.cap),
+      ['ALL', 'cap_chown'],
+    );
+  });
+
+  it('defined twice differently in one file is an error', (t) => {
+    conflict(t, { leaf: { normal: capsOf(cap('cap_chown', 1), cap('cap_chown', 0)) } }, false, /defined twice and differently in LEAF/);
+  });
+});
+
+describe('namespace sharing (§4.7)', () => {
+  it('a child cannot share what an ancestor disabled: an error naming both nodes', (t) => {
+    conflict(t, { root: { normal: config('share_net: disabled') }, leaf: { normal: config('share_net: enabled') } }, false, /net namespace in LEAF .* because ROOT .* forbids it/);
+  });
+
+  it('nor join a namespace an ancestor disabled', (t) => {
+    conflict(t, { root: { normal: config('share_pid: disabled') }, leaf: { normal: config('share_pid: /proc/1/ns/pid') } }, false, /pid namespace/);
+  });
+
+  it('a child may disable what an ancestor enabled', (t) => {
+    const { merged } = family(t, { root: { normal: config('share_net: enabled') }, leaf: { normal: config('share_net: disabled') } });
+    assert.equal(merged.shares.net.type, 'disabled');
+  });
+
+  it('share_all fills the unset keys but time, and a parent share_all: disabled does not forbid a child share_ipc', (t) => {
+    const { merged } = family(t, { root: { normal: config('share_all: disabled') }, leaf: { normal: config('share_ipc: enabled') } });
+    assert.equal(merged.shares.ipc.type, 'enabled');
+    assert.equal(merged.shares.net.type, 'disabled');
+    assert.equal(merged.shares.net.fromShareAll, true);
+    assert.equal(merged.shares.time.type, 'unset');
+  });
+
+  it('an ancestor admin value replaces a child normal one; a child admin value ignores an ancestor normal one', (t) => {
+    assert.equal(family(t, { root: { admin: config('share_net: disabled') }, leaf: { normal: config('share_net: enabled') } }, true).merged.shares.net.type, 'disabled');
+    assert.equal(family(t, { root: { normal: config('share_net: disabled') }, leaf: { admin: config('share_net: enabled') } }, true).merged.shares.net.type, 'enabled');
+  });
+
+  it('the rule holds across a middle node', (t) => {
+    conflict(
+      t,
+      { root: { normal: config('share_ipc: disabled') }, mid: { normal: config('hostname: mid') }, leaf: { normal: config('share_ipc: enabled') } },
+      false,
+      /ipc namespace in LEAF .* because ROOT/,
+    );
+  });
+});
+
+describe('cgroups', () => {
+  it('are kept per node, root-most first, admin values overriding normal ones key by key', (t) => {
+    const { merged } = family(
+      t,
+      {
+        root: { normal: config('cgroups:\n  pids:\n    max: 20\n  mem:\n    max: 1G'), admin: config('cgroups:\n  pids:\n    max: 10') },
+        leaf: { normal: config('cgroups:\n  pids:\n    max: 50') },
+      },
+      true,
+    );
+    assert.deepEqual(
+      merged.cgroups.map((c) => [c.alias, c.settings]),
+      [
+        ['ROOT', { pids: { max: '10' }, mem: { max: '1G' } }],
+        ['LEAF', { pids: { max: '50' } }],
+      ],
+    );
+  });
+});
