@@ -1,0 +1,65 @@
+/**
+ * The one place src/pkg spawns external tools (rpm, rpmbuild, createrepo_c, gpg, python3).
+ * Output is captured, never printed: callers decide what to show. A missing binary becomes a
+ * 'tool-missing' RedpakError, a non-zero exit a 'tool-failed' one carrying the tool's stderr.
+ */
+import { spawn } from 'node:child_process';
+import { RedpakError } from '../errors.js';
+
+export interface RunOptions {
+  /** Written to the child's stdin, then closed. */
+  input?: string;
+  /** Merged over process.env. */
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+  /** Exit statuses that are not failures (default: only 0). */
+  okStatuses?: number[];
+  /** Short description of what we were doing, used in the error message. */
+  purpose?: string;
+}
+
+export interface RunResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run `command args…` to completion. Rejects with RedpakError when it cannot start or exits badly. */
+export function run(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  const okStatuses = options.okStatuses ?? [0];
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      cwd: options.cwd,
+      env: options.env ? { ...process.env, ...options.env } : process.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') {
+        reject(new RedpakError('tool-missing', `${command} is not installed (needed to ${options.purpose ?? 'run ' + command})`, { cause: error }));
+      } else {
+        reject(new RedpakError('tool-failed', `cannot run ${command}: ${error.message}`, { cause: error }));
+      }
+    });
+    // A child that exits without reading stdin closes the pipe under us: not our failure.
+    child.stdin.on('error', () => undefined);
+    child.on('close', (code, signal) => {
+      const result = { status: code ?? 128, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+      if (signal === null && okStatuses.includes(result.status)) {
+        resolve(result);
+        return;
+      }
+      const why = signal ? `was killed by ${signal}` : `exited with status ${result.status}`;
+      const detail = result.stderr.trim() || result.stdout.trim();
+      reject(
+        new RedpakError('tool-failed', `${command} ${why}${options.purpose ? ` while trying to ${options.purpose}` : ''}${detail ? `: ${detail}` : ''}`, {
+          hint: `command: ${[command, ...args].join(' ')}`,
+        }),
+      );
+    });
+    child.stdin.end(options.input ?? '');
+  });
+}

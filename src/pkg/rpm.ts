@@ -1,0 +1,323 @@
+/**
+ * The one module that knows rpm's command line. Every node has its own rpm database at
+ * NODE/var/lib/rpm (sqlite backend). We always pass `--dbpath /var/lib/rpm`: Debian's rpm
+ * defaults to ~/.rpmdb, and libsolv's add_rpmdb only looks in /var/lib/rpm.
+ *
+ * Installs use `--nodeps`: rpm alone only sees the node's own database, so it would reject
+ * requirements that ancestors satisfy. The family-aware checks happen before, in the solver.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RedpakError } from '../errors.js';
+import { run } from './exec.js';
+
+export const RPM_DBPATH = '/var/lib/rpm';
+/** Name of the virtual package through which a system node records what its host provides. */
+export const HOST_PROVIDES_PACKAGE = 'redpak-host-provides';
+
+export interface Dependency {
+  name: string;
+  /** Comparison as rpm prints it: '', '=', '<', '>', '<=', '>='. */
+  flags: string;
+  version: string;
+}
+
+export interface Requirement extends Dependency {
+  /** From REQUIREFLAGS:deptype, e.g. 'manual', 'auto', 'rpmlib', 'interp,pre'. */
+  deptype: string;
+}
+
+export interface PackageFile {
+  path: string;
+  /** Octal mode string as rpm prints it, e.g. '100755'. */
+  mode: string;
+  digest: string;
+}
+
+export interface InstalledPackage {
+  name: string;
+  epoch: number;
+  version: string;
+  release: string;
+  arch: string;
+  /** name-[epoch:]version-release.arch, the way rpm and libsolv print it. */
+  nevra: string;
+  installTime: number;
+  headerSha256: string;
+  provides: Dependency[];
+  requires: Requirement[];
+  conflicts: Dependency[];
+  obsoletes: Dependency[];
+  files: PackageFile[];
+}
+
+/** One record per package: `@PKG` line, then P/R/C/O/F lines, tab separated (toolchain.md §3). */
+export const QUERY_FORMAT =
+  '@PKG\\t%{NAME}\\t%{EPOCHNUM}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\t%{INSTALLTIME}\\t%{SHA256HEADER}\\n' +
+  '[P\\t%{PROVIDENAME}\\t%{PROVIDEFLAGS:depflags}\\t%{PROVIDEVERSION}\\n]' +
+  '[R\\t%{REQUIRENAME}\\t%{REQUIREFLAGS:depflags}\\t%{REQUIREVERSION}\\t%{REQUIREFLAGS:deptype}\\n]' +
+  '[C\\t%{CONFLICTNAME}\\t%{CONFLICTFLAGS:depflags}\\t%{CONFLICTVERSION}\\n]' +
+  '[O\\t%{OBSOLETENAME}\\t%{OBSOLETEFLAGS:depflags}\\t%{OBSOLETEVERSION}\\n]' +
+  '[F\\t%{FILENAMES}\\t%{FILEMODES:octal}\\t%{FILEDIGESTS}\\n]';
+
+/** `--root NODE --dbpath /var/lib/rpm`: the arguments that point rpm at a node's own database. */
+export function nodeDbArgs(nodeRoot: string): string[] {
+  return ['--root', nodeRoot, '--dbpath', RPM_DBPATH];
+}
+
+export function rpmDbDir(nodeRoot: string): string {
+  return join(nodeRoot, RPM_DBPATH);
+}
+
+/** Whether the node has an rpm database (sqlite, or the older bdb/ndb files). */
+export function hasRpmDb(nodeRoot: string): boolean {
+  const dir = rpmDbDir(nodeRoot);
+  return ['rpmdb.sqlite', 'Packages', 'Packages.db'].some((f) => existsSync(join(dir, f)));
+}
+
+let forceDebian: Promise<boolean> | undefined;
+/**
+ * Debian's rpm refuses to install/erase ("use Alien") unless given --force-debian; upstream rpm
+ * does not know the option. Only rpm's own modes accept it: --initdb, --import and -K exec
+ * rpmdb/rpmkeys, which reject it.
+ */
+export function rpmSupportsForceDebian(): Promise<boolean> {
+  forceDebian ??= run('rpm', ['--force-debian', '--eval', '1'], { purpose: 'probe rpm options' }).then(
+    () => true,
+    (error: unknown) => {
+      if (error instanceof RedpakError && error.code === 'tool-missing') throw error;
+      return false;
+    },
+  );
+  return forceDebian;
+}
+
+async function rpmModeArgs(): Promise<string[]> {
+  return (await rpmSupportsForceDebian()) ? ['--force-debian'] : [];
+}
+
+/** Create the node's empty database (idempotent). */
+export async function initDb(nodeRoot: string): Promise<void> {
+  if (hasRpmDb(nodeRoot)) return;
+  await mkdir(rpmDbDir(nodeRoot), { recursive: true });
+  await run('rpm', [...nodeDbArgs(nodeRoot), '--initdb'], { purpose: `create the rpm database of node ${nodeRoot}` });
+}
+
+/** Every package installed in the node (gpg-pubkey entries excluded unless asked for). */
+export async function queryPackages(nodeRoot: string, options: { includeKeys?: boolean } = {}): Promise<InstalledPackage[]> {
+  if (!hasRpmDb(nodeRoot)) return [];
+  const { stdout } = await run('rpm', [...(await rpmModeArgs()), ...nodeDbArgs(nodeRoot), '-qa', '--qf', QUERY_FORMAT], {
+    purpose: `list the packages of node ${nodeRoot}`,
+  });
+  const packages = parseQueryDump(stdout);
+  return options.includeKeys ? packages : packages.filter((p) => p.name !== 'gpg-pubkey');
+}
+
+export function formatNevra(p: { name: string; epoch: number; version: string; release: string; arch: string }): string {
+  return `${p.name}-${p.epoch ? `${p.epoch}:` : ''}${p.version}-${p.release}.${p.arch}`;
+}
+
+/** Parse the output of `rpm -qa --qf QUERY_FORMAT`. Pure. */
+export function parseQueryDump(text: string): InstalledPackage[] {
+  const packages: InstalledPackage[] = [];
+  let current: InstalledPackage | undefined;
+  const lines = text.split('\n');
+  lines.forEach((line, index) => {
+    if (line === '') return;
+    const fields = line.split('\t');
+    const kind = fields[0];
+    if (kind === '@PKG') {
+      const [, name = '', epoch = '0', version = '', release = '', arch = '', installTime = '0', headerSha256 = ''] = fields;
+      const base = { name, epoch: Number(epoch) || 0, version, release, arch };
+      current = { ...base, nevra: formatNevra(base), installTime: Number(installTime) || 0, headerSha256, provides: [], requires: [], conflicts: [], obsoletes: [], files: [] };
+      packages.push(current);
+      return;
+    }
+    if (!current) throw new RedpakError('tool-failed', `unexpected rpm query output at line ${index + 1}: ${JSON.stringify(line)}`);
+    const dep = (): Dependency => ({ name: fields[1] ?? '', flags: (fields[2] ?? '').trim(), version: fields[3] ?? '' });
+    switch (kind) {
+      case 'P':
+        current.provides.push(dep());
+        break;
+      case 'R':
+        current.requires.push({ ...dep(), deptype: fields[4] ?? '' });
+        break;
+      case 'C':
+        current.conflicts.push(dep());
+        break;
+      case 'O':
+        current.obsoletes.push(dep());
+        break;
+      case 'F':
+        current.files.push({ path: fields[1] ?? '', mode: fields[2] ?? '', digest: fields[3] ?? '' });
+        break;
+      default:
+        throw new RedpakError('tool-failed', `unexpected rpm query output at line ${index + 1}: ${JSON.stringify(line)}`);
+    }
+  });
+  return packages;
+}
+
+export interface RpmTransactionOptions {
+  /** Do not run %pre/%post/… scriptlets (--noscripts). */
+  noscripts?: boolean;
+  /** Only update the database, touch no files (--justdb). */
+  justdb?: boolean;
+  /** Check only, change nothing (--test). */
+  test?: boolean;
+}
+
+export interface InstallOptions extends RpmTransactionOptions {
+  /** Allow installing an older version over a newer one (downgrade). */
+  oldpackage?: boolean;
+  /** Allow installing the very same NEVRA again (reinstall). */
+  replacepkgs?: boolean;
+}
+
+function transactionFlags(options: RpmTransactionOptions): string[] {
+  return [...(options.noscripts ? ['--noscripts'] : []), ...(options.justdb ? ['--justdb'] : []), ...(options.test ? ['--test'] : [])];
+}
+
+/**
+ * Arguments for `rpm` that install/upgrade the given files (-U installs what is missing and
+ * upgrades what is older, honouring Obsoletes within the node's own database). Exposed so a
+ * sandboxed runner can execute the same command inside the family view (toolchain.md §4.6):
+ * pass root '/' there.
+ */
+export async function installArgs(nodeRoot: string, rpmPaths: readonly string[], options: InstallOptions = {}): Promise<string[]> {
+  return [
+    ...(await rpmModeArgs()),
+    ...nodeDbArgs(nodeRoot),
+    '-U',
+    '--nodeps',
+    ...transactionFlags(options),
+    ...(options.oldpackage ? ['--oldpackage'] : []),
+    ...(options.replacepkgs ? ['--replacepkgs'] : []),
+    ...rpmPaths,
+  ];
+}
+
+export interface RpmRunReport {
+  /** rpm's stderr: scriptlet failures are only warnings there (rpm still exits 0). */
+  warnings: string[];
+}
+
+function warningsOf(stderr: string): string[] {
+  return stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+}
+
+/** Install or upgrade .rpm files into the node's database and tree. The caller has resolved deps. */
+export async function installPackages(nodeRoot: string, rpmPaths: readonly string[], options: InstallOptions = {}): Promise<RpmRunReport> {
+  if (rpmPaths.length === 0) return { warnings: [] };
+  await initDb(nodeRoot);
+  const { stderr } = await run('rpm', await installArgs(nodeRoot, rpmPaths, options), {
+    purpose: `install ${rpmPaths.length} package(s) into node ${nodeRoot}`,
+  });
+  return { warnings: warningsOf(stderr) };
+}
+
+/** Erase packages (by name or NEVRA) from the node. */
+export async function erasePackages(nodeRoot: string, packages: readonly string[], options: RpmTransactionOptions = {}): Promise<RpmRunReport> {
+  if (packages.length === 0) return { warnings: [] };
+  const { stderr } = await run('rpm', [...(await rpmModeArgs()), ...nodeDbArgs(nodeRoot), '-e', '--nodeps', ...transactionFlags(options), ...packages], {
+    purpose: `erase ${packages.join(', ')} from node ${nodeRoot}`,
+  });
+  return { warnings: warningsOf(stderr) };
+}
+
+/** Import an ASCII-armoured OpenPGP key into the node's database (trusted for signature checks). */
+export async function importKey(nodeRoot: string, keyPath: string): Promise<void> {
+  await initDb(nodeRoot);
+  await run('rpm', [...nodeDbArgs(nodeRoot), '--import', keyPath], { purpose: `import key ${keyPath} into node ${nodeRoot}` });
+}
+
+export interface SignatureCheck {
+  ok: boolean;
+  /** rpm -K's verdict line, e.g. "pkg.rpm: digests signatures OK". */
+  detail: string;
+}
+
+/**
+ * Check digests and signature of an .rpm against the keys imported in the node's database.
+ * An unsigned package or one signed by an unknown key is not ok.
+ */
+export async function checkSignature(nodeRoot: string, rpmPath: string): Promise<SignatureCheck> {
+  const { status, stdout, stderr } = await run('rpm', [...nodeDbArgs(nodeRoot), '-K', rpmPath], { okStatuses: [0, 1], purpose: `verify ${rpmPath}` });
+  const detail = (stdout.trim() || stderr.trim()).split('\n').pop() ?? '';
+  // rpm -K exits 0 for an unsigned package with good digests; we require a verified signature.
+  return { ok: status === 0 && /\bsignatures OK\b/.test(detail), detail };
+}
+
+const COMMON_INTERPRETERS = ['/bin/sh', '/bin/bash', '/usr/bin/sh', '/usr/bin/bash', '/usr/bin/env', '/bin/busybox', '/usr/bin/perl', '/usr/bin/python3'];
+
+/**
+ * What a host without an rpm database provides, the way rpm's dependency generator would have
+ * declared it: common interpreter paths that exist, and the sonames (with symbol versions) of
+ * every library in the ld.so cache, produced by rpm's own elfdeps. `rtld(GNU_HASH)` is normally
+ * a manual Provides of glibc, added when the dynamic loader is there.
+ */
+export async function detectHostProvides(): Promise<string[]> {
+  const provides = new Set(COMMON_INTERPRETERS.filter((p) => existsSync(p)));
+  const cache = await run('ldconfig', ['-p'], { purpose: 'list the host libraries' });
+  const libraries = cache.stdout
+    .split('\n')
+    .map((line) => line.split(' => ')[1]?.trim())
+    .filter((p): p is string => !!p && existsSync(p));
+  if (libraries.length > 0) {
+    const elf = await run('/usr/lib/rpm/elfdeps', ['--provides'], { input: libraries.join('\n') + '\n', purpose: 'read the sonames of the host libraries' });
+    for (const line of elf.stdout.split('\n')) if (line.trim()) provides.add(line.trim());
+    if (libraries.some((p) => /\/ld-linux[^/]*\.so/.test(p)) || existsSync('/lib64/ld-linux-x86-64.so.2')) provides.add('rtld(GNU_HASH)');
+  }
+  return [...provides].sort();
+}
+
+/** Checks one Provides entry: `name` or `name OP version`, as a spec's Provides: line takes it. */
+function validateProvide(entry: string): string {
+  const trimmed = entry.trim();
+  if (!/^[^\s,]+(\s+(=|<|>|<=|>=)\s+[^\s,]+)?$/.test(trimmed)) {
+    throw new RedpakError('package', `invalid host capability ${JSON.stringify(entry)}: expected "name" or "name OP version" without commas`);
+  }
+  return trimmed.replace(/%/g, '%%');
+}
+
+/**
+ * Record host capabilities in a system node's own database, so packages whose requirements the
+ * host fulfils (/bin/sh, libc sonames…) resolve. We build a file-less virtual package
+ * `redpak-host-provides` carrying one Provides per capability and install it --justdb. Calling
+ * again replaces the previous registration.
+ */
+export async function registerHostProvides(nodeRoot: string, provides: readonly string[]): Promise<{ nevra: string }> {
+  const lines = [...new Set(provides.map(validateProvide))];
+  const work = await mkdtemp(join(tmpdir(), 'redpak-hostprov-'));
+  try {
+    // Seconds since epoch as release: a later registration is a plain upgrade of the earlier one.
+    const release = String(Math.floor(Date.now() / 1000));
+    const spec = [
+      `Name: ${HOST_PROVIDES_PACKAGE}`,
+      'Version: 1',
+      `Release: ${release}`,
+      'Summary: Capabilities provided by the host outside any rpm database',
+      'License: Apache-2.0',
+      'BuildArch: noarch',
+      'AutoReqProv: no',
+      ...lines.map((p) => `Provides: ${p}`),
+      '%description',
+      'Generated by redpak registerHostProvides.',
+      '%files',
+      '',
+    ].join('\n');
+    const specPath = join(work, `${HOST_PROVIDES_PACKAGE}.spec`);
+    await writeFile(specPath, spec);
+    await run('rpmbuild', ['--define', `_topdir ${work}`, '--define', `_dbpath ${join(work, 'db')}`, '--nodeps', '-bb', specPath], {
+      purpose: 'build the host capabilities package',
+    });
+    const rpmDir = join(work, 'RPMS', 'noarch');
+    const built = (await readdir(rpmDir)).map((f) => join(rpmDir, f));
+    await installPackages(nodeRoot, built, { justdb: true, noscripts: true, oldpackage: true, replacepkgs: true });
+    return { nevra: `${HOST_PROVIDES_PACKAGE}-1-${release}.noarch` };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}

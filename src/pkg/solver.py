@@ -1,0 +1,380 @@
+#!/usr/bin/python3
+"""redpak family-aware dependency resolution with libsolv (python3-solv).
+
+Reads one JSON request on stdin, writes one JSON answer on stdout (see src/pkg/solver.ts for
+the types). Must run under /usr/bin/python3: that is where Debian's `solv` module lives.
+
+The model:
+- @System is the family view: the node's rpmdb plus every ancestor's, each solvable
+  remembering which node owns it.
+- Ancestors are read-only: every ancestor solvable gets a SOLVER_LOCK job, so the solver must
+  satisfy requests without erasing, upgrading or obsoleting them (conflicts and obsoletes
+  across the family are thereby honoured). Jobs that explicitly target an ancestor's package
+  are refused before solving, naming the owner.
+- No duplicates: installing a package whose name an ancestor has installed is refused unless
+  `forcenode`, which installs the node's own copy alongside (the name is made multiversion).
+- Descendants are protected: after solving, every requirement of every descendant package
+  that was satisfied before must still be satisfied by the descendant's own view afterwards.
+"""
+import json
+import os
+import sys
+import xml.etree.ElementTree as ET
+
+import solv
+
+RPMDB_FLAGS = solv.Repo.REPO_USE_ROOTDIR | solv.Repo.REPO_REUSE_REPODATA | solv.Repo.REPO_NO_INTERNALIZE
+REPOMD_NS = '{http://linux.duke.edu/metadata/repo}'
+
+NAME_SELECTION = (solv.Selection.SELECTION_NAME | solv.Selection.SELECTION_CANON | solv.Selection.SELECTION_DOTARCH
+                  | solv.Selection.SELECTION_REL | solv.Selection.SELECTION_GLOB)
+CAPABILITY_SELECTION = (solv.Selection.SELECTION_PROVIDES | solv.Selection.SELECTION_FILELIST
+                        | solv.Selection.SELECTION_REL | solv.Selection.SELECTION_GLOB)
+
+
+class RequestError(Exception):
+    pass
+
+
+def has_rpmdb(root):
+    db = os.path.join(root, 'var/lib/rpm')
+    return any(os.path.exists(os.path.join(db, f)) for f in ('rpmdb.sqlite', 'Packages', 'Packages.db'))
+
+
+def load_rpmdb(pool, repo, root):
+    """Append root's rpmdb to repo; return the ids of the solvables it added."""
+    if not has_rpmdb(root):
+        return []  # a node without a database simply has no packages yet
+    # Debian's libsolv reads ~/.rpmdb unless told to use the rootdir (toolchain.md §0.5).
+    pool.set_rootdir(root)
+    before = set(s.id for s in repo.solvables)
+    if not repo.add_rpmdb(RPMDB_FLAGS):
+        raise RequestError('cannot read the rpm database of node %s' % root)
+    pool.set_rootdir('')
+    return [s.id for s in repo.solvables if s.id not in before]
+
+
+def load_rpmmd(pool, spec):
+    repo = pool.add_repo(spec['id'])
+    # dnf: a lower priority number wins; libsolv: a higher priority wins.
+    repo.priority = -int(spec.get('priority', 99))
+    repo.appdata = spec
+    directory = spec['dir']
+    repomd = os.path.join(directory, 'repodata', 'repomd.xml')
+    try:
+        tree = ET.parse(repomd)
+    except (OSError, ET.ParseError) as e:
+        raise RequestError('repository %s: cannot read %s: %s' % (spec['id'], repomd, e))
+    locations = {}
+    for data in tree.getroot().findall(REPOMD_NS + 'data'):
+        loc = data.find(REPOMD_NS + 'location')
+        if loc is not None:
+            locations[data.get('type')] = loc.get('href')
+    if 'primary' not in locations:
+        raise RequestError('repository %s: %s lists no primary metadata' % (spec['id'], repomd))
+    for kind, flags in (('primary', 0), ('filelists', solv.Repo.REPO_EXTEND_SOLVABLES)):
+        if kind not in locations:
+            continue
+        f = solv.xfopen(os.path.join(directory, locations[kind]))
+        if f is None:
+            raise RequestError('repository %s: cannot open %s' % (spec['id'], locations[kind]))
+        repo.add_rpmmd(f, None, flags)
+        f.close()
+    return repo
+
+
+def nevra(s):
+    return str(s)
+
+
+class Family:
+    def __init__(self, req):
+        self.req = req
+        self.pool = pool = solv.Pool()
+        pool.setdisttype(solv.Pool.DISTTYPE_RPM)
+        pool.setarch()
+        self.system = pool.add_repo('@System')
+        self.node = req['node']
+        self.owner = {}  # solvable id -> owning node path
+        for root in [self.node] + list(req.get('ancestors', [])):
+            for sid in load_rpmdb(pool, self.system, root):
+                self.owner[sid] = root
+        self.system.internalize()
+        pool.installed = self.system
+        self.repos = [load_rpmmd(pool, spec) for spec in req.get('repos', [])]
+        pool.addfileprovides()
+        pool.createwhatprovides()
+
+    def is_ancestor_owned(self, s):
+        return s.repo == self.system and self.owner.get(s.id) != self.node
+
+    def ancestor_packages(self):
+        return [s for s in self.system.solvables if self.is_ancestor_owned(s)]
+
+    def node_packages(self):
+        return [s for s in self.system.solvables if not self.is_ancestor_owned(s)]
+
+
+def select(pool, what, installed_only):
+    """Name-like match first (what dnf does); capabilities and file paths only if no name matched."""
+    extra = solv.Selection.SELECTION_INSTALLED_ONLY if installed_only else 0
+    sel = pool.select(what, NAME_SELECTION | extra)
+    if not sel.isempty():
+        return sel, True
+    return pool.select(what, CAPABILITY_SELECTION | extra), False
+
+
+def violation(rule, message, **fields):
+    out = {'rule': rule, 'message': message}
+    out.update(fields)
+    return out
+
+
+def build_jobs(fam, forcenode):
+    """Translate request jobs into libsolv jobs; collect rule violations and 'no match' problems."""
+    pool = fam.pool
+    jobs, violations, problems = [], [], []
+    multiversion_names = set()
+    for job in fam.req.get('jobs', []):
+        op, what = job['op'], job.get('what', '')
+        if op == 'upgrade-all':
+            for s in fam.node_packages():
+                jobs.append(pool.Job(solv.Job.SOLVER_SOLVABLE | solv.Job.SOLVER_UPDATE, s.id))
+            continue
+        if op not in ('install', 'erase', 'upgrade', 'reinstall', 'downgrade'):
+            raise RequestError('unknown job operation %r' % op)
+        sel, by_name = select(pool, what, installed_only=(op != 'install'))
+        if sel.isempty():
+            problems.append({'message': 'No match for argument: %s' % what, 'rules': [], 'solutions': [], 'readOnly': []})
+            continue
+        matched = sel.solvables()
+        if op == 'install':
+            # Only a request by name is a duplicate: asking for a capability an ancestor
+            # already provides is simply satisfied (a no-op), as dnf would do.
+            wanted_names = set(m.name for m in matched) if by_name else set()
+            ancestor_same_name = [s for s in fam.ancestor_packages() if s.name in wanted_names]
+            if ancestor_same_name and not forcenode:
+                for s in ancestor_same_name:
+                    violations.append(violation(
+                        'duplicate',
+                        'package %s is already installed in ancestor node %s; node %s cannot install its own copy (use forcenode to override)'
+                        % (s.name, fam.owner[s.id], fam.node),
+                        package=nevra(s), name=s.name, node=fam.owner[s.id]))
+                continue
+            if ancestor_same_name:
+                multiversion_names.update(s.name for s in ancestor_same_name)
+            jobs += sel.jobs(solv.Job.SOLVER_INSTALL)
+            continue
+        # erase / upgrade / reinstall / downgrade act on installed packages: only the node's own.
+        own = [s for s in matched if not fam.is_ancestor_owned(s)]
+        for s in matched:
+            if fam.is_ancestor_owned(s) and not any(o.name == s.name for o in own):
+                violations.append(violation(
+                    'ancestor-read-only',
+                    'cannot %s %s: it belongs to ancestor node %s, which is read-only from node %s'
+                    % (op, nevra(s), fam.owner[s.id], fam.node),
+                    package=nevra(s), name=s.name, node=fam.owner[s.id]))
+        if not own:
+            continue
+        how = {'erase': solv.Job.SOLVER_ERASE, 'upgrade': solv.Job.SOLVER_UPDATE,
+               'reinstall': solv.Job.SOLVER_INSTALL, 'downgrade': solv.Job.SOLVER_INSTALL}[op]
+        if op == 'erase' or op == 'upgrade':
+            for s in own:
+                jobs.append(pool.Job(solv.Job.SOLVER_SOLVABLE | how, s.id))
+        else:
+            # reinstall: the same EVR from a repository; downgrade: the best older EVR.
+            for s in own:
+                candidates = [c for c in pool.select(s.name, solv.Selection.SELECTION_NAME).solvables()
+                              if c.repo != fam.system and c.arch == s.arch
+                              and (c.evrcmp(s) == 0 if op == 'reinstall' else c.evrcmp(s) < 0)]
+                if not candidates:
+                    problems.append({'message': 'Package %s of node %s is not available in the enabled repositories for %s'
+                                     % (nevra(s), fam.node, op), 'rules': [], 'solutions': [], 'readOnly': []})
+                    continue
+                best = max(candidates, key=EvrKey)
+                jobs.append(pool.Job(solv.Job.SOLVER_SOLVABLE | solv.Job.SOLVER_INSTALL, best.id))
+    for name in multiversion_names:
+        sel = pool.select(name, solv.Selection.SELECTION_NAME)
+        jobs += sel.jobs(solv.Job.SOLVER_MULTIVERSION)
+    # Names installed twice in the family (earlier forcenode copies) must stay installable side by side.
+    seen = {}
+    for s in fam.system.solvables:
+        seen[s.name] = seen.get(s.name, 0) + 1
+    for name, count in seen.items():
+        if count > 1 and name not in multiversion_names:
+            jobs += pool.select(name, solv.Selection.SELECTION_NAME).jobs(solv.Job.SOLVER_MULTIVERSION)
+    return jobs, violations, problems
+
+
+class EvrKey:
+    def __init__(self, s):
+        self.s = s
+
+    def __lt__(self, other):
+        return self.s.evrcmp(other.s) < 0
+
+
+def describe_problems(fam, solver, problems, lock_jobs):
+    """Problems as dnf shows them: the problem, its rules, and possible solutions. Solutions that
+    would unlock an ancestor's package are dropped: they are never allowed; we name the
+    read-only ancestor package instead."""
+    out = []
+    for p in problems:
+        rules = []
+        for r in p.findallproblemrules():
+            text = r.info().problemstr()
+            if text not in rules:
+                rules.append(text)
+        solutions, read_only = [], []
+        for sol in p.solutions():
+            elements = sol.elements(True)
+            locked = [lock_jobs[e.jobidx] for e in elements
+                      if e.type == solv.Solver.SOLVER_SOLUTION_JOB and e.jobidx in lock_jobs]
+            if locked:
+                for s in locked:
+                    entry = {'package': nevra(s), 'node': fam.owner[s.id]}
+                    if entry not in read_only:
+                        read_only.append(entry)
+                continue
+            solutions.append([e.str() for e in elements])
+        out.append({'message': str(p), 'rules': rules, 'solutions': solutions, 'readOnly': read_only})
+    return out
+
+
+def step_records(fam, trans):
+    mode = (solv.Transaction.SOLVER_TRANSACTION_SHOW_ACTIVE | solv.Transaction.SOLVER_TRANSACTION_SHOW_ALL
+            | solv.Transaction.SOLVER_TRANSACTION_SHOW_OBSOLETES | solv.Transaction.SOLVER_TRANSACTION_SHOW_MULTIINSTALL)
+    names = {
+        solv.Transaction.SOLVER_TRANSACTION_INSTALL: 'install',
+        solv.Transaction.SOLVER_TRANSACTION_MULTIINSTALL: 'install',
+        solv.Transaction.SOLVER_TRANSACTION_UPGRADE: 'upgrade',
+        solv.Transaction.SOLVER_TRANSACTION_DOWNGRADE: 'downgrade',
+        solv.Transaction.SOLVER_TRANSACTION_REINSTALL: 'reinstall',
+        solv.Transaction.SOLVER_TRANSACTION_MULTIREINSTALL: 'reinstall',
+        solv.Transaction.SOLVER_TRANSACTION_CHANGE: 'reinstall',
+        solv.Transaction.SOLVER_TRANSACTION_OBSOLETES: 'obsolete',
+        solv.Transaction.SOLVER_TRANSACTION_ERASE: 'erase',
+    }
+    steps = []
+    for s in trans.steps():
+        t = trans.steptype(s, mode)
+        action = names.get(t)
+        if action is None:
+            continue  # the "upgraded/obsoleted" halves are reported via `replaces`
+        rec = {'action': action, 'nevra': nevra(s), 'name': s.name, 'evr': s.evr, 'arch': s.arch,
+               'node': fam.node}
+        if action == 'erase':
+            rec['node'] = fam.owner.get(s.id, fam.node)
+        else:
+            spec = s.repo.appdata
+            location = s.lookup_location()[0]
+            checksum = s.lookup_checksum(solv.SOLVABLE_CHECKSUM)
+            rec.update({'repo': spec['id'], 'location': os.path.join(spec['dir'], location),
+                        'size': s.lookup_num(solv.SOLVABLE_DOWNLOADSIZE),
+                        'checksum': str(checksum) if checksum else None,
+                        'replaces': [nevra(o) for o in trans.allothersolvables(s)]})
+        steps.append(rec)
+    return steps
+
+
+def touched_ancestors(fam, trans):
+    """Defensive re-check of rule 3 on the solved transaction (locks should already prevent it)."""
+    out = []
+    for s in trans.steps():
+        if fam.is_ancestor_owned(s):
+            out.append(violation('ancestor-read-only',
+                                 'the transaction would change %s, which belongs to ancestor node %s'
+                                 % (nevra(s), fam.owner[s.id]), package=nevra(s), name=s.name, node=fam.owner[s.id]))
+    return out
+
+
+def requirements(s):
+    # marker 0: all requirements, including Requires(pre/post) after the prereq marker.
+    return [d for d in s.lookup_deparray(solv.SOLVABLE_REQUIRES, 0)
+            if d.id != solv.SOLVABLE_PREREQMARKER and not d.str().startswith('rpmlib(')]
+
+
+def check_descendants(fam, trans):
+    """Rule 4. Loaded only now, after solving, so descendants' packages can never be picked as
+    install candidates. A descendant sees its own db, the dbs between it and the node (`via`),
+    and the node's family view."""
+    pool = fam.pool
+    specs = fam.req.get('descendants', [])
+    if not specs:
+        return []
+    before = set(s.id for s in fam.system.solvables)
+    kept = set(s.id for s in trans.keptsolvables())
+    after = kept | set(s.id for s in trans.newsolvables())
+    removed = before - after
+    loaded = []
+    for spec in specs:
+        if isinstance(spec, str):
+            spec = {'node': spec, 'via': []}
+        own_ids, view_ids = [], set()
+        for root in [spec['node']] + list(spec.get('via', [])):
+            repo = pool.add_repo('@descendant:' + root)
+            ids = load_rpmdb(pool, repo, root)
+            repo.internalize()
+            view_ids.update(ids)
+            if root == spec['node']:
+                own_ids = ids
+        loaded.append((spec['node'], own_ids, view_ids))
+    pool.addfileprovides()
+    pool.createwhatprovides()
+    out = []
+    for node, own_ids, view_ids in loaded:
+        for sid in own_ids:
+            s = pool.solvables[sid]
+            for dep in requirements(s):
+                providers = set(p.id for p in pool.whatprovides(dep))
+                if not providers & (before | view_ids):
+                    continue  # already unsatisfied before: not this transaction's doing
+                if providers & (after | view_ids):
+                    continue
+                lost = sorted(nevra(pool.solvables[p]) for p in providers & removed)
+                out.append(violation(
+                    'descendant-broken',
+                    'descendant node %s: %s requires %s, which would no longer be provided once %s is removed from node %s'
+                    % (node, nevra(s), dep.str(), ', '.join(lost) or 'its provider', fam.node),
+                    node=node, package=nevra(s), requirement=dep.str(), removed=lost))
+    return out
+
+
+def solve(req):
+    fam = Family(req)
+    pool = fam.pool
+    forcenode = bool(req.get('forcenode'))
+    jobs, violations, problems = build_jobs(fam, forcenode)
+    if violations or problems:
+        return {'ok': False, 'steps': [], 'problems': problems, 'violations': violations}
+    lock_jobs = {}
+    all_jobs = []
+    for s in fam.ancestor_packages():
+        lock_jobs[len(all_jobs)] = s
+        all_jobs.append(pool.Job(solv.Job.SOLVER_SOLVABLE | solv.Job.SOLVER_LOCK, s.id))
+    all_jobs += jobs
+    solver = pool.Solver()
+    solver.set_flag(solv.Solver.SOLVER_FLAG_IGNORE_RECOMMENDED, 0 if req.get('weak') else 1)
+    found = solver.solve(all_jobs)
+    if found:
+        return {'ok': False, 'steps': [], 'problems': describe_problems(fam, solver, found, lock_jobs), 'violations': []}
+    trans = solver.transaction()
+    trans.order()
+    violations = touched_ancestors(fam, trans) + check_descendants(fam, trans)
+    return {'ok': not violations, 'steps': step_records(fam, trans), 'problems': [], 'violations': violations}
+
+
+def main():
+    try:
+        req = json.load(sys.stdin)
+        answer = solve(req)
+    except RequestError as e:
+        answer = {'ok': False, 'error': str(e)}
+    except (KeyError, TypeError, ValueError) as e:
+        answer = {'ok': False, 'error': 'malformed solver request: %r' % (e,)}
+    json.dump(answer, sys.stdout)
+    sys.stdout.write('\n')
+
+
+if __name__ == '__main__':
+    main()

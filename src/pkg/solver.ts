@@ -1,0 +1,168 @@
+/**
+ * Family-aware dependency resolution. The work is done by solver.py on libsolv (python3-solv):
+ * this module finds the script, runs it under /usr/bin/python3 (PATH's python3 may be pyenv's,
+ * without the Debian `solv` module), and turns its answer into typed results and RedpakErrors.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { RedpakError } from '../errors.js';
+import { run } from './exec.js';
+
+export type JobOp = 'install' | 'erase' | 'upgrade' | 'reinstall' | 'downgrade' | 'upgrade-all';
+
+export interface SolverJob {
+  op: JobOp;
+  /** Package name, name-version, name.arch, capability or file path (unused for upgrade-all). */
+  what?: string;
+}
+
+export interface SolverRepo {
+  id: string;
+  /** Local directory holding repodata/ (a file:// baseurl's path). */
+  dir: string;
+  /** dnf semantics: lower wins; default 99. */
+  priority?: number;
+}
+
+/** A descendant node and the descendant nodes between it and the solved node (closest to it first). */
+export interface DescendantView {
+  node: string;
+  via?: string[];
+}
+
+export interface SolveRequest {
+  /** Host path of the node the transaction is for. */
+  node: string;
+  /** Host paths of its ancestors, closest first. */
+  ancestors: string[];
+  /** Descendant nodes whose requirements must survive the transaction. A plain path is a direct child. */
+  descendants?: (string | DescendantView)[];
+  repos: SolverRepo[];
+  jobs: SolverJob[];
+  /** Allow installing the node's own copy of a package an ancestor already has. */
+  forcenode?: boolean;
+  /** Also install weak dependencies (Recommends/Supplements). */
+  weak?: boolean;
+}
+
+export type StepAction = 'install' | 'upgrade' | 'downgrade' | 'reinstall' | 'obsolete' | 'erase';
+
+export interface TransactionStep {
+  action: StepAction;
+  nevra: string;
+  name: string;
+  evr: string;
+  arch: string;
+  /** The node whose database changes. */
+  node: string;
+  /** For everything but erase: where the package comes from. */
+  repo?: string;
+  location?: string;
+  size?: number;
+  checksum?: string | null;
+  /** Installed packages this one upgrades, downgrades or obsoletes. */
+  replaces?: string[];
+}
+
+export interface SolverProblem {
+  message: string;
+  /** Every rule involved, as libsolv words them (what dnf lists under "Problem:"). */
+  rules: string[];
+  /** Each solution is a list of actions (libsolv's wording, as dnf shows them). */
+  solutions: string[][];
+  /** Ancestor packages a solution would have had to change: never allowed, so named instead. */
+  readOnly: { package: string; node: string }[];
+}
+
+export type FamilyRule = 'duplicate' | 'ancestor-read-only' | 'descendant-broken';
+
+export interface RuleViolation {
+  rule: FamilyRule;
+  message: string;
+  /** NEVRA of the package at fault (for descendant-broken: the descendant's package). */
+  package: string;
+  /** The node owning `package`. */
+  node: string;
+  name?: string;
+  /** descendant-broken only. */
+  requirement?: string;
+  removed?: string[];
+}
+
+export interface SolveResult {
+  ok: boolean;
+  steps: TransactionStep[];
+  problems: SolverProblem[];
+  violations: RuleViolation[];
+}
+
+/** The python interpreter that has the Debian `solv` module. */
+export function solverPython(): string {
+  return process.env.REDPAK_PYTHON ?? '/usr/bin/python3';
+}
+
+/**
+ * solver.py ships as source: next to the compiled module if a build copied it there, else in
+ * the package's src/pkg/ (dist/src/pkg/solver.js → ../../../src/pkg/solver.py). Both hold from a
+ * git checkout and from an npm install whose `files` include src/pkg/solver.py.
+ */
+export function solverScriptPath(): string {
+  const candidates = [
+    process.env.REDPAK_SOLVER_PY,
+    fileURLToPath(new URL('./solver.py', import.meta.url)),
+    fileURLToPath(new URL('../../../src/pkg/solver.py', import.meta.url)),
+  ].filter((p): p is string => !!p);
+  const found = candidates.find((p) => existsSync(p));
+  if (!found) throw new RedpakError('tool-missing', `solver.py not found (looked in ${candidates.join(', ')})`);
+  return found;
+}
+
+/** Resolve `request` against the family view. Never throws for unsolvable requests: see `ok`. */
+export async function solve(request: SolveRequest): Promise<SolveResult> {
+  const python = solverPython();
+  if (!existsSync(python)) {
+    throw new RedpakError('tool-missing', `${python} not found: dependency resolution needs python3 with the solv module`, {
+      hint: 'apt-get install python3-solv (or set REDPAK_PYTHON)',
+    });
+  }
+  const { stdout } = await run(python, [solverScriptPath()], { input: JSON.stringify(request), purpose: `resolve dependencies for node ${request.node}` });
+  let answer: SolveResult & { error?: string };
+  try {
+    answer = JSON.parse(stdout) as SolveResult & { error?: string };
+  } catch (error) {
+    throw new RedpakError('tool-failed', `solver.py printed something that is not JSON: ${stdout.slice(0, 200)}`, { cause: error });
+  }
+  if (answer.error !== undefined) throw new RedpakError('solver', answer.error);
+  return { ok: answer.ok, steps: answer.steps, problems: answer.problems, violations: answer.violations };
+}
+
+/** Problems the way dnf prints them: "Problem N: …", the rules as " - …", then the solutions. */
+export function formatProblems(problems: readonly SolverProblem[]): string {
+  const lines: string[] = [];
+  problems.forEach((problem, index) => {
+    lines.push(`${problems.length > 1 ? ` Problem ${index + 1}` : ' Problem'}: ${problem.message}`);
+    for (const rule of problem.rules) if (rule !== problem.message) lines.push(`  - ${rule}`);
+    for (const ro of problem.readOnly) lines.push(`  - ${ro.package} belongs to ancestor node ${ro.node} and cannot be changed from here`);
+    if (problem.solutions.length > 0) {
+      lines.push('  Possible solutions:');
+      for (const solution of problem.solutions) lines.push(`   - ${solution.join('; ')}`);
+    }
+  });
+  return lines.join('\n');
+}
+
+export function formatViolations(violations: readonly RuleViolation[]): string {
+  return violations.map((v) => ` - ${v.message}`).join('\n');
+}
+
+/** Throw when the result cannot be applied: family rules first ('family-rule'), then solver problems ('solver'). */
+export function assertSolved(result: SolveResult, node: string): void {
+  if (result.violations.length > 0) {
+    throw new RedpakError('family-rule', `transaction for node ${node} breaks family rules:\n${formatViolations(result.violations)}`, {
+      hint: result.violations.some((v) => v.rule === 'duplicate') ? 'install it in the ancestor instead, or pass --forcenode to install a copy in this node' : undefined,
+    });
+  }
+  if (result.problems.length > 0) {
+    throw new RedpakError('solver', `cannot resolve dependencies for node ${node}:\n${formatProblems(result.problems)}`);
+  }
+}

@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { RedpakError } from '../../src/errors.js';
+import { localRepoDir, parseRepoFile, substituteVariables } from '../../src/pkg/repofile.js';
+
+const rejects = (text: string, pattern: RegExp, line: number) =>
+  assert.throws(
+    () => parseRepoFile(text, '/etc/yum.repos.d/x.repo'),
+    (e: unknown) => e instanceof RedpakError && e.code === 'schema' && pattern.test(e.message) && e.at?.line === line && e.message.startsWith(`/etc/yum.repos.d/x.repo:${line}:`),
+  );
+
+describe('parseRepoFile', () => {
+  it('reads every supported key, with dnf defaults for the missing ones', () => {
+    const repos = parseRepoFile(
+      [
+        '# local fixtures',
+        '[local]',
+        'name = Local fixtures',
+        'baseurl=file:///srv/repo',
+        'enabled=1',
+        'gpgcheck = yes',
+        'gpgkey=file:///etc/pki/key1 file:///etc/pki/key2',
+        'priority=10',
+        'metadata_expire=6h',
+        'skip_if_unavailable=False',
+        '',
+        '[remote]',
+        'baseurl=https://a.example/repo',
+        '  https://b.example/repo',
+        '; disabled for now',
+        'enabled=off',
+      ].join('\n'),
+      'x.repo',
+    );
+    assert.equal(repos.length, 2);
+    const [local, remote] = repos;
+    assert.deepEqual(
+      { ...local, extra: local!.extra },
+      {
+        id: 'local',
+        name: 'Local fixtures',
+        baseurl: ['file:///srv/repo'],
+        enabled: true,
+        gpgcheck: true,
+        gpgkey: ['file:///etc/pki/key1', 'file:///etc/pki/key2'],
+        priority: 10,
+        metadataExpire: 6 * 3600,
+        extra: { skip_if_unavailable: 'False' },
+        file: 'x.repo',
+        line: 2,
+      },
+    );
+    assert.deepEqual(remote!.baseurl, ['https://a.example/repo', 'https://b.example/repo'], 'indented line continues baseurl');
+    assert.equal(remote!.enabled, false);
+    assert.equal(remote!.gpgcheck, false);
+    assert.equal(remote!.priority, 99);
+    assert.equal(remote!.metadataExpire, 48 * 3600);
+    assert.equal(remote!.name, 'remote');
+  });
+
+  it('understands metadata_expire=never and ignores a [main] section', () => {
+    const [repo, ...rest] = parseRepoFile('[main]\ngpgcheck=1\n[r]\nbaseurl=file:///r\nmetadata_expire=never\n', 'x.repo');
+    assert.equal(rest.length, 0);
+    assert.equal(repo!.metadataExpire, null);
+  });
+
+  it('names file and line in every error', () => {
+    rejects('baseurl=file:///r\n', /before any \[repository\] section/, 1);
+    rejects('[r]\nbaseurl=file:///r\nenabled=maybe\n', /enabled must be a boolean/, 3);
+    rejects('[r]\nbaseurl=ftp://host/r\n', /unsupported baseurl "ftp:\/\/host\/r"/, 2);
+    rejects('[r]\nname=no url\n', /repository "r" has no baseurl/, 1);
+    rejects('[r]\nmirrorlist=http://m\n', /mirrorlist\/metalink are not supported/, 2);
+    rejects('[r]\nbaseurl=file:///r\npriority=high\n', /priority must be an integer/, 3);
+    rejects('[r]\nbaseurl=file:///r\nmetadata_expire=soon\n', /metadata_expire must be/, 3);
+    rejects('[r]\nbaseurl=file:///r\n[r]\nbaseurl=file:///s\n', /already defined at line 1/, 3);
+    rejects('[r]\nbaseurl=file:///r\nbaseurl=file:///s\n', /set twice \(first at line 2\)/, 3);
+    rejects('[bad id]\n', /invalid repository id/, 1);
+    rejects('[r]\nthis is not an option\n', /expected "\[id\]" or "key=value"/, 2);
+    rejects('  file:///r\n', /continues no option/, 1);
+  });
+});
+
+describe('localRepoDir / substituteVariables', () => {
+  it('maps file:// baseurls to directories and leaves remote ones alone', () => {
+    assert.equal(localRepoDir({ baseurl: ['file:///srv/my%20repo'] }), '/srv/my repo');
+    assert.equal(localRepoDir({ baseurl: ['https://example/r'] }), undefined);
+  });
+
+  it('replaces known dnf variables only', () => {
+    assert.equal(substituteVariables('https://h/$releasever/${basearch}/$unknown', { releasever: '12', basearch: 'x86_64' }), 'https://h/12/x86_64/$unknown');
+  });
+});
