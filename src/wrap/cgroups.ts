@@ -1,0 +1,416 @@
+/**
+ * Cgroup planning (redpak-semantics §2.4, §5.8). Pure: it only computes which directories to
+ * create and which files to write, in order, so `--dump-only` can show the plan without creating
+ * anything. src/wrap/cgroups-apply.ts carries it out.
+ *
+ * Layout: one directory per node of the chain, nested root-most first under a base cgroup
+ * (cgrouproot or the caller's own cgroup), named after the node path with `/` replaced by `-`
+ * (`/var/redpak/app/` → `-var-redpak-app-`), suffixed `.admin` for an admin launch. Every node
+ * gets its directory as soon as any node of the chain asks for a controller: the nesting is what
+ * makes the kernel cap a child at its parent's limits (parent pids.max 5, child 50 → 5).
+ *
+ * cgroup v2: controllers are switched on in `cgroup.subtree_control` of the base and of every
+ * node; the process goes into `<leaf node>/redpak-pids-leaf`, because v2 forbids processes in a
+ * cgroup that delegates controllers to children ("no internal processes"), and a node that is a
+ * leaf today can be a parent at the next launch. For the same reason the processes already in the
+ * base are moved into `<base>/redpak-pids-leaf` first, as redpak does.
+ *
+ * cgroup v1: each controller is its own hierarchy with its own base; the node directories are
+ * created in every hierarchy the chain uses (pids always, as redpak adds it), and the process goes
+ * straight into the leaf node's directory. A key with no v1 file is an error, never dropped.
+ *
+ * Values are checked here, before anything runs, and converted once (64M → 67108864) so both
+ * backends write what the kernel expects. Keys redpak parses but ignores are mapped to the file
+ * the kernel has (mem.low → memory.low, mem.oom_group → memory.oom.group, cpu.weight_nice →
+ * cpu.weight.nice); io.cost_qos/io.cost_model are rejected, their files exist only in the root
+ * cgroup and would change the whole machine.
+ */
+import type { CgroupController, CgroupsConfig } from '../config/types.js';
+import { RedpakError } from '../errors.js';
+
+export type CgroupVersion = 'v1' | 'v2';
+
+/** One node of the chain, root-most first. `cgroups` holds the node's values (admin already merged over normal). */
+export interface CgroupNode {
+  path: string;
+  alias: string;
+  admin: boolean;
+  cgroups?: CgroupsConfig;
+}
+
+/** The v1 hierarchies redpak's controllers live in (io is called blkio there). */
+export type V1Hierarchy = 'cpuset' | 'cpu' | 'memory' | 'blkio' | 'pids';
+
+export type CgroupPlanOptions =
+  | { version: 'v2'; /** Absolute directory of the base cgroup. */ root: string }
+  | { version: 'v1'; /** Absolute base directory in each hierarchy the chain needs. */ roots: Partial<Record<V1Hierarchy, string>> };
+
+export type CgroupStep =
+  /** Create the directory unless it exists. `owned`: ours to remove after the launch. */
+  | { kind: 'mkdir'; dir: string; node?: string; owned: boolean }
+  /** Write `value` to an existing cgroup file. `key` is the config key it comes from. */
+  | { kind: 'write'; file: string; value: string; node?: string; key: string }
+  /** v1 cpuset: copy the parent's cpus/mems, which a new cpuset needs before it can hold a task. */
+  | { kind: 'copy'; file: string; from: string; node: string; key: string }
+  /** v2: move the processes of `from` into `to` so that `from` may delegate controllers. */
+  | { kind: 'evacuate'; from: string; to: string };
+
+export interface CgroupPlan {
+  version: CgroupVersion;
+  steps: CgroupStep[];
+  /** Directories whose cgroup.procs receives the launched process (one per v1 hierarchy). */
+  leaves: string[];
+  /** Per hierarchy, the owned directories root-most first: removed leaf-most first after the launch. */
+  chains: string[][];
+}
+
+export const PIDS_LEAF = 'redpak-pids-leaf';
+/** v2 controller names, in the order the kernel lists them. */
+const V2_CONTROLLER: Record<CgroupController, string> = { cpuset: 'cpuset', cpu: 'cpu', io: 'io', mem: 'memory', pids: 'pids' };
+const V1_HIERARCHY: Record<CgroupController, V1Hierarchy> = { cpuset: 'cpuset', cpu: 'cpu', io: 'blkio', mem: 'memory', pids: 'pids' };
+const CONTROLLER_ORDER: CgroupController[] = ['cpuset', 'cpu', 'io', 'mem', 'pids'];
+const NAME_MAX = 255;
+
+/** The controllers the chain asks for: the union of the sub-maps present (even empty), plus pids. */
+export function requestedControllers(nodes: CgroupNode[]): CgroupController[] {
+  const asked = new Set<CgroupController>();
+  for (const node of nodes) for (const controller of CONTROLLER_ORDER) if (node.cgroups?.[controller]) asked.add(controller);
+  if (asked.size === 0) return [];
+  asked.add('pids');
+  return CONTROLLER_ORDER.filter((controller) => asked.has(controller));
+}
+
+export function v1HierarchyOf(controller: CgroupController): V1Hierarchy {
+  return V1_HIERARCHY[controller];
+}
+export function v2ControllerName(controller: CgroupController): string {
+  return V2_CONTROLLER[controller];
+}
+
+/** redpak's cgroup name for a node: its path with `/` → `-`, `.admin` for an admin launch. */
+export function cgroupNameOf(node: CgroupNode): string {
+  const name = node.path.replaceAll('/', '-') + (node.admin ? '.admin' : '');
+  if (name.length > NAME_MAX || name === '-' || name === '.' || name === '..') {
+    throw new RedpakError('schema', `node ${node.alias}: path "${node.path}" gives an unusable cgroup name "${name}"`);
+  }
+  return name;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Value checks: each returns the normalised value or throws a schema error naming node and key.
+
+class BadValue extends Error {}
+
+const SUFFIX: Record<string, number> = { k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+/** "max", or bytes with an optional K/M/G/T suffix (powers of 1024, as the kernel's memparse). */
+function memoryBytes(raw: string): 'max' | number {
+  const text = raw.trim();
+  if (text === 'max') return 'max';
+  const match = /^(\d+)\s*([kmgt])?$/i.exec(text);
+  if (!match) throw new BadValue('expected "max" or bytes such as 268435456, 256M or 1G');
+  const bytes = Number(match[1]) * (match[2] ? SUFFIX[match[2].toLowerCase()] : 1);
+  if (!Number.isSafeInteger(bytes)) throw new BadValue('too large');
+  return bytes;
+}
+
+function integerIn(raw: string, low: number, high: number): number {
+  const text = raw.trim();
+  if (!/^-?\d+$/.test(text) || Number(text) < low || Number(text) > high) throw new BadValue(`expected an integer in ${low}..${high}`);
+  return Number(text);
+}
+
+function pidsMax(raw: string): string {
+  const text = raw.trim();
+  if (text === 'max' || /^\d+$/.test(text)) return text;
+  throw new BadValue('expected "max" or a non-negative integer');
+}
+
+const CPU_PERIOD_DEFAULT = 100_000;
+/** cpu.max "QUOTA [PERIOD]" in µs, QUOTA "max" for no limit; the kernel wants quota ≥ 1000 and period in 1000..1000000. */
+function cpuMax(raw: string): { quota: 'max' | number; period: number } {
+  const match = /^(max|\d+)(?:\s+(\d+))?$/.exec(raw.trim());
+  if (!match) throw new BadValue('expected "QUOTA PERIOD" in microseconds, such as "50000 100000" or "max"');
+  const period = match[2] === undefined ? CPU_PERIOD_DEFAULT : Number(match[2]);
+  if (period < 1000 || period > 1_000_000) throw new BadValue('period must be in 1000..1000000 µs');
+  if (match[1] === 'max') return { quota: 'max', period };
+  const quota = Number(match[1]);
+  if (quota < 1000) throw new BadValue('quota must be at least 1000 µs');
+  return { quota, period };
+}
+
+/** cpuset lists: "0-3,6", or empty for "inherit nothing". */
+function cpuList(raw: string): string {
+  const text = raw.trim();
+  if (text === '' || /^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(text)) return text;
+  throw new BadValue('expected a list such as "0-3,6"');
+}
+
+function oneOf(raw: string, allowed: string[]): string {
+  const text = raw.trim();
+  if (!allowed.includes(text)) throw new BadValue(`expected one of ${allowed.join(', ')}`);
+  return text;
+}
+
+function oomGroup(raw: string): string {
+  const text = raw.trim().toLowerCase();
+  if (text === '1' || text === 'true') return '1';
+  if (text === '0' || text === 'false') return '0';
+  throw new BadValue('expected 0 or 1');
+}
+
+/** io.weight: "N" or "default N" or "MAJ:MIN N", N in 1..10000. */
+function ioWeight(raw: string): { device?: string; weight: number } {
+  const match = /^(?:(default|\d+:\d+)\s+)?(\d+)$/.exec(raw.trim());
+  if (!match) throw new BadValue('expected "N", "default N" or "MAJ:MIN N"');
+  const weight = integerIn(match[2], 1, 10_000);
+  return match[1] && match[1] !== 'default' ? { device: match[1], weight } : { weight };
+}
+
+const IO_LIMIT_KEYS = ['rbps', 'wbps', 'riops', 'wiops'] as const;
+/** io.max: "MAJ:MIN rbps=N wbps=N riops=N wiops=N" (any subset, N or max). */
+function ioMax(raw: string): { device: string; limits: Partial<Record<(typeof IO_LIMIT_KEYS)[number], string>> } {
+  const [device, ...pairs] = raw.trim().split(/\s+/);
+  if (!/^\d+:\d+$/.test(device ?? '') || pairs.length === 0) throw new BadValue('expected "MAJ:MIN rbps=N wbps=N riops=N wiops=N"');
+  const limits: Partial<Record<(typeof IO_LIMIT_KEYS)[number], string>> = {};
+  for (const pair of pairs) {
+    const match = /^(rbps|wbps|riops|wiops)=(max|\d+)$/.exec(pair);
+    if (!match) throw new BadValue(`"${pair}" is not one of rbps=, wbps=, riops=, wiops= with a number or max`);
+    limits[match[1] as (typeof IO_LIMIT_KEYS)[number]] = match[2];
+  }
+  return { device, limits };
+}
+
+/** The kernel's sched_prio_to_weight[]: nice -20..19 → CFS weight (cpu.shares in v1). */
+const NICE_TO_WEIGHT = [
+  88761, 71755, 56483, 46273, 36291, 29154, 23254, 18705, 14949, 11916, 9548, 7620, 6100, 4904, 3906, 3121, 2501, 1991, 1586, 1277, 1024, 820,
+  655, 526, 423, 335, 272, 215, 172, 137, 110, 87, 70, 56, 45, 36, 29, 23, 18, 15,
+];
+
+// ---------------------------------------------------------------------------------------------
+
+/** One file write a node's settings turn into, before the base directory is known. */
+interface Setting {
+  hierarchy: V1Hierarchy | 'v2';
+  file: string;
+  value: string;
+  key: string;
+}
+
+type Entries<T> = { [K in keyof T]-?: [K, T[K]] }[keyof T][];
+const entriesOf = <T extends object>(value: T | undefined) => (value ? (Object.entries(value) as Entries<T>) : []);
+
+function checked<T>(node: CgroupNode, key: string, raw: string | undefined, check: (raw: string) => T): T {
+  try {
+    return check(String(raw));
+  } catch (error) {
+    if (!(error instanceof BadValue)) throw error;
+    throw new RedpakError('schema', `node ${node.alias}: cgroups.${key} "${raw}" is invalid: ${error.message}`);
+  }
+}
+
+function unsupported(node: CgroupNode, key: string, why: string): never {
+  throw new RedpakError('schema', `node ${node.alias}: cgroups.${key} cannot be applied: ${why}`);
+}
+
+function rejectDoubleWeight(node: CgroupNode, cgroups: CgroupsConfig): void {
+  if (cgroups.cpu?.weight !== undefined && cgroups.cpu?.weight_nice !== undefined) {
+    unsupported(node, 'cpu.weight_nice', 'cpu.weight and cpu.weight_nice set the same knob; keep one');
+  }
+}
+
+function rejectRootOnlyIo(node: CgroupNode, cgroups: CgroupsConfig): void {
+  for (const key of ['cost_qos', 'cost_model'] as const) {
+    if (cgroups.io?.[key] !== undefined) {
+      unsupported(node, `io.${key}`, `io.${key.replace('_', '.')} exists only in the root cgroup and applies to the whole machine; set it on the host`);
+    }
+  }
+}
+
+function v2Settings(node: CgroupNode, cgroups: CgroupsConfig): Setting[] {
+  rejectDoubleWeight(node, cgroups);
+  rejectRootOnlyIo(node, cgroups);
+  const out: Setting[] = [];
+  const add = (file: string, value: string, key: string) => out.push({ hierarchy: 'v2', file, value, key });
+  const bytes = (key: string, raw: string) => String(checked(node, key, raw, memoryBytes));
+  // cpus and mems before the partition type, which the kernel validates against them.
+  if (cgroups.cpuset?.cpus !== undefined) add('cpuset.cpus', checked(node, 'cpuset.cpus', cgroups.cpuset.cpus, cpuList), 'cpuset.cpus');
+  if (cgroups.cpuset?.mems !== undefined) add('cpuset.mems', checked(node, 'cpuset.mems', cgroups.cpuset.mems, cpuList), 'cpuset.mems');
+  if (cgroups.cpuset?.cpus_partition !== undefined) {
+    add('cpuset.cpus.partition', checked(node, 'cpuset.cpus_partition', cgroups.cpuset.cpus_partition, (raw) => oneOf(raw, ['member', 'root', 'isolated'])), 'cpuset.cpus_partition');
+  }
+  const memoryFiles = { min: 'memory.min', low: 'memory.low', high: 'memory.high', max: 'memory.max', swap_high: 'memory.swap.high', swap_max: 'memory.swap.max' } as const;
+  for (const [key, file] of Object.entries(memoryFiles) as [keyof typeof memoryFiles, string][]) {
+    const raw = cgroups.mem?.[key];
+    if (raw !== undefined) add(file, bytes(`mem.${key}`, raw), `mem.${key}`);
+  }
+  if (cgroups.mem?.oom_group !== undefined) add('memory.oom.group', checked(node, 'mem.oom_group', cgroups.mem.oom_group, oomGroup), 'mem.oom_group');
+  if (cgroups.cpu?.weight !== undefined) add('cpu.weight', String(checked(node, 'cpu.weight', cgroups.cpu.weight, (raw) => integerIn(raw, 1, 10_000))), 'cpu.weight');
+  if (cgroups.cpu?.weight_nice !== undefined) {
+    add('cpu.weight.nice', String(checked(node, 'cpu.weight_nice', cgroups.cpu.weight_nice, (raw) => integerIn(raw, -20, 19))), 'cpu.weight_nice');
+  }
+  if (cgroups.cpu?.max !== undefined) {
+    const { quota, period } = checked(node, 'cpu.max', cgroups.cpu.max, cpuMax);
+    add('cpu.max', `${quota} ${period}`, 'cpu.max');
+  }
+  if (cgroups.io?.weight !== undefined) {
+    const { device, weight } = checked(node, 'io.weight', cgroups.io.weight, ioWeight);
+    add('io.weight', device ? `${device} ${weight}` : `default ${weight}`, 'io.weight');
+  }
+  if (cgroups.io?.max !== undefined) {
+    const { device, limits } = checked(node, 'io.max', cgroups.io.max, ioMax);
+    add('io.max', [device, ...entriesOf(limits).map(([key, value]) => `${key}=${value}`)].join(' '), 'io.max');
+  }
+  if (cgroups.pids?.max !== undefined) add('pids.max', checked(node, 'pids.max', cgroups.pids.max, pidsMax), 'pids.max');
+  return out;
+}
+
+const V1_NO_EQUIVALENT: Record<string, string> = {
+  'mem.min': 'cgroup v1 has no memory protection (memory.min)',
+  'mem.low': 'cgroup v1 has no best-effort memory protection (memory.low)',
+  'mem.swap_high': 'cgroup v1 has no swap throttling (memory.swap.high)',
+  'mem.oom_group': 'cgroup v1 cannot OOM-kill a group as a whole (memory.oom.group)',
+  'cpuset.cpus_partition': 'cgroup v1 has no cpuset partitions (cpuset.cpus.partition)',
+};
+
+function v1Settings(node: CgroupNode, cgroups: CgroupsConfig): Setting[] {
+  rejectDoubleWeight(node, cgroups);
+  rejectRootOnlyIo(node, cgroups);
+  for (const [key, why] of Object.entries(V1_NO_EQUIVALENT)) {
+    const [controller, field] = key.split('.') as [CgroupController, string];
+    if ((cgroups[controller] as Record<string, string | undefined> | undefined)?.[field] !== undefined) unsupported(node, key, why);
+  }
+  const out: Setting[] = [];
+  const add = (hierarchy: V1Hierarchy, file: string, value: string, key: string) => out.push({ hierarchy, file, value, key });
+  const v1Bytes = (key: string, raw: string) => {
+    const bytes = checked(node, key, raw, memoryBytes);
+    return bytes === 'max' ? -1 : bytes;
+  };
+  if (cgroups.cpuset?.cpus !== undefined) add('cpuset', 'cpuset.cpus', checked(node, 'cpuset.cpus', cgroups.cpuset.cpus, cpuList), 'cpuset.cpus');
+  if (cgroups.cpuset?.mems !== undefined) add('cpuset', 'cpuset.mems', checked(node, 'cpuset.mems', cgroups.cpuset.mems, cpuList), 'cpuset.mems');
+  const memoryMax = cgroups.mem?.max === undefined ? undefined : v1Bytes('mem.max', cgroups.mem.max);
+  if (memoryMax !== undefined) add('memory', 'memory.limit_in_bytes', String(memoryMax), 'mem.max');
+  // The soft limit is what v1 reclaims towards under pressure: the nearest thing to memory.high.
+  if (cgroups.mem?.high !== undefined) add('memory', 'memory.soft_limit_in_bytes', String(v1Bytes('mem.high', cgroups.mem.high)), 'mem.high');
+  if (cgroups.mem?.swap_max !== undefined) {
+    // v1 limits memory+swap together, so the swap allowance only makes sense next to a memory limit.
+    const swap = v1Bytes('mem.swap_max', cgroups.mem.swap_max);
+    if (swap !== -1 && (memoryMax === undefined || memoryMax === -1)) {
+      unsupported(node, 'mem.swap_max', 'cgroup v1 limits memory+swap together (memory.memsw.limit_in_bytes); set mem.max too');
+    }
+    add('memory', 'memory.memsw.limit_in_bytes', String(swap === -1 ? -1 : swap + (memoryMax as number)), 'mem.swap_max');
+  }
+  if (cgroups.cpu?.weight !== undefined) {
+    const weight = checked(node, 'cpu.weight', cgroups.cpu.weight, (raw) => integerIn(raw, 1, 10_000));
+    // cgroup v2's default weight 100 is v1's default 1024 shares (systemd's conversion).
+    add('cpu', 'cpu.shares', String(Math.max(2, Math.round((weight * 1024) / 100))), 'cpu.weight');
+  }
+  if (cgroups.cpu?.weight_nice !== undefined) {
+    const nice = checked(node, 'cpu.weight_nice', cgroups.cpu.weight_nice, (raw) => integerIn(raw, -20, 19));
+    add('cpu', 'cpu.shares', String(NICE_TO_WEIGHT[nice + 20]), 'cpu.weight_nice');
+  }
+  if (cgroups.cpu?.max !== undefined) {
+    const { quota, period } = checked(node, 'cpu.max', cgroups.cpu.max, cpuMax);
+    add('cpu', 'cpu.cfs_period_us', String(period), 'cpu.max');
+    add('cpu', 'cpu.cfs_quota_us', String(quota === 'max' ? -1 : quota), 'cpu.max');
+  }
+  if (cgroups.io?.weight !== undefined) {
+    const { device, weight } = checked(node, 'io.weight', cgroups.io.weight, ioWeight);
+    if (weight > 1000) unsupported(node, 'io.weight', 'cgroup v1 (blkio.bfq.weight) accepts weights up to 1000');
+    add('blkio', device ? 'blkio.bfq.weight_device' : 'blkio.bfq.weight', device ? `${device} ${weight}` : String(weight), 'io.weight');
+  }
+  if (cgroups.io?.max !== undefined) {
+    const { device, limits } = checked(node, 'io.max', cgroups.io.max, ioMax);
+    const files = { rbps: 'read_bps_device', wbps: 'write_bps_device', riops: 'read_iops_device', wiops: 'write_iops_device' } as const;
+    // In v1, 0 removes a throttle, which is what "max" means in v2.
+    for (const [key, value] of entriesOf(limits)) add('blkio', `blkio.throttle.${files[key]}`, `${device} ${value === 'max' ? 0 : value}`, 'io.max');
+  }
+  if (cgroups.pids?.max !== undefined) add('pids', 'pids.max', checked(node, 'pids.max', cgroups.pids.max, pidsMax), 'pids.max');
+  return out;
+}
+
+function withoutTrailingSlash(path: string): string {
+  return path.length > 1 ? path.replace(/\/+$/, '') : path;
+}
+
+function planV2(nodes: CgroupNode[], controllers: CgroupController[], rootDir: string): CgroupPlan {
+  const root = withoutTrailingSlash(rootDir);
+  const enable = controllers.map((controller) => `+${V2_CONTROLLER[controller]}`).join(' ');
+  const steps: CgroupStep[] = [
+    { kind: 'mkdir', dir: `${root}/${PIDS_LEAF}`, owned: false },
+    { kind: 'evacuate', from: root, to: `${root}/${PIDS_LEAF}` },
+    { kind: 'write', file: `${root}/cgroup.subtree_control`, value: enable, key: 'controllers' },
+  ];
+  const chain: string[] = [];
+  let parent = root;
+  for (const node of nodes) {
+    const dir = `${parent}/${cgroupNameOf(node)}`;
+    steps.push({ kind: 'mkdir', dir, node: node.alias, owned: true });
+    steps.push({ kind: 'write', file: `${dir}/cgroup.subtree_control`, value: enable, node: node.alias, key: 'controllers' });
+    for (const setting of node.cgroups ? v2Settings(node, node.cgroups) : []) {
+      steps.push({ kind: 'write', file: `${dir}/${setting.file}`, value: setting.value, node: node.alias, key: setting.key });
+    }
+    steps.push({ kind: 'mkdir', dir: `${dir}/${PIDS_LEAF}`, node: node.alias, owned: true });
+    chain.push(dir, `${dir}/${PIDS_LEAF}`);
+    parent = dir;
+  }
+  return { version: 'v2', steps, leaves: [`${parent}/${PIDS_LEAF}`], chains: [chain] };
+}
+
+function planV1(nodes: CgroupNode[], controllers: CgroupController[], roots: Partial<Record<V1Hierarchy, string>>): CgroupPlan {
+  const settingsOf = new Map(nodes.map((node) => [node, node.cgroups ? v1Settings(node, node.cgroups) : []]));
+  const plan: CgroupPlan = { version: 'v1', steps: [], leaves: [], chains: [] };
+  for (const hierarchy of [...new Set(controllers.map((controller) => V1_HIERARCHY[controller]))]) {
+    const root = roots[hierarchy];
+    if (!root) throw new RedpakError('launch', `cgroup v1: no base directory for the ${hierarchy} hierarchy (is it mounted?)`);
+    const chain: string[] = [];
+    let parent = withoutTrailingSlash(root);
+    for (const node of nodes) {
+      const dir = `${parent}/${cgroupNameOf(node)}`;
+      plan.steps.push({ kind: 'mkdir', dir, node: node.alias, owned: true });
+      const settings = settingsOf.get(node)!.filter((setting) => setting.hierarchy === hierarchy);
+      if (hierarchy === 'cpuset') {
+        // A v1 cpuset with empty cpus or mems refuses tasks: inherit what the node does not set.
+        for (const file of ['cpuset.cpus', 'cpuset.mems']) {
+          if (!settings.some((setting) => setting.file === file)) {
+            plan.steps.push({ kind: 'copy', file: `${dir}/${file}`, from: `${parent}/${file}`, node: node.alias, key: `inherited ${file}` });
+          }
+        }
+      }
+      for (const setting of settings) plan.steps.push({ kind: 'write', file: `${dir}/${setting.file}`, value: setting.value, node: node.alias, key: setting.key });
+      chain.push(dir);
+      parent = dir;
+    }
+    plan.leaves.push(parent);
+    plan.chains.push(chain);
+  }
+  return plan;
+}
+
+/**
+ * The chain (root-most first) → the cgroup plan. Throws a schema error, before anything runs,
+ * for a value the kernel would reject or a key the chosen cgroup version cannot apply. An empty
+ * plan (no steps, no leaves) when no node asks for cgroups.
+ */
+export function planCgroups(nodes: CgroupNode[], options: CgroupPlanOptions): CgroupPlan {
+  const controllers = requestedControllers(nodes);
+  if (controllers.length === 0) return { version: options.version, steps: [], leaves: [], chains: [] };
+  return options.version === 'v2' ? planV2(nodes, controllers, options.root) : planV1(nodes, controllers, options.roots);
+}
+
+/** The plan as readable lines, for `--dump` / `--dump-only` (which must not create anything). */
+export function describeCgroupPlan(plan: CgroupPlan): string[] {
+  const lines = plan.steps.map((step) => {
+    switch (step.kind) {
+      case 'mkdir':
+        return `mkdir ${step.dir}`;
+      case 'write':
+        return `write ${step.file} = ${step.value}`;
+      case 'copy':
+        return `copy ${step.from} -> ${step.file}`;
+      case 'evacuate':
+        return `move processes ${step.from} -> ${step.to}`;
+    }
+  });
+  return [...lines, ...plan.leaves.map((leaf) => `enter ${leaf}/cgroup.procs`)];
+}
