@@ -36,6 +36,8 @@ const DNF_VALUE_FLAGS = ['--redpath', '-r', '--rpath', '--rp', '--root', '--alia
 export async function runExecutable(bin: Executable, argv: string[]): Promise<void> {
   if (bin === 'redwrap-dnf') argv = commandFirst(argv, DNF_COMMANDS, DNF_VALUE_FLAGS);
   const pjson = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8'));
-  pjson.oclif = { ...pjson.oclif, bin, commands: `./dist/commands/${bin}` };
+  // redwrap is a single-command executable: its flags come first, then the program.
+  const commands = bin === 'redwrap' ? { strategy: 'single', target: './dist/commands/redwrap/index.js' } : `./dist/commands/${bin}`;
+  pjson.oclif = { ...pjson.oclif, bin, commands };
   await execute({ args: argv, loadOptions: { root: PACKAGE_ROOT, pjson, isRoot: true } });
 }

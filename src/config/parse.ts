@@ -5,6 +5,7 @@
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode, type Document } from 'yaml';
 import { RedpakError, type SourcePosition } from '../errors.js';
 import { BOOLEAN_WORDS, canonicalEnum, validators, type SchemaError } from './schema.js';
+import { validateSeccomp } from '../wrap/seccomp.js';
 import {
   ENVIRON_MODES,
   EXPORT_MODES,
@@ -248,8 +249,23 @@ export function parseNodeConfig(text: string, file: string, kind: ConfigKind): N
     exports,
     environ,
     config,
+    ...(root.seccomp ? { seccomp: parseSeccomp(root.seccomp, located, file) } : {}),
     positions,
   };
+}
+
+/** The seccomp section, its errors placed at the rule they are about. */
+function parseSeccomp(raw: Plain, located: Located, file: string) {
+  try {
+    return validateSeccomp(raw, 'seccomp');
+  } catch (error) {
+    if (!(error instanceof RedpakError) || error.at) throw error;
+    // Messages start with the path of the value at fault, e.g. `seccomp.rules[1].syscall: …`.
+    let path = (/^(seccomp[^\s:]*)/.exec(error.message)?.[1] ?? 'seccomp').replace(/\[(\d+)\]/g, '.$1');
+    while (path.includes('.') && !located.valueAt.has(path)) path = path.slice(0, path.lastIndexOf('.'));
+    const at = located.keyAt.get(path) ?? located.valueAt.get(path) ?? { file, line: 0, col: 0 };
+    throw new RedpakError(error.code, error.message, { at, hint: error.hint });
+  }
 }
 
 export function parseNodeStatus(text: string, file: string): NodeStatus {

@@ -49,6 +49,7 @@ export function canonicalConfigObject(config: NodeConfig): Ordered {
       cgrouproot: c.cgrouproot,
       capabilities: c.capabilities.length ? c.capabilities.map((e) => defined({ cap: e.cap, add: e.add, info: e.info, warn: e.warn })) : undefined,
     }),
+    seccomp: config.seccomp,
   });
 }
 

@@ -4,6 +4,7 @@
  * output are one table.
  */
 import type { SourcePosition } from '../errors.js';
+import type { SeccompConfig } from '../wrap/seccomp.js';
 
 export type ConfigKind = 'normal' | 'admin';
 
@@ -144,6 +145,8 @@ export interface NodeConfig {
   exports: ExportEntry[];
   environ: EnvironEntry[];
   config: ConfigTags;
+  /** The node's own syscall filter; every ancestor's filter applies as well. */
+  seccomp?: SeccompConfig;
   /** Where each present key was written: `headers.alias`, `config.hostname`, `config.cgroups.mem.max`, … */
   positions: Record<string, SourcePosition>;
 }

@@ -85,6 +85,7 @@ export function mergedConfigJson(family: Family, merged: MergedConfig, options: 
   );
   config.capabilities = merged.capabilities.map((c) => ({ ...(stripPosition(c.value) as object), from: originJson(c.origin), overrides: overridesJson(c.overrides) }));
   config.cgroups = merged.cgroups.map((c) => ({ node: c.node, alias: c.alias, settings: c.settings, from: c.origins.map(originJson) }));
+  config.seccomp = merged.seccomp.map((s) => ({ node: s.node, alias: s.alias, kind: s.kind, filter: s.filter, from: originJson(s.origin) }));
   return {
     leaf: merged.leaf,
     admin: merged.admin,
@@ -170,6 +171,9 @@ export function mergedConfigYaml(family: Family, merged: MergedConfig, options: 
   }
   for (const c of merged.cgroups) {
     doc.comment = `${doc.comment ?? ''} cgroups of ${c.alias} (${c.node}): ${JSON.stringify(c.settings)}\n`;
+  }
+  for (const s of merged.seccomp) {
+    doc.comment = `${doc.comment ?? ''} seccomp filter of ${s.alias} (${s.kind}): ${JSON.stringify(s.filter)}\n`;
   }
   return doc.toString({ indentSeq: false, lineWidth: 0 });
 }

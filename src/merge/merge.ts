@@ -104,6 +104,10 @@ export function mergeFamily(family: Family, options: MergeOptions): MergedConfig
     exports: mergeExports(visits, contextFor, warnings),
     environ: mergeEnviron(visits, warnings),
     cgroups: nodeCgroups(family),
+    seccomp: visits
+      .filter((v) => v.config.seccomp)
+      .map((v) => ({ node: v.node.path, alias: v.node.alias, kind: v.config.kind, filter: v.config.seccomp!, origin: originOf(v, 'seccomp') }))
+      .reverse(),
     warnings,
   };
 }

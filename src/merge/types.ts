@@ -1,4 +1,5 @@
 import type { SourcePosition } from '../errors.js';
+import type { SeccompConfig } from '../wrap/seccomp.js';
 import type {
   CapabilityEntry,
   CgroupsConfig,
@@ -114,6 +115,15 @@ export interface NodeCgroups {
   origins: Origin[];
 }
 
+/** A node file's seccomp filter: not merged, every one applies (a child can only narrow). */
+export interface NodeSeccomp {
+  node: string;
+  alias: string;
+  kind: ConfigKind;
+  filter: SeccompConfig;
+  origin: Origin;
+}
+
 export interface MergeWarning {
   message: string;
   origin: Origin;
@@ -136,5 +146,7 @@ export interface MergedConfig {
   exports: MergedExport[];
   environ: MergedEnviron[];
   cgroups: NodeCgroups[];
+  /** Root-most first. */
+  seccomp: NodeSeccomp[];
   warnings: MergeWarning[];
 }

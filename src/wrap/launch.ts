@@ -1,0 +1,252 @@
+/**
+ * A launch from start to end: compile everything a launch needs without touching the system
+ * (`compileLaunch`, all that `--dump-only` runs), then carry it out (`executeLaunch`): create
+ * missing export directories, run Execfd scripts, hand seccomp filters over, create the cgroups,
+ * run bwrap and wait for it, and remove the cgroups again.
+ *
+ * The process chain, each step exec'ing the next so that nothing escapes the limits:
+ *   [cgroup entry shell] → [setpriv: set-user/set-group] → [nsenter: joins] → [unshare: time ns] → bwrap → command
+ */
+import { spawn } from 'node:child_process';
+import { chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { constants as osConstants, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { RedpakError } from '../errors.js';
+import type { HostFacts } from '../config/expand.js';
+import { mergeFamily } from '../merge/merge.js';
+import type { MergedConfig } from '../merge/types.js';
+import { Sysroot } from '../node/layout.js';
+import { assertEnabled, loadFamily } from '../node/load.js';
+import type { Family } from '../node/types.js';
+import { groupId, userId } from '../system/accounts.js';
+import { runRestrictedShell } from '../system/host-facts.js';
+import { assertKnownCapabilities } from './capabilities.js';
+import { applyCgroupPlan, cgroupEntryArgv, detectCgroupLayout, releaseCgroups, resolveCgroupOptions } from './cgroups-apply.js';
+import { planCgroups, requestedControllers, type CgroupNode, type CgroupPlan } from './cgroups.js';
+import { compileLaunchPlan, type LaunchPlan, type PlanArg, type Probe } from './plan.js';
+import { compileSeccomp, nativeSeccompArch, seccompBwrapArgs } from './seccomp.js';
+
+export const DEFAULT_BWRAP = '/usr/bin/bwrap';
+
+export interface LaunchRequest {
+  redpath: string;
+  sysroot?: string;
+  admin?: boolean;
+  strict?: boolean;
+  /** Override of the family's set-user / set-group. */
+  user?: string;
+  group?: string;
+  command: string[];
+  bwrap?: string;
+  host: HostFacts;
+}
+
+export interface SeccompFilter {
+  node: string;
+  alias: string;
+  kind: 'normal' | 'admin';
+  fd: number;
+  filter: Buffer;
+}
+
+export interface CompiledLaunch {
+  family: Family;
+  merged: MergedConfig;
+  plan: LaunchPlan;
+  bwrap: string;
+  command: string[];
+  /** Ids the program runs with. */
+  uid: number;
+  gid: number;
+  /** Whether to switch to uid/gid before bwrap (set-user/set-group given). */
+  switchUser: boolean;
+  umask?: number;
+  seccomp: SeccompFilter[];
+  cgroups?: { nodes: CgroupNode[]; plan: CgroupPlan };
+  /** The environment bwrap itself starts with (empty unless inherit-env). */
+  baseEnv: Record<string, string>;
+}
+
+const probeHost = (sysroot: Sysroot): Probe => (path) => {
+  try {
+    return statSync(sysroot.toHost(path)).isDirectory() ? 'dir' : 'file';
+  } catch {
+    return 'missing';
+  }
+};
+
+/** Everything about a launch, decided before anything is created or run. */
+export function compileLaunch(request: LaunchRequest): CompiledLaunch {
+  const sysroot = Sysroot.open(request.sysroot);
+  const family = loadFamily(request.redpath, { sysroot, admin: request.admin ?? false });
+  assertEnabled(family);
+
+  // set-user/set-group decide $UID/$GID, so they are resolved first (redpak's "early config").
+  let host = request.host;
+  let merged = mergeFamily(family, { host });
+  const userName = request.user ?? merged.scalars['set-user']?.value;
+  const groupName = request.group ?? merged.scalars['set-group']?.value;
+  const uid = userName === undefined ? host.uid : userId(userName);
+  const gid = groupName === undefined ? host.gid : groupId(groupName);
+  if (uid !== host.uid || gid !== host.gid) {
+    host = { ...host, uid, gid };
+    merged = mergeFamily(family, { host });
+  }
+
+  assertKnownCapabilities(merged.capabilities);
+  const plan = compileLaunchPlan(family, merged, { host, probe: probeHost(sysroot), strict: request.strict });
+  for (const join of plan.joins) {
+    if (!existsSync(join.path)) {
+      const share = merged.shares[join.namespace];
+      throw new RedpakError('launch', `share_${join.namespace}: namespace ${join.path} does not exist`, { at: share.origin?.at, hint: 'the process owning it must be running' });
+    }
+  }
+
+  const seccomp = compileFamilyFilters(merged, 3 + plan.fds.length);
+  const cgroups = compileCgroups(family, merged);
+  const umaskText = merged.scalars.umask?.value;
+  let umask: number | undefined;
+  if (umaskText !== undefined) {
+    if (!/^[0-7]{1,4}$/.test(umaskText)) {
+      throw new RedpakError('launch', `umask "${umaskText}" is not an octal mask`, { at: merged.scalars.umask!.origin.at });
+    }
+    umask = Number.parseInt(umaskText, 8);
+  }
+  const baseEnv = plan.inheritEnv ? (Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== undefined)) as Record<string, string>) : {};
+  return {
+    family,
+    merged,
+    plan,
+    bwrap: request.bwrap ?? DEFAULT_BWRAP,
+    command: request.command,
+    uid,
+    gid,
+    switchUser: userName !== undefined || groupName !== undefined,
+    ...(umask !== undefined ? { umask } : {}),
+    seccomp,
+    ...(cgroups ? { cgroups } : {}),
+    baseEnv,
+  };
+}
+
+/** Every node file's filter, root-most first, on consecutive fds. */
+function compileFamilyFilters(merged: MergedConfig, firstFd: number): SeccompFilter[] {
+  if (!merged.seccomp.length) return [];
+  const arch = nativeSeccompArch();
+  if (!arch) throw new RedpakError('launch', `seccomp filters are not supported on ${process.arch}`);
+  return merged.seccomp.map((s, i) => ({ node: s.node, alias: s.alias, kind: s.kind, fd: firstFd + i, filter: compileSeccomp(s.filter, arch) }));
+}
+
+/** The family's cgroups, planned (not created) when any node asks for one. */
+function compileCgroups(family: Family, merged: MergedConfig): CompiledLaunch['cgroups'] {
+  if (!merged.cgroups.length) return undefined;
+  const settings = new Map(merged.cgroups.map((c) => [c.node, c.settings]));
+  // Every node of the chain gets its cgroup, so that each parent's limits nest its children's.
+  const nodes: CgroupNode[] = [...family.nodes].reverse().map((node) => ({
+    path: node.path,
+    alias: node.alias,
+    admin: Boolean(node.admin),
+    ...(settings.has(node.path) ? { cgroups: settings.get(node.path) } : {}),
+  }));
+  const options = resolveCgroupOptions(detectCgroupLayout(), requestedControllers(nodes), merged.scalars.cgrouproot?.value);
+  return { nodes, plan: planCgroups(nodes, options) };
+}
+
+/** The full argv, from the first wrapper to the command. Deferred arguments are given by `resolve`. */
+export function launchArgv(compiled: CompiledLaunch, resolve: (arg: PlanArg) => string): string[] {
+  const { plan } = compiled;
+  const argv: string[] = [];
+  if (compiled.switchUser) argv.push('setpriv', `--reuid=${compiled.uid}`, `--regid=${compiled.gid}`, '--clear-groups', '--');
+  if (plan.joins.length) {
+    const flag = { time: '--time', cgroup: '--cgroup', ipc: '--ipc', net: '--net', pid: '--pid', user: '--user', all: '' } as const;
+    argv.push('nsenter', ...plan.joins.map((j) => `${flag[j.namespace]}=${j.path}`), '--preserve-credentials', '--');
+  }
+  if (plan.unshareTime || plan.userNamespaceByLauncher) {
+    argv.push('unshare', '--fork', '--kill-child');
+    if (plan.unshareTime) argv.push('--time');
+    if (plan.userNamespaceByLauncher) {
+      const mapRoot = Boolean(compiled.merged.scalars['map-root-user']?.value);
+      argv.push(...(mapRoot ? ['--map-root-user'] : [`--map-user=${compiled.uid}`, `--map-group=${compiled.gid}`]));
+    }
+    argv.push('--');
+  }
+  argv.push(compiled.bwrap, ...plan.args.map(resolve), ...seccompBwrapArgs(compiled.seccomp[0]?.fd ?? 0, compiled.seccomp.length), ...compiled.command);
+  return argv;
+}
+
+/** Creates a missing export source with its missing parents, owned by the launched user. */
+function createExportDir(dir: string, uid: number, gid: number): void {
+  const missing: string[] = [];
+  for (let d = dir; !existsSync(d); d = dirname(d)) missing.unshift(d);
+  for (const d of missing) {
+    mkdirSync(d, { mode: 0o775 });
+    try {
+      chownSync(d, uid, gid);
+    } catch (error) {
+      process.stderr.write(`warning: cannot give ${d} to ${uid}:${gid}: ${(error as Error).message}\n`);
+    }
+  }
+}
+
+/** A read-only file descriptor holding `content` (a deleted temporary file, as redpak's memfd). */
+function contentFd(scratch: string, name: string, content: string | Buffer): number {
+  const file = join(scratch, name);
+  writeFileSync(file, content, { mode: 0o600 });
+  const fd = openSync(file, 'r');
+  rmSync(file);
+  return fd;
+}
+
+function exitStatusOf(code: number | null, signal: NodeJS.Signals | null): number {
+  if (code !== null) return code;
+  return 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0);
+}
+
+/** Runs a compiled launch; resolves to the program's exit status (128+signal when killed). */
+export async function executeLaunch(compiled: CompiledLaunch, options: { sysroot?: string } = {}): Promise<number> {
+  const sysroot = Sysroot.open(options.sysroot);
+  const { plan } = compiled;
+  for (const dir of plan.mkdirs) createExportDir(sysroot.toHost(dir), compiled.uid, compiled.gid);
+
+  const scratch = mkdtempSync(join(tmpdir(), 'redwrap-'));
+  const fds: number[] = [];
+  let applied: ReturnType<typeof applyCgroupPlan> | undefined;
+  try {
+    const shellEnv = { ...process.env, UID: String(compiled.uid) };
+    const stdio: (number | 'inherit')[] = ['inherit', 'inherit', 'inherit'];
+    for (const fd of plan.fds) {
+      const opened = contentFd(scratch, `execfd-${fd.fd}`, runRestrictedShell(fd.script, shellEnv));
+      fds.push(opened);
+      stdio[fd.fd] = opened;
+    }
+    for (const filter of compiled.seccomp) {
+      const opened = contentFd(scratch, `seccomp-${filter.fd}`, filter.filter);
+      fds.push(opened);
+      stdio[filter.fd] = opened;
+    }
+    const argv = launchArgv(compiled, (arg) => (typeof arg === 'string' ? arg : runRestrictedShell(arg.execfd, shellEnv)));
+    if (compiled.cgroups) applied = applyCgroupPlan(compiled.cgroups.plan);
+    const full = applied ? cgroupEntryArgv(applied, argv) : argv;
+
+    const previousUmask = compiled.umask !== undefined ? process.umask(compiled.umask) : undefined;
+    const child = spawn(full[0], full.slice(1), { stdio, env: compiled.baseEnv });
+    if (previousUmask !== undefined) process.umask(previousUmask);
+    for (const fd of fds.splice(0)) closeSync(fd);
+
+    const forward = (signal: NodeJS.Signals) => child.kill(signal);
+    const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
+    for (const s of signals) process.on(s, forward);
+    const status = await new Promise<number>((resolve, reject) => {
+      child.once('error', (error) =>
+        reject(new RedpakError('tool-missing', `cannot run ${full[0]}: ${error.message}`, { hint: 'install bubblewrap (apt-get install bubblewrap)' })),
+      );
+      child.once('exit', (code, signal) => resolve(exitStatusOf(code, signal)));
+    });
+    for (const s of signals) process.off(s, forward);
+    return status;
+  } finally {
+    for (const fd of fds) closeSync(fd);
+    rmSync(scratch, { recursive: true, force: true });
+    if (applied) await releaseCgroups(applied);
+  }
+}
