@@ -3,6 +3,7 @@ import { RedpakCommand, redpathFlag, sysrootFlag } from '../../src/cli/base-comm
 import { RedpakError } from '../../src/errors.js';
 import { compileLaunch, executeLaunch, DEFAULT_BWRAP } from '../../src/wrap/launch.js';
 import { dumpJson, dumpText, type LaunchDump } from '../../src/wrap/dump.js';
+import { newHostRecord, uncacheableReason, writeFastPlan } from '../../src/wrap/fast-plan.js';
 
 /** `--json` result: with --dump-only the launch plan; otherwise the program's exit status. */
 export type RedwrapResult = LaunchDump | { status: number };
@@ -38,6 +39,9 @@ The exit status is the program's (128+signal when it is killed); redwrap's own e
     if (!command.length && !flags['dump-only']) {
       throw new RedpakError('usage', 'no program to run', { hint: 'redwrap --redpath NODE -- PROGRAM [ARGS...]' });
     }
+    // Only a plain launch (what the fast launcher handles itself) is worth caching.
+    const plain = !flags['dump-only'] && !flags.dump && !flags.strict && !flags.user && !flags.group && !flags.root && flags.bwrap === DEFAULT_BWRAP;
+    const record = plain ? newHostRecord() : undefined;
     const compiled = compileLaunch({
       redpath: flags.redpath,
       sysroot: flags.root,
@@ -48,13 +52,14 @@ The exit status is the program's (128+signal when it is killed); redwrap's own e
       command,
       bwrap: flags.bwrap,
       host: this.host(),
+      record,
     });
-    for (const skip of compiled.plan.skipped) this.warnLine(`node ${skip.origin.alias}: export ${skip.mount} skipped: ${skip.reason}`);
     for (const warning of compiled.merged.warnings.filter((w) => w.redpak)) this.warnLine(warning.message);
     if (flags['dump-only']) {
       if (!this.jsonEnabled()) this.log(dumpText(compiled));
       return dumpJson(compiled);
     }
+    if (record && !uncacheableReason(compiled, record)) writeFastPlan(compiled, record, { uid: process.getuid!(), gid: process.getgid!() });
     if (flags.dump) process.stderr.write(`${dumpText(compiled).replace(/\n {2}/g, ' ')}\n`);
     const status = await executeLaunch(compiled, { sysroot: flags.root });
     process.exitCode = status;

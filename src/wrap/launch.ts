@@ -25,6 +25,7 @@ import { applyCgroupPlan, cgroupEntryArgv, detectCgroupLayout, releaseCgroups, r
 import { planCgroups, requestedControllers, type CgroupNode, type CgroupPlan } from './cgroups.js';
 import { compileLaunchPlan, type LaunchPlan, type PlanArg, type Probe } from './plan.js';
 import { compileSeccomp, nativeSeccompArch, seccompBwrapArgs } from './seccomp.js';
+import { recordingHost, recordingProbe, type HostRecord } from './fast-plan.js';
 
 export const DEFAULT_BWRAP = '/usr/bin/bwrap';
 
@@ -39,6 +40,8 @@ export interface LaunchRequest {
   command: string[];
   bwrap?: string;
   host: HostFacts;
+  /** When given, notes every host fact and export source the compilation reads (for the plan cache). */
+  record?: HostRecord;
 }
 
 export interface SeccompFilter {
@@ -82,7 +85,7 @@ export function compileLaunch(request: LaunchRequest): CompiledLaunch {
   assertEnabled(family);
 
   // set-user/set-group decide $UID/$GID, so they are resolved first (redpak's "early config").
-  let host = request.host;
+  let host = request.record ? recordingHost(request.host, request.record) : request.host;
   let merged = mergeFamily(family, { host });
   const userName = request.user ?? merged.scalars['set-user']?.value;
   const groupName = request.group ?? merged.scalars['set-group']?.value;
@@ -94,7 +97,8 @@ export function compileLaunch(request: LaunchRequest): CompiledLaunch {
   }
 
   assertKnownCapabilities(merged.capabilities);
-  const plan = compileLaunchPlan(family, merged, { host, probe: probeHost(sysroot), strict: request.strict });
+  const probe = request.record ? recordingProbe(probeHost(sysroot), request.record) : probeHost(sysroot);
+  const plan = compileLaunchPlan(family, merged, { host, probe, strict: request.strict });
   for (const join of plan.joins) {
     if (!existsSync(join.path)) {
       const share = merged.shares[join.namespace];
@@ -152,17 +156,24 @@ function compileCgroups(family: Family, merged: MergedConfig): CompiledLaunch['c
   return { nodes, plan: planCgroups(nodes, options) };
 }
 
-/** The full argv, from the first wrapper to the command. Deferred arguments are given by `resolve`. */
-export function launchArgv(compiled: CompiledLaunch, resolve: (arg: PlanArg) => string): string[] {
+const SETPRIV = '/usr/bin/setpriv';
+const NSENTER = '/usr/bin/nsenter';
+const UNSHARE = '/usr/bin/unshare';
+
+/**
+ * The whole argv, from the first wrapper to the command, in one place for both launch paths
+ * (this module and the fast launcher). Execfd environment values stay deferred.
+ */
+export function launchArgv(compiled: CompiledLaunch): PlanArg[] {
   const { plan } = compiled;
-  const argv: string[] = [];
-  if (compiled.switchUser) argv.push('setpriv', `--reuid=${compiled.uid}`, `--regid=${compiled.gid}`, '--clear-groups', '--');
+  const argv: PlanArg[] = [];
+  if (compiled.switchUser) argv.push(SETPRIV, `--reuid=${compiled.uid}`, `--regid=${compiled.gid}`, '--clear-groups', '--');
   if (plan.joins.length) {
     const flag = { time: '--time', cgroup: '--cgroup', ipc: '--ipc', net: '--net', pid: '--pid', user: '--user', all: '' } as const;
-    argv.push('nsenter', ...plan.joins.map((j) => `${flag[j.namespace]}=${j.path}`), '--preserve-credentials', '--');
+    argv.push(NSENTER, ...plan.joins.map((j) => `${flag[j.namespace]}=${j.path}`), '--preserve-credentials', '--');
   }
   if (plan.unshareTime || plan.userNamespaceByLauncher) {
-    argv.push('unshare', '--fork', '--kill-child');
+    argv.push(UNSHARE, '--fork', '--kill-child');
     if (plan.unshareTime) argv.push('--time');
     if (plan.userNamespaceByLauncher) {
       const mapRoot = Boolean(compiled.merged.scalars['map-root-user']?.value);
@@ -170,7 +181,7 @@ export function launchArgv(compiled: CompiledLaunch, resolve: (arg: PlanArg) => 
     }
     argv.push('--');
   }
-  argv.push(compiled.bwrap, ...plan.args.map(resolve), ...seccompBwrapArgs(compiled.seccomp[0]?.fd ?? 0, compiled.seccomp.length), ...compiled.command);
+  argv.push(compiled.bwrap, ...plan.args, ...seccompBwrapArgs(compiled.seccomp[0]?.fd ?? 0, compiled.seccomp.length), ...compiled.command);
   return argv;
 }
 
@@ -212,10 +223,9 @@ export async function executeLaunch(compiled: CompiledLaunch, options: { sysroot
   const fds: number[] = [];
   let applied: ReturnType<typeof applyCgroupPlan> | undefined;
   try {
-    const shellEnv = { ...process.env, UID: String(compiled.uid) };
     const stdio: (number | 'inherit')[] = ['inherit', 'inherit', 'inherit'];
     for (const fd of plan.fds) {
-      const opened = contentFd(scratch, `execfd-${fd.fd}`, runRestrictedShell(fd.script, shellEnv));
+      const opened = contentFd(scratch, `execfd-${fd.fd}`, runRestrictedShell(fd.script));
       fds.push(opened);
       stdio[fd.fd] = opened;
     }
@@ -224,7 +234,7 @@ export async function executeLaunch(compiled: CompiledLaunch, options: { sysroot
       fds.push(opened);
       stdio[filter.fd] = opened;
     }
-    const argv = launchArgv(compiled, (arg) => (typeof arg === 'string' ? arg : runRestrictedShell(arg.execfd, shellEnv)));
+    const argv = launchArgv(compiled).map((arg) => (typeof arg === 'string' ? arg : runRestrictedShell(arg.execfd)));
     if (compiled.cgroups) applied = applyCgroupPlan(compiled.cgroups.plan);
     const full = applied ? cgroupEntryArgv(applied, argv) : argv;
 
