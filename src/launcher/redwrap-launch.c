@@ -13,6 +13,7 @@
  * followed by a fixed number of fields (see the table in src/wrap/fast-plan.ts).
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -311,18 +312,43 @@ static void apply_cgroups(struct plan *p) {
   }
 }
 
-static int has_processes(const char *dir) {
+/* Whether a process listed in the cgroup still runs (an exiting one stays listed for a moment). */
+static int has_live_processes(const char *dir) {
   char file[PATH_MAX];
   snprintf(file, sizeof file, "%s/cgroup.procs", dir);
   int fd = open(file, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return 0;
-  char c;
-  ssize_t n = read(fd, &c, 1);
+  char *pids = slurp_fd(fd);
   close(fd);
-  return n > 0;
+  int alive = 0;
+  for (char *pid = strtok(pids, "\n"); pid && !alive; pid = strtok(NULL, "\n")) {
+    char stat_path[64];
+    snprintf(stat_path, sizeof stat_path, "/proc/%s/stat", pid);
+    int sfd = open(stat_path, O_RDONLY | O_CLOEXEC);
+    if (sfd < 0) continue;
+    char *stat = slurp_fd(sfd);
+    close(sfd);
+    char *paren = strrchr(stat, ')');
+    alive = paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
+    free(stat);
+  }
+  free(pids);
+  return alive;
 }
 
-/* Leaf-most first; a busy leaf is retried for a second; whatever another launch still uses stays. */
+static int has_children(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return 0;
+  struct dirent *e;
+  int found = 0;
+  while (!found && (e = readdir(d))) found = e->d_type == DT_DIR && strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+  closedir(d);
+  return found;
+}
+
+/* Leaf-most first. A cgroup without children is busy only until the kernel is done with its last
+ * task: retried for up to a second (a quarter of it while processes still run: right after the
+ * launch ends they may be finishing their exit). Otherwise another launch uses it: kept. */
 static void release_cgroups(struct plan *p) {
   struct timespec start, now, pause = {0, 10 * 1000 * 1000};
   clock_gettime(CLOCK_MONOTONIC, &start);
@@ -334,7 +360,9 @@ static void release_cgroups(struct plan *p) {
       for (;;) {
         if (rmdir(dirs[i]) == 0 || errno == ENOENT) break;
         clock_gettime(CLOCK_MONOTONIC, &now);
-        if ((errno != EBUSY && errno != ENOTEMPTY) || i != n - 1 || has_processes(dirs[i]) || now.tv_sec - start.tv_sec >= 1) goto next_chain;
+        long elapsed_ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+        if ((errno != EBUSY && errno != ENOTEMPTY) || has_children(dirs[i]) || elapsed_ms > 1000 ||
+            (elapsed_ms > 250 && has_live_processes(dirs[i]))) goto next_chain;
         nanosleep(&pause, NULL);
       }
     }

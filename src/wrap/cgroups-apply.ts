@@ -11,7 +11,7 @@
  * File access goes through `CgroupFs` so that the v2 path can be tested on a fake cgroupfs in a
  * temporary directory (machines with hybrid cgroups have no v2 controllers to test against).
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmdirSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, writeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CgroupController } from '../config/types.js';
 import { RedpakError } from '../errors.js';
@@ -24,6 +24,10 @@ export interface CgroupFs {
   read(file: string): string;
   /** Writes into an existing file: cgroup files cannot be created, so a missing one is an error. */
   write(file: string, value: string): void;
+  /** Whether a listed process still runs (an exiting one stays listed for a moment). */
+  isAlive(pid: string): boolean;
+  /** Whether the cgroup has child cgroups. */
+  hasChildren(dir: string): boolean;
 }
 
 export const realCgroupFs: CgroupFs = {
@@ -38,6 +42,15 @@ export const realCgroupFs: CgroupFs = {
       writeSync(fd, value);
     } finally {
       closeSync(fd);
+    }
+  },
+  hasChildren: (dir) => readdirSync(dir, { withFileTypes: true }).some((entry) => entry.isDirectory()),
+  isAlive: (pid) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return !/^[ZX]$/.test(stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3));
+    } catch {
+      return false;
     }
   },
 };
@@ -242,9 +255,9 @@ function isBusy(error: unknown): boolean {
   return code === 'EBUSY' || code === 'ENOTEMPTY';
 }
 
-function hasProcesses(dir: string, fs: CgroupFs): boolean {
+function hasLiveProcesses(dir: string, fs: CgroupFs): boolean {
   try {
-    return fs.read(`${dir}/cgroup.procs`).trim() !== '';
+    return fs.read(`${dir}/cgroup.procs`).split('\n').filter(Boolean).some((pid) => fs.isAlive(pid));
   } catch {
     return false;
   }
@@ -263,9 +276,16 @@ export interface ReleasedCgroups {
  * another child, belongs to another launch as well and is kept, with everything above it.
  */
 export async function releaseCgroups(applied: AppliedCgroups, options: { retryMs?: number } = {}, fs: CgroupFs = realCgroupFs): Promise<ReleasedCgroups> {
-  const deadline = Date.now() + (options.retryMs ?? 1000);
+  const start = Date.now();
+  const deadline = start + (options.retryMs ?? 1000);
+  // Right after the launched process is reaped, its own children (bwrap's pid 1, the program)
+  // may still be finishing their exit and listed as running: a short grace covers that.
+  const graceEnd = start + Math.min(250, options.retryMs ?? 1000);
   const released: ReleasedCgroups = { removed: [], kept: [] };
-  const remove = async (dir: string, retry: boolean): Promise<boolean> => {
+  // A cgroup with neither running processes nor children is busy only until the kernel has
+  // finished with its last task or child: retried. Still running past the grace, or with a child
+  // cgroup, another launch uses it: kept.
+  const remove = async (dir: string): Promise<boolean> => {
     for (;;) {
       try {
         if (fs.exists(dir)) {
@@ -275,7 +295,8 @@ export async function releaseCgroups(applied: AppliedCgroups, options: { retryMs
         return true;
       } catch (error) {
         if (!isBusy(error)) throw new RedpakError('launch', `cgroups: cannot remove ${dir}: ${describeFailure(error)}`, { cause: error });
-        if (!retry || hasProcesses(dir, fs) || Date.now() > deadline) return false;
+        const now = Date.now();
+        if (fs.hasChildren(dir) || now > deadline || (now > graceEnd && hasLiveProcesses(dir, fs))) return false;
         await sleep(10);
       }
     }
@@ -283,7 +304,7 @@ export async function releaseCgroups(applied: AppliedCgroups, options: { retryMs
   for (const chain of applied.plan.chains) {
     const leafMostFirst = [...chain].reverse();
     const firstKept = await (async () => {
-      for (const [index, dir] of leafMostFirst.entries()) if (!(await remove(dir, index === 0))) return index;
+      for (const [index, dir] of leafMostFirst.entries()) if (!(await remove(dir))) return index;
       return leafMostFirst.length;
     })();
     released.kept.push(...leafMostFirst.slice(firstKept));

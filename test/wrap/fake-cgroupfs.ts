@@ -104,6 +104,15 @@ export class FakeCgroupV2 implements CgroupFs {
     writeFileSync(file, value);
   }
 
+  hasChildren(dir: string): boolean {
+    return readdirSync(dir, { withFileTypes: true }).some((entry) => entry.isDirectory());
+  }
+
+  /** A listed process is a running one here: the fake has no exiting state. */
+  isAlive(_pid: string): boolean {
+    return true;
+  }
+
   rmdir(dir: string): void {
     if (!existsSync(dir)) throw kernelError('ENOENT', dir);
     const children = readdirSync(dir).filter((name) => statSync(join(dir, name)).isDirectory());
