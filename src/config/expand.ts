@@ -37,19 +37,21 @@ export interface ExpandContext {
   commands: boolean;
 }
 
-/** Deeper than this, a variable is taken to expand into itself (redpak overflows its stack). */
-const MAX_DEPTH = 16;
-
 const NAME_CHAR = /[0-9A-Za-z_]/;
 
+/** No fixed buffer as redpak's 512 bytes, but a bound: variables doubling at each level would never end. */
+const MAX_EXPANSION = 1 << 20;
+
 export function expand(text: string, ctx: ExpandContext): string {
-  return expandAt(text, ctx, 0);
+  return expandAt(text, ctx, []);
 }
 
-function expandAt(text: string, ctx: ExpandContext, depth: number): string {
-  if (depth > MAX_DEPTH) {
-    throw new RedpakError('expansion', `variable expansion of "${text}" does not terminate (a variable refers to itself)`);
-  }
+/**
+ * `active`: the variables whose values are being expanded, outermost first. Meeting one of them
+ * again is a self-reference (redpak recurses until its stack overflows); a long chain of distinct
+ * variables is fine.
+ */
+function expandAt(text: string, ctx: ExpandContext, active: readonly string[]): string {
   let out = '';
   let i = 0;
   while (i < text.length) {
@@ -73,7 +75,7 @@ function expandAt(text: string, ctx: ExpandContext, depth: number): string {
         continue;
       }
       if (ctx.commands) {
-        const script = expandAt(text.slice(i + 2, close), { ...ctx, commands: false }, depth + 1);
+        const script = expandAt(text.slice(i + 2, close), { ...ctx, commands: false }, active);
         out += ctx.host.runCommand(script);
       }
       i = close + 1;
@@ -83,8 +85,9 @@ function expandAt(text: string, ctx: ExpandContext, depth: number): string {
     while (end < text.length && NAME_CHAR.test(text[end])) end += 1;
     const name = text.slice(i + 1, end);
     i = end;
-    if (name) out += lookup(name, ctx, depth);
+    if (name) out += lookup(name, ctx, active);
     // `$` followed by a non-name character expands to nothing.
+    if (out.length > MAX_EXPANSION) throw new RedpakError('expansion', `the expansion of "${text.slice(0, 80)}" grows beyond ${MAX_EXPANSION} characters`);
   }
   return out;
 }
@@ -101,11 +104,16 @@ function matchingParen(text: string, open: number): number {
   return -1;
 }
 
-function lookup(name: string, ctx: ExpandContext, depth: number): string {
+function lookup(name: string, ctx: ExpandContext, active: readonly string[]): string {
+  if (active.includes(name)) {
+    const cycle = [...active.slice(active.indexOf(name)), name].map((n) => `$${n}`).join(' → ');
+    throw new RedpakError('expansion', `variable $${name} refers to itself (${cycle}): its expansion does not terminate`);
+  }
+  const inner = [...active, name];
   const builtin = builtinValue(name, ctx);
-  if (builtin !== undefined) return expandAt(builtin, { ...ctx, commands: false }, depth + 1);
+  if (builtin !== undefined) return expandAt(builtin, { ...ctx, commands: false }, inner);
   const fromEnv = ctx.host.env[name];
-  if (fromEnv) return expandAt(fromEnv, { ...ctx, commands: false }, depth + 1);
+  if (fromEnv) return expandAt(fromEnv, { ...ctx, commands: false }, inner);
   return '';
 }
 

@@ -88,10 +88,12 @@ export const BOOLEAN_WORDS: Record<string, boolean> = {
   true: true,
   yes: true,
   on: true,
+  enable: true,
   '1': true,
   false: false,
   no: false,
   off: false,
+  disable: false,
   '0': false,
 };
 
@@ -120,7 +122,7 @@ function makeAjv(): Ajv {
     keyword: 'boolText',
     type: 'string',
     schemaType: 'boolean',
-    error: { message: 'must be a boolean (true/false, yes/no, on/off, 1/0)' },
+    error: { message: 'must be a boolean (true/false, yes/no, on/off, enable/disable, 1/0)' },
     validate: (_: boolean, data: string) => data.trim().toLowerCase() in BOOLEAN_WORDS,
   });
   return ajv;

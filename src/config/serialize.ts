@@ -3,11 +3,32 @@
  * exports, environ, config; always-present scalars written even for a headers-only file.
  */
 import { stringify } from 'yaml';
-import type { NodeConfig, NodeStatus } from './types.js';
+import type { CgroupsConfig, NodeConfig, NodeStatus } from './types.js';
 
 type Ordered = Record<string, unknown>;
 
 const defined = (o: Ordered): Ordered => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+
+/** redpak's order of the cgroups sub-maps and of their keys (semantics §2.8), whatever the source order. */
+const CGROUPS_ORDER: Array<[keyof CgroupsConfig, string[]]> = [
+  ['cpuset', ['cpus', 'mems', 'cpus_partition']],
+  ['mem', ['max', 'high', 'min', 'low', 'oom_group', 'swap_high', 'swap_max']],
+  ['cpu', ['weight', 'weight_nice', 'max']],
+  ['io', ['cost_qos', 'cost_model', 'weight', 'max']],
+  ['pids', ['max']],
+];
+
+function canonicalCgroups(cgroups: CgroupsConfig | undefined): Ordered | undefined {
+  if (!cgroups) return undefined;
+  return defined(
+    Object.fromEntries(
+      CGROUPS_ORDER.map(([controller, keys]) => {
+        const settings = cgroups[controller] as Record<string, string | undefined> | undefined;
+        return [controller, settings ? defined(Object.fromEntries(keys.map((k) => [k, settings[k]]))) : undefined];
+      }),
+    ),
+  );
+}
 
 export function canonicalConfigObject(config: NodeConfig): Ordered {
   const c = config.config;
@@ -43,7 +64,7 @@ export function canonicalConfigObject(config: NodeConfig): Ordered {
       share_pid: c.share_pid,
       share_ipc: c.share_ipc,
       share_time: c.share_time,
-      cgroups: c.cgroups,
+      cgroups: canonicalCgroups(c.cgroups),
       hostname: c.hostname,
       chdir: c.chdir,
       cgrouproot: c.cgrouproot,
