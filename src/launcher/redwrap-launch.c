@@ -210,25 +210,32 @@ static int load_plan(struct reader *r, struct plan *p, const char *redpath, int 
 
 /* ---- effects ----------------------------------------------------------------------------- */
 
-/* Runs `bash -r -c script` with stdout into a memfd; returns the memfd, rewound. */
-static int run_script(const char *script) {
-  int fd = memfd_create("redwrap-execfd", MFD_CLOEXEC);
-  if (fd < 0) fail("memfd_create", strerror(errno));
-  pid_t pid = fork();
-  if (pid < 0) fail("fork", strerror(errno));
-  if (pid == 0) {
-    dup2(fd, 1);
+/* Starts `bash -r -c script` with stdout into a memfd; `finish_script` waits and rewinds it.
+ * All scripts of a launch are started before the first is waited for: they run side by side. */
+struct script_run { pid_t pid; int fd; const char *script; };
+
+static struct script_run start_script(const char *script) {
+  struct script_run run = {0, memfd_create("redwrap-execfd", MFD_CLOEXEC), script};
+  if (run.fd < 0) fail("memfd_create", strerror(errno));
+  run.pid = fork();
+  if (run.pid < 0) fail("fork", strerror(errno));
+  if (run.pid == 0) {
+    dup2(run.fd, 1);
     execl("/usr/bin/bash", "bash", "-r", "-c", script, (char *)NULL);
     _exit(127);
   }
+  return run;
+}
+
+static int finish_script(struct script_run run) {
   int status;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+  while (waitpid(run.pid, &status, 0) < 0 && errno == EINTR) {}
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    fprintf(stderr, "redwrap: error: command \"%s\" failed\n", script);
+    fprintf(stderr, "redwrap: error: command \"%s\" failed\n", run.script);
     exit(LAUNCH_ERROR);
   }
-  lseek(fd, 0, SEEK_SET);
-  return fd;
+  lseek(run.fd, 0, SEEK_SET);
+  return run.fd;
 }
 
 static char *slurp_fd(int fd) {
@@ -402,9 +409,15 @@ int main(int argc, char **argv) {
   if (plan.umask_set) umask(plan.umask_value);
   for (int k = 0; k < plan.n_mkdirs; k++) make_dirs(plan.mkdirs[k].a, (uid_t)atol(plan.mkdirs[k].b), (gid_t)atol(plan.mkdirs[k].c));
 
+  static struct script_run fd_runs[MAX_ITEMS], arg_runs[MAX_ITEMS];
+  for (int k = 0; k < plan.n_fds; k++)
+    if (!strcmp(plan.fds[k].b, "execfd")) fd_runs[k] = start_script(plan.fds[k].c);
+  for (int k = 0; k < plan.n_args; k++)
+    if (plan.arg_is_execfd[k]) arg_runs[k] = start_script(plan.args[k]);
+
   int sources[MAX_ITEMS];
   for (int k = 0; k < plan.n_fds; k++) {
-    int fd = !strcmp(plan.fds[k].b, "execfd") ? run_script(plan.fds[k].c) : open(plan.fds[k].c, O_RDONLY | O_CLOEXEC);
+    int fd = !strcmp(plan.fds[k].b, "execfd") ? finish_script(fd_runs[k]) : open(plan.fds[k].c, O_RDONLY | O_CLOEXEC);
     if (fd < 0) fail("cannot open", plan.fds[k].c);
     sources[k] = fcntl(fd, F_DUPFD_CLOEXEC, 256); /* out of the way of the target numbers */
     close(fd);
@@ -418,7 +431,7 @@ int main(int argc, char **argv) {
   char **args = calloc(plan.n_args + n_command + 1, sizeof *args);
   for (int k = 0; k < plan.n_args; k++) {
     if (plan.arg_is_execfd[k]) {
-      int fd = run_script(plan.args[k]);
+      int fd = finish_script(arg_runs[k]);
       args[k] = slurp_fd(fd);
       close(fd);
     } else args[k] = plan.args[k];
