@@ -159,11 +159,23 @@ function draftNode(options: {
   };
 }
 
-function hasAncestorNode(sysroot: Sysroot, targetPath: string): boolean {
+/**
+ * Whether the node will have an ancestor. A disabled ancestor is refused: nothing may be added
+ * to a family that is switched off.
+ */
+function checkAncestors(sysroot: Sysroot, targetPath: string): { hasAncestor: boolean } {
+  let hasAncestor = false;
   for (let dir = dirname(targetPath); dir !== '/'; dir = dirname(dir)) {
-    if (isNodeDir(sysroot.toHost(dir))) return true;
+    const node = isNodeDir(sysroot.toHost(dir)) ? loadNode(sysroot, dir, { admin: false }) : undefined;
+    if (!node) continue;
+    hasAncestor = true;
+    if (node.status.state !== 'Enable') {
+      throw new RedpakError('node-disabled', `cannot create ${targetPath}: its ancestor ${node.alias} (${node.path}) is disabled`, {
+        hint: `enable it first: redmanager enable --redpath ${node.path}`,
+      });
+    }
   }
-  return false;
+  return { hasAncestor };
 }
 
 /**
@@ -184,7 +196,7 @@ export function createNode(request: CreateNodeRequest): CreatedNode[] {
   if (!exists && update) throw new RedpakError('not-a-node', `cannot update ${targetPath}: it is not a node (no ${STATUS_FILE})`);
 
   const dir = templateDir(request);
-  const isRoot = !hasAncestorNode(sysroot, targetPath);
+  const isRoot = !checkAncestors(sysroot, targetPath).hasAncestor;
   const withSystemNode = (request.systemNode ?? true) && isRoot && !update;
   const drafts: NodeDraft[] = [];
 

@@ -103,6 +103,16 @@ describe('redmanager create-node', () => {
     assert.deepEqual(snapshot(app), before);
   });
 
+  it('refuses to add a node below a disabled ancestor, and creates nothing', (t) => {
+    const { platform } = family(t);
+    assert.equal(redmanager(['disable', '--redpath', platform]).status, 0);
+    const result = redmanager(['create-node', '--redpath', join(platform, 'other', 'deeper'), '--json']);
+    assert.equal(result.status, 3);
+    assert.equal(result.json.error.code, 'node-disabled');
+    assert.match(result.json.error.message, /its ancestor platform .* is disabled/);
+    assert.equal(existsSync(join(platform, 'other')), false);
+  });
+
   it('--update keeps the headers and enables the node again', (t) => {
     const { app } = family(t);
     const name = /name: (.*)/.exec(readFileSync(join(app, 'etc/redpak.yaml'), 'utf8'))![1];
