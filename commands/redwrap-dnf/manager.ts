@@ -1,11 +1,24 @@
 import { Flags } from '@oclif/core';
 import { RedpakCommand, redpathFlag, sysrootFlag } from '../../src/cli/base-command.js';
 import { createNode } from '../../src/node/factory.js';
+import { loadFamily } from '../../src/node/load.js';
+import { Sysroot } from '../../src/node/layout.js';
+import { hasRpmDb, initDb } from '../../src/pkg/rpm.js';
+import { registerHost } from '../../src/pkg/manager.js';
 import type { CreateNodeResult } from '../redmanager/create-node.js';
 
+/**
+ * `--json` result: the nodes written (see `redmanager create-node`), plus `hostProvides`: the
+ * root node where the host's capabilities were registered and how many, when that was done.
+ */
+export interface ManagerResult extends CreateNodeResult {
+  hostProvides?: { node: string; nevra: string; count: number };
+}
+
 export default class Manager extends RedpakCommand {
-  static override summary = 'Create a node: redpak\'s spelling of `redmanager create-node`.';
-  static override description = 'Same as `redmanager create-node` (see its help), with redpak\'s option names. A first node gets a system node above it unless --no-system-node.';
+  static override summary = 'Create a node: redpak\'s spelling of `redmanager create-node`, plus its rpm database.';
+  static override description = `Same as \`redmanager create-node\` (see its help), with redpak's option names. A first node gets a system node above it unless --no-system-node.
+Every node created gets its empty rpm database (NODE/var/lib/rpm). When a family root is created (the system node, or a --no-system-node node) on a host without an rpm database (Debian), the host's capabilities (/bin/sh, libc sonames, …) are registered in the root's database (see \`redwrap-dnf host-provides --help\`); --no-host-provides skips that, --host-provides forces it (e.g. with --root).`;
   static override examples = ['<%= config.bin %> --redpath /var/redpak/platform/app manager --alias app'];
   static override flags = {
     redpath: redpathFlag,
@@ -14,10 +27,14 @@ export default class Manager extends RedpakCommand {
     'template-admin': Flags.string({ description: 'template name or file for the admin config' }),
     'no-system-node': Flags.boolean({ description: 'no system node above a first node; the full templates are used' }),
     update: Flags.boolean({ description: 'rewrite the configs of an existing node, keeping its headers' }),
+    'host-provides': Flags.boolean({
+      description: "register the host's capabilities in a new family root (default: when the host has no rpm database and no --root)",
+      allowNo: true,
+    }),
     root: sysrootFlag,
   };
 
-  async run(): Promise<CreateNodeResult> {
+  async run(): Promise<ManagerResult> {
     const { flags } = await this.parse(Manager);
     const nodes = createNode({
       redpath: flags.redpath,
@@ -30,7 +47,17 @@ export default class Manager extends RedpakCommand {
       host: this.host(),
       tool: 'redwrap-dnf',
     });
+    const sysroot = Sysroot.open(flags.root);
+    for (const node of nodes) await initDb(node.hostPath);
+    const wantHost = flags['host-provides'] ?? (sysroot.isHost && !hasRpmDb('/'));
+    let hostProvides: ManagerResult['hostProvides'];
+    const root = nodes.find((n) => n.action === 'created' && loadFamily(n.path, { sysroot }).nodes.length === 1);
+    if (wantHost && root) {
+      const registered = await registerHost({ redpath: root.path, sysroot: flags.root });
+      hostProvides = { node: registered.node, nevra: registered.nevra, count: registered.provides.length };
+    }
     for (const node of nodes) this.log(`SUCCESS: rednode ${node.path} ready (${node.action}, alias ${node.alias})`);
-    return { nodes: nodes.map(({ hostPath: _hostPath, ...node }) => node) };
+    if (hostProvides) this.log(`registered ${hostProvides.count} host capabilities in ${hostProvides.node}`);
+    return { nodes: nodes.map(({ hostPath: _hostPath, ...node }) => node), ...(hostProvides ? { hostProvides } : {}) };
   }
 }

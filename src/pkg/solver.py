@@ -102,6 +102,16 @@ class Family:
         self.system.internalize()
         pool.installed = self.system
         self.repos = [load_rpmmd(pool, spec) for spec in req.get('repos', [])]
+        self.local = {}  # path -> solvable, for .rpm files given on the command line
+        if req.get('localFiles'):
+            cmdline = pool.add_repo('@commandline')
+            cmdline.appdata = {'id': '@commandline', 'dir': ''}
+            for path in req['localFiles']:
+                s = cmdline.add_rpm(path, solv.Repo.REPO_REUSE_REPODATA | solv.Repo.REPO_NO_INTERNALIZE)
+                if s is None:
+                    raise RequestError('cannot read package file %s: %s' % (path, pool.errstr))
+                self.local[path] = s
+            cmdline.internalize()
         pool.addfileprovides()
         pool.createwhatprovides()
 
@@ -143,7 +153,12 @@ def build_jobs(fam, forcenode):
             continue
         if op not in ('install', 'erase', 'upgrade', 'reinstall', 'downgrade'):
             raise RequestError('unknown job operation %r' % op)
-        sel, by_name = select(pool, what, installed_only=(op != 'install'))
+        if op == 'install' and what in fam.local:
+            sel = pool.Selection()
+            sel.add_raw(solv.Job.SOLVER_SOLVABLE, fam.local[what].id)
+            by_name = True
+        else:
+            sel, by_name = select(pool, what, installed_only=(op != 'install'))
         if sel.isempty():
             problems.append({'message': 'No match for argument: %s' % what, 'rules': [], 'solutions': [], 'readOnly': []})
             continue
@@ -269,7 +284,9 @@ def step_records(fam, trans):
             spec = s.repo.appdata
             location = s.lookup_location()[0]
             checksum = s.lookup_checksum(solv.SOLVABLE_CHECKSUM)
-            rec.update({'repo': spec['id'], 'location': os.path.join(spec['dir'], location),
+            local = [path for path, ls in fam.local.items() if ls.id == s.id]
+            rec.update({'repo': spec['id'], 'href': location,
+                        'location': local[0] if local else os.path.join(spec['dir'], location),
                         'size': s.lookup_num(solv.SOLVABLE_DOWNLOADSIZE),
                         'checksum': str(checksum) if checksum else None,
                         'replaces': [nevra(o) for o in trans.allothersolvables(s)]})
@@ -322,7 +339,30 @@ def check_descendants(fam, trans):
     pool.addfileprovides()
     pool.createwhatprovides()
     out = []
+    new_ids = set(s.id for s in trans.newsolvables())
     for node, own_ids, view_ids in loaded:
+        # Rule 5 across the family: what the transaction brings in must not conflict with a
+        # descendant's package, nor a descendant's package with it.
+        for nid in new_ids:
+            n = pool.solvables[nid]
+            for dep in n.lookup_deparray(solv.SOLVABLE_CONFLICTS):
+                for p in pool.whatprovides(dep):
+                    if p.id in own_ids:
+                        out.append(violation(
+                            'descendant-conflict',
+                            'descendant node %s: %s conflicts with %s, which node %s would get (%s)'
+                            % (node, nevra(p), nevra(n), fam.node, 'its Conflicts: ' + dep.str()),
+                            node=node, package=nevra(p), requirement=dep.str(), removed=[]))
+        for sid in own_ids:
+            d = pool.solvables[sid]
+            for dep in d.lookup_deparray(solv.SOLVABLE_CONFLICTS):
+                hit = [p for p in pool.whatprovides(dep) if p.id in new_ids]
+                for p in hit:
+                    out.append(violation(
+                        'descendant-conflict',
+                        'descendant node %s: %s conflicts with %s (Conflicts: %s), which node %s would get'
+                        % (node, nevra(d), nevra(p), dep.str(), fam.node),
+                        node=node, package=nevra(d), requirement=dep.str(), removed=[]))
         for sid in own_ids:
             s = pool.solvables[sid]
             for dep in requirements(s):
@@ -364,10 +404,77 @@ def solve(req):
     return {'ok': not violations, 'steps': step_records(fam, trans), 'problems': [], 'violations': violations}
 
 
+def describe(fam, s, details):
+    installed = s.repo == fam.system
+    rec = {'nevra': nevra(s), 'name': s.name, 'evr': s.evr, 'arch': s.arch,
+           'repo': '@System' if installed else s.repo.appdata['id'],
+           'summary': s.lookup_str(solv.SOLVABLE_SUMMARY) or ''}
+    if installed:
+        rec['node'] = fam.owner.get(s.id, fam.node)
+    else:
+        rec['size'] = s.lookup_num(solv.SOLVABLE_DOWNLOADSIZE)
+    if details:
+        rec.update({'description': s.lookup_str(solv.SOLVABLE_DESCRIPTION) or '',
+                    'license': s.lookup_str(solv.SOLVABLE_LICENSE) or '',
+                    'url': s.lookup_str(solv.SOLVABLE_URL) or '',
+                    'installsize': s.lookup_num(solv.SOLVABLE_INSTALLSIZE),
+                    'requires': [d.str() for d in requirements(s)],
+                    'provides': [d.str() for d in s.lookup_deparray(solv.SOLVABLE_PROVIDES)]})
+    return rec
+
+
+def query(req):
+    """Read-only questions on the family view and the repositories: list, info, repoquery."""
+    fam = Family(req)
+    pool = fam.pool
+    q = req.get('query', {})
+    scope = q.get('scope', 'all')  # installed | available | family | all
+    if scope == 'installed':
+        cands = fam.node_packages()
+    elif scope == 'family':
+        cands = list(fam.system.solvables)
+    elif scope == 'available':
+        cands = [s for r in fam.repos for s in r.solvables]
+    else:
+        cands = list(fam.system.solvables) + [s for r in fam.repos for s in r.solvables]
+    ids = set(s.id for s in cands)
+    if q.get('names'):
+        keep = set()
+        for what in q['names']:
+            sel, _ = select(pool, what, installed_only=False)
+            keep |= set(s.id for s in sel.solvables())
+        ids &= keep
+    if q.get('whatprovides'):
+        sel = pool.select(q['whatprovides'], CAPABILITY_SELECTION | solv.Selection.SELECTION_NAME)
+        ids &= set(s.id for s in sel.solvables())
+    if q.get('whatrequires'):
+        target = q['whatrequires']
+        sel, _ = select(pool, target, installed_only=False)
+        providers = set(s.id for s in sel.solvables())
+        keep = set()
+        for sid in ids:
+            for dep in requirements(pool.solvables[sid]):
+                if dep.str().split(' ')[0] == target or providers & set(p.id for p in pool.whatprovides(dep)):
+                    keep.add(sid)
+                    break
+        ids = keep
+    if q.get('latest'):
+        best = {}
+        for sid in ids:
+            s = pool.solvables[sid]
+            key = (s.name, s.arch, s.repo == fam.system)
+            if key not in best or s.evrcmp(pool.solvables[best[key]]) > 0:
+                best[key] = sid
+        ids = set(best.values())
+    out = [describe(fam, pool.solvables[sid], q.get('details', False)) for sid in ids]
+    out.sort(key=lambda r: (r['name'], r['repo'] != '@System', r['nevra']))
+    return {'ok': True, 'packages': out}
+
+
 def main():
     try:
         req = json.load(sys.stdin)
-        answer = solve(req)
+        answer = query(req) if req.get('mode') == 'query' else solve(req)
     except RequestError as e:
         answer = {'ok': False, 'error': str(e)}
     except (KeyError, TypeError, ValueError) as e:

@@ -43,6 +43,8 @@ export interface SolveRequest {
   forcenode?: boolean;
   /** Also install weak dependencies (Recommends/Supplements). */
   weak?: boolean;
+  /** Local .rpm files; a job `install` whose `what` is one of these paths installs that file. */
+  localFiles?: string[];
 }
 
 export type StepAction = 'install' | 'upgrade' | 'downgrade' | 'reinstall' | 'obsolete' | 'erase';
@@ -57,6 +59,8 @@ export interface TransactionStep {
   node: string;
   /** For everything but erase: where the package comes from. */
   repo?: string;
+  /** The package's location relative to the repository's baseurl (repodata's location href). */
+  href?: string;
   location?: string;
   size?: number;
   checksum?: string | null;
@@ -74,7 +78,7 @@ export interface SolverProblem {
   readOnly: { package: string; node: string }[];
 }
 
-export type FamilyRule = 'duplicate' | 'ancestor-read-only' | 'descendant-broken';
+export type FamilyRule = 'duplicate' | 'ancestor-read-only' | 'descendant-broken' | 'descendant-conflict';
 
 export interface RuleViolation {
   rule: FamilyRule;
@@ -84,7 +88,7 @@ export interface RuleViolation {
   /** The node owning `package`. */
   node: string;
   name?: string;
-  /** descendant-broken only. */
+  /** descendant-broken: the broken requirement; descendant-conflict: the Conflicts entry. */
   requirement?: string;
   removed?: string[];
 }
@@ -117,22 +121,67 @@ export function solverScriptPath(): string {
   return found;
 }
 
-/** Resolve `request` against the family view. Never throws for unsolvable requests: see `ok`. */
-export async function solve(request: SolveRequest): Promise<SolveResult> {
+async function callSolver<T>(request: object, node: string): Promise<T> {
   const python = solverPython();
   if (!existsSync(python)) {
     throw new RedpakError('tool-missing', `${python} not found: dependency resolution needs python3 with the solv module`, {
       hint: 'apt-get install python3-solv (or set REDPAK_PYTHON)',
     });
   }
-  const { stdout } = await run(python, [solverScriptPath()], { input: JSON.stringify(request), purpose: `resolve dependencies for node ${request.node}` });
-  let answer: SolveResult & { error?: string };
+  const { stdout } = await run(python, [solverScriptPath()], { input: JSON.stringify(request), purpose: `resolve dependencies for node ${node}` });
+  let answer: T & { error?: string };
   try {
-    answer = JSON.parse(stdout) as SolveResult & { error?: string };
+    answer = JSON.parse(stdout) as T & { error?: string };
   } catch (error) {
     throw new RedpakError('tool-failed', `solver.py printed something that is not JSON: ${stdout.slice(0, 200)}`, { cause: error });
   }
   if (answer.error !== undefined) throw new RedpakError('solver', answer.error);
+  return answer;
+}
+
+/** One package as `query` describes it. */
+export interface PackageInfo {
+  nevra: string;
+  name: string;
+  evr: string;
+  arch: string;
+  /** '@System' for an installed package, else the repository id. */
+  repo: string;
+  summary: string;
+  /** Installed packages: the host path of the node whose database holds it. */
+  node?: string;
+  /** Available packages: download size in bytes. */
+  size?: number;
+  /** With `details`. */
+  description?: string;
+  license?: string;
+  url?: string;
+  installsize?: number;
+  requires?: string[];
+  provides?: string[];
+}
+
+export interface QuerySpec {
+  /** installed: the node's own packages; family: node + ancestors; available: the repositories; all: everything. */
+  scope: 'installed' | 'family' | 'available' | 'all';
+  /** Names, globs, name-version, name.arch (dnf's package specs); empty: every package. */
+  names?: string[];
+  whatprovides?: string;
+  whatrequires?: string;
+  /** Keep only the newest version per name, arch and installed/available. */
+  latest?: boolean;
+  details?: boolean;
+}
+
+/** Read-only questions on the family view and repositories (list, info, repoquery). */
+export async function query(request: Pick<SolveRequest, 'node' | 'ancestors' | 'repos'>, spec: QuerySpec): Promise<PackageInfo[]> {
+  const answer = await callSolver<{ packages: PackageInfo[] }>({ ...request, mode: 'query', query: spec }, request.node);
+  return answer.packages;
+}
+
+/** Resolve `request` against the family view. Never throws for unsolvable requests: see `ok`. */
+export async function solve(request: SolveRequest): Promise<SolveResult> {
+  const answer = await callSolver<SolveResult>(request, request.node);
   return { ok: answer.ok, steps: answer.steps, problems: answer.problems, violations: answer.violations };
 }
 

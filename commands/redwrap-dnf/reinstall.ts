@@ -1,0 +1,27 @@
+import { Args } from '@oclif/core';
+import { RedpakCommand } from '../../src/cli/base-command.js';
+import { runTransactionCommand, transactionFlags } from '../../src/pkg/cli-support.js';
+import { reinstall, type TransactionResult } from '../../src/pkg/manager.js';
+
+/**
+ * `--json` result (TransactionResult): {node, alias, status: "done"|"nothing-to-do"|"cancelled",
+ * packages: [{action, name, arch, evr, nevra, repo, size, replaces}], downloadSize, downloaded,
+ * historyId?, warnings}.
+ */
+export type ReinstallResult = TransactionResult;
+
+export default class Reinstall extends RedpakCommand {
+  static override summary = 'Reinstall packages of the node (same version, from the repositories).';
+  static override description = `Reinstalls the node's own packages with the same version from the repositories; an ancestor's package is refused.
+
+The transaction is resolved against the family view (the node, every ancestor, and the host database above a root node when there is one), shown as a table, and applied after confirmation (-y skips it, --assumeno only shows it). Packages are checked against the repository checksums (and signatures with gpgcheck) before anything changes; rpm then runs inside a view of the family and its result is merged into the node only if everything succeeded. One transaction per family at a time.`;
+  static override examples = ['<%= config.bin %> --redpath /var/redpak/platform -y reinstall libredfoo'];
+  static override strict = false;
+  static override args = { packages: Args.string({ description: 'packages of the node to reinstall', required: true }) };
+  static override flags = transactionFlags;
+
+  async run(): Promise<ReinstallResult> {
+    const { argv, flags } = await this.parse(Reinstall);
+    return runTransactionCommand(this, flags, (options) => reinstall({ ...options, specs: argv as string[] }));
+  }
+}

@@ -1,0 +1,48 @@
+import { Args, Flags } from '@oclif/core';
+import { RedpakCommand } from '../../src/cli/base-command.js';
+import { commonFlags, commonOptions } from '../../src/pkg/cli-support.js';
+import { repoquery, type ListedPackage } from '../../src/pkg/manager.js';
+
+/**
+ * `--json` result: `{packages: [{nevra, name, evr, arch, repo, node?, summary, …}], requires?: string[]}`;
+ * `requires` only with --requires.
+ */
+export interface RepoqueryResult {
+  packages: ListedPackage[];
+  requires?: string[];
+}
+
+export default class Repoquery extends RedpakCommand {
+  static override summary = 'Query packages of the family view and the repositories.';
+  static override description = `Prints matching packages, one NEVRA a line.
+--whatprovides CAP: packages providing a capability, soname or file. --whatrequires X: packages whose requirements X (a name or what it provides) satisfies. --requires PKG: the requirements of a package. --installed: only the family's installed packages.`;
+  static override examples = [
+    '<%= config.bin %> --redpath /var/redpak/platform/app repoquery --whatprovides "libredfoo.so.1()(64bit)"',
+    '<%= config.bin %> --redpath /var/redpak/platform/app repoquery --whatrequires libredfoo',
+    '<%= config.bin %> --redpath /var/redpak/platform/app repoquery --requires redhello',
+  ];
+  static override strict = false;
+  static override args = { packages: Args.string({ description: 'package names or globs to restrict to' }) };
+  static override flags = {
+    ...commonFlags,
+    whatprovides: Flags.string({ description: 'packages that provide this capability or file', helpValue: 'CAP' }),
+    whatrequires: Flags.string({ description: 'packages that require this capability (or what this package provides)', helpValue: 'CAP' }),
+    requires: Flags.string({ description: 'print the requirements of this package', helpValue: 'PKG' }),
+    installed: Flags.boolean({ description: 'only installed packages (the family view)' }),
+  };
+
+  async run(): Promise<RepoqueryResult> {
+    const { argv, flags } = await this.parse(Repoquery);
+    const result = await repoquery({
+      ...commonOptions(flags),
+      specs: argv.length ? (argv as string[]) : undefined,
+      whatprovides: flags.whatprovides,
+      whatrequires: flags.whatrequires,
+      requires: flags.requires,
+      installed: flags.installed,
+    });
+    if (result.requires) for (const r of result.requires) this.log(r);
+    else for (const p of result.packages) this.log(p.nevra);
+    return result;
+  }
+}

@@ -1,0 +1,102 @@
+/**
+ * What the redwrap-dnf commands share: their flags and the way a transaction is run from the
+ * command line (table, confirmation, progress, outcome). Kept here so the commands stay thin.
+ */
+import { Flags, type Command } from '@oclif/core';
+import { redpathFlag, sysrootFlag } from '../cli/base-command.js';
+import type { CommonOptions, TransactionOptions, TransactionResult } from './manager.js';
+import { askConfirmation, renderOutcome, renderTransactionTable, TransactionProgress } from './ui.js';
+
+export const commonFlags = {
+  redpath: redpathFlag,
+  root: sysrootFlag,
+  'repo-dir': Flags.string({
+    description: 'also use this local repository directory (holding repodata/), in addition to the .repo files',
+    multiple: true,
+    helpValue: 'DIR',
+  }),
+  'no-repo-files': Flags.boolean({ description: 'ignore the etc/yum.repos.d/*.repo files of the family (use only --repo-dir)' }),
+  refresh: Flags.boolean({ description: 'refetch repository metadata even if the cached copy has not expired' }),
+  cacheonly: Flags.boolean({ char: 'C', description: 'use the cached metadata only; never fetch' }),
+  'lock-wait': Flags.integer({ description: 'seconds to wait when another transaction holds the family lock (default: fail at once)', default: 0, helpValue: 'SECONDS' }),
+};
+
+export const transactionFlags = {
+  ...commonFlags,
+  assumeyes: Flags.boolean({ char: 'y', description: 'answer yes: apply the transaction without asking', exclusive: ['assumeno'] }),
+  assumeno: Flags.boolean({ description: 'answer no: show the transaction and change nothing', exclusive: ['assumeyes'] }),
+  forcenode: Flags.boolean({ description: 'install the node its own copy of a package an ancestor already has (breaks rule 2 on purpose)' }),
+  noscripts: Flags.boolean({ description: 'do not run the packages\' scriptlets' }),
+  'weak-deps': Flags.boolean({ description: 'also install weak dependencies (Recommends, Supplements)' }),
+};
+
+export interface CommonFlagValues {
+  redpath: string;
+  root?: string;
+  'repo-dir'?: string[];
+  'no-repo-files'?: boolean;
+  refresh?: boolean;
+  cacheonly?: boolean;
+  'lock-wait'?: number;
+}
+
+export function commonOptions(flags: CommonFlagValues): CommonOptions {
+  return {
+    redpath: flags.redpath,
+    sysroot: flags.root,
+    repoDirs: flags['repo-dir'],
+    noRepoFiles: flags['no-repo-files'],
+    refresh: flags.refresh,
+    cacheOnly: flags.cacheonly,
+    lockWait: flags['lock-wait'],
+  };
+}
+
+export interface TransactionFlagValues extends CommonFlagValues {
+  assumeyes?: boolean;
+  assumeno?: boolean;
+  forcenode?: boolean;
+  noscripts?: boolean;
+  'weak-deps'?: boolean;
+}
+
+/** Run a transaction for a command: table, confirmation, progress (not under --json), outcome. */
+export async function runTransactionCommand(
+  command: Command,
+  flags: TransactionFlagValues,
+  body: (options: TransactionOptions) => Promise<TransactionResult>,
+): Promise<TransactionResult> {
+  const json = command.jsonEnabled();
+  const out = (text: string) => {
+    if (!json) process.stdout.write(text + '\n');
+  };
+  const progress = new TransactionProgress({ silent: json });
+  let started = false;
+  const options: TransactionOptions = {
+    ...commonOptions(flags),
+    assumeno: flags.assumeno,
+    forcenode: flags.forcenode,
+    noscripts: flags.noscripts,
+    weak: flags['weak-deps'],
+    onPlan: (plan) => out(renderTransactionTable(plan)),
+    confirm: async (plan) => {
+      const ok = flags.assumeyes || (await askConfirmation());
+      if (ok) {
+        progress.start(plan);
+        started = true;
+      }
+      return ok;
+    },
+    onProgress: progress.onProgress,
+  };
+  let result: TransactionResult;
+  try {
+    result = await body(options);
+  } catch (error) {
+    if (started) await progress.finish(error);
+    throw error;
+  }
+  if (started) await progress.finish();
+  out(renderOutcome(result));
+  return result;
+}

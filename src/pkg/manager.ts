@@ -1,0 +1,477 @@
+/**
+ * redwrap-dnf as a library: package transactions and queries on one node of a family. The
+ * commands in commands/redwrap-dnf are thin wrappers around these functions.
+ *
+ * A transaction: open the family (admin mode, enabled nodes only) → take the family lock →
+ * sync repository metadata (checksums) → solve with libsolv against the family view (rules 1–5)
+ * → show/confirm the plan → fetch packages (checksums, signatures) → run rpm inside the family
+ * view on a staging layer and merge it into the node (rules 7–8) → record history.
+ * Nothing before the merge changes the node.
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { RedpakError } from '../errors.js';
+import { describeRoot, HISTORY_FILE, openPackageFamily, type OpenFamilyOptions, type PackageFamily } from './family-context.js';
+import { appendHistory, readHistory, undoJobs, type HistoryEntry } from './history.js';
+import { acquireFamilyLock, type FamilyLock } from './lock.js';
+import { cleanCache, fetchPackage, localRepo, nodeRepos, syncRepos, verifySignatures, type FetchedPackage, type NodeRepo, type SyncedRepo } from './repos.js';
+import { detectHostProvides, registerHostProvides, HOST_PROVIDES_PACKAGE, queryPackages } from './rpm.js';
+import { assertSolved, query, solve, type JobOp, type PackageInfo, type SolveResult, type SolverJob, type StepAction, type TransactionStep } from './solver.js';
+import { dropStaleStage, packageTopDirs, runStaged, type RpmCommand } from './view.js';
+
+// ---------------------------------------------------------------------------------------------
+// Options and results
+
+export interface CommonOptions extends OpenFamilyOptions {
+  /** Local repository directories (holding repodata/) used in addition to the node's .repo files. */
+  repoDirs?: string[];
+  /** Ignore the .repo files of the family: only `repoDirs`. */
+  noRepoFiles?: boolean;
+  /** Refetch repository metadata even when the cached copy has not expired. */
+  refresh?: boolean;
+  /** Use cached metadata only, never fetch. */
+  cacheOnly?: boolean;
+  /** Seconds to wait for the family lock (default 0: fail at once). */
+  lockWait?: number;
+}
+
+/** Progress of a transaction, for a UI. */
+export type ProgressEvent =
+  | { phase: 'download'; nevra: string; done: number; total: number }
+  | { phase: 'downloaded'; nevra: string; bytes: number }
+  | { phase: 'verified'; count: number }
+  | { phase: 'apply-start'; nevras: string[] }
+  | { phase: 'applied'; nevra: string }
+  | { phase: 'merged' };
+
+export interface TransactionOptions extends CommonOptions {
+  /** Allow a node its own copy of a package an ancestor has (rule 2 override). */
+  forcenode?: boolean;
+  /** Do not run scriptlets. */
+  noscripts?: boolean;
+  /** Also install weak dependencies. */
+  weak?: boolean;
+  /** Stop after showing the plan (dnf --assumeno). */
+  assumeno?: boolean;
+  /**
+   * Asked with the plan once it is solved, before anything is fetched or changed; false cancels.
+   * Without it the transaction proceeds (library callers, `-y`).
+   */
+  confirm?: (plan: TransactionPlan) => boolean | Promise<boolean>;
+  /** Shown the plan (before `confirm`). */
+  onPlan?: (plan: TransactionPlan) => void;
+  onProgress?: (event: ProgressEvent) => void;
+  /** Aborts before the merge; by default SIGINT/SIGTERM do that while the transaction runs. */
+  signal?: AbortSignal;
+}
+
+/** One row of the transaction table. */
+export interface PlannedPackage {
+  action: StepAction;
+  name: string;
+  arch: string;
+  /** [epoch:]version-release */
+  evr: string;
+  nevra: string;
+  /** Repository id; '@commandline' for a local file; '@System' for an erase. */
+  repo: string;
+  /** Download size in bytes (0 for erasures). */
+  size: number;
+  /** Installed packages this one replaces. */
+  replaces: string[];
+}
+
+export interface TransactionPlan {
+  /** Target path of the node, and its alias. */
+  node: string;
+  alias: string;
+  packages: PlannedPackage[];
+  /** Total download size in bytes. */
+  downloadSize: number;
+}
+
+export interface TransactionResult extends TransactionPlan {
+  /** done: applied; nothing-to-do: the request is already satisfied; cancelled: not confirmed / --assumeno. */
+  status: 'done' | 'nothing-to-do' | 'cancelled';
+  /** Id of the history entry written (status done). */
+  historyId?: number;
+  /** Bytes downloaded by this run. */
+  downloaded: number;
+  /** rpm's warnings (e.g. a failing %post scriptlet). */
+  warnings: string[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transactions
+
+/**
+ * Install packages into a node. `specs` are names, name-version, name.arch, capabilities, file
+ * paths provided by a package, or local .rpm files. Never prompts unless `confirm` is given.
+ *
+ *   await install({ redpath: '/var/redpak/platform/app', specs: ['redhello'], repoDirs: ['/srv/repo'] })
+ */
+export function install(options: TransactionOptions & { specs: string[] }): Promise<TransactionResult> {
+  return transact(options, 'install', options.specs.map((what) => ({ op: 'install', what })));
+}
+
+/** Erase the node's own packages; refused for an ancestor's package and when a descendant would break. */
+export function remove(options: TransactionOptions & { specs: string[] }): Promise<TransactionResult> {
+  return transact(options, 'remove', options.specs.map((what) => ({ op: 'erase', what })));
+}
+
+/** Upgrade the given packages of the node, or every package of the node without specs. */
+export function upgrade(options: TransactionOptions & { specs?: string[] }): Promise<TransactionResult> {
+  const jobs: SolverJob[] = options.specs?.length ? options.specs.map((what) => ({ op: 'upgrade', what })) : [{ op: 'upgrade-all' }];
+  return transact(options, 'upgrade', jobs);
+}
+
+export function reinstall(options: TransactionOptions & { specs: string[] }): Promise<TransactionResult> {
+  return transact(options, 'reinstall', options.specs.map((what) => ({ op: 'reinstall', what })));
+}
+
+export function downgrade(options: TransactionOptions & { specs: string[] }): Promise<TransactionResult> {
+  return transact(options, 'downgrade', options.specs.map((what) => ({ op: 'downgrade', what })));
+}
+
+/** Undo history entry `id` of the node: what it installed is removed, what it removed or replaced comes back. */
+export async function historyUndo(options: TransactionOptions & { id: number }): Promise<TransactionResult> {
+  const pf = openPackageFamily(options);
+  const entry = readHistory(pf.historyFile).find((e) => e.id === options.id);
+  if (!entry) {
+    throw new RedpakError('package', `node ${pf.node.path} has no history entry ${options.id}`, { hint: `list them with: redwrap-dnf --redpath ${pf.node.path} history` });
+  }
+  const jobs = undoJobs(entry);
+  return transact(options, `history undo ${options.id}`, jobs, `history undo ${options.id}`);
+}
+
+function planOf(pf: PackageFamily, steps: readonly TransactionStep[]): TransactionPlan {
+  const packages = steps.map((s) => ({
+    action: s.action,
+    name: s.name,
+    arch: s.arch,
+    evr: s.evr,
+    nevra: s.nevra,
+    repo: s.action === 'erase' ? '@System' : (s.repo ?? ''),
+    size: s.action === 'erase' ? 0 : (s.size ?? 0),
+    replaces: s.replaces ?? [],
+  }));
+  return { node: pf.node.path, alias: pf.node.alias, packages, downloadSize: packages.reduce((n, p) => n + p.size, 0) };
+}
+
+function commandText(kind: string, jobs: readonly SolverJob[]): string {
+  return [kind, ...jobs.filter((j) => j.what).map((j) => j.what!)].join(' ');
+}
+
+/** Map host paths in messages to node paths (they differ under --root) and add what to do next. */
+function explainSolveFailure(pf: PackageFamily, result: SolveResult): void {
+  try {
+    assertSolved(result, describeRoot(pf, pf.nodeRoot));
+  } catch (error) {
+    if (!(error instanceof RedpakError)) throw error;
+    let message = error.message;
+    for (const root of [pf.nodeRoot, ...pf.ancestors.map((a) => a.root), ...pf.descendants.map((d) => d.node)]) {
+      if (!pf.sysroot.isHost) message = message.split(root).join(root.slice(pf.sysroot.dir.length) || '/');
+    }
+    let hint = error.hint;
+    if (!hint && error.code === 'solver') {
+      const noMatch = result.problems.every((p) => p.message.startsWith('No match for argument'));
+      const hostCap = result.problems.some((p) => /nothing provides (\/bin\/sh|\/usr\/bin\/|lib[\w.+-]*\.so|rtld)/.test([p.message, ...p.rules].join('\n')));
+      hint = noMatch
+        ? `check the name; \`redwrap-dnf --redpath ${pf.node.path} list --available\` shows what the repositories offer`
+        : hostCap
+          ? `the family does not provide a host capability: register the host's with \`redwrap-dnf --redpath ${pf.top.path} host-provides\``
+          : 'apply one of the possible solutions above (e.g. do not ask for that package), or install the missing provider in the right node first';
+    }
+    if (!hint && error.code === 'family-rule' && result.violations.some((v) => v.rule.startsWith('descendant'))) {
+      hint = 'remove or adapt the descendant packages named above first';
+    }
+    if (!hint && error.code === 'family-rule' && result.violations.some((v) => v.rule === 'ancestor-read-only')) {
+      hint = 'change it from the ancestor node that owns it';
+    }
+    throw new RedpakError(error.code, message, { hint });
+  }
+}
+
+/** The enabled repositories the transaction or query uses. */
+function reposOf(pf: PackageFamily, options: CommonOptions): NodeRepo[] {
+  const given = (options.repoDirs ?? []).map((dir, i) => localRepo(`repo${i === 0 ? '' : i}-given`, resolve(dir)));
+  return [...(options.noRepoFiles ? [] : nodeRepos(pf)), ...given].filter((r) => r.enabled);
+}
+
+async function withLock<T>(pf: PackageFamily, options: CommonOptions, command: string, body: (lock: FamilyLock) => Promise<T>): Promise<T> {
+  const lock = await acquireFamilyLock(pf.top.hostPath, { command: `redwrap-dnf --redpath ${pf.node.path} ${command}`, waitSeconds: options.lockWait, topLabel: `${pf.top.alias} (${pf.top.path})` });
+  try {
+    return await body(lock);
+  } finally {
+    lock.release();
+  }
+}
+
+async function transact(options: TransactionOptions, kind: string, jobs: SolverJob[], text = commandText(kind, jobs)): Promise<TransactionResult> {
+  const pf = openPackageFamily(options);
+  // SIGINT/SIGTERM abort everything before the merge; during the (synchronous) merge they wait.
+  const controller = new AbortController();
+  let caught: NodeJS.Signals | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    caught = sig;
+    controller.abort();
+  };
+  const handle = options.signal === undefined;
+  const signal = options.signal ?? controller.signal;
+  if (handle) {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
+  const checkAbort = () => {
+    if (signal.aborted) throw new RedpakError('tool-failed', `interrupted${caught ? ` by ${caught}` : ''}: nothing was changed in node ${pf.node.path}`, { hint: 'run the command again' });
+  };
+  try {
+    return await withLock(pf, options, text, async () => {
+      dropStaleStage(pf.nodeRoot);
+      const localFiles = jobs
+        .filter((j) => j.op === 'install' && j.what?.endsWith('.rpm') && existsSync(resolve(options.cwd ?? process.cwd(), j.what)))
+        .map((j) => {
+          const path = resolve(options.cwd ?? process.cwd(), j.what!);
+          j.what = path;
+          return path;
+        });
+      const needRepos = jobs.some((j) => j.op !== 'erase');
+      const synced: SyncedRepo[] = needRepos ? await syncRepos(reposOf(pf, options), pf.cacheDir, options) : [];
+      checkAbort();
+      const result = await solve({
+        node: pf.nodeRoot,
+        ancestors: pf.ancestors.map((a) => a.root),
+        descendants: pf.descendants,
+        repos: synced.map((s) => s.solver),
+        jobs,
+        forcenode: options.forcenode,
+        weak: options.weak,
+        localFiles,
+      });
+      explainSolveFailure(pf, result);
+      const plan = planOf(pf, result.steps);
+      const base = { ...plan, downloaded: 0, warnings: [] as string[] };
+      if (result.steps.length === 0) return { ...base, status: 'nothing-to-do' as const };
+      options.onPlan?.(plan);
+      if (options.assumeno) return { ...base, status: 'cancelled' as const };
+      if (options.confirm && !(await options.confirm(plan))) return { ...base, status: 'cancelled' as const };
+      checkAbort();
+
+      const byId = new Map(synced.map((s) => [s.repo.id, s]));
+      const incoming = result.steps.filter((s) => s.action !== 'erase');
+      const fetched: FetchedPackage[] = [];
+      for (const step of incoming) {
+        checkAbort();
+        const got = await fetchPackage(step, step.repo === '@commandline' ? undefined : byId.get(step.repo ?? ''), pf.cacheDir, (done, total) =>
+          options.onProgress?.({ phase: 'download', nevra: step.nevra, done, total }),
+        );
+        options.onProgress?.({ phase: 'downloaded', nevra: step.nevra, bytes: got.downloaded });
+        fetched.push(got);
+      }
+      await verifySignatures(fetched, synced);
+      options.onProgress?.({ phase: 'verified', count: fetched.length });
+      checkAbort();
+
+      const flags = [...(options.noscripts ? ['--noscripts'] : [])];
+      const commands: RpmCommand[] = [];
+      if (!existsSync(`${pf.nodeRoot}/var/lib/rpm`)) commands.push({ args: ['--initdb'] });
+      if (fetched.length > 0) {
+        commands.push({
+          args: [
+            '-U', '-v', '--nodeps', ...flags,
+            ...(incoming.some((s) => s.action === 'downgrade') ? ['--oldpackage'] : []),
+            ...(incoming.some((s) => s.action === 'reinstall') ? ['--replacepkgs'] : []),
+            ...fetched.map((f) => f.path),
+          ],
+          reads: fetched.map((f) => f.path),
+        });
+      }
+      const erased = result.steps.filter((s) => s.action === 'erase').map((s) => s.nevra);
+      if (erased.length > 0) commands.push({ args: ['-e', '-v', '--nodeps', ...flags, ...erased] });
+
+      const history = appendHistory(readHistory(pf.historyFile), {
+        time: new Date().toISOString(),
+        command: text,
+        steps: result.steps.map((s) => ({ action: s.action, nevra: s.nevra, name: s.name, ...(s.replaces?.length ? { replaces: s.replaces } : {}) })),
+      });
+      const nevras = result.steps.map((s) => s.nevra);
+      options.onProgress?.({ phase: 'apply-start', nevras });
+      const seen = new Set<string>();
+      const staged = await runStaged(
+        {
+          node: pf.nodeRoot,
+          ancestors: pf.ancestors.map((a) => a.root),
+          commands,
+          extraFiles: { [HISTORY_FILE]: JSON.stringify(history, null, 2) + '\n' },
+          signal,
+          onLine: (line) => {
+            const trimmed = line.trim();
+            const hit = result.steps.find((s) => !seen.has(s.nevra) && (trimmed === s.nevra || trimmed.startsWith(`${s.nevra} `) || trimmed === s.nevra.replace(/\.[^.]+$/, '')));
+            if (hit) {
+              seen.add(hit.nevra);
+              options.onProgress?.({ phase: 'applied', nevra: hit.nevra });
+            }
+          },
+        },
+        await packageTopDirs(fetched.map((f) => f.path)),
+      ).catch((error: unknown) => {
+        checkAbort(); // names the signal
+        throw error;
+      });
+      for (const n of nevras) if (!seen.has(n)) options.onProgress?.({ phase: 'applied', nevra: n });
+      options.onProgress?.({ phase: 'merged' });
+      return {
+        ...base,
+        status: 'done' as const,
+        historyId: history[history.length - 1]!.id,
+        downloaded: fetched.reduce((n, f) => n + f.downloaded, 0),
+        warnings: staged.warnings,
+      };
+    });
+  } finally {
+    if (handle) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queries
+
+/** A package in list/info/repoquery results; `node` is the owning node's path for installed ones. */
+export type ListedPackage = PackageInfo;
+
+export type ListScope = 'installed' | 'available' | 'family' | 'all';
+
+async function runQuery(options: CommonOptions, spec: Parameters<typeof query>[1], needRepos: boolean): Promise<{ pf: PackageFamily; packages: ListedPackage[] }> {
+  const pf = openPackageFamily(options);
+  const synced = needRepos ? await syncRepos(reposOf(pf, options), pf.cacheDir, options) : [];
+  const packages = await query({ node: pf.nodeRoot, ancestors: pf.ancestors.map((a) => a.root), repos: synced.map((s) => s.solver) }, spec);
+  for (const p of packages) {
+    if (p.node) {
+      const root = p.node;
+      p.node = root === pf.nodeRoot ? pf.node.path : (pf.ancestors.find((a) => a.root === root)?.path ?? root);
+    }
+  }
+  return { pf, packages: packages.filter((p) => p.name !== HOST_PROVIDES_PACKAGE || spec.scope !== 'available') };
+}
+
+/**
+ * dnf list. installed: the node's own packages; family: the aggregated view, each package with
+ * the node that owns it; available: the newest of each package in the repositories; all: both.
+ */
+export async function list(options: CommonOptions & { scope?: ListScope; specs?: string[] }): Promise<ListedPackage[]> {
+  const scope = options.scope ?? 'all';
+  const { packages } = await runQuery(options, { scope, names: options.specs, latest: scope === 'available' || scope === 'all' }, scope === 'available' || scope === 'all');
+  return packages;
+}
+
+/** dnf info: details of installed (family view) and available packages matching the specs. */
+export async function info(options: CommonOptions & { specs: string[] }): Promise<ListedPackage[]> {
+  const { pf, packages } = await runQuery(options, { scope: 'all', names: options.specs, details: true, latest: true }, true);
+  if (packages.length === 0) {
+    throw new RedpakError('package', `no package matches ${options.specs.join(', ')} in node ${pf.node.path} or its repositories`, {
+      hint: `\`redwrap-dnf --redpath ${pf.node.path} list\` shows the packages`,
+    });
+  }
+  return packages;
+}
+
+export interface RepoqueryOptions extends CommonOptions {
+  specs?: string[];
+  whatprovides?: string;
+  whatrequires?: string;
+  /** The requirements of this package instead of packages. */
+  requires?: string;
+  /** Only installed packages (the family view). */
+  installed?: boolean;
+}
+
+/** dnf repoquery: packages (nevras) matching, or with `requires`, a package's requirements. */
+export async function repoquery(options: RepoqueryOptions): Promise<{ packages: ListedPackage[]; requires?: string[] }> {
+  const scope = options.installed ? 'family' : 'all';
+  if (options.requires) {
+    const { pf, packages } = await runQuery(options, { scope, names: [options.requires], details: true, latest: true }, !options.installed);
+    if (packages.length === 0) throw new RedpakError('package', `no package matches ${options.requires} for node ${pf.node.path}`);
+    return { packages, requires: [...new Set(packages.flatMap((p) => p.requires ?? []))].sort() };
+  }
+  const { packages } = await runQuery(
+    options,
+    { scope, names: options.specs, whatprovides: options.whatprovides, whatrequires: options.whatrequires },
+    !options.installed,
+  );
+  return { packages };
+}
+
+export interface RepoStatus {
+  id: string;
+  name: string;
+  enabled: boolean;
+  baseurl: string[];
+  gpgcheck: boolean;
+  priority: number;
+  /** Seconds, null for never. */
+  metadataExpire: number | null;
+  /** The .repo file, and the node whose etc/yum.repos.d holds it. */
+  file: string;
+  definedBy: string;
+}
+
+/** dnf repolist: the repositories the node uses (its own, else the closest ancestor's). */
+export function repolist(options: CommonOptions & { all?: boolean }): RepoStatus[] {
+  const pf = openPackageFamily(options);
+  const repos = [...(options.noRepoFiles ? [] : nodeRepos(pf)), ...(options.repoDirs ?? []).map((d, i) => localRepo(`repo${i === 0 ? '' : i}-given`, resolve(d)))];
+  return repos
+    .filter((r) => options.all || r.enabled)
+    .map((r) => ({ id: r.id, name: r.name, enabled: r.enabled, baseurl: r.baseurl, gpgcheck: r.gpgcheck, priority: r.priority, metadataExpire: r.metadataExpire, file: r.file, definedBy: r.definedBy }));
+}
+
+/** dnf makecache: fetch the metadata of every enabled repository into the node's cachedir. */
+export async function makecache(options: CommonOptions): Promise<{ cacheDir: string; repos: { id: string; baseurl: string; fetched: boolean }[] }> {
+  const pf = openPackageFamily(options);
+  return withLock(pf, options, 'makecache', async () => {
+    const synced = await syncRepos(reposOf(pf, options), pf.cacheDir, options);
+    return { cacheDir: pf.cacheDir, repos: synced.map((s) => ({ id: s.repo.id, baseurl: s.baseurl, fetched: s.fetched })) };
+  });
+}
+
+/** dnf clean all: drop cached metadata and packages of the node's repositories. */
+export async function clean(options: CommonOptions): Promise<{ cacheDir: string; removed: string[] }> {
+  const pf = openPackageFamily(options);
+  return withLock(pf, options, 'clean', async () => ({ cacheDir: pf.cacheDir, removed: await cleanCache(pf.cacheDir, reposOf(pf, { ...options, repoDirs: options.repoDirs })) }));
+}
+
+/** The node's own transactions, oldest first. */
+export function history(options: OpenFamilyOptions): HistoryEntry[] {
+  return readHistory(openPackageFamily(options).historyFile);
+}
+
+export interface HostProvidesResult {
+  node: string;
+  nevra: string;
+  /** Capabilities registered. */
+  provides: string[];
+}
+
+/**
+ * Registers what the host provides (/bin/sh, libc sonames, …) in the node's own database, as the
+ * virtual package redpak-host-provides: for hosts without an rpm database (Debian), on the
+ * family's root node. `extra` capabilities are added to the detected ones.
+ */
+export async function registerHost(options: CommonOptions & { extra?: string[]; detect?: boolean }): Promise<HostProvidesResult> {
+  const pf = openPackageFamily(options);
+  return withLock(pf, options, 'host-provides', async () => {
+    const provides = [...new Set([...(options.detect === false ? [] : await detectHostProvides()), ...(options.extra ?? [])])].sort();
+    if (provides.length === 0) throw new RedpakError('usage', 'no capability to register', { hint: 'give capabilities with --provide CAP' });
+    const { nevra } = await registerHostProvides(pf.nodeRoot, provides);
+    return { node: pf.node.path, nevra, provides };
+  });
+}
+
+/** Whether the node already carries registered host capabilities. */
+export async function hasHostProvides(nodeRoot: string): Promise<boolean> {
+  return (await queryPackages(nodeRoot)).some((p) => p.name === HOST_PROVIDES_PACKAGE);
+}
+
+export type { JobOp };

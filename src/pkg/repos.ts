@@ -1,0 +1,361 @@
+/**
+ * Repositories of a node (rule 6): `.repo` files in the node's etc/yum.repos.d, else the closest
+ * ancestor's; metadata fetched from file:// or http(s):// baseurls into the node's cachedir with
+ * every file checked against repomd.xml's checksums; packages fetched and checked against
+ * primary.xml's checksums; with gpgcheck, signatures checked against the repository's gpgkey.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RedpakError } from '../errors.js';
+import { REPOS_DIR } from '../node/layout.js';
+import type { PackageFamily } from './family-context.js';
+import { parseRepoFile, substituteVariables, type RepoDefinition } from './repofile.js';
+import { checkSignature, importKey, initDb } from './rpm.js';
+import type { SolverRepo, TransactionStep } from './solver.js';
+
+export interface NodeRepo extends RepoDefinition {
+  /** Target path of the node whose etc/yum.repos.d defines it. */
+  definedBy: string;
+}
+
+const BASEARCH: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64', arm: 'armhfp', ia32: 'i386' };
+
+export function repoVariables(): Record<string, string> {
+  const arch = BASEARCH[process.arch] ?? process.arch;
+  return { basearch: arch, arch };
+}
+
+function readRepoDir(dir: string): RepoDefinition[] {
+  if (!existsSync(dir)) return [];
+  const files = readdirSync(dir).filter((f) => f.endsWith('.repo')).sort();
+  return files.flatMap((f) => parseRepoFile(readFileSync(join(dir, f), 'utf8'), join(dir, f)));
+}
+
+/** The repositories the node uses: its own `.repo` files, else those of the closest ancestor that has some. */
+export function nodeRepos(pf: PackageFamily): NodeRepo[] {
+  const vars = repoVariables();
+  for (const n of pf.family.nodes) {
+    const defs = readRepoDir(join(n.hostPath, REPOS_DIR));
+    if (defs.length === 0) continue;
+    return defs.map((d) => ({
+      ...d,
+      baseurl: d.baseurl.map((u) => substituteVariables(u, vars)),
+      gpgkey: d.gpgkey.map((u) => substituteVariables(u, vars)),
+      definedBy: n.path,
+    }));
+  }
+  return [];
+}
+
+/** A repository given directly by its local directory (library callers, the demo). */
+export function localRepo(id: string, dir: string, extra: Partial<RepoDefinition> = {}): NodeRepo {
+  return {
+    id,
+    name: id,
+    baseurl: [`file://${dir}`],
+    enabled: true,
+    gpgcheck: false,
+    gpgkey: [],
+    priority: 99,
+    metadataExpire: 0,
+    extra: {},
+    file: '(given)',
+    line: 0,
+    definedBy: '(given)',
+    ...extra,
+  };
+}
+
+export function repoCacheDir(cacheDir: string, repo: Pick<RepoDefinition, 'id'>): string {
+  return join(cacheDir, repo.id);
+}
+
+// --------------------------------------------------------------------------------------------
+// Fetching
+
+async function fetchBytes(url: string, purpose: string, onProgress?: (done: number, total: number) => void): Promise<Buffer> {
+  if (url.startsWith('file://')) {
+    try {
+      return await readFile(fileURLToPath(url));
+    } catch (error) {
+      throw new RedpakError('package', `cannot read ${url} (${purpose}): ${(error as Error).message}`, {
+        hint: 'check the baseurl in the .repo file',
+      });
+    }
+  }
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (error) {
+    const cause = (error as { cause?: Error }).cause?.message ?? (error as Error).message;
+    throw new RedpakError('package', `cannot download ${url} (${purpose}): ${cause}`, { hint: 'check the network and the baseurl in the .repo file, then retry' });
+  }
+  if (!response.ok || !response.body) {
+    throw new RedpakError('package', `cannot download ${url} (${purpose}): HTTP ${response.status} ${response.statusText}`, {
+      hint: 'check the baseurl in the .repo file; `redwrap-dnf makecache` refreshes the metadata',
+    });
+  }
+  const total = Number(response.headers.get('content-length') ?? 0);
+  const chunks: Buffer[] = [];
+  let done = 0;
+  try {
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      chunks.push(Buffer.from(chunk));
+      done += chunk.length;
+      onProgress?.(done, total);
+    }
+  } catch (error) {
+    throw new RedpakError('package', `download of ${url} was cut (${purpose}): ${(error as Error).message}`, { hint: 'retry' });
+  }
+  return Buffer.concat(chunks);
+}
+
+function join_url(base: string, href: string): string {
+  return base.endsWith('/') ? base + href : `${base}/${href}`;
+}
+
+/** `sha256:hex` (or `type`, `hex`) check of bytes. */
+function verifyChecksum(bytes: Buffer, type: string, expected: string, what: string, hint: string): void {
+  const algorithm = type === 'sha' ? 'sha1' : type;
+  let actual: string;
+  try {
+    actual = createHash(algorithm).update(bytes).digest('hex');
+  } catch {
+    throw new RedpakError('package', `${what}: unsupported checksum type ${type}`);
+  }
+  if (actual !== expected.toLowerCase()) {
+    throw new RedpakError('package', `${what}: checksum mismatch (expected ${type} ${expected}, got ${actual})`, { hint });
+  }
+}
+
+interface RepomdEntry {
+  type: string;
+  href: string;
+  checksumType: string;
+  checksum: string;
+}
+
+export function parseRepomd(xml: string): RepomdEntry[] {
+  const entries: RepomdEntry[] = [];
+  for (const match of xml.matchAll(/<data\s+type="([^"]+)"\s*>([\s\S]*?)<\/data>/g)) {
+    const body = match[2]!;
+    const checksum = /<checksum\s+type="([^"]+)"\s*>\s*([0-9a-fA-F]+)\s*<\/checksum>/.exec(body);
+    const location = /<location\s+href="([^"]+)"/.exec(body);
+    if (checksum && location) entries.push({ type: match[1]!, href: location[1]!, checksumType: checksum[1]!, checksum: checksum[2]! });
+  }
+  return entries;
+}
+
+interface CacheMeta {
+  baseurl: string;
+  fetched: number;
+}
+
+/** Metadata files we need: libsolv reads primary and filelists. */
+const WANTED = ['primary', 'filelists'];
+
+export interface SyncOptions {
+  /** Refetch even if the cached metadata has not expired. */
+  refresh?: boolean;
+  /** Never fetch: use the cache (error when there is none). */
+  cacheOnly?: boolean;
+  now?: number;
+}
+
+export interface SyncedRepo {
+  repo: NodeRepo;
+  solver: SolverRepo;
+  /** The baseurl the metadata came from. */
+  baseurl: string;
+  /** Whether this sync fetched anything. */
+  fetched: boolean;
+}
+
+/**
+ * Make the repository's metadata available in the cache (fetching it when missing, expired, or
+ * asked to), every file checked against repomd.xml. The cache is replaced atomically: a failure
+ * leaves the previous copy.
+ */
+export async function syncRepo(repo: NodeRepo, cacheDir: string, options: SyncOptions = {}): Promise<SyncedRepo> {
+  const dir = repoCacheDir(cacheDir, repo);
+  const metaFile = join(dir, 'redpak-cache.json');
+  const now = options.now ?? Date.now();
+  let meta: CacheMeta | undefined;
+  try {
+    meta = JSON.parse(readFileSync(metaFile, 'utf8')) as CacheMeta;
+  } catch {
+    meta = undefined;
+  }
+  const solverRepo = { id: repo.id, dir, priority: repo.priority };
+  const usable = meta !== undefined && repo.baseurl.includes(meta.baseurl) && existsSync(join(dir, 'repodata/repomd.xml'));
+  const fresh = usable && (repo.metadataExpire === null || now - meta!.fetched < repo.metadataExpire * 1000);
+  if (usable && (options.cacheOnly || (fresh && !options.refresh))) return { repo, solver: solverRepo, baseurl: meta!.baseurl, fetched: false };
+  if (options.cacheOnly) {
+    throw new RedpakError('package', `repository ${repo.id} has no cached metadata in ${dir}`, { hint: 'run `redwrap-dnf --redpath NODE makecache` first' });
+  }
+
+  let lastError: unknown;
+  for (const baseurl of repo.baseurl) {
+    try {
+      const repomdBytes = await fetchBytes(join_url(baseurl, 'repodata/repomd.xml'), `metadata of repository ${repo.id}`);
+      const entries = parseRepomd(repomdBytes.toString('utf8'));
+      if (!entries.some((e) => e.type === 'primary')) {
+        throw new RedpakError('package', `repository ${repo.id}: ${join_url(baseurl, 'repodata/repomd.xml')} lists no primary metadata`);
+      }
+      // Unchanged repomd.xml: the cached files are still right, only the timestamp moves.
+      if (usable && meta!.baseurl === baseurl && readFileSync(join(dir, 'repodata/repomd.xml')).equals(repomdBytes)) {
+        await writeFile(metaFile, JSON.stringify({ baseurl, fetched: now }));
+        return { repo, solver: solverRepo, baseurl, fetched: true };
+      }
+      await mkdir(cacheDir, { recursive: true });
+      const staging = await mkdtemp(join(cacheDir, `.${repo.id}-`));
+      try {
+        await mkdir(join(staging, 'repodata'), { recursive: true });
+        for (const entry of entries.filter((e) => WANTED.includes(e.type))) {
+          const bytes = await fetchBytes(join_url(baseurl, entry.href), `${entry.type} metadata of repository ${repo.id}`);
+          verifyChecksum(bytes, entry.checksumType, entry.checksum, `repository ${repo.id}: ${entry.href}`, `the repository may be in the middle of an update: retry later; \`redwrap-dnf clean\` drops the cache`);
+          await writeFile(join(staging, entry.href), bytes);
+        }
+        await writeFile(join(staging, 'repodata/repomd.xml'), repomdBytes);
+        await writeFile(join(staging, 'redpak-cache.json'), JSON.stringify({ baseurl, fetched: now }));
+        // Keep already downloaded packages.
+        if (existsSync(join(dir, 'packages'))) await rename(join(dir, 'packages'), join(staging, 'packages'));
+        const old = `${dir}.old-${process.pid}`;
+        if (existsSync(dir)) await rename(dir, old);
+        await rename(staging, dir);
+        await rm(old, { recursive: true, force: true });
+      } finally {
+        await rm(staging, { recursive: true, force: true });
+      }
+      return { repo, solver: solverRepo, baseurl, fetched: true };
+    } catch (error) {
+      lastError = error;
+    }
+  }
+  throw lastError;
+}
+
+/** Sync every enabled repository (the solver's input). */
+export async function syncRepos(repos: readonly NodeRepo[], cacheDir: string, options: SyncOptions = {}): Promise<SyncedRepo[]> {
+  const out: SyncedRepo[] = [];
+  for (const repo of repos.filter((r) => r.enabled)) out.push(await syncRepo(repo, cacheDir, options));
+  return out;
+}
+
+/** Remove the cache of the given repositories (and leftovers); returns what was removed. */
+export async function cleanCache(cacheDir: string, repos: readonly NodeRepo[]): Promise<string[]> {
+  const removed: string[] = [];
+  for (const repo of repos) {
+    const dir = repoCacheDir(cacheDir, repo);
+    if (existsSync(dir)) {
+      await rm(dir, { recursive: true, force: true });
+      removed.push(dir);
+    }
+  }
+  return removed;
+}
+
+// --------------------------------------------------------------------------------------------
+// Packages
+
+export interface FetchedPackage {
+  step: TransactionStep;
+  /** Local .rpm path ready for rpm. */
+  path: string;
+  /** Bytes downloaded by this run (0 when local or cached). */
+  downloaded: number;
+}
+
+/**
+ * Where the package of `step` is on this machine, after downloading it if needed; its checksum
+ * is checked against the repository metadata in every case.
+ */
+export async function fetchPackage(
+  step: TransactionStep,
+  synced: SyncedRepo | undefined,
+  cacheDir: string,
+  onProgress?: (done: number, total: number) => void,
+): Promise<FetchedPackage> {
+  if (!synced) {
+    // A local .rpm given on the command line: nothing to fetch or compare against.
+    if (!step.location || !existsSync(step.location)) throw new RedpakError('package', `package file of ${step.nevra} not found: ${step.location ?? '(none)'}`);
+    return { step, path: step.location, downloaded: 0 };
+  }
+  const href = step.href ?? basename(step.location ?? '');
+  const [type, expected] = (step.checksum ?? '').split(':') as [string, string | undefined];
+  const hint = `the repository ${synced.repo.id} changed since its metadata was fetched, or the file is corrupt: run \`redwrap-dnf --redpath NODE makecache --refresh\` and retry`;
+  const check = (bytes: Buffer) => {
+    if (expected) verifyChecksum(bytes, type, expected, `package ${step.nevra} from repository ${synced.repo.id}`, hint);
+  };
+  if (synced.baseurl.startsWith('file://')) {
+    const path = join(fileURLToPath(synced.baseurl), href);
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(path);
+    } catch (error) {
+      throw new RedpakError('package', `package ${step.nevra} from repository ${synced.repo.id}: cannot read ${path}: ${(error as Error).message}`, { hint });
+    }
+    check(bytes);
+    onProgress?.(bytes.length, bytes.length);
+    return { step, path, downloaded: 0 };
+  }
+  const dir = join(repoCacheDir(cacheDir, synced.repo), 'packages');
+  const path = join(dir, basename(href));
+  if (existsSync(path)) {
+    try {
+      check(await readFile(path));
+      onProgress?.(statSync(path).size, statSync(path).size);
+      return { step, path, downloaded: 0 };
+    } catch {
+      await rm(path, { force: true });
+    }
+  }
+  const bytes = await fetchBytes(join_url(synced.baseurl, href), `package ${step.nevra}`, onProgress);
+  check(bytes);
+  await mkdir(dir, { recursive: true });
+  await writeFile(`${path}.part`, bytes);
+  await rename(`${path}.part`, path);
+  return { step, path, downloaded: bytes.length };
+}
+
+/**
+ * With gpgcheck, check each package's signature against the repository's gpgkey keys. The keys
+ * go into a throwaway keyring database, never into the node's.
+ */
+export async function verifySignatures(packages: readonly FetchedPackage[], synced: readonly SyncedRepo[]): Promise<void> {
+  const byId = new Map(synced.map((s) => [s.repo.id, s]));
+  const toCheck = packages.filter((p) => p.step.repo && byId.get(p.step.repo)?.repo.gpgcheck);
+  if (toCheck.length === 0) return;
+  const keyring = await mkdtemp(join(tmpdir(), 'redpak-keyring-'));
+  try {
+    await initDb(keyring);
+    const imported = new Set<string>();
+    for (const pkg of toCheck) {
+      const repo = byId.get(pkg.step.repo!)!.repo;
+      if (repo.gpgkey.length === 0) {
+        throw new RedpakError('package', `repository ${repo.id} has gpgcheck=1 but no gpgkey: cannot check ${pkg.step.nevra}`, {
+          hint: `add gpgkey=file:///path/to/KEY to [${repo.id}] in ${repo.file}, or set gpgcheck=0`,
+        });
+      }
+      for (const url of repo.gpgkey) {
+        if (imported.has(url)) continue;
+        const keyFile = join(keyring, `key-${imported.size}.asc`);
+        await writeFile(keyFile, await fetchBytes(url, `gpg key of repository ${repo.id}`));
+        await importKey(keyring, keyFile);
+        imported.add(url);
+      }
+      const verdict = await checkSignature(keyring, pkg.path);
+      if (!verdict.ok) {
+        throw new RedpakError('package', `package ${pkg.step.nevra} from repository ${repo.id} failed the signature check: ${verdict.detail.replace(/^[^:]*:\s*/, '')}`, {
+          hint: `the package is unsigned, tampered with, or signed by a key not listed in gpgkey= of [${repo.id}] (${repo.file}); nothing was installed`,
+        });
+      }
+    }
+  } finally {
+    await rm(keyring, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,140 @@
+/** redwrap-dnf as users run it: the built executable, real families in temp dirs. */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { LOCK_FILE } from '../../src/pkg/lock.js';
+import { STAGE_DIR } from '../../src/pkg/view.js';
+import { buildTestRpm, makeNodeFamily, snapshotNode, type NodeFamily } from '../pkg/helpers/nodes.js';
+import { installedNames } from '../pkg/helpers/family.js';
+
+const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
+const BIN = join(ROOT, 'bin', 'redwrap-dnf');
+
+function dnf(args: string[]): { status: number; stdout: string; stderr: string; json: any } {
+  const r = spawnSync(BIN, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  let json: unknown;
+  if (args.includes('--json')) {
+    try {
+      json = JSON.parse(r.stdout);
+    } catch {
+      json = undefined;
+    }
+  }
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, json };
+}
+
+describe('redwrap-dnf CLI', () => {
+  let f: NodeFamily;
+  before(async () => {
+    f = await makeNodeFamily();
+  });
+  after(() => f.cleanup());
+
+  it('every command explains itself in --help', () => {
+    for (const command of ['install', 'remove', 'upgrade', 'reinstall', 'downgrade', 'list', 'info', 'repoquery', 'repolist', 'makecache', 'clean', 'history', 'host-provides', 'manager']) {
+      const r = dnf([command, '--help']);
+      assert.equal(r.status, 0, `${command}: ${r.stderr}`);
+      assert.match(r.stdout, /USAGE/, command);
+      assert.match(r.stdout, /DESCRIPTION/, command);
+      assert.match(r.stdout, /--redpath/, command);
+    }
+  });
+
+  it('options first, as redpak: shows the transaction table and changes nothing with --assumeno', () => {
+    const before = snapshotNode(f.platform);
+    const r = dnf(['--redpath', f.platform, '--assumeno', 'install', 'redhello']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /Package\s+Arch\s+Version\s+Repository\s+Size/);
+    assert.match(r.stdout, /Installing:\n redfoo-conf\s+noarch\s+1\.0-1\s+fixtures\s+[\d.]+ k/);
+    assert.match(r.stdout, / redhello\s+x86_64\s+1\.0-1\s+fixtures/);
+    assert.match(r.stdout, /Install\s+3 Packages/);
+    assert.match(r.stdout, /Operation aborted/);
+    assert.deepEqual(snapshotNode(f.platform), before);
+  });
+
+  it('without a terminal and without -y, refuses to guess', () => {
+    const r = dnf(['--redpath', f.platform, 'install', 'redhello']);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /hint: pass -y/);
+  });
+
+  it('-y --json installs and prints the TransactionResult; plain progress lines without a TTY', async () => {
+    const r = dnf(['--redpath', f.platform, '-y', '--json', 'install', 'libredfoo-1.0', 'redfoo-conf']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.json.status, 'done');
+    assert.equal(r.json.node, f.platform);
+    assert.deepEqual(r.json.packages.map((p: { nevra: string; action: string }) => `${p.action} ${p.nevra}`).sort(), ['install libredfoo-1.0-1.x86_64', 'install redfoo-conf-1.0-1.noarch']);
+    assert.equal(typeof r.json.historyId, 'number');
+    const plain = dnf(['--redpath', f.app, '-y', 'install', 'redhello']);
+    assert.equal(plain.status, 0, plain.stderr);
+    assert.match(plain.stdout, /Installing redhello-1\.0-1\.x86_64/);
+    assert.match(plain.stdout, /Installed: redhello-1\.0-1\.x86_64/);
+    assert.doesNotMatch(plain.stdout, /\x1b\[/, 'no terminal escapes when not on a TTY');
+    assert.deepEqual(await installedNames(f.app), ['redhello']);
+  });
+
+  it('family rules exit 8 with the error as JSON, naming package and ancestor', () => {
+    const r = dnf(['--redpath', f.app, '-y', '--json', 'install', 'libredfoo']);
+    assert.equal(r.status, 8);
+    assert.equal(r.json.error.code, 'family-rule');
+    assert.match(r.json.error.message, new RegExp(`libredfoo.*${f.platform}`));
+    assert.match(r.json.error.hint, /--forcenode/);
+    const removal = dnf(['--redpath', f.platform, '-y', 'remove', 'libredfoo']);
+    assert.equal(removal.status, 8);
+    assert.match(removal.stderr, /descendant node .*app: redhello-1\.0-1\.x86_64 requires libredfoo\.so\.1\(\)\(64bit\)/);
+  });
+
+  it('solver problems exit 7, shown the dnf way', () => {
+    const r = dnf(['--redpath', f.app, '-y', 'install', 'redtool']);
+    assert.equal(r.status, 7);
+    assert.match(r.stderr, /Problem: .*redtool-1\.0-1\.noarch requires libredfoo >= 2\.0/);
+    assert.match(r.stderr, /libredfoo-1\.0-1\.x86_64 belongs to ancestor node/);
+    assert.match(r.stderr, /Possible solutions:/);
+  });
+
+  it('list --family --json gives each package its node; history and repoquery answer', () => {
+    const list = dnf(['--redpath', f.app, 'list', '--family', '--json']);
+    assert.equal(list.status, 0, list.stderr);
+    const owners = Object.fromEntries(list.json.packages.map((p: { name: string; node: string }) => [p.name, p.node]));
+    assert.equal(owners.redhello, f.app);
+    assert.equal(owners.libredfoo, f.platform);
+    const history = dnf(['--redpath', f.app, 'history', '--json']);
+    assert.deepEqual(history.json.entries.map((e: { command: string }) => e.command), ['install redhello']);
+    const q = dnf(['--redpath', f.app, 'repoquery', '--installed', '--whatprovides', '/etc/redfoo.conf']);
+    assert.equal(q.stdout.trim(), 'redfoo-conf-1.0-1.noarch');
+  });
+
+  it('a held family lock exits 9 with the holder named', () => {
+    const holder = spawn('sleep', ['30']);
+    try {
+      writeFileSync(join(f.sys, LOCK_FILE), JSON.stringify({ pid: holder.pid, command: 'redwrap-dnf install x', since: 'now' }));
+      const r = dnf(['--redpath', f.app, '-y', 'install', 'redscript']);
+      assert.equal(r.status, 9);
+      assert.match(r.stderr, new RegExp(`pid ${holder.pid}`));
+      assert.match(r.stderr, /hint: wait for it/);
+    } finally {
+      holder.kill();
+    }
+  });
+
+  it('SIGINT during the transaction leaves no half-installed package', async () => {
+    const slow = buildTestRpm('redslow', '%install\nmkdir -p %{buildroot}/usr/share/redslow\necho slow > %{buildroot}/usr/share/redslow/README\n%post\nsleep 20\n%files\n/usr/share/redslow/README\n');
+    const before = snapshotNode(f.app);
+    const child = spawn(BIN, ['--redpath', f.app, '-y', 'install', slow], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number>((res) => child.on('close', (code) => res(code ?? -1)));
+    const staged = join(f.app, STAGE_DIR, 'upper/usr/share/redslow/README');
+    for (let i = 0; i < 200 && !existsSync(staged); i += 1) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(existsSync(staged), 'rpm reached the scriptlet');
+    child.kill('SIGINT');
+    const status = await exited;
+    assert.equal(status, 6, stderr);
+    assert.match(stderr, /interrupted by SIGINT: nothing was changed/);
+    assert.deepEqual(snapshotNode(f.app), before);
+    assert.ok(!existsSync(join(f.app, STAGE_DIR)));
+  });
+});
