@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+// Writes dist/oclif/BIN/oclif.manifest.json for each executable, so that a run loads only the
+// command it runs. Run after tsc (npm run build does).
+import { Config } from '@oclif/core';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { oclifOptions } from '../dist/src/cli/run.js';
+
+for (const bin of ['redmanager', 'redwrap-dnf', 'redwrap']) {
+  const options = oclifOptions(bin);
+  const file = join(options.root, 'oclif.manifest.json');
+  rmSync(file, { force: true });
+  mkdirSync(options.root, { recursive: true });
+  const config = await Config.load(options);
+  const manifest = config.getPluginsList().find((plugin) => plugin.isRoot).manifest;
+  writeFileSync(file, `${JSON.stringify(manifest)}\n`);
+}
