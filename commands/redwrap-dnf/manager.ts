@@ -1,10 +1,6 @@
 import { Flags } from '@oclif/core';
 import { RedpakCommand, redpathFlag, sysrootFlag } from '../../src/cli/base-command.js';
-import { createNode } from '../../src/node/factory.js';
-import { loadFamily } from '../../src/node/load.js';
-import { Sysroot } from '../../src/node/layout.js';
-import { hasRpmDb, initDb } from '../../src/pkg/rpm.js';
-import { registerHost } from '../../src/pkg/manager.js';
+import { createPackageNode } from '../../src/pkg/node-setup.js';
 import type { CreateNodeResult } from '../redmanager/create-node.js';
 
 /**
@@ -36,7 +32,7 @@ Every node created gets its empty rpm database (NODE/var/lib/rpm). When a family
 
   async run(): Promise<ManagerResult> {
     const { flags } = await this.parse(Manager);
-    const nodes = createNode({
+    const result = await createPackageNode({
       redpath: flags.redpath,
       sysroot: flags.root,
       alias: flags.alias,
@@ -44,20 +40,12 @@ Every node created gets its empty rpm database (NODE/var/lib/rpm). When a family
       templateAdmin: flags['template-admin'],
       systemNode: !flags['no-system-node'],
       update: flags.update,
+      hostProvides: flags['host-provides'],
       host: this.host(),
       tool: 'redwrap-dnf',
     });
-    const sysroot = Sysroot.open(flags.root);
-    for (const node of nodes) await initDb(node.hostPath);
-    const wantHost = flags['host-provides'] ?? (sysroot.isHost && !hasRpmDb('/'));
-    let hostProvides: ManagerResult['hostProvides'];
-    const root = nodes.find((n) => n.action === 'created' && loadFamily(n.path, { sysroot }).nodes.length === 1);
-    if (wantHost && root) {
-      const registered = await registerHost({ redpath: root.path, sysroot: flags.root });
-      hostProvides = { node: registered.node, nevra: registered.nevra, count: registered.provides.length };
-    }
-    for (const node of nodes) this.log(`SUCCESS: rednode ${node.path} ready (${node.action}, alias ${node.alias})`);
-    if (hostProvides) this.log(`registered ${hostProvides.count} host capabilities in ${hostProvides.node}`);
-    return { nodes: nodes.map(({ hostPath: _hostPath, ...node }) => node), ...(hostProvides ? { hostProvides } : {}) };
+    for (const node of result.nodes) this.log(`SUCCESS: rednode ${node.path} ready (${node.action}, alias ${node.alias})`);
+    if (result.hostProvides) this.log(`registered ${result.hostProvides.count} host capabilities in ${result.hostProvides.node}`);
+    return { nodes: result.nodes.map(({ hostPath: _hostPath, ...node }) => node), ...(result.hostProvides ? { hostProvides: result.hostProvides } : {}) };
   }
 }
