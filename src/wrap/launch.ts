@@ -1,7 +1,7 @@
 /**
  * A launch from start to end: compile everything a launch needs without touching the system
  * (`compileLaunch`, all that `--dump-only` runs), then carry it out (`executeLaunch`): create
- * missing export directories, run Execfd scripts, hand seccomp filters over, create the cgroups,
+ * the cgroups, create missing export directories, run Execfd scripts, hand seccomp filters over,
  * run bwrap and wait for it, and remove the cgroups again.
  *
  * The process chain, each step exec'ing the next so that nothing escapes the limits:
@@ -217,12 +217,14 @@ function exitStatusOf(code: number | null, signal: NodeJS.Signals | null): numbe
 export async function executeLaunch(compiled: CompiledLaunch, options: { sysroot?: string } = {}): Promise<number> {
   const sysroot = Sysroot.open(options.sysroot);
   const { plan } = compiled;
-  for (const dir of plan.mkdirs) createExportDir(sysroot.toHost(dir), compiled.uid, compiled.gid);
-
-  const scratch = mkdtempSync(join(tmpdir(), 'redwrap-'));
+  // Cgroups first: a value the kernel rejects must stop the launch before any export directory
+  // is created or any Execfd command runs.
+  const applied = compiled.cgroups ? applyCgroupPlan(compiled.cgroups.plan) : undefined;
   const fds: number[] = [];
-  let applied: ReturnType<typeof applyCgroupPlan> | undefined;
+  let scratch: string | undefined;
   try {
+    for (const dir of plan.mkdirs) createExportDir(sysroot.toHost(dir), compiled.uid, compiled.gid);
+    scratch = mkdtempSync(join(tmpdir(), 'redwrap-'));
     const stdio: (number | 'inherit')[] = ['inherit', 'inherit', 'inherit'];
     for (const fd of plan.fds) {
       const opened = contentFd(scratch, `execfd-${fd.fd}`, runRestrictedShell(fd.script));
@@ -235,7 +237,6 @@ export async function executeLaunch(compiled: CompiledLaunch, options: { sysroot
       stdio[filter.fd] = opened;
     }
     const argv = launchArgv(compiled).map((arg) => (typeof arg === 'string' ? arg : runRestrictedShell(arg.execfd)));
-    if (compiled.cgroups) applied = applyCgroupPlan(compiled.cgroups.plan);
     const full = applied ? cgroupEntryArgv(applied, argv) : argv;
 
     const previousUmask = compiled.umask !== undefined ? process.umask(compiled.umask) : undefined;
@@ -256,7 +257,7 @@ export async function executeLaunch(compiled: CompiledLaunch, options: { sysroot
     return status;
   } finally {
     for (const fd of fds) closeSync(fd);
-    rmSync(scratch, { recursive: true, force: true });
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
     if (applied) await releaseCgroups(applied);
   }
 }

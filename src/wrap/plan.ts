@@ -22,7 +22,7 @@ export type PlanArg = string | DeferredArg;
 /** A file descriptor the launcher opens and hands to bwrap. */
 export interface PlanFd {
   fd: number;
-  /** `execfd`: the script's stdout, as a read-only file at `mount`. */
+  /** `execfd`: the script's stdout, as a read-only file at `mount` (`--ro-bind-data`). */
   kind: 'execfd';
   script: string;
   mount: string;
@@ -93,7 +93,8 @@ export function compileLaunchPlan(family: Family, merged: MergedConfig, options:
     const what = `export ${mount}`;
     if (entry.mode === 'Execfd') {
       plan.fds.push({ fd: nextFd, kind: 'execfd', script: written, mount });
-      push(origin, what, '--file', String(nextFd), mount);
+      // redpak passes `--file`, which leaves a writable copy; the output is meant read-only.
+      push(origin, what, '--ro-bind-data', String(nextFd), mount);
       nextFd += 1;
       continue;
     }
