@@ -11,6 +11,7 @@ import { RedpakError } from '../errors.js';
 import { appendPathList, expand, type ExpandContext, type HostFacts, type NodeFacts } from '../config/expand.js';
 import {
   PRIVATE_EXPORT_MODES,
+  type CapabilityEntry,
   SHARE_KEYS,
   type CgroupsConfig,
   type ConfigTags,
@@ -392,8 +393,30 @@ function mergeCapabilities(visits: Visit[], warnings: MergeWarning[]): MergedCap
     },
     warnings,
   ).reverse();
+  assertNoAddAfterAllDropped(items, merged);
   // `ALL` first, so that single capabilities are added or dropped after it.
   return [...merged.filter((c) => c.value.cap.toLowerCase() === 'all'), ...merged.filter((c) => c.value.cap.toLowerCase() !== 'all')];
+}
+
+/**
+ * An ancestor's `ALL: 0` drops every capability: a descendant cannot add one back. redpak only
+ * compares entries of the same name, so `cap_chown: 1` under a parent's `ALL: 0` slipped
+ * through; here it is the same error as re-adding a capability dropped by name. As in the
+ * matrix, a descendant's admin file may add what an ancestor's normal file dropped.
+ */
+function assertNoAddAfterAllDropped(items: { entry: CapabilityEntry; origin: Origin }[], merged: MergedCapability[]): void {
+  const allDrops = items.filter((i) => i.entry.cap.toLowerCase() === 'all' && i.entry.add === 0);
+  for (const kept of merged) {
+    if (kept.value.add === 0 || kept.value.cap.toLowerCase() === 'all') continue;
+    const drop = allDrops.find((d) => d.origin.depth > kept.origin.depth && !(d.origin.kind === 'normal' && kept.origin.kind === 'admin'));
+    if (drop) {
+      throw new RedpakError(
+        'merge-conflict',
+        `Capability ${kept.value.cap} added in ${describeOrigin(kept.origin)} (${where(kept.origin)}) although ${describeOrigin(drop.origin)} drops ALL (${where(drop.origin)})`,
+        { at: kept.origin.at, hint: 'a child cannot add a capability its parent dropped' },
+      );
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -99,7 +99,8 @@ export function compileLaunchPlan(family: Family, merged: MergedConfig, options:
       continue;
     }
     const source = expand(written, contextOf(origin));
-    if (source.split('/').includes('..')) {
+    // A symlink's target is not a host path: `../usr/lib` is a legitimate one.
+    if (entry.mode !== 'Symlink' && source.split('/').includes('..')) {
       throw new RedpakError('launch', `export ${mount} of ${origin.alias} has a source that escapes with "..": ${source}`, { at: origin.at });
     }
     if (DIR_EXPORT_MODES.has(entry.mode)) {

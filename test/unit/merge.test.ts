@@ -183,6 +183,14 @@ describe('capabilities (§4.6)', () => {
     conflict(t, { root: { normal: capsOf(cap('cap_net_raw', 0)) }, leaf: { normal: capsOf(cap('CAP_NET_RAW', 1)) } }, false, /CAP_NET_RAW of ROOT .* badly redefined in LEAF/);
   });
 
+  it("a child cannot add a capability its parent's ALL: 0 dropped (redpak let it through)", (t) => {
+    conflict(t, { root: { normal: capsOf(cap('ALL', 0)) }, leaf: { normal: capsOf(cap('cap_chown', 1)) } }, false, /cap_chown added in LEAF .* although ROOT .* drops ALL/);
+    conflict(t, { root: { admin: capsOf(cap('ALL', 0)) }, leaf: { normal: capsOf(cap('cap_chown', 1)) } }, true, /drops ALL/);
+    // The same node may drop ALL and add some back; a child's admin file may add over a parent's normal drop.
+    assert.equal(family(t, { leaf: { normal: capsOf(cap('ALL', 0), cap('cap_chown', 1)) } }).merged.capabilities.length, 2);
+    assert.equal(family(t, { root: { normal: capsOf(cap('ALL', 0)) }, leaf: { admin: capsOf(cap('cap_chown', 1)) } }, true).merged.capabilities.length, 2);
+  });
+
   it('a child may drop what its parent added', (t) => {
     const { merged } = family(t, { root: { normal: capsOf(cap('cap_chown', 1)) }, leaf: { normal: capsOf(cap('cap_chown', 0)) } });
     assert.equal(merged.capabilities[0].value.add, 0);
