@@ -28,7 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PLAN_VERSION "1"
+#define PLAN_VERSION "2"
 #define LAUNCH_ERROR 10
 
 extern char **environ;
@@ -39,6 +39,11 @@ static char **g_argv;
 
 static void fallback(void) {
   char self[PATH_MAX], cli[PATH_MAX + 64];
+  /* Diagnostics (tests, benchmarks): prove a launch was served here, not by the full CLI. */
+  if (getenv("REDWRAP_NO_FALLBACK")) {
+    fprintf(stderr, "redwrap: no fresh cached plan for this launch (REDWRAP_NO_FALLBACK is set)\n");
+    exit(LAUNCH_ERROR);
+  }
   ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
   if (n < 0) { perror("redwrap: /proc/self/exe"); exit(LAUNCH_ERROR); }
   self[n] = 0;
@@ -56,7 +61,17 @@ static void fallback(void) {
   exit(LAUNCH_ERROR);
 }
 
+/* Cgroups this launch created: removed again when the launch fails before the program runs. */
+static char *created_cg[4096];
+static int n_created_cg;
+
+static void rollback_cgroups(void) {
+  for (int i = n_created_cg - 1; i >= 0; i--) rmdir(created_cg[i]);
+  n_created_cg = 0;
+}
+
 static void fail(const char *what, const char *detail) {
+  rollback_cgroups();
   fprintf(stderr, "redwrap: error: %s%s%s\n", what, detail ? ": " : "", detail ? detail : "");
   exit(LAUNCH_ERROR);
 }
@@ -214,9 +229,16 @@ static int load_plan(struct reader *r, struct plan *p, const char *redpath, int 
  * All scripts of a launch are started before the first is waited for: they run side by side. */
 struct script_run { pid_t pid; int fd; const char *script; };
 
+/* Descriptors the launcher holds for itself live from here up, so that the numbers bwrap is
+ * told about (3, 4, …) are free until they are assigned. */
+#define PRIVATE_FDS 256
+
 static struct script_run start_script(const char *script) {
-  struct script_run run = {0, memfd_create("redwrap-execfd", MFD_CLOEXEC), script};
-  if (run.fd < 0) fail("memfd_create", strerror(errno));
+  int memfd = memfd_create("redwrap-execfd", MFD_CLOEXEC);
+  if (memfd < 0) fail("memfd_create", strerror(errno));
+  struct script_run run = {0, fcntl(memfd, F_DUPFD_CLOEXEC, PRIVATE_FDS), script};
+  close(memfd);
+  if (run.fd < 0) fail("fcntl", strerror(errno));
   run.pid = fork();
   if (run.pid < 0) fail("fork", strerror(errno));
   if (run.pid == 0) {
@@ -230,10 +252,7 @@ static struct script_run start_script(const char *script) {
 static int finish_script(struct script_run run) {
   int status;
   while (waitpid(run.pid, &status, 0) < 0 && errno == EINTR) {}
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    fprintf(stderr, "redwrap: error: command \"%s\" failed\n", run.script);
-    exit(LAUNCH_ERROR);
-  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) fail("command failed", run.script);
   lseek(run.fd, 0, SEEK_SET);
   return run.fd;
 }
@@ -276,12 +295,9 @@ static int write_value(const char *file, const char *value) {
   return n < 0 ? -1 : 0;
 }
 
-static char *created_cg[MAX_ITEMS];
-static int n_created_cg;
-
 static void cgroup_failure(const char *what, const char *path, const char *value) {
   int saved = errno;
-  for (int i = n_created_cg - 1; i >= 0; i--) rmdir(created_cg[i]);
+  rollback_cgroups();
   fprintf(stderr, "redwrap: error: cgroups: %s %s%s%s%s: %s\n", what, path, value ? " (value \"" : "", value ? value : "", value ? "\")" : "",
           strerror(saved));
   exit(LAUNCH_ERROR);
@@ -405,8 +421,9 @@ int main(int argc, char **argv) {
   static struct plan plan;
   if (read_file(plan_path, &reader) < 0 || load_plan(&reader, &plan, target, admin) < 0) fallback();
 
-  /* Fresh: carry the plan out. */
-  if (plan.umask_set) umask(plan.umask_value);
+  /* Fresh: carry the plan out. Cgroups first: a limit that cannot be applied stops the launch
+   * before anything else is created or run. */
+  if (plan.n_cg) apply_cgroups(&plan);
   for (int k = 0; k < plan.n_mkdirs; k++) make_dirs(plan.mkdirs[k].a, (uid_t)atol(plan.mkdirs[k].b), (gid_t)atol(plan.mkdirs[k].c));
 
   static struct script_run fd_runs[MAX_ITEMS], arg_runs[MAX_ITEMS];
@@ -419,8 +436,8 @@ int main(int argc, char **argv) {
   for (int k = 0; k < plan.n_fds; k++) {
     int fd = !strcmp(plan.fds[k].b, "execfd") ? finish_script(fd_runs[k]) : open(plan.fds[k].c, O_RDONLY | O_CLOEXEC);
     if (fd < 0) fail("cannot open", plan.fds[k].c);
-    sources[k] = fcntl(fd, F_DUPFD_CLOEXEC, 256); /* out of the way of the target numbers */
-    close(fd);
+    sources[k] = fd >= PRIVATE_FDS ? fd : fcntl(fd, F_DUPFD_CLOEXEC, PRIVATE_FDS);
+    if (sources[k] != fd) close(fd);
   }
   for (int k = 0; k < plan.n_fds; k++) {
     if (dup2(sources[k], atoi(plan.fds[k].a)) < 0) fail("dup2", strerror(errno));
@@ -439,6 +456,8 @@ int main(int argc, char **argv) {
   for (int k = 0; k < n_command; k++) args[plan.n_args + k] = argv[i + k];
   char *empty[] = {NULL};
   char **envp = plan.inherit_env ? environ : empty;
+  /* For the program only, as the full CLI does: directories and Execfd files above are not affected. */
+  if (plan.umask_set) umask(plan.umask_value);
 
   if (plan.n_cg == 0) {
     execvpe(args[0], args, envp);
@@ -446,7 +465,6 @@ int main(int argc, char **argv) {
     return 127;
   }
 
-  apply_cgroups(&plan);
   child_pid = fork();
   if (child_pid < 0) fail("fork", strerror(errno));
   if (child_pid == 0) {

@@ -26,7 +26,7 @@ import { configPath, STATUS_FILE } from '../node/layout.js';
 import type { Probe } from './plan.js';
 import { launchArgv, type CompiledLaunch } from './launch.js';
 
-export const FAST_PLAN_VERSION = '1';
+export const FAST_PLAN_VERSION = '2';
 export const CACHE_DIR = '.redpak';
 
 /** What a compilation read from the running system. */
