@@ -3,7 +3,6 @@
  * prompt, and per-package progress with listr2 (plain lines when stdout is not a TTY).
  */
 import { createInterface } from 'node:readline';
-import { Listr } from 'listr2';
 import { RedpakError } from '../errors.js';
 import type { PlannedPackage, ProgressEvent, TransactionPlan, TransactionResult } from './manager.js';
 
@@ -120,7 +119,8 @@ export class TransactionProgress {
       },
     });
     const plain = this.options.plain ?? !process.stdout.isTTY;
-    const list = new Listr(
+    // listr2 is loaded only when a transaction runs: it costs every other command its start-up time.
+    this.run = import('listr2').then(({ Listr }) => new Listr(
       [
         ...(incoming.length
           ? [{ title: 'Downloading and checking packages', task: (_: unknown, t: { newListr: (tasks: unknown[], o: object) => unknown }) => t.newListr(incoming.map((p) => taskFor(p.nevra, this.downloads.get(p.nevra)!)), { concurrent: true }) }]
@@ -132,8 +132,7 @@ export class TransactionProgress {
         },
       ] as never,
       { renderer: plain ? 'simple' : 'default', fallbackRenderer: 'simple', exitOnError: true, rendererOptions: { collapseSubtasks: false } } as never,
-    );
-    this.run = list.run().catch(() => undefined);
+    ).run()).catch(() => undefined);
   }
 
   onProgress = (event: ProgressEvent): void => {
