@@ -128,7 +128,8 @@ function schemaFailure(error: SchemaError, located: Located, file: string): Redp
     default: {
       const given = lookupPlain(located.value, path);
       const shown = typeof given === 'string' ? `"${given}"` : 'value';
-      return new RedpakError('schema', `bad ${shown} for ${where}: ${error.message ?? 'invalid'}`, { at: valueAt });
+      const expected = (error.parentSchema as { description?: string } | undefined)?.description;
+      return new RedpakError('schema', `bad ${shown} for ${where}: ${expected ? `must be ${expected}` : (error.message ?? 'invalid')}`, { at: valueAt });
     }
   }
 }

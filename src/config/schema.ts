@@ -1,18 +1,29 @@
 /**
  * JSON Schemas of the node files, checked with ajv. Documents are validated after key names were
  * lower-cased and every scalar kept as its source text (YAML failsafe schema), so that `umask: 027`
- * stays `027` and enum values can be matched without regard to case as redpak does. Three custom
- * keywords carry redpak's scalar rules: `ciEnum` (case-insensitive enum), `intText`, `boolText`.
+ * stays `027` and enum values can be matched without regard to case as redpak does: enums,
+ * integers and booleans are patterns, whose `description` says in words what they accept.
+ *
+ * The validators are compiled once, at build time, into plain code (scripts/build-validators.mjs
+ * writes dist/src/config/schema-validators.js with ajv's standalone code): compiling them with
+ * ajv at every start would cost each command about 100 ms. Without that file (a bare `tsc`
+ * build) they are compiled here, at first use.
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { createRequire } from 'node:module';
+import type { ErrorObject, Options, ValidateFunction } from 'ajv';
 import { ENVIRON_MODES, EXPORT_MODES, NODE_STATES, TRI_STATES } from './types.js';
 
 type Schema = Record<string, unknown>;
 
+/** A regular expression matching any of `words`, ignoring case (JSON Schema patterns have no flags). */
+function anyCase(words: readonly string[]): string {
+  const word = (w: string) => [...w].map((c) => (/[a-z]/i.test(c) ? `[${c.toLowerCase()}${c.toUpperCase()}]` : c.replace(/[^\w]/g, '\\$&'))).join('');
+  return `^(?:${words.map(word).join('|')})$`;
+}
+
 const text: Schema = { type: 'string' };
-const intText: Schema = { type: 'string', intText: true };
-const boolText: Schema = { type: 'string', boolText: true };
-const ciEnum = (values: readonly string[]): Schema => ({ type: 'string', ciEnum: values });
+const intText: Schema = { type: 'string', pattern: '^\\s*[-+]?[0-9]+\\s*$', description: 'an integer' };
+const ciEnum = (values: readonly string[]): Schema => ({ type: 'string', pattern: anyCase(values), description: `one of ${values.join(', ')}` });
 const object = (properties: Record<string, Schema>, required: string[] = []): Schema => ({
   type: 'object',
   properties,
@@ -28,6 +39,20 @@ const cgroups = object({
   io: object({ cost_qos: text, cost_model: text, weight: text, max: text }),
   pids: object({ max: text }),
 });
+
+export const BOOLEAN_WORDS: Record<string, boolean> = {
+  true: true,
+  yes: true,
+  on: true,
+  enable: true,
+  '1': true,
+  false: false,
+  no: false,
+  off: false,
+  disable: false,
+  '0': false,
+};
+const boolText: Schema = { type: 'string', pattern: anyCase(Object.keys(BOOLEAN_WORDS)), description: 'a boolean (true/false, yes/no, on/off, enable/disable, 1/0)' };
 
 export const NODE_CONFIG_SCHEMA: Schema = object(
   {
@@ -84,55 +109,32 @@ export const NODE_STATUS_SCHEMA: Schema = object(
   ['realpath', 'timestamp', 'state'],
 );
 
-export const BOOLEAN_WORDS: Record<string, boolean> = {
-  true: true,
-  yes: true,
-  on: true,
-  enable: true,
-  '1': true,
-  false: false,
-  no: false,
-  off: false,
-  disable: false,
-  '0': false,
-};
-
 export function canonicalEnum(values: readonly string[], given: string): string | undefined {
   const lower = given.toLowerCase();
   return values.find((v) => v.toLowerCase() === lower);
 }
 
-function makeAjv(): Ajv {
-  const ajv = new Ajv({ allErrors: false, strict: true });
-  ajv.addKeyword({
-    keyword: 'ciEnum',
-    type: 'string',
-    schemaType: 'array',
-    error: { message: (cxt) => `must be one of ${(cxt.schema as string[]).join(', ')}` },
-    validate: (values: string[], data: string) => canonicalEnum(values, data) !== undefined,
-  });
-  ajv.addKeyword({
-    keyword: 'intText',
-    type: 'string',
-    schemaType: 'boolean',
-    error: { message: 'must be an integer' },
-    validate: (_: boolean, data: string) => /^[-+]?[0-9]+$/.test(data.trim()),
-  });
-  ajv.addKeyword({
-    keyword: 'boolText',
-    type: 'string',
-    schemaType: 'boolean',
-    error: { message: 'must be a boolean (true/false, yes/no, on/off, enable/disable, 1/0)' },
-    validate: (_: boolean, data: string) => data.trim().toLowerCase() in BOOLEAN_WORDS,
-  });
-  return ajv;
+/** Options shared by the build-time and the run-time compilation. */
+export const AJV_OPTIONS: Options = { allErrors: false, strict: true, verbose: true };
+
+export interface Validators {
+  config: ValidateFunction;
+  status: ValidateFunction;
 }
 
-let compiled: { config: ValidateFunction; status: ValidateFunction } | undefined;
+let compiled: Validators | undefined;
+try {
+  // Written by scripts/build-validators.mjs; the path is built so that tsc does not look for it.
+  const file = './schema-validators' + '.js';
+  compiled = (await import(file)) as Validators;
+} catch {
+  compiled = undefined;
+}
 
-export function validators(): { config: ValidateFunction; status: ValidateFunction } {
+export function validators(): Validators {
   if (!compiled) {
-    const ajv = makeAjv();
+    const { Ajv } = createRequire(import.meta.url)('ajv') as typeof import('ajv');
+    const ajv = new Ajv(AJV_OPTIONS);
     compiled = { config: ajv.compile(NODE_CONFIG_SCHEMA), status: ajv.compile(NODE_STATUS_SCHEMA) };
   }
   return compiled;
