@@ -60,7 +60,13 @@ interface RawSection {
   values: Map<string, { value: string; line: number }>;
 }
 
-export function parseRepoFile(text: string, file: string): RepoDefinition[] {
+/** Values for keys a repository section leaves out. */
+export interface RepoDefaults {
+  /** The node config's `gpgcheck` (redpak hands it to dnf as the main setting). */
+  gpgcheck?: boolean;
+}
+
+export function parseRepoFile(text: string, file: string, defaults: RepoDefaults = {}): RepoDefinition[] {
   const sections: RawSection[] = [];
   let current: RawSection | undefined;
   let lastKey: string | undefined;
@@ -94,10 +100,10 @@ export function parseRepoFile(text: string, file: string): RepoDefinition[] {
     lastKey = key;
   });
 
-  return sections.filter((s) => s.id !== 'main').map((section) => toDefinition(section, file));
+  return sections.filter((s) => s.id !== 'main').map((section) => toDefinition(section, file, defaults));
 }
 
-function toDefinition(section: RawSection, file: string): RepoDefinition {
+function toDefinition(section: RawSection, file: string, defaults: RepoDefaults): RepoDefinition {
   const get = (key: string) => section.values.get(key);
   const baseurlEntry = get('baseurl');
   if (!baseurlEntry || baseurlEntry.value === '') {
@@ -126,7 +132,7 @@ function toDefinition(section: RawSection, file: string): RepoDefinition {
     name: get('name')?.value ?? section.id,
     baseurl,
     enabled: bool('enabled', true),
-    gpgcheck: bool('gpgcheck', false),
+    gpgcheck: bool('gpgcheck', defaults.gpgcheck ?? false),
     gpgkey: splitList(get('gpgkey')?.value ?? ''),
     priority,
     metadataExpire: expireEntry ? parseExpire(expireEntry.value, file, expireEntry.line) : DEFAULT_METADATA_EXPIRE,

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { RedpakError } from '../errors.js';
 import { REPOS_DIR } from '../node/layout.js';
 import type { PackageFamily } from './family-context.js';
-import { parseRepoFile, substituteVariables, type RepoDefinition } from './repofile.js';
+import { parseRepoFile, substituteVariables, type RepoDefaults, type RepoDefinition } from './repofile.js';
 import { checkSignature, importKey, initDb } from './rpm.js';
 import type { SolverRepo, TransactionStep } from './solver.js';
 
@@ -29,17 +29,19 @@ export function repoVariables(): Record<string, string> {
   return { basearch: arch, arch };
 }
 
-function readRepoDir(dir: string): RepoDefinition[] {
+function readRepoDir(dir: string, defaults: RepoDefaults): RepoDefinition[] {
   if (!existsSync(dir)) return [];
   const files = readdirSync(dir).filter((f) => f.endsWith('.repo')).sort();
-  return files.flatMap((f) => parseRepoFile(readFileSync(join(dir, f), 'utf8'), join(dir, f)));
+  return files.flatMap((f) => parseRepoFile(readFileSync(join(dir, f), 'utf8'), join(dir, f), defaults));
 }
 
 /** The repositories the node uses: its own `.repo` files, else those of the closest ancestor that has some. */
 export function nodeRepos(pf: PackageFamily): NodeRepo[] {
   const vars = repoVariables();
+  // A repository without its own gpgcheck takes the node's (redpak reads the leaf's own config).
+  const defaults = { gpgcheck: Boolean(pf.node.admin?.config.gpgcheck || pf.node.normal.config.gpgcheck) };
   for (const n of pf.family.nodes) {
-    const defs = readRepoDir(join(n.hostPath, REPOS_DIR));
+    const defs = readRepoDir(join(n.hostPath, REPOS_DIR), defaults);
     if (defs.length === 0) continue;
     return defs.map((d) => ({
       ...d,

@@ -89,4 +89,13 @@ describe('localRepoDir / substituteVariables', () => {
   it('replaces known dnf variables only', () => {
     assert.equal(substituteVariables('https://h/$releasever/${basearch}/$unknown', { releasever: '12', basearch: 'x86_64' }), 'https://h/12/x86_64/$unknown');
   });
+
+  it('takes gpgcheck from the node config when the repository does not set it', () => {
+    const text = '[a]\nbaseurl=file:///r\n[b]\nbaseurl=file:///r\ngpgcheck=0\n';
+    assert.deepEqual(
+      parseRepoFile(text, 'x.repo', { gpgcheck: true }).map((r) => r.gpgcheck),
+      [true, false],
+    );
+    assert.equal(parseRepoFile(text, 'x.repo')[0].gpgcheck, false);
+  });
 });
