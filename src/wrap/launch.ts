@@ -97,6 +97,14 @@ export function compileLaunch(request: LaunchRequest): CompiledLaunch {
   }
 
   assertKnownCapabilities(merged.capabilities);
+  const smack = merged.scalars.smack;
+  if (smack) {
+    // Running without the label asked for would be a silent loss of isolation.
+    throw new RedpakError('launch', `smack label "${smack.value}" of ${smack.origin.alias} cannot be applied: this redwrap does not set SMACK labels`, {
+      at: smack.origin.at,
+      hint: 'remove smack from the config, or run the node with upstream redpak on a SMACK system',
+    });
+  }
   const probe = request.record ? recordingProbe(probeHost(sysroot), request.record) : probeHost(sysroot);
   const plan = compileLaunchPlan(family, merged, { host, probe, strict: request.strict });
   for (const join of plan.joins) {

@@ -350,6 +350,11 @@ describe('redwrap live: bad input is refused before anything runs', { skip: skip
     await assertRefused(family, 10, new RegExp(`unknown capability "cap_fly" in ROOT \\(${family.root}\\)`));
   });
 
+  it('a SMACK label, which this redwrap cannot apply', async (t) => {
+    const family = markedFamily(t, 'config:\n  smack: App\n');
+    await assertRefused(family, 10, /smack label "App" of ROOT cannot be applied/);
+  });
+
   it('an unknown syscall', async (t) => {
     const family = markedFamily(t);
     // Written after creation: creating a node already validates its config.
