@@ -28,6 +28,7 @@ export const transactionFlags = {
   forcenode: Flags.boolean({ description: 'install the node its own copy of a package an ancestor already has (breaks rule 2 on purpose)' }),
   noscripts: Flags.boolean({ description: 'do not run the packages\' scriptlets' }),
   'weak-deps': Flags.boolean({ description: 'also install weak dependencies (Recommends, Supplements)' }),
+  'keep-generations': Flags.integer({ description: 'generations of the node to keep after the transaction (plus the newest known-good)', default: 5, min: 1 }),
 };
 
 export interface CommonFlagValues {
@@ -58,6 +59,7 @@ export interface TransactionFlagValues extends CommonFlagValues {
   forcenode?: boolean;
   noscripts?: boolean;
   'weak-deps'?: boolean;
+  'keep-generations'?: number;
 }
 
 /** Run a transaction for a command: table, confirmation, progress (not under --json), outcome. */
@@ -78,6 +80,7 @@ export async function runTransactionCommand(
     forcenode: flags.forcenode,
     noscripts: flags.noscripts,
     weak: flags['weak-deps'],
+    keepGenerations: flags['keep-generations'],
     onPlan: (plan) => out(renderTransactionTable(plan)),
     confirm: async (plan) => {
       const ok = flags.assumeyes || (await askConfirmation());

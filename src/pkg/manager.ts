@@ -18,6 +18,7 @@ import { cleanCache, fetchPackage, localRepo, nodeRepos, syncRepos, verifySignat
 import { detectHostProvides, registerHostProvides, HOST_PROVIDES_PACKAGE, queryPackages } from './rpm.js';
 import { assertSolved, query, solve, type JobOp, type PackageInfo, type SolveResult, type SolverJob, type StepAction, type TransactionStep } from './solver.js';
 import { dropStaleStage, packageTopDirs, runStaged, type RpmCommand } from './view.js';
+import { listGenerations, markGood, pruneGenerations, rollbackTo, type Generation } from './generations.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options and results
@@ -63,6 +64,8 @@ export interface TransactionOptions extends CommonOptions {
   onProgress?: (event: ProgressEvent) => void;
   /** Aborts before the merge; by default SIGINT/SIGTERM do that while the transaction runs. */
   signal?: AbortSignal;
+  /** Generations of the node kept after the transaction (default 5, plus the newest known-good). */
+  keepGenerations?: number;
 }
 
 /** One row of the transaction table. */
@@ -303,6 +306,7 @@ async function transact(options: TransactionOptions, kind: string, jobs: SolverJ
           ancestors: pf.ancestors.map((a) => a.root),
           commands,
           extraFiles: { [HISTORY_FILE]: JSON.stringify(history, null, 2) + '\n' },
+          generation: { command: text, historyId: history[history.length - 1]!.id },
           signal,
           onLine: (line) => {
             const trimmed = line.trim();
@@ -320,6 +324,7 @@ async function transact(options: TransactionOptions, kind: string, jobs: SolverJ
       });
       for (const n of nevras) if (!seen.has(n)) options.onProgress?.({ phase: 'applied', nevra: n });
       options.onProgress?.({ phase: 'merged' });
+      pruneGenerations(pf.nodeRoot, options.keepGenerations);
       return {
         ...base,
         status: 'done' as const,
@@ -440,6 +445,33 @@ export async function makecache(options: CommonOptions): Promise<{ cacheDir: str
 export async function clean(options: CommonOptions): Promise<{ cacheDir: string; removed: string[] }> {
   const pf = openPackageFamily(options);
   return withLock(pf, options, 'clean', async () => ({ cacheDir: pf.cacheDir, removed: await cleanCache(pf.cacheDir, reposOf(pf, { ...options, repoDirs: options.repoDirs })) }));
+}
+
+/** The node's generations (its state before each transaction), oldest first. */
+export function generations(options: OpenFamilyOptions): Generation[] {
+  return listGenerations(openPackageFamily(options).nodeRoot);
+}
+
+/**
+ * Rolls the node back to generation `id` (default: the newest, undoing the last transaction):
+ * the transactions from the newest down to it are undone, files and rpm database restored.
+ */
+export async function rollback(options: CommonOptions & { id?: number }): Promise<{ node: string; undone: Generation[] }> {
+  const pf = openPackageFamily(options);
+  return withLock(pf, options, 'history rollback', async () => {
+    const all = listGenerations(pf.nodeRoot);
+    const id = options.id ?? all.at(-1)?.id;
+    if (id === undefined) throw new RedpakError('package', `node ${pf.node.path} has no generation to roll back to`, { hint: 'generations are kept from the next transaction on' });
+    return { node: pf.node.path, undone: rollbackTo(pf.nodeRoot, id) };
+  });
+}
+
+/** Marks a generation (default: the newest) as known-good: pruning keeps the newest such one. */
+export function markGoodGeneration(options: OpenFamilyOptions & { id?: number }): Generation {
+  const pf = openPackageFamily(options);
+  const id = options.id ?? listGenerations(pf.nodeRoot).at(-1)?.id;
+  if (id === undefined) throw new RedpakError('package', `node ${pf.node.path} has no generation yet`);
+  return markGood(pf.nodeRoot, id);
 }
 
 /** The node's own transactions, oldest first. */

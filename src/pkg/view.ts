@@ -29,6 +29,7 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { RedpakError } from '../errors.js';
+import { recordGeneration } from './generations.js';
 import { run } from './exec.js';
 import { rpmSupportsForceDebian, RPM_DBPATH } from './rpm.js';
 
@@ -51,6 +52,8 @@ export interface RpmCommand {
 }
 
 export interface StagedRun {
+  /** Keep a generation of the node before merging (what the transaction is, for its label). */
+  generation?: { command: string; historyId?: number };
   /** Host path of the node. */
   node: string;
   /** Host paths of the ancestors, closest first. */
@@ -160,6 +163,7 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
       mkdirSync(dirname(join(upper, rel)), { recursive: true });
       writeFileSync(join(upper, rel), text);
     }
+    if (request.generation) recordGeneration(node, upper, request.generation);
     mergeUpper(upper, node);
     return { warnings };
   } finally {

@@ -1,0 +1,166 @@
+/**
+ * Generations: before a transaction is merged into a node, the node's state that the transaction
+ * is about to change is kept — its rpm database, every file or link the transaction replaces or
+ * deletes, and the list of paths it creates — in NODE/.redpak/generations/ID. Rolling back to a
+ * generation undoes the transactions from the newest down to it, restoring exactly what was there.
+ *
+ * The last `keep` generations are kept, plus the newest one marked known-good (`markGood`), which
+ * pruning never removes.
+ */
+import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { RedpakError } from '../errors.js';
+import { RPM_DBPATH } from './rpm.js';
+
+export const GENERATIONS_DIR = '.redpak/generations';
+export const DEFAULT_KEEP_GENERATIONS = 5;
+
+export interface Generation {
+  id: number;
+  /** ISO date of the transaction that follows it. */
+  time: string;
+  /** The transaction it precedes, e.g. "install redhello". */
+  command: string;
+  /** History entry of that transaction, when it has one. */
+  historyId?: number;
+  /** Marked as known to work (`history good`). */
+  good?: boolean;
+  /** Node-relative paths the transaction created: removed on rollback, deepest first. */
+  created: string[];
+}
+
+const META = 'generation.json';
+
+function generationsDir(node: string): string {
+  return join(node, GENERATIONS_DIR);
+}
+
+export function listGenerations(node: string): Generation[] {
+  const dir = generationsDir(node);
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((name) => /^\d+$/.test(name) && existsSync(join(dir, name, META)))
+    .map((name) => JSON.parse(readFileSync(join(dir, name, META), 'utf8')) as Generation)
+    .sort((a, b) => a.id - b.id);
+}
+
+function isWhiteout(path: string): boolean {
+  const st = lstatSync(path);
+  return st.isCharacterDevice() && st.rdev === 0;
+}
+
+function exists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Saves what merging `upper` into `node` will change. Called with the staged upper layer, before
+ * the merge; throws (and leaves nothing behind) if the generation cannot be written.
+ */
+export function recordGeneration(node: string, upper: string, meta: { command: string; historyId?: number }): Generation {
+  const all = listGenerations(node);
+  const id = (all.at(-1)?.id ?? 0) + 1;
+  const dir = join(generationsDir(node), String(id));
+  const saved = join(dir, 'saved');
+  const created: string[] = [];
+  const db = join(upper, RPM_DBPATH);
+  try {
+    mkdirSync(saved, { recursive: true });
+    const walk = (rel: string) => {
+      for (const name of readdirSync(join(upper, rel))) {
+        const r = rel ? `${rel}/${name}` : name;
+        const src = join(upper, r);
+        if (src === db) continue;
+        const dest = join(node, r);
+        const there = exists(dest);
+        if (!isWhiteout(src) && lstatSync(src).isDirectory() && there && lstatSync(dest).isDirectory()) {
+          walk(r);
+          continue;
+        }
+        if (!there) {
+          // A whiteout of something absent changes nothing.
+          if (!isWhiteout(src)) created.push(r);
+          continue;
+        }
+        mkdirSync(dirname(join(saved, r)), { recursive: true });
+        cpSync(dest, join(saved, r), { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+      }
+    };
+    walk('');
+    if (existsSync(join(node, RPM_DBPATH))) cpSync(join(node, RPM_DBPATH), join(dir, 'rpmdb'), { recursive: true });
+    const generation: Generation = { id, time: new Date().toISOString(), command: meta.command, ...(meta.historyId ? { historyId: meta.historyId } : {}), created };
+    writeFileSync(join(dir, META), `${JSON.stringify(generation, null, 2)}\n`);
+    return generation;
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new RedpakError('io', `cannot keep a generation of node ${node} before the transaction: ${(error as Error).message}`, {
+      hint: 'nothing was changed; free some space in the node, or clean old generations with: redwrap-dnf history prune',
+    });
+  }
+}
+
+/** Puts back one generation's saved state: the transaction that followed it is undone. */
+function restore(node: string, generation: Generation): void {
+  const dir = join(generationsDir(node), String(generation.id));
+  // Paths the transaction created go first, deepest first, so that saved files can take their place.
+  for (const rel of [...generation.created].sort((a, b) => b.split('/').length - a.split('/').length)) rmSync(join(node, rel), { recursive: true, force: true });
+  const saved = join(dir, 'saved');
+  const walk = (rel: string) => {
+    for (const name of readdirSync(join(saved, rel))) {
+      const r = rel ? `${rel}/${name}` : name;
+      const src = join(saved, r);
+      const dest = join(node, r);
+      // A saved directory merges into the one in place; anything else replaces what is there.
+      if (lstatSync(src).isDirectory() && exists(dest) && lstatSync(dest).isDirectory()) {
+        walk(r);
+        continue;
+      }
+      rmSync(dest, { recursive: true, force: true });
+      mkdirSync(dirname(dest), { recursive: true });
+      renameSync(src, dest);
+    }
+  };
+  walk('');
+  // The database last, as the merge writes it last.
+  const db = join(dir, 'rpmdb');
+  if (existsSync(db)) {
+    rmSync(join(node, RPM_DBPATH), { recursive: true, force: true });
+    renameSync(db, join(node, RPM_DBPATH));
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Undoes the transactions that followed generation `id` (and itself), newest first. */
+export function rollbackTo(node: string, id: number): Generation[] {
+  const all = listGenerations(node);
+  const target = all.find((g) => g.id === id);
+  if (!target) {
+    throw new RedpakError('package', `node ${node} has no generation ${id}`, { hint: `list them with: redwrap-dnf --redpath ${node} history generations` });
+  }
+  const undone = all.filter((g) => g.id >= id).reverse();
+  for (const generation of undone) restore(node, generation);
+  return undone;
+}
+
+export function markGood(node: string, id: number): Generation {
+  const generation = listGenerations(node).find((g) => g.id === id);
+  if (!generation) throw new RedpakError('package', `node ${node} has no generation ${id}`);
+  const updated = { ...generation, good: true };
+  writeFileSync(join(generationsDir(node), String(id), META), `${JSON.stringify(updated, null, 2)}\n`);
+  return updated;
+}
+
+/** Removes old generations: the last `keep` stay, and the newest known-good one. Returns the ids removed. */
+export function pruneGenerations(node: string, keep = DEFAULT_KEEP_GENERATIONS): number[] {
+  const all = listGenerations(node);
+  const good = [...all].reverse().find((g) => g.good);
+  const kept = new Set([...all.slice(Math.max(0, all.length - keep)).map((g) => g.id), ...(good ? [good.id] : [])]);
+  const removed = all.filter((g) => !kept.has(g.id)).map((g) => g.id);
+  for (const id of removed) rmSync(join(generationsDir(node), String(id)), { recursive: true, force: true });
+  return removed;
+}
