@@ -51,11 +51,29 @@ export interface InstalledPackage {
   conflicts: Dependency[];
   obsoletes: Dependency[];
   files: PackageFile[];
+  /** The package's License tag, as written (absent when rpm has none, or in older dumps). */
+  license?: string;
+  /** The source rpm it was built from, e.g. 'redhello-1.0-1.src.rpm'. */
+  sourceRpm?: string;
+  /** The header signature, as rpm's `pgpsig` format shows it ('RSA/SHA256, <date>, Key ID …'). */
+  signature?: string;
+  /** The OpenPGP key id (16 hex digits) of that signature. */
+  signatureKeyId?: string;
+  /** Algorithm of the file digests (rpm's FILEDIGESTALGO: 1 md5, 2 sha1, 8 sha256, 9 sha384, 10 sha512, 11 sha224). */
+  fileDigestAlgo?: number;
 }
 
-/** One record per package: `@PKG` line, then P/R/C/O/F lines, tab separated (toolchain.md §3). */
+/** The header signature, the RSA/EdDSA header one first, else the legacy header+payload one. */
+const SIGNATURE_FORMAT = '%|RSAHEADER?{%{RSAHEADER:pgpsig}}:{%|DSAHEADER?{%{DSAHEADER:pgpsig}}:{%|SIGPGP?{%{SIGPGP:pgpsig}}:{(none)}|}|}|';
+
+/**
+ * One record per package: `@PKG` line, then P/R/C/O/F lines, tab separated (toolchain.md §3).
+ * The `@PKG` fields after the header digest (license, source rpm, signature, digest algorithm)
+ * came later: the parser takes them when present.
+ */
 export const QUERY_FORMAT =
-  '@PKG\\t%{NAME}\\t%{EPOCHNUM}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\t%{INSTALLTIME}\\t%{SHA256HEADER}\\n' +
+  '@PKG\\t%{NAME}\\t%{EPOCHNUM}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\t%{INSTALLTIME}\\t%{SHA256HEADER}' +
+  `\\t%{LICENSE}\\t%{SOURCERPM}\\t${SIGNATURE_FORMAT}\\t%{FILEDIGESTALGO}\\n` +
   '[P\\t%{PROVIDENAME}\\t%{PROVIDEFLAGS:depflags}\\t%{PROVIDEVERSION}\\n]' +
   '[R\\t%{REQUIRENAME}\\t%{REQUIREFLAGS:depflags}\\t%{REQUIREVERSION}\\t%{REQUIREFLAGS:deptype}\\n]' +
   '[C\\t%{CONFLICTNAME}\\t%{CONFLICTFLAGS:depflags}\\t%{CONFLICTVERSION}\\n]' +
@@ -129,9 +147,18 @@ export function parseQueryDump(text: string): InstalledPackage[] {
     const fields = line.split('\t');
     const kind = fields[0];
     if (kind === '@PKG') {
-      const [, name = '', epoch = '0', version = '', release = '', arch = '', installTime = '0', headerSha256 = ''] = fields;
+      const [, name = '', epoch = '0', version = '', release = '', arch = '', installTime = '0', headerSha256 = '', license, sourceRpm, signature, digestAlgo] = fields;
       const base = { name, epoch: Number(epoch) || 0, version, release, arch };
       current = { ...base, nevra: formatNevra(base), installTime: Number(installTime) || 0, headerSha256, provides: [], requires: [], conflicts: [], obsoletes: [], files: [] };
+      const given = (v: string | undefined) => (v !== undefined && v !== '' && v !== '(none)' ? v : undefined);
+      if (given(license)) current.license = license;
+      if (given(sourceRpm)) current.sourceRpm = sourceRpm;
+      if (given(signature)) {
+        current.signature = signature;
+        const keyId = /Key ID ([0-9a-fA-F]+)/.exec(signature!)?.[1];
+        if (keyId) current.signatureKeyId = keyId.toLowerCase();
+      }
+      if (given(digestAlgo) && Number.isInteger(Number(digestAlgo))) current.fileDigestAlgo = Number(digestAlgo);
       packages.push(current);
       return;
     }
@@ -320,4 +347,78 @@ export async function registerHostProvides(nodeRoot: string, provides: readonly 
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+export interface InstalledFileMeta {
+  path: string;
+  /** Octal mode string as rpm prints it, e.g. '100755'. */
+  mode: string;
+  /** Seconds since the epoch, as the package set it. */
+  mtime: number;
+}
+
+/** Mode and mtime of every file the node's packages installed, as rpm recorded them. */
+export async function queryFileMetadata(nodeRoot: string): Promise<InstalledFileMeta[]> {
+  if (!hasRpmDb(nodeRoot)) return [];
+  const { stdout } = await run('rpm', [...(await rpmModeArgs()), ...nodeDbArgs(nodeRoot), '-qa', '--qf', '[%{FILENAMES}\\t%{FILEMODES:octal}\\t%{FILEMTIMES}\\n]'], {
+    purpose: `list the files of node ${nodeRoot}`,
+  });
+  return stdout
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((line) => {
+      const [path = '', mode = '', mtime = '0'] = line.split('\t');
+      return { path, mode, mtime: Number(mtime) || 0 };
+    });
+}
+
+/** One line of `rpm -V`: a file of an installed package that differs from what the database recorded. */
+export interface VerifyProblem {
+  path: string;
+  /** rpm's nine test letters (S size, M mode, 5 digest, D device, L link, U user, G group, T mtime, P capabilities), or 'missing'. */
+  flags: string;
+  /** Which tests failed, in words: size, mode, digest, device, link, user, group, mtime, capabilities, missing. */
+  failed: string[];
+  /** The file's attribute in the package: c config, d doc, g ghost, l license, r readme; '' for none. */
+  attr: string;
+}
+
+const VERIFY_TESTS: [string, string][] = [['S', 'size'], ['M', 'mode'], ['5', 'digest'], ['D', 'device'], ['L', 'link'], ['U', 'user'], ['G', 'group'], ['T', 'mtime'], ['P', 'capabilities']];
+
+/** Parses `rpm -Va` output. Pure. Lines that are not file results (rpm's messages) are returned apart. */
+export function parseVerifyOutput(text: string): { problems: VerifyProblem[]; other: string[] } {
+  const problems: VerifyProblem[] = [];
+  const other: string[] = [];
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    const match = /^(missing|[.?SM5DLUGTP]{9})\s+(?:([cdglr])\s+)?(\/.*)$/.exec(line);
+    if (!match) {
+      other.push(line.trim());
+      continue;
+    }
+    const flags = match[1]!;
+    const failed = flags === 'missing' ? ['missing'] : VERIFY_TESTS.filter(([letter], i) => flags[i] === letter).map(([, word]) => word);
+    if (flags !== 'missing' && flags.includes('?')) failed.push('unreadable');
+    problems.push({ path: match[3]!, flags, failed, attr: match[2] ?? '' });
+  }
+  return { problems, other };
+}
+
+/**
+ * `rpm -Va` on the node's own database and files: every file its packages installed that differs
+ * from what rpm recorded (dependencies and verify scriptlets are not checked: the solver checks
+ * dependencies across the family, and scriptlets would run code from the node).
+ */
+export async function verifyNode(nodeRoot: string): Promise<VerifyProblem[]> {
+  if (!hasRpmDb(nodeRoot)) return [];
+  const { status, stdout, stderr } = await run('rpm', [...(await rpmModeArgs()), ...nodeDbArgs(nodeRoot), '-Va', '--nodeps', '--noscripts'], {
+    okStatuses: [0, 1],
+    purpose: `verify the files of node ${nodeRoot}`,
+  });
+  const { problems, other } = parseVerifyOutput(stdout);
+  const errors = [...other, ...warningsOf(stderr)].filter((l) => /^error:/.test(l));
+  if (status !== 0 && problems.length === 0 && errors.length > 0) {
+    throw new RedpakError('tool-failed', `rpm could not verify node ${nodeRoot}: ${errors.join('; ')}`);
+  }
+  return problems;
 }

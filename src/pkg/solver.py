@@ -471,10 +471,278 @@ def query(req):
     return {'ok': True, 'packages': out}
 
 
+def check_placement(req):
+    """Would these nodes (already on disk, e.g. unpacked from an archive) keep the family rules
+    under `ancestors`? For each node: no package whose name an ancestor has (rule 2, unless
+    `forcenode`), every requirement satisfied by the node, the nodes between it and the
+    ancestors (`via`) and the ancestors (rule 1), and no conflict with an ancestor's package in
+    either direction (rule 5)."""
+    pool = solv.Pool()
+    pool.setdisttype(solv.Pool.DISTTYPE_RPM)
+    pool.setarch()
+    ancestors = list(req.get('ancestors', []))
+    owner = {}
+    anc_repo = pool.add_repo('@ancestors')
+    for root in ancestors:
+        for sid in load_rpmdb(pool, anc_repo, root):
+            owner[sid] = root
+    anc_repo.internalize()
+    anc_ids = set(owner)
+    loaded = []
+    repos = {}
+    for spec in req.get('nodes', []):
+        for root in [spec['node']] + list(spec.get('via', [])):
+            if root in repos:
+                continue
+            repo = pool.add_repo('@node:' + root)
+            ids = load_rpmdb(pool, repo, root)
+            repo.internalize()
+            repos[root] = set(ids)
+            for sid in ids:
+                owner[sid] = root
+    for spec in req.get('nodes', []):
+        view = set()
+        for root in [spec['node']] + list(spec.get('via', [])):
+            view |= repos[root]
+        loaded.append((spec['node'], repos[spec['node']], view))
+    pool.addfileprovides()
+    pool.createwhatprovides()
+    ignored = set(req.get('ignoreDuplicates', []))
+    out = []
+    for node, own_ids, view_ids in loaded:
+        for sid in sorted(own_ids):
+            s = pool.solvables[sid]
+            if not req.get('forcenode') and s.name not in ignored:
+                for a in sorted(anc_ids):
+                    if pool.solvables[a].name == s.name:
+                        out.append(violation(
+                            'duplicate',
+                            'node %s: package %s is already installed in ancestor node %s as %s'
+                            % (node, nevra(s), owner[a], nevra(pool.solvables[a])),
+                            node=node, package=nevra(s), name=s.name, ancestor=owner[a]))
+                        break
+            for dep in requirements(s):
+                providers = set(p.id for p in pool.whatprovides(dep))
+                if providers & (view_ids | anc_ids):
+                    continue
+                out.append(violation(
+                    'unsatisfied',
+                    'node %s: %s requires %s, which nothing in the node or its ancestors provides'
+                    % (node, nevra(s), dep.str()),
+                    node=node, package=nevra(s), name=s.name, requirement=dep.str()))
+            for dep in s.lookup_deparray(solv.SOLVABLE_CONFLICTS):
+                for p in pool.whatprovides(dep):
+                    if p.id in anc_ids:
+                        out.append(violation(
+                            'conflict',
+                            'node %s: %s conflicts with %s of ancestor node %s (Conflicts: %s)'
+                            % (node, nevra(s), nevra(p), owner[p.id], dep.str()),
+                            node=node, package=nevra(s), name=s.name, requirement=dep.str(), ancestor=owner[p.id]))
+        for a in sorted(anc_ids):
+            s = pool.solvables[a]
+            for dep in s.lookup_deparray(solv.SOLVABLE_CONFLICTS):
+                for p in pool.whatprovides(dep):
+                    if p.id in own_ids:
+                        out.append(violation(
+                            'conflict',
+                            'node %s: %s conflicts with it: %s of ancestor node %s has Conflicts: %s'
+                            % (node, nevra(p), nevra(s), owner[a], dep.str()),
+                            node=node, package=nevra(p), name=p.name, requirement=dep.str(), ancestor=owner[a]))
+    return {'ok': not out, 'violations': out}
+
+
+class Tree:
+    """Every node of a tree of nodes (plus `outer` databases above its top, closest first), each
+    node's database in its own repo so that each node's view (itself, its parents up the tree,
+    then `outer`) can be told apart. A database that cannot be read is reported, never fatal."""
+
+    def __init__(self, req):
+        self.pool = pool = solv.Pool()
+        pool.setdisttype(solv.Pool.DISTTYPE_RPM)
+        pool.setarch()
+        self.owner = {}
+        self.own = {}
+        self.parent = {}
+        self.order = []
+        self.unreadable = []
+        outer_ids = set()
+        for root in req.get('outer', []):
+            outer_ids |= self._load(root)
+        for spec in req.get('nodes', []):
+            self.parent[spec['node']] = spec.get('parent')
+            self.order.append(spec['node'])
+            self.own[spec['node']] = self._load(spec['node'])
+        self.outer = outer_ids
+        pool.addfileprovides()
+        pool.createwhatprovides()
+
+    def _load(self, root):
+        repo = self.pool.add_repo('@node:' + root)
+        try:
+            ids = load_rpmdb(self.pool, repo, root)
+        except RequestError as e:
+            self.pool.set_rootdir('')
+            self.unreadable.append({'node': root, 'error': str(e)})
+            ids = []
+        repo.internalize()
+        for sid in ids:
+            self.owner[sid] = root
+        return set(ids)
+
+    def chain(self, node):
+        """The node's ancestors within the tree, closest first."""
+        out = []
+        p = self.parent.get(node)
+        while p is not None:
+            out.append(p)
+            p = self.parent.get(p)
+        return out
+
+    def above(self, node):
+        ids = set(self.outer)
+        for a in self.chain(node):
+            ids |= self.own[a]
+        return ids
+
+    def view(self, node):
+        return self.own[node] | self.above(node)
+
+    def rec(self, sid):
+        s = self.pool.solvables[sid]
+        return {'package': nevra(s), 'name': s.name, 'node': self.owner.get(sid)}
+
+
+def dep_name(dep):
+    return dep.str().split(' ')[0]
+
+
+def audit(req):
+    """The family rules, checked on installed nodes (redmanager check): for every node, each
+    requirement of its packages satisfied by the node and its ancestors (rule 1), no package
+    whose name an ancestor has (rule 2), no conflict and no obsoletes between a package of the
+    node and one of its view (rule 5)."""
+    tree = Tree(req)
+    pool = tree.pool
+    allowed = set(req.get('allowDuplicates', []))
+    out = []
+
+    def add(rule, node, s, message, **extra):
+        rec = {'rule': rule, 'node': node, 'package': nevra(s), 'name': s.name, 'message': message}
+        rec.update(extra)
+        out.append(rec)
+
+    for node in tree.order:
+        own = tree.own[node]
+        above = tree.above(node)
+        view = own | above
+        above_by_name = {}
+        for a in sorted(above):
+            above_by_name.setdefault(pool.solvables[a].name, []).append(a)
+        seen_names = {}
+        for sid in sorted(own):
+            s = pool.solvables[sid]
+            key = (s.name, s.arch)
+            if key in seen_names and s.name not in allowed and s.name != 'gpg-pubkey':
+                add('duplicate', node, s, '%s is installed twice in the node (also as %s)' % (nevra(s), nevra(pool.solvables[seen_names[key]])),
+                    other=nevra(pool.solvables[seen_names[key]]), otherNode=node)
+            seen_names.setdefault(key, sid)
+            if s.name not in allowed and s.name != 'gpg-pubkey':
+                for a in above_by_name.get(s.name, [])[:1]:
+                    add('duplicate', node, s, '%s is also installed in ancestor node %s as %s' % (nevra(s), tree.owner.get(a), nevra(pool.solvables[a])),
+                        other=nevra(pool.solvables[a]), otherNode=tree.owner.get(a))
+            for dep in requirements(s):
+                providers = set(p.id for p in pool.whatprovides(dep))
+                if providers & view:
+                    continue
+                elsewhere = sorted(set(tree.owner[p] for p in providers if p in tree.owner))
+                add('unsatisfied', node, s, '%s requires %s, which nothing in the node or its ancestors provides%s'
+                    % (nevra(s), dep.str(), ' (provided in %s, not in this family line)' % ', '.join(elsewhere) if elsewhere else ''),
+                    requirement=dep.str(), providedElsewhere=elsewhere)
+        # Conflicts and obsoletes: every pair with at least one side in the node, reported once.
+        pairs = set()
+        for sid in sorted(view):
+            s = pool.solvables[sid]
+            for dep in s.lookup_deparray(solv.SOLVABLE_CONFLICTS):
+                for p in pool.whatprovides(dep):
+                    if p.id == sid or p.id not in view or (sid not in own and p.id not in own):
+                        continue
+                    if (sid, p.id, 'c') in pairs:
+                        continue
+                    pairs.add((sid, p.id, 'c'))
+                    mine, other = (s, p) if sid in own else (p, s)
+                    add('conflict', node, mine, '%s (node %s) conflicts with %s (node %s): Conflicts: %s'
+                        % (nevra(s), tree.owner.get(sid), nevra(p), tree.owner.get(p.id), dep.str()),
+                        requirement=dep.str(), other=nevra(other), otherNode=tree.owner.get(other.id))
+            for dep in s.lookup_deparray(solv.SOLVABLE_OBSOLETES):
+                for p in pool.whatprovides(dep):
+                    if p.id == sid or p.id not in view or p.name != dep_name(dep) or (sid not in own and p.id not in own):
+                        continue
+                    if (sid, p.id, 'o') in pairs:
+                        continue
+                    pairs.add((sid, p.id, 'o'))
+                    mine, other = (s, p) if sid in own else (p, s)
+                    add('obsoletes', node, mine, '%s (node %s) obsoletes %s (node %s), which is still installed: Obsoletes: %s'
+                        % (nevra(s), tree.owner.get(sid), nevra(p), tree.owner.get(p.id), dep.str()),
+                        requirement=dep.str(), other=nevra(other), otherNode=tree.owner.get(other.id))
+    counts = dict((n, len(tree.own[n])) for n in tree.order)
+    return {'ok': True, 'findings': out, 'unreadable': tree.unreadable, 'packages': counts}
+
+
+def why(req):
+    """Which packages provide a capability in the view of `focus`, and which packages of the
+    tree require it, each with the providers that satisfy it in its own node's view."""
+    tree = Tree(req)
+    pool = tree.pool
+    focus = req['focus']
+    cap = req['capability']
+    everything = set(tree.owner)
+    sel = pool.select(cap, CAPABILITY_SELECTION | solv.Selection.SELECTION_NAME)
+    matched = set(s.id for s in sel.solvables()) & everything
+    named = set(s.id for s in pool.select(cap, NAME_SELECTION).solvables()) & everything
+    cap_name = cap.split(' ')[0]
+    focus_view = tree.view(focus)
+    nodes_in_scope = [focus] + tree.chain(focus) + [n for n in tree.order if focus in tree.chain(n)]
+
+    def provides_entries(s):
+        hits = [d.str() for d in s.lookup_deparray(solv.SOLVABLE_PROVIDES) if dep_name(d) == cap_name]
+        if not hits and cap_name.startswith('/'):
+            hits = [cap_name]
+        return hits
+
+    providers = []
+    for sid in sorted(matched):
+        if tree.owner[sid] not in nodes_in_scope:
+            continue
+        rec = tree.rec(sid)
+        rec['provides'] = provides_entries(pool.solvables[sid])
+        rec['inView'] = sid in focus_view
+        providers.append(rec)
+    requirers = []
+    for node in nodes_in_scope:
+        view = tree.view(node)
+        for sid in sorted(tree.own[node]):
+            s = pool.solvables[sid]
+            for dep in requirements(s):
+                text = dep.str()
+                tokens = [t for t in text.replace('(', ' ').replace(')', ' ').split(' ') if t]
+                mentions = cap_name in tokens
+                dep_providers = set(p.id for p in pool.whatprovides(dep))
+                through_package = bool(named and (dep_providers & named))
+                if not mentions and not through_package:
+                    continue
+                rec = tree.rec(sid)
+                rec['requirement'] = text
+                rec['satisfiedBy'] = [tree.rec(p) for p in sorted(dep_providers & view)]
+                requirers.append(rec)
+    return {'ok': True, 'providers': providers, 'requirers': requirers, 'unreadable': tree.unreadable}
+
+
 def main():
     try:
         req = json.load(sys.stdin)
-        answer = query(req) if req.get('mode') == 'query' else solve(req)
+        mode = req.get('mode')
+        handlers = {'query': query, 'check': check_placement, 'audit': audit, 'why': why}
+        answer = handlers.get(mode, solve)(req)
     except RequestError as e:
         answer = {'ok': False, 'error': str(e)}
     except (KeyError, TypeError, ValueError) as e:

@@ -215,3 +215,99 @@ export function assertSolved(result: SolveResult, node: string): void {
     throw new RedpakError('solver', `cannot resolve dependencies for node ${node}:\n${formatProblems(result.problems)}`);
   }
 }
+
+/** A node on disk (e.g. unpacked from an archive) and the nodes between it and `ancestors`, closest first. */
+export interface PlacedNode {
+  node: string;
+  via?: string[];
+}
+
+export interface PlacementViolation {
+  rule: 'duplicate' | 'unsatisfied' | 'conflict';
+  message: string;
+  /** Host path of the placed node at fault. */
+  node: string;
+  /** NEVRA of its package at fault. */
+  package: string;
+  name: string;
+  /** unsatisfied: the requirement; conflict: the Conflicts entry. */
+  requirement?: string;
+  /** duplicate, conflict: the ancestor's host path. */
+  ancestor?: string;
+}
+
+/**
+ * Whether nodes that are already on disk keep the family rules under the given ancestors
+ * (closest first): no duplicate of an ancestor's package (rule 2), every requirement satisfied
+ * by the node, its `via` nodes and the ancestors (rule 1), no conflict with an ancestor (rule 5).
+ */
+export async function checkPlacement(request: { ancestors: string[]; nodes: PlacedNode[]; forcenode?: boolean; ignoreDuplicates?: string[] }): Promise<PlacementViolation[]> {
+  const answer = await callSolver<{ violations: PlacementViolation[] }>({ ...request, mode: 'check' }, request.nodes[0]?.node ?? '');
+  return answer.violations;
+}
+
+/** A node of a tree of installed nodes, and its parent within the tree (host paths). */
+export interface TreeDb {
+  node: string;
+  parent?: string;
+}
+
+/** Which family rule an installed node breaks (redmanager check). */
+export type AuditRule = 'unsatisfied' | 'duplicate' | 'conflict' | 'obsoletes';
+
+export interface AuditFinding {
+  rule: AuditRule;
+  /** Host path of the node at fault. */
+  node: string;
+  /** NEVRA of its package at fault. */
+  package: string;
+  name: string;
+  message: string;
+  /** unsatisfied: the requirement; conflict, obsoletes: the Conflicts/Obsoletes entry. */
+  requirement?: string;
+  /** duplicate, conflict, obsoletes: the other package and its node. */
+  other?: string;
+  otherNode?: string;
+  /** unsatisfied: nodes outside the family line that do provide it. */
+  providedElsewhere?: string[];
+}
+
+export interface AuditAnswer {
+  findings: AuditFinding[];
+  /** Databases libsolv could not read (their packages count as absent). */
+  unreadable: { node: string; error: string }[];
+  /** Packages per node (host path). */
+  packages: Record<string, number>;
+}
+
+/**
+ * The family rules checked on nodes as installed: each node of `nodes` (parents before children)
+ * sees itself, its parents up the tree, then `outer` (databases above the tree's top, closest
+ * first). Rules 1 (requirements), 2 (duplicates, except `allowDuplicates`) and 5 (conflicts,
+ * obsoletes).
+ */
+export async function auditTree(request: { nodes: TreeDb[]; outer: string[]; allowDuplicates?: string[] }): Promise<AuditAnswer> {
+  const answer = await callSolver<AuditAnswer>({ ...request, mode: 'audit' }, request.nodes[0]?.node ?? '');
+  return { findings: answer.findings, unreadable: answer.unreadable, packages: answer.packages };
+}
+
+export interface WhyPackage {
+  package: string;
+  name: string;
+  /** Host path of the node whose database holds it. */
+  node: string;
+}
+
+export interface WhyAnswer {
+  /** Packages of the focus node's family line and of its descendants providing the capability. */
+  providers: (WhyPackage & { provides: string[]; inView: boolean })[];
+  /** Packages whose requirement names the capability (or is met by the package of that name). */
+  requirers: (WhyPackage & { requirement: string; satisfiedBy: WhyPackage[] })[];
+  unreadable: { node: string; error: string }[];
+}
+
+/** Who provides `capability` in the view of `focus`, and who requires it, in `nodes` (a tree holding focus, its ancestors and its descendants). */
+export async function whyCapability(request: { nodes: TreeDb[]; outer: string[]; focus: string; capability: string }): Promise<WhyAnswer> {
+  const answer = await callSolver<WhyAnswer>({ ...request, mode: 'why' }, request.focus);
+  return { providers: answer.providers, requirers: answer.requirers, unreadable: answer.unreadable };
+}

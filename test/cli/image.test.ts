@@ -1,0 +1,104 @@
+/** redmanager export / import / sbom as users run them: the built executable, a real family. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import type { NodeFamily } from '../pkg/helpers/nodes.js';
+import { listing, makeInstalledFamily, rpm } from '../image/family.js';
+
+const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
+
+function redmanager(args: string[], env: Record<string, string> = {}): { status: number; stdout: string; stderr: string; json: any } {
+  const r = spawnSync(join(ROOT, 'bin', 'redmanager'), args, { encoding: 'utf8', env: { ...process.env, ...env } });
+  let json: unknown;
+  if (args.includes('--json')) {
+    try {
+      json = JSON.parse(r.stdout);
+    } catch {
+      json = undefined;
+    }
+  }
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, json };
+}
+
+describe('redmanager export, import, sbom', () => {
+  let f: NodeFamily;
+  before(async () => {
+    f = await makeInstalledFamily();
+  });
+  after(() => f.cleanup());
+
+  it('every command explains itself in --help', () => {
+    for (const command of ['export', 'import', 'sbom']) {
+      const r = redmanager([command, '--help']);
+      assert.equal(r.status, 0, `${command}: ${r.stderr}`);
+      assert.match(r.stdout, /USAGE/);
+      assert.match(r.stdout, /--redpath/);
+    }
+  });
+
+  it('export --json, then import --json with the printed sha256: a working node', () => {
+    const tar = join(f.dir, 'app.tar');
+    const exported = redmanager(['export', '--redpath', f.app, '-o', tar, '--json']);
+    assert.equal(exported.status, 0, exported.stderr);
+    assert.equal(exported.json.output, tar);
+    assert.match(exported.json.sha256, /^[0-9a-f]{64}$/);
+    assert.deepEqual(exported.json.nodes, [{ path: f.app, alias: 'app', packages: 1 }]);
+
+    const dest = join(f.platform, 'copy');
+    const imported = redmanager(['import', tar, '--redpath', dest, '--sha256', exported.json.sha256, '--json']);
+    assert.equal(imported.status, 0, imported.stderr);
+    assert.deepEqual(imported.json.nodes, [{ path: dest, alias: 'app', state: 'Enable', packages: 1 }]);
+    assert.equal(rpm(dest, '-qa').stdout.trim(), 'redhello-1.0-1.x86_64');
+
+    const plain = redmanager(['export', '--redpath', dest, '-o', join(f.dir, 'copy.tar')]);
+    assert.equal(plain.status, 0, plain.stderr);
+    assert.match(plain.stdout, /exported app \(1 packages\) to .*copy\.tar\nsha256 [0-9a-f]{64}/);
+  });
+
+  it('a tampered archive exits 1 with a JSON error; a broken family rule exits 8; nothing is created', () => {
+    const tar = join(f.dir, 'platform.tar');
+    assert.equal(redmanager(['export', '--redpath', f.platform, '-o', tar]).status, 0);
+    const bytes = readFileSync(tar);
+    const at = bytes.indexOf(Buffer.from('greeting=hello'));
+    assert.ok(at > 0);
+    bytes[at] = 'G'.charCodeAt(0);
+    const bad = join(f.dir, 'bad.tar');
+    writeFileSync(bad, bytes);
+    const dest = join(f.sys, 'platform2');
+    const tampered = redmanager(['import', bad, '--redpath', dest, '--json']);
+    assert.equal(tampered.status, 1, tampered.stdout);
+    assert.equal(tampered.json.error.code, 'io');
+    assert.match(tampered.json.error.message, /tampered/);
+
+    const dup = redmanager(['import', tar, '--redpath', join(f.platform, 'again')]);
+    assert.equal(dup.status, 8, dup.stderr);
+    assert.match(dup.stderr, /error: the archive cannot become node .*libredfoo-2\.0-1\.x86_64 is already installed in ancestor node platform/s);
+    assert.match(dup.stderr, /hint: .*--forcenode/);
+    assert.ok(!existsSync(dest));
+    assert.deepEqual(listing(f.platform).filter((n) => n.startsWith('.redpak-import') || n === 'again'), []);
+  });
+
+  it('sbom prints SPDX by default, writes CycloneDX with -o, and is pinned by SOURCE_DATE_EPOCH', () => {
+    const spdx = redmanager(['sbom', '--redpath', f.app], { SOURCE_DATE_EPOCH: '0' });
+    assert.equal(spdx.status, 0, spdx.stderr);
+    const doc = JSON.parse(spdx.stdout);
+    assert.equal(doc.spdxVersion, 'SPDX-2.3');
+    assert.equal(doc.creationInfo.created, '1970-01-01T00:00:00Z');
+    assert.deepEqual(JSON.parse(redmanager(['sbom', '--redpath', f.app], { SOURCE_DATE_EPOCH: '0' }).stdout), doc);
+
+    const out = join(f.dir, 'app.cdx.json');
+    const cdx = redmanager(['sbom', '--redpath', f.app, '--format', 'cyclonedx', '-o', out, '--json'], { SOURCE_DATE_EPOCH: '0' });
+    assert.equal(cdx.status, 0, cdx.stderr);
+    assert.equal(cdx.json.output, out);
+    assert.equal(cdx.json.components, 3);
+    const written = JSON.parse(readFileSync(out, 'utf8'));
+    assert.equal(written.bomFormat, 'CycloneDX');
+    assert.deepEqual(written, cdx.json.document);
+
+    const wrong = redmanager(['sbom', '--redpath', f.app, '--format', 'xml']);
+    assert.equal(wrong.status, 2);
+  });
+});
