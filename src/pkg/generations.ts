@@ -147,6 +147,12 @@ export function rollbackTo(node: string, id: number): Generation[] {
   return undone;
 }
 
+/** The rpm database directory a generation kept, if the node had one then. */
+export function generationDatabase(node: string, id: number): string | undefined {
+  const db = join(generationsDir(node), String(id), 'rpmdb');
+  return existsSync(db) ? db : undefined;
+}
+
 export function markGood(node: string, id: number): Generation {
   const generation = listGenerations(node).find((g) => g.id === id);
   if (!generation) throw new RedpakError('package', `node ${node} has no generation ${id}`);

@@ -8,17 +8,18 @@
  * view on a staging layer and merge it into the node (rules 7–8) → record history.
  * Nothing before the merge changes the node.
  */
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { RedpakError } from '../errors.js';
 import { describeRoot, HISTORY_FILE, openPackageFamily, type OpenFamilyOptions, type PackageFamily } from './family-context.js';
 import { appendHistory, readHistory, undoJobs, type HistoryEntry } from './history.js';
 import { acquireFamilyLock, type FamilyLock } from './lock.js';
 import { cleanCache, fetchPackage, localRepo, nodeRepos, syncRepos, verifySignatures, type FetchedPackage, type NodeRepo, type SyncedRepo } from './repos.js';
 import { detectHostProvides, registerHostProvides, HOST_PROVIDES_PACKAGE, queryPackages } from './rpm.js';
-import { assertSolved, query, solve, type JobOp, type PackageInfo, type SolveResult, type SolverJob, type StepAction, type TransactionStep } from './solver.js';
+import { assertSolved, checkPlacement, query, solve, type JobOp, type PackageInfo, type SolveResult, type SolverJob, type StepAction, type TransactionStep } from './solver.js';
 import { dropStaleStage, packageTopDirs, runStaged, type RpmCommand } from './view.js';
-import { listGenerations, markGood, pruneGenerations, rollbackTo, type Generation } from './generations.js';
+import { generationDatabase, listGenerations, markGood, pruneGenerations, rollbackTo, type Generation } from './generations.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options and results
@@ -462,8 +463,33 @@ export async function rollback(options: CommonOptions & { id?: number }): Promis
     const all = listGenerations(pf.nodeRoot);
     const id = options.id ?? all.at(-1)?.id;
     if (id === undefined) throw new RedpakError('package', `node ${pf.node.path} has no generation to roll back to`, { hint: 'generations are kept from the next transaction on' });
+    await assertDescendantsKeep(pf, generationDatabase(pf.nodeRoot, id));
     return { node: pf.node.path, undone: rollbackTo(pf.nodeRoot, id) };
   });
+}
+
+/**
+ * Rule 4 for a rollback: the node's packages as the generation kept them (`database`, an rpm
+ * database directory) must still satisfy every descendant's packages.
+ */
+async function assertDescendantsKeep(pf: PackageFamily, database: string | undefined): Promise<void> {
+  if (!database || pf.descendants.length === 0) return;
+  const view = mkdtempSync(join(tmpdir(), 'redpak-rollback-'));
+  try {
+    cpSync(database, join(view, 'var/lib/rpm'), { recursive: true });
+    const violations = (await checkPlacement({ ancestors: [view, ...pf.ancestors.map((a) => a.root)], nodes: pf.descendants })).filter(
+      (v) => v.rule !== 'duplicate',
+    );
+    if (violations.length) {
+      throw new RedpakError(
+        'family-rule',
+        `rolling back node ${pf.node.path} would break its descendants:\n${violations.map((v) => `  ${v.node}: ${v.message}`).join('\n')}`,
+        { hint: 'remove or change the descendants\' packages first, or roll back to a later generation' },
+      );
+    }
+  } finally {
+    rmSync(view, { recursive: true, force: true });
+  }
 }
 
 /** Marks a generation (default: the newest) as known-good: pruning keeps the newest such one. */

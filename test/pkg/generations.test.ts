@@ -46,20 +46,37 @@ describe('generations', () => {
     assert.equal(listGenerations(f.platform).length, 0);
   });
 
+  it("refuses a rollback that would leave a descendant's package without what it needs", async () => {
+    assert.equal((await dnf.install({ redpath: f.platform, specs: ['libredfoo-1.0', 'redfoo-conf'] })).status, 'done');
+    assert.equal((await dnf.install({ redpath: f.app, specs: ['redhello'] })).status, 'done');
+    const before = state(f.platform);
+    const [libraryGeneration] = dnf.generations({ redpath: f.platform });
+    await assert.rejects(dnf.rollback({ redpath: f.platform, id: libraryGeneration.id }), /would break its descendants:[\s\S]*redhello/);
+    assert.deepEqual(state(f.platform), before);
+    assert.equal((await dnf.remove({ redpath: f.app, specs: ['redhello'] })).status, 'done');
+    await dnf.rollback({ redpath: f.platform, id: libraryGeneration.id });
+    assert.deepEqual(await installedNames(f.platform), []);
+  });
+
   it('keeps the last N generations and the newest known-good one', async () => {
+    const earlier = listGenerations(f.app).length;
     for (const specs of [['redlegacy'], ['redfoo-conf'], ['redscript']]) {
       assert.equal((await dnf.install({ redpath: f.app, specs, keepGenerations: 10 })).status, 'done');
     }
-    const [first] = listGenerations(f.app);
-    dnf.markGoodGeneration({ redpath: f.app, id: first.id });
-    assert.deepEqual(pruneGenerations(f.app, 1), [first.id + 1]);
+    const all = listGenerations(f.app);
+    assert.equal(all.length, earlier + 3);
+    const good = all[earlier];
+    const newest = all.at(-1)!;
+    dnf.markGoodGeneration({ redpath: f.app, id: good.id });
+    const removed = pruneGenerations(f.app, 1);
+    assert.deepEqual(removed, all.filter((g) => g.id !== good.id && g.id !== newest.id).map((g) => g.id));
     assert.deepEqual(
       listGenerations(f.app).map((g) => [g.id, Boolean(g.good)]),
       [
-        [first.id, true],
-        [first.id + 2, false],
+        [good.id, true],
+        [newest.id, false],
       ],
     );
-    await assert.rejects(dnf.rollback({ redpath: f.app, id: first.id + 1 }), /no generation/);
+    await assert.rejects(dnf.rollback({ redpath: f.app, id: removed.at(-1)! }), /no generation/);
   });
 });
