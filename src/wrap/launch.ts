@@ -85,14 +85,15 @@ export function compileLaunch(request: LaunchRequest): CompiledLaunch {
   assertEnabled(family);
 
   // set-user/set-group decide $UID/$GID, so they are resolved first (redpak's "early config").
-  let host = request.record ? recordingHost(request.host, request.record) : request.host;
+  const hostFor = (base: HostFacts) => (request.record ? recordingHost(base, request.record) : base);
+  let host = hostFor(request.host);
   let merged = mergeFamily(family, { host });
   const userName = request.user ?? merged.scalars['set-user']?.value;
   const groupName = request.group ?? merged.scalars['set-group']?.value;
   const uid = userName === undefined ? host.uid : userId(userName);
   const gid = groupName === undefined ? host.gid : groupId(groupName);
   if (uid !== host.uid || gid !== host.gid) {
-    host = { ...host, uid, gid };
+    host = hostFor({ ...request.host, uid, gid });
     merged = mergeFamily(family, { host });
   }
 
