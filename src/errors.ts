@@ -34,7 +34,10 @@ export type ErrorCode =
   | 'lock-busy'
   | 'launch';
 
-/** Exit statuses by class of failure, documented in README.md ("Exit statuses"). */
+/**
+ * Exit statuses by class of failure, documented in README.md ("Exit statuses"). `redmanager check`
+ * exits 20–27 for what it finds (src/audit/check.ts CHECK_EXIT_CODES): keep the two ranges apart.
+ */
 export const EXIT_CODES: Record<ErrorCode, number> = {
   usage: 2,
   'not-a-node': 3,

@@ -24,9 +24,9 @@ import {
   type TriState,
 } from './types.js';
 
-type Plain = string | Plain[] | { [key: string]: Plain };
+export type Plain = string | Plain[] | { [key: string]: Plain };
 
-interface Located {
+export interface Located {
   value: Plain;
   /** Position of each value, by dotted path (`config.hostname`, `exports.0.mode`). */
   valueAt: Map<string, SourcePosition>;
@@ -41,7 +41,7 @@ export function isValidAlias(alias: string): boolean {
 }
 
 /** Parses YAML keeping every scalar as its source text and lower-casing mapping keys. */
-function parseLocated(text: string, file: string): Located {
+export function parseLocated(text: string, file: string): Located {
   const lines = new LineCounter();
   const doc: Document = parseDocument(text, { lineCounter: lines, schema: 'failsafe', uniqueKeys: true, prettyErrors: false });
   const at = (offset: number | undefined): SourcePosition => {
@@ -106,7 +106,7 @@ export function describePath(path: string): string {
   return path.replace(/\.(\d+)(?=\.|$)/g, '[$1]');
 }
 
-function schemaFailure(error: SchemaError, located: Located, file: string): RedpakError {
+export function schemaFailure(error: SchemaError, located: Located, file: string): RedpakError {
   const path = error.instancePath.split('/').filter(Boolean).join('.');
   const where = describePath(path);
   const valueAt = located.valueAt.get(path) ?? { file, line: 0, col: 0 };

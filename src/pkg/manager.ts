@@ -137,6 +137,14 @@ export function downgrade(options: TransactionOptions & { specs: string[] }): Pr
   return transact(options, 'downgrade', options.specs.map((what) => ({ op: 'downgrade', what })));
 }
 
+/**
+ * Several kinds of jobs as one transaction of one node (redmanager apply: a node's installs,
+ * version pins and prunes together). `command` is what the history records.
+ */
+export function transactJobs(options: TransactionOptions & { jobs: SolverJob[]; command: string }): Promise<TransactionResult> {
+  return transact(options, options.command, options.jobs.map((j) => ({ ...j })), options.command);
+}
+
 /** Undo history entry `id` of the node: what it installed is removed, what it removed or replaced comes back. */
 export async function historyUndo(options: TransactionOptions & { id: number }): Promise<TransactionResult> {
   const pf = openPackageFamily(options);
@@ -532,4 +540,4 @@ export async function hasHostProvides(nodeRoot: string): Promise<boolean> {
   return (await queryPackages(nodeRoot)).some((p) => p.name === HOST_PROVIDES_PACKAGE);
 }
 
-export type { JobOp };
+export type { JobOp, SolverJob };

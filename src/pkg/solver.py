@@ -724,8 +724,8 @@ def why(req):
             s = pool.solvables[sid]
             for dep in requirements(s):
                 text = dep.str()
-                tokens = [t for t in text.replace('(', ' ').replace(')', ' ').split(' ') if t]
-                mentions = cap_name in tokens
+                # A plain requirement names it first; a rich one ("(a or b)") anywhere.
+                mentions = dep_name(dep) == cap_name or (text.startswith('(') and cap_name in [t.strip('()') for t in text.split()])
                 dep_providers = set(p.id for p in pool.whatprovides(dep))
                 through_package = bool(named and (dep_providers & named))
                 if not mentions and not through_package:

@@ -1,0 +1,173 @@
+/**
+ * Cgroup budget lint (redmanager check): limits that nest per node, read from the nodes' files.
+ * Pure. A node's cgroup sits inside its parent's, so the kernel caps a child at its ancestors'
+ * limits: a child's limit above an ancestor's is never reached, and children whose limits add up
+ * to more than the ancestor's overcommit it. cpusets must be subsets of the closest ancestor's.
+ */
+import type { SourcePosition } from '../errors.js';
+import type { CgroupsConfig } from '../config/types.js';
+import type { RedNode } from '../node/types.js';
+
+/** A node of the tree as the lint sees it; parents come before children. */
+export interface LintNode {
+  path: string;
+  alias: string;
+  parent?: string;
+  node: RedNode;
+}
+
+export interface CgroupLintFinding {
+  rule: 'above-ancestor' | 'overcommit' | 'not-subset';
+  /** Target path of the node at fault (the child for above-ancestor and not-subset, the ancestor for overcommit). */
+  node: string;
+  /** `mem.max`, `pids.max`, `cpuset.cpus`, `cpuset.mems`. */
+  key: string;
+  message: string;
+  at?: SourcePosition;
+  /** Only with the admin configs (redwrap --admin). */
+  adminOnly?: boolean;
+}
+
+const SUFFIX: Record<string, number> = { k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+/** Bytes, or undefined for "max"/unparsable (value errors are the config check's). */
+export function memoryValue(raw: string | undefined): number | undefined {
+  const match = /^\s*(\d+)\s*([kmgt])?\s*$/i.exec(raw ?? '');
+  return match ? Number(match[1]) * (match[2] ? SUFFIX[match[2].toLowerCase()]! : 1) : undefined;
+}
+
+export function pidsValue(raw: string | undefined): number | undefined {
+  const match = /^\s*(\d+)\s*$/.exec(raw ?? '');
+  return match ? Number(match[1]) : undefined;
+}
+
+/** "0-3,6" → {0,1,2,3,6}; undefined when empty or unparsable. */
+export function cpuList(raw: string | undefined): Set<number> | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const out = new Set<number>();
+  for (const part of raw.split(',')) {
+    const match = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(part);
+    if (!match) return undefined;
+    const low = Number(match[1]);
+    const high = match[2] === undefined ? low : Number(match[2]);
+    if (high < low || high - low > 4096) return undefined;
+    for (let i = low; i <= high; i += 1) out.add(i);
+  }
+  return out;
+}
+
+function showBytes(bytes: number): string {
+  for (const [suffix, size] of [['G', 1024 ** 3], ['M', 1024 ** 2], ['K', 1024]] as const) {
+    if (bytes >= size && bytes % size === 0) return `${bytes / size}${suffix}`;
+  }
+  return String(bytes);
+}
+
+interface Setting {
+  raw: string;
+  at?: SourcePosition;
+}
+
+/** A node's value for `controller.key`: the admin file's over the normal one's in admin mode. */
+function settingOf(node: RedNode, admin: boolean, controller: keyof CgroupsConfig, key: string): Setting | undefined {
+  const files = admin && node.admin ? [node.admin, node.normal] : [node.normal];
+  for (const file of files) {
+    const raw = (file.config.cgroups?.[controller] as Record<string, string | undefined> | undefined)?.[key];
+    if (raw !== undefined) return { raw, at: file.positions[`config.cgroups.${controller}.${key}`] ?? { file: file.file, line: 0, col: 0 } };
+  }
+  return undefined;
+}
+
+const where = (at: SourcePosition | undefined) => (at ? (at.line ? `${at.file}:${at.line}` : at.file) : 'its config');
+
+function lintMode(nodes: LintNode[], admin: boolean): CgroupLintFinding[] {
+  const out: CgroupLintFinding[] = [];
+  const byPath = new Map(nodes.map((n) => [n.path, n]));
+  const children = new Map<string, LintNode[]>();
+  for (const n of nodes) if (n.parent !== undefined) children.set(n.parent, [...(children.get(n.parent) ?? []), n]);
+  const name = (n: LintNode) => `${n.alias} (${n.path})`;
+
+  const limits: { controller: 'mem' | 'pids'; key: string; parse: (raw: string) => number | undefined; show: (v: number) => string }[] = [
+    { controller: 'mem', key: 'max', parse: memoryValue, show: showBytes },
+    { controller: 'pids', key: 'max', parse: pidsValue, show: String },
+  ];
+  for (const limit of limits) {
+    const label = `${limit.controller}.${limit.key}`;
+    const value = (n: LintNode) => {
+      const s = settingOf(n.node, admin, limit.controller, limit.key);
+      const v = s ? limit.parse(s.raw) : undefined;
+      return v === undefined ? undefined : { v, at: s!.at };
+    };
+    for (const ancestor of nodes) {
+      const own = value(ancestor);
+      if (!own) continue;
+      // The first limited nodes on every path below the ancestor share its budget.
+      const frontier: { node: LintNode; v: number; at?: SourcePosition }[] = [];
+      const walk = (n: LintNode) => {
+        for (const child of children.get(n.path) ?? []) {
+          const got = value(child);
+          if (got) frontier.push({ node: child, ...got });
+          else walk(child);
+        }
+      };
+      walk(ancestor);
+      for (const f of frontier) {
+        if (f.v > own.v) {
+          out.push({
+            rule: 'above-ancestor',
+            node: f.node.path,
+            key: label,
+            at: f.at,
+            message: `${label} ${limit.show(f.v)} of ${name(f.node)} is above ${limit.show(own.v)} of its ancestor ${name(ancestor)} (${where(own.at)}): the ancestor's limit applies`,
+          });
+        }
+      }
+      const sum = frontier.reduce((n, f) => n + f.v, 0);
+      if (frontier.length > 1 && sum > own.v) {
+        out.push({
+          rule: 'overcommit',
+          node: ancestor.path,
+          key: label,
+          at: own.at,
+          message: `the ${label} limits below ${name(ancestor)} add up to ${limit.show(sum)}, above its own ${limit.show(own.v)}: ${frontier.map((f) => `${f.node.alias} ${limit.show(f.v)}`).join(', ')}`,
+        });
+      }
+    }
+  }
+
+  for (const key of ['cpus', 'mems'] as const) {
+    const label = `cpuset.${key}`;
+    for (const n of nodes) {
+      const s = settingOf(n.node, admin, 'cpuset', key);
+      const mine = cpuList(s?.raw);
+      if (!mine) continue;
+      for (let p = n.parent === undefined ? undefined : byPath.get(n.parent); p; p = p.parent === undefined ? undefined : byPath.get(p.parent)) {
+        const ps = settingOf(p.node, admin, 'cpuset', key);
+        const theirs = cpuList(ps?.raw);
+        if (!theirs) continue;
+        const outside = [...mine].filter((c) => !theirs.has(c));
+        if (outside.length) {
+          out.push({
+            rule: 'not-subset',
+            node: n.path,
+            key: label,
+            at: s!.at,
+            message: `${label} "${s!.raw.trim()}" of ${name(n)} is not within "${ps!.raw.trim()}" of its ancestor ${name(p)} (${where(ps!.at)}): ${outside.join(',')} outside`,
+          });
+        }
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/** Findings with the normal configs, then those only the admin configs add. */
+export function lintCgroups(nodes: LintNode[]): CgroupLintFinding[] {
+  const normal = lintMode(nodes, false);
+  const seen = new Set(normal.map((f) => f.message));
+  const adminOnly = lintMode(nodes, true)
+    .filter((f) => !seen.has(f.message))
+    .map((f) => ({ ...f, adminOnly: true, message: `${f.message} (with the admin configs)` }));
+  return [...normal, ...adminOnly];
+}

@@ -1,0 +1,101 @@
+/** redmanager check, why and explain as a CI job runs them: exit statuses and --json documents. */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { makeNodeFamily, snapshotNode, type NodeFamily } from '../pkg/helpers/nodes.js';
+import { coherentFamily, editConfig, put } from '../audit/helpers.js';
+
+const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
+
+function redmanager(args: string[]): { status: number; stdout: string; stderr: string; json: any } {
+  const r = spawnSync(join(ROOT, 'bin', 'redmanager'), args, { encoding: 'utf8' });
+  let json: unknown;
+  if (args.includes('--json')) json = JSON.parse(r.stdout);
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, json };
+}
+
+describe('redmanager check / why / explain', () => {
+  let good: NodeFamily;
+  let bad: NodeFamily;
+  before(async () => {
+    good = await coherentFamily();
+    bad = await makeNodeFamily();
+    await put(bad.platform, 'libredfoo-1.0');
+    await put(bad.app, 'redhello');
+    appendFileSync(join(bad.app, 'usr/bin/redhello-wrapper'), '# changed\n');
+    editConfig(bad.platform, { configLines: ['cgroups:', '  pids:', '    max: 10'] });
+    editConfig(bad.app, { configLines: ['cgroups:', '  pids:', '    max: 20'] });
+  });
+  after(() => {
+    good.cleanup();
+    bad.cleanup();
+  });
+
+  it('check: exit 0 and an ok document on a coherent tree', () => {
+    const r = redmanager(['check', '--redroot', good.sys, '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual([r.json.ok, r.json.exitCode, r.json.findings, r.json.nodes.length], [true, 0, [], 3]);
+    const text = redmanager(['check', '--redroot', good.sys]);
+    assert.match(text.stdout, /OK: no findings/);
+  });
+
+  it('check: every finding, the most severe class as exit status', () => {
+    const before = snapshotNode(bad.app);
+    const r = redmanager(['check', '--redroot', bad.sys, '--json']);
+    assert.equal(r.status, 24, r.stdout);
+    assert.equal(r.json.worst, 'dependency');
+    assert.deepEqual(
+      r.json.findings.map((f: any) => [f.class, f.node, f.file ?? f.package ?? null]),
+      [
+        ['dependency', bad.app, 'redhello-1.0-1.x86_64'],
+        ['files', bad.app, '/usr/bin/redhello-wrapper'],
+        ['cgroups', bad.app, null],
+      ],
+    );
+    assert.deepEqual(r.json.counts, { cgroups: 1, duplicate: 0, files: 1, conflict: 0, dependency: 1, merge: 0, config: 0, rpmdb: 0 });
+    assert.deepEqual(snapshotNode(bad.app), before);
+    const text = redmanager(['check', '--redroot', bad.sys, '--no-packages']);
+    assert.equal(text.status, 22);
+    assert.match(text.stdout, /\[files\] app .*redhello-wrapper of redhello-1.0-1.x86_64 differs/);
+    assert.match(text.stdout, /exit status 22 \(files\)/);
+  });
+
+  it('check --remove: would removing break a descendant', () => {
+    const r = redmanager(['check', '--redpath', good.platform, '--remove', 'redfoo-conf', '--json']);
+    assert.equal(r.status, 24);
+    assert.deepEqual(r.json.findings.map((f: any) => [f.node, f.package, f.requirement]), [[good.app, 'redhello-1.0-1.x86_64', '/etc/redfoo.conf']]);
+    const safe = redmanager(['check', '--redpath', good.app, '--remove', 'redpinned']);
+    assert.equal(safe.status, 0);
+    assert.match(safe.stdout, /no descendant would break/);
+  });
+
+  it('check: bad input exits with the command statuses, nothing else', () => {
+    const notNode = redmanager(['check', '--redroot', good.dir, '--json']);
+    assert.equal(notNode.status, 3);
+    assert.equal(notNode.json.error.code, 'not-a-node');
+    assert.equal(redmanager(['check', '--redpath', good.app]).status, 2);
+    assert.equal(redmanager(['check', '--redroot', good.sys, '--upgrade', 'x']).status, 2);
+  });
+
+  it('why: providers and requirers as JSON', () => {
+    const r = redmanager(['why', 'libredfoo.so.1()(64bit)', '--redpath', good.app, '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(r.json.providers.map((p: any) => [p.package, p.node]), [['libredfoo-1.0-1.x86_64', good.platform]]);
+    assert.deepEqual(r.json.requirers.map((p: any) => [p.package, p.node, p.satisfied]), [['redhello-1.0-1.x86_64', good.app, true]]);
+    assert.equal(redmanager(['why', 'nothing-at-all', '--redpath', good.app]).status, 7);
+  });
+
+  it('explain: settings with origins; a refused child exits 0 but says it', () => {
+    const r = redmanager(['explain', '--redpath', good.app, '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.json.launchable, true);
+    const net = r.json.settings.find((s: any) => s.kind === 'namespace' && s.key === 'net');
+    assert.deepEqual([net.value, net.from.alias, net.args], ['shared', 'app', ['--share-net']]);
+    const text = redmanager(['explain', '--redpath', good.app, '--admin']);
+    assert.match(text.stdout, /^explain app .* with the admin configs/);
+    assert.match(text.stdout, /mounts:\n/);
+  });
+});
