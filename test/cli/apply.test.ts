@@ -1,27 +1,14 @@
 /** redmanager apply as image-build tools run it: the built executable, a sysroot, real packages. */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { tempDir } from '../helpers/family.js';
 import { fixtureRepo } from '../pkg/helpers/family.js';
+import { runBin, type BinRun } from '../helpers/cli.js';
 
-const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
 
-function redmanager(args: string[]): { status: number; stdout: string; stderr: string; json: any } {
-  const r = spawnSync(join(ROOT, 'bin', 'redmanager'), args, { encoding: 'utf8' });
-  let json: unknown;
-  if (args.includes('--json')) {
-    try {
-      json = JSON.parse(r.stdout);
-    } catch {
-      json = undefined;
-    }
-  }
-  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, json };
-}
+const redmanager = (args: string[]): BinRun => runBin('redmanager', args);
 
 describe('redmanager apply', () => {
   let repoDir: string;

@@ -1,21 +1,14 @@
 /** redmanager check, why and explain as a CI job runs them: exit statuses and --json documents. */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { makeNodeFamily, snapshotNode, type NodeFamily } from '../pkg/helpers/nodes.js';
 import { coherentFamily, editConfig, put } from '../audit/helpers.js';
+import { runBin, type BinRun } from '../helpers/cli.js';
 
-const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
 
-function redmanager(args: string[]): { status: number; stdout: string; stderr: string; json: any } {
-  const r = spawnSync(join(ROOT, 'bin', 'redmanager'), args, { encoding: 'utf8' });
-  let json: unknown;
-  if (args.includes('--json')) json = JSON.parse(r.stdout);
-  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, json };
-}
+const redmanager = (args: string[]): BinRun => runBin('redmanager', args);
 
 describe('redmanager check / why / explain', () => {
   let good: NodeFamily;

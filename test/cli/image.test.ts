@@ -1,27 +1,14 @@
 /** redmanager export / import / sbom as users run them: the built executable, a real family. */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { NodeFamily } from '../pkg/helpers/nodes.js';
 import { listing, makeInstalledFamily, rpm } from '../image/family.js';
+import { runBin, type BinRun } from '../helpers/cli.js';
 
-const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
 
-function redmanager(args: string[], env: Record<string, string> = {}): { status: number; stdout: string; stderr: string; json: any } {
-  const r = spawnSync(join(ROOT, 'bin', 'redmanager'), args, { encoding: 'utf8', env: { ...process.env, ...env } });
-  let json: unknown;
-  if (args.includes('--json')) {
-    try {
-      json = JSON.parse(r.stdout);
-    } catch {
-      json = undefined;
-    }
-  }
-  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, json };
-}
+const redmanager = (args: string[], env: Record<string, string> = {}): BinRun => runBin('redmanager', args, { env });
 
 describe('redmanager export, import, sbom', () => {
   let f: NodeFamily;

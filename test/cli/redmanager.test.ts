@@ -1,33 +1,14 @@
 /** The built executables, run as a user runs them, in temporary directories. */
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { tempDir } from '../helpers/family.js';
+import { runBin, type BinRun } from '../helpers/cli.js';
 
-const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
 
-interface Run {
-  status: number;
-  stdout: string;
-  stderr: string;
-  json: any;
-}
-
-function run(bin: string, args: string[], options: { cwd?: string } = {}): Run {
-  const result = spawnSync(join(ROOT, 'bin', bin), args, { cwd: options.cwd ?? ROOT, encoding: 'utf8', env: { ...process.env, LOGNAME: 'tester', HOSTNAME: 'testhost' } });
-  let json: unknown;
-  if (args.includes('--json')) {
-    try {
-      json = JSON.parse(result.stdout);
-    } catch {
-      json = undefined;
-    }
-  }
-  return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr, json };
-}
+const run = (bin: 'redmanager' | 'redwrap-dnf', args: string[], options: { cwd?: string } = {}): BinRun =>
+  runBin(bin, args, { cwd: options.cwd, env: { LOGNAME: 'tester', HOSTNAME: 'testhost' } });
 
 const redmanager = (args: string[], options?: { cwd?: string }) => run('redmanager', args, options);
 

@@ -1,6 +1,6 @@
 /** redwrap-dnf as users run it: the built executable, real families in temp dirs. */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,22 +9,12 @@ import { LOCK_FILE } from '../../src/pkg/lock.js';
 import { STAGE_DIR } from '../../src/pkg/view.js';
 import { buildTestRpm, makeNodeFamily, snapshotNode, type NodeFamily } from '../pkg/helpers/nodes.js';
 import { installedNames } from '../pkg/helpers/family.js';
+import { runBin, type BinRun } from '../helpers/cli.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
 const BIN = join(ROOT, 'bin', 'redwrap-dnf');
 
-function dnf(args: string[]): { status: number; stdout: string; stderr: string; json: any } {
-  const r = spawnSync(BIN, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  let json: unknown;
-  if (args.includes('--json')) {
-    try {
-      json = JSON.parse(r.stdout);
-    } catch {
-      json = undefined;
-    }
-  }
-  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, json };
-}
+const dnf = (args: string[]): BinRun => runBin('redwrap-dnf', args);
 
 describe('redwrap-dnf CLI', () => {
   let f: NodeFamily;

@@ -1,0 +1,32 @@
+/** The built executables, run as a user runs them: status, output, and the --json document. */
+import { spawnSync } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const PACKAGE_ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
+
+export interface BinRun {
+  status: number;
+  stdout: string;
+  stderr: string;
+  /** The parsed stdout when the arguments include --json (undefined if it is not JSON). */
+  json: any;
+}
+
+export function runBin(bin: 'redmanager' | 'redwrap-dnf' | 'redwrap', args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): BinRun {
+  const result = spawnSync(join(PACKAGE_ROOT, 'bin', bin), args, {
+    cwd: options.cwd ?? PACKAGE_ROOT,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...options.env },
+  });
+  let json: unknown;
+  if (args.includes('--json')) {
+    try {
+      json = JSON.parse(result.stdout);
+    } catch {
+      json = undefined;
+    }
+  }
+  return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr, json };
+}
