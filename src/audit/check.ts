@@ -20,7 +20,6 @@
  * with the solver of the real transaction, nothing fetched or changed.
  */
 import { dirname } from 'node:path';
-import { statSync } from 'node:fs';
 import type { HostFacts } from '../config/expand.js';
 import { RedpakError, type SourcePosition } from '../errors.js';
 import { mergeFamily } from '../merge/merge.js';
@@ -32,8 +31,8 @@ import { localRepo, nodeRepos, syncRepos } from '../pkg/repos.js';
 import { hasRpmDb, queryPackages, verifyNode, type InstalledPackage } from '../pkg/rpm.js';
 import { auditTree, solve, assertSolved, type RuleViolation, type SolverJob } from '../pkg/solver.js';
 import { liveHostFacts } from '../system/host-facts.js';
-import { assertKnownCapabilities } from '../wrap/capabilities.js';
-import { planCgroups, requestedControllers, type CgroupNode } from '../wrap/cgroups.js';
+import { assertLaunchable, cgroupChain, probeHost } from '../wrap/launch.js';
+import { planCgroups, requestedControllers } from '../wrap/cgroups.js';
 import { compileLaunchPlan } from '../wrap/plan.js';
 import { compileSeccomp, nativeSeccompArch } from '../wrap/seccomp.js';
 import { lintCgroups, type LintNode } from './cgroups-lint.js';
@@ -349,21 +348,8 @@ const firstLine = (text: string) => text.split('\n')[0]!;
  */
 function validateLaunch(family: Family, host: HostFacts, sysroot: Sysroot): void {
   const merged = mergeFamily(family, { host });
-  assertKnownCapabilities(merged.capabilities);
-  const smack = merged.scalars.smack;
-  if (smack) throw new RedpakError('launch', `smack label "${smack.value}" of ${smack.origin.alias} cannot be applied: this redwrap does not set SMACK labels`, { at: smack.origin.at });
-  const umask = merged.scalars.umask;
-  if (umask && !/^[0-7]{1,4}$/.test(umask.value)) throw new RedpakError('launch', `umask "${umask.value}" of ${umask.origin.alias} is not an octal mask`, { at: umask.origin.at });
-  compileLaunchPlan(family, merged, {
-    host,
-    probe: (path) => {
-      try {
-        return statSync(sysroot.toHost(path)).isDirectory() ? 'dir' : 'file';
-      } catch {
-        return 'missing';
-      }
-    },
-  });
+  assertLaunchable(merged);
+  compileLaunchPlan(family, merged, { host, probe: probeHost(sysroot) });
   const arch = nativeSeccompArch();
   if (arch) {
     for (const s of merged.seccomp) {
@@ -376,8 +362,7 @@ function validateLaunch(family: Family, host: HostFacts, sysroot: Sysroot): void
     }
   }
   if (merged.cgroups.length) {
-    const settings = new Map(merged.cgroups.map((c) => [c.node, c.settings]));
-    const nodes: CgroupNode[] = [...family.nodes].reverse().map((n) => ({ path: n.path, alias: n.alias, admin: family.admin && Boolean(n.admin), ...(settings.has(n.path) ? { cgroups: settings.get(n.path) } : {}) }));
+    const nodes = cgroupChain(family, merged);
     if (requestedControllers(nodes).length) {
       try {
         planCgroups(nodes, { version: 'v2', root: '/sys/fs/cgroup/redpak-check' });

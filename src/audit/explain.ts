@@ -11,7 +11,6 @@
  * definition is taken out and the merge is done again, so that all of them are listed and the
  * settings shown are those that hold once they are removed.
  */
-import { statSync } from 'node:fs';
 import type { HostFacts } from '../config/expand.js';
 import { SHARE_KEYS, type NodeConfig } from '../config/types.js';
 import { RedpakError, type SourcePosition } from '../errors.js';
@@ -23,6 +22,7 @@ import { assertEnabled, loadFamily } from '../node/load.js';
 import type { Family } from '../node/types.js';
 import { liveHostFacts } from '../system/host-facts.js';
 import { compileLaunchPlan, type LaunchPlan } from '../wrap/plan.js';
+import { probeHost } from '../wrap/launch.js';
 import { cpuList, memoryValue, pidsValue } from './cgroups-lint.js';
 
 export type SettingKind = 'export' | 'namespace' | 'capability' | 'environ' | 'cgroup' | 'seccomp' | 'scalar' | 'path';
@@ -177,16 +177,7 @@ export function explain(options: ExplainOptions): ExplainResult {
 
   let plan: LaunchPlan | undefined;
   try {
-    plan = compileLaunchPlan(family, merged, {
-      host,
-      probe: (path) => {
-        try {
-          return statSync(sysroot.toHost(path)).isDirectory() ? 'dir' : 'file';
-        } catch {
-          return 'missing';
-        }
-      },
-    });
+    plan = compileLaunchPlan(family, merged, { host, probe: probeHost(sysroot) });
   } catch (error) {
     if (!(error instanceof RedpakError)) throw error;
     errors.push(error.message);

@@ -70,7 +70,8 @@ export interface CompiledLaunch {
   baseEnv: Record<string, string>;
 }
 
-const probeHost = (sysroot: Sysroot): Probe => (path) => {
+/** What an export source is on this machine (the `probe` of the plan compiler). */
+export const probeHost = (sysroot: Sysroot): Probe => (path) => {
   try {
     return statSync(sysroot.toHost(path)).isDirectory() ? 'dir' : 'file';
   } catch {
@@ -97,15 +98,7 @@ export function compileLaunch(request: LaunchRequest): CompiledLaunch {
     merged = mergeFamily(family, { host });
   }
 
-  assertKnownCapabilities(merged.capabilities);
-  const smack = merged.scalars.smack;
-  if (smack) {
-    // Running without the label asked for would be a silent loss of isolation.
-    throw new RedpakError('launch', `smack label "${smack.value}" of ${smack.origin.alias} cannot be applied: this redwrap does not set SMACK labels`, {
-      at: smack.origin.at,
-      hint: 'remove smack from the config, or run the node with upstream redpak on a SMACK system',
-    });
-  }
+  const umask = assertLaunchable(merged);
   const probe = request.record ? recordingProbe(probeHost(sysroot), request.record) : probeHost(sysroot);
   const plan = compileLaunchPlan(family, merged, { host, probe, strict: request.strict });
   for (const join of plan.joins) {
@@ -117,14 +110,6 @@ export function compileLaunch(request: LaunchRequest): CompiledLaunch {
 
   const seccomp = compileFamilyFilters(merged, 3 + plan.fds.length);
   const cgroups = compileCgroups(family, merged);
-  const umaskText = merged.scalars.umask?.value;
-  let umask: number | undefined;
-  if (umaskText !== undefined) {
-    if (!/^[0-7]{1,4}$/.test(umaskText)) {
-      throw new RedpakError('launch', `umask "${umaskText}" is not an octal mask`, { at: merged.scalars.umask!.origin.at });
-    }
-    umask = Number.parseInt(umaskText, 8);
-  }
   const baseEnv = plan.inheritEnv ? (Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== undefined)) as Record<string, string>) : {};
   return {
     family,
@@ -142,6 +127,28 @@ export function compileLaunch(request: LaunchRequest): CompiledLaunch {
   };
 }
 
+/**
+ * What the merged configuration asks for that this redwrap cannot give, as errors before anything
+ * runs: unknown capabilities, a SMACK label, a umask that is not octal. Returns the umask.
+ */
+export function assertLaunchable(merged: MergedConfig): number | undefined {
+  assertKnownCapabilities(merged.capabilities);
+  const smack = merged.scalars.smack;
+  if (smack) {
+    // Running without the label asked for would be a silent loss of isolation.
+    throw new RedpakError('launch', `smack label "${smack.value}" of ${smack.origin.alias} cannot be applied: this redwrap does not set SMACK labels`, {
+      at: smack.origin.at,
+      hint: 'remove smack from the config, or run the node with upstream redpak on a SMACK system',
+    });
+  }
+  const umask = merged.scalars.umask;
+  if (umask === undefined) return undefined;
+  if (!/^[0-7]{1,4}$/.test(umask.value)) {
+    throw new RedpakError('launch', `umask "${umask.value}" of ${umask.origin.alias} is not an octal mask`, { at: umask.origin.at });
+  }
+  return Number.parseInt(umask.value, 8);
+}
+
 /** Every node file's filter, root-most first, on consecutive fds. */
 function compileFamilyFilters(merged: MergedConfig, firstFd: number): SeccompFilter[] {
   if (!merged.seccomp.length) return [];
@@ -151,16 +158,20 @@ function compileFamilyFilters(merged: MergedConfig, firstFd: number): SeccompFil
 }
 
 /** The family's cgroups, planned (not created) when any node asks for one. */
-function compileCgroups(family: Family, merged: MergedConfig): CompiledLaunch['cgroups'] {
-  if (!merged.cgroups.length) return undefined;
+/** The chain of node cgroups, root-most first: every node gets one, so that each parent's limits nest its children's. */
+export function cgroupChain(family: Family, merged: MergedConfig): CgroupNode[] {
   const settings = new Map(merged.cgroups.map((c) => [c.node, c.settings]));
-  // Every node of the chain gets its cgroup, so that each parent's limits nest its children's.
-  const nodes: CgroupNode[] = [...family.nodes].reverse().map((node) => ({
+  return [...family.nodes].reverse().map((node) => ({
     path: node.path,
     alias: node.alias,
     admin: Boolean(node.admin),
     ...(settings.has(node.path) ? { cgroups: settings.get(node.path) } : {}),
   }));
+}
+
+function compileCgroups(family: Family, merged: MergedConfig): CompiledLaunch['cgroups'] {
+  if (!merged.cgroups.length) return undefined;
+  const nodes = cgroupChain(family, merged);
   const options = resolveCgroupOptions(detectCgroupLayout(), requestedControllers(nodes), merged.scalars.cgrouproot?.value);
   return { nodes, plan: planCgroups(nodes, options) };
 }
