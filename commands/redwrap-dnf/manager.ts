@@ -3,13 +3,8 @@ import { RedpakCommand, redpathFlag, sysrootFlag } from '../../src/cli/base-comm
 import { createPackageNode } from '../../src/pkg/node-setup.js';
 import type { CreateNodeResult } from '../redmanager/create-node.js';
 
-/**
- * `--json` result: the nodes written (see `redmanager create-node`), plus `hostProvides`: the
- * root node where the host's capabilities were registered and how many, when that was done.
- */
-export interface ManagerResult extends CreateNodeResult {
-  hostProvides?: { node: string; nevra: string; count: number };
-}
+/** `--json` result: the same as `redmanager create-node`'s. */
+export type ManagerResult = CreateNodeResult;
 
 export default class Manager extends RedpakCommand {
   static override summary = 'Create a node: redpak\'s spelling of `redmanager create-node`, plus its rpm database.';
