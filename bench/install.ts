@@ -3,7 +3,7 @@
  * packages, against `dnf --installroot` installing the same package into a flat root holding the
  * same 2,000 packages, side by side on this machine. Prints both medians and the ratio.
  *
- *   npm run build && node dist/bench/install.js [--runs N]
+ *   npm run build && node dist/bench/install.js [--runs N] [--keep]
  *
  * Needs root. Installs Debian's dnf with apt-get when it is missing. The 2,000 filler packages
  * come from one spec with 2,000 sub-packages (one rpmbuild run), cached in
@@ -20,6 +20,7 @@ import { detectHostProvides, initDb, installPackages, registerHostProvides } fro
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 const FILLERS = 2000;
 const runs = Number(process.argv[process.argv.indexOf('--runs') + 1]) || 5;
+const keep = process.argv.includes('--keep'); // leave the family and flat roots for profiling
 
 function sh(cmd: string, args: string[], env: Record<string, string> = {}): void {
   const r = spawnSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env }, encoding: 'utf8' });
@@ -119,7 +120,8 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(result, null, 2));
     console.log(`redwrap-dnf install (ancestors: ${fillers.length} packages): ${r.toFixed(0)} ms; dnf --installroot (flat root): ${d.toFixed(0)} ms; ratio ${(r / d).toFixed(2)}`);
   } finally {
-    rmSync(work, { recursive: true, force: true });
+    if (keep) console.log(`kept: ${work}`);
+    else rmSync(work, { recursive: true, force: true });
   }
 }
 

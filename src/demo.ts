@@ -14,7 +14,7 @@ import { mergeFamily } from './merge/merge.js';
 import { mergedConfigYaml } from './inspect/mergeconfig.js';
 import { renderTree } from './inspect/tree.js';
 import { assertEnabled, loadFamily, loadTree } from './node/load.js';
-import { PACKAGE_ROOT } from './cli/run.js';
+import { PACKAGE_ROOT } from './package-root.js';
 import { buildFixtureRepo } from './pkg/fixture-repo.js';
 import { install, list } from './pkg/manager.js';
 import { createPackageNode } from './pkg/node-setup.js';

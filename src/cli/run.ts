@@ -1,15 +1,14 @@
 /**
- * Entry of the three executables. One package, three command sets: each executable loads oclif
- * with its own `bin` name and its own commands directory.
+ * Entry of the three executables. One package, three command sets: each executable is one
+ * bundle (dist/cli/BIN.js, written by scripts/build-bundles.mjs) holding its commands, and loads
+ * oclif with its own `bin` name and that bundle as its command list.
  */
 import { execute, type Interfaces } from '@oclif/core';
 import { readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../package-root.js';
 
 export type Executable = 'redmanager' | 'redwrap-dnf' | 'redwrap';
-
-export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
 /**
  * redwrap-dnf takes its options before the command, as redpak does (`redwrap-dnf --redpath P
@@ -35,19 +34,22 @@ const DNF_VALUE_FLAGS = ['--redpath', '-r', '--rpath', '--rp', '--root', '--alia
 
 /**
  * oclif's view of one executable. Each has its own root (dist/oclif/BIN) so that each has its own
- * oclif.manifest.json (written by scripts/build-manifests.mjs): with it, a run imports only the
- * command it runs instead of every command of the executable.
+ * oclif.manifest.json (written by scripts/build-manifests.mjs): with it, oclif reads the flags
+ * and help of every command without evaluating them. The commands come from the executable's
+ * bundle (its `COMMANDS` export), which is the module already running.
  */
 export function oclifOptions(bin: Executable): Interfaces.LoadOptions & { root: string } {
   const pjson = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as Interfaces.PJSON;
-  const commandsDir = `../../commands/${bin}`;
+  const target = `../../cli/${bin}.js`;
   // redwrap is a single-command executable: its flags come first, then the program.
-  const commands = bin === 'redwrap' ? { strategy: 'single', target: `${commandsDir}/index.js` } : commandsDir;
+  const commands = bin === 'redwrap' ? { strategy: 'single', target } : { strategy: 'explicit', target, identifier: 'COMMANDS' };
   pjson.oclif = { ...pjson.oclif, bin, commands } as Interfaces.PJSON['oclif'];
   return { root: join(PACKAGE_ROOT, 'dist', 'oclif', bin), pjson, isRoot: true };
 }
 
 export async function runExecutable(bin: Executable, argv: string[]): Promise<void> {
+  // bin/ starts Node without NODE_EXTRA_CA_CERTS (see bin/redwrap-dnf); child processes get it back.
+  if (process.env.REDPAK_EXTRA_CA_CERTS && !process.env.NODE_EXTRA_CA_CERTS) process.env.NODE_EXTRA_CA_CERTS = process.env.REDPAK_EXTRA_CA_CERTS;
   if (bin === 'redwrap-dnf') argv = commandFirst(argv, DNF_COMMANDS, DNF_VALUE_FLAGS);
   await execute({ args: argv, loadOptions: oclifOptions(bin) });
 }

@@ -124,9 +124,8 @@ export interface Validators {
 
 let compiled: Validators | undefined;
 try {
-  // Written by scripts/build-validators.mjs; the path is built so that tsc does not look for it.
-  const file = './schema-validators' + '.js';
-  compiled = (await import(file)) as Validators;
+  // Written by scripts/build-validators.mjs after tsc (declared in schema-validators.d.ts).
+  compiled = (await import('./schema-validators.js')) as Validators;
 } catch {
   compiled = undefined;
 }

@@ -18,6 +18,7 @@ import { RedpakError } from '../errors.js';
 import { Sysroot } from '../node/layout.js';
 import { assertEnabled, loadFamily } from '../node/load.js';
 import { hasRpmDb, HOST_PROVIDES_PACKAGE, queryPackages, type InstalledPackage } from '../pkg/rpm.js';
+import { packagePath } from '../package-root.js';
 
 export type SbomFormat = 'spdx' | 'cyclonedx';
 export const SBOM_FORMATS: readonly SbomFormat[] = ['spdx', 'cyclonedx'];
@@ -27,7 +28,7 @@ const TOOL_VERSION = readToolVersion();
 
 function readToolVersion(): string {
   try {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    const pkg = JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as { version?: string };
     return pkg.version ?? '0';
   } catch {
     return '0';

@@ -49,7 +49,7 @@ static void fallback(void) {
   self[n] = 0;
   char *slash = strrchr(self, '/'); /* .../dist/bin/redwrap-launch */
   if (slash) *slash = 0;
-  snprintf(cli, sizeof cli, "%s/../src/cli/redwrap-main.js", self);
+  snprintf(cli, sizeof cli, "%s/../cli/redwrap-main.js", self);
   int argc = 0;
   while (g_argv[argc]) argc++;
   char **args = calloc(argc + 3, sizeof *args);

@@ -7,7 +7,6 @@
  */
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { isMap, parseDocument, type Document } from 'yaml';
 import { RedpakError } from '../errors.js';
 import { expand, formatToday, type HostFacts } from '../config/expand.js';
@@ -17,9 +16,10 @@ import type { ConfigKind, Headers, NodeState, NodeStatus } from '../config/types
 import { FsTransaction } from '../system/fs-transaction.js';
 import { ADMIN_CONFIG, configPath, NORMAL_CONFIG, STATUS_FILE, statusPath, Sysroot } from './layout.js';
 import { descendantPaths, isNodeDir, loadNode, loadTree } from './load.js';
+import { packagePath } from '../package-root.js';
 
-/** templates/ of this package (dist/src/node → ../../../templates). */
-export const BUILTIN_TEMPLATE_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../templates');
+/** templates/ of this package. */
+export const BUILTIN_TEMPLATE_DIR = packagePath('templates');
 
 export interface CreateNodeRequest {
   redpath: string;

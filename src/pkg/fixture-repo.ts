@@ -10,9 +10,9 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { RedpakError } from '../errors.js';
 import { run } from './exec.js';
+import { packagePath } from '../package-root.js';
 
 /** Bump when the build steps change in a way the spec/source hash cannot see. */
 const BUILDER_VERSION = '1';
@@ -46,9 +46,9 @@ export interface BuildFixtureOptions {
   fixturesDir?: string;
 }
 
-/** The package's fixtures/ directory, found from this module's location (dist/src/pkg → root). */
+/** The package's fixtures/ directory. */
 export function defaultFixturesDir(): string {
-  return fileURLToPath(new URL('../../../fixtures/', import.meta.url));
+  return packagePath('fixtures') + '/';
 }
 
 const SIGNED_PACKAGE = 'redsigned';

@@ -15,8 +15,8 @@ import { RedpakError } from '../errors.js';
 import { describeRoot, HISTORY_FILE, openPackageFamily, type OpenFamilyOptions, type PackageFamily } from './family-context.js';
 import { appendHistory, readHistory, undoJobs, type HistoryEntry } from './history.js';
 import { acquireFamilyLock, type FamilyLock } from './lock.js';
-import { cleanCache, fetchPackage, localRepo, nodeRepos, syncRepos, verifySignatures, type FetchedPackage, type NodeRepo, type SyncedRepo } from './repos.js';
-import { detectHostProvides, registerHostProvides, HOST_PROVIDES_PACKAGE, queryPackages } from './rpm.js';
+import { cleanCache, fetchPackage, localRepo, nodeRepos, solvCacheDir, syncRepos, verifySignatures, type CleanKind, type CleanOutcome, type FetchedPackage, type NodeRepo, type SyncedRepo } from './repos.js';
+import { detectHostProvides, registerHostProvides, HOST_PROVIDES_PACKAGE, queryPackages, rpmSupportsForceDebian } from './rpm.js';
 import { assertSolved, checkPlacement, query, solve, type JobOp, type PackageInfo, type SolveResult, type SolverJob, type StepAction, type TransactionStep } from './solver.js';
 import { dropStaleStage, packageTopDirs, runStaged, type RpmCommand } from './view.js';
 import { generationDatabase, listGenerations, markGood, pruneGenerations, rollbackTo, type Generation } from './generations.js';
@@ -247,6 +247,8 @@ async function transact(options: TransactionOptions, kind: string, jobs: SolverJ
           j.what = path;
           return path;
         });
+      // Probed while the solver runs (awaited, errors included, where rpm is run).
+      rpmSupportsForceDebian().catch(() => undefined);
       const needRepos = jobs.some((j) => j.op !== 'erase');
       const synced: SyncedRepo[] = needRepos ? await syncRepos(reposOf(pf, options), pf.cacheDir, options) : [];
       checkAbort();
@@ -259,6 +261,7 @@ async function transact(options: TransactionOptions, kind: string, jobs: SolverJ
         forcenode: options.forcenode,
         weak: options.weak,
         localFiles,
+        solvCache: solvCacheDir(pf.cacheDir),
       });
       explainSolveFailure(pf, result);
       const plan = planOf(pf, result.steps);
@@ -326,7 +329,8 @@ async function transact(options: TransactionOptions, kind: string, jobs: SolverJ
             }
           },
         },
-        await packageTopDirs(fetched.map((f) => f.path)),
+        // From the repository's file lists; rpm reads the package only where metadata lists no files.
+        [...incoming.flatMap((s) => s.topDirs ?? []), ...(await packageTopDirs(fetched.filter((f) => !f.step.topDirs).map((f) => f.path)))],
       ).catch((error: unknown) => {
         checkAbort(); // names the signal
         throw error;
@@ -361,7 +365,7 @@ export type ListScope = 'installed' | 'available' | 'family' | 'all';
 async function runQuery(options: CommonOptions, spec: Parameters<typeof query>[1], needRepos: boolean): Promise<{ pf: PackageFamily; packages: ListedPackage[] }> {
   const pf = openPackageFamily(options);
   const synced = needRepos ? await syncRepos(reposOf(pf, options), pf.cacheDir, options) : [];
-  const packages = await query({ node: pf.nodeRoot, ancestors: pf.ancestors.map((a) => a.root), repos: synced.map((s) => s.solver) }, spec);
+  const packages = await query({ node: pf.nodeRoot, ancestors: pf.ancestors.map((a) => a.root), repos: synced.map((s) => s.solver), solvCache: solvCacheDir(pf.cacheDir) }, spec);
   for (const p of packages) {
     if (p.node) {
       const root = p.node;
@@ -450,10 +454,11 @@ export async function makecache(options: CommonOptions): Promise<{ cacheDir: str
   });
 }
 
-/** dnf clean all: drop cached metadata and packages of the node's repositories. */
-export async function clean(options: CommonOptions): Promise<{ cacheDir: string; removed: string[] }> {
+/** dnf clean KIND (default all): drop cached metadata, packages or parsed copies of the node's repositories. */
+export async function clean(options: CommonOptions & { kind?: CleanKind }): Promise<{ cacheDir: string; kind: CleanKind } & CleanOutcome> {
   const pf = openPackageFamily(options);
-  return withLock(pf, options, 'clean', async () => ({ cacheDir: pf.cacheDir, removed: await cleanCache(pf.cacheDir, reposOf(pf, { ...options, repoDirs: options.repoDirs })) }));
+  const kind = options.kind ?? 'all';
+  return withLock(pf, options, `clean ${kind}`, async () => ({ cacheDir: pf.cacheDir, kind, ...(await cleanCache(pf.cacheDir, reposOf(pf, options), kind)) }));
 }
 
 /** The node's generations (its state before each transaction), oldest first. */

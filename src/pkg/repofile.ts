@@ -1,6 +1,6 @@
 /**
  * Parser for dnf `.repo` files (ini syntax): `[id]` sections with name, baseurl, enabled,
- * gpgcheck, gpgkey, priority, metadata_expire. Pure: takes the text and the file name used in
+ * gpgcheck, gpgkey, priority, metadata_expire, sslcacert, sslverify, timeout. Pure: takes the text and the file name used in
  * error messages. Follows dnf where it matters: indented lines continue the previous value
  * (several baseurls), `#` and `;` start comments, booleans accept 1/0/yes/no/true/false/on/off.
  */
@@ -19,6 +19,12 @@ export interface RepoDefinition {
   priority: number;
   /** Seconds; null for "never". Default 48 h, as dnf. */
   metadataExpire: number | null;
+  /** https: PEM file of the authorities that sign the server's certificate (a path on the host running redwrap-dnf). */
+  sslcacert?: string;
+  /** https: check the server's certificate. Default true. */
+  sslverify: boolean;
+  /** Seconds without data before a download gives up. Default 30, as dnf. */
+  timeout: number;
   /** Keys we do not interpret, kept verbatim. */
   extra: Record<string, string>;
   /** Where the section header is. */
@@ -28,7 +34,8 @@ export interface RepoDefinition {
 
 const DEFAULT_PRIORITY = 99;
 const DEFAULT_METADATA_EXPIRE = 48 * 3600;
-const KNOWN_KEYS = new Set(['name', 'baseurl', 'enabled', 'gpgcheck', 'gpgkey', 'priority', 'metadata_expire']);
+const DEFAULT_TIMEOUT = 30;
+const KNOWN_KEYS = new Set(['name', 'baseurl', 'enabled', 'gpgcheck', 'gpgkey', 'priority', 'metadata_expire', 'sslcacert', 'sslverify', 'timeout']);
 
 function fail(file: string, line: number, message: string): never {
   throw new RedpakError('schema', `${file}:${line}: ${message}`, { at: { file, line, col: 0 } });
@@ -125,6 +132,8 @@ function toDefinition(section: RawSection, file: string, defaults: RepoDefaults)
     priority = Number(priorityEntry.value);
   }
   const expireEntry = get('metadata_expire');
+  const timeoutEntry = get('timeout');
+  if (timeoutEntry && !/^\d+$/.test(timeoutEntry.value)) fail(file, timeoutEntry.line, `timeout must be a number of seconds, got "${timeoutEntry.value}"`);
   const extra: Record<string, string> = {};
   for (const [key, { value }] of section.values) if (!KNOWN_KEYS.has(key)) extra[key] = value;
   return {
@@ -136,6 +145,9 @@ function toDefinition(section: RawSection, file: string, defaults: RepoDefaults)
     gpgkey: splitList(get('gpgkey')?.value ?? ''),
     priority,
     metadataExpire: expireEntry ? parseExpire(expireEntry.value, file, expireEntry.line) : DEFAULT_METADATA_EXPIRE,
+    ...(get('sslcacert')?.value ? { sslcacert: get('sslcacert')!.value } : {}),
+    sslverify: bool('sslverify', true),
+    timeout: timeoutEntry ? Number(timeoutEntry.value) : DEFAULT_TIMEOUT,
     extra,
     file,
     line: section.line,

@@ -12,6 +12,7 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RedpakError } from '../errors.js';
 import { REPOS_DIR } from '../node/layout.js';
+import { download, DownloadError, type DownloadOptions } from './download.js';
 import type { PackageFamily } from './family-context.js';
 import { parseRepoFile, substituteVariables, type RepoDefaults, type RepoDefinition } from './repofile.js';
 import { checkSignature, importKey, initDb } from './rpm.js';
@@ -64,6 +65,8 @@ export function localRepo(id: string, dir: string, extra: Partial<RepoDefinition
     gpgkey: [],
     priority: 99,
     metadataExpire: 0,
+    sslverify: true,
+    timeout: 30,
     extra: {},
     file: '(given)',
     line: 0,
@@ -76,10 +79,15 @@ export function repoCacheDir(cacheDir: string, repo: Pick<RepoDefinition, 'id'>)
   return join(cacheDir, repo.id);
 }
 
+/** The solver's parsed copies of databases and repositories ('@' is never in a repository id). */
+export function solvCacheDir(cacheDir: string): string {
+  return join(cacheDir, '@solv');
+}
+
 // --------------------------------------------------------------------------------------------
 // Fetching
 
-async function fetchBytes(url: string, purpose: string, onProgress?: (done: number, total: number) => void): Promise<Buffer> {
+async function fetchBytes(url: string, purpose: string, transport: Transport, onProgress?: (done: number, total: number) => void): Promise<Buffer> {
   if (url.startsWith('file://')) {
     try {
       return await readFile(fileURLToPath(url));
@@ -89,31 +97,28 @@ async function fetchBytes(url: string, purpose: string, onProgress?: (done: numb
       });
     }
   }
-  let response: Response;
   try {
-    response = await fetch(url);
+    return await download(url, { ...transport, onProgress });
   } catch (error) {
-    const cause = (error as { cause?: Error }).cause?.message ?? (error as Error).message;
-    throw new RedpakError('package', `cannot download ${url} (${purpose}): ${cause}`, { hint: 'check the network and the baseurl in the .repo file, then retry' });
-  }
-  if (!response.ok || !response.body) {
-    throw new RedpakError('package', `cannot download ${url} (${purpose}): HTTP ${response.status} ${response.statusText}`, {
-      hint: 'check the baseurl in the .repo file; `redwrap-dnf makecache` refreshes the metadata',
+    if (!(error instanceof DownloadError)) {
+      const cause = (error as { cause?: Error }).cause?.message ?? (error as Error).message;
+      const tls = /certificate|self[- ]signed|SSL/i.test(cause);
+      throw new RedpakError('package', `cannot download ${url} (${purpose}): ${cause}`, {
+        hint: tls ? 'name the authority that signs the server certificate with sslcacert= in the .repo file' : 'check the network and the baseurl in the .repo file, then retry',
+      });
+    }
+    if (error.cut) throw new RedpakError('package', `download of ${url} was cut (${purpose}): ${error.message}`, { hint: 'retry' });
+    throw new RedpakError('package', `cannot download ${url} (${purpose}): ${error.message}`, {
+      hint: error.status ? 'check the baseurl in the .repo file; `redwrap-dnf makecache` refreshes the metadata' : 'retry',
     });
   }
-  const total = Number(response.headers.get('content-length') ?? 0);
-  const chunks: Buffer[] = [];
-  let done = 0;
-  try {
-    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-      chunks.push(Buffer.from(chunk));
-      done += chunk.length;
-      onProgress?.(done, total);
-    }
-  } catch (error) {
-    throw new RedpakError('package', `download of ${url} was cut (${purpose}): ${(error as Error).message}`, { hint: 'retry' });
-  }
-  return Buffer.concat(chunks);
+}
+
+/** How a repository is reached over http(s), from its .repo settings. */
+type Transport = Pick<DownloadOptions, 'tls' | 'timeoutSeconds'>;
+
+function transportOf(repo: Pick<RepoDefinition, 'sslcacert' | 'sslverify' | 'timeout'>): Transport {
+  return { tls: { caFiles: repo.sslcacert ? [repo.sslcacert] : undefined, verify: repo.sslverify }, timeoutSeconds: repo.timeout };
 }
 
 function join_url(base: string, href: string): string {
@@ -152,9 +157,14 @@ export function parseRepomd(xml: string): RepomdEntry[] {
   return entries;
 }
 
+/** In a repository's cache: where its metadata came from and when. */
+const CACHE_META_FILE = 'redpak-cache.json';
+
 interface CacheMeta {
   baseurl: string;
   fetched: number;
+  /** Set by `clean expire-cache`: stale whatever metadata_expire says. */
+  expired?: boolean;
 }
 
 /** Metadata files we need: libsolv reads primary and filelists. */
@@ -184,7 +194,7 @@ export interface SyncedRepo {
  */
 export async function syncRepo(repo: NodeRepo, cacheDir: string, options: SyncOptions = {}): Promise<SyncedRepo> {
   const dir = repoCacheDir(cacheDir, repo);
-  const metaFile = join(dir, 'redpak-cache.json');
+  const metaFile = join(dir, CACHE_META_FILE);
   const now = options.now ?? Date.now();
   let meta: CacheMeta | undefined;
   try {
@@ -194,7 +204,7 @@ export async function syncRepo(repo: NodeRepo, cacheDir: string, options: SyncOp
   }
   const solverRepo = { id: repo.id, dir, priority: repo.priority };
   const usable = meta !== undefined && repo.baseurl.includes(meta.baseurl) && existsSync(join(dir, 'repodata/repomd.xml'));
-  const fresh = usable && (repo.metadataExpire === null || now - meta!.fetched < repo.metadataExpire * 1000);
+  const fresh = usable && !meta!.expired && (repo.metadataExpire === null || now - meta!.fetched < repo.metadataExpire * 1000);
   if (usable && (options.cacheOnly || (fresh && !options.refresh))) return { repo, solver: solverRepo, baseurl: meta!.baseurl, fetched: false };
   if (options.cacheOnly) {
     throw new RedpakError('package', `repository ${repo.id} has no cached metadata in ${dir}`, { hint: 'run `redwrap-dnf --redpath NODE makecache` first' });
@@ -203,7 +213,7 @@ export async function syncRepo(repo: NodeRepo, cacheDir: string, options: SyncOp
   let lastError: unknown;
   for (const baseurl of repo.baseurl) {
     try {
-      const repomdBytes = await fetchBytes(join_url(baseurl, 'repodata/repomd.xml'), `metadata of repository ${repo.id}`);
+      const repomdBytes = await fetchBytes(join_url(baseurl, 'repodata/repomd.xml'), `metadata of repository ${repo.id}`, transportOf(repo));
       const entries = parseRepomd(repomdBytes.toString('utf8'));
       if (!entries.some((e) => e.type === 'primary')) {
         throw new RedpakError('package', `repository ${repo.id}: ${join_url(baseurl, 'repodata/repomd.xml')} lists no primary metadata`);
@@ -218,12 +228,12 @@ export async function syncRepo(repo: NodeRepo, cacheDir: string, options: SyncOp
       try {
         await mkdir(join(staging, 'repodata'), { recursive: true });
         for (const entry of entries.filter((e) => WANTED.includes(e.type))) {
-          const bytes = await fetchBytes(join_url(baseurl, entry.href), `${entry.type} metadata of repository ${repo.id}`);
+          const bytes = await fetchBytes(join_url(baseurl, entry.href), `${entry.type} metadata of repository ${repo.id}`, transportOf(repo));
           verifyChecksum(bytes, entry.checksumType, entry.checksum, `repository ${repo.id}: ${entry.href}`, `the repository may be in the middle of an update: retry later; \`redwrap-dnf clean\` drops the cache`);
           await writeFile(join(staging, entry.href), bytes);
         }
         await writeFile(join(staging, 'repodata/repomd.xml'), repomdBytes);
-        await writeFile(join(staging, 'redpak-cache.json'), JSON.stringify({ baseurl, fetched: now }));
+        await writeFile(join(staging, CACHE_META_FILE), JSON.stringify({ baseurl, fetched: now }));
         // Keep already downloaded packages.
         if (existsSync(join(dir, 'packages'))) await rename(join(dir, 'packages'), join(staging, 'packages'));
         const old = `${dir}.old-${process.pid}`;
@@ -249,16 +259,42 @@ export async function syncRepos(repos: readonly NodeRepo[], cacheDir: string, op
 }
 
 /** Remove the cache of the given repositories (and leftovers); returns what was removed. */
-export async function cleanCache(cacheDir: string, repos: readonly NodeRepo[]): Promise<string[]> {
-  const removed: string[] = [];
+/** What `clean` drops, as dnf names it. */
+export type CleanKind = 'all' | 'metadata' | 'packages' | 'dbcache' | 'expire-cache';
+export const CLEAN_KINDS: readonly CleanKind[] = ['all', 'metadata', 'packages', 'dbcache', 'expire-cache'];
+
+export interface CleanOutcome {
+  /** Files and directories removed. */
+  removed: string[];
+  /** Repositories whose metadata is now expired (fetched again by the next command). */
+  expired: string[];
+}
+
+/**
+ * dnf clean: `all` drops the repositories' caches and the solver's; `metadata` the repository
+ * metadata and the solver's parsed copies (downloaded packages stay); `packages` the downloaded
+ * packages; `dbcache` the solver's parsed copies; `expire-cache` marks the metadata expired.
+ */
+export async function cleanCache(cacheDir: string, repos: readonly NodeRepo[], kind: CleanKind = 'all'): Promise<CleanOutcome> {
+  const outcome: CleanOutcome = { removed: [], expired: [] };
+  const drop = async (path: string) => {
+    if (!existsSync(path)) return;
+    await rm(path, { recursive: true, force: true });
+    outcome.removed.push(path);
+  };
   for (const repo of repos) {
     const dir = repoCacheDir(cacheDir, repo);
-    if (existsSync(dir)) {
-      await rm(dir, { recursive: true, force: true });
-      removed.push(dir);
+    if (kind === 'all') await drop(dir);
+    if (kind === 'metadata') for (const entry of ['repodata', CACHE_META_FILE]) await drop(join(dir, entry));
+    if (kind === 'packages') await drop(join(dir, 'packages'));
+    if (kind === 'expire-cache' && existsSync(join(dir, CACHE_META_FILE))) {
+      const meta = JSON.parse(await readFile(join(dir, CACHE_META_FILE), 'utf8')) as CacheMeta;
+      await writeFile(join(dir, CACHE_META_FILE), JSON.stringify({ ...meta, expired: true }));
+      outcome.expired.push(repo.id);
     }
   }
-  return removed;
+  if (kind === 'all' || kind === 'metadata' || kind === 'dbcache') await drop(solvCacheDir(cacheDir));
+  return outcome;
 }
 
 // --------------------------------------------------------------------------------------------
@@ -316,7 +352,7 @@ export async function fetchPackage(
       await rm(path, { force: true });
     }
   }
-  const bytes = await fetchBytes(join_url(synced.baseurl, href), `package ${step.nevra}`, onProgress);
+  const bytes = await fetchBytes(join_url(synced.baseurl, href), `package ${step.nevra}`, transportOf(synced.repo), onProgress);
   check(bytes);
   await mkdir(dir, { recursive: true });
   await writeFile(`${path}.part`, bytes);
@@ -346,7 +382,7 @@ export async function verifySignatures(packages: readonly FetchedPackage[], sync
       for (const url of repo.gpgkey) {
         if (imported.has(url)) continue;
         const keyFile = join(keyring, `key-${imported.size}.asc`);
-        await writeFile(keyFile, await fetchBytes(url, `gpg key of repository ${repo.id}`));
+        await writeFile(keyFile, await fetchBytes(url, `gpg key of repository ${repo.id}`, transportOf(repo)));
         await importKey(keyring, keyFile);
         imported.add(url);
       }

@@ -16,6 +16,7 @@ The model:
 - Descendants are protected: after solving, every requirement of every descendant package
   that was satisfied before must still be satisfied by the descendant's own view afterwards.
 """
+import hashlib
 import json
 import os
 import sys
@@ -41,17 +42,102 @@ def has_rpmdb(root):
     return any(os.path.exists(os.path.join(db, f)) for f in ('rpmdb.sqlite', 'Packages', 'Packages.db'))
 
 
+# Where parsed databases and repositories are kept as .solv files (libsolv's own format, read in
+# a millisecond where parsing takes tens): set by main() from the request's `solvCache`.
+SOLV_CACHE = None
+# The files whose state (inode, size, mtime) identifies an rpm database's content.
+RPMDB_FILES = ('rpmdb.sqlite', 'rpmdb.sqlite-wal', 'Packages', 'Packages.db')
+
+
+def digest(text):
+    return hashlib.sha256(text.encode('utf-8', 'surrogateescape')).hexdigest()[:16]
+
+
+def rpmdb_state(root):
+    state = []
+    for f in RPMDB_FILES:
+        try:
+            st = os.stat(os.path.join(root, 'var/lib/rpm', f))
+        except OSError:
+            continue
+        state.append('%s:%d:%d:%d' % (f, st.st_ino, st.st_size, st.st_mtime_ns))
+    return ' '.join(state)
+
+
+def add_solv_file(repo, path):
+    f = solv.xfopen(path)
+    if f is None:
+        return False
+    try:
+        return bool(repo.add_solv(f))
+    finally:
+        f.close()
+
+
+def write_solv_file(repo, path, stale_prefix):
+    """Best effort: a cache that cannot be written only costs time."""
+    tmp = '%s.%d.tmp' % (path, os.getpid())
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        f = solv.xfopen(tmp, 'w')
+        if f is None:
+            return False
+        ok = repo.write(f)
+        f.close()
+        if not ok:
+            os.unlink(tmp)
+            return False
+        os.replace(tmp, path)
+        directory, base = os.path.split(stale_prefix)
+        for old in os.listdir(directory):
+            if old.startswith(base) and os.path.join(directory, old) != path:
+                os.unlink(os.path.join(directory, old))
+        return True
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        return False
+
+
+def load_cached(pool, repo, kind, ident, state, fill):
+    """Append to repo the solvables fill(repo) would add, through the .solv cache: the file for
+    (kind, ident) is valid while `state` is unchanged. Return the ids added."""
+    first = len(pool.solvables)
+    if SOLV_CACHE is None:
+        fill(repo)
+        repo.internalize()
+        return list(range(first, len(pool.solvables)))
+    prefix = os.path.join(SOLV_CACHE, '%s-%s-' % (kind, digest(ident)))
+    path = prefix + digest(state) + '.solv'
+    if not (os.path.exists(path) and add_solv_file(repo, path)):
+        fresh = pool.add_repo('@fill')
+        fill(fresh)
+        fresh.internalize()
+        written = write_solv_file(fresh, path, prefix)
+        fresh.free(True)
+        first = len(pool.solvables)
+        if not (written and add_solv_file(repo, path)):
+            fill(repo)
+        repo.internalize()
+    return list(range(first, len(pool.solvables)))
+
+
 def load_rpmdb(pool, repo, root):
     """Append root's rpmdb to repo; return the ids of the solvables it added."""
     if not has_rpmdb(root):
         return []  # a node without a database simply has no packages yet
-    # Debian's libsolv reads ~/.rpmdb unless told to use the rootdir (toolchain.md §0.5).
-    pool.set_rootdir(root)
-    before = set(s.id for s in repo.solvables)
-    if not repo.add_rpmdb(RPMDB_FLAGS):
-        raise RequestError('cannot read the rpm database of node %s' % root)
-    pool.set_rootdir('')
-    return [s.id for s in repo.solvables if s.id not in before]
+
+    def fill(target):
+        # Debian's libsolv reads ~/.rpmdb unless told to use the rootdir (toolchain.md §0.5).
+        pool.set_rootdir(root)
+        try:
+            if not target.add_rpmdb(RPMDB_FLAGS):
+                raise RequestError('cannot read the rpm database of node %s' % root)
+        finally:
+            pool.set_rootdir('')
+    return load_cached(pool, repo, 'rpmdb', os.path.abspath(root), rpmdb_state(root), fill)
 
 
 def load_rpmmd(pool, spec):
@@ -62,7 +148,9 @@ def load_rpmmd(pool, spec):
     directory = spec['dir']
     repomd = os.path.join(directory, 'repodata', 'repomd.xml')
     try:
-        tree = ET.parse(repomd)
+        with open(repomd, 'rb') as f:
+            repomd_bytes = f.read()
+        tree = ET.ElementTree(ET.fromstring(repomd_bytes))
     except (OSError, ET.ParseError) as e:
         raise RequestError('repository %s: cannot read %s: %s' % (spec['id'], repomd, e))
     locations = {}
@@ -72,14 +160,20 @@ def load_rpmmd(pool, spec):
             locations[data.get('type')] = loc.get('href')
     if 'primary' not in locations:
         raise RequestError('repository %s: %s lists no primary metadata' % (spec['id'], repomd))
-    for kind, flags in (('primary', 0), ('filelists', solv.Repo.REPO_EXTEND_SOLVABLES)):
-        if kind not in locations:
-            continue
-        f = solv.xfopen(os.path.join(directory, locations[kind]))
-        if f is None:
-            raise RequestError('repository %s: cannot open %s' % (spec['id'], locations[kind]))
-        repo.add_rpmmd(f, None, flags)
-        f.close()
+
+    def fill(target):
+        for kind, flags in (('primary', 0), ('filelists', solv.Repo.REPO_EXTEND_SOLVABLES)):
+            if kind not in locations:
+                continue
+            f = solv.xfopen(os.path.join(directory, locations[kind]))
+            if f is None:
+                raise RequestError('repository %s: cannot open %s' % (spec['id'], locations[kind]))
+            target.add_rpmmd(f, None, flags)
+            f.close()
+    # Without filelists.xml a package's file list is partial (primary's /etc and bin paths only).
+    spec['filelists'] = 'filelists' in locations
+    # repomd.xml names every metadata file by its checksum: its bytes are the repository's state.
+    load_cached(pool, repo, 'repo', os.path.abspath(directory), hashlib.sha256(repomd_bytes).hexdigest(), fill)
     return repo
 
 
@@ -96,16 +190,20 @@ class Family:
         self.system = pool.add_repo('@System')
         self.node = req['node']
         self.owner = {}  # solvable id -> owning node path
+        self.ancestor_ids = set()
         for root in [self.node] + list(req.get('ancestors', [])):
-            for sid in load_rpmdb(pool, self.system, root):
+            ids = load_rpmdb(pool, self.system, root)
+            for sid in ids:
                 self.owner[sid] = root
+            if root != self.node:
+                self.ancestor_ids.update(ids)
         self.system.internalize()
         pool.installed = self.system
         self.repos = [load_rpmmd(pool, spec) for spec in req.get('repos', [])]
         self.local = {}  # path -> solvable, for .rpm files given on the command line
         if req.get('localFiles'):
             cmdline = pool.add_repo('@commandline')
-            cmdline.appdata = {'id': '@commandline', 'dir': ''}
+            cmdline.appdata = {'id': '@commandline', 'dir': '', 'filelists': True}
             for path in req['localFiles']:
                 s = cmdline.add_rpm(path, solv.Repo.REPO_REUSE_REPODATA | solv.Repo.REPO_NO_INTERNALIZE)
                 if s is None:
@@ -116,13 +214,13 @@ class Family:
         pool.createwhatprovides()
 
     def is_ancestor_owned(self, s):
-        return s.repo == self.system and self.owner.get(s.id) != self.node
+        return s.id in self.ancestor_ids
 
     def ancestor_packages(self):
-        return [s for s in self.system.solvables if self.is_ancestor_owned(s)]
+        return [self.pool.solvables[sid] for sid in sorted(self.ancestor_ids)]
 
     def node_packages(self):
-        return [s for s in self.system.solvables if not self.is_ancestor_owned(s)]
+        return [s for s in self.system.solvables if s.id not in self.ancestor_ids]
 
 
 def select(pool, what, installed_only):
@@ -167,7 +265,9 @@ def build_jobs(fam, forcenode):
             # Only a request by name is a duplicate: asking for a capability an ancestor
             # already provides is simply satisfied (a no-op), as dnf would do.
             wanted_names = set(m.name for m in matched) if by_name else set()
-            ancestor_same_name = [s for s in fam.ancestor_packages() if s.name in wanted_names]
+            ancestor_same_name = [s for name in sorted(wanted_names)
+                                  for s in pool.select(name, solv.Selection.SELECTION_NAME | solv.Selection.SELECTION_INSTALLED_ONLY).solvables()
+                                  if fam.is_ancestor_owned(s)]
             if ancestor_same_name and not forcenode:
                 for s in ancestor_same_name:
                     violations.append(violation(
@@ -290,8 +390,16 @@ def step_records(fam, trans):
                         'size': s.lookup_num(solv.SOLVABLE_DOWNLOADSIZE),
                         'checksum': str(checksum) if checksum else None,
                         'replaces': [nevra(o) for o in trans.allothersolvables(s)]})
+            if spec.get('filelists'):
+                rec['topDirs'] = top_dirs(s)
         steps.append(rec)
     return steps
+
+
+def top_dirs(s):
+    """The top-level directories a package has files in (usr, etc, opt, …)."""
+    flags = solv.Dataiterator.SEARCH_FILES | solv.Dataiterator.SEARCH_COMPLETE_FILELIST
+    return sorted(set(d.str.split('/')[1] for d in s.Dataiterator(solv.SOLVABLE_FILELIST, None, flags) if d.str.count('/') >= 1 and d.str.split('/')[1]))
 
 
 def touched_ancestors(fam, trans):
@@ -740,6 +848,8 @@ def why(req):
 def main():
     try:
         req = json.load(sys.stdin)
+        global SOLV_CACHE
+        SOLV_CACHE = req.get('solvCache')
         mode = req.get('mode')
         handlers = {'query': query, 'check': check_placement, 'audit': audit, 'why': why}
         answer = handlers.get(mode, solve)(req)

@@ -4,9 +4,9 @@
  * without the Debian `solv` module), and turns its answer into typed results and RedpakErrors.
  */
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { RedpakError } from '../errors.js';
 import { run } from './exec.js';
+import { packagePath } from '../package-root.js';
 
 export type JobOp = 'install' | 'erase' | 'upgrade' | 'reinstall' | 'downgrade' | 'upgrade-all';
 
@@ -45,6 +45,11 @@ export interface SolveRequest {
   weak?: boolean;
   /** Local .rpm files; a job `install` whose `what` is one of these paths installs that file. */
   localFiles?: string[];
+  /**
+   * A directory where the solver keeps each database and repository it parsed as a .solv file,
+   * reused while the database files (inode, size, mtime) or the repomd.xml bytes are unchanged.
+   */
+  solvCache?: string;
 }
 
 export type StepAction = 'install' | 'upgrade' | 'downgrade' | 'reinstall' | 'obsolete' | 'erase';
@@ -66,6 +71,8 @@ export interface TransactionStep {
   checksum?: string | null;
   /** Installed packages this one upgrades, downgrades or obsoletes. */
   replaces?: string[];
+  /** Incoming packages: the top-level directories it has files in, when the metadata lists them all. */
+  topDirs?: string[];
 }
 
 export interface SolverProblem {
@@ -106,16 +113,11 @@ export function solverPython(): string {
 }
 
 /**
- * solver.py ships as source: next to the compiled module if a build copied it there, else in
- * the package's src/pkg/ (dist/src/pkg/solver.js → ../../../src/pkg/solver.py). Both hold from a
- * git checkout and from an npm install whose `files` include src/pkg/solver.py.
+ * solver.py ships as source in the package's src/pkg/ (package.json `files` includes it), from a
+ * git checkout and from an npm install alike.
  */
 export function solverScriptPath(): string {
-  const candidates = [
-    process.env.REDPAK_SOLVER_PY,
-    fileURLToPath(new URL('./solver.py', import.meta.url)),
-    fileURLToPath(new URL('../../../src/pkg/solver.py', import.meta.url)),
-  ].filter((p): p is string => !!p);
+  const candidates = [process.env.REDPAK_SOLVER_PY, packagePath('src/pkg/solver.py')].filter((p): p is string => !!p);
   const found = candidates.find((p) => existsSync(p));
   if (!found) throw new RedpakError('tool-missing', `solver.py not found (looked in ${candidates.join(', ')})`);
   return found;
@@ -174,7 +176,7 @@ export interface QuerySpec {
 }
 
 /** Read-only questions on the family view and repositories (list, info, repoquery). */
-export async function query(request: Pick<SolveRequest, 'node' | 'ancestors' | 'repos'>, spec: QuerySpec): Promise<PackageInfo[]> {
+export async function query(request: Pick<SolveRequest, 'node' | 'ancestors' | 'repos' | 'solvCache'>, spec: QuerySpec): Promise<PackageInfo[]> {
   const answer = await callSolver<{ packages: PackageInfo[] }>({ ...request, mode: 'query', query: spec }, request.node);
   return answer.packages;
 }

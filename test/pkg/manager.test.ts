@@ -155,6 +155,36 @@ describe('rule 6: repositories', () => {
     assert.deepEqual(cleanedSys.removed, [join(f.sys, 'var/cache/dnf/fx')]);
   });
 
+  it('clean drops only what its kind names: expire-cache, dbcache, metadata, packages, all', async () => {
+    const server = await serveDirectory((await fixtureRepo()).repoDir);
+    const cache = join(f.sys, 'var/cache/dnf');
+    const web = join(cache, 'web');
+    try {
+      writeRepoFile(f.platform, 'web', server.url, { metadata_expire: 'never' });
+      assert.equal((await dnf.install({ redpath: f.platform, specs: ['redfoo-conf'] })).status, 'done');
+      const present = () => ['web/repodata', 'web/redpak-cache.json', 'web/packages', '@solv'].filter((p) => existsSync(join(cache, p)));
+      assert.deepEqual(present(), ['web/repodata', 'web/redpak-cache.json', 'web/packages', '@solv']);
+
+      const expired = await dnf.clean({ redpath: f.platform, kind: 'expire-cache' });
+      assert.deepEqual([expired.expired, expired.removed], [['web'], []]);
+      assert.deepEqual((await dnf.makecache({ redpath: f.platform })).repos.map((r) => r.fetched), [true], 'expired metadata is checked again');
+      assert.deepEqual((await dnf.makecache({ redpath: f.platform })).repos.map((r) => r.fetched), [false]);
+
+      assert.deepEqual((await dnf.clean({ redpath: f.platform, kind: 'dbcache' })).removed, [join(cache, '@solv')]);
+      assert.deepEqual(present(), ['web/repodata', 'web/redpak-cache.json', 'web/packages']);
+      assert.deepEqual((await dnf.clean({ redpath: f.platform, kind: 'metadata' })).removed, [join(web, 'repodata'), join(web, 'redpak-cache.json')]);
+      assert.deepEqual(present(), ['web/packages'], 'downloaded packages stay');
+      assert.deepEqual((await dnf.clean({ redpath: f.platform, kind: 'packages' })).removed, [join(web, 'packages')]);
+      assert.equal((await dnf.makecache({ redpath: f.platform })).repos[0]!.fetched, true);
+      assert.deepEqual((await dnf.clean({ redpath: f.platform })).removed, [web]);
+      assert.deepEqual(present(), []);
+      await dnf.remove({ redpath: f.platform, specs: ['redfoo-conf'] });
+    } finally {
+      await server.close();
+      writeRepoFile(f.platform, 'web', 'http://127.0.0.1:9/', { enabled: '0' });
+    }
+  });
+
   it('installs from an http repository on 127.0.0.1, caching the package; a corrupted package or metadata is refused and nothing changes', async () => {
     const server = await serveDirectory((await fixtureRepo()).repoDir);
     try {

@@ -22,6 +22,9 @@ describe('parseRepoFile', () => {
         'gpgkey=file:///etc/pki/key1 file:///etc/pki/key2',
         'priority=10',
         'metadata_expire=6h',
+        'sslcacert=/etc/pki/tls/certs/corp-ca.pem',
+        'sslverify=0',
+        'timeout=5',
         'skip_if_unavailable=False',
         '',
         '[remote]',
@@ -45,6 +48,9 @@ describe('parseRepoFile', () => {
         gpgkey: ['file:///etc/pki/key1', 'file:///etc/pki/key2'],
         priority: 10,
         metadataExpire: 6 * 3600,
+        sslcacert: '/etc/pki/tls/certs/corp-ca.pem',
+        sslverify: false,
+        timeout: 5,
         extra: { skip_if_unavailable: 'False' },
         file: 'x.repo',
         line: 2,
@@ -56,6 +62,9 @@ describe('parseRepoFile', () => {
     assert.equal(remote!.priority, 99);
     assert.equal(remote!.metadataExpire, 48 * 3600);
     assert.equal(remote!.name, 'remote');
+    assert.equal(remote!.sslcacert, undefined);
+    assert.equal(remote!.sslverify, true);
+    assert.equal(remote!.timeout, 30);
   });
 
   it('understands metadata_expire=never and ignores a [main] section', () => {
@@ -72,6 +81,8 @@ describe('parseRepoFile', () => {
     rejects('[r]\nmirrorlist=http://m\n', /mirrorlist\/metalink are not supported/, 2);
     rejects('[r]\nbaseurl=file:///r\npriority=high\n', /priority must be an integer/, 3);
     rejects('[r]\nbaseurl=file:///r\nmetadata_expire=soon\n', /metadata_expire must be/, 3);
+    rejects('[r]\nbaseurl=file:///r\ntimeout=1m\n', /timeout must be a number of seconds/, 3);
+    rejects('[r]\nbaseurl=file:///r\nsslverify=maybe\n', /sslverify must be a boolean/, 3);
     rejects('[r]\nbaseurl=file:///r\n[r]\nbaseurl=file:///s\n', /already defined at line 1/, 3);
     rejects('[r]\nbaseurl=file:///r\nbaseurl=file:///s\n', /set twice \(first at line 2\)/, 3);
     rejects('[bad id]\n', /invalid repository id/, 1);

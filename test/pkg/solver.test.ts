@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { RedpakError } from '../../src/errors.js';
@@ -255,5 +256,62 @@ describe('rule 4: descendants are protected', () => {
       [[family.node('G'), 'redpinned-1.0-1.noarch', 'libredfoo < 2.0']],
       'redhello only needs the soname, which 2.0 still provides',
     );
+  });
+});
+
+describe('the .solv cache of databases and repositories', () => {
+  let family: TestFamily;
+  let cache: string;
+  before(async () => {
+    family = await standardFamily();
+    cache = join(family.root, 'cache/@solv');
+  });
+  after(() => family.cleanup());
+
+  const cacheFiles = () => (existsSync(cache) ? readdirSync(cache).sort() : []);
+  const stamps = () => Object.fromEntries(cacheFiles().map((f) => [f, statSync(join(cache, f)).mtimeMs]));
+
+  it('gives the same answer as parsing, and is reused, not rewritten, while nothing changed', async () => {
+    const plain = await solveIn(family, 'C', [{ op: 'install', what: 'redhello' }]);
+    const first = await solveIn(family, 'C', [{ op: 'install', what: 'redhello' }], { solvCache: cache });
+    assert.deepEqual(first, plain);
+    // The repository, P's database and C's.
+    assert.deepEqual(cacheFiles().map((f) => f.split('-')[0]), ['repo', 'rpmdb', 'rpmdb']);
+    const before = stamps();
+    const second = await solveIn(family, 'C', [{ op: 'install', what: 'redhello' }], { solvCache: cache });
+    assert.deepEqual(second, plain);
+    assert.deepEqual(stamps(), before);
+  });
+
+  it('a database changed by rpm is read again: the cached copy is replaced', async () => {
+    const before = cacheFiles();
+    await installPackages(family.node('P'), [await rpmFile('redscript-1.0')], { noscripts: true });
+    const result = await solveIn(family, 'C', [{ op: 'install', what: 'redscript' }], { solvCache: cache });
+    assert.equal(result.ok, false, 'redscript is now in P: a duplicate for C');
+    assert.deepEqual(result.violations.map((v) => [v.rule, v.name]), [['duplicate', 'redscript']]);
+    const after = cacheFiles();
+    assert.equal(after.length, before.length, 'the stale copy of P is dropped');
+    assert.notDeepEqual(after, before);
+  });
+
+  it('a repository whose repomd.xml changed is read again', async () => {
+    const repoDir = join(family.root, 'growing');
+    mkdirSync(repoDir);
+    copyFileSync(await rpmFile('redpinned-1.0'), join(repoDir, 'redpinned.rpm'));
+    const createrepo = () => assert.equal(spawnSync('createrepo_c', ['--quiet', repoDir]).status, 0);
+    createrepo();
+    const repos = [{ id: 'growing', dir: repoDir }];
+    const ask = () => solve({ node: family.node('C'), ancestors: [family.node('P')], repos, jobs: [{ op: 'install', what: 'redlegacy' }], solvCache: cache });
+    assert.match(formatProblems((await ask()).problems), /No match for argument: redlegacy/);
+    copyFileSync(await rpmFile('redlegacy-1.0'), join(repoDir, 'redlegacy.rpm'));
+    createrepo();
+    assert.deepEqual(stepSummary(await ask()), ['install redlegacy-1.0-1.noarch']);
+  });
+
+  it('a cache directory that cannot be written only costs time', async () => {
+    const blocked = join(family.root, 'a-file');
+    writeFileSync(blocked, '');
+    const result = await solveIn(family, 'C', [{ op: 'install', what: 'redhello' }], { solvCache: join(blocked, '@solv') });
+    assert.deepEqual(stepSummary(result), ['install redhello-1.0-1.x86_64']);
   });
 });

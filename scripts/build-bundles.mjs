@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+// Bundles each executable into dist/cli/BIN.js (esbuild), so that a run reads a few files instead
+// of resolving and evaluating hundreds of modules: start-up is most of a short command's time.
+// The bundle exports the executable's commands as COMMANDS (redwrap: its command as default)
+// and `main`; dist/cli/BIN-main.js runs it. Run after tsc and build-validators (npm run build).
+import { build } from 'esbuild';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const outdir = join(root, 'dist/cli');
+rmSync(outdir, { recursive: true, force: true });
+
+/** Command ids are file names; nested folders would be topics (none today). */
+function commandEntry(bin) {
+  const dir = `./dist/commands/${bin}`;
+  const runner = `import { runExecutable } from './dist/src/cli/run.js';\nexport function main(argv) { return runExecutable('${bin}', argv); }\n`;
+  if (bin === 'redwrap') return `export { default } from '${dir}/index.js';\n${runner}`;
+  const files = readdirSync(join(root, dir)).filter((f) => f.endsWith('.js')).sort();
+  const imports = files.map((f, i) => `import c${i} from '${dir}/${f}';`);
+  const table = files.map((f, i) => `  '${f.slice(0, -3)}': c${i},`);
+  return `${imports.join('\n')}\nexport const COMMANDS = {\n${table.join('\n')}\n};\n${runner}`;
+}
+
+for (const bin of ['redmanager', 'redwrap-dnf', 'redwrap']) {
+  await build({
+    stdin: { contents: commandEntry(bin), resolveDir: root, sourcefile: `${bin}-entry.js` },
+    outdir,
+    entryNames: bin,
+    // Code imported lazily (listr2's progress display) goes to chunks read only when used.
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    // oclif looks for typescript only to run commands from .ts sources (development mode).
+    external: ['typescript'],
+    // yaml's ES module build, so that the parts not used are left out.
+    alias: { yaml: './node_modules/yaml/browser/index.js' },
+    minifyWhitespace: true,
+    minifySyntax: true,
+    sourcemap: 'linked',
+    logLevel: 'warning',
+    // CommonJS dependencies call require(); an ES module bundle has none of its own.
+    banner: { js: "import { createRequire as __bundleRequire } from 'node:module'; const require = __bundleRequire(import.meta.url);" },
+  });
+  writeFileSync(join(outdir, `${bin}-main.js`), `import { main } from './${bin}.js';\n\nawait main(process.argv.slice(2));\n`);
+}
