@@ -91,7 +91,7 @@ function measureFamily(title: string, leaf: string, scratch: string): Row[] {
   const fast = timeRuns(runs, () => spawnSync(REDWRAP, ['--redpath', leaf, '--', '/bin/true'], { stdio: 'ignore' }));
   rows.push({ name: `${title}: redwrap`, ...fast, rssKb: peakRss([REDWRAP, '--redpath', leaf, '--', '/bin/true']) });
   const full = timeRuns(Math.min(runs, 10), () =>
-    spawnSync('node', [join(ROOT, 'dist/cli/redwrap-main.js'), '--redpath', leaf, '--', '/bin/true'], { stdio: 'ignore' }),
+    spawnSync('node', [join(ROOT, 'dist/src/cli/start.cjs'), 'redwrap', '--redpath', leaf, '--', '/bin/true'], { stdio: 'ignore' }),
   );
   rows.push({ name: `${title}: redwrap, full CLI (first launch, or after a config change)`, ...full });
   return rows;

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-// Bundles each executable into dist/cli/BIN.js (esbuild), so that a run reads a few files instead
+// Bundles each executable into dist/cli/BIN.cjs (esbuild), so that a run reads one file instead
 // of resolving and evaluating hundreds of modules: start-up is most of a short command's time.
 // The bundle exports the executable's commands as COMMANDS (redwrap: its command as default)
-// and `main`; dist/cli/BIN-main.js runs it. Run after tsc and build-validators (npm run build).
+// and `main`; dist/src/cli/start.cjs runs it through V8's code cache, which needs a CommonJS
+// script. Run after tsc and build-validators (npm run build).
 import { build } from 'esbuild';
-import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -26,14 +27,10 @@ function commandEntry(bin) {
 for (const bin of ['redmanager', 'redwrap-dnf', 'redwrap']) {
   await build({
     stdin: { contents: commandEntry(bin), resolveDir: root, sourcefile: `${bin}-entry.js` },
-    outdir,
-    entryNames: bin,
-    // Code imported lazily (listr2's progress display) goes to chunks read only when used.
-    splitting: true,
-    chunkNames: 'chunks/[name]-[hash]',
+    outfile: join(outdir, `${bin}.cjs`),
     bundle: true,
     platform: 'node',
-    format: 'esm',
+    format: 'cjs',
     target: 'node20',
     // oclif looks for typescript only to run commands from .ts sources (development mode).
     external: ['typescript'],
@@ -43,8 +40,8 @@ for (const bin of ['redmanager', 'redwrap-dnf', 'redwrap']) {
     minifySyntax: true,
     sourcemap: 'linked',
     logLevel: 'warning',
-    // CommonJS dependencies call require(); an ES module bundle has none of its own.
-    banner: { js: "import { createRequire as __bundleRequire } from 'node:module'; const require = __bundleRequire(import.meta.url);" },
+    // The sources are ES modules: their import.meta.url is the bundle's own URL.
+    define: { 'import.meta.url': '__bundleUrl' },
+    banner: { js: "const __bundleUrl = require('node:url').pathToFileURL(__filename).href;" },
   });
-  writeFileSync(join(outdir, `${bin}-main.js`), `import { main } from './${bin}.js';\n\nawait main(process.argv.slice(2));\n`);
 }

@@ -40,7 +40,7 @@ const DNF_VALUE_FLAGS = ['--redpath', '-r', '--rpath', '--rp', '--root', '--alia
  */
 export function oclifOptions(bin: Executable): Interfaces.LoadOptions & { root: string } {
   const pjson = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as Interfaces.PJSON;
-  const target = `../../cli/${bin}.js`;
+  const target = `../../cli/${bin}.cjs`;
   // redwrap is a single-command executable: its flags come first, then the program.
   const commands = bin === 'redwrap' ? { strategy: 'single', target } : { strategy: 'explicit', target, identifier: 'COMMANDS' };
   pjson.oclif = { ...pjson.oclif, bin, commands } as Interfaces.PJSON['oclif'];

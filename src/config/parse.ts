@@ -4,7 +4,8 @@
  */
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode, type Document } from 'yaml';
 import { RedpakError, type SourcePosition } from '../errors.js';
-import { BOOLEAN_WORDS, canonicalEnum, validators, type SchemaError } from './schema.js';
+import { BOOLEAN_WORDS, canonicalEnum, type SchemaError } from './schema.js';
+import { validators } from './validators.js';
 import { validateSeccomp } from '../wrap/seccomp.js';
 import {
   ENVIRON_MODES,

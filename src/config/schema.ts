@@ -4,12 +4,8 @@
  * stays `027` and enum values can be matched without regard to case as redpak does: enums,
  * integers and booleans are patterns, whose `description` says in words what they accept.
  *
- * The validators are compiled once, at build time, into plain code (scripts/build-validators.mjs
- * writes dist/src/config/schema-validators.js with ajv's standalone code): compiling them with
- * ajv at every start would cost each command about 100 ms. Without that file (a bare `tsc`
- * build) they are compiled here, at first use.
+ * The validators are compiled once, at build time, into plain code (see validators.ts).
  */
-import { createRequire } from 'node:module';
 import type { ErrorObject, Options, ValidateFunction } from 'ajv';
 import { ENVIRON_MODES, EXPORT_MODES, NODE_STATES, TRI_STATES } from './types.js';
 
@@ -114,29 +110,12 @@ export function canonicalEnum(values: readonly string[], given: string): string 
   return values.find((v) => v.toLowerCase() === lower);
 }
 
-/** Options shared by the build-time and the run-time compilation. */
+/** ajv's options for the build-time compilation. */
 export const AJV_OPTIONS: Options = { allErrors: false, strict: true, verbose: true };
 
 export interface Validators {
   config: ValidateFunction;
   status: ValidateFunction;
-}
-
-let compiled: Validators | undefined;
-try {
-  // Written by scripts/build-validators.mjs after tsc (declared in schema-validators.d.ts).
-  compiled = (await import('./schema-validators.js')) as Validators;
-} catch {
-  compiled = undefined;
-}
-
-export function validators(): Validators {
-  if (!compiled) {
-    const { Ajv } = createRequire(import.meta.url)('ajv') as typeof import('ajv');
-    const ajv = new Ajv(AJV_OPTIONS);
-    compiled = { config: ajv.compile(NODE_CONFIG_SCHEMA), status: ajv.compile(NODE_STATUS_SCHEMA) };
-  }
-  return compiled;
 }
 
 export type SchemaError = ErrorObject;

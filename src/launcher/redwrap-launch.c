@@ -49,13 +49,14 @@ static void fallback(void) {
   self[n] = 0;
   char *slash = strrchr(self, '/'); /* .../dist/bin/redwrap-launch */
   if (slash) *slash = 0;
-  snprintf(cli, sizeof cli, "%s/../cli/redwrap-main.js", self);
+  snprintf(cli, sizeof cli, "%s/../src/cli/start.cjs", self);
   int argc = 0;
   while (g_argv[argc]) argc++;
-  char **args = calloc(argc + 3, sizeof *args);
+  char **args = calloc(argc + 4, sizeof *args);
   args[0] = "node";
   args[1] = cli;
-  for (int i = 1; i < argc; i++) args[i + 1] = g_argv[i];
+  args[2] = "redwrap";
+  for (int i = 1; i < argc; i++) args[i + 2] = g_argv[i];
   execvp("node", args);
   perror("redwrap: cannot run node for the full CLI");
   exit(LAUNCH_ERROR);
