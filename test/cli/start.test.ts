@@ -1,0 +1,66 @@
+/**
+ * How the executables start (src/cli/start.cts): the bundle runs through V8's code cache, which is
+ * written by the first run, grown when a command runs for the first time, left alone otherwise,
+ * and replaced when V8 refuses it. Runs a copy of the built bundle in a temp directory, so that
+ * the cache of the checkout is not touched. Also checks bin/redwrap-dnf's hand-over of
+ * NODE_EXTRA_CA_CERTS.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { PACKAGE_ROOT, runBin } from '../helpers/cli.js';
+
+describe('start.cjs and the code cache', () => {
+  const root = mkdtempSync(join(tmpdir(), 'redpak-start-'));
+  after(() => rmSync(root, { recursive: true, force: true }));
+  for (const path of ['package.json', 'dist/cli/redwrap-dnf.cjs', 'dist/src/cli/start.cjs', 'dist/oclif/redwrap-dnf']) {
+    mkdirSync(join(root, path, '..'), { recursive: true });
+    cpSync(join(PACKAGE_ROOT, path), join(root, path), { recursive: true });
+  }
+  const cache = join(root, 'dist/cli/redwrap-dnf.cjs.v8-cache');
+  const run = (...args: string[]) => {
+    const result = spawnSync('node', [join(root, 'dist/src/cli/start.cjs'), 'redwrap-dnf', ...args], { encoding: 'utf8' });
+    assert.equal(result.status, 0, result.stderr);
+    return result.stdout;
+  };
+  const commands = () => JSON.parse(readFileSync(`${cache}.json`, 'utf8')) as string[];
+  const stamp = () => `${statSync(cache).ino}:${statSync(cache).size}`;
+
+  it('the first run writes the cache; the same command again leaves it alone', () => {
+    assert.match(run('--version'), /redpak-ts\//);
+    assert.deepEqual(commands(), ['']);
+    const first = stamp();
+    run('--version');
+    assert.equal(stamp(), first);
+  });
+
+  it('a command not run before grows it, once', () => {
+    const before = statSync(cache).size;
+    assert.match(run('repolist', '--help'), /USAGE/);
+    assert.deepEqual(commands(), ['', 'repolist']);
+    assert.ok(statSync(cache).size > before, 'the cache holds more compiled code');
+    const grown = stamp();
+    run('repolist', '--help');
+    assert.equal(stamp(), grown);
+  });
+
+  it('a cache V8 refuses is replaced, and the command runs all the same', () => {
+    writeFileSync(cache, 'not a code cache');
+    assert.match(run('--version'), /redpak-ts\//);
+    assert.notEqual(readFileSync(cache, 'utf8'), 'not a code cache');
+    assert.deepEqual(commands(), ['']);
+  });
+});
+
+describe('bin/redwrap-dnf and NODE_EXTRA_CA_CERTS', () => {
+  it('starts Node without it (Node would load the file eagerly, and warn about a missing one)', () => {
+    const plain = spawnSync('node', ['-e', '0'], { encoding: 'utf8', env: { ...process.env, NODE_EXTRA_CA_CERTS: '/nonexistent/ca.pem' } });
+    assert.match(plain.stderr, /Ignoring extra certs from `\/nonexistent\/ca.pem`/, 'control: plain node reads it at start-up');
+    const probe = runBin('redwrap-dnf', ['--version'], { env: { NODE_EXTRA_CA_CERTS: '/nonexistent/ca.pem' } });
+    assert.equal(probe.status, 0, probe.stderr);
+    assert.doesNotMatch(probe.stderr, /extra certs/);
+  });
+});
