@@ -29,7 +29,7 @@ export function commandFirst(argv: string[], commands: readonly string[], valueF
 }
 
 /** redwrap-dnf's commands and the options that take a value (to find the command word). */
-const DNF_COMMANDS = ['manager', 'install', 'remove', 'erase', 'upgrade', 'update', 'reinstall', 'downgrade', 'list', 'info', 'repoquery', 'repolist', 'makecache', 'clean', 'history', 'host-provides'];
+const DNF_COMMANDS = ['manager', 'install', 'remove', 'erase', 'autoremove', 'mark', 'upgrade', 'update', 'reinstall', 'downgrade', 'list', 'info', 'repoquery', 'repolist', 'makecache', 'clean', 'history', 'host-provides'];
 const DNF_VALUE_FLAGS = ['--redpath', '-r', '--rpath', '--rp', '--root', '--alias', '--template', '--template-admin', '--repo-dir', '--lock-wait', '--whatprovides', '--whatrequires', '--requires', '--provide'];
 
 /**

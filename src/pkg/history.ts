@@ -12,6 +12,8 @@ export interface HistoryStep {
   name: string;
   /** Packages this one replaced (upgrade, downgrade, obsolete). */
   replaces?: string[];
+  /** Asked for, pulled in as a dependency, or removed as unused (TransactionStep.reason). */
+  reason?: 'user' | 'dependency' | 'unused';
 }
 
 export interface HistoryEntry {

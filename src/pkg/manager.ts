@@ -19,6 +19,7 @@ import { cleanCache, fetchPackage, localRepo, nodeRepos, solvCacheDir, syncRepos
 import { detectHostProvides, registerHostProvides, HOST_PROVIDES_PACKAGE, queryPackages, rpmSupportsForceDebian } from './rpm.js';
 import { assertSolved, checkPlacement, query, solve, type JobOp, type PackageInfo, type SolveResult, type SolverJob, type StepAction, type TransactionStep } from './solver.js';
 import { dropStaleStage, packageTopDirs, runStaged, type RpmCommand } from './view.js';
+import { nextReasons, readReasons, REASONS_FILE, writeReasons, type InstallReason } from './reasons.js';
 import { generationDatabase, listGenerations, markGood, pruneGenerations, rollbackTo, type Generation } from './generations.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -67,6 +68,8 @@ export interface TransactionOptions extends CommonOptions {
   signal?: AbortSignal;
   /** Generations of the node kept after the transaction (default 5, plus the newest known-good). */
   keepGenerations?: number;
+  /** Removing packages also removes the dependencies nothing needs any more (dnf's clean_requirements_on_remove). */
+  cleanDeps?: boolean;
 }
 
 /** One row of the transaction table. */
@@ -83,6 +86,8 @@ export interface PlannedPackage {
   size: number;
   /** Installed packages this one replaces. */
   replaces: string[];
+  /** Asked for ('user'), pulled in ('dependency'), or removed because nothing needs it ('unused'). */
+  reason?: 'user' | 'dependency' | 'unused';
 }
 
 export interface TransactionPlan {
@@ -118,9 +123,17 @@ export function install(options: TransactionOptions & { specs: string[] }): Prom
   return transact(options, 'install', options.specs.map((what) => ({ op: 'install', what })));
 }
 
-/** Erase the node's own packages; refused for an ancestor's package and when a descendant would break. */
+/**
+ * Erase the node's own packages, and (unless `cleanDeps: false`) the dependencies they alone
+ * needed; refused for an ancestor's package and when a descendant would break.
+ */
 export function remove(options: TransactionOptions & { specs: string[] }): Promise<TransactionResult> {
-  return transact(options, 'remove', options.specs.map((what) => ({ op: 'erase', what })));
+  return transact({ ...options, cleanDeps: options.cleanDeps ?? true }, 'remove', options.specs.map((what) => ({ op: 'erase', what })));
+}
+
+/** Erase the node's dependencies that no package of the node or of a descendant needs any more. */
+export function autoremove(options: TransactionOptions): Promise<TransactionResult> {
+  return transact(options, 'autoremove', [{ op: 'autoremove' }]);
 }
 
 /** Upgrade the given packages of the node, or every package of the node without specs. */
@@ -166,6 +179,7 @@ function planOf(pf: PackageFamily, steps: readonly TransactionStep[]): Transacti
     repo: s.action === 'erase' ? '@System' : (s.repo ?? ''),
     size: s.action === 'erase' ? 0 : (s.size ?? 0),
     replaces: s.replaces ?? [],
+    ...(s.reason ? { reason: s.reason } : {}),
   }));
   return { node: pf.node.path, alias: pf.node.alias, packages, downloadSize: packages.reduce((n, p) => n + p.size, 0) };
 }
@@ -240,6 +254,7 @@ async function transact(options: TransactionOptions, kind: string, jobs: SolverJ
   try {
     return await withLock(pf, options, text, async () => {
       dropStaleStage(pf.nodeRoot);
+      const reasons = readReasons(pf.nodeRoot);
       const localFiles = jobs
         .filter((j) => j.op === 'install' && j.what?.endsWith('.rpm') && existsSync(resolve(options.cwd ?? process.cwd(), j.what)))
         .map((j) => {
@@ -262,6 +277,8 @@ async function transact(options: TransactionOptions, kind: string, jobs: SolverJ
         weak: options.weak,
         localFiles,
         solvCache: solvCacheDir(pf.cacheDir),
+        reasons,
+        cleanDeps: options.cleanDeps,
       });
       explainSolveFailure(pf, result);
       const plan = planOf(pf, result.steps);
@@ -307,7 +324,7 @@ async function transact(options: TransactionOptions, kind: string, jobs: SolverJ
       const history = appendHistory(readHistory(pf.historyFile), {
         time: new Date().toISOString(),
         command: text,
-        steps: result.steps.map((s) => ({ action: s.action, nevra: s.nevra, name: s.name, ...(s.replaces?.length ? { replaces: s.replaces } : {}) })),
+        steps: result.steps.map((s) => ({ action: s.action, nevra: s.nevra, name: s.name, ...(s.replaces?.length ? { replaces: s.replaces } : {}), ...(s.reason ? { reason: s.reason } : {}) })),
       });
       const nevras = result.steps.map((s) => s.nevra);
       options.onProgress?.({ phase: 'apply-start', nevras });
@@ -317,7 +334,10 @@ async function transact(options: TransactionOptions, kind: string, jobs: SolverJ
           node: pf.nodeRoot,
           ancestors: pf.ancestors.map((a) => a.root),
           commands,
-          extraFiles: { [HISTORY_FILE]: JSON.stringify(history, null, 2) + '\n' },
+          extraFiles: {
+            [HISTORY_FILE]: JSON.stringify(history, null, 2) + '\n',
+            [REASONS_FILE]: JSON.stringify(nextReasons(reasons, result.steps), null, 2) + '\n',
+          },
           generation: { command: text, historyId: history[history.length - 1]!.id },
           signal,
           onLine: (line) => {
@@ -516,6 +536,26 @@ export function markGoodGeneration(options: OpenFamilyOptions & { id?: number })
 /** The node's own transactions, oldest first. */
 export function history(options: OpenFamilyOptions): HistoryEntry[] {
   return readHistory(openPackageFamily(options).historyFile);
+}
+
+/**
+ * dnf mark install|remove: record the node's packages as asked for ('user') or as dependencies
+ * ('dependency': `autoremove` and `remove` may then take them away once nothing needs them).
+ */
+export async function mark(options: CommonOptions & { names: string[]; reason: InstallReason }): Promise<{ node: string; reason: InstallReason; marked: string[] }> {
+  const pf = openPackageFamily(options);
+  const verb = options.reason === 'user' ? 'install' : 'remove';
+  return withLock(pf, options, `mark ${verb} ${options.names.join(' ')}`, async () => {
+    const installed = new Set((await queryPackages(pf.nodeRoot)).map((p) => p.name));
+    const missing = options.names.filter((n) => !installed.has(n));
+    if (missing.length > 0) {
+      throw new RedpakError('package', `not installed in node ${pf.node.path}: ${missing.join(', ')}`, {
+        hint: `mark applies to the node's own packages (redwrap-dnf --redpath ${pf.node.path} list --installed)`,
+      });
+    }
+    writeReasons(pf.nodeRoot, { ...readReasons(pf.nodeRoot), ...Object.fromEntries(options.names.map((n) => [n, options.reason])) });
+    return { node: pf.node.path, reason: options.reason, marked: options.names };
+  });
 }
 
 export interface HostProvidesResult {

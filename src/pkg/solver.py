@@ -191,6 +191,8 @@ class Family:
         self.node = req['node']
         self.owner = {}  # solvable id -> owning node path
         self.ancestor_ids = set()
+        self.requested = set()  # solvables an install job named (reason 'user')
+        self.cleaned = set()  # node solvables erased because nothing needs them (reason 'unused')
         for root in [self.node] + list(req.get('ancestors', [])):
             ids = load_rpmdb(pool, self.system, root)
             for sid in ids:
@@ -215,6 +217,44 @@ class Family:
 
     def is_ancestor_owned(self, s):
         return s.id in self.ancestor_ids
+
+    def unneeded(self, removing):
+        """The node's packages installed as dependencies (reasons: 'dependency') that nothing needs
+        once `removing` (node solvable ids) is gone: not reachable through requirements and
+        recommendations from the node's other packages nor from any descendant's. Every provider
+        of a requirement counts as needed, so the answer errs on the side of keeping."""
+        reasons = self.req.get('reasons') or {}
+        view = solv.Pool()
+        view.setdisttype(solv.Pool.DISTTYPE_RPM)
+        view.setarch()
+        repo = view.add_repo('@view')
+        own = load_rpmdb(view, repo, self.node)
+        for root in self.req.get('ancestors', []):
+            load_rpmdb(view, repo, root)  # providers only: an ancestor never needs the node
+        roots = []
+        for spec in self.req.get('descendants', []):
+            for root in [spec] if isinstance(spec, str) else [spec['node']] + list(spec.get('via', [])):
+                roots += load_rpmdb(view, repo, root)
+        view.addfileprovides()
+        view.createwhatprovides()
+        # The main pool and this one number solvables differently: match the node's by NEVRA.
+        gone = set(nevra(self.pool.solvables[sid]) for sid in removing)
+        own_by_nevra = {nevra(view.solvables[sid]): sid for sid in own}
+        removed = set(own_by_nevra[n] for n in gone if n in own_by_nevra)
+        candidates = set(sid for sid in own if reasons.get(view.solvables[sid].name) == 'dependency') - removed
+        roots += [sid for sid in own if sid not in candidates and sid not in removed]
+        reached = set(roots)
+        queue = list(roots)
+        while queue:
+            s = view.solvables[queue.pop()]
+            deps = requirements(s) + list(s.lookup_deparray(solv.SOLVABLE_RECOMMENDS))
+            for dep in deps:
+                for p in view.whatprovides(dep):
+                    if p.id not in reached and p.id not in removed:
+                        reached.add(p.id)
+                        queue.append(p.id)
+        unused = set(nevra(view.solvables[sid]) for sid in candidates - reached)
+        return set(sid for sid, owner in self.owner.items() if owner == self.node and nevra(self.pool.solvables[sid]) in unused)
 
     def ancestor_packages(self):
         return [self.pool.solvables[sid] for sid in sorted(self.ancestor_ids)]
@@ -243,11 +283,16 @@ def build_jobs(fam, forcenode):
     pool = fam.pool
     jobs, violations, problems = [], [], []
     multiversion_names = set()
+    erasing = set()  # node packages the jobs erase
+    autoremove = False
     for job in fam.req.get('jobs', []):
         op, what = job['op'], job.get('what', '')
         if op == 'upgrade-all':
             for s in fam.node_packages():
                 jobs.append(pool.Job(solv.Job.SOLVER_SOLVABLE | solv.Job.SOLVER_UPDATE, s.id))
+            continue
+        if op == 'autoremove':
+            autoremove = True
             continue
         if op not in ('install', 'erase', 'upgrade', 'reinstall', 'downgrade'):
             raise RequestError('unknown job operation %r' % op)
@@ -278,6 +323,7 @@ def build_jobs(fam, forcenode):
                 continue
             if ancestor_same_name:
                 multiversion_names.update(s.name for s in ancestor_same_name)
+            fam.requested.update(m.id for m in matched)
             jobs += sel.jobs(solv.Job.SOLVER_INSTALL)
             continue
         # erase / upgrade / reinstall / downgrade act on installed packages: only the node's own.
@@ -296,6 +342,8 @@ def build_jobs(fam, forcenode):
         if op == 'erase' or op == 'upgrade':
             for s in own:
                 jobs.append(pool.Job(solv.Job.SOLVER_SOLVABLE | how, s.id))
+            if op == 'erase':
+                erasing.update(s.id for s in own)
         else:
             # reinstall: the same EVR from a repository; downgrade: the best older EVR.
             for s in own:
@@ -308,6 +356,13 @@ def build_jobs(fam, forcenode):
                     continue
                 best = max(candidates, key=EvrKey)
                 jobs.append(pool.Job(solv.Job.SOLVER_SOLVABLE | solv.Job.SOLVER_INSTALL, best.id))
+    if autoremove or (erasing and fam.req.get('cleanDeps')):
+        # dnf's clean_requirements_on_remove: what the erased packages alone needed goes too;
+        # autoremove: every dependency nothing needs any more.
+        unused = fam.unneeded(erasing) - (set() if autoremove else fam.unneeded(set()))
+        for sid in sorted(unused - erasing):
+            fam.cleaned.add(sid)
+            jobs.append(pool.Job(solv.Job.SOLVER_SOLVABLE | solv.Job.SOLVER_ERASE, sid))
     for name in multiversion_names:
         sel = pool.select(name, solv.Selection.SELECTION_NAME)
         jobs += sel.jobs(solv.Job.SOLVER_MULTIVERSION)
@@ -380,6 +435,7 @@ def step_records(fam, trans):
                'node': fam.node}
         if action == 'erase':
             rec['node'] = fam.owner.get(s.id, fam.node)
+            rec['reason'] = 'unused' if s.id in fam.cleaned else 'user'
         else:
             spec = s.repo.appdata
             location = s.lookup_location()[0]
@@ -392,6 +448,8 @@ def step_records(fam, trans):
                         'replaces': [nevra(o) for o in trans.allothersolvables(s)]})
             if spec.get('filelists'):
                 rec['topDirs'] = top_dirs(s)
+            if action in ('install', 'obsolete'):
+                rec['reason'] = 'user' if s.id in fam.requested else 'dependency'
         steps.append(rec)
     return steps
 

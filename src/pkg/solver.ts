@@ -8,11 +8,11 @@ import { RedpakError } from '../errors.js';
 import { run } from './exec.js';
 import { packagePath } from '../package-root.js';
 
-export type JobOp = 'install' | 'erase' | 'upgrade' | 'reinstall' | 'downgrade' | 'upgrade-all';
+export type JobOp = 'install' | 'erase' | 'upgrade' | 'reinstall' | 'downgrade' | 'upgrade-all' | 'autoremove';
 
 export interface SolverJob {
   op: JobOp;
-  /** Package name, name-version, name.arch, capability or file path (unused for upgrade-all). */
+  /** Package name, name-version, name.arch, capability or file path (unused for upgrade-all and autoremove). */
   what?: string;
 }
 
@@ -50,6 +50,10 @@ export interface SolveRequest {
    * reused while the database files (inode, size, mtime) or the repomd.xml bytes are unchanged.
    */
   solvCache?: string;
+  /** Why the node's packages are installed, by name (reasons.ts); a name not given counts as 'user'. */
+  reasons?: Record<string, 'user' | 'dependency'>;
+  /** Erase jobs also erase the node's dependencies that nothing needs any more once they are done. */
+  cleanDeps?: boolean;
 }
 
 export type StepAction = 'install' | 'upgrade' | 'downgrade' | 'reinstall' | 'obsolete' | 'erase';
@@ -73,6 +77,11 @@ export interface TransactionStep {
   replaces?: string[];
   /** Incoming packages: the top-level directories it has files in, when the metadata lists them all. */
   topDirs?: string[];
+  /**
+   * install, obsolete: 'user' when a job named it, 'dependency' when pulled in; erase: 'user' when
+   * a job named it, 'unused' for a dependency nothing needs any more (cleanDeps, autoremove).
+   */
+  reason?: 'user' | 'dependency' | 'unused';
 }
 
 export interface SolverProblem {

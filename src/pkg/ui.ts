@@ -18,7 +18,19 @@ export function formatSize(bytes: number): string {
   return `${value.toFixed(1)} ${units[unit]}`;
 }
 
-const SECTION: Record<PlannedPackage['action'], string> = {
+/** dnf's sections, in its order; a package goes in the first that matches. */
+const SECTIONS: { title: string; matches: (p: PlannedPackage) => boolean }[] = [
+  { title: 'Installing', matches: (p) => p.action === 'install' && p.reason !== 'dependency' },
+  { title: 'Installing dependencies', matches: (p) => p.action === 'install' },
+  { title: 'Installing (replacing)', matches: (p) => p.action === 'obsolete' },
+  { title: 'Upgrading', matches: (p) => p.action === 'upgrade' },
+  { title: 'Downgrading', matches: (p) => p.action === 'downgrade' },
+  { title: 'Reinstalling', matches: (p) => p.action === 'reinstall' },
+  { title: 'Removing', matches: (p) => p.action === 'erase' && p.reason !== 'unused' },
+  { title: 'Removing unused dependencies', matches: (p) => p.action === 'erase' },
+];
+/** Per-package progress lines. */
+const VERB: Record<PlannedPackage['action'], string> = {
   install: 'Installing',
   upgrade: 'Upgrading',
   downgrade: 'Downgrading',
@@ -43,11 +55,13 @@ export function renderTransactionTable(plan: TransactionPlan): string {
   const line = (cells: string[]) => ' ' + cells.map((c, i) => (i === cells.length - 1 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
   const rule = '='.repeat(widths.reduce((a, b) => a + b + 2, 0));
   const out = [`Node ${plan.alias} (${plan.node}):`, rule, line(header), rule];
-  for (const action of Object.keys(SECTION) as PlannedPackage['action'][]) {
-    const group = plan.packages.filter((p) => p.action === action);
+  const placed = new Set<PlannedPackage>();
+  for (const section of SECTIONS) {
+    const group = plan.packages.filter((p) => !placed.has(p) && section.matches(p));
     if (group.length === 0) continue;
-    out.push(`${SECTION[action]}:`);
+    out.push(`${section.title}:`);
     for (const p of group) {
+      placed.add(p);
       out.push(line([p.name, p.arch, p.evr, p.repo, p.action === 'erase' ? '' : formatSize(p.size)]));
       for (const r of p.replaces) out.push(`     replacing  ${r}`);
     }
@@ -128,7 +142,7 @@ export class TransactionProgress {
         {
           title: 'Running transaction',
           task: (_: unknown, t: { newListr: (tasks: unknown[], o: object) => unknown }) =>
-            t.newListr(plan.packages.map((p) => taskFor(`${SUMMARY[p.action] === 'Remove' ? 'Removing' : SECTION[p.action]} ${p.nevra}`, this.applies.get(p.nevra)!)), { concurrent: true }),
+            t.newListr(plan.packages.map((p) => taskFor(`${VERB[p.action]} ${p.nevra}`, this.applies.get(p.nevra)!)), { concurrent: true }),
         },
       ] as never,
       { renderer: plain ? 'simple' : 'default', fallbackRenderer: 'simple', exitOnError: true, rendererOptions: { collapseSubtasks: false } } as never,

@@ -24,7 +24,7 @@ describe('redwrap-dnf CLI', () => {
   after(() => f.cleanup());
 
   it('every command explains itself in --help', () => {
-    for (const command of ['install', 'remove', 'upgrade', 'reinstall', 'downgrade', 'list', 'info', 'repoquery', 'repolist', 'makecache', 'clean', 'history', 'host-provides', 'manager']) {
+    for (const command of ['install', 'remove', 'autoremove', 'mark', 'upgrade', 'reinstall', 'downgrade', 'list', 'info', 'repoquery', 'repolist', 'makecache', 'clean', 'history', 'host-provides', 'manager']) {
       const r = dnf([command, '--help']);
       assert.equal(r.status, 0, `${command}: ${r.stderr}`);
       assert.match(r.stdout, /USAGE/, command);
@@ -38,8 +38,8 @@ describe('redwrap-dnf CLI', () => {
     const r = dnf(['--redpath', f.platform, '--assumeno', 'install', 'redhello']);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /Package\s+Arch\s+Version\s+Repository\s+Size/);
-    assert.match(r.stdout, /Installing:\n redfoo-conf\s+noarch\s+1\.0-1\s+fixtures\s+[\d.]+ k/);
-    assert.match(r.stdout, / redhello\s+x86_64\s+1\.0-1\s+fixtures/);
+    assert.match(r.stdout, /Installing:\n redhello\s+x86_64\s+1\.0-1\s+fixtures\s+[\d.]+ k\nInstalling dependencies:\n/);
+    assert.match(r.stdout, / redfoo-conf\s+noarch\s+1\.0-1\s+fixtures/);
     assert.match(r.stdout, /Install\s+3 Packages/);
     assert.match(r.stdout, /Operation aborted/);
     assert.deepEqual(snapshotNode(f.platform), before);

@@ -13,6 +13,7 @@ import { createNode } from '../../src/node/factory.js';
 import { LOCK_FILE } from '../../src/pkg/lock.js';
 import * as dnf from '../../src/pkg/manager.js';
 import { initDb, installPackages, queryPackages, registerHostProvides } from '../../src/pkg/rpm.js';
+import { renderTransactionTable } from '../../src/pkg/ui.js';
 import { STAGE_DIR } from '../../src/pkg/view.js';
 import { pinnedHost } from '../helpers/family.js';
 import { fixtureRepo, installedNames, rpmFile } from './helpers/family.js';
@@ -400,5 +401,65 @@ describe('node without a database yet', () => {
     } finally {
       f.cleanup();
     }
+  });
+});
+
+describe('dependencies: reasons, remove cleans them up, autoremove, mark', () => {
+  let f: NodeFamily;
+  before(async () => {
+    f = await makeNodeFamily();
+  });
+  after(() => f.cleanup());
+
+  const reasonsOf = (node: string) => JSON.parse(readFileSync(join(node, 'var/lib/dnf/redpak-reasons.json'), 'utf8')) as Record<string, string>;
+  const plan = (r: dnf.TransactionResult) => r.packages.map((p) => `${p.action} ${p.name} ${p.reason}`).sort();
+
+  it('records what was asked for and what came as a dependency, and shows them apart', async () => {
+    const r = await dnf.install({ redpath: f.platform, specs: ['redhello'] });
+    assert.deepEqual(plan(r), ['install libredfoo dependency', 'install redfoo-conf dependency', 'install redhello user']);
+    assert.deepEqual(reasonsOf(f.platform), { libredfoo: 'dependency', 'redfoo-conf': 'dependency', redhello: 'user' });
+    const table = renderTransactionTable(r);
+    assert.match(table, /Installing:\n redhello .*\nInstalling dependencies:\n (redfoo-conf|libredfoo) .*\n (redfoo-conf|libredfoo) /);
+  });
+
+  it('remove takes the dependencies only the removed package needed, unless --noautoremove; autoremove takes them later', async () => {
+    const shown = await dnf.remove({ redpath: f.platform, specs: ['redhello'], assumeno: true });
+    assert.deepEqual(plan(shown), ['erase libredfoo unused', 'erase redfoo-conf unused', 'erase redhello user']);
+    assert.match(renderTransactionTable(shown), /Removing:\n redhello .*\nRemoving unused dependencies:\n (redfoo-conf|libredfoo) /);
+
+    const kept = await dnf.remove({ redpath: f.platform, specs: ['redhello'], cleanDeps: false });
+    assert.deepEqual(plan(kept), ['erase redhello user']);
+    assert.deepEqual(await installedNames(f.platform), ['libredfoo', 'redfoo-conf']);
+    assert.deepEqual(reasonsOf(f.platform), { libredfoo: 'dependency', 'redfoo-conf': 'dependency' });
+
+    const cleaned = await dnf.autoremove({ redpath: f.platform });
+    assert.deepEqual(plan(cleaned), ['erase libredfoo unused', 'erase redfoo-conf unused']);
+    assert.deepEqual(await installedNames(f.platform), []);
+    assert.deepEqual(reasonsOf(f.platform), {});
+    assert.equal((await dnf.autoremove({ redpath: f.platform })).status, 'nothing-to-do');
+  });
+
+  it('keeps a dependency a descendant needs, and one another package of the node needs', async () => {
+    await dnf.install({ redpath: f.platform, specs: ['redhello', 'redscript'] });
+    // app's own package needs the library platform got as a dependency of redhello.
+    const needsLib = buildTestRpm('redneedslib', '%files\n', ['Requires: libredfoo']);
+    assert.deepEqual(plan(await dnf.install({ redpath: f.app, specs: [needsLib] })), ['install redneedslib user']);
+    const r = await dnf.remove({ redpath: f.platform, specs: ['redhello'] });
+    assert.deepEqual(plan(r), ['erase redfoo-conf unused', 'erase redhello user']);
+    assert.deepEqual(await installedNames(f.platform), ['libredfoo', 'redscript']);
+    assert.equal((await dnf.autoremove({ redpath: f.platform })).status, 'nothing-to-do', 'app still needs libredfoo');
+    await dnf.remove({ redpath: f.app, specs: ['redneedslib'] });
+    assert.deepEqual(plan(await dnf.autoremove({ redpath: f.platform, assumeno: true })), ['erase libredfoo unused']);
+  });
+
+  it('mark install keeps a dependency; mark remove makes one; a package with no recorded reason stays', async () => {
+    await dnf.mark({ redpath: f.platform, names: ['libredfoo'], reason: 'user' });
+    assert.equal((await dnf.autoremove({ redpath: f.platform })).status, 'nothing-to-do');
+    await dnf.mark({ redpath: f.platform, names: ['libredfoo', 'redscript'], reason: 'dependency' });
+    assert.deepEqual(plan(await dnf.autoremove({ redpath: f.platform, assumeno: true })), ['erase libredfoo unused', 'erase redscript unused']);
+    await assert.rejects(dnf.mark({ redpath: f.platform, names: ['redhello'], reason: 'user' }), isError('package', 'not installed in node', 'redhello'));
+    // Without a record (installed before reasons were kept, or by rpm itself), a package counts as asked for.
+    rmSync(join(f.platform, 'var/lib/dnf/redpak-reasons.json'));
+    assert.equal((await dnf.autoremove({ redpath: f.platform })).status, 'nothing-to-do');
   });
 });

@@ -116,8 +116,8 @@ export async function serveDirectory(root: string): Promise<RepoServer> {
   };
 }
 
-/** Build a one-off package from spec lines (cached per content) and return its .rpm path. */
-export function buildTestRpm(name: string, body: string): string {
+/** Build a one-off package from spec lines (cached per content) and return its .rpm path; `preamble` goes before %description (Requires:, Provides:…). */
+export function buildTestRpm(name: string, body: string, preamble: string[] = []): string {
   const spec = [
     '%global _build_id_links none',
     `Name: ${name}`,
@@ -126,6 +126,7 @@ export function buildTestRpm(name: string, body: string): string {
     `Summary: redpak test package ${name}`,
     'License: Apache-2.0',
     'BuildArch: noarch',
+    ...preamble,
     '%description',
     'Built by the redwrap-dnf tests.',
     body,
