@@ -60,9 +60,10 @@ function exists(path: string): boolean {
 
 /**
  * Saves what merging `upper` into `node` will change. Called with the staged upper layer, before
- * the merge; throws (and leaves nothing behind) if the generation cannot be written.
+ * the merge; throws (and leaves nothing behind) if the generation cannot be written. An `opaque`
+ * directory replaces the node's: all of it is saved, and it counts as created.
  */
-export function recordGeneration(node: string, upper: string, meta: { command: string; historyId?: number }): Generation {
+export function recordGeneration(node: string, upper: string, meta: { command: string; historyId?: number }, opaque: ReadonlySet<string> = new Set()): Generation {
   const all = listGenerations(node);
   const id = (all.at(-1)?.id ?? 0) + 1;
   const dir = join(generationsDir(node), String(id));
@@ -79,8 +80,11 @@ export function recordGeneration(node: string, upper: string, meta: { command: s
         const dest = join(node, r);
         const there = exists(dest);
         if (!isWhiteout(src) && lstatSync(src).isDirectory() && there && lstatSync(dest).isDirectory()) {
-          walk(r);
-          continue;
+          if (!opaque.has(r)) {
+            walk(r);
+            continue;
+          }
+          created.push(r);
         }
         if (!there) {
           // A whiteout of something absent changes nothing.

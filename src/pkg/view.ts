@@ -6,14 +6,16 @@
  *     directory, not the node. rpm and its scriptlets see the family's /bin/sh and tools, and
  *     every change (files, whiteouts, the node's rpm database) lands in the staging directory;
  *   - only when every rpm command succeeded is the staging directory merged into the node, rpm
- *     database last, synchronously (signals wait until it is done). A failure or an interruption
+ *     database last, synchronously (signals wait until it is done). A directory overlayfs made
+ *     opaque (removed, then created again, by rpm or a scriptlet) replaces the node's directory
+ *     instead of merging into it. A failure or an interruption
  *     before that leaves the node exactly as it was; the staging directory is dropped (or, after a
  *     kill, by the next transaction, under the family lock).
  *
  * var is layered on the node alone: an ancestor's rpm database must never show through.
  * Needs root (mount namespaces), util-linux `unshare` and bubblewrap.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
   existsSync,
   lstatSync,
@@ -32,6 +34,7 @@ import { RedpakError } from '../errors.js';
 import { recordGeneration } from './generations.js';
 import { run } from './exec.js';
 import { rpmSupportsForceDebian, RPM_DBPATH } from './rpm.js';
+import { solverPython } from './solver.js';
 
 /** Under the node; hidden so it is never taken for a child node. */
 export const STAGE_DIR = '.redpak-stage';
@@ -163,8 +166,9 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
       mkdirSync(dirname(join(upper, rel)), { recursive: true });
       writeFileSync(join(upper, rel), text);
     }
-    if (request.generation) recordGeneration(node, upper, request.generation);
-    mergeUpper(upper, node);
+    const opaque = opaqueDirs(upper);
+    if (request.generation) recordGeneration(node, upper, request.generation, opaque);
+    mergeUpper(upper, node, opaque);
     return { warnings };
   } finally {
     rmSync(stage, { recursive: true, force: true });
@@ -222,6 +226,35 @@ function spawnStreaming(command: string, args: string[], onLine?: (line: string)
   });
 }
 
+/**
+ * The directories of an overlay upper layer that overlayfs marked opaque (xattr
+ * trusted.overlay.opaque=y): what the lower layers had there is hidden, not merged. Node has no
+ * xattr call; Python's os.getxattr does it.
+ */
+export function opaqueDirs(upper: string): Set<string> {
+  const script = [
+    'import os, sys',
+    'top = sys.argv[1]',
+    'for d, dirs, files in os.walk(top):',
+    '    for name in list(dirs):',
+    '        path = os.path.join(d, name)',
+    '        try:',
+    "            opaque = os.getxattr(path, 'trusted.overlay.opaque', follow_symlinks=False) == b'y'",
+    '        except OSError:',
+    '            opaque = False',
+    '        if opaque:',
+    '            dirs.remove(name)',
+    "            print(os.path.relpath(path, top))",
+  ].join('\n');
+  const result = spawnSync(solverPython(), ['-S', '-E', '-c', script, upper], { encoding: 'utf8' });
+  if (result.status !== 0) {
+    throw new RedpakError('tool-failed', `cannot read the overlay attributes of ${upper}: ${result.error?.message ?? result.stderr.trim()}`, {
+      hint: 'nothing was changed in the node; python3 is needed (see REDPAK_PYTHON)',
+    });
+  }
+  return new Set(result.stdout.split('\n').filter((l) => l !== ''));
+}
+
 function isWhiteout(path: string): boolean {
   const st = lstatSync(path);
   return st.isCharacterDevice() && st.rdev === 0;
@@ -229,10 +262,11 @@ function isWhiteout(path: string): boolean {
 
 /**
  * Apply an overlay upper directory to the node: whiteouts delete, files and symlinks replace,
- * directories merge. The rpm database (var/lib/rpm) goes last, so the database never lists a
- * package whose files are not in place. Synchronous on purpose: no signal handler runs midway.
+ * directories merge, and `opaque` directories (upper-relative) replace the node's. The rpm
+ * database (var/lib/rpm) goes last, so the database never lists a package whose files are not in
+ * place. Synchronous on purpose: no signal handler runs midway.
  */
-export function mergeUpper(upper: string, node: string): void {
+export function mergeUpper(upper: string, node: string, opaque: ReadonlySet<string> = new Set()): void {
   const db = join(upper, RPM_DBPATH);
   const walk = (rel: string) => {
     const from = join(upper, rel);
@@ -256,8 +290,8 @@ export function mergeUpper(upper: string, node: string): void {
         // The layer roots (usr, opt, …) exist in the upper layer because we made them: an empty
         // one means nothing was written there.
         if (!destSt && rel === '' && readdirSync(src).length === 0) continue;
-        if (destSt && !destSt.isDirectory()) rmSync(dest, { force: true });
-        if (!destSt || !destSt.isDirectory()) mkdirSync(dest, { mode: st.mode & 0o7777 });
+        if (destSt && (!destSt.isDirectory() || opaque.has(r))) rmSync(dest, { recursive: true, force: true });
+        if (!destSt || !destSt.isDirectory() || opaque.has(r)) mkdirSync(dest, { mode: st.mode & 0o7777 });
         walk(r);
         continue;
       }

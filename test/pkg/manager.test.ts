@@ -262,6 +262,20 @@ describe('rule 7: scriptlets in the family view', () => {
     assert.ok(!existsSync(join(f.app, STAGE_DIR)));
   });
 
+  it('a directory a scriptlet removes and creates again replaces the node\'s (overlayfs made it opaque); a rollback brings the old one back', async () => {
+    mkdirSync(join(f.app, 'opt/redstate'), { recursive: true });
+    writeFileSync(join(f.app, 'opt/redstate/old'), 'from before\n');
+    const before = snapshotNode(f.app);
+    const recreate = buildTestRpm('redrecreate', '%post\nrm -rf /opt/redstate\nmkdir -p /opt/redstate\necho new > /opt/redstate/new\n%files\n');
+    const r = await dnf.install({ redpath: f.app, specs: [recreate] });
+    assert.deepEqual(r.warnings, []);
+    assert.deepEqual(readdirSync(join(f.app, 'opt/redstate')), ['new'], 'not merged with what was there');
+    await dnf.rollback({ redpath: f.app });
+    assert.deepEqual(readdirSync(join(f.app, 'opt/redstate')), ['old']);
+    const after = snapshotNode(f.app);
+    assert.deepEqual(Object.keys(after).filter((k) => !k.startsWith('.redpak')), Object.keys(before).filter((k) => !k.startsWith('.redpak')));
+  });
+
   it('--noscripts skips them', async () => {
     const r = await dnf.install({ redpath: f.platform, specs: ['redscript'], noscripts: true });
     assert.equal(r.status, 'done');
