@@ -140,6 +140,8 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
         '--tmpfs', '/tmp',
         '--tmpfs', '/run',
         ...reads.flatMap((r) => ['--ro-bind', r, r]),
+        // Anything written outside the layered directories would be lost with the sandbox: refuse it.
+        '--remount-ro', '/',
         '--unshare-all',
         '--die-with-parent',
         '--setenv', 'PATH', '/usr/sbin:/usr/bin:/sbin:/bin',

@@ -4,8 +4,8 @@
  * the issue, each failing if its rule is removed.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { RedpakError } from '../../src/errors.js';
@@ -274,6 +274,23 @@ describe('rule 7: scriptlets in the family view', () => {
     assert.deepEqual(readdirSync(join(f.app, 'opt/redstate')), ['old']);
     const after = snapshotNode(f.app);
     assert.deepEqual(Object.keys(after).filter((k) => !k.startsWith('.redpak')), Object.keys(before).filter((k) => !k.startsWith('.redpak')));
+  });
+
+  it('a package with files in a top-level directory no overlay has by default gets one: found in the repository\'s file lists, or in the package when the repository has none', async () => {
+    const body = '%install\nmkdir -p %{buildroot}/redtop\necho data > %{buildroot}/redtop/data\n%files\n/redtop/data\n';
+    for (const [name, filelists] of [['redtopdir', true], ['redtopdir2', false]] as const) {
+      const repoDir = join(f.dir, `repo-${name}`);
+      mkdirSync(repoDir, { recursive: true });
+      copyFileSync(buildTestRpm(name, body.replaceAll('redtop', name)), join(repoDir, `${name}.rpm`));
+      assert.equal(spawnSync('createrepo_c', ['--quiet', repoDir]).status, 0);
+      if (!filelists) {
+        const repomd = join(repoDir, 'repodata/repomd.xml');
+        writeFileSync(repomd, readFileSync(repomd, 'utf8').replace(/<data type="filelists">[\s\S]*?<\/data>/, ''));
+      }
+      const r = await dnf.install({ redpath: f.platform, specs: [name], repoDirs: [repoDir] });
+      assert.equal(r.status, 'done', name);
+      assert.equal(readFileSync(join(f.platform, name, 'data'), 'utf8'), 'data\n', name);
+    }
   });
 
   it('--noscripts skips them', async () => {
