@@ -27,7 +27,8 @@ import { Sysroot } from '../node/layout.js';
 import { childDirectories, isNodeDir, loadNode } from '../node/load.js';
 import type { Family, RedNode } from '../node/types.js';
 import { openPackageFamily } from '../pkg/family-context.js';
-import { localRepo, nodeRepos, syncRepos } from '../pkg/repos.js';
+import { localRepo, nodeRepos, solvCacheDir, syncRepos } from '../pkg/repos.js';
+import { readReasons } from '../pkg/reasons.js';
 import { hasRpmDb, queryPackages, verifyNode, type InstalledPackage } from '../pkg/rpm.js';
 import { auditTree, solve, assertSolved, type RuleViolation, type SolverJob } from '../pkg/solver.js';
 import { liveHostFacts } from '../system/host-facts.js';
@@ -421,7 +422,17 @@ export async function whatIf(options: WhatIfOptions): Promise<WhatIfResult> {
           { refresh: options.refresh, cacheOnly: options.cacheOnly },
         )
       : [];
-  const result = await solve({ node: pf.nodeRoot, ancestors: pf.ancestors.map((a) => a.root), descendants: pf.descendants, repos: repos.map((r) => r.solver), jobs });
+  // The same request the real command makes (remove takes the dependencies only it needed).
+  const result = await solve({
+    node: pf.nodeRoot,
+    ancestors: pf.ancestors.map((a) => a.root),
+    descendants: pf.descendants,
+    repos: repos.map((r) => r.solver),
+    jobs,
+    solvCache: solvCacheDir(pf.cacheDir),
+    reasons: readReasons(pf.nodeRoot),
+    cleanDeps: options.action === 'remove',
+  });
   const toTarget = (hostPath: string) => (pf.sysroot.isHost ? hostPath : hostPath.slice(pf.sysroot.dir.length) || '/');
   const text = (message: string) => (pf.sysroot.isHost ? message : message.split(pf.sysroot.dir).join(''));
   const descendantRules = (v: RuleViolation) => v.rule === 'descendant-broken' || v.rule === 'descendant-conflict';
