@@ -53,6 +53,7 @@ The exit status is the program's (128+signal when it is killed); redwrap's own e
       bwrap: flags.bwrap,
       host: this.host(),
       record,
+      planOnly: flags['dump-only'],
     });
     for (const warning of compiled.merged.warnings.filter((w) => w.redpak)) this.warnLine(warning.message);
     if (flags['dump-only']) {

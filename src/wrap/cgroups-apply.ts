@@ -143,6 +143,15 @@ export function resolveCgroupOptions(
   });
 }
 
+/**
+ * For a plan only shown (`--dump-only`) on a host that lacks the controllers: the plan as it
+ * would be on cgroup v2 at the same place.
+ */
+export function assumedV2Options(layout: CgroupLayout, cgrouproot?: string): CgroupPlanOptions {
+  const unified = layout.unified ?? { mount: '/sys/fs/cgroup', path: '/' };
+  return { version: 'v2', root: baseDir(unified.mount, unified.path, cgrouproot) };
+}
+
 export interface AppliedCgroups {
   plan: CgroupPlan;
   /** Directories this call created, in creation order. */

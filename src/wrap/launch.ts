@@ -21,7 +21,7 @@ import type { Family } from '../node/types.js';
 import { groupId, userId } from '../system/accounts.js';
 import { runRestrictedShell } from '../system/host-facts.js';
 import { assertKnownCapabilities } from './capabilities.js';
-import { applyCgroupPlan, cgroupEntryArgv, detectCgroupLayout, releaseCgroups, resolveCgroupOptions } from './cgroups-apply.js';
+import { applyCgroupPlan, assumedV2Options, cgroupEntryArgv, detectCgroupLayout, releaseCgroups, resolveCgroupOptions } from './cgroups-apply.js';
 import { planCgroups, requestedControllers, type CgroupNode, type CgroupPlan } from './cgroups.js';
 import { compileLaunchPlan, type LaunchPlan, type PlanArg, type Probe } from './plan.js';
 import { compileSeccomp, nativeSeccompArch, seccompBwrapArgs } from './seccomp.js';
@@ -42,6 +42,11 @@ export interface LaunchRequest {
   host: HostFacts;
   /** When given, notes every host fact and export source the compilation reads (for the plan cache). */
   record?: HostRecord;
+  /**
+   * The plan is only shown (`--dump-only`): cgroup controllers this host lacks do not stop it; the
+   * cgroups are then planned for cgroup v2 and `cgroups.unavailable` says why.
+   */
+  planOnly?: boolean;
 }
 
 export interface SeccompFilter {
@@ -65,7 +70,7 @@ export interface CompiledLaunch {
   switchUser: boolean;
   umask?: number;
   seccomp: SeccompFilter[];
-  cgroups?: { nodes: CgroupNode[]; plan: CgroupPlan };
+  cgroups?: { nodes: CgroupNode[]; plan: CgroupPlan; /** planOnly: why this host could not apply it. */ unavailable?: string };
   /** The environment bwrap itself starts with (empty unless inherit-env). */
   baseEnv: Record<string, string>;
 }
@@ -109,7 +114,7 @@ export function compileLaunch(request: LaunchRequest): CompiledLaunch {
   }
 
   const seccomp = compileFamilyFilters(merged, 3 + plan.fds.length);
-  const cgroups = compileCgroups(family, merged);
+  const cgroups = compileCgroups(family, merged, request.planOnly);
   const baseEnv = plan.inheritEnv ? (Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== undefined)) as Record<string, string>) : {};
   return {
     family,
@@ -157,7 +162,6 @@ function compileFamilyFilters(merged: MergedConfig, firstFd: number): SeccompFil
   return merged.seccomp.map((s, i) => ({ node: s.node, alias: s.alias, kind: s.kind, fd: firstFd + i, filter: compileSeccomp(s.filter, arch) }));
 }
 
-/** The family's cgroups, planned (not created) when any node asks for one. */
 /** The chain of node cgroups, root-most first: every node gets one, so that each parent's limits nest its children's. */
 export function cgroupChain(family: Family, merged: MergedConfig): CgroupNode[] {
   const settings = new Map(merged.cgroups.map((c) => [c.node, c.settings]));
@@ -169,11 +173,18 @@ export function cgroupChain(family: Family, merged: MergedConfig): CgroupNode[] 
   }));
 }
 
-function compileCgroups(family: Family, merged: MergedConfig): CompiledLaunch['cgroups'] {
+/** The family's cgroups, planned (not created) when any node asks for one. */
+function compileCgroups(family: Family, merged: MergedConfig, planOnly = false): CompiledLaunch['cgroups'] {
   if (!merged.cgroups.length) return undefined;
   const nodes = cgroupChain(family, merged);
-  const options = resolveCgroupOptions(detectCgroupLayout(), requestedControllers(nodes), merged.scalars.cgrouproot?.value);
-  return { nodes, plan: planCgroups(nodes, options) };
+  const layout = detectCgroupLayout();
+  const cgrouproot = merged.scalars.cgrouproot?.value;
+  try {
+    return { nodes, plan: planCgroups(nodes, resolveCgroupOptions(layout, requestedControllers(nodes), cgrouproot)) };
+  } catch (error) {
+    if (!planOnly || !(error instanceof RedpakError)) throw error;
+    return { nodes, plan: planCgroups(nodes, assumedV2Options(layout, cgrouproot)), unavailable: error.message };
+  }
 }
 
 const SETPRIV = '/usr/bin/setpriv';

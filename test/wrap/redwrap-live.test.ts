@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSy
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { makeNode, tempDir } from '../helpers/family.js';
-import { redwrap } from '../helpers/redwrap.js';
+import { redwrap, REDWRAP_BIN } from '../helpers/redwrap.js';
 
 const BUSYBOX = '/usr/bin/busybox';
 const skipLive =
@@ -369,5 +369,24 @@ describe('redwrap live: bad input is refused before anything runs', { skip: skip
     sweepCgroupsAfter(t, family.dir);
     await assertRefused(family, 10, /cgroups: node ROOT: cannot write "99999999" to \S+\/pids\.max/);
     assert.deepEqual(cgroupsOf(family.dir), [], 'no cgroup left behind');
+  });
+});
+
+describe('a host without cgroup controllers', { skip: skipLive }, () => {
+  // Made for real: redwrap runs in a private mount namespace where the cgroup filesystems are unmounted.
+  const withoutCgroups = (args: string[]) =>
+    spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', 'umount -R -l /sys/fs/cgroup && exec "$@"', 'sh', REDWRAP_BIN, ...args], { encoding: 'utf8' });
+
+  it('--dump-only still shows the plan, with the cgroups as on cgroup v2 and why they cannot be applied; a launch is refused', (t) => {
+    const dir = tempDir(t, 'redpak-live-');
+    const node = makeNode(dir, join(dir, 'root'), 'ROOT', conf('ROOT', BUSYBOX_EXPORTS, 'config:\n  cgroups:\n    pids:\n      max: 8\n'));
+    const dump = withoutCgroups(['--redpath', node, '--dump-only', '--json', '--', BUSYBOX, 'true']);
+    assert.equal(dump.status, 0, dump.stderr);
+    const plan = JSON.parse(dump.stdout) as { cgroupSteps: string[]; cgroupsUnavailable?: string };
+    assert.match(plan.cgroupsUnavailable ?? '', /controller\(s\) pids available neither in cgroup v2 nor as cgroup v1/);
+    assert.ok(plan.cgroupSteps.some((step) => /^write \/sys\/fs\/cgroup\/.*pids\.max = 8$/.test(step)), plan.cgroupSteps.join('\n'));
+    const launch = withoutCgroups(['--redpath', node, '--', BUSYBOX, 'true']);
+    assert.notEqual(launch.status, 0);
+    assert.match(launch.stderr, /available neither in cgroup v2 nor as cgroup v1/);
   });
 });
