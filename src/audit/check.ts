@@ -276,6 +276,7 @@ export async function checkTree(options: CheckOptions): Promise<CheckResult> {
           ...(f.other ? { other: { package: f.other, node: target(f.otherNode ?? f.node) } } : {}),
           ...(f.rule === 'duplicate' ? { hint: `remove it from one of the nodes, or accept it with --allow-duplicate ${f.name}` } : {}),
           ...(f.rule === 'unsatisfied' ? { hint: `install a provider of ${f.requirement} in ${e.path} or one of its ancestors` } : {}),
+          ...(f.rule === 'file-conflict' ? { hint: `keep ${f.requirement} in one node: remove ${f.name} from ${e.path}, or the other package from its node` } : {}),
         });
       }
     }
@@ -435,7 +436,7 @@ export async function whatIf(options: WhatIfOptions): Promise<WhatIfResult> {
   });
   const toTarget = (hostPath: string) => (pf.sysroot.isHost ? hostPath : hostPath.slice(pf.sysroot.dir.length) || '/');
   const text = (message: string) => (pf.sysroot.isHost ? message : message.split(pf.sysroot.dir).join(''));
-  const descendantRules = (v: RuleViolation) => v.rule === 'descendant-broken' || v.rule === 'descendant-conflict';
+  const descendantRules = (v: RuleViolation) => v.rule.startsWith('descendant-');
   // A request the real command would refuse by itself (unknown package, an ancestor's package,
   // no solution) is an error, as the command would give it; the what-if is about descendants.
   const own = { ...result, violations: result.violations.filter((v) => !descendantRules(v)) };

@@ -211,6 +211,9 @@ function explainSolveFailure(pf: PackageFamily, result: SolveResult): void {
     if (!hint && error.code === 'family-rule' && result.violations.some((v) => v.rule.startsWith('descendant'))) {
       hint = 'remove or adapt the descendant packages named above first';
     }
+    if (!hint && error.code === 'family-rule' && result.violations.some((v) => v.rule === 'file-conflict')) {
+      hint = 'the ancestor already has that file: leave the package to the ancestor node, or change the ancestor first';
+    }
     if (!hint && error.code === 'family-rule' && result.violations.some((v) => v.rule === 'ancestor-read-only')) {
       hint = 'change it from the ancestor node that owns it';
     }

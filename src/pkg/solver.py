@@ -19,6 +19,7 @@ The model:
 import hashlib
 import json
 import os
+import stat
 import sys
 import xml.etree.ElementTree as ET
 
@@ -460,6 +461,54 @@ def top_dirs(s):
     return sorted(set(d.str.split('/')[1] for d in s.Dataiterator(solv.SOLVABLE_FILELIST, None, flags) if d.str.count('/') >= 1 and d.str.split('/')[1]))
 
 
+FILE_SEARCH = solv.Dataiterator.SEARCH_FILES | solv.Dataiterator.SEARCH_COMPLETE_FILELIST
+
+
+def package_files(s):
+    return [d.str for d in s.Dataiterator(solv.SOLVABLE_FILELIST, None, FILE_SEARCH)]
+
+
+def file_owners(pool, path, among):
+    """The solvables of `among` (ids) whose file list has `path`."""
+    found = pool.Dataiterator(solv.SOLVABLE_FILELIST, path, solv.Dataiterator.SEARCH_STRING | FILE_SEARCH)
+    return [pool.solvables[d.solvid] for d in found if d.solvid in among]
+
+
+def shadowed_files(pool, s, roots, owned_by):
+    """Files of incoming package `s` that a package of another node (roots, in order; owned_by:
+    root -> ids of its packages) already has there as a file or link: the node's copy would hide
+    it, or be hidden by it. A package of the same name (a forcenode copy) may.
+    Yields (path, root, owner)."""
+    for path in package_files(s):
+        for root in roots:
+            try:
+                st = os.lstat(root + path)
+            except OSError:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                break
+            owners = [o for o in file_owners(pool, path, owned_by[root]) if o.name != s.name]
+            if owners:
+                yield path, root, owners[0]
+            break
+
+
+def file_conflicts(fam, trans):
+    """Rule 5 for files: what the node gets must not own a file an ancestor's package has."""
+    roots = list(fam.req.get('ancestors', []))
+    owned_by = {root: set() for root in roots}
+    for sid in fam.ancestor_ids:
+        owned_by[fam.owner[sid]].add(sid)
+    out = []
+    for s in trans.newsolvables():
+        for path, root, owner in shadowed_files(fam.pool, s, roots, owned_by):
+            out.append(violation('file-conflict',
+                                 'file %s of %s conflicts with the file of %s in ancestor node %s: the node\'s copy would hide it'
+                                 % (path, nevra(s), nevra(owner), root), package=nevra(s), name=s.name, node=fam.node, path=path,
+                                 other=nevra(owner), otherNode=root))
+    return out
+
+
 def touched_ancestors(fam, trans):
     """Defensive re-check of rule 3 on the solved transaction (locks should already prevent it)."""
     out = []
@@ -529,6 +578,13 @@ def check_descendants(fam, trans):
                         'descendant node %s: %s conflicts with %s (Conflicts: %s), which node %s would get'
                         % (node, nevra(d), nevra(p), dep.str(), fam.node),
                         node=node, package=nevra(d), requirement=dep.str(), removed=[]))
+        for nid in new_ids:
+            for path, root, owner in shadowed_files(pool, pool.solvables[nid], [node], {node: set(own_ids)}):
+                out.append(violation(
+                    'descendant-file-conflict',
+                    'descendant node %s: its %s has file %s, which %s would bring into node %s (one would hide the other)'
+                    % (node, nevra(owner), path, nevra(pool.solvables[nid]), fam.node),
+                    node=node, package=nevra(owner), requirement=path, removed=[]))
         for sid in own_ids:
             s = pool.solvables[sid]
             for dep in requirements(s):
@@ -566,7 +622,7 @@ def solve(req):
         return {'ok': False, 'steps': [], 'problems': describe_problems(fam, solver, found, lock_jobs), 'violations': []}
     trans = solver.transaction()
     trans.order()
-    violations = touched_ancestors(fam, trans) + check_descendants(fam, trans)
+    violations = touched_ancestors(fam, trans) + file_conflicts(fam, trans) + check_descendants(fam, trans)
     return {'ok': not violations, 'steps': step_records(fam, trans), 'problems': [], 'violations': violations}
 
 
@@ -786,7 +842,8 @@ def audit(req):
     """The family rules, checked on installed nodes (redmanager check): for every node, each
     requirement of its packages satisfied by the node and its ancestors (rule 1), no package
     whose name an ancestor has (rule 2), no conflict and no obsoletes between a package of the
-    node and one of its view (rule 5)."""
+    node and one of its view, and no file of its packages that a package of an ancestor in the
+    tree has too (rule 5)."""
     tree = Tree(req)
     pool = tree.pool
     allowed = set(req.get('allowDuplicates', []))
@@ -850,6 +907,13 @@ def audit(req):
                     add('obsoletes', node, mine, '%s (node %s) obsoletes %s (node %s), which is still installed: Obsoletes: %s'
                         % (nevra(s), tree.owner.get(sid), nevra(p), tree.owner.get(p.id), dep.str()),
                         requirement=dep.str(), other=nevra(other), otherNode=tree.owner.get(other.id))
+        line = tree.chain(node)
+        owned_by = dict((root, tree.own[root]) for root in line)
+        for sid in sorted(own):
+            s = pool.solvables[sid]
+            for path, root, owner in shadowed_files(pool, s, line, owned_by):
+                add('file-conflict', node, s, 'file %s of %s is also a file of %s in ancestor node %s: one hides the other'
+                    % (path, nevra(s), nevra(owner), root), requirement=path, other=nevra(owner), otherNode=root)
     counts = dict((n, len(tree.own[n])) for n in tree.order)
     return {'ok': True, 'findings': out, 'unreadable': tree.unreadable, 'packages': counts}
 

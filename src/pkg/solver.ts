@@ -94,7 +94,7 @@ export interface SolverProblem {
   readOnly: { package: string; node: string }[];
 }
 
-export type FamilyRule = 'duplicate' | 'ancestor-read-only' | 'descendant-broken' | 'descendant-conflict';
+export type FamilyRule = 'duplicate' | 'ancestor-read-only' | 'file-conflict' | 'descendant-broken' | 'descendant-conflict' | 'descendant-file-conflict';
 
 export interface RuleViolation {
   rule: FamilyRule;
@@ -104,8 +104,12 @@ export interface RuleViolation {
   /** The node owning `package`. */
   node: string;
   name?: string;
-  /** descendant-broken: the broken requirement; descendant-conflict: the Conflicts entry. */
+  /** descendant-broken: the broken requirement; descendant-conflict: the Conflicts entry; descendant-file-conflict: the path. */
   requirement?: string;
+  /** file-conflict: the path, the ancestor's package that has it, and that ancestor. */
+  path?: string;
+  other?: string;
+  otherNode?: string;
   removed?: string[];
 }
 
@@ -264,7 +268,7 @@ export interface TreeDb {
 }
 
 /** Which family rule an installed node breaks (redmanager check). */
-export type AuditRule = 'unsatisfied' | 'duplicate' | 'conflict' | 'obsoletes';
+export type AuditRule = 'unsatisfied' | 'duplicate' | 'conflict' | 'obsoletes' | 'file-conflict';
 
 export interface AuditFinding {
   rule: AuditRule;
@@ -274,9 +278,9 @@ export interface AuditFinding {
   package: string;
   name: string;
   message: string;
-  /** unsatisfied: the requirement; conflict, obsoletes: the Conflicts/Obsoletes entry. */
+  /** unsatisfied: the requirement; conflict, obsoletes: the Conflicts/Obsoletes entry; file-conflict: the path. */
   requirement?: string;
-  /** duplicate, conflict, obsoletes: the other package and its node. */
+  /** duplicate, conflict, obsoletes, file-conflict: the other package and its node. */
   other?: string;
   otherNode?: string;
   /** unsatisfied: nodes outside the family line that do provide it. */

@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { CHECK_CLASSES, CHECK_EXIT_CODES, checkTree, summarize, whatIf, type CheckResult, type Finding } from '../../src/audit/check.js';
 import { EXIT_CODES } from '../../src/errors.js';
 import { createNode } from '../../src/node/factory.js';
-import { initDb } from '../../src/pkg/rpm.js';
+import { initDb, installPackages } from '../../src/pkg/rpm.js';
 import { pinnedHost } from '../helpers/family.js';
 import { fixtureRepo } from '../pkg/helpers/family.js';
-import { makeNodeFamily, snapshotNode, type NodeFamily } from '../pkg/helpers/nodes.js';
+import { buildTestRpm, makeNodeFamily, snapshotNode, type NodeFamily } from '../pkg/helpers/nodes.js';
 import { coherentFamily, editConfig, lineOf, put } from './helpers.js';
 
 const host = pinnedHost();
@@ -91,6 +91,10 @@ describe('check on a broken family', () => {
     // Packages placed with rpm alone, bypassing every family rule.
     await put(f.platform, 'libredfoo-2.0', 'redlegacy');
     await put(f.app, 'redhello', 'redcompat', 'libredfoo-1.0', 'rednew');
+    // Two packages of different names with the same file, in platform and in app.
+    const sharedFile = (name: string) => buildTestRpm(name, `%install\nmkdir -p %{buildroot}/usr/share/redshared\necho ${name} > %{buildroot}/usr/share/redshared/file\n%files\n/usr/share/redshared/file\n`);
+    await installPackages(f.platform, [sharedFile('redfilea')], { noscripts: true });
+    await installPackages(f.app, [sharedFile('redfileb')], { noscripts: true });
     appendFileSync(join(f.platform, 'usr/lib/libredfoo.so.1'), 'tampered');
     // platform forbids the network app asks for; cgroups app cannot have.
     files.platform = editConfig(f.platform, { replace: [[/share_net: enabled/, 'share_net: disabled']], configLines: ['cgroups:', '  mem:', '    max: 512M', '  cpuset:', '    cpus: 0-1'] });
@@ -124,6 +128,10 @@ describe('check on a broken family', () => {
     assert.deepEqual(of('duplicate').map((x) => [x.node, x.package, x.other]), [[f.app, 'libredfoo-1.0-1.x86_64', { package: 'libredfoo-2.0-1.x86_64', node: f.platform }]]);
     assert.deepEqual(of('conflict', 'conflict').map((x) => [x.node, x.package, x.requirement, x.other?.node]), [[f.app, 'redcompat-1.0-1.noarch', 'libredfoo >= 2.0', f.platform]]);
     assert.deepEqual(of('conflict', 'obsoletes').map((x) => [x.node, x.package, x.other]), [[f.app, 'rednew-2.0-1.noarch', { package: 'redlegacy-1.0-1.noarch', node: f.platform }]]);
+    // libredfoo 1.0 in app has platform's libredfoo file too, but as a copy of the same package it is a duplicate, not a file conflict.
+    assert.deepEqual(of('conflict', 'file-conflict').map((x) => [x.node, x.package, x.requirement, x.other]), [
+      [f.app, 'redfileb-1.0-1.noarch', '/usr/share/redshared/file', { package: 'redfilea-1.0-1.noarch', node: f.platform }],
+    ]);
   });
 
   it('attributes rpm -V to the node whose database owns the file', () => {

@@ -100,6 +100,27 @@ describe('rules 1–5 through the manager', () => {
     }
   });
 
+  it('rule 5 for files: a package owning a file that a package of an ancestor or of a descendant has is refused, in both directions', async () => {
+    const body = (name: string) => `%install\nmkdir -p %{buildroot}/usr/share/redshared\necho ${name} > %{buildroot}/usr/share/redshared/file\n%files\n/usr/share/redshared/file\n`;
+    const first = buildTestRpm('redfilea', body('a'));
+    const second = buildTestRpm('redfileb', body('b'));
+    const g = await makeNodeFamily();
+    try {
+      await dnf.install({ redpath: g.platform, specs: [first] });
+      const before = snapshotNode(g.app);
+      await assert.rejects(
+        dnf.install({ redpath: g.app, specs: [second] }),
+        isError('family-rule', 'file /usr/share/redshared/file of redfileb-1.0-1.noarch conflicts with the file of redfilea-1.0-1.noarch', `ancestor node ${g.platform}`),
+      );
+      assert.deepEqual(snapshotNode(g.app), before);
+      await dnf.remove({ redpath: g.platform, specs: ['redfilea'] });
+      await dnf.install({ redpath: g.app, specs: [second] });
+      await assert.rejects(dnf.install({ redpath: g.platform, specs: [first] }), isError('family-rule', `descendant node ${g.app}`, 'redfileb-1.0-1.noarch has file /usr/share/redshared/file'));
+    } finally {
+      g.cleanup();
+    }
+  });
+
   it('rule 5: installing in a parent what conflicts with a descendant package is refused', async () => {
     const g = await makeNodeFamily();
     try {
