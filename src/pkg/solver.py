@@ -455,17 +455,16 @@ def step_records(fam, trans):
     return steps
 
 
-def top_dirs(s):
-    """The top-level directories a package has files in (usr, etc, opt, …)."""
-    flags = solv.Dataiterator.SEARCH_FILES | solv.Dataiterator.SEARCH_COMPLETE_FILELIST
-    return sorted(set(d.str.split('/')[1] for d in s.Dataiterator(solv.SOLVABLE_FILELIST, None, flags) if d.str.count('/') >= 1 and d.str.split('/')[1]))
-
-
 FILE_SEARCH = solv.Dataiterator.SEARCH_FILES | solv.Dataiterator.SEARCH_COMPLETE_FILELIST
 
 
 def package_files(s):
     return [d.str for d in s.Dataiterator(solv.SOLVABLE_FILELIST, None, FILE_SEARCH)]
+
+
+def top_dirs(s):
+    """The top-level directories a package has files in (usr, etc, opt, …)."""
+    return sorted(set(path.split('/')[1] for path in package_files(s) if path.startswith('/') and path.split('/')[1]))
 
 
 def file_owners(pool, path, among):
