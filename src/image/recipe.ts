@@ -114,6 +114,9 @@ export const RECIPE_SCHEMA: Schema = object(
           gpgkey: text,
           priority: intText,
           metadata_expire: text,
+          sslcacert: text,
+          sslverify: boolText,
+          timeout: intText,
           node: text,
         },
         ['id', 'baseurl'],
@@ -379,6 +382,9 @@ export function parseRecipe(source: string, file: string, options: { sysroot?: S
       ...(str(raw, 'gpgkey') ? [`gpgkey=${str(raw, 'gpgkey')}`] : []),
       ...(str(raw, 'priority') ? [`priority=${str(raw, 'priority')!.trim()}`] : []),
       ...(str(raw, 'metadata_expire') ? [`metadata_expire=${str(raw, 'metadata_expire')}`] : []),
+      ...(str(raw, 'sslcacert') ? [`sslcacert=${str(raw, 'sslcacert')}`] : []),
+      ...(raw.sslverify !== undefined ? [`sslverify=${bool01('sslverify', true)}`] : []),
+      ...(str(raw, 'timeout') ? [`timeout=${str(raw, 'timeout')!.trim()}`] : []),
     ];
     const repoText = lines.join('\n') + '\n';
     let baseurl: string[];

@@ -51,6 +51,8 @@ describe('recipe: parsing and checking', () => {
     ]);
     assert.deepEqual(recipe.nodes[0]!.packages.map((p) => [p.name, p.pin]), [['libredfoo', '1.0-1'], ['redfoo-conf', undefined]]);
     assert.match(recipe.repositories[0]!.text, /\[base\]\nname=base\nbaseurl=file:\/\/\/srv\/mirror\nenabled=1\ngpgcheck=0\n/);
+    const https = parseRecipe(BASE.replace('{id: base, baseurl: "file:///srv/mirror"}', '{id: base, baseurl: "https://mirror.example/el", sslcacert: /etc/pki/corp.pem, sslverify: yes, timeout: 10}'), 'r.yaml');
+    assert.match(https.repositories[0]!.text, /\nsslcacert=\/etc\/pki\/corp.pem\nsslverify=1\ntimeout=10\n$/);
     assert.ok(pinMatches('1.0', '1.0-1') && pinMatches('1.0-1', '1.0-1') && !pinMatches('1.0-1', '1.0-2') && !pinMatches('1:1.0', '1.0-1'));
   });
 
