@@ -39,6 +39,7 @@ With --upgrade or --remove (and --redpath), answers instead whether upgrading or
     packages: Flags.boolean({ description: 'check requirements, duplicates and conflicts with libsolv', default: true, allowNo: true }),
     files: Flags.boolean({ description: 'check files against each node\'s rpm database (rpm -V)', default: true, allowNo: true }),
     cgroups: Flags.boolean({ description: 'lint cgroup budgets', default: true, allowNo: true }),
+    unowned: Flags.boolean({ description: 'also list the files of each node that none of its packages owns (class files, rule unowned)' }),
     'allow-duplicate': Flags.string({ description: 'a package name a node may have although an ancestor has it (installed with --forcenode on purpose)', multiple: true, helpValue: 'NAME' }),
     'repo-dir': Flags.string({ description: 'with --upgrade: also use this local repository directory', multiple: true, helpValue: 'DIR' }),
     'no-repo-files': Flags.boolean({ description: 'with --upgrade: ignore the family\'s .repo files' }),
@@ -72,6 +73,7 @@ With --upgrade or --remove (and --redpath), answers instead whether upgrading or
       packages: flags.packages,
       files: flags.files,
       cgroups: flags.cgroups,
+      unowned: flags.unowned,
       allowDuplicates: flags['allow-duplicate'],
     });
     this.log(renderCheck(result));

@@ -29,6 +29,7 @@ import type { Family, RedNode } from '../node/types.js';
 import { openPackageFamily } from '../pkg/family-context.js';
 import { localRepo, nodeRepos, solvCacheDir, syncRepos } from '../pkg/repos.js';
 import { readReasons } from '../pkg/reasons.js';
+import { unownedFiles } from './unowned.js';
 import { hasRpmDb, queryPackages, verifyNode, type InstalledPackage } from '../pkg/rpm.js';
 import { auditTree, solve, assertSolved, type RuleViolation, type SolverJob } from '../pkg/solver.js';
 import { liveHostFacts } from '../system/host-facts.js';
@@ -116,7 +117,7 @@ export interface CheckResult extends CheckSummary {
   /** Target path of the top node checked. */
   root: string;
   sysroot: string;
-  checks: { config: boolean; packages: boolean; files: boolean; cgroups: boolean };
+  checks: { config: boolean; packages: boolean; files: boolean; cgroups: boolean; unowned: boolean };
   nodes: CheckedNode[];
 }
 
@@ -130,6 +131,8 @@ export interface CheckOptions {
   packages?: boolean;
   files?: boolean;
   cgroups?: boolean;
+  /** Also list the files of each node that none of its packages owns (default false). */
+  unowned?: boolean;
   /** Package names allowed in a node although an ancestor has them (installed with --forcenode on purpose). */
   allowDuplicates?: string[];
 }
@@ -162,7 +165,7 @@ export async function checkTree(options: CheckOptions): Promise<CheckResult> {
     throw new RedpakError('not-a-node', `${rootPath} is not a node (no .rednode.yaml in ${sysroot.toHost(rootPath)})`, { hint: 'give the top node of the tree with --redroot' });
   }
   const host = options.host ?? liveHostFacts();
-  const run = { config: options.config ?? true, packages: options.packages ?? true, files: options.files ?? true, cgroups: options.cgroups ?? true };
+  const run = { config: options.config ?? true, packages: options.packages ?? true, files: options.files ?? true, cgroups: options.cgroups ?? true, unowned: options.unowned ?? false };
   const findings: Finding[] = [];
   const add = (f: Finding) => findings.push(f);
 
@@ -230,7 +233,7 @@ export async function checkTree(options: CheckOptions): Promise<CheckResult> {
   }
 
   const packageCounts = new Map<string, number>();
-  if (run.packages || run.files) {
+  if (run.packages || run.files || run.unowned) {
     const installed = new Map<string, InstalledPackage[]>();
     const unreadable = new Set<string>();
     for (const entry of tree) {
@@ -307,6 +310,24 @@ export async function checkTree(options: CheckOptions): Promise<CheckResult> {
             ...(pkgs.length ? { package: pkgs.join(', ') } : {}),
             message: `${label(entry)}: ${p.attr === 'c' ? 'config file' : 'file'} ${p.path}${pkgs.length ? ` of ${pkgs.join(', ')}` : ''} ${what}`,
             hint: `reinstall the package in ${entry.path} (redwrap-dnf reinstall) or rebuild the image`,
+          });
+        }
+      }
+    }
+    if (run.unowned) {
+      for (const entry of tree) {
+        if (!entry.node || unreadable.has(entry.path)) continue;
+        const owned = new Set((installed.get(entry.path) ?? []).flatMap((p) => p.files.map((f) => f.path)));
+        for (const file of unownedFiles(entry.hostPath, owned)) {
+          add({
+            class: 'files',
+            rule: 'unowned',
+            node: entry.path,
+            ...aliasOf(entry),
+            file,
+            at: { file: `${entry.hostPath}${file}`, line: 0, col: 0 },
+            message: `${label(entry)}: ${file} belongs to no package of the node`,
+            hint: 'package it, or remove it from the node',
           });
         }
       }

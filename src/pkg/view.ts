@@ -77,6 +77,11 @@ export interface StagedResult {
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
+/** The host's merged-/usr links, reproduced in the view: name → target ('bin' → 'usr/bin'). */
+export function usrLinkTargets(): Record<string, string> {
+  return Object.fromEntries(hostUsrLinks().map((l) => [l, readlinkSync(`/${l}`)]));
+}
+
 function hostUsrLinks(): string[] {
   return USR_LINKS.filter((l) => {
     try {

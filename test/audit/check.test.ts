@@ -1,7 +1,7 @@
 /** redmanager check as a library: every class of finding on real rpm databases, and the what-if. */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync, appendFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CHECK_CLASSES, CHECK_EXIT_CODES, checkTree, summarize, whatIf, type CheckResult, type Finding } from '../../src/audit/check.js';
 import { EXIT_CODES } from '../../src/errors.js';
@@ -42,6 +42,20 @@ describe('check on a coherent family', () => {
     assert.equal(result.exitCode, 0);
     assert.deepEqual(result.nodes.map((n) => [n.alias, n.packages, n.findings]), [['system', 1, 0], ['platform', 2, 0], ['app', 2, 0]]);
     assert.deepEqual([f.sys, f.platform, f.app].map(snapshotNode), before);
+  });
+
+  it('--unowned: nothing but the packages\' files and the node\'s own state on a coherent family; a file dropped into a node is listed', async () => {
+    assert.deepEqual((await checkTree({ redroot: f.sys, host, unowned: true })).findings, []);
+    mkdirSync(join(f.app, 'usr/local/bin'), { recursive: true });
+    writeFileSync(join(f.app, 'usr/local/bin/dropped'), '#!/bin/sh\n');
+    try {
+      const result = await checkTree({ redroot: f.sys, host, unowned: true });
+      assert.deepEqual(result.findings.map((x) => [x.class, x.rule, x.node, x.file]), [['files', 'unowned', f.app, '/usr/local/bin/dropped']]);
+      assert.equal(result.exitCode, CHECK_EXIT_CODES.files);
+      assert.deepEqual((await checkTree({ redroot: f.sys, host })).findings, [], 'only when asked');
+    } finally {
+      rmSync(join(f.app, 'usr/local'), { recursive: true, force: true });
+    }
   });
 
   it('checks a subtree with the ancestors above it as providers', async () => {
