@@ -5,7 +5,7 @@
  * family lock and stages rpm's work); a failure undoes that node's step and stops, nodes applied
  * before it stay. Then the lock file is written (or, with `frozen`, the nodes checked against it).
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, posix, resolve } from 'node:path';
 import { RedpakError } from '../errors.js';
@@ -19,6 +19,7 @@ import { FsTransaction } from '../system/fs-transaction.js';
 import { cacheDirOf, type PackageFamily } from '../pkg/family-context.js';
 import { registerHost, transactJobs, type TransactionResult } from '../pkg/manager.js';
 import { createPackageNode } from '../pkg/node-setup.js';
+import { acquireFamilyLock } from '../pkg/lock.js';
 import { nodeRepos, repoCacheDir, syncRepos, type SyncedRepo } from '../pkg/repos.js';
 import { hasRpmDb, queryPackages, HOST_PROVIDES_PACKAGE, type InstalledPackage } from '../pkg/rpm.js';
 import { readRecipe, type Recipe, type RecipeNode } from './recipe.js';
@@ -383,9 +384,15 @@ export async function applyRecipe(options: ApplyOptions): Promise<ApplyResult> {
     return { recipe: recipeFile, root: sysroot.dir, mode, changed: !plan.empty, plan: lines, nodes: [], lock: lockInfo(false), warnings };
   }
 
+  // One apply at a time per family: the lock its transactions take is held across the whole apply.
+  const top = lockRoot(recipe, sysroot);
+  mkdirSync(top.hostPath, { recursive: true });
+  const familyLock = await acquireFamilyLock(top.hostPath, { command: `redmanager apply ${recipeFile}`, waitSeconds: options.lockWait, topLabel: top.path });
   const scratch = mkdtempSync(join(tmpdir(), 'redpak-apply-'));
   const ctx: StepContext = { recipe, sysroot, options, scratch, ...(frozen ? { frozen } : {}) };
   const results: AppliedNode[] = [];
+  let written = false;
+  let recipeLock: LockFile | undefined;
   try {
     for (const [i, node] of recipe.nodes.entries()) {
       const applied = appliedOf(plan.nodes[i]!);
@@ -396,18 +403,31 @@ export async function applyRecipe(options: ApplyOptions): Promise<ApplyResult> {
       }
       results.push(applied);
     }
+    // Locked while every node is still enabled (a disabled node cannot be opened for packages).
+    const lock = options.frozen ? undefined : await buildLock(recipe, sysroot, options, warnings);
+    for (const [i, node] of [...recipe.nodes.entries()].reverse()) {
+      if (!plan.nodes[i]!.disable) continue;
+      setNodeState({ redpath: node.path, sysroot: options.sysroot, state: 'Disable', host: options.host, tool: 'redmanager apply' });
+      results[i]!.state = 'disabled';
+      options.onLine?.(`disabled ${node.alias} (${node.path})`);
+    }
+    written = lock ? writeLock(lockFile, lock) : false;
+    recipeLock = lock;
   } finally {
     rmSync(scratch, { recursive: true, force: true });
+    familyLock.release();
   }
-  // Locked while every node is still enabled (a disabled node cannot be opened for packages).
-  const lock = options.frozen ? undefined : await buildLock(recipe, sysroot, options, warnings);
-  for (const [i, node] of [...recipe.nodes.entries()].reverse()) {
-    if (!plan.nodes[i]!.disable) continue;
-    setNodeState({ redpath: node.path, sysroot: options.sysroot, state: 'Disable', host: options.host, tool: 'redmanager apply' });
-    results[i]!.state = 'disabled';
-    options.onLine?.(`disabled ${node.alias} (${node.path})`);
-  }
-  const written = lock ? writeLock(lockFile, lock) : false;
   const changed = results.some((r) => r.created || r.configUpdated.length || r.state || r.repos.length || r.hostProvides || r.transaction?.status === 'done');
-  return { recipe: recipeFile, root: sysroot.dir, mode, changed, plan: lines, nodes: results, lock: lockInfo(written, lock), warnings };
+  return { recipe: recipeFile, root: sysroot.dir, mode, changed, plan: lines, nodes: results, lock: lockInfo(written, recipeLock), warnings };
+}
+
+/**
+ * Where the family lock of the recipe's nodes lives: the root-most node at or above the redroot
+ * (the top a transaction of theirs locks), else the redroot, which apply creates first.
+ */
+function lockRoot(recipe: Recipe, sysroot: Sysroot): { path: string; hostPath: string } {
+  let top = recipe.redroot;
+  // Family discovery skips directories that are not nodes: so does this.
+  for (let dir = posix.dirname(top); dir !== '/'; dir = posix.dirname(dir)) if (isNodeDir(sysroot.toHost(dir))) top = dir;
+  return { path: top, hostPath: sysroot.toHost(top) };
 }

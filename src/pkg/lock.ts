@@ -75,13 +75,44 @@ function tryLock(file: string, command: string): FamilyLock | LockOwner {
   return readOwner(file) ?? { pid: 0, command: 'unknown', since: '' };
 }
 
-/** Take the family lock of the root-most node `topHostPath`. */
+/** Locks this process holds, by file, with how many times each was taken (redmanager apply holds its family's across its transactions). */
+const held = new Map<string, { lock: FamilyLock; depth: number }>();
+
+/**
+ * Take the family lock of the root-most node `topHostPath`. Taking it again in the process that
+ * holds it nests: the lock goes with the outermost release.
+ */
 export async function acquireFamilyLock(topHostPath: string, options: { command: string; waitSeconds?: number; topLabel?: string }): Promise<FamilyLock> {
   const file = join(topHostPath, LOCK_FILE);
+  const nested = held.get(file);
+  if (nested) {
+    nested.depth += 1;
+    let released = false;
+    return {
+      file,
+      release: () => {
+        if (released) return;
+        released = true;
+        nested.depth -= 1;
+      },
+    };
+  }
   const deadline = Date.now() + (options.waitSeconds ?? 0) * 1000;
   for (;;) {
     const got = tryLock(file, options.command);
-    if ('release' in got) return got;
+    if ('release' in got) {
+      const entry = { lock: got, depth: 1 };
+      held.set(file, entry);
+      return {
+        file,
+        release: () => {
+          if (entry.depth === 0) return;
+          entry.depth = 0;
+          held.delete(file);
+          got.release();
+        },
+      };
+    }
     if (Date.now() >= deadline) {
       throw new RedpakError(
         'lock-busy',

@@ -4,6 +4,7 @@
  * pins, prune, the lock file, --frozen, and "nothing changed" on every kind of bad input.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, before, type TestContext } from 'node:test';
@@ -16,6 +17,7 @@ import { readLock } from '../../src/image/recipe-lock.js';
 import { pinnedHost, tempDir } from '../helpers/family.js';
 import { fixtureRepo, installedNames } from '../pkg/helpers/family.js';
 import { snapshotNode } from '../pkg/helpers/nodes.js';
+import { LOCK_FILE } from '../../src/pkg/lock.js';
 
 function fails(work: () => unknown, code: string, message: RegExp, line?: number): RedpakError {
   try {
@@ -210,6 +212,21 @@ describe('recipe: apply into a sysroot (real rpm databases)', () => {
       return true;
     });
     assert.deepEqual(await installedNames(s.node('var/redpak/platform')), ['libredfoo', 'redfoo-conf']);
+  });
+
+  it('holds the family lock for the whole apply: another transaction running in the family stops it before anything is written', async (t) => {
+    const s = sysrootOf(t);
+    const recipe = write(s.dir, BASE);
+    mkdirSync(s.node('var/redpak'), { recursive: true });
+    const other = spawn('sleep', ['30'], { stdio: 'ignore' });
+    t.after(() => other.kill());
+    writeFileSync(s.node(`var/redpak/${LOCK_FILE}`), JSON.stringify({ pid: other.pid, command: 'redwrap-dnf install x', since: new Date().toISOString() }));
+    await assert.rejects(applyRecipe({ recipe, sysroot: s.root, host }), (e: RedpakError) => {
+      assert.equal(e.code, 'lock-busy', e.message);
+      assert.match(e.message, new RegExp(`pid ${other.pid} \\(redwrap-dnf install x\\)`));
+      return true;
+    });
+    assert.deepEqual(readdirSync(s.node('var/redpak')), [LOCK_FILE], 'no node was created');
   });
 
   it('--frozen reproduces the lock offline from a mirror, and refuses any difference with nothing changed', async (t) => {
