@@ -257,7 +257,7 @@ async function transact(options: TransactionOptions, kind: string, jobs: SolverJ
   try {
     return await withLock(pf, options, text, async () => {
       dropStaleStage(pf.nodeRoot);
-      const reasons = readReasons(pf.nodeRoot);
+      let reasons = readReasons(pf.nodeRoot);
       const localFiles = jobs
         .filter((j) => j.op === 'install' && j.what?.endsWith('.rpm') && existsSync(resolve(options.cwd ?? process.cwd(), j.what)))
         .map((j) => {
@@ -286,7 +286,14 @@ async function transact(options: TransactionOptions, kind: string, jobs: SolverJ
       explainSolveFailure(pf, result);
       const plan = planOf(pf, result.steps);
       const base = { ...plan, downloaded: 0, warnings: [] as string[] };
-      if (result.steps.length === 0) return { ...base, status: 'nothing-to-do' as const };
+      // Asking to install what the node has as a dependency makes it asked for (dnf does the same):
+      // with the transaction, or at once when there is nothing else to do.
+      const promoted = (result.namedInstalled ?? []).filter((name) => reasons[name] === 'dependency');
+      reasons = { ...reasons, ...Object.fromEntries(promoted.map((name) => [name, 'user' as const])) };
+      if (result.steps.length === 0) {
+        if (promoted.length > 0 && !options.assumeno) writeReasons(pf.nodeRoot, reasons);
+        return { ...base, status: 'nothing-to-do' as const };
+      }
       options.onPlan?.(plan);
       if (options.assumeno) return { ...base, status: 'cancelled' as const };
       if (options.confirm && !(await options.confirm(plan))) return { ...base, status: 'cancelled' as const };

@@ -622,7 +622,9 @@ def solve(req):
     trans = solver.transaction()
     trans.order()
     violations = touched_ancestors(fam, trans) + file_conflicts(fam, trans) + check_descendants(fam, trans)
-    return {'ok': not violations, 'steps': step_records(fam, trans), 'problems': [], 'violations': violations}
+    # Installed packages of the node an install job named: dnf then records them as asked for.
+    named = sorted(set(fam.pool.solvables[sid].name for sid in fam.requested if fam.owner.get(sid) == fam.node))
+    return {'ok': not violations, 'steps': step_records(fam, trans), 'problems': [], 'violations': violations, 'namedInstalled': named}
 
 
 def describe(fam, s, details):

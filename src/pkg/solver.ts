@@ -118,6 +118,8 @@ export interface SolveResult {
   steps: TransactionStep[];
   problems: SolverProblem[];
   violations: RuleViolation[];
+  /** Names of the node's installed packages that an install job named (already there). */
+  namedInstalled?: string[];
 }
 
 /** The python interpreter that has the Debian `solv` module. */
@@ -197,7 +199,7 @@ export async function query(request: Pick<SolveRequest, 'node' | 'ancestors' | '
 /** Resolve `request` against the family view. Never throws for unsolvable requests: see `ok`. */
 export async function solve(request: SolveRequest): Promise<SolveResult> {
   const answer = await callSolver<SolveResult>(request, request.node);
-  return { ok: answer.ok, steps: answer.steps, problems: answer.problems, violations: answer.violations };
+  return { ok: answer.ok, steps: answer.steps, problems: answer.problems, violations: answer.violations, ...(answer.namedInstalled ? { namedInstalled: answer.namedInstalled } : {}) };
 }
 
 /** Problems the way dnf prints them: "Problem N: …", the rules as " - …", then the solutions. */

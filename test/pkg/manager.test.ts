@@ -504,6 +504,15 @@ describe('dependencies: reasons, remove cleans them up, autoremove, mark', () =>
     assert.deepEqual(plan(await dnf.autoremove({ redpath: f.platform, assumeno: true })), ['erase libredfoo unused']);
   });
 
+  it('asking to install what the node has as a dependency records it as asked for, as dnf does', async () => {
+    assert.equal(reasonsOf(f.platform).libredfoo, 'dependency');
+    assert.equal((await dnf.install({ redpath: f.platform, specs: ['libredfoo'], assumeno: true })).status, 'nothing-to-do');
+    assert.equal(reasonsOf(f.platform).libredfoo, 'dependency', '--assumeno changes nothing');
+    assert.equal((await dnf.install({ redpath: f.platform, specs: ['libredfoo'] })).status, 'nothing-to-do');
+    assert.equal(reasonsOf(f.platform).libredfoo, 'user');
+    assert.equal((await dnf.autoremove({ redpath: f.platform })).status, 'nothing-to-do');
+  });
+
   it('mark install keeps a dependency; mark remove makes one; a package with no recorded reason stays', async () => {
     await dnf.mark({ redpath: f.platform, names: ['libredfoo'], reason: 'user' });
     assert.equal((await dnf.autoremove({ redpath: f.platform })).status, 'nothing-to-do');
