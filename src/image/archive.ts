@@ -45,6 +45,7 @@ import { run } from '../pkg/exec.js';
 import { acquireFamilyLock, LOCK_FILE, type FamilyLock } from '../pkg/lock.js';
 import { hasRpmDb, HOST_PROVIDES_PACKAGE, queryFileMetadata, queryPackages, RPM_DBPATH } from '../pkg/rpm.js';
 import { checkPlacement, solverPython, type PlacementViolation } from '../pkg/solver.js';
+import { assertSigningKey, signaturePath, signFile, verifyFile } from './signature.js';
 
 export const MANIFEST_NAME = '.redpak-archive.json';
 export const ARCHIVE_FORMAT = 'redpak-node-archive';
@@ -159,6 +160,8 @@ export interface ExportOptions {
   cwd?: string;
   /** Seconds to wait for the family lock (default 0). */
   lockWait?: number;
+  /** Sign the archive with this key of the caller's gpg keyring: a detached signature OUTPUT.asc. */
+  sign?: string;
 }
 
 export interface ExportResult {
@@ -173,6 +176,8 @@ export interface ExportResult {
   entries: number;
   /** Special files (sockets, fifos, devices) found in the node and left out. */
   skipped: string[];
+  /** With `sign`: the detached signature written. */
+  signature?: string;
 }
 
 interface SourceEntry extends ManifestEntry {
@@ -195,6 +200,7 @@ export async function exportNode(options: ExportOptions): Promise<ExportResult> 
   if (!inside.startsWith('..') && !inside.startsWith('/')) {
     throw new RedpakError('usage', `the archive ${output} would be inside the node it archives (${node.path})`, { hint: 'write it somewhere else' });
   }
+  if (options.sign) await assertSigningKey(options.sign);
   const lock = await acquireFamilyLock(top.hostPath, { command: `redmanager export --redpath ${node.path}`, waitSeconds: options.lockWait, topLabel: `${top.alias} (${top.path})` });
   const scratch = mkdtempSync(join(tmpdir(), 'redpak-export-'));
   try {
@@ -236,6 +242,7 @@ export async function exportNode(options: ExportOptions): Promise<ExportResult> 
       entries: entries.map(({ source: _source, ...e }) => e),
     };
     const { sha256, size } = await writeArchive(output, manifest, entries);
+    const signature = options.sign ? await signFile(output, options.sign) : undefined;
     return {
       node: node.path,
       alias: node.alias,
@@ -245,6 +252,7 @@ export async function exportNode(options: ExportOptions): Promise<ExportResult> 
       nodes: manifestNodes.map((n) => ({ path: n.path ? posix.join(node.path, n.path) : node.path, alias: n.alias, packages: n.packages.length })),
       entries: entries.length,
       skipped,
+      ...(signature ? { signature } : {}),
     };
   } finally {
     lock.release();
@@ -367,6 +375,10 @@ export interface ImportOptions {
   host: HostFacts;
   /** The archive's expected sha256 (as export printed it). */
   sha256?: string;
+  /** Public key files: the archive must carry a good signature by one of them. */
+  verifyKeys?: string[];
+  /** The detached signature (default ARCHIVE.asc). */
+  signature?: string;
   /** Accept packages that an ancestor at the destination has too (rule 2 override). */
   forcenode?: boolean;
   lockWait?: number;
@@ -384,6 +396,8 @@ export interface ImportResult {
   sha256: string;
   /** Where the archive was exported from. */
   exportedFrom: string;
+  /** With `verifyKeys`: who signed the archive. */
+  signedBy?: { fingerprint: string; signer: string };
 }
 
 /** Unpacks an archive as a new node at `redpath`; see the module comment for what is checked. */
@@ -407,6 +421,12 @@ export async function importNode(options: ImportOptions): Promise<ImportResult> 
   if (options.sha256) {
     const { sha256 } = await sha256File(archive);
     if (sha256 !== options.sha256.toLowerCase()) throw archiveError(archive, `its sha256 is ${sha256}, not ${options.sha256}: it is not the archive that was exported`);
+  }
+  let signedBy: ImportResult['signedBy'];
+  if (options.verifyKeys?.length) {
+    const signature = resolve(options.cwd ?? process.cwd(), options.signature ?? signaturePath(archive));
+    if (!existsSync(signature)) throw archiveError(archive, `no signature ${signature}`, 'nothing was imported; copy the .asc that export wrote next to the archive, or name it with --signature');
+    signedBy = await verifyFile(archive, signature, options.verifyKeys.map((k) => resolve(options.cwd ?? process.cwd(), k)));
   }
 
   const lock: FamilyLock | undefined = top
@@ -461,6 +481,7 @@ export async function importNode(options: ImportOptions): Promise<ImportResult> 
       entries: manifest.entries.length,
       sha256,
       exportedFrom: manifest.node.path,
+      ...(signedBy ? { signedBy } : {}),
     };
   } catch (error) {
     if (staging) rmSync(staging, { recursive: true, force: true });

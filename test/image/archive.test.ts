@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { extract as tarExtract, pack as tarPack } from 'tar-stream';
@@ -287,6 +288,56 @@ describe('redmanager import', () => {
     await assert.rejects(importNode({ archive: bad, redpath: dest, host: pinnedHost() }), (e: unknown) => e instanceof RedpakError && e.code === 'io');
     assert.ok(!existsSync(dest));
     assert.deepEqual(listing(f.platform).filter((n) => n.startsWith('.redpak-import')), []);
+  });
+
+  it('signed archives: export --sign writes ARCHIVE.asc; import --verify-key takes only a good signature by a given key', async (t) => {
+    // Two keys made for the test in a private keyring (GNUPGHOME), as a release key would be.
+    const home = mkdtempSync(join(tmpdir(), 'rp-gpg-'));
+    const gpg = (...args: string[]) => {
+      const r = spawnSync('gpg', ['--batch', '--pinentry-mode', 'loopback', '--passphrase', '', ...args], { env: { ...process.env, GNUPGHOME: home }, encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout;
+    };
+    const saved = process.env.GNUPGHOME;
+    t.after(() => {
+      if (saved === undefined) delete process.env.GNUPGHOME;
+      else process.env.GNUPGHOME = saved;
+      spawnSync('gpgconf', ['--homedir', home, '--kill', 'gpg-agent']);
+      rmSync(home, { recursive: true, force: true });
+    });
+    gpg('--quick-gen-key', 'Release <release@redpak.invalid>', 'rsa2048', 'sign', 'never');
+    gpg('--quick-gen-key', 'Other <other@redpak.invalid>', 'rsa2048', 'sign', 'never');
+    const releaseKey = join(home, 'release.asc');
+    const otherKey = join(home, 'other.asc');
+    writeFileSync(releaseKey, gpg('--armor', '--export', 'release@redpak.invalid'));
+    writeFileSync(otherKey, gpg('--armor', '--export', 'other@redpak.invalid'));
+    process.env.GNUPGHOME = home;
+
+    const signed = join(f.dir, 'signed.tar');
+    await assert.rejects(exportNode({ redpath: f.app, output: signed, sign: 'nobody@redpak.invalid' }), /no secret key nobody@redpak.invalid/);
+    assert.ok(!existsSync(signed), 'an unknown key stops the export before anything is written');
+    const exported = await exportNode({ redpath: f.app, output: signed, sign: 'release@redpak.invalid' });
+    assert.equal(exported.signature, `${signed}.asc`);
+
+    const imported = await importNode({ archive: signed, redpath: join(f.platform, 'signed'), host: pinnedHost(), verifyKeys: [releaseKey] });
+    assert.match(imported.signedBy!.signer, /Release <release@redpak.invalid>/);
+
+    const refused = async (options: Partial<Parameters<typeof importNode>[0]>, why: RegExp) => {
+      const dest = join(f.platform, 'refused');
+      await assert.rejects(importNode({ archive: signed, redpath: dest, host: pinnedHost(), ...options }), (e: RedpakError) => {
+        assert.match(e.message, why);
+        assert.ok(e.hint);
+        return true;
+      });
+      assert.ok(!existsSync(dest), 'nothing imported');
+    };
+    await refused({ verifyKeys: [otherKey] }, /not made by any of the keys given/);
+    await refused({ verifyKeys: [releaseKey], signature: join(f.dir, 'none.asc') }, /no signature/);
+    const tampered = join(f.dir, 'tampered.tar');
+    const bytes = readFileSync(signed);
+    bytes[bytes.length - 2000]! ^= 0x01;
+    writeFileSync(tampered, bytes);
+    await refused({ archive: tampered, verifyKeys: [releaseKey], signature: `${signed}.asc` }, /does not match the archive/);
   });
 
   it('readManifest lists what an archive holds without unpacking it', async () => {
