@@ -27,7 +27,7 @@ import { Sysroot } from '../node/layout.js';
 import { childDirectories, isNodeDir, loadNode } from '../node/load.js';
 import type { Family, RedNode } from '../node/types.js';
 import { openPackageFamily } from '../pkg/family-context.js';
-import { localRepo, nodeRepos, solvCacheDir, syncRepos } from '../pkg/repos.js';
+import { localRepo, nodeRepos, syncRepos } from '../pkg/repos.js';
 import { readReasons } from '../pkg/reasons.js';
 import { unownedFiles } from './unowned.js';
 import { hasRpmDb, queryPackages, verifyNode, type InstalledPackage } from '../pkg/rpm.js';
@@ -444,14 +444,14 @@ export async function whatIf(options: WhatIfOptions): Promise<WhatIfResult> {
           { refresh: options.refresh, cacheOnly: options.cacheOnly },
         )
       : [];
-  // The same request the real command makes (remove takes the dependencies only it needed).
+  // The same request the real command makes (remove takes the dependencies only it needed), but
+  // without the solver's cache: check writes nothing there.
   const result = await solve({
     node: pf.nodeRoot,
     ancestors: pf.ancestors.map((a) => a.root),
     descendants: pf.descendants,
     repos: repos.map((r) => r.solver),
     jobs,
-    solvCache: solvCacheDir(pf.cacheDir),
     reasons: readReasons(pf.nodeRoot),
     cleanDeps: options.action === 'remove',
   });
