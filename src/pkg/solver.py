@@ -91,7 +91,8 @@ def write_solv_file(repo, path, stale_prefix):
         os.replace(tmp, path)
         directory, base = os.path.split(stale_prefix)
         for old in os.listdir(directory):
-            if old.startswith(base) and os.path.join(directory, old) != path:
+            # Older copies of the same database or repository; not another writer's file in progress.
+            if old.startswith(base) and old.endswith('.solv') and os.path.join(directory, old) != path:
                 os.unlink(os.path.join(directory, old))
         return True
     except OSError:
