@@ -93,7 +93,10 @@ def write_solv_file(repo, path, stale_prefix):
         for old in os.listdir(directory):
             # Older copies of the same database or repository; not another writer's file in progress.
             if old.startswith(base) and old.endswith('.solv') and os.path.join(directory, old) != path:
-                os.unlink(os.path.join(directory, old))
+                try:
+                    os.unlink(os.path.join(directory, old))
+                except FileNotFoundError:
+                    pass  # swept by another writer
         return True
     except OSError:
         try:
