@@ -477,20 +477,41 @@ def file_owners(pool, path, among):
     return [pool.solvables[d.solvid] for d in found if d.solvid in among]
 
 
+# The host's merged-/usr links, which the staged apply reproduces: a package's /bin/x lands in usr/bin/x.
+USR_LINKS = dict((name, os.readlink('/' + name).strip('/')) for name in ('bin', 'sbin', 'lib', 'lib64', 'lib32', 'libx32')
+                 if os.path.islink('/' + name))
+
+
+def spellings(path):
+    """Where a package path lands in a node (first), and every other path rpm may record for it."""
+    parts = path.split('/', 2)
+    if len(parts) == 3 and parts[1] in USR_LINKS:
+        landed = '/%s/%s' % (USR_LINKS[parts[1]], parts[2])
+    else:
+        landed = path
+    out = [landed]
+    for name, target in USR_LINKS.items():
+        prefix = '/%s/' % target
+        if landed.startswith(prefix):
+            out.append('/%s/%s' % (name, landed[len(prefix):]))
+    return out + ([path] if path not in out else [])
+
+
 def shadowed_files(pool, s, roots, owned_by):
     """Files of incoming package `s` that a package of another node (roots, in order; owned_by:
     root -> ids of its packages) already has there as a file or link: the node's copy would hide
     it, or be hidden by it. A package of the same name (a forcenode copy) may.
     Yields (path, root, owner)."""
     for path in package_files(s):
+        names = spellings(path)
         for root in roots:
             try:
-                st = os.lstat(root + path)
+                st = os.lstat(root + names[0])
             except OSError:
                 continue
             if stat.S_ISDIR(st.st_mode):
                 break
-            owners = [o for o in file_owners(pool, path, owned_by[root]) if o.name != s.name]
+            owners = [o for name in names for o in file_owners(pool, name, owned_by[root]) if o.name != s.name]
             if owners:
                 yield path, root, owners[0]
             break

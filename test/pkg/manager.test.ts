@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { RedpakError } from '../../src/errors.js';
@@ -116,6 +116,12 @@ describe('rules 1–5 through the manager', () => {
       await dnf.remove({ redpath: g.platform, specs: ['redfilea'] });
       await dnf.install({ redpath: g.app, specs: [second] });
       await assert.rejects(dnf.install({ redpath: g.platform, specs: [first] }), isError('family-rule', `descendant node ${g.app}`, 'redfileb-1.0-1.noarch has file /usr/share/redshared/file'));
+      // On a merged-/usr host, /bin/x and /usr/bin/x are one file in a node.
+      if (lstatSync('/bin').isSymbolicLink()) {
+        const bin = (name: string, dir: string) => buildTestRpm(name, `%install\nmkdir -p %{buildroot}${dir}\necho ${name} > %{buildroot}${dir}/redtwice\n%files\n${dir}/redtwice\n`);
+        await dnf.install({ redpath: g.platform, specs: [bin('redusrbin', '/usr/bin')] });
+        await assert.rejects(dnf.install({ redpath: g.app, specs: [bin('redbin', '/bin')] }), isError('family-rule', 'file /bin/redtwice of redbin-1.0-1.noarch conflicts with the file of redusrbin-1.0-1.noarch'));
+      }
     } finally {
       g.cleanup();
     }
