@@ -8,7 +8,7 @@ import type { HistoryEntry } from '../../src/pkg/history.js';
 import type { Generation } from '../../src/pkg/generations.js';
 
 /**
- * `--json` result: `history` (list): `{entries: [{id, time, command, steps: [{action, nevra, name, replaces?}]}]}`;
+ * `--json` result: `history` (list): `{entries: [{id, time, command, steps: [{action, nevra, name, replaces?, reason?}]}]}`;
  * `history info N`: `{entries: [that entry]}`; `history undo N`: a TransactionResult (see `install --help`);
  * `history generations`: `{generations: [{id, time, command, historyId?, good?, created}]}`;
  * `history rollback [N]`: `{node, undone: [generations, newest first]}`; `history good [N]`: `{generations: [the one marked]}`.
@@ -61,7 +61,9 @@ history good [N]: mark generation N (default: the newest) as known-good: it is n
       if (entries.length === 0) throw new RedpakError('package', `no history entry ${args.id}`, { hint: 'see the ids with: redwrap-dnf --redpath NODE history' });
       for (const e of entries) {
         this.log(`Transaction ID : ${e.id}\nBegin time     : ${e.time}\nCommand Line   : ${e.command}`);
-        for (const s of e.steps) this.log(`    ${s.action.padEnd(10)} ${s.nevra}${s.replaces?.length ? ` (replacing ${s.replaces.join(', ')})` : ''}`);
+        // dnf marks packages brought in as dependencies, and removed as unused, the same way.
+        const mark = (reason?: string) => (reason === 'dependency' ? ' (dependency)' : reason === 'unused' ? ' (unused dependency)' : '');
+        for (const s of e.steps) this.log(`    ${s.action.padEnd(10)} ${s.nevra}${mark(s.reason)}${s.replaces?.length ? ` (replacing ${s.replaces.join(', ')})` : ''}`);
       }
       return { entries };
     }
