@@ -35,7 +35,14 @@ try {
 } catch {
   cachedData = undefined;
 }
-const script = new Script(internals.wrap(readFileSync(file, 'utf8')), {
+let source: string;
+try {
+  source = readFileSync(file, 'utf8');
+} catch {
+  process.stderr.write(`${bin}: ${file} is missing: build the package first (npm run build)\n`);
+  process.exit(1);
+}
+const script = new Script(internals.wrap(source), {
   filename: file,
   cachedData,
   importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
