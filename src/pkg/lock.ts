@@ -38,6 +38,19 @@ function readOwner(file: string): LockOwner | undefined {
   }
 }
 
+/** A lock handle whose `release` runs `release` once, however often it is called. */
+function handle(file: string, release: () => void): FamilyLock {
+  let released = false;
+  return {
+    file,
+    release: () => {
+      if (released) return;
+      released = true;
+      release();
+    },
+  };
+}
+
 /** Try once: the lock, or the current owner. */
 function tryLock(file: string, command: string): FamilyLock | LockOwner {
   for (let attempt = 0; attempt < 3; attempt += 1) {
@@ -46,15 +59,9 @@ function tryLock(file: string, command: string): FamilyLock | LockOwner {
       const owner: LockOwner = { pid: process.pid, command, since: new Date().toISOString() };
       writeSync(fd, JSON.stringify(owner) + '\n');
       closeSync(fd);
-      let released = false;
-      return {
-        file,
-        release: () => {
-          if (released) return;
-          released = true;
-          if (readOwner(file)?.pid === process.pid) unlinkSync(file);
-        },
-      };
+      return handle(file, () => {
+        if (readOwner(file)?.pid === process.pid) unlinkSync(file);
+      });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
         throw new RedpakError('io', `cannot create the family lock ${file}: ${(error as Error).message}`);
@@ -75,8 +82,8 @@ function tryLock(file: string, command: string): FamilyLock | LockOwner {
   return readOwner(file) ?? { pid: 0, command: 'unknown', since: '' };
 }
 
-/** Locks this process holds, by file, with how many times each was taken (redmanager apply holds its family's across its transactions). */
-const held = new Map<string, { lock: FamilyLock; depth: number }>();
+/** Lock files this process holds (redmanager apply holds its family's across its transactions). */
+const held = new Set<string>();
 
 /**
  * Take the family lock of the root-most node `topHostPath`. Taking it again in the process that
@@ -84,34 +91,16 @@ const held = new Map<string, { lock: FamilyLock; depth: number }>();
  */
 export async function acquireFamilyLock(topHostPath: string, options: { command: string; waitSeconds?: number; topLabel?: string }): Promise<FamilyLock> {
   const file = join(topHostPath, LOCK_FILE);
-  const nested = held.get(file);
-  if (nested) {
-    nested.depth += 1;
-    let released = false;
-    return {
-      file,
-      release: () => {
-        if (released) return;
-        released = true;
-        nested.depth -= 1;
-      },
-    };
-  }
+  if (held.has(file)) return handle(file, () => undefined);
   const deadline = Date.now() + (options.waitSeconds ?? 0) * 1000;
   for (;;) {
     const got = tryLock(file, options.command);
     if ('release' in got) {
-      const entry = { lock: got, depth: 1 };
-      held.set(file, entry);
-      return {
-        file,
-        release: () => {
-          if (entry.depth === 0) return;
-          entry.depth = 0;
-          held.delete(file);
-          got.release();
-        },
-      };
+      held.add(file);
+      return handle(file, () => {
+        held.delete(file);
+        got.release();
+      });
     }
     if (Date.now() >= deadline) {
       throw new RedpakError(
