@@ -471,12 +471,6 @@ def top_dirs(s):
     return sorted(set(path.split('/')[1] for path in package_files(s) if path.startswith('/') and path.split('/')[1]))
 
 
-def file_owners(pool, path, among):
-    """The solvables of `among` (ids) whose file list has `path`."""
-    found = pool.Dataiterator(solv.SOLVABLE_FILELIST, path, solv.Dataiterator.SEARCH_STRING | FILE_SEARCH)
-    return [pool.solvables[d.solvid] for d in found if d.solvid in among]
-
-
 # The host's merged-/usr links, which the staged apply reproduces: a package's /bin/x lands in usr/bin/x.
 USR_LINKS = dict((name, os.readlink('/' + name).strip('/')) for name in ('bin', 'sbin', 'lib', 'lib64', 'lib32', 'libx32')
                  if os.path.islink('/' + name))
@@ -497,11 +491,23 @@ def spellings(path):
     return out + ([path] if path not in out else [])
 
 
-def shadowed_files(pool, s, roots, owned_by):
+def shadowed_files(pool, s, roots, owned_by, owners_index=None):
     """Files of incoming package `s` that a package of another node (roots, in order; owned_by:
     root -> ids of its packages) already has there as a file or link: the node's copy would hide
     it, or be hidden by it. A package of the same name (a forcenode copy) may.
-    Yields (path, root, owner)."""
+    `owners_index` (root -> path -> solvables) is filled on first need and may be shared between
+    calls. Yields (path, root, owner)."""
+    owners_index = {} if owners_index is None else owners_index
+
+    def owners_of(root, path):
+        if root not in owners_index:
+            index = owners_index[root] = {}
+            for sid in owned_by[root]:
+                o = pool.solvables[sid]
+                for f in package_files(o):
+                    index.setdefault(f, []).append(o)
+        return owners_index[root].get(path, [])
+
     for path in package_files(s):
         names = spellings(path)
         for root in roots:
@@ -511,7 +517,7 @@ def shadowed_files(pool, s, roots, owned_by):
                 continue
             if stat.S_ISDIR(st.st_mode):
                 break
-            owners = [o for name in names for o in file_owners(pool, name, owned_by[root]) if o.name != s.name]
+            owners = [o for name in names for o in owners_of(root, name) if o.name != s.name]
             if owners:
                 yield path, root, owners[0]
             break
@@ -524,8 +530,9 @@ def file_conflicts(fam, trans):
     for sid in fam.ancestor_ids:
         owned_by[fam.owner[sid]].add(sid)
     out = []
+    index = {}
     for s in trans.newsolvables():
-        for path, root, owner in shadowed_files(fam.pool, s, roots, owned_by):
+        for path, root, owner in shadowed_files(fam.pool, s, roots, owned_by, index):
             out.append(violation('file-conflict',
                                  'file %s of %s conflicts with the file of %s in ancestor node %s: the node\'s copy would hide it'
                                  % (path, nevra(s), nevra(owner), root), package=nevra(s), name=s.name, node=fam.node, path=path,
@@ -874,6 +881,7 @@ def audit(req):
     pool = tree.pool
     allowed = set(req.get('allowDuplicates', []))
     out = []
+    file_index = {}  # node -> path -> packages, built when a node's files are first looked up
 
     def add(rule, node, s, message, **extra):
         rec = {'rule': rule, 'node': node, 'package': nevra(s), 'name': s.name, 'message': message}
@@ -937,7 +945,7 @@ def audit(req):
         owned_by = dict((root, tree.own[root]) for root in line)
         for sid in sorted(own):
             s = pool.solvables[sid]
-            for path, root, owner in shadowed_files(pool, s, line, owned_by):
+            for path, root, owner in shadowed_files(pool, s, line, owned_by, file_index):
                 add('file-conflict', node, s, 'file %s of %s is also a file of %s in ancestor node %s: one hides the other'
                     % (path, nevra(s), nevra(owner), root), requirement=path, other=nevra(owner), otherNode=root)
     counts = dict((n, len(tree.own[n])) for n in tree.order)
