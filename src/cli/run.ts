@@ -51,5 +51,7 @@ export async function runExecutable(bin: Executable, argv: string[]): Promise<vo
   // bin/ starts Node without NODE_EXTRA_CA_CERTS (see bin/redwrap-dnf); child processes get it back.
   if (process.env.REDPAK_EXTRA_CA_CERTS && !process.env.NODE_EXTRA_CA_CERTS) process.env.NODE_EXTRA_CA_CERTS = process.env.REDPAK_EXTRA_CA_CERTS;
   if (bin === 'redwrap-dnf') argv = commandFirst(argv, DNF_COMMANDS, DNF_VALUE_FLAGS);
+  // oclif reads process.argv itself to show help after a usage error: give it the same arguments.
+  process.argv = [...process.argv.slice(0, 2), ...argv];
   await execute({ args: argv, loadOptions: oclifOptions(bin) });
 }

@@ -57,6 +57,13 @@ static void fallback(void) {
   args[1] = cli;
   args[2] = "redwrap";
   for (int i = 1; i < argc; i++) args[i + 2] = g_argv[i];
+  /* Node loads NODE_EXTRA_CA_CERTS eagerly at start-up: hand it over under another name, as
+     bin/redwrap-dnf does; the CLI puts it back before it reads the environment. */
+  const char *extra = getenv("NODE_EXTRA_CA_CERTS");
+  if (extra && *extra) {
+    setenv("REDPAK_EXTRA_CA_CERTS", extra, 1);
+    unsetenv("NODE_EXTRA_CA_CERTS");
+  }
   execvp("node", args);
   perror("redwrap: cannot run node for the full CLI");
   exit(LAUNCH_ERROR);

@@ -55,12 +55,31 @@ describe('start.cjs and the code cache', () => {
   });
 });
 
-describe('bin/redwrap-dnf and NODE_EXTRA_CA_CERTS', () => {
+describe('the executables and NODE_EXTRA_CA_CERTS', () => {
   it('starts Node without it (Node would load the file eagerly, and warn about a missing one)', () => {
     const plain = spawnSync('node', ['-e', '0'], { encoding: 'utf8', env: { ...process.env, NODE_EXTRA_CA_CERTS: '/nonexistent/ca.pem' } });
     assert.match(plain.stderr, /Ignoring extra certs from `\/nonexistent\/ca.pem`/, 'control: plain node reads it at start-up');
-    const probe = runBin('redwrap-dnf', ['--version'], { env: { NODE_EXTRA_CA_CERTS: '/nonexistent/ca.pem' } });
-    assert.equal(probe.status, 0, probe.stderr);
-    assert.doesNotMatch(probe.stderr, /extra certs/);
+    for (const bin of ['redwrap-dnf', 'redmanager', 'redwrap'] as const) {
+      const probe = runBin(bin, ['--help'], { env: { NODE_EXTRA_CA_CERTS: '/nonexistent/ca.pem' } });
+      assert.equal(probe.status, 0, probe.stderr);
+      assert.doesNotMatch(probe.stderr, /extra certs/, bin);
+    }
+  });
+});
+
+describe('a usage error', () => {
+  it('exits 2 with the message and the usage of the command at fault, never a stack trace', () => {
+    const cases: [Parameters<typeof runBin>[0], string[], RegExp][] = [
+      ['redwrap', ['--bogus'], /\$ redwrap {2}\[COMMAND\.\.\.\]/],
+      ['redwrap-dnf', ['--redpath', '/tmp', 'install', '--bogus'], /\$ redwrap-dnf install PACKAGES\.\.\./],
+      ['redmanager', ['tree', '--bogus'], /\$ redmanager tree/],
+    ];
+    for (const [bin, args, usage] of cases) {
+      const r = runBin(bin, args);
+      assert.equal(r.status, 2, `${bin} ${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /Nonexistent flag: --bogus/);
+      assert.match(r.stdout + r.stderr, usage);
+      assert.doesNotMatch(r.stdout + r.stderr, /^\s+at /m, 'no stack trace');
+    }
   });
 });
