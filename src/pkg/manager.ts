@@ -19,7 +19,7 @@ import { cleanCache, fetchPackage, localRepo, nodeRepos, solvCacheDir, syncRepos
 import { detectHostProvides, registerHostProvides, HOST_PROVIDES_PACKAGE, queryPackages, rpmSupportsForceDebian } from './rpm.js';
 import { assertSolved, checkPlacement, query, solve, type JobOp, type PackageInfo, type SolveResult, type SolverJob, type StepAction, type TransactionStep } from './solver.js';
 import { dropStaleStage, packageTopDirs, runStaged, type RpmCommand } from './view.js';
-import { nextReasons, readReasons, REASONS_FILE, writeReasons, type InstallReason } from './reasons.js';
+import { nextReasons, readReasons, REASONS_FILE, reasonsText, writeReasons, type InstallReason } from './reasons.js';
 import { generationDatabase, listGenerations, markGood, pruneGenerations, rollbackTo, type Generation } from './generations.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -346,7 +346,7 @@ async function transact(options: TransactionOptions, kind: string, jobs: SolverJ
           commands,
           extraFiles: {
             [HISTORY_FILE]: JSON.stringify(history, null, 2) + '\n',
-            [REASONS_FILE]: JSON.stringify(nextReasons(reasons, result.steps), null, 2) + '\n',
+            [REASONS_FILE]: reasonsText(nextReasons(reasons, result.steps)),
           },
           generation: { command: text, historyId: history[history.length - 1]!.id },
           signal,

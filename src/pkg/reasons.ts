@@ -31,11 +31,16 @@ export function readReasons(nodeRoot: string): Reasons {
   }
 }
 
+/** The file's text. */
+export function reasonsText(reasons: Reasons): string {
+  return JSON.stringify(reasons, null, 2) + '\n';
+}
+
 /** Outside a transaction (mark): replaced in one rename. */
 export function writeReasons(nodeRoot: string, reasons: Reasons): void {
   const file = join(nodeRoot, REASONS_FILE);
   mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(`${file}.${process.pid}`, JSON.stringify(reasons, null, 2) + '\n');
+  writeFileSync(`${file}.${process.pid}`, reasonsText(reasons));
   renameSync(`${file}.${process.pid}`, file);
 }
 

@@ -8,9 +8,9 @@
  *   - only when every rpm command succeeded is the staging directory merged into the node, rpm
  *     database last, synchronously (signals wait until it is done). A directory overlayfs made
  *     opaque (removed, then created again, by rpm or a scriptlet) replaces the node's directory
- *     instead of merging into it. A failure or an interruption
- *     before that leaves the node exactly as it was; the staging directory is dropped (or, after a
- *     kill, by the next transaction, under the family lock).
+ *     instead of merging into it. A failure or an interruption before that leaves the node
+ *     exactly as it was; the staging directory is dropped (or, after a kill, by the next
+ *     transaction, under the family lock).
  *
  * var is layered on the node alone: an ancestor's rpm database must never show through.
  * Needs root (mount namespaces), util-linux `unshare` and bubblewrap.
