@@ -2,7 +2,8 @@
  * Cgroup budget lint (redmanager check): limits that nest per node, read from the nodes' files.
  * Pure. A node's cgroup sits inside its parent's, so the kernel caps a child at its ancestors'
  * limits: a child's limit above an ancestor's is never reached, and children whose limits add up
- * to more than the ancestor's overcommit it. cpusets must be subsets of the closest ancestor's.
+ * to more than the ancestor's overcommit it (mem.max, pids.max, and cpu.max as CPUs: quota over
+ * period). cpusets must be subsets of the closest ancestor's.
  */
 import type { SourcePosition } from '../errors.js';
 import type { CgroupsConfig } from '../config/types.js';
@@ -20,7 +21,7 @@ export interface CgroupLintFinding {
   rule: 'above-ancestor' | 'overcommit' | 'not-subset';
   /** Target path of the node at fault (the child for above-ancestor and not-subset, the ancestor for overcommit). */
   node: string;
-  /** `mem.max`, `pids.max`, `cpuset.cpus`, `cpuset.mems`. */
+  /** `mem.max`, `pids.max`, `cpu.max`, `cpuset.cpus`, `cpuset.mems`. */
   key: string;
   message: string;
   at?: SourcePosition;
@@ -40,6 +41,16 @@ export function pidsValue(raw: string | undefined): number | undefined {
   const match = /^\s*(\d+)\s*$/.exec(raw ?? '');
   return match ? Number(match[1]) : undefined;
 }
+
+/** cpu.max "QUOTA [PERIOD]" (µs, period 100000 by default) as a number of CPUs; undefined for "max"/unparsable. */
+export function cpuMaxValue(raw: string | undefined): number | undefined {
+  const match = /^\s*(\d+)(?:\s+(\d+))?\s*$/.exec(raw ?? '');
+  if (!match) return undefined;
+  const period = match[2] === undefined ? 100_000 : Number(match[2]);
+  return period > 0 ? Number(match[1]) / period : undefined;
+}
+
+const showCpus = (cpus: number) => `${Number(cpus.toFixed(2))} CPU${cpus === 1 ? '' : 's'}`;
 
 /** "0-3,6" → {0,1,2,3,6}; undefined when empty or unparsable. */
 export function cpuList(raw: string | undefined): Set<number> | undefined {
@@ -87,9 +98,10 @@ function lintMode(nodes: LintNode[], admin: boolean): CgroupLintFinding[] {
   for (const n of nodes) if (n.parent !== undefined) children.set(n.parent, [...(children.get(n.parent) ?? []), n]);
   const name = (n: LintNode) => `${n.alias} (${n.path})`;
 
-  const limits: { controller: 'mem' | 'pids'; key: string; parse: (raw: string) => number | undefined; show: (v: number) => string }[] = [
+  const limits: { controller: 'mem' | 'pids' | 'cpu'; key: string; parse: (raw: string) => number | undefined; show: (v: number) => string }[] = [
     { controller: 'mem', key: 'max', parse: memoryValue, show: showBytes },
     { controller: 'pids', key: 'max', parse: pidsValue, show: String },
+    { controller: 'cpu', key: 'max', parse: cpuMaxValue, show: showCpus },
   ];
   for (const limit of limits) {
     const label = `${limit.controller}.${limit.key}`;

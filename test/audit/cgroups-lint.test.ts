@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { cpuList, lintCgroups, memoryValue, type LintNode } from '../../src/audit/cgroups-lint.js';
+import { cpuList, cpuMaxValue, lintCgroups, memoryValue, type LintNode } from '../../src/audit/cgroups-lint.js';
 import { Sysroot } from '../../src/node/layout.js';
 import { loadNode } from '../../src/node/load.js';
 import { makeNode, tempDir } from '../helpers/family.js';
@@ -34,5 +34,27 @@ describe('cgroup lint', () => {
       ['above-ancestor', b, 'pids.max', true],
     ]);
     assert.match(found[0]!.message, /add up to 1280M, above its own 1G: a 768M, b 512M/);
+  });
+
+  it('cpu.max counts in CPUs (quota over period): a child above its ancestor, children adding up to more', (t) => {
+    assert.equal(cpuMaxValue('50000 100000'), 0.5);
+    assert.equal(cpuMaxValue('150000'), 1.5);
+    assert.equal(cpuMaxValue('max 100000'), undefined);
+    const dir = tempDir(t);
+    const top = makeNode(dir, join(dir, 'top'), 'top', conf('top', '    cpu:\n      max: 100000 100000\n'));
+    const a = makeNode(dir, join(top, 'a'), 'a', conf('a', '    cpu:\n      max: 30000 50000\n'));
+    const b = makeNode(dir, join(top, 'b'), 'b', conf('b', '    cpu:\n      max: 150000\n'));
+    const sysroot = new Sysroot('/');
+    const nodes: LintNode[] = [[top], [a, top], [b, top]].map(([path, parent]) => {
+      const node = loadNode(sysroot, path!, { admin: true })!;
+      return { path: path!, alias: node.alias, node, ...(parent ? { parent } : {}) };
+    });
+    const found = lintCgroups(nodes);
+    assert.deepEqual(found.map((f) => [f.rule, f.node, f.key]), [
+      ['above-ancestor', b, 'cpu.max'],
+      ['overcommit', top, 'cpu.max'],
+    ]);
+    assert.match(found[0]!.message, /cpu\.max 1\.5 CPUs of b .* is above 1 CPU of its ancestor top/);
+    assert.match(found[1]!.message, /add up to 2\.1 CPUs, above its own 1 CPU: a 0\.6 CPUs, b 1\.5 CPUs/);
   });
 });
