@@ -204,6 +204,46 @@ export function isSpdxExpression(license: string): boolean {
   return depth === 0 && !expectOperand;
 }
 
+/**
+ * Fedora's and RHEL's short license names from before their move to SPDX (the License: tag of
+ * older packages), with their SPDX ids. Names not listed stay as written.
+ */
+const LEGACY_LICENSES: Record<string, string> = {
+  'GPLv2': 'GPL-2.0-only',
+  'GPLv2+': 'GPL-2.0-or-later',
+  'GPLv3': 'GPL-3.0-only',
+  'GPLv3+': 'GPL-3.0-or-later',
+  'GPL+': 'GPL-1.0-or-later',
+  'LGPLv2': 'LGPL-2.0-only',
+  'LGPLv2+': 'LGPL-2.0-or-later',
+  'LGPLv2.1': 'LGPL-2.1-only',
+  'LGPLv2.1+': 'LGPL-2.1-or-later',
+  'LGPLv3': 'LGPL-3.0-only',
+  'LGPLv3+': 'LGPL-3.0-or-later',
+  'AGPLv3': 'AGPL-3.0-only',
+  'AGPLv3+': 'AGPL-3.0-or-later',
+  'ASL 1.1': 'Apache-1.1',
+  'ASL 2.0': 'Apache-2.0',
+  'MPLv1.1': 'MPL-1.1',
+  'MPLv2.0': 'MPL-2.0',
+  'Artistic 2.0': 'Artistic-2.0',
+  'Boost': 'BSL-1.0',
+  'CC0': 'CC0-1.0',
+  'Python': 'Python-2.0',
+  'zlib': 'Zlib',
+};
+const LEGACY_PATTERN = new RegExp(
+  `(^|[\\s()])(${Object.keys(LEGACY_LICENSES).sort((a, b) => b.length - a.length).map((k) => k.replace(/[.+]/g, '\\$&')).join('|')})(?=$|[\\s()])`,
+  'g',
+);
+
+/** The license tag with legacy names and the words `and`/`or` put in SPDX terms ("GPLv2+ and ASL 2.0" → "GPL-2.0-or-later AND Apache-2.0"). */
+export function spdxLicense(tag: string): string {
+  return tag
+    .replace(LEGACY_PATTERN, (_, before: string, name: string) => `${before}${LEGACY_LICENSES[name]}`)
+    .replace(/(^|[\s)])(and|or)(?=[\s(])/g, (_, before: string, word: string) => `${before}${word.toUpperCase()}`);
+}
+
 const idString = (text: string) => text.replace(/[^A-Za-z0-9.-]+/g, '-');
 
 function contentDigest(inventory: Inventory): string {
@@ -219,7 +259,7 @@ export function toSpdx(inventory: Inventory, created: string): Record<string, un
   const extracted = new Map<string, string>();
   const licenseOf = (raw: string | undefined): string => {
     if (!raw) return 'NOASSERTION';
-    if (isSpdxExpression(raw)) return raw;
+    if (isSpdxExpression(spdxLicense(raw))) return spdxLicense(raw);
     const id = `LicenseRef-${idString(raw)}`;
     extracted.set(id, raw);
     return id;
@@ -318,7 +358,8 @@ export function toCycloneDx(inventory: Inventory, created: string): Record<strin
       ...(c.sourceRpm ? [{ name: 'rpm:sourcerpm', value: c.sourceRpm }] : []),
       ...(c.signatureKeyId ? [{ name: 'rpm:signature-key-id', value: c.signatureKeyId }] : []),
     ];
-    const licenses = c.license ? (isSpdxExpression(c.license) ? [{ expression: c.license }] : [{ license: { name: c.license } }]) : undefined;
+    const spdx = c.license ? spdxLicense(c.license) : undefined;
+    const licenses = c.license ? (isSpdxExpression(spdx!) ? [{ expression: spdx! }] : [{ license: { name: c.license } }]) : undefined;
     return {
       type: 'library',
       'bom-ref': ref,

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { collectInventory, creationTime, isSpdxExpression, makeSbom, purlOf, type InventoryComponent } from '../../src/image/sbom.js';
+import { collectInventory, creationTime, isSpdxExpression, makeSbom, purlOf, spdxLicense, type InventoryComponent } from '../../src/image/sbom.js';
 import { installPackages, parseQueryDump } from '../../src/pkg/rpm.js';
 import type { NodeFamily } from '../pkg/helpers/nodes.js';
 import { fixtureRepo } from '../pkg/helpers/family.js';
@@ -105,6 +105,14 @@ describe('sbom helpers', () => {
   it('license expressions', () => {
     for (const ok of ['Apache-2.0', 'MIT OR Apache-2.0', '(MIT AND BSD-3-Clause) OR GPL-2.0+', 'GPL-2.0-only WITH Classpath-exception-2.0', 'LicenseRef-foo']) assert.ok(isSpdxExpression(ok), ok);
     for (const bad of ['GPLv2+ and LGPL', 'Public Domain', '', 'MIT OR', '(MIT', 'MIT)']) assert.ok(!isSpdxExpression(bad), bad);
+  });
+  it('legacy Fedora license names in SPDX terms; others as written', () => {
+    assert.equal(spdxLicense('GPLv2+ and ASL 2.0'), 'GPL-2.0-or-later AND Apache-2.0');
+    assert.equal(spdxLicense('(LGPLv2+ or MPLv2.0) and zlib'), '(LGPL-2.0-or-later OR MPL-2.0) AND Zlib');
+    assert.equal(spdxLicense('GPLv2'), 'GPL-2.0-only');
+    assert.equal(spdxLicense('Apache-2.0 OR MIT'), 'Apache-2.0 OR MIT');
+    assert.equal(spdxLicense('Public Domain'), 'Public Domain', 'not SPDX: stays, and becomes a LicenseRef in the document');
+    assert.ok(isSpdxExpression(spdxLicense('GPLv3+ and LGPLv2.1+')));
   });
   it('creation time and purls', () => {
     assert.equal(creationTime({ SOURCE_DATE_EPOCH: '86400' }), '1970-01-02T00:00:00Z');
