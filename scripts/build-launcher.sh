@@ -1,14 +1,30 @@
 #!/bin/sh
 # Builds the fast redwrap launcher (dist/bin/redwrap-launch) when a C compiler is present.
 # Without it redwrap still works, through the full CLI only.
+#
+# bwrap's path is fixed here, once: `command -v bwrap` at build time (upstream's /usr/bin/bwrap
+# when bwrap is not installed yet). It goes to dist/bwrap-path, the full CLI's default
+# (src/wrap/bwrap-path.ts), and into the launcher as -DBWRAP_PATH: a plan never names a program.
 set -eu
 cd "$(dirname "$0")/.."
 mkdir -p dist/bin
+bwrap=$(command -v bwrap 2>/dev/null || true)
+case "$bwrap" in
+  /*) ;;
+  *) bwrap=/usr/bin/bwrap ;;
+esac
+case "$bwrap" in
+  *[!A-Za-z0-9/._+-]*) echo "build-launcher: refusing bwrap path with unusual characters: $bwrap" >&2; exit 1 ;;
+esac
+printf '%s\n' "$bwrap" > dist/bwrap-path.tmp
+mv dist/bwrap-path.tmp dist/bwrap-path
 cc=${CC:-cc}
 if ! command -v "$cc" >/dev/null 2>&1; then
   echo "build-launcher: no C compiler ($cc): redwrap will use the full CLI for every launch" >&2
   rm -f dist/bin/redwrap-launch
   exit 0
 fi
-"$cc" -O2 -Wall -Wextra -Werror -o dist/bin/redwrap-launch.tmp src/launcher/redwrap-launch.c
-mv dist/bin/redwrap-launch.tmp dist/bin/redwrap-launch
+# Hardened build; EXTRA_CFLAGS adds to it (the sanitizer test builds its own copy with it).
+"$cc" -O2 -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE -pie -Wl,-z,relro,-z,now -Wall -Wextra -Werror \
+  -DBWRAP_PATH="\"$bwrap\"" ${EXTRA_CFLAGS:-} -o "${LAUNCHER_OUT:-dist/bin/redwrap-launch}.tmp" src/launcher/redwrap-launch.c
+mv "${LAUNCHER_OUT:-dist/bin/redwrap-launch}.tmp" "${LAUNCHER_OUT:-dist/bin/redwrap-launch}"

@@ -3,7 +3,10 @@ import { RedpakCommand, redpathFlag, sysrootFlag } from '../../src/cli/base-comm
 import { RedpakError } from '../../src/errors.js';
 import { compileLaunch, executeLaunch, DEFAULT_BWRAP } from '../../src/wrap/launch.js';
 import { dumpJson, dumpText, type LaunchDump } from '../../src/wrap/dump.js';
-import { newHostRecord, uncacheableReason, writeFastPlan } from '../../src/wrap/fast-plan.js';
+import { newHostRecord, writeFastPlan } from '../../src/wrap/fast-plan.js';
+import { familyFileCandidates, stampedRead } from '../../src/wrap/stamps.js';
+import { parseRedwrapArgv } from '../../src/cli/redwrap-argv.js';
+import { resolve } from 'node:path';
 
 /** `--json` result: with --dump-only the launch plan; otherwise the program's exit status. */
 export type RedwrapResult = LaunchDump | { status: number };
@@ -20,13 +23,15 @@ The exit status is the program's (128+signal when it is killed); redwrap's own e
   ];
 
   static override strict = false;
-  static override args = { command: Args.string({ description: 'program to run, then its arguments (after --)', required: false }) };
+  static override args = { command: Args.string({ description: 'program to run, then its arguments (after the options, or after --)', required: false }) };
   static override flags = {
     redpath: redpathFlag,
     admin: Flags.boolean({ char: 'a', description: 'use the admin configs too' }),
     dump: Flags.boolean({ description: 'print the launch plan on stderr, then run' }),
     'dump-only': Flags.boolean({ char: 'D', description: 'print the launch plan and run nothing' }),
     strict: Flags.boolean({ char: 's', description: 'skip exports whose source directory is missing instead of creating it' }),
+    force: Flags.boolean({ char: 'f', description: 'create missing export directories (the default; undoes an earlier --strict)' }),
+    verbose: Flags.boolean({ char: 'v', description: 'accepted for compatibility with redpak; no effect' }),
     user: Flags.string({ char: 'U', aliases: ['uid'], description: 'run as this user (name or uid), over the family\'s set-user' }),
     group: Flags.string({ char: 'G', aliases: ['gid'], description: 'run with this group (name or gid), over the family\'s set-group' }),
     bwrap: Flags.string({ char: 'b', description: 'bubblewrap binary', default: DEFAULT_BWRAP }),
@@ -34,35 +39,40 @@ The exit status is the program's (128+signal when it is killed); redwrap's own e
   };
 
   async run(): Promise<RedwrapResult> {
-    const { flags, argv } = await this.parse(Redwrap);
-    const command = argv as string[];
-    if (!command.length && !flags['dump-only']) {
-      throw new RedpakError('usage', 'no program to run', { hint: 'redwrap --redpath NODE -- PROGRAM [ARGS...]' });
-    }
+    await this.parse(Redwrap); // oclif's view (--json, help); the launch itself follows redwrap's grammar
+    const parsed = parseRedwrapArgv(this.argv);
+    if (parsed.help) throw new RedpakError('usage', 'help is shown before the command runs');
+    const { options, command } = parsed;
+    const redpath = options.redpath!;
+    const bwrap = options.bwrap ?? DEFAULT_BWRAP;
     // Only a plain launch (what the fast launcher handles itself) is worth caching.
-    const plain = !flags['dump-only'] && !flags.dump && !flags.strict && !flags.user && !flags.group && !flags.root && flags.bwrap === DEFAULT_BWRAP;
+    const plain = !options.dumpOnly && !options.dump && !options.strict && !options.user && !options.group && !options.root && bwrap === DEFAULT_BWRAP;
     const record = plain ? newHostRecord() : undefined;
-    const compiled = compileLaunch({
-      redpath: flags.redpath,
-      sysroot: flags.root,
-      admin: flags.admin,
-      strict: flags.strict,
-      user: flags.user,
-      group: flags.group,
-      command,
-      bwrap: flags.bwrap,
-      host: this.host(),
-      record,
-      planOnly: flags['dump-only'],
-    });
+    const compile = () =>
+      compileLaunch({
+        redpath,
+        sysroot: options.root,
+        admin: options.admin,
+        strict: options.strict,
+        user: options.user,
+        group: options.group,
+        command,
+        bwrap,
+        host: this.host(),
+        record,
+        planOnly: options.dumpOnly,
+      });
+    // The family's files are stamped before they are read, and again after (stamps.ts).
+    const stamped = plain ? stampedRead(familyFileCandidates(resolve(redpath)), compile) : undefined;
+    const compiled = stamped ? stamped.result : compile();
     for (const warning of compiled.merged.warnings.filter((w) => w.redpak)) this.warnLine(warning.message);
-    if (flags['dump-only']) {
+    if (options.dumpOnly) {
       if (!this.jsonEnabled()) this.log(dumpText(compiled));
       return dumpJson(compiled);
     }
-    if (record && !uncacheableReason(compiled, record)) writeFastPlan(compiled, record, { uid: process.getuid!(), gid: process.getgid!() });
-    if (flags.dump) process.stderr.write(`${dumpText(compiled).replace(/\n {2}/g, ' ')}\n`);
-    const status = await executeLaunch(compiled, { sysroot: flags.root });
+    if (record && stamped) writeFastPlan(compiled, record, stamped, { uid: process.getuid!(), gid: process.getgid!() });
+    if (options.dump) process.stderr.write(`${dumpText(compiled).replace(/\n {2}/g, ' ')}\n`);
+    const status = await executeLaunch(compiled, { sysroot: options.root });
     process.exitCode = status;
     return { status };
   }

@@ -10,10 +10,9 @@ import { ADMIN_CONFIG, LEGACY_ADMIN_CONFIG, LEGACY_NORMAL_CONFIG, NORMAL_CONFIG,
 import { isNodeDir } from '../node/load.js';
 import { LOCK_FILE } from '../pkg/lock.js';
 import { STAGE_DIR, usrLinkTargets } from '../pkg/view.js';
-import { CACHE_DIR } from '../wrap/fast-plan.js';
 
-/** Node-relative paths that are the node's own state, not packaged content. */
-const NODE_STATE = new Set([STATUS_FILE, NORMAL_CONFIG, ADMIN_CONFIG, LEGACY_NORMAL_CONFIG, LEGACY_ADMIN_CONFIG, REPOS_DIR, RPMDB_DIR, 'var/lib/dnf', 'var/cache', CACHE_DIR, STAGE_DIR, LOCK_FILE]);
+/** Node-relative paths that are the node's own state, not packaged content (.redpak: package generations, and launch caches of older versions). */
+const NODE_STATE = new Set([STATUS_FILE, NORMAL_CONFIG, ADMIN_CONFIG, LEGACY_NORMAL_CONFIG, LEGACY_ADMIN_CONFIG, REPOS_DIR, RPMDB_DIR, 'var/lib/dnf', 'var/cache', '.redpak', STAGE_DIR, LOCK_FILE]);
 
 /**
  * Files and links below `nodeRoot` that are in no package's file list (`owned`: the paths rpm

@@ -7,6 +7,8 @@ import { execute, type Interfaces } from '@oclif/core';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../package-root.js';
+import { RedpakError } from '../errors.js';
+import { canonicalRedwrapArgv, parseRedwrapArgv } from './redwrap-argv.js';
 
 export type Executable = 'redmanager' | 'redwrap-dnf' | 'redwrap';
 
@@ -51,7 +53,26 @@ export async function runExecutable(bin: Executable, argv: string[]): Promise<vo
   // bin/ starts Node without NODE_EXTRA_CA_CERTS (see bin/redwrap-dnf); child processes get it back.
   if (process.env.REDPAK_EXTRA_CA_CERTS && !process.env.NODE_EXTRA_CA_CERTS) process.env.NODE_EXTRA_CA_CERTS = process.env.REDPAK_EXTRA_CA_CERTS;
   if (bin === 'redwrap-dnf') argv = commandFirst(argv, DNF_COMMANDS, DNF_VALUE_FLAGS);
+  if (bin === 'redwrap') {
+    // redwrap's own grammar (cli/redwrap-argv.ts), the fast launcher's too; oclif then gets the
+    // canonical form, which it cannot read differently.
+    try {
+      argv = canonicalRedwrapArgv(parseRedwrapArgv(argv));
+    } catch (error) {
+      if (!(error instanceof RedpakError)) throw error;
+      reportUsageError(error, argv);
+      return;
+    }
+  }
   // oclif reads process.argv itself to show help after a usage error: give it the same arguments.
   process.argv = [...process.argv.slice(0, 2), ...argv];
   await execute({ args: argv, loadOptions: oclifOptions(bin) });
+}
+
+/** A redwrap usage error, as the commands report theirs (base-command.ts): exit 2, `--json` honoured. */
+function reportUsageError(error: RedpakError, argv: readonly string[]): void {
+  const end = argv.indexOf('--');
+  if ((end < 0 ? argv : argv.slice(0, end)).includes('--json')) process.stdout.write(`${JSON.stringify({ error: error.toJSON() }, null, 2)}\n`);
+  else process.stderr.write(`redwrap: error: ${error.message}\n${error.hint ? `  hint: ${error.hint}\n` : ''}`);
+  process.exitCode = error.exitCode;
 }

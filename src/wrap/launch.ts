@@ -27,7 +27,8 @@ import { compileLaunchPlan, type LaunchPlan, type PlanArg, type Probe } from './
 import { compileSeccomp, nativeSeccompArch, seccompBwrapArgs } from './seccomp.js';
 import { recordingHost, recordingProbe, type HostRecord } from './fast-plan.js';
 
-export const DEFAULT_BWRAP = '/usr/bin/bwrap';
+export { DEFAULT_BWRAP } from './bwrap-path.js';
+import { DEFAULT_BWRAP } from './bwrap-path.js';
 
 export interface LaunchRequest {
   redpath: string;
@@ -192,8 +193,9 @@ const NSENTER = '/usr/bin/nsenter';
 const UNSHARE = '/usr/bin/unshare';
 
 /**
- * The whole argv, from the first wrapper to the command, in one place for both launch paths
- * (this module and the fast launcher). Execfd environment values stay deferred.
+ * The full CLI's whole argv, from the first wrapper to the command, in one place; the fast
+ * launcher runs the same bwrap arguments, cached by fast-plan.ts, and only plans without
+ * wrappers. Execfd environment values stay deferred.
  */
 export function launchArgv(compiled: CompiledLaunch): PlanArg[] {
   const { plan } = compiled;
@@ -212,7 +214,8 @@ export function launchArgv(compiled: CompiledLaunch): PlanArg[] {
     }
     argv.push('--');
   }
-  argv.push(compiled.bwrap, ...plan.args, ...seccompBwrapArgs(compiled.seccomp[0]?.fd ?? 0, compiled.seccomp.length), ...compiled.command);
+  // `--` ends bwrap's options: a program named like an option is still the program.
+  argv.push(compiled.bwrap, ...plan.args, ...seccompBwrapArgs(compiled.seccomp[0]?.fd ?? 0, compiled.seccomp.length), '--', ...compiled.command);
   return argv;
 }
 

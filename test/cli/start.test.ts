@@ -70,7 +70,7 @@ describe('the executables and NODE_EXTRA_CA_CERTS', () => {
 describe('a usage error', () => {
   it('exits 2 with the message and the usage of the command at fault, never a stack trace', () => {
     const cases: [Parameters<typeof runBin>[0], string[], RegExp][] = [
-      ['redwrap', ['--bogus'], /\$ redwrap {2}\[COMMAND\.\.\.\]/],
+      ['redwrap', ['--bogus'], /usage: redwrap --redpath NODE .*\[--\] PROGRAM \[ARG\.\.\.\]/],
       ['redwrap-dnf', ['--redpath', '/tmp', 'install', '--bogus'], /\$ redwrap-dnf install PACKAGES\.\.\./],
       ['redmanager', ['tree', '--bogus'], /\$ redmanager tree/],
     ];

@@ -6,7 +6,10 @@
  */
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
-import { resolve } from 'node:path';
+import { readdirSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import type { TestContext } from 'node:test';
+import { launchCacheDir, planFileName, planKey } from '../../src/wrap/launch-cache.js';
 import { fileURLToPath } from 'node:url';
 
 export const PACKAGE_ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
@@ -59,5 +62,26 @@ export function redwrap(args: string[], opts: RedwrapOptions = {}): Promise<Redw
       clearTimeout(guard);
       done({ status: code ?? 128 + (signal ? constants.signals[signal] : 0), stdout, stderr });
     });
+  });
+}
+
+/** Where the launch cache keeps `leaf`'s plan for this process's user (wrap/launch-cache.ts). */
+export function cachedPlanPath(leaf: string, admin = false, uid = process.getuid!(), env: NodeJS.ProcessEnv = process.env, euid = process.geteuid!()): string {
+  const dir = launchCacheDir(euid, { ...env, REDWRAP_NO_CACHE: undefined });
+  if (!dir) throw new Error('no launch cache directory for this user');
+  return join(dir, planFileName(planKey(leaf, admin, uid)));
+}
+
+/** Removes `leaf`'s cached plans (normal and admin, with their seccomp files) when the test ends. */
+export function forgetCachedPlans(t: TestContext, leaf: string, uid = process.getuid!(), env: NodeJS.ProcessEnv = process.env, euid = process.geteuid!()): void {
+  const files = [false, true].map((admin) => cachedPlanPath(leaf, admin, uid, env, euid));
+  t.after(() => {
+    for (const plan of files) {
+      const stem = plan.replace(/\.plan$/, '');
+      for (const name of readdirSync(dirname(plan), { withFileTypes: false }).map(String)) {
+        const path = join(dirname(plan), name);
+        if (path === plan || path.startsWith(`${stem}.seccomp-`)) rmSync(path, { force: true });
+      }
+    }
   });
 }

@@ -6,10 +6,10 @@
  */
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, writeFileSync, appendFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeNode, tempDir } from '../helpers/family.js';
-import { PACKAGE_ROOT, redwrap } from '../helpers/redwrap.js';
+import { cachedPlanPath, forgetCachedPlans, PACKAGE_ROOT, redwrap } from '../helpers/redwrap.js';
 
 const LAUNCHER = join(PACKAGE_ROOT, 'dist/bin/redwrap-launch');
 
@@ -62,6 +62,7 @@ function family(t: TestContext): { leaf: string; root: string; dir: string } {
   const leaf = join(root, 'mid', 'leaf');
   makeNode(dir, root, 'root', ROOT_CONFIG);
   makeNode(dir, leaf, 'leaf', LEAF_CONFIG);
+  forgetCachedPlans(t, leaf);
   return { dir, root, leaf };
 }
 
@@ -75,7 +76,8 @@ describe('redwrap fast path', { skip: !existsSync(LAUNCHER) && 'dist/bin/redwrap
     assert.equal(refused.status, 10, 'no plan yet: the launcher refuses rather than compiling');
     const first = await redwrap(['--redpath', leaf, '--', ...PROBE], { env });
     assert.equal(first.status, 0, first.stderr);
-    assert.ok(readdirSync(join(leaf, '.redpak')).some((f) => f.endsWith('.plan')), 'plan cached in the node');
+    assert.ok(existsSync(cachedPlanPath(leaf)), 'plan cached in the caller\'s cache directory');
+    assert.ok(!existsSync(join(leaf, '.redpak')), 'nothing cached in the node');
     const second = await redwrap(['--redpath', leaf, '--', ...PROBE], { env: { ...env, ...fastOnly } });
     assert.equal(second.status, 0, second.stderr);
     const pidsCgroupOf = (out: string) => out.replace(/^\d+:pids:.*$/m, 'PIDS-CGROUP');

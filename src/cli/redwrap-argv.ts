@@ -1,0 +1,107 @@
+/**
+ * redwrap's command line, one grammar for both launch paths (the fast launcher,
+ * src/launcher/redwrap-launch.c, serves a subset of it and hands everything else over here).
+ *
+ *   redwrap [OPTION...] [--] PROGRAM [ARG...]
+ *
+ * Options come first, with upstream redpak's spellings; `--` or the first word that is not an
+ * option starts the program, and nothing after it is ever read as an option or moved. A value
+ * option takes the next word (`--redpath NODE`, `-r NODE`) or, long form only, `--redpath=NODE`.
+ * A boolean option takes no value (`--strict=yes` is a usage error; upstream's `--force` is the
+ * way to say "not strict"). Anything else is a usage error (exit 2).
+ */
+import { RedpakError } from '../errors.js';
+
+export interface RedwrapOptions {
+  redpath?: string;
+  admin: boolean;
+  dump: boolean;
+  dumpOnly: boolean;
+  strict: boolean;
+  user?: string;
+  group?: string;
+  bwrap?: string;
+  root?: string;
+  json: boolean;
+}
+
+export type ParsedRedwrapArgv = { help: true } | { help: false; options: RedwrapOptions; command: string[] };
+
+type ValueKey = 'redpath' | 'user' | 'group' | 'bwrap' | 'root';
+type BooleanKey = 'admin' | 'dump' | 'dumpOnly' | 'json' | 'strict' | 'force' | 'verbose' | 'help';
+
+/** Every spelling, upstream's first (redpak-semantics §6.1); --root and --json are this project's. */
+const VALUE_OPTIONS: Record<string, ValueKey> = {
+  '--redpath': 'redpath', '--rpath': 'redpath', '--rp': 'redpath', '-r': 'redpath',
+  '--user': 'user', '--uid': 'user', '-U': 'user',
+  '--group': 'group', '--gid': 'group', '-G': 'group',
+  '--bwrap': 'bwrap', '-b': 'bwrap',
+  '--root': 'root',
+};
+const BOOLEAN_OPTIONS: Record<string, BooleanKey> = {
+  '--admin': 'admin', '-a': 'admin',
+  '--dump': 'dump',
+  '--dump-only': 'dumpOnly', '-D': 'dumpOnly',
+  '--strict': 'strict', '-s': 'strict',
+  '--force': 'force', '-f': 'force',
+  '--verbose': 'verbose', '-v': 'verbose',
+  '--json': 'json',
+  '--help': 'help', '-h': 'help', '-?': 'help',
+};
+
+export const REDWRAP_USAGE = 'redwrap --redpath NODE [--admin] [--strict|--force] [--dump|--dump-only] [--user U] [--group G] [--bwrap PATH] [--root SYSROOT] [--json] [--] PROGRAM [ARG...]';
+
+const usage = (message: string) => new RedpakError('usage', message, { hint: `usage: ${REDWRAP_USAGE} (redwrap --help explains them)` });
+
+export function parseRedwrapArgv(argv: readonly string[]): ParsedRedwrapArgv {
+  const options: RedwrapOptions = { admin: false, dump: false, dumpOnly: false, strict: false, json: false };
+  let help = false;
+  let i = 0;
+  for (; i < argv.length; i += 1) {
+    const arg = argv[i];
+    if (arg === '--') {
+      i += 1;
+      break;
+    }
+    if (!arg.startsWith('-') || arg === '-') break;
+    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    const valueKey = VALUE_OPTIONS[name];
+    const booleanKey = BOOLEAN_OPTIONS[name];
+    if (valueKey) {
+      let value: string;
+      if (eq > 0) value = arg.slice(eq + 1);
+      else {
+        if (i + 1 >= argv.length) throw usage(`option ${name} needs a value`);
+        value = argv[(i += 1)];
+      }
+      if (!value) throw usage(`option ${name} needs a non-empty value`);
+      options[valueKey] = value;
+    } else if (booleanKey) {
+      if (eq > 0) throw usage(`option ${name} takes no value (got "${arg}")`);
+      if (booleanKey === 'help') help = true;
+      else if (booleanKey === 'force') options.strict = false;
+      else if (booleanKey === 'verbose') continue; // upstream's log level: redwrap has nothing more to say
+      else options[booleanKey] = true;
+    } else throw usage(`Nonexistent flag: ${name}`);
+  }
+  if (help) return { help: true };
+  const command = argv.slice(i);
+  if (!options.redpath) throw usage('missing --redpath NODE');
+  if (!command.length && !options.dumpOnly) throw usage('no program to run');
+  return { help: false, options, command };
+}
+
+/** The same launch for oclif: canonical options, `--`, the program, so that oclif reads nothing after `--`. */
+export function canonicalRedwrapArgv(parsed: ParsedRedwrapArgv): string[] {
+  if (parsed.help) return ['--help'];
+  const { options } = parsed;
+  const argv = [`--redpath=${options.redpath}`];
+  for (const key of ['user', 'group', 'bwrap', 'root'] as const) if (options[key] !== undefined) argv.push(`--${key}=${options[key]}`);
+  if (options.admin) argv.push('--admin');
+  if (options.dump) argv.push('--dump');
+  if (options.dumpOnly) argv.push('--dump-only');
+  if (options.strict) argv.push('--strict');
+  if (options.json) argv.push('--json');
+  return [...argv, '--', ...parsed.command];
+}
