@@ -24,7 +24,7 @@ if ! command -v "$cc" >/dev/null 2>&1; then
   rm -f dist/bin/redwrap-launch
   exit 0
 fi
-# Hardened build; EXTRA_CFLAGS adds to it (the sanitizer test builds its own copy with it).
+# Hardened build (test/wrap/launcher-sanitizers.test.ts builds its own copy with the sanitizers).
 "$cc" -O2 -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE -pie -Wl,-z,relro,-z,now -Wall -Wextra -Werror \
-  -DBWRAP_PATH="\"$bwrap\"" ${EXTRA_CFLAGS:-} -o "${LAUNCHER_OUT:-dist/bin/redwrap-launch}.tmp" src/launcher/redwrap-launch.c
-mv "${LAUNCHER_OUT:-dist/bin/redwrap-launch}.tmp" "${LAUNCHER_OUT:-dist/bin/redwrap-launch}"
+  -DBWRAP_PATH="\"$bwrap\"" -o dist/bin/redwrap-launch.tmp src/launcher/redwrap-launch.c
+mv dist/bin/redwrap-launch.tmp dist/bin/redwrap-launch
