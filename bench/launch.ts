@@ -12,10 +12,12 @@
  * (GNU time's %M, the largest process of the chain), when /usr/bin/time is installed.
  */
 import { spawnSync, type StdioOptions } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_BWRAP } from '../src/wrap/bwrap-path.js';
+import { launchCacheDir, planFileName, planKey } from '../src/wrap/launch-cache.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 const REDMANAGER = join(ROOT, 'bin/redmanager');
@@ -65,7 +67,7 @@ function bareBwrap(leaf: string, scratch: string): { argv: string[]; stdio: () =
   });
   let open: number[] = [];
   return {
-    argv: ['/usr/bin/bwrap', ...dump.bwrap, '/bin/true'],
+    argv: [DEFAULT_BWRAP, ...dump.bwrap, '/bin/true'],
     stdio: () => {
       const stdio: (number | 'ignore' | 'inherit')[] = ['ignore', 'ignore', 'inherit'];
       open = files.map(({ fd, file }) => (stdio[fd] = openSync(file, 'r')));
@@ -73,6 +75,14 @@ function bareBwrap(leaf: string, scratch: string): { argv: string[]; stdio: () =
     },
     close: () => open.splice(0).forEach((fd) => closeSync(fd)),
   };
+}
+
+/** The cached plans of the bench's nodes (wrap/launch-cache.ts), removed with the scratch directory. */
+function forgetPlans(leaf: string): void {
+  const dir = launchCacheDir();
+  if (!dir || !existsSync(dir)) return;
+  const stem = planFileName(planKey(leaf, false, process.getuid!())).replace(/\.plan$/, '');
+  for (const name of readdirSync(dir)) if (name.startsWith(`${stem}.`)) rmSync(join(dir, name), { force: true });
 }
 
 function measureFamily(title: string, leaf: string, scratch: string): Row[] {
@@ -169,7 +179,13 @@ function main(): void {
     const minimal = join(scratch, 'minimal', 'node');
     run(REDMANAGER, ['create-node', '--redpath', minimal, '--no-system-node', '--config', minimalConfig]);
 
-    const rows = [...measureFamily('demo family', demo, scratch), ...measureFamily('minimal node', minimal, scratch), ...peers(scratch)];
+    let rows: Row[];
+    try {
+      rows = [...measureFamily('demo family', demo, scratch), ...measureFamily('minimal node', minimal, scratch), ...peers(scratch)];
+    } finally {
+      forgetPlans(demo);
+      forgetPlans(minimal);
+    }
     const bareOf = (name: string) => rows.find((r) => r.name === `${name.split(':')[0]}: bwrap, same arguments`);
     console.log(`redwrap launch latency, ${runs} launches of /bin/true (median, p90 in ms), peak RSS in MB\n`);
     console.log(`${'what'.padEnd(64)} ${'median'.padStart(7)} ${'p90'.padStart(7)} ${'×bwrap'.padStart(7)} ${'RSS'.padStart(6)}`);

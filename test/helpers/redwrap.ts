@@ -44,6 +44,44 @@ export interface RedwrapRun {
   stderr: string;
 }
 
+/** The node a command line names (any spelling of --redpath), as the launcher resolves it. */
+function redpathOf(args: readonly string[], cwd: string): string | undefined {
+  let found: string | undefined;
+  for (let i = 0; i < args.length; i += 1) {
+    const arg = args[i];
+    if (arg === '--' || !arg.startsWith('-')) break;
+    if (['--redpath', '-r', '--rpath', '--rp'].includes(arg)) found = args[(i += 1)];
+    else if (/^--(redpath|rpath|rp)=/.test(arg)) found = arg.slice(arg.indexOf('=') + 1);
+  }
+  return found ? resolve(cwd, found) : undefined;
+}
+
+/** Plans the launches of this test process cached in the host's cache directory: removed at exit. */
+const cachedByTests = new Set<string>();
+process.on('exit', () => {
+  for (const plan of cachedByTests) {
+    try {
+      const stem = plan.replace(/\.plan$/, '');
+      for (const name of readdirSync(dirname(plan))) {
+        const path = join(dirname(plan), name);
+        if (path === plan || path.startsWith(`${stem}.seccomp-`)) rmSync(path, { force: true });
+      }
+    } catch {
+      // no cache directory: nothing to remove
+    }
+  }
+});
+
+function noteCachedPlans(args: readonly string[], cwd: string): void {
+  const leaf = redpathOf(args, cwd);
+  if (!leaf) return;
+  try {
+    for (const admin of [false, true]) cachedByTests.add(cachedPlanPath(leaf, admin));
+  } catch {
+    // not a directory (anymore), or no cache for this user
+  }
+}
+
 export function redwrap(args: string[], opts: RedwrapOptions = {}): Promise<RedwrapRun> {
   const env: Record<string, string> = { ...BASE_ENV };
   for (const [key, value] of Object.entries(opts.env ?? {})) {
@@ -60,6 +98,7 @@ export function redwrap(args: string[], opts: RedwrapOptions = {}): Promise<Redw
     child.on('error', fail);
     child.on('close', (code, signal) => {
       clearTimeout(guard);
+      noteCachedPlans(args, opts.cwd ?? '/');
       done({ status: code ?? 128 + (signal ? constants.signals[signal] : 0), stdout, stderr });
     });
   });
