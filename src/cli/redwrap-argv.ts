@@ -7,8 +7,10 @@
  * Options come first, with upstream redpak's spellings; `--` or the first word that is not an
  * option starts the program, and nothing after it is ever read as an option or moved. A value
  * option takes the next word (`--redpath NODE`, `-r NODE`) or, long form only, `--redpath=NODE`.
- * A boolean option takes no value (`--strict=yes` is a usage error; upstream's `--force` is the
- * way to say "not strict"). Anything else is a usage error (exit 2).
+ * A flag takes no value, except where upstream's getopt gives it an optional one, attached in the
+ * long form only: `--strict=yes|no`, `--force=yes|no` (strict = !force), `--unsafe=yes|no`,
+ * `--admin=PATH` (upstream ignores the path) and `--verbose=N`. `--strict yes` is `--strict` and
+ * the program `yes`, as with upstream. Anything else is a usage error (exit 2).
  */
 import { RedpakError } from '../errors.js';
 
@@ -28,7 +30,16 @@ export interface RedwrapOptions {
 export type ParsedRedwrapArgv = { help: true } | { help: false; options: RedwrapOptions; command: string[] };
 
 type ValueKey = 'redpath' | 'user' | 'group' | 'bwrap' | 'root';
-type BooleanKey = 'admin' | 'dump' | 'dumpOnly' | 'json' | 'strict' | 'force' | 'verbose' | 'help';
+type BooleanKey = 'admin' | 'dump' | 'dumpOnly' | 'json' | 'strict' | 'force' | 'unsafe' | 'verbose' | 'help';
+
+/** Flags that take an optional attached value with upstream (`--strict=no`), and what it may be. */
+const OPTIONAL_VALUE: Partial<Record<BooleanKey, 'yes-no' | 'any' | 'integer'>> = {
+  strict: 'yes-no',
+  force: 'yes-no',
+  unsafe: 'yes-no',
+  admin: 'any',
+  verbose: 'integer',
+};
 
 /** Every spelling, upstream's first (redpak-semantics §6.1); --root and --json are this project's. */
 const VALUE_OPTIONS: Record<string, ValueKey> = {
@@ -44,12 +55,13 @@ const BOOLEAN_OPTIONS: Record<string, BooleanKey> = {
   '--dump-only': 'dumpOnly', '-D': 'dumpOnly',
   '--strict': 'strict', '-s': 'strict',
   '--force': 'force', '-f': 'force',
+  '--unsafe': 'unsafe', '-u': 'unsafe',
   '--verbose': 'verbose', '-v': 'verbose',
   '--json': 'json',
   '--help': 'help', '-h': 'help', '-?': 'help',
 };
 
-export const REDWRAP_USAGE = 'redwrap --redpath NODE [--admin] [--strict|--force] [--dump|--dump-only] [--user U] [--group G] [--bwrap PATH] [--root SYSROOT] [--json] [--] PROGRAM [ARG...]';
+export const REDWRAP_USAGE = 'redwrap --redpath NODE [--admin] [--strict[=yes|no]|--force[=yes|no]] [--dump|--dump-only] [--user U] [--group G] [--bwrap PATH] [--root SYSROOT] [--json] [--] PROGRAM [ARG...]';
 
 const usage = (message: string) => new RedpakError('usage', message, { hint: `usage: ${REDWRAP_USAGE} (redwrap --help explains them)` });
 
@@ -78,10 +90,18 @@ export function parseRedwrapArgv(argv: readonly string[]): ParsedRedwrapArgv {
       if (!value) throw usage(`option ${name} needs a non-empty value`);
       options[valueKey] = value;
     } else if (booleanKey) {
-      if (eq > 0) throw usage(`option ${name} takes no value (got "${arg}")`);
+      const value = eq > 0 ? arg.slice(eq + 1) : undefined;
+      const valueKind = OPTIONAL_VALUE[booleanKey];
+      if (value !== undefined && !valueKind) throw usage(`option ${name} takes no value (got "${arg}")`);
+      if (value !== undefined && valueKind === 'yes-no' && value !== 'yes' && value !== 'no') {
+        throw usage(`illegal boolean value '${value}' for option ${name} (valid values: yes or no)`);
+      }
+      if (value !== undefined && valueKind === 'integer' && !/^\d+$/.test(value)) throw usage(`option ${name} takes a number (got "${value}")`);
+      const yes = value !== 'no';
       if (booleanKey === 'help') help = true;
-      else if (booleanKey === 'force') options.strict = false;
-      else if (booleanKey === 'verbose') continue; // upstream's log level: redwrap has nothing more to say
+      else if (booleanKey === 'force') options.strict = !yes;
+      else if (booleanKey === 'strict') options.strict = yes;
+      else if (booleanKey === 'verbose' || booleanKey === 'unsafe') continue; // upstream: no effect on a launch
       else options[booleanKey] = true;
     } else throw usage(`Nonexistent flag: ${name}`);
   }
