@@ -20,7 +20,7 @@ import {
   type TriState,
 } from '../config/types.js';
 import type { Family, RedNode } from '../node/types.js';
-import { assertNoLoosening, describeOrigin, normaliseMount, securityDefinitions, where, type ExpandedExport } from './strictness.js';
+import { assertNoLoosening, describeOrigin, normaliseMount, securityDefinitions, where, type Definition, type ExpandedExport } from './strictness.js';
 import type {
   Merged,
   MergedCapability,
@@ -109,6 +109,18 @@ export function mergeFamily(family: Family, options: MergeOptions): MergedConfig
       .reverse(),
     warnings,
   };
+}
+
+/**
+ * Every security definition of the family's files in this mode, as the merge checks them
+ * (`redmanager explain` shows the strictest of each). Expands the export mounts again.
+ */
+export function familySecurityDefinitions(family: Family, options: MergeOptions): Definition[] {
+  const visits = visitOrder(family);
+  const leafFacts = nodeFacts(family.nodes[0]);
+  const contextFor = (visit: Visit, commands: boolean): ExpandContext => ({ host: options.host, node: nodeFacts(visit.node), leaf: leafFacts, commands });
+  const leafContext: ExpandContext = { host: options.host, node: leafFacts, leaf: leafFacts, commands: true };
+  return securityDefinitions(visits, expandedExports(visits, contextFor), leafContext);
 }
 
 function optionalList<K extends 'path' | 'ldpath'>(key: K, list: MergedPathList | undefined): Partial<Record<K, MergedPathList>> {

@@ -151,7 +151,7 @@ export interface ExpandedExport {
   origin: Origin;
 }
 
-const SCALAR_GUARDS = ['umask', 'set-user', 'set-group', 'die-with-parent', 'new-session', 'inherit-env', 'map-root-user'] as const;
+export const SCALAR_GUARDS = ['umask', 'set-user', 'set-group', 'die-with-parent', 'new-session', 'inherit-env', 'map-root-user'] as const;
 
 function originAt(visit: ConfigVisit, key: string): Origin {
   const at = visit.config.positions[key] ?? { file: visit.config.file, line: 0, col: 0 };
@@ -291,15 +291,20 @@ export function assertNoLoosening(defs: Definition[]): void {
   );
 }
 
-/** Among the definitions of one setting, the strictest (root-most on a tie); undefined without an order. */
+/**
+ * Among each node's value of one setting in this mode (its admin file's, else its normal file's),
+ * the strictest; root-most on a tie (the node that imposed it). Undefined when the setting has no
+ * order (set-user, set-group) or nobody defines it.
+ */
 export function strictestOf(defs: Definition[], setting: string): Definition | undefined {
+  const mine = defs.filter((d) => d.setting === setting && (d.binds || d.origin.depth === 0));
+  const perNode = mine.filter((d) => d.origin.kind === 'admin' || !mine.some((o) => o.origin.depth === d.origin.depth && o.origin.kind === 'admin'));
   let best: Definition | undefined;
-  for (const d of defs) {
-    if (d.setting !== setting || (!d.binds && d.origin.depth > 0)) continue;
+  for (const d of perNode) {
     const rank = rankOf(d.value);
     if (rank === undefined) return undefined;
-    const bestRank = best && rankOf(best.value)!;
-    if (!best || rank < bestRank! || (rank === bestRank && d.origin.depth > best.origin.depth)) best = d;
+    const bestRank = best ? rankOf(best.value)! : Infinity;
+    if (rank < bestRank || (rank === bestRank && d.origin.depth > best!.origin.depth)) best = d;
   }
   return best;
 }
