@@ -245,11 +245,12 @@ function parseShareText(written: string | undefined): ShareValue {
 }
 
 /**
- * The definition that bounds `def` at the ancestor depth `depth`: the ancestor's normal one for
- * a normal file; for an admin file, the ancestor's admin one, else its normal one.
+ * The definition that bounds `def` at the ancestor depth `depth`, among the definitions of its
+ * setting: the ancestor's normal one for a normal file; for an admin file, the ancestor's admin
+ * one, else its normal one.
  */
-function boundAt(defs: Definition[], def: Definition, depth: number): Definition | undefined {
-  const at = (kind: 'normal' | 'admin') => defs.find((d) => d.binds && d.setting === def.setting && d.origin.depth === depth && d.origin.kind === kind);
+function boundAt(sameSetting: Definition[], def: Definition, depth: number): Definition | undefined {
+  const at = (kind: 'normal' | 'admin') => sameSetting.find((d) => d.binds && d.origin.depth === depth && d.origin.kind === kind);
   return def.origin.kind === 'normal' ? at('normal') : (at('admin') ?? at('normal'));
 }
 
@@ -267,10 +268,17 @@ function written(def: Definition): string {
 
 /** The first loosening of the family, leaf's files first, nearest ancestor first; or undefined. */
 export function findLoosening(defs: Definition[]): { child: Definition; ancestor: Definition; why: string } | undefined {
-  const maxDepth = Math.max(-1, ...defs.map((d) => d.origin.depth));
+  const bySetting = new Map<string, Definition[]>();
+  for (const d of defs) {
+    const list = bySetting.get(d.setting);
+    if (list) list.push(d);
+    else bySetting.set(d.setting, [d]);
+  }
   for (const child of defs) {
+    const sameSetting = bySetting.get(child.setting)!;
+    const maxDepth = Math.max(...sameSetting.map((d) => d.origin.depth));
     for (let depth = child.origin.depth + 1; depth <= maxDepth; depth += 1) {
-      const ancestor = boundAt(defs, child, depth);
+      const ancestor = boundAt(sameSetting, child, depth);
       const subject = child.setting.startsWith('share_') ? `the ${child.setting.slice('share_'.length)} namespace` : undefined;
       const why = ancestor && loosening(child.value, ancestor.value, subject);
       if (ancestor && why) return { child, ancestor, why };
