@@ -11,7 +11,6 @@ import { RedpakError } from '../errors.js';
 import { appendPathList, expand, type ExpandContext, type HostFacts, type NodeFacts } from '../config/expand.js';
 import {
   PRIVATE_EXPORT_MODES,
-  type CapabilityEntry,
   SHARE_KEYS,
   type CgroupsConfig,
   type ConfigTags,
@@ -20,7 +19,7 @@ import {
   type TriState,
 } from '../config/types.js';
 import type { Family, RedNode } from '../node/types.js';
-import { assertNoLoosening, describeOrigin, normaliseMount, securityDefinitions, where, type Definition, type ExpandedExport } from './strictness.js';
+import { assertNoLoosening, describeOrigin, normaliseMount, parseShare, securityDefinitions, where, type Definition, type ExpandedExport } from './strictness.js';
 import type {
   Merged,
   MergedCapability,
@@ -63,7 +62,7 @@ function originOf(visit: Visit, key?: string): Origin {
 }
 
 /** `ALIAS (path)` or `ALIAS (path) (admin)`, as messages name a node's file. */
-export { describeOrigin };
+export { describeOrigin, parseShare };
 
 export interface MergeOptions {
   host: HostFacts;
@@ -183,14 +182,6 @@ function mergePathList(
 
 // ---------------------------------------------------------------------------------------------
 // Namespace sharing (§4.7).
-
-export function parseShare(written: string | undefined): ShareValue {
-  if (written === undefined) return { type: 'unset' };
-  const lower = written.toLowerCase();
-  if (lower === 'unset') return { type: 'unset' };
-  if (lower === 'enabled' || lower === 'disabled') return { type: lower };
-  return { type: 'join', path: written };
-}
 
 function mergeShares(visits: Visit[]): Record<ShareKey, MergedShare> {
   const raw = {} as Record<ShareKey, MergedShare>;

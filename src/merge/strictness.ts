@@ -18,7 +18,7 @@
 import { posix } from 'node:path';
 import { RedpakError } from '../errors.js';
 import { expand, type ExpandContext } from '../config/expand.js';
-import { PRIVATE_EXPORT_MODES, SHARE_KEYS, type ExportEntry, type ExportMode, type NodeConfig, type ShareKey, type TriState } from '../config/types.js';
+import { PRIVATE_EXPORT_MODES, SHARE_KEYS, type ExportEntry, type ExportMode, type NodeConfig, type TriState } from '../config/types.js';
 import type { Origin, ShareValue } from './types.js';
 
 /** One file's value for one security setting. */
@@ -180,10 +180,10 @@ export function securityDefinitions(visits: ConfigVisit[], exports: ExpandedExpo
   for (const visit of visits) {
     const c = visit.config.config;
     // Namespaces: the key's own value, else share_all's (which does not cover time).
-    const all = parseShareText(c.share_all);
+    const all = parseShare(c.share_all);
     for (const key of SHARE_KEYS) {
       if (key === 'all') continue;
-      const own = parseShareText(c[`share_${key}`]);
+      const own = parseShare(c[`share_${key}`]);
       const fromAll = own.type === 'unset' && key !== 'time' && all.type !== 'unset';
       const share = fromAll ? all : own;
       if (share.type === 'unset') continue;
@@ -236,7 +236,8 @@ export function securityDefinitions(visits: ConfigVisit[], exports: ExpandedExpo
   return defs;
 }
 
-function parseShareText(written: string | undefined): ShareValue {
+/** A `share_*` value as written: unset, enabled, disabled, or a namespace file to join. */
+export function parseShare(written: string | undefined): ShareValue {
   if (written === undefined) return { type: 'unset' };
   const lower = written.toLowerCase();
   if (lower === 'unset') return { type: 'unset' };
@@ -316,5 +317,3 @@ export function strictestOf(defs: Definition[], setting: string): Definition | u
   }
   return best;
 }
-
-export const GUARDED_SHARES: readonly ShareKey[] = SHARE_KEYS.filter((k) => k !== 'all');
