@@ -28,7 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PLAN_VERSION "2"
+#define PLAN_VERSION "3" /* = FAST_PLAN_VERSION in src/wrap/fast-plan.ts */
 #define LAUNCH_ERROR 10
 
 extern char **environ;

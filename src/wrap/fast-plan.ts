@@ -26,7 +26,11 @@ import { configPath, STATUS_FILE } from '../node/layout.js';
 import type { Probe } from './plan.js';
 import { launchArgv, type CompiledLaunch } from './launch.js';
 
-export const FAST_PLAN_VERSION = '2';
+/**
+ * Bumped with the plan format and with the rules that compile a plan (3: no child loosens a
+ * parent), so that a plan an older compiler cached is compiled again, not served.
+ */
+export const FAST_PLAN_VERSION = '3';
 export const CACHE_DIR = '.redpak';
 
 /** What a compilation read from the running system. */
