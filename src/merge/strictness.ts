@@ -44,6 +44,7 @@ export type GuardedValue =
   | { kind: 'capability'; add: boolean }
   | { kind: 'umask'; bits: number | undefined }
   | { kind: 'identity'; text: string }
+  | { kind: 'cgroup-base'; path: string }
   | { kind: 'tri'; state: TriState }
   | { kind: 'flag'; on: boolean };
 
@@ -85,6 +86,7 @@ export function rankOf(value: GuardedValue): number | undefined {
     case 'umask':
       return value.bits === undefined ? undefined : 12 - popcount(value.bits);
     case 'identity':
+    case 'cgroup-base':
       return undefined;
     case 'tri':
       return value.state === 'Enabled' ? 0 : 1;
@@ -120,6 +122,10 @@ export function loosening(child: GuardedValue, ancestor: GuardedValue, subject =
   if (child.kind === 'identity' && ancestor.kind === 'identity') {
     return child.text !== ancestor.text ? 'a child cannot run as another identity than its ancestor set' : undefined;
   }
+  if (child.kind === 'cgroup-base' && ancestor.kind === 'cgroup-base') {
+    const below = child.path === ancestor.path || child.path.startsWith(`${ancestor.path === '/' ? '' : ancestor.path}/`);
+    return below ? undefined : "a child's cgroup base must be its ancestor's or below it (written in the same form)";
+  }
   if (child.kind === 'tri' && ancestor.kind === 'tri') {
     return ancestor.state === 'Enabled' && child.state === 'Disabled' ? 'the ancestor enables it' : undefined;
   }
@@ -151,7 +157,7 @@ export interface ExpandedExport {
   origin: Origin;
 }
 
-export const SCALAR_GUARDS = ['umask', 'set-user', 'set-group', 'die-with-parent', 'new-session', 'inherit-env', 'map-root-user'] as const;
+export const SCALAR_GUARDS = ['umask', 'set-user', 'set-group', 'cgrouproot', 'die-with-parent', 'new-session', 'inherit-env', 'map-root-user'] as const;
 
 function originAt(visit: ConfigVisit, key: string): Origin {
   const at = visit.config.positions[key] ?? { file: visit.config.file, line: 0, col: 0 };
@@ -217,11 +223,16 @@ export function securityDefinitions(visits: ConfigVisit[], exports: ExpandedExpo
       const position = `config.${key}`;
       let value: GuardedValue | undefined;
       let shown = String(written);
-      if (key === 'umask' || key === 'set-user' || key === 'set-group') {
+      if (key === 'umask' || key === 'set-user' || key === 'set-group' || key === 'cgrouproot') {
         if (written === undefined) continue;
         const text = expand(String(written), leafContext);
         shown = text;
-        value = key === 'umask' ? { kind: 'umask', bits: /^[0-7]{1,4}$/.test(text) ? Number.parseInt(text, 8) : undefined } : { kind: 'identity', text };
+        value =
+          key === 'umask'
+            ? { kind: 'umask', bits: /^[0-7]{1,4}$/.test(text) ? Number.parseInt(text, 8) : undefined }
+            : key === 'cgrouproot'
+              ? { kind: 'cgroup-base', path: normaliseMount(text) }
+              : { kind: 'identity', text };
       } else if (key === 'die-with-parent' || key === 'new-session') {
         if (c[key] === 'Unset') continue;
         value = { kind: 'tri', state: c[key] };

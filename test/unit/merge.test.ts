@@ -326,6 +326,12 @@ describe('no child loosens a parent', () => {
     assert.equal(family(t, { leaf: { normal: config('set-user: nobody') } }).merged.scalars['set-user']?.value, 'nobody');
   });
 
+  it("cgrouproot: a child's cgroup base is its ancestor's or below it", (t) => {
+    conflict(t, { root: { normal: config('cgrouproot: /sys/fs/cgroup/user.slice') }, leaf: { normal: config('cgrouproot: /sys/fs/cgroup') } }, false, /LEAF .* loosens its ancestor ROOT .*: cgrouproot: \/sys\/fs\/cgroup at .* against cgrouproot: \/sys\/fs\/cgroup\/user.slice at .*; a child's cgroup base must be its ancestor's or below it/);
+    conflict(t, { root: { normal: config('cgrouproot: redpak') }, leaf: { normal: config('cgrouproot: redpak-other') } }, false, /cgrouproot: redpak-other/);
+    assert.equal(family(t, { root: { normal: config('cgrouproot: redpak/') }, leaf: { normal: config('cgrouproot: redpak//app') } }).merged.scalars.cgrouproot?.value, 'redpak//app');
+  });
+
   it('new-session and die-with-parent: an ancestor Enabled cannot be Disabled', (t) => {
     for (const key of ['new-session', 'die-with-parent']) {
       conflict(t, { root: { normal: config(`${key}: enabled`) }, leaf: { normal: config(`${key}: disabled`) } }, false, new RegExp(`${key}: Disabled at .* against ${key}: Enabled at .*; the ancestor enables it`));
