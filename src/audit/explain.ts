@@ -15,7 +15,8 @@ import type { HostFacts } from '../config/expand.js';
 import { SHARE_KEYS, type NodeConfig } from '../config/types.js';
 import { RedpakError, type SourcePosition } from '../errors.js';
 import { originJson, type OriginJson } from '../inspect/mergeconfig.js';
-import { mergeFamily, visitOrder } from '../merge/merge.js';
+import { familySecurityDefinitions, mergeFamily, visitOrder } from '../merge/merge.js';
+import { SCALAR_GUARDS, strictestOf, type Definition } from '../merge/strictness.js';
 import type { MergedConfig, Origin, Override } from '../merge/types.js';
 import { Sysroot } from '../node/layout.js';
 import { assertEnabled, loadFamily } from '../node/load.js';
@@ -49,6 +50,8 @@ export interface ExplainSetting {
   /** What bwrap gets for it. */
   args?: string[];
   note?: string;
+  /** For a security setting: the node value that is strictest in the family (in this mode), which no descendant may loosen. */
+  strictest?: { from: OriginJson; value: string };
   overridden: ExplainOverride[];
 }
 
@@ -100,6 +103,18 @@ function takeOut(family: Family, at: SourcePosition): { kind: SettingKind; key: 
           const { at: _at, ...value } = entry as { at: SourcePosition } & Record<string, unknown>;
           return { kind, key: (keyOf as (e: unknown) => string)(entry), value, origin: origin(at) };
         }
+      }
+      for (const key of SCALAR_GUARDS) {
+        const pos = config.positions[`config.${key}`];
+        if (!pos || !samePos(pos, at)) continue;
+        const value = config.config[key];
+        const c = config.config as unknown as Record<string, unknown>;
+        if (key === 'die-with-parent' || key === 'new-session') c[key] = 'Unset';
+        else if (key === 'inherit-env') c[key] = false;
+        else if (key === 'map-root-user') c[key] = 0;
+        else delete c[key];
+        delete config.positions[`config.${key}`];
+        return { kind: 'scalar', key, value, origin: origin(at) };
       }
       for (const share of SHARE_KEYS) {
         const field = `share_${share}` as const;
@@ -247,6 +262,7 @@ export function explain(options: ExplainOptions): ExplainResult {
     settings.push({ kind: 'path', key, value: list.value, from: originJson(first!.origin), alsoFrom: rest.map((c) => originJson(c.origin)), ...(argsOf(key) ? { args: argsOf(key) } : {}), overridden: [] });
   }
   settings.push(...cgroupSettings(family, merged));
+  addStrictest(settings, familySecurityDefinitions(family, { host }));
   for (const s of merged.seccomp) {
     const config = s.kind === 'admin' ? family.nodes.find((n) => n.path === s.node)!.admin! : family.nodes.find((n) => n.path === s.node)!.normal;
     const at = (path: string) => originJson({ ...s.origin, at: config.positions[path] ?? s.origin.at });
@@ -267,6 +283,23 @@ export function explain(options: ExplainOptions): ExplainResult {
     settings,
     refused,
   };
+}
+
+/** The setting each explained security setting is compared as (strictness.ts), or undefined. */
+function guardedSetting(s: ExplainSetting): string | undefined {
+  if (s.kind === 'export') return `export ${s.key.toLowerCase()}`;
+  if (s.kind === 'namespace') return `share_${s.key}`;
+  if (s.kind === 'capability') return `capability ${s.key.toLowerCase()}`;
+  if (s.kind === 'scalar' && (SCALAR_GUARDS as readonly string[]).includes(s.key)) return s.key;
+  return undefined;
+}
+
+function addStrictest(settings: ExplainSetting[], defs: Definition[]): void {
+  for (const s of settings) {
+    const setting = guardedSetting(s);
+    const best = setting && strictestOf(defs, setting);
+    if (best) s.strictest = { from: originJson(best.origin), value: best.via ? `${best.shown} (from ${best.via})` : best.shown };
+  }
 }
 
 /** Each node's cgroup values, with what the nesting makes of them (a parent's limit caps its children's). */
@@ -330,6 +363,7 @@ export function renderExplain(result: ExplainResult): string {
     for (const s of group) {
       lines.push(`  ${s.key}: ${show(s.value)}${s.from ? `  <- ${fromText(s.from)}` : ''}${s.args ? `  [${s.args.join(' ')}]` : ''}`);
       if (s.note) lines.push(`      ${s.note}`);
+      if (s.strictest && !(s.from && s.from.file === s.strictest.from.file && s.from.line === s.strictest.from.line)) lines.push(`      strictest: ${s.strictest.value} <- ${fromText(s.strictest.from)} (no descendant may loosen it)`);
       for (const also of s.alsoFrom ?? []) lines.push(`      also <- ${fromText(also)}`);
       for (const o of s.overridden) lines.push(`      overrides ${o.by === 'descendant' ? "a descendant's" : o.by === 'ancestor' ? "an ancestor's" : 'the same node\'s'} ${show(o.value)} (${o.reason}) <- ${fromText(o.from)}`);
     }

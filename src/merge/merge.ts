@@ -11,7 +11,6 @@ import { RedpakError } from '../errors.js';
 import { appendPathList, expand, type ExpandContext, type HostFacts, type NodeFacts } from '../config/expand.js';
 import {
   PRIVATE_EXPORT_MODES,
-  type CapabilityEntry,
   SHARE_KEYS,
   type CgroupsConfig,
   type ConfigTags,
@@ -20,6 +19,7 @@ import {
   type TriState,
 } from '../config/types.js';
 import type { Family, RedNode } from '../node/types.js';
+import { assertNoLoosening, describeOrigin, normaliseMount, parseShare, securityDefinitions, where, type Definition, type ExpandedExport } from './strictness.js';
 import type {
   Merged,
   MergedCapability,
@@ -62,13 +62,7 @@ function originOf(visit: Visit, key?: string): Origin {
 }
 
 /** `ALIAS (path)` or `ALIAS (path) (admin)`, as messages name a node's file. */
-export function describeOrigin(origin: Origin): string {
-  return `${origin.alias} (${origin.node})${origin.kind === 'admin' ? ' (admin)' : ''}`;
-}
-
-function where(origin: Origin): string {
-  return origin.at.line ? `${origin.at.file}:${origin.at.line}` : origin.at.file;
-}
+export { describeOrigin, parseShare };
 
 export interface MergeOptions {
   host: HostFacts;
@@ -86,6 +80,9 @@ export function mergeFamily(family: Family, options: MergeOptions): MergedConfig
   });
   const leafContext: ExpandContext = { host: options.host, node: leafFacts, leaf: leafFacts, commands: true };
   const warnings: MergeWarning[] = [];
+  const exports = expandedExports(visits, contextFor);
+  // No child loosens a parent: checked on the files before anything is merged.
+  assertNoLoosening(securityDefinitions(visits, exports, leafContext));
 
   return {
     leaf: leafFacts,
@@ -102,7 +99,7 @@ export function mergeFamily(family: Family, options: MergeOptions): MergedConfig
     ...optionalList('ldpath', mergePathList(visits, 'ldpath', contextFor)),
     shares: mergeShares(visits),
     capabilities: mergeCapabilities(visits, warnings),
-    exports: mergeExports(visits, contextFor, warnings),
+    exports: mergeExports(exports, warnings),
     environ: mergeEnviron(visits, warnings),
     cgroups: nodeCgroups(family),
     seccomp: visits
@@ -111,6 +108,18 @@ export function mergeFamily(family: Family, options: MergeOptions): MergedConfig
       .reverse(),
     warnings,
   };
+}
+
+/**
+ * Every security definition of the family's files in this mode, as the merge checks them
+ * (`redmanager explain` shows the strictest of each). Expands the export mounts again.
+ */
+export function familySecurityDefinitions(family: Family, options: MergeOptions): Definition[] {
+  const visits = visitOrder(family);
+  const leafFacts = nodeFacts(family.nodes[0]);
+  const contextFor = (visit: Visit, commands: boolean): ExpandContext => ({ host: options.host, node: nodeFacts(visit.node), leaf: leafFacts, commands });
+  const leafContext: ExpandContext = { host: options.host, node: leafFacts, leaf: leafFacts, commands: true };
+  return securityDefinitions(visits, expandedExports(visits, contextFor), leafContext);
 }
 
 function optionalList<K extends 'path' | 'ldpath'>(key: K, list: MergedPathList | undefined): Partial<Record<K, MergedPathList>> {
@@ -174,18 +183,6 @@ function mergePathList(
 // ---------------------------------------------------------------------------------------------
 // Namespace sharing (§4.7).
 
-export function parseShare(written: string | undefined): ShareValue {
-  if (written === undefined) return { type: 'unset' };
-  const lower = written.toLowerCase();
-  if (lower === 'unset') return { type: 'unset' };
-  if (lower === 'enabled' || lower === 'disabled') return { type: lower };
-  return { type: 'join', path: written };
-}
-
-function sameShare(a: ShareValue, b: ShareValue): boolean {
-  return a.type === b.type && (a.type !== 'join' || a.path!.toLowerCase() === b.path!.toLowerCase());
-}
-
 function mergeShares(visits: Visit[]): Record<ShareKey, MergedShare> {
   const raw = {} as Record<ShareKey, MergedShare>;
   for (const key of SHARE_KEYS) {
@@ -200,22 +197,8 @@ function mergeShares(visits: Visit[]): Record<ShareKey, MergedShare> {
         slot = { ...incoming, origin, overrides: [...slot.overrides, ...previous] };
         continue;
       }
-      const ignored = { origin, value: shareText(incoming), reason: 'shadowed' as const };
-      if (origin.kind === 'normal' && slot.origin.kind === 'admin') {
-        slot.overrides.push(ignored);
-        continue;
-      }
-      if (sameShare(incoming, slot) || incoming.type !== 'disabled') {
-        // A child may keep or disable what its parent allowed.
-        slot.overrides.push(ignored);
-        continue;
-      }
-      // The ancestor forbids (disabled) what the child asks for (enabled or join).
-      throw new RedpakError(
-        'merge-conflict',
-        `cannot share the ${key} namespace in ${describeOrigin(slot.origin)} (share_${key}: ${shareText(slot)} at ${where(slot.origin)}) because ${describeOrigin(origin)} forbids it (share_${key}: disabled at ${where(origin)})`,
-        { at: slot.origin.at, hint: `a child cannot loosen its parent: remove share_${key} from ${slot.origin.at.file}` },
-      );
+      // The value met first stands; a child looser than its ancestor was refused before (strictness.ts).
+      slot.overrides.push({ origin, value: shareText(incoming), reason: 'shadowed' });
     }
     raw[key] = slot;
   }
@@ -244,8 +227,6 @@ interface KeyedRules<T> {
   label: (entry: T) => string;
   differs: (a: T, b: T) => boolean;
   warnOf: (entry: T) => string | undefined;
-  /** Extra check when an ancestor's definition of the same kind meets the child's (capabilities). */
-  ancestorSameKind?: (ancestor: T, child: T, ancestorOrigin: Origin, childOrigin: Origin) => void;
 }
 
 /**
@@ -294,7 +275,6 @@ function mergeKeyed<T>(items: { entry: T; origin: Origin }[], rules: KeyedRules<
       });
       continue;
     }
-    if (origin.kind === kept.kind) rules.ancestorSameKind?.(entry, slot.value, origin, kept);
     slot.overrides.push({ origin, value: entry, reason: 'shadowed' });
     const warn = rules.warnOf(entry);
     warnings.push({
@@ -326,17 +306,22 @@ function mergeEnviron(visits: Visit[], warnings: MergeWarning[]): MergedEnviron[
   return merged.reverse();
 }
 
-function mergeExports(
-  visits: Visit[],
-  contextFor: (visit: Visit, commands: boolean) => ExpandContext,
-  warnings: MergeWarning[],
-): MergedExport[] {
-  const items = visits.flatMap((visit) =>
-    visit.config.exports
-      // An ancestor's private exports stay its own.
-      .filter((entry) => visit.depth === 0 || !PRIVATE_EXPORT_MODES.has(entry.mode))
-      .map((entry) => ({ entry: { ...entry, mount: entry.mount, expandedMount: expand(entry.mount, contextFor(visit, true)) }, origin: { ...originOf(visit), at: entry.at } })),
+/**
+ * Every export of every visited file, its mount expanded in the defining node's context (commands
+ * included, run once here) and normalised: the merge key and the strictness key.
+ */
+function expandedExports(visits: Visit[], contextFor: (visit: Visit, commands: boolean) => ExpandContext): ExpandedExport[] {
+  return visits.flatMap((visit) =>
+    visit.config.exports.map((entry) => ({
+      entry: { ...entry, expandedMount: normaliseMount(expand(entry.mount, contextFor(visit, true))) },
+      origin: { ...originOf(visit), at: entry.at },
+    })),
   );
+}
+
+function mergeExports(exports: ExpandedExport[], warnings: MergeWarning[]): MergedExport[] {
+  // An ancestor's private exports stay its own.
+  const items = exports.filter(({ entry, origin }) => origin.depth === 0 || !PRIVATE_EXPORT_MODES.has(entry.mode));
   const merged = mergeKeyed(
     items,
     {
@@ -381,42 +366,11 @@ function mergeCapabilities(visits: Visit[], warnings: MergeWarning[]): MergedCap
       label: (e) => e.cap,
       differs: (a, b) => (a.add !== 0) !== (b.add !== 0),
       warnOf: (e) => e.warn,
-      ancestorSameKind: (ancestor, child, ancestorOrigin, childOrigin) => {
-        if (ancestor.add === 0 && child.add !== 0) {
-          throw new RedpakError(
-            'merge-conflict',
-            `Capability ${child.cap} of ${describeOrigin(ancestorOrigin)} badly redefined in ${describeOrigin(childOrigin)}: ${ancestorOrigin.alias} drops it (${where(ancestorOrigin)}), ${childOrigin.alias} adds it back (${where(childOrigin)})`,
-            { at: childOrigin.at, hint: 'a child cannot add a capability its parent dropped' },
-          );
-        }
-      },
     },
     warnings,
   ).reverse();
-  assertNoAddAfterAllDropped(items, merged);
   // `ALL` first, so that single capabilities are added or dropped after it.
   return [...merged.filter((c) => c.value.cap.toLowerCase() === 'all'), ...merged.filter((c) => c.value.cap.toLowerCase() !== 'all')];
-}
-
-/**
- * An ancestor's `ALL: 0` drops every capability: a descendant cannot add one back. redpak only
- * compares entries of the same name, so `cap_chown: 1` under a parent's `ALL: 0` slipped
- * through; here it is the same error as re-adding a capability dropped by name. As in the
- * matrix, a descendant's admin file may add what an ancestor's normal file dropped.
- */
-function assertNoAddAfterAllDropped(items: { entry: CapabilityEntry; origin: Origin }[], merged: MergedCapability[]): void {
-  const allDrops = items.filter((i) => i.entry.cap.toLowerCase() === 'all' && i.entry.add === 0);
-  for (const kept of merged) {
-    if (kept.value.add === 0 || kept.value.cap.toLowerCase() === 'all') continue;
-    const drop = allDrops.find((d) => d.origin.depth > kept.origin.depth && !(d.origin.kind === 'normal' && kept.origin.kind === 'admin'));
-    if (drop) {
-      throw new RedpakError(
-        'merge-conflict',
-        `Capability ${kept.value.cap} added in ${describeOrigin(kept.origin)} (${where(kept.origin)}) although ${describeOrigin(drop.origin)} drops ALL (${where(drop.origin)})`,
-        { at: kept.origin.at, hint: 'a child cannot add a capability its parent dropped' },
-      );
-    }
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

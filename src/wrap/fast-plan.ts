@@ -33,7 +33,11 @@ import { launchCacheDir, openLaunchCacheDir, planFileName, planKey, seccompFileN
 import { seccompBwrapArgs } from './seccomp.js';
 import type { Stamp } from './stamps.js';
 
-export const FAST_PLAN_VERSION = '3';
+/**
+ * Bumped with the plan format and with the rules that compile a plan (3: the cache out of the
+ * node; 4: no child loosens a parent), so that a plan an older compiler cached is compiled again, not served.
+ */
+export const FAST_PLAN_VERSION = '4';
 
 /** What a compilation read from the running system. */
 export interface HostRecord {

@@ -110,6 +110,52 @@ describe('explain', () => {
     assert.equal(explain({ redpath: sub, host: pinnedHost() }).settings.find((s) => s.key === 'LEVEL')?.from?.alias, 'SUB');
   });
 
+  it('lists each loosening the merge refuses (exports, share_all, scalars) with both nodes and files, and the strictest value of each setting', (t) => {
+    const dir = tempDir(t);
+    const root = makeNode(dir, join(dir, 'root'), 'ROOT', `headers:
+  alias: ROOT
+config:
+  umask: "027"
+  new-session: enabled
+  share_all: disabled
+exports:
+- mode: Restricted
+  mount: /data
+  path: /srv/data
+`);
+    const sub = makeNode(dir, join(root, 'sub'), 'SUB', `headers:
+  alias: SUB
+config:
+  umask: "077"
+  new-session: enabled
+  share_pid: enabled
+  die-with-parent: enabled
+exports:
+- mode: Public
+  mount: /data/
+  path: /srv/data
+`);
+    const [rootFile, subFile] = [join(root, 'etc/redpak.yaml'), join(sub, 'etc/redpak.yaml')];
+    const r = explain({ redpath: sub, host: pinnedHost() });
+    assert.equal(r.launchable, false);
+    assert.deepEqual(r.refused.map((x) => [x.kind, x.key, x.from.alias, x.from.line]).sort(), [
+      ['export', '/data/', 'SUB', lineOf(subFile, /mode: Public/)],
+      ['namespace', 'pid', 'SUB', lineOf(subFile, /share_pid/)],
+    ]);
+    const data = r.refused.find((x) => x.kind === 'export')!;
+    assert.match(data.message, new RegExp(`SUB .* loosens its ancestor ROOT .*: export /data: Public at ${subFile}:\\d+ against export /data: Restricted at ${rootFile}:${lineOf(rootFile, /mode: Restricted/)}`));
+    assert.match(r.refused.find((x) => x.kind === 'namespace')!.message, /share_pid: disabled \(from share_all\)/);
+    // Once refused, the ancestor's values hold, and each names where its strictest value is set.
+    assert.deepEqual([setting(r, 'export', '/data')?.value, setting(r, 'export', '/data')?.from?.alias], [{ mode: 'Restricted', mount: '/data', path: '/srv/data' }, 'ROOT']);
+    assert.deepEqual([setting(r, 'namespace', 'pid')?.value, setting(r, 'namespace', 'pid')?.strictest?.from.alias], ['isolated', 'ROOT']);
+    assert.deepEqual([setting(r, 'scalar', 'umask')?.from?.alias, setting(r, 'scalar', 'umask')?.strictest?.from.alias], ['SUB', 'SUB']);
+    // A tie names the ancestor that imposed it.
+    assert.deepEqual([setting(r, 'scalar', 'new-session')?.from?.alias, setting(r, 'scalar', 'new-session')?.strictest], ['SUB', { from: { node: root, alias: 'ROOT', kind: 'normal', file: rootFile, line: lineOf(rootFile, /new-session/), col: 3 }, value: 'Enabled' }]);
+    const text = renderExplain(r);
+    assert.match(text, /strictest: Enabled <- ROOT .*redpak.yaml:\d+ \(no descendant may loosen it\)/);
+    assert.match(text, /refused:\n(.*\n)*  export \/data\/: Public \/srv\/data <- SUB/);
+  });
+
   it('refuses bad input with a clear error', (t) => {
     const dir = tempDir(t);
     assert.throws(() => explain({ redpath: join(dir, 'none'), host: pinnedHost() }), { code: 'not-a-node' });

@@ -29,12 +29,33 @@ const data = JSON.parse(readFileSync(new URL('../../../test/golden/data/redpak-l
   examples: GoldenExample[];
 };
 
+/** Upstream cases we deliberately differ on (docs/compatibility.md), as data: the reference stays untouched. */
+interface Deviation {
+  layout: Layout;
+  mode: 'normal' | 'admin';
+  now: 'merge-conflict';
+  /** What the error must say. */
+  match: string;
+  why: string;
+}
+const deviations = JSON.parse(readFileSync(new URL('../../../test/golden/data/redpak-deviations.json', import.meta.url), 'utf8')) as {
+  deviations: Record<string, Deviation[]>;
+};
+
 /** Upstream writes ancestor paths with a trailing `/`; ours have none. */
 function normaliseExpected(args: string, root: string): string {
   return args.replace(/<ROOT>([^: ]*?)\/(?=[: ]|$)/g, '<ROOT>$1').replaceAll('<ROOT>', root);
 }
 
 describe('launch plans match redpak', () => {
+  it('every recorded deviation names an upstream case', () => {
+    for (const [name, list] of Object.entries(deviations.deviations)) {
+      const example = data.examples.find((e) => e.name === name);
+      assert.ok(example, `deviation for an unknown example ${name}`);
+      for (const d of list) assert.ok(example.cases.some((c) => c.layout === d.layout && c.mode === d.mode), `${name}: no case ${d.layout} ${d.mode}`);
+    }
+  });
+
   for (const example of data.examples) {
     it(example.name, (t) => {
       const root = tempDir(t);
@@ -51,7 +72,12 @@ describe('launch plans match redpak', () => {
           // --dump-only treats every export source as present.
           return compileLaunchPlan(family, merged, { host, probe: () => 'dir' }).args.join(' ');
         };
-        if (c.error) {
+        const deviation = deviations.deviations[example.name]?.find((d) => d.layout === c.layout && d.mode === c.mode);
+        if (deviation) {
+          // Only cases upstream launched can deviate into a refusal.
+          assert.ok(!c.error, `${label}: upstream already refuses it, no deviation to record`);
+          assert.throws(run, (e: unknown) => e instanceof RedpakError && e.code === deviation.now && new RegExp(deviation.match).test(e.message), `${label}: ${deviation.why}`);
+        } else if (c.error) {
           assert.throws(run, (e: unknown) => e instanceof RedpakError && e.code === 'merge-conflict', label);
         } else {
           assert.equal(run(), normaliseExpected(c.args!, root), label);
