@@ -116,7 +116,7 @@ function fetchOnce(url: URL, options: DownloadOptions, deadlineAt: number | unde
       }
       const total = Number(response.headers['content-length'] ?? 0);
       const max = options.maxBytes;
-      if (max !== undefined && total > max) return fail(new DownloadError(`announces ${total} bytes, more than the ${max} allowed`, status, false, 'too-large'));
+      if (max !== undefined && total > max) return fail(new DownloadError(`announces ${total} bytes, more than the ${max} bytes allowed`, status, false, 'too-large'));
       const chunks: Buffer[] = [];
       let done = 0;
       response.on('data', (chunk: Buffer) => {
