@@ -279,7 +279,10 @@ async function transact(options: TransactionOptions, kind: string, jobs: SolverJ
       // Probed while the solver runs (awaited, errors included, where rpm is run).
       rpmSupportsForceDebian().catch(() => undefined);
       const needRepos = jobs.some((j) => j.op !== 'erase');
-      const synced: SyncedRepo[] = needRepos ? await syncRepos(reposOf(pf, options), pf.cacheDir, options) : [];
+      const synced: SyncedRepo[] = needRepos ? await syncRepos(reposOf(pf, options), pf.cacheDir, { ...options, signal }).catch((error: unknown) => {
+        checkAbort(); // names the signal
+        throw error;
+      }) : [];
       checkAbort();
       const result = await solve({
         node: pf.nodeRoot,

@@ -239,6 +239,27 @@ export function parseRepomd(xml: string): RepomdEntry[] {
 }
 
 /**
+ * repomd.xml is read twice: here (what is fetched and checked) and by the solver's XML parser
+ * (what is loaded from the cache). Both must see the same files, so what a regular expression
+ * and an XML parser could read differently is refused: DOCTYPE/ENTITY (entities the parser
+ * expands), comments, CDATA, single-quoted attributes, and several locations or blocks of one
+ * type. createrepo_c writes none of them.
+ */
+function assertPlainRepomd(repo: Pick<RepoDefinition, 'id'>, xml: string, source: string): RepomdEntry[] {
+  const refuse = (why: string): never => {
+    throw new RedpakError('package', `repository ${repo.id}: refused ${source}: ${why}`, { hint: 'the repository is broken or hostile; nothing was written' });
+  };
+  const odd = /<!DOCTYPE|<!ENTITY|<!--|<!\[CDATA\[|<(data|location)\b[^>]*='/i.exec(xml);
+  if (odd) refuse(`it holds ${JSON.stringify(odd[0])} (not written by createrepo)`);
+  const entries = parseRepomd(xml);
+  const blocks = xml.match(/<data\b/g)?.length ?? 0;
+  const locations = xml.match(/<location\b/g)?.length ?? 0;
+  if (blocks !== entries.length || locations !== entries.length) refuse(`${blocks} <data> blocks and ${locations} <location> elements for ${entries.length} readable entries`);
+  for (const type of WANTED) if (entries.filter((e) => e.type === type).length > 1) refuse(`it lists ${type} metadata twice`);
+  return entries;
+}
+
+/**
  * Why `href` (a repository's word for where a file is, relative to its baseurl) is refused, or
  * undefined when it is a plain relative path that stays under the repository: it is joined to
  * the cache directory (metadata, packages) and to file:// baseurls, so it must not be absolute,
@@ -336,7 +357,7 @@ export async function syncRepo(repo: NodeRepo, cacheDir: string, options: SyncOp
         deadlineSeconds: DOWNLOAD_LIMITS.smallFileSeconds(),
         signal: options.signal,
       });
-      const entries = parseRepomd(repomdBytes.toString('utf8'));
+      const entries = assertPlainRepomd(repo, repomdBytes.toString('utf8'), repomdUrl);
       // Every href is checked before anything is fetched or written.
       for (const entry of entries.filter((e) => WANTED.includes(e.type))) assertHref(repo, entry.href, repomdUrl);
       if (!entries.some((e) => e.type === 'primary')) {

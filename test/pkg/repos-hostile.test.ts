@@ -93,6 +93,22 @@ describe('hostile repositories', () => {
     }
   });
 
+  it('a repomd.xml the solver\'s XML parser could read differently (entities, comments, a second block) is refused', async () => {
+    const safe = repomd('repodata/primary.xml', payload);
+    const variants = [
+      safe.replace('<repomd', '<!DOCTYPE repomd [<!ENTITY up "../../../../etc/shadow">]>\n<repomd'),
+      safe.replace('<location href="repodata/primary.xml"/>', '<!-- <location href="repodata/primary.xml"/> --><location href="x"/>'),
+      safe.replace('</repomd>', ` <data type='primary'><checksum type="sha256">${sha(payload)}</checksum><location href='../../evil'/></data>\n</repomd>`),
+      safe.replace('</repomd>', ` <data type="primary"><checksum type="sha256">${sha(payload)}</checksum><location href="repodata/other.xml"/></data>\n</repomd>`),
+    ];
+    for (const [i, xml] of variants.entries()) {
+      routes = { 'repodata/repomd.xml': (_q, r) => r.end(xml), 'repodata/primary.xml': (_q, r) => r.end(payload) };
+      const cache = cacheFor(`odd${i}`);
+      await assert.rejects(syncRepo(httpRepo(`odd${i}`), cache), isRefusal(`repository hostile-odd${i}: refused`, /not written by createrepo|readable entries|twice/), String(i));
+      assert.deepEqual(existsSync(cache) ? readdirSync(cache) : [], []);
+    }
+  });
+
   it('the href rule itself: plain relative paths pass, everything that could leave its directory does not', () => {
     for (const ok of ['repodata/abc-primary.xml.gz', 'Packages/r/redhello-1.0-1.noarch.rpm', 'a+b~c^d.rpm']) assert.equal(unsafeHref(ok), undefined, ok);
     for (const bad of ['', '/etc/passwd', '../x', 'a/../../x', '%2e%2e/x', 'a\\..\\x', 'x\0y', 'x\ny', 'http://evil/x', 'x?y', '%zz']) assert.notEqual(unsafeHref(bad), undefined, bad);
