@@ -17,7 +17,8 @@
  *
  * Import checks everything before the node appears: every entry is in the manifest with the
  * same type, mode, size and digest (tampering and truncation are refused), no entry is unsafe
- * (absolute path, `..`, link escaping the node, device, fifo, hard link), each node's database
+ * (absolute path, `..`, link escaping the node once resolved through the unpacked tree, redpak's
+ * own names, too deep, world-writable, device, fifo, hard link), each node's database
  * is readable by rpm, and the packages keep the family rules under the destination's ancestors
  * (no duplicate of an ancestor's package, every requirement satisfied, no conflict). It all
  * happens in a hidden staging directory beside the destination, renamed into place at the end;
