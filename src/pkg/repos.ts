@@ -182,8 +182,12 @@ async function fetchBytes(url: string, purpose: string, transport: Transport, bo
 /** How a repository is reached over http(s), from its .repo settings. */
 type Transport = Pick<DownloadOptions, 'tls' | 'timeoutSeconds'>;
 
+/** `timeout=0` (dnf: no limit) still gives up on a transfer silent for this long, in seconds. */
+const LONGEST_STALL = 300;
+
 function transportOf(repo: Pick<RepoDefinition, 'sslcacert' | 'sslverify' | 'timeout'>): Transport {
-  return { tls: { caFiles: repo.sslcacert ? [repo.sslcacert] : undefined, verify: repo.sslverify }, timeoutSeconds: repo.timeout };
+  const timeoutSeconds = repo.timeout > 0 ? repo.timeout : LONGEST_STALL;
+  return { tls: { caFiles: repo.sslcacert ? [repo.sslcacert] : undefined, verify: repo.sslverify }, timeoutSeconds };
 }
 
 function join_url(base: string, href: string): string {
