@@ -545,8 +545,14 @@ export async function importNode(options: ImportOptions): Promise<ImportResult> 
     };
   } catch (error) {
     // Entries are at most MAX_ENTRY_DEPTH deep and short enough for paths: rmSync can remove them.
-    if (staging) rmSync(staging, { recursive: true, force: true });
-    for (const d of [...createdParents].reverse()) rmSync(d, { recursive: true, force: true });
+    // Should it still fail, the error says what is left, and the first error is kept.
+    for (const dir of [...(staging ? [staging] : []), ...[...createdParents].reverse()]) {
+      try {
+        rmSync(dir, { recursive: true, force: true });
+      } catch (cleanup) {
+        throw new RedpakError('io', `${(error as Error).message}; and ${dir} could not be removed: ${(cleanup as Error).message}`, { cause: error, hint: `remove ${dir} by hand` });
+      }
+    }
     if (error instanceof RedpakError) throw error;
     throw new RedpakError('io', `cannot import ${archive} into ${targetPath}: ${(error as Error).message}`, { cause: error });
   } finally {
