@@ -44,7 +44,7 @@ describe('hostile repositories', () => {
   let routes: Record<string, (req: IncomingMessage, res: ServerResponse) => void> = {};
   const server = createServer((req, res) => {
     const path = (req.url ?? '').replace(/^\/repo\//, '');
-    const route = routes[path];
+    const route = routes[path] ?? routes['*'];
     if (route) route(req, res);
     else res.writeHead(404).end();
   });
@@ -84,7 +84,8 @@ describe('hostile repositories', () => {
     ];
     for (const [i, href] of hrefs.entries()) {
       const xml = repomd(href, payload);
-      routes = { 'repodata/repomd.xml': (_q, r) => r.end(xml) };
+      // The server answers the payload wherever the href leads (as a hostile one would).
+      routes = { 'repodata/repomd.xml': (_q, r) => r.end(xml), '*': (_q, r) => r.end(payload) };
       for (const repo of [httpRepo(`h${i}`), fileRepo(`f${i}`, xml)]) {
         const cache = cacheFor(repo.id);
         await assert.rejects(syncRepo(repo, cache), isRefusal(`repository ${repo.id}`, 'refused location href', /climbs out|absolute|control character/), href);
