@@ -17,7 +17,8 @@
  *
  * Import checks everything before the node appears: every entry is in the manifest with the
  * same type, mode, size and digest (tampering and truncation are refused), no entry is unsafe
- * (absolute path, `..`, link escaping the node, device, fifo, hard link), each node's database
+ * (absolute path, `..`, link escaping the node once resolved through the unpacked tree, redpak's
+ * own names, too deep, world-writable, device, fifo, hard link), each node's database
  * is readable by rpm, and the packages keep the family rules under the destination's ancestors
  * (no duplicate of an ancestor's package, every requirement satisfied, no conflict). It all
  * happens in a hidden staging directory beside the destination, renamed into place at the end;
@@ -53,8 +54,22 @@ export const ARCHIVE_VERSION = 1;
 /** Largest manifest import reads (a manifest lists entries, not contents). */
 const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
 
+/**
+ * Names redpak itself writes in a node (the launch cache, the staging layer, the family lock):
+ * an archive never carries them, at any depth (import refuses them, export leaves them out),
+ * so an archive cannot plant a launch cache, a stale stage or a lock.
+ */
+const RESERVED_NAMES = new Set(['.redpak', '.redpak-stage', LOCK_FILE]);
 /** Relative to a node: left out of archives (caches, locks, staging). */
-const EXCLUDED = new Set(['.redpak', '.redpak-stage', LOCK_FILE, 'var/cache/dnf']);
+const EXCLUDED = new Set([...RESERVED_NAMES, 'var/cache/dnf']);
+/** Deepest entry import takes (components): deeper trees are refused before anything is written. */
+export const MAX_ENTRY_DEPTH = 256;
+/** Longest entry name (bytes): the staging path plus the name stays below PATH_MAX (4096). */
+export const MAX_ENTRY_NAME_BYTES = 3000;
+/** Most entries one archive may hold. */
+export const MAX_ENTRIES = 1_000_000;
+/** Links followed while resolving one symlink target (the kernel's limit, ELOOP). */
+const MAX_LINK_HOPS = 40;
 /** In var/lib/rpm: what sqlite and rpm keep beside the database, never part of its content. */
 const RPMDB_TRANSIENT = /^(rpmdb\.sqlite-(wal|shm|journal)|\.rpm\.lock|\.dbenv\.lock|__db\.\d+|rpmrebuilddb\..*)$/;
 const SQLITE_DB = 'rpmdb.sqlite';
@@ -111,10 +126,51 @@ export function checkEntryPath(name: string): { path: string } | { unsafe: strin
   if (path === '') return { unsafe: 'empty entry name' };
   if (path.startsWith('/')) return { unsafe: `absolute path ${JSON.stringify(name)}` };
   if (/[\0\\]/.test(path)) return { unsafe: `entry name with a NUL or backslash ${JSON.stringify(name)}` };
+  if (Buffer.byteLength(path) > MAX_ENTRY_NAME_BYTES) return { unsafe: `entry name longer than ${MAX_ENTRY_NAME_BYTES} bytes (${JSON.stringify(path.slice(0, 80))}…)` };
   const segments = path.split('/');
+  if (segments.length > MAX_ENTRY_DEPTH) return { unsafe: `entry ${JSON.stringify(path.slice(0, 80))}… is ${segments.length} directories deep (at most ${MAX_ENTRY_DEPTH})` };
   if (segments.includes('..')) return { unsafe: `entry ${JSON.stringify(name)} climbs out with ..` };
   if (segments.some((s) => s === '' || s === '.')) return { unsafe: `entry name ${JSON.stringify(name)} is not normalised` };
+  const reserved = segments.find((s) => RESERVED_NAMES.has(s));
+  if (reserved) return { unsafe: `entry ${JSON.stringify(name)} is or is under ${reserved}, a name redpak writes itself (never archived)` };
   return { path };
+}
+
+/**
+ * Where a symlink at `path` (relative to `root`) pointing to `target` leads, resolved the way
+ * the kernel will: component by component through what is on disk under `root` (lstat/readlink:
+ * earlier links are followed, `..` applies to where a link led, not to its name). Returns the
+ * reason it leaves `root`, or undefined when it stays inside. Components that do not exist are
+ * taken as written (nothing can appear there later: the archive is fully unpacked). Iterative:
+ * no recursion however long the chain.
+ */
+export function linkEscapes(root: string, path: string, target: string): string | undefined {
+  const at = path.split('/').slice(0, -1);
+  const pending = target.split('/').reverse();
+  if (target.startsWith('/')) return `absolute target ${target}`;
+  let hops = 0;
+  while (pending.length > 0) {
+    const part = pending.pop()!;
+    if (part === '' || part === '.') continue;
+    if (part === '..') {
+      if (at.length === 0) return `${target} climbs above the node`;
+      at.pop();
+      continue;
+    }
+    if (RESERVED_NAMES.has(part)) return `${target} leads into ${part}, a name redpak writes itself`;
+    const here = join(root, ...at, part);
+    const st = lstatSync(here, { throwIfNoEntry: false });
+    if (st?.isSymbolicLink()) {
+      hops += 1;
+      if (hops > MAX_LINK_HOPS) return `${target} goes through more than ${MAX_LINK_HOPS} links (a loop)`;
+      const next = readlinkSync(here);
+      if (next.startsWith('/')) return `${target} goes through ${[...at, part].join('/')} -> ${next}, an absolute target`;
+      pending.push(...next.split('/').reverse());
+      continue;
+    }
+    at.push(part);
+  }
+  return undefined;
 }
 
 /** Whether a symlink at `path` (relative to the archive root) pointing to `target` stays inside it. */
@@ -268,6 +324,10 @@ function collect(dir: string, rel: string, ctx: { withDescendants: boolean; entr
     const owner = ctx.nodeDirs.filter((n) => n === '' || path.startsWith(`${n}/`)).sort((a, b) => b.length - a.length)[0] ?? '';
     const inNode = owner ? path.slice(owner.length + 1) : path;
     if (EXCLUDED.has(inNode)) continue;
+    if (RESERVED_NAMES.has(name)) {
+      ctx.skipped.push(path);
+      continue;
+    }
     if (dirname(inNode) === RPMDB_REL && RPMDB_TRANSIENT.test(name)) continue;
     const st = lstatSync(full);
     if (st.isDirectory()) {
@@ -484,8 +544,15 @@ export async function importNode(options: ImportOptions): Promise<ImportResult> 
       ...(signedBy ? { signedBy } : {}),
     };
   } catch (error) {
-    if (staging) rmSync(staging, { recursive: true, force: true });
-    for (const d of [...createdParents].reverse()) rmSync(d, { recursive: true, force: true });
+    // Entries are at most MAX_ENTRY_DEPTH deep and short enough for paths: rmSync can remove them.
+    // Should it still fail, the error says what is left, and the first error is kept.
+    for (const dir of [...(staging ? [staging] : []), ...[...createdParents].reverse()]) {
+      try {
+        rmSync(dir, { recursive: true, force: true });
+      } catch (cleanup) {
+        throw new RedpakError('io', `${(error as Error).message}; and ${dir} could not be removed: ${(cleanup as Error).message}`, { cause: error, hint: `remove ${dir} by hand` });
+      }
+    }
     if (error instanceof RedpakError) throw error;
     throw new RedpakError('io', `cannot import ${archive} into ${targetPath}: ${(error as Error).message}`, { cause: error });
   } finally {
@@ -547,6 +614,11 @@ async function unpack(archive: string, staging: string): Promise<{ manifest: Arc
       if (want.type !== type || parseInt(want.mode, 8) !== mode) {
         throw archiveError(archive, `entry ${JSON.stringify(path)} is a ${type} with mode ${octal(mode)}, the manifest says ${want.type} ${want.mode}: the archive was tampered with`);
       }
+      // Export writes 0755/0644: a world-writable file or directory (sticky directories aside)
+      // would let any user of the family change the node.
+      if (type !== 'symlink' && mode & 0o002 && !(type === 'directory' && mode & 0o1000)) {
+        throw archiveError(archive, `unsafe entry: ${type} ${JSON.stringify(path)} is world-writable (mode ${octal(mode)})`);
+      }
       const dest = join(staging, path);
       if (type === 'directory') {
         mkdirSync(dest, { mode });
@@ -587,6 +659,13 @@ async function unpack(archive: string, staging: string): Promise<{ manifest: Arc
   if (missing.length > 0) {
     throw archiveError(archive, `truncated: ${missing.length} entr${missing.length === 1 ? 'y' : 'ies'} of the manifest missing (first: ${missing[0]!.path})`);
   }
+  // Every link, resolved through the unpacked tree and the other links (`s -> .` then
+  // `x -> s/s/../..` passes a lexical check and still leaves the node).
+  for (const [path, type] of seen) {
+    if (type !== 'symlink') continue;
+    const why = linkEscapes(staging, path, readlinkSync(join(staging, path)));
+    if (why) throw archiveError(archive, `unsafe entry: symlink ${JSON.stringify(path)} leads outside the node: ${why}`);
+  }
   return { manifest, sha256: hash.digest('hex') };
 }
 
@@ -606,6 +685,7 @@ function parseManifest(archive: string, text: string): ArchiveManifest {
   if (value?.format !== ARCHIVE_FORMAT) throw archiveError(archive, 'its manifest is not a redpak node archive manifest');
   if (value.version !== ARCHIVE_VERSION) throw archiveError(archive, `archive format version ${value.version} is not supported (this redpak reads version ${ARCHIVE_VERSION})`, 'import it with the redpak version that exported it');
   if (!Array.isArray(value.entries) || !Array.isArray(value.nodes) || value.nodes.length === 0 || typeof value.node?.path !== 'string') throw archiveError(archive, 'its manifest is incomplete');
+  if (value.entries.length > MAX_ENTRIES) throw archiveError(archive, `its manifest lists ${value.entries.length} entries, more than the ${MAX_ENTRIES} an archive may hold`);
   for (const e of value.entries) {
     const checked = typeof e?.path === 'string' ? checkEntryPath(e.path) : { unsafe: 'entry without a path' };
     if ('unsafe' in checked) throw archiveError(archive, `unsafe entry in the manifest: ${checked.unsafe}`);

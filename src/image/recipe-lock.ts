@@ -12,6 +12,7 @@ import { parse } from 'yaml';
 import { RedpakError } from '../errors.js';
 import { toYaml } from '../config/serialize.js';
 import { run } from '../pkg/exec.js';
+import { unsafeHref } from '../pkg/repos.js';
 import { solverPython, type SolverRepo } from '../pkg/solver.js';
 import { pinMatches, type Recipe } from './recipe.js';
 import type { LockedPackageFile } from './recipe-plan.js';
@@ -223,6 +224,13 @@ export function lockedFiles(lock: LockFile, mirrors: readonly string[]): Record<
     out[node.path] = node.packages.map((pkg) => {
       if (!pkg.sha256 || !pkg.href) {
         problems.push(`node ${node.alias}: ${pkg.nevra} has no checksum in the lock (it came from no repository): it cannot be reproduced`);
+        return { nevra: pkg.nevra, name: pkg.name, file: '' };
+      }
+      // The lock file is written by apply from repository metadata: its hrefs are joined to the
+      // mirrors, so one that leaves them is refused like a repository's.
+      const why = unsafeHref(pkg.href);
+      if (why) {
+        problems.push(`node ${node.alias}: the location of ${pkg.nevra} (${JSON.stringify(pkg.href)}) ${why}`);
         return { nevra: pkg.nevra, name: pkg.name, file: '' };
       }
       const file = basename(pkg.href);

@@ -17,7 +17,7 @@ import { isValidAlias, parseLocated, parseNodeConfig, schemaFailure, describePat
 import { AJV_OPTIONS, BOOLEAN_WORDS, NODE_CONFIG_SCHEMA } from '../config/schema.js';
 import { toYaml } from '../config/serialize.js';
 import { Sysroot } from '../node/layout.js';
-import { parseRepoFile } from '../pkg/repofile.js';
+import { controlCharacter, isRepoId, parseRepoFile } from '../pkg/repofile.js';
 
 // ---------------------------------------------------------------------------------------------
 // Model
@@ -371,6 +371,14 @@ export function parseRecipe(source: string, file: string, options: { sysroot?: S
       if (node === undefined) fail(`${where}.node`, `repository ${id}: node "${nodeText}" is neither an absolute path nor the alias of a node of the recipe`);
       if (!below(node!)) fail(`${where}.node`, `repository ${id}: node ${node} is outside the redroot ${redroot}`);
     }
+    // Every value becomes a line of the .repo file: a newline would start another line (another
+    // repository section), any control character is refused; `.`/`..` would name the cache's parent.
+    if (!isRepoId(id)) fail(`${where}.id`, `repository id "${id}" in ${file} is not allowed ("." and ".." name the cache directory itself or its parent)`);
+    for (const key of ['name', 'baseurl', 'gpgkey', 'metadata_expire', 'sslcacert', 'priority', 'timeout']) {
+      const value = str(raw, key);
+      const bad = value === undefined ? undefined : controlCharacter(key === 'priority' || key === 'timeout' ? value.trim() : value);
+      if (bad) fail(`${where}.${key}`, `repository ${id}: ${key} in ${file} holds a control character (${bad}); it would change the .repo file written from it`);
+    }
     const bool01 = (key: string, fallback: boolean) => (boolOf(raw, key, fallback) ? '1' : '0');
     const lines = [
       `# written by redmanager apply from ${basename(file)}`,
@@ -389,7 +397,9 @@ export function parseRecipe(source: string, file: string, options: { sysroot?: S
     const repoText = lines.join('\n') + '\n';
     let baseurl: string[];
     try {
-      baseurl = parseRepoFile(repoText, `${file} (${describePath(where)})`)[0]!.baseurl;
+      const parsed = parseRepoFile(repoText, `${file} (${describePath(where)})`);
+      if (parsed.length !== 1) fail(where, `repository ${id} in ${file} would write ${parsed.length} repository sections`);
+      baseurl = parsed[0]!.baseurl;
     } catch (error) {
       if (!(error instanceof RedpakError)) throw error;
       throw new RedpakError('schema', `repository ${id}: ${error.message.replace(/^.*?\):\d+: /, '')}`, { at: posOf(where) });

@@ -18,6 +18,7 @@ export const commonFlags = {
   'no-repo-files': Flags.boolean({ description: 'ignore the etc/yum.repos.d/*.repo files of the family (use only --repo-dir)' }),
   refresh: Flags.boolean({ description: 'refetch repository metadata even if the cached copy has not expired' }),
   cacheonly: Flags.boolean({ char: 'C', description: 'use the cached metadata only; never fetch' }),
+  nogpgcheck: Flags.boolean({ description: 'do not check package signatures (overrides gpgcheck of the .repo files and of the node config)' }),
   'lock-wait': Flags.integer({ description: 'seconds to wait when another transaction holds the family lock (default: fail at once)', default: 0, helpValue: 'SECONDS' }),
 };
 
@@ -38,6 +39,7 @@ export interface CommonFlagValues {
   'no-repo-files'?: boolean;
   refresh?: boolean;
   cacheonly?: boolean;
+  nogpgcheck?: boolean;
   'lock-wait'?: number;
 }
 
@@ -49,6 +51,7 @@ export function commonOptions(flags: CommonFlagValues): CommonOptions {
     noRepoFiles: flags['no-repo-files'],
     refresh: flags.refresh,
     cacheOnly: flags.cacheonly,
+    nogpgcheck: flags.nogpgcheck,
     lockWait: flags['lock-wait'],
   };
 }

@@ -20,10 +20,19 @@ export interface TlsChoice {
 
 export interface DownloadOptions {
   tls?: TlsChoice;
-  /** Seconds without data before giving up (dnf: timeout). Default 30. */
+  /** Seconds without a byte before giving up (dnf: timeout); 0: no such limit. Default 30. */
   timeoutSeconds?: number;
+  /** Seconds the whole download (redirects included) may take; undefined: no limit. */
+  deadlineSeconds?: number;
+  /** Largest body accepted, in bytes; a longer one (announced or received) is refused. */
+  maxBytes?: number;
+  /** Aborts the download at once (SIGINT/SIGTERM of the command): rejects with `interrupted`. */
+  signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
 }
+
+/** Why a download failed, for the caller's message. */
+export type DownloadFailure = 'http' | 'cut' | 'interrupted' | 'too-large' | 'deadline' | 'stalled' | 'redirect';
 
 /** Why a download failed: `status` for an HTTP answer, `cut` when the body stopped short. */
 export class DownloadError extends Error {
@@ -31,6 +40,7 @@ export class DownloadError extends Error {
     message: string,
     readonly status?: number,
     readonly cut = false,
+    readonly failure: DownloadFailure = cut ? 'cut' : 'http',
   ) {
     super(message);
   }
@@ -52,45 +62,90 @@ function tlsOptions(choice: TlsChoice = {}): { ca?: string[]; rejectUnauthorized
   return { ...(ca ? { ca } : {}), rejectUnauthorized: choice.verify !== false };
 }
 
-function request(url: URL, options: DownloadOptions): Promise<IncomingMessage> {
-  return new Promise((resolve, reject) => {
-    const timeout = (options.timeoutSeconds ?? 30) * 1000;
-    const req = url.protocol === 'https:' ? httpsGet(url, { ...tlsOptions(options.tls), timeout }, resolve) : httpGet(url, { timeout }, resolve);
-    req.on('timeout', () => req.destroy(new Error(`no answer for ${timeout / 1000} s`)));
-    req.on('error', reject);
+type Answer = { redirect: string } | { body: Buffer };
+
+/**
+ * One request: the redirect it answers, or its body. Every wait is bounded: no byte for
+ * `timeoutSeconds` (stalled), past `deadlineAt` (deadline), the signal (interrupted), and the
+ * body is never held beyond `maxBytes`. Whatever fails first settles the promise, then the
+ * request is destroyed (its own later errors are ignored).
+ */
+function fetchOnce(url: URL, options: DownloadOptions, deadlineAt: number | undefined): Promise<Answer> {
+  return new Promise<Answer>((resolve, reject) => {
+    let settled = false;
+    const timers: NodeJS.Timeout[] = [];
+    const cleanup = () => {
+      settled = true;
+      for (const t of timers) clearTimeout(t);
+      options.signal?.removeEventListener('abort', onAbort);
+    };
+    const fail = (error: Error) => {
+      if (settled) return;
+      cleanup();
+      reject(error);
+      req.destroy();
+    };
+    const succeed = (answer: Answer) => {
+      if (settled) return;
+      cleanup();
+      resolve(answer);
+    };
+    const onAbort = () => fail(new DownloadError('interrupted', undefined, false, 'interrupted'));
+    const idle = (options.timeoutSeconds ?? 30) * 1000;
+    const req = url.protocol === 'https:' ? httpsGet(url, { ...tlsOptions(options.tls), timeout: idle }) : httpGet(url, { timeout: idle });
+    req.on('timeout', () => fail(new DownloadError(`no answer for ${idle / 1000} s: the server stalled`, undefined, false, 'stalled')));
+    req.on('error', (error) => fail(error));
+    if (options.signal) {
+      if (options.signal.aborted) return onAbort();
+      options.signal.addEventListener('abort', onAbort, { once: true });
+    }
+    if (deadlineAt !== undefined) {
+      const left = Math.max(0, deadlineAt - Date.now());
+      timers.push(setTimeout(() => fail(new DownloadError(`not done after ${options.deadlineSeconds} s`, undefined, false, 'deadline')), left));
+    }
+    req.on('response', (response: IncomingMessage) => {
+      const status = response.statusCode ?? 0;
+      response.on('error', (error) => fail(new DownloadError(error.message, status, true)));
+      if (status >= 300 && status < 400 && response.headers.location) {
+        response.resume();
+        return succeed({ redirect: response.headers.location });
+      }
+      if (status !== 200) {
+        response.resume();
+        return fail(new DownloadError(`HTTP ${status} ${response.statusMessage ?? ''}`.trim(), status));
+      }
+      const total = Number(response.headers['content-length'] ?? 0);
+      const max = options.maxBytes;
+      if (max !== undefined && total > max) return fail(new DownloadError(`announces ${total} bytes, more than the ${max} bytes allowed`, status, false, 'too-large'));
+      const chunks: Buffer[] = [];
+      let done = 0;
+      response.on('data', (chunk: Buffer) => {
+        if (settled) return;
+        done += chunk.length;
+        if (max !== undefined && done > max) return fail(new DownloadError(`more than the ${max} bytes allowed`, status, false, 'too-large'));
+        chunks.push(chunk);
+        options.onProgress?.(done, total);
+      });
+      response.on('end', () => {
+        if (!response.complete || (total > 0 && done !== total)) return fail(new DownloadError(`got ${done} of ${total} bytes`, status, true));
+        succeed({ body: Buffer.concat(chunks) });
+      });
+      response.on('close', () => {
+        if (!response.complete) fail(new DownloadError(`got ${done} of ${total} bytes`, status, true));
+      });
+    });
   });
 }
 
-/** The body of `url` (http: or https:), following redirects. */
+/** The body of `url` (http: or https:), following redirects, within the options' bounds. */
 export async function download(url: string, options: DownloadOptions = {}): Promise<Buffer> {
+  const deadlineAt = options.deadlineSeconds !== undefined ? Date.now() + options.deadlineSeconds * 1000 : undefined;
   let target = new URL(url);
   for (let hop = 0; ; hop += 1) {
-    const response = await request(target, options);
-    const status = response.statusCode ?? 0;
-    if (status >= 300 && status < 400 && response.headers.location) {
-      response.resume();
-      if (hop === MAX_REDIRECTS) throw new DownloadError(`more than ${MAX_REDIRECTS} redirects`);
-      target = new URL(response.headers.location, target);
-      if (target.protocol !== 'http:' && target.protocol !== 'https:') throw new DownloadError(`redirected to ${target.href}`);
-      continue;
-    }
-    if (status !== 200) {
-      response.resume();
-      throw new DownloadError(`HTTP ${status} ${response.statusMessage ?? ''}`.trim(), status);
-    }
-    const total = Number(response.headers['content-length'] ?? 0);
-    const chunks: Buffer[] = [];
-    let done = 0;
-    try {
-      for await (const chunk of response as AsyncIterable<Buffer>) {
-        chunks.push(chunk);
-        done += chunk.length;
-        options.onProgress?.(done, total);
-      }
-    } catch (error) {
-      throw new DownloadError((error as Error).message, status, true);
-    }
-    if (!response.complete || (total > 0 && done !== total)) throw new DownloadError(`got ${done} of ${total} bytes`, status, true);
-    return Buffer.concat(chunks);
+    const answer = await fetchOnce(target, options, deadlineAt);
+    if ('body' in answer) return answer.body;
+    if (hop === MAX_REDIRECTS) throw new DownloadError(`more than ${MAX_REDIRECTS} redirects`, undefined, false, 'redirect');
+    target = new URL(answer.redirect, target);
+    if (target.protocol !== 'http:' && target.protocol !== 'https:') throw new DownloadError(`redirected to ${target.href}`, undefined, false, 'redirect');
   }
 }

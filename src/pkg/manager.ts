@@ -36,6 +36,8 @@ export interface CommonOptions extends OpenFamilyOptions {
   cacheOnly?: boolean;
   /** Seconds to wait for the family lock (default 0: fail at once). */
   lockWait?: number;
+  /** dnf --nogpgcheck: no signature check, whatever the repositories and the node config say. */
+  nogpgcheck?: boolean;
 }
 
 /** Progress of a transaction, for a UI. */
@@ -223,8 +225,17 @@ function explainSolveFailure(pf: PackageFamily, result: SolveResult): void {
 
 /** The enabled repositories the transaction or query uses. */
 function reposOf(pf: PackageFamily, options: CommonOptions): NodeRepo[] {
-  const given = (options.repoDirs ?? []).map((dir, i) => localRepo(`repo${i === 0 ? '' : i}-given`, resolve(dir)));
-  return [...(options.noRepoFiles ? [] : nodeRepos(pf)), ...given].filter((r) => r.enabled);
+  return withGpgPolicy(pf, options, (options.repoDirs ?? []).map((dir, i) => localRepo(`repo${i === 0 ? '' : i}-given`, resolve(dir)))).filter((r) => r.enabled);
+}
+
+/**
+ * The node's repositories (gpgcheck from their .repo file, else the merged node config's) and
+ * the given ones (--repo-dir: a directory the caller names, trusted like a local .rpm file);
+ * all without signature checks under --nogpgcheck.
+ */
+function withGpgPolicy(pf: PackageFamily, options: CommonOptions, given: NodeRepo[]): NodeRepo[] {
+  const repos = [...(options.noRepoFiles ? [] : nodeRepos(pf)), ...given];
+  return options.nogpgcheck ? repos.map((r) => ({ ...r, gpgcheck: false })) : repos;
 }
 
 async function withLock<T>(pf: PackageFamily, options: CommonOptions, command: string, body: (lock: FamilyLock) => Promise<T>): Promise<T> {
@@ -268,7 +279,10 @@ async function transact(options: TransactionOptions, kind: string, jobs: SolverJ
       // Probed while the solver runs (awaited, errors included, where rpm is run).
       rpmSupportsForceDebian().catch(() => undefined);
       const needRepos = jobs.some((j) => j.op !== 'erase');
-      const synced: SyncedRepo[] = needRepos ? await syncRepos(reposOf(pf, options), pf.cacheDir, options) : [];
+      const synced: SyncedRepo[] = needRepos ? await syncRepos(reposOf(pf, options), pf.cacheDir, { ...options, signal }).catch((error: unknown) => {
+        checkAbort(); // names the signal
+        throw error;
+      }) : [];
       checkAbort();
       const result = await solve({
         node: pf.nodeRoot,
@@ -304,9 +318,10 @@ async function transact(options: TransactionOptions, kind: string, jobs: SolverJ
       const fetched: FetchedPackage[] = [];
       for (const step of incoming) {
         checkAbort();
-        const got = await fetchPackage(step, step.repo === '@commandline' ? undefined : byId.get(step.repo ?? ''), pf.cacheDir, (done, total) =>
-          options.onProgress?.({ phase: 'download', nevra: step.nevra, done, total }),
-        );
+        const got = await fetchPackage(step, step.repo === '@commandline' ? undefined : byId.get(step.repo ?? ''), pf.cacheDir, {
+          onProgress: (done, total) => options.onProgress?.({ phase: 'download', nevra: step.nevra, done, total }),
+          signal,
+        });
         options.onProgress?.({ phase: 'downloaded', nevra: step.nevra, bytes: got.downloaded });
         fetched.push(got);
       }
@@ -469,7 +484,7 @@ export interface RepoStatus {
 /** dnf repolist: the repositories the node uses (its own, else the closest ancestor's). */
 export function repolist(options: CommonOptions & { all?: boolean }): RepoStatus[] {
   const pf = openPackageFamily(options);
-  const repos = [...(options.noRepoFiles ? [] : nodeRepos(pf)), ...(options.repoDirs ?? []).map((d, i) => localRepo(`repo${i === 0 ? '' : i}-given`, resolve(d)))];
+  const repos = withGpgPolicy(pf, options, (options.repoDirs ?? []).map((d, i) => localRepo(`repo${i === 0 ? '' : i}-given`, resolve(d))));
   return repos
     .filter((r) => options.all || r.enabled)
     .map((r) => ({ id: r.id, name: r.name, enabled: r.enabled, baseurl: r.baseurl, gpgcheck: r.gpgcheck, priority: r.priority, metadataExpire: r.metadataExpire, file: r.file, definedBy: r.definedBy }));

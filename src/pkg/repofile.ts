@@ -37,6 +37,23 @@ const DEFAULT_METADATA_EXPIRE = 48 * 3600;
 const DEFAULT_TIMEOUT = 30;
 const KNOWN_KEYS = new Set(['name', 'baseurl', 'enabled', 'gpgcheck', 'gpgkey', 'priority', 'metadata_expire', 'sslcacert', 'sslverify', 'timeout']);
 
+/**
+ * What dnf accepts as a repository id: letters, digits, `-_.:`. The id names the repository's
+ * cache directory, so `.` and `..` (the cache itself, its parent) are refused too.
+ */
+export function isRepoId(id: string): boolean {
+  return /^[A-Za-z0-9_.:-]+$/.test(id) && id !== '.' && id !== '..';
+}
+
+/** A control character (NUL, CR, ESC…; tab and newline included) anywhere in `value`. */
+export function controlCharacter(value: string): string | undefined {
+  const match = /[\x00-\x1f\x7f]/.exec(value);
+  return match ? `\\x${match[0].charCodeAt(0).toString(16).padStart(2, '0')}` : undefined;
+}
+
+/** Keys holding URLs: fetched, and written back into .repo files by recipes. */
+const URL_KEYS = ['baseurl', 'mirrorlist', 'metalink', 'gpgkey'];
+
 function fail(file: string, line: number, message: string): never {
   throw new RedpakError('schema', `${file}:${line}: ${message}`, { at: { file, line, col: 0 } });
 }
@@ -84,13 +101,15 @@ export function parseRepoFile(text: string, file: string, defaults: RepoDefaults
       // Continuation of the previous value (dnf allows one URL per indented line).
       if (!current || !lastKey) fail(file, line, 'indented line continues no option');
       const entry = current.values.get(lastKey)!;
+      const bad = URL_KEYS.includes(lastKey) ? controlCharacter(raw.trim()) : undefined;
+      if (bad) fail(file, line, `${lastKey} of repository "${current.id}" holds a control character (${bad})`);
       entry.value = `${entry.value}\n${raw.trim()}`;
       return;
     }
     const header = /^\[([^\]]*)\]\s*$/.exec(raw);
     if (header) {
       const id = header[1]!.trim();
-      if (!/^[A-Za-z0-9_.:-]+$/.test(id)) fail(file, line, `invalid repository id "${id}" (letters, digits, "_", ".", ":", "-")`);
+      if (!isRepoId(id)) fail(file, line, `invalid repository id ${JSON.stringify(id)} (letters, digits, "_", ".", ":", "-"; not "." or "..")`);
       const previous = sections.find((s) => s.id === id);
       if (previous) fail(file, line, `repository "${id}" is already defined at line ${previous.line}`);
       current = { id, line, values: new Map() };
@@ -102,6 +121,8 @@ export function parseRepoFile(text: string, file: string, defaults: RepoDefaults
     if (!option) fail(file, line, `expected "[id]" or "key=value", got "${raw.trim()}"`);
     if (!current) fail(file, line, `option "${option[1]}" appears before any [repository] section`);
     const key = option[1]!.toLowerCase();
+    const bad = URL_KEYS.includes(key) ? controlCharacter(option[2]!.trim()) : undefined;
+    if (bad) fail(file, line, `${key} of repository "${current.id}" holds a control character (${bad})`);
     if (current.values.has(key)) fail(file, line, `option "${key}" of repository "${current.id}" is set twice (first at line ${current.values.get(key)!.line})`);
     current.values.set(key, { value: option[2]!.trim(), line });
     lastKey = key;

@@ -6,15 +6,15 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RedpakError } from '../errors.js';
 import { REPOS_DIR } from '../node/layout.js';
 import { download, DownloadError, type DownloadOptions } from './download.js';
 import type { PackageFamily } from './family-context.js';
-import { parseRepoFile, substituteVariables, type RepoDefaults, type RepoDefinition } from './repofile.js';
+import { isRepoId, parseRepoFile, substituteVariables, type RepoDefaults, type RepoDefinition } from './repofile.js';
 import { checkSignature, importKey, initDb } from './rpm.js';
 import type { SolverRepo, TransactionStep } from './solver.js';
 
@@ -36,11 +36,20 @@ function readRepoDir(dir: string, defaults: RepoDefaults): RepoDefinition[] {
   return files.flatMap((f) => parseRepoFile(readFileSync(join(dir, f), 'utf8'), join(dir, f), defaults));
 }
 
+/**
+ * The merged node config's `gpgcheck`: set anywhere in the family (admin or normal file, any
+ * node), it holds for the node (src/merge: flags are "first non-zero wins", a descendant cannot
+ * set it back). The config files are written by the family's administrators, not by the nodes.
+ */
+export function familyGpgcheck(pf: Pick<PackageFamily, 'family'>): boolean {
+  return pf.family.nodes.some((n) => Boolean(n.admin?.config.gpgcheck || n.normal.config.gpgcheck));
+}
+
 /** The repositories the node uses: its own `.repo` files, else those of the closest ancestor that has some. */
 export function nodeRepos(pf: PackageFamily): NodeRepo[] {
   const vars = repoVariables();
-  // A repository without its own gpgcheck takes the node's (redpak reads the leaf's own config).
-  const defaults = { gpgcheck: Boolean(pf.node.admin?.config.gpgcheck || pf.node.normal.config.gpgcheck) };
+  // A repository without its own gpgcheck= takes the merged node config's.
+  const defaults = { gpgcheck: familyGpgcheck(pf) };
   for (const n of pf.family.nodes) {
     const defs = readRepoDir(join(n.hostPath, REPOS_DIR), defaults);
     if (defs.length === 0) continue;
@@ -76,6 +85,8 @@ export function localRepo(id: string, dir: string, extra: Partial<RepoDefinition
 }
 
 export function repoCacheDir(cacheDir: string, repo: Pick<RepoDefinition, 'id'>): string {
+  // The .repo parser refuses such ids; library callers (localRepo) are checked here.
+  if (!isRepoId(repo.id)) throw new RedpakError('schema', `invalid repository id ${JSON.stringify(repo.id)}`, { hint: 'letters, digits, "-", "_", ".", ":"; not "." or ".."' });
   return join(cacheDir, repo.id);
 }
 
@@ -87,24 +98,78 @@ export function solvCacheDir(cacheDir: string): string {
 // --------------------------------------------------------------------------------------------
 // Fetching
 
-async function fetchBytes(url: string, purpose: string, transport: Transport, onProgress?: (done: number, total: number) => void): Promise<Buffer> {
+/**
+ * Limits of what a repository may make us download (a repository is untrusted: an endless or
+ * huge answer must not fill the memory, a silent server must not hold the family lock).
+ * Overridable from the environment for real repositories that need more.
+ */
+export const DOWNLOAD_LIMITS = {
+  /** repomd.xml: REDPAK_REPOMD_MAX_BYTES, default 16 MiB. */
+  repomdBytes: () => envNumber('REDPAK_REPOMD_MAX_BYTES', 16 * 1024 * 1024),
+  /** primary/filelists when repomd.xml declares no size: REDPAK_METADATA_MAX_BYTES, default 1 GiB. */
+  metadataBytes: () => envNumber('REDPAK_METADATA_MAX_BYTES', 1024 * 1024 * 1024),
+  /** Seconds one file may take, whatever the repository's timeout: REDPAK_DOWNLOAD_DEADLINE, default 1800. */
+  deadlineSeconds: () => envNumber('REDPAK_DOWNLOAD_DEADLINE', 1800),
+  /** repomd.xml and gpg keys are small: at most 300 s (or the deadline above when shorter). */
+  smallFileSeconds: () => Math.min(300, envNumber('REDPAK_DOWNLOAD_DEADLINE', 1800)),
+};
+
+function envNumber(name: string, fallback: number): number {
+  const text = process.env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) throw new RedpakError('usage', `${name}=${text}: expected a positive number`);
+  return value;
+}
+
+/** Per-file bounds of one fetch, on top of the repository's transport. */
+interface FetchBounds {
+  maxBytes: number;
+  deadlineSeconds: number;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+}
+
+function interrupted(url: string, purpose: string): RedpakError {
+  return new RedpakError('package', `download of ${url} (${purpose}) was interrupted`, { hint: 'nothing was kept from it; run the command again' });
+}
+
+async function fetchBytes(url: string, purpose: string, transport: Transport, bounds: FetchBounds): Promise<Buffer> {
+  if (bounds.signal?.aborted) throw interrupted(url, purpose);
   if (url.startsWith('file://')) {
+    const path = fileURLToPath(url);
     try {
-      return await readFile(fileURLToPath(url));
+      // A fifo or a device would block or never end: regular files only, within the cap.
+      const st = await stat(path);
+      if (!st.isFile()) throw new Error('not a regular file');
+      if (st.size > bounds.maxBytes) throw new Error(`${st.size} bytes, more than the ${bounds.maxBytes} bytes allowed`);
+      return await readFile(path, { signal: bounds.signal });
     } catch (error) {
+      if (bounds.signal?.aborted) throw interrupted(url, purpose);
       throw new RedpakError('package', `cannot read ${url} (${purpose}): ${(error as Error).message}`, {
         hint: 'check the baseurl in the .repo file',
       });
     }
   }
   try {
-    return await download(url, { ...transport, onProgress });
+    return await download(url, { ...transport, maxBytes: bounds.maxBytes, deadlineSeconds: bounds.deadlineSeconds, signal: bounds.signal, onProgress: bounds.onProgress });
   } catch (error) {
     if (!(error instanceof DownloadError)) {
       const cause = (error as { cause?: Error }).cause?.message ?? (error as Error).message;
       const tls = /certificate|self[- ]signed|SSL/i.test(cause);
       throw new RedpakError('package', `cannot download ${url} (${purpose}): ${cause}`, {
         hint: tls ? 'name the authority that signs the server certificate with sslcacert= in the .repo file' : 'check the network and the baseurl in the .repo file, then retry',
+      });
+    }
+    if (error.failure === 'interrupted') throw interrupted(url, purpose);
+    if (error.failure === 'too-large') {
+      throw new RedpakError('package', `refused ${url} (${purpose}): ${error.message}`, {
+        hint: 'the repository is broken or hostile; a real repository that needs more can raise REDPAK_REPOMD_MAX_BYTES / REDPAK_METADATA_MAX_BYTES (docs/packages.md)',
+      });
+    }
+    if (error.failure === 'deadline' || error.failure === 'stalled') {
+      throw new RedpakError('package', `download of ${url} (${purpose}) gave up: ${error.message}`, {
+        hint: 'retry; a slow but working repository can raise timeout= in its .repo file or REDPAK_DOWNLOAD_DEADLINE (docs/packages.md)',
       });
     }
     if (error.cut) throw new RedpakError('package', `download of ${url} was cut (${purpose}): ${error.message}`, { hint: 'retry' });
@@ -117,8 +182,12 @@ async function fetchBytes(url: string, purpose: string, transport: Transport, on
 /** How a repository is reached over http(s), from its .repo settings. */
 type Transport = Pick<DownloadOptions, 'tls' | 'timeoutSeconds'>;
 
+/** `timeout=0` (dnf: no limit) still gives up on a transfer silent for this long, in seconds. */
+const LONGEST_STALL = 300;
+
 function transportOf(repo: Pick<RepoDefinition, 'sslcacert' | 'sslverify' | 'timeout'>): Transport {
-  return { tls: { caFiles: repo.sslcacert ? [repo.sslcacert] : undefined, verify: repo.sslverify }, timeoutSeconds: repo.timeout };
+  const timeoutSeconds = repo.timeout > 0 ? repo.timeout : LONGEST_STALL;
+  return { tls: { caFiles: repo.sslcacert ? [repo.sslcacert] : undefined, verify: repo.sslverify }, timeoutSeconds };
 }
 
 function join_url(base: string, href: string): string {
@@ -144,6 +213,19 @@ interface RepomdEntry {
   href: string;
   checksumType: string;
   checksum: string;
+  /** The size repomd.xml declares for the file as stored (compressed), when it does. */
+  size?: number;
+}
+
+const XML_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+/** An attribute value as XML means it (entities decoded: `&#46;&#46;` is `..`). */
+function xmlText(value: string): string {
+  return value.replace(/&(#x[0-9a-fA-F]+|#\d+|\w+);/g, (whole, name: string) => {
+    if (name.startsWith('#x')) return String.fromCodePoint(parseInt(name.slice(2), 16));
+    if (name.startsWith('#')) return String.fromCodePoint(parseInt(name.slice(1), 10));
+    return XML_ENTITIES[name] ?? whole;
+  });
 }
 
 export function parseRepomd(xml: string): RepomdEntry[] {
@@ -152,9 +234,67 @@ export function parseRepomd(xml: string): RepomdEntry[] {
     const body = match[2]!;
     const checksum = /<checksum\s+type="([^"]+)"\s*>\s*([0-9a-fA-F]+)\s*<\/checksum>/.exec(body);
     const location = /<location\s+href="([^"]+)"/.exec(body);
-    if (checksum && location) entries.push({ type: match[1]!, href: location[1]!, checksumType: checksum[1]!, checksum: checksum[2]! });
+    const size = /<size>\s*(\d+)\s*<\/size>/.exec(body);
+    if (checksum && location) {
+      entries.push({ type: match[1]!, href: xmlText(location[1]!), checksumType: checksum[1]!, checksum: checksum[2]!, ...(size ? { size: Number(size[1]) } : {}) });
+    }
   }
   return entries;
+}
+
+/**
+ * repomd.xml is read twice: here (what is fetched and checked) and by the solver's XML parser
+ * (what is loaded from the cache). Both must see the same files, so what a regular expression
+ * and an XML parser could read differently is refused: DOCTYPE/ENTITY (entities the parser
+ * expands), comments, CDATA, single-quoted attributes, and several locations or blocks of one
+ * type. createrepo_c writes none of them.
+ */
+function assertPlainRepomd(repo: Pick<RepoDefinition, 'id'>, xml: string, source: string): RepomdEntry[] {
+  const refuse = (why: string): never => {
+    throw new RedpakError('package', `repository ${repo.id}: refused ${source}: ${why}`, { hint: 'the repository is broken or hostile; nothing was written' });
+  };
+  const odd = /<!DOCTYPE|<!ENTITY|<!--|<!\[CDATA\[|<(data|location)\b[^>]*='/i.exec(xml);
+  if (odd) refuse(`it holds ${JSON.stringify(odd[0])} (not written by createrepo)`);
+  const entries = parseRepomd(xml);
+  const blocks = xml.match(/<data\b/g)?.length ?? 0;
+  const locations = xml.match(/<location\b/g)?.length ?? 0;
+  if (blocks !== entries.length || locations !== entries.length) refuse(`${blocks} <data> blocks and ${locations} <location> elements for ${entries.length} readable entries`);
+  for (const type of WANTED) if (entries.filter((e) => e.type === type).length > 1) refuse(`it lists ${type} metadata twice`);
+  return entries;
+}
+
+/**
+ * Why `href` (a repository's word for where a file is, relative to its baseurl) is refused, or
+ * undefined when it is a plain relative path that stays under the repository: it is joined to
+ * the cache directory (metadata, packages) and to file:// baseurls, so it must not be absolute,
+ * climb with `..` (also percent-encoded), hold control characters, backslashes, `?` or `#`.
+ */
+export function unsafeHref(href: string): string | undefined {
+  if (href === '') return 'empty';
+  if (/[\x00-\x1f\x7f]/.test(href)) return 'holds a control character';
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(href);
+  } catch {
+    return 'is badly percent-encoded';
+  }
+  for (const form of [href, decoded]) {
+    if (/[\x00-\x1f\x7f]/.test(form)) return 'holds a control character';
+    if (form.startsWith('/') || /^[A-Za-z][A-Za-z0-9+.-]*:/.test(form)) return 'is absolute';
+    if (/[\\?#]/.test(form)) return 'holds a backslash, "?" or "#"';
+    if (form.split('/').includes('..')) return 'climbs out with ..';
+  }
+  return undefined;
+}
+
+function assertHref(repo: Pick<RepoDefinition, 'id'>, href: string, source: string): string {
+  const why = unsafeHref(href);
+  if (why) {
+    throw new RedpakError('package', `repository ${repo.id}: refused location href ${JSON.stringify(href)} in ${source}: it ${why}`, {
+      hint: 'a file of a repository must be a relative path under it; the repository is broken or hostile, nothing was written',
+    });
+  }
+  return href;
 }
 
 /** In a repository's cache: where its metadata came from and when. */
@@ -176,6 +316,8 @@ export interface SyncOptions {
   /** Never fetch: use the cache (error when there is none). */
   cacheOnly?: boolean;
   now?: number;
+  /** Aborts every download at once (SIGINT/SIGTERM); the cache keeps its previous copy. */
+  signal?: AbortSignal;
 }
 
 export interface SyncedRepo {
@@ -213,8 +355,15 @@ export async function syncRepo(repo: NodeRepo, cacheDir: string, options: SyncOp
   let lastError: unknown;
   for (const baseurl of repo.baseurl) {
     try {
-      const repomdBytes = await fetchBytes(join_url(baseurl, 'repodata/repomd.xml'), `metadata of repository ${repo.id}`, transportOf(repo));
-      const entries = parseRepomd(repomdBytes.toString('utf8'));
+      const repomdUrl = join_url(baseurl, 'repodata/repomd.xml');
+      const repomdBytes = await fetchBytes(repomdUrl, `metadata of repository ${repo.id}`, transportOf(repo), {
+        maxBytes: DOWNLOAD_LIMITS.repomdBytes(),
+        deadlineSeconds: DOWNLOAD_LIMITS.smallFileSeconds(),
+        signal: options.signal,
+      });
+      const entries = assertPlainRepomd(repo, repomdBytes.toString('utf8'), repomdUrl);
+      // Every href is checked before anything is fetched or written.
+      for (const entry of entries.filter((e) => WANTED.includes(e.type))) assertHref(repo, entry.href, repomdUrl);
       if (!entries.some((e) => e.type === 'primary')) {
         throw new RedpakError('package', `repository ${repo.id}: ${join_url(baseurl, 'repodata/repomd.xml')} lists no primary metadata`);
       }
@@ -228,7 +377,12 @@ export async function syncRepo(repo: NodeRepo, cacheDir: string, options: SyncOp
       try {
         await mkdir(join(staging, 'repodata'), { recursive: true });
         for (const entry of entries.filter((e) => WANTED.includes(e.type))) {
-          const bytes = await fetchBytes(join_url(baseurl, entry.href), `${entry.type} metadata of repository ${repo.id}`, transportOf(repo));
+          // The size repomd.xml declares bounds the body (a longer one is refused), else the cap.
+          const bytes = await fetchBytes(join_url(baseurl, entry.href), `${entry.type} metadata of repository ${repo.id}`, transportOf(repo), {
+            maxBytes: entry.size ?? DOWNLOAD_LIMITS.metadataBytes(),
+            deadlineSeconds: DOWNLOAD_LIMITS.deadlineSeconds(),
+            signal: options.signal,
+          });
           verifyChecksum(bytes, entry.checksumType, entry.checksum, `repository ${repo.id}: ${entry.href}`, `the repository may be in the middle of an update: retry later; \`redwrap-dnf clean\` drops the cache`);
           await writeFile(join(staging, entry.href), bytes);
         }
@@ -245,6 +399,8 @@ export async function syncRepo(repo: NodeRepo, cacheDir: string, options: SyncOp
       }
       return { repo, solver: solverRepo, baseurl, fetched: true };
     } catch (error) {
+      // Interrupted: stop, do not try the next baseurl.
+      if (options.signal?.aborted) throw error;
       lastError = error;
     }
   }
@@ -300,6 +456,12 @@ export async function cleanCache(cacheDir: string, repos: readonly NodeRepo[], k
 // --------------------------------------------------------------------------------------------
 // Packages
 
+export interface FetchPackageOptions {
+  onProgress?: (done: number, total: number) => void;
+  /** Aborts the download at once; nothing is left in the cache. */
+  signal?: AbortSignal;
+}
+
 export interface FetchedPackage {
   step: TransactionStep;
   /** Local .rpm path ready for rpm. */
@@ -316,14 +478,16 @@ export async function fetchPackage(
   step: TransactionStep,
   synced: SyncedRepo | undefined,
   cacheDir: string,
-  onProgress?: (done: number, total: number) => void,
+  options: FetchPackageOptions | FetchPackageOptions['onProgress'] = {},
 ): Promise<FetchedPackage> {
+  const { onProgress, signal } = typeof options === 'function' ? { onProgress: options, signal: undefined } : options;
   if (!synced) {
     // A local .rpm given on the command line: nothing to fetch or compare against.
     if (!step.location || !existsSync(step.location)) throw new RedpakError('package', `package file of ${step.nevra} not found: ${step.location ?? '(none)'}`);
     return { step, path: step.location, downloaded: 0 };
   }
-  const href = step.href ?? basename(step.location ?? '');
+  // From the repository's primary metadata: joined to the baseurl and the cache, so checked.
+  const href = assertHref(synced.repo, step.href ?? (step.location ?? '').split('/').pop() ?? '', `the primary metadata (package ${step.nevra})`);
   const [type, expected] = (step.checksum ?? '').split(':') as [string, string | undefined];
   const hint = `the repository ${synced.repo.id} changed since its metadata was fetched, or the file is corrupt: run \`redwrap-dnf --redpath NODE makecache --refresh\` and retry`;
   const check = (bytes: Buffer) => {
@@ -342,7 +506,7 @@ export async function fetchPackage(
     return { step, path, downloaded: 0 };
   }
   const dir = join(repoCacheDir(cacheDir, synced.repo), 'packages');
-  const path = join(dir, basename(href));
+  const path = join(dir, href.split('/').pop()!);
   if (existsSync(path)) {
     try {
       check(await readFile(path));
@@ -352,7 +516,13 @@ export async function fetchPackage(
       await rm(path, { force: true });
     }
   }
-  const bytes = await fetchBytes(join_url(synced.baseurl, href), `package ${step.nevra}`, transportOf(synced.repo), onProgress);
+  // The size primary.xml declares bounds the body; nothing is written before it is complete.
+  const bytes = await fetchBytes(join_url(synced.baseurl, href), `package ${step.nevra}`, transportOf(synced.repo), {
+    maxBytes: step.size && step.size > 0 ? step.size : Number.MAX_SAFE_INTEGER,
+    deadlineSeconds: DOWNLOAD_LIMITS.deadlineSeconds(),
+    signal,
+    onProgress,
+  });
   check(bytes);
   await mkdir(dir, { recursive: true });
   await writeFile(`${path}.part`, bytes);
@@ -382,7 +552,7 @@ export async function verifySignatures(packages: readonly FetchedPackage[], sync
       for (const url of repo.gpgkey) {
         if (imported.has(url)) continue;
         const keyFile = join(keyring, `key-${imported.size}.asc`);
-        await writeFile(keyFile, await fetchBytes(url, `gpg key of repository ${repo.id}`, transportOf(repo)));
+        await writeFile(keyFile, await fetchBytes(url, `gpg key of repository ${repo.id}`, transportOf(repo), { maxBytes: 1024 * 1024, deadlineSeconds: DOWNLOAD_LIMITS.smallFileSeconds() }));
         await importKey(keyring, keyFile);
         imported.add(url);
       }

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, before, type TestContext } from 'node:test';
 import { RedpakError } from '../../src/errors.js';
@@ -13,7 +14,7 @@ import { Sysroot } from '../../src/node/layout.js';
 import { parseRecipe, pinMatches } from '../../src/image/recipe.js';
 import { planRecipe, type FamilyState, type NodeSnapshot, type PackageState } from '../../src/image/recipe-plan.js';
 import { applyRecipe } from '../../src/image/recipe-apply.js';
-import { readLock } from '../../src/image/recipe-lock.js';
+import { lockedFiles, readLock, type LockFile } from '../../src/image/recipe-lock.js';
 import { pinnedHost, tempDir } from '../helpers/family.js';
 import { fixtureRepo, installedNames } from '../pkg/helpers/family.js';
 import { snapshotNode } from '../pkg/helpers/nodes.js';
@@ -71,6 +72,31 @@ describe('recipe: parsing and checking', () => {
     fails(() => parseRecipe(BASE.replace('file:///srv/mirror', 'ftp://x'), 'r.yaml'), 'schema', /repository base: .*unsupported baseurl "ftp:\/\/x"/, 3);
     fails(() => parseRecipe('redroot: /r\nnodes: []\n', 'r.yaml'), 'schema', /no node/);
     fails(() => parseRecipe('redroot: /r\nnodes:\n  - {path: /r/a, alias: "bad alias"}\n', 'r.yaml'), 'invalid-alias', /bad alias/);
+  });
+
+  it('hostile repositories: a newline in baseurl cannot inject a section, control characters and ids . / .. are refused at file:line', () => {
+    const inject = BASE.replace('"file:///srv/mirror"', '"file:///srv/mirror\\n[evil]\\nbaseurl=file:///tmp/evil\\ngpgcheck=0"');
+    fails(() => parseRecipe(inject, 'r.yaml'), 'schema', /repository base: baseurl in r\.yaml holds a control character \(\\x0a\)/, 3);
+    fails(() => parseRecipe(BASE.replace('"file:///srv/mirror"}', '"file:///srv/mirror", gpgkey: "file:///k\\u0000"}'), 'r.yaml'), 'schema', /gpgkey in r\.yaml holds a control character \(\\x00\)/, 3);
+    fails(() => parseRecipe(BASE.replace('"file:///srv/mirror"}', '"file:///srv/mirror", name: "a\\rb"}'), 'r.yaml'), 'schema', /name in r\.yaml holds a control character/, 3);
+    for (const id of ['.', '..']) fails(() => parseRecipe(BASE.replace('{id: base,', `{id: "${id}",`), 'r.yaml'), 'schema', /repository id "\.\.?" in r\.yaml is not allowed/, 3);
+  });
+
+  it('--frozen: a lock file location that leaves the mirror is refused, naming the package', () => {
+    const mirror = mkdtempSync(join(tmpdir(), 'redpak-mirror-'));
+    try {
+      writeFileSync(join(tmpdir(), 'redpak-outside.rpm'), 'x');
+      const lock: LockFile = {
+        version: 1,
+        recipe: { file: 'r.yaml', sha256: '0' },
+        redroot: '/var/redpak',
+        nodes: [{ path: '/var/redpak/app', alias: 'app', repositories: [], packages: [{ nevra: 'evil-1-1.noarch', name: 'evil', sha256: '0'.repeat(64), repo: 'base', href: '../redpak-outside.rpm' }] }],
+      };
+      fails(() => lockedFiles(lock, [mirror]), 'package', /the location of evil-1-1\.noarch \("\.\.\/redpak-outside\.rpm"\) climbs out with \.\./);
+    } finally {
+      rmSync(mirror, { recursive: true, force: true });
+      rmSync(join(tmpdir(), 'redpak-outside.rpm'), { force: true });
+    }
   });
 
   it('a symlink on the way out of the redroot is refused', (t) => {

@@ -30,6 +30,23 @@ const routes: Record<string, Handler> = {
     setTimeout(() => res.destroy(), 20);
   },
   '/silent': () => undefined,
+  // Sends one byte, then nothing more: a stalled transfer.
+  '/drip': (_req, res) => {
+    res.writeHead(200, { 'content-length': 1000 });
+    res.write('x');
+  },
+  // A body that never ends (no length announced): only a size cap stops it.
+  '/endless': (_req, res) => {
+    res.writeHead(200);
+    const chunk = Buffer.alloc(64 * 1024, 'a');
+    const pump = () => {
+      while (res.write(chunk));
+      res.once('drain', pump);
+    };
+    pump();
+    res.on('close', () => res.removeAllListeners('drain'));
+  },
+  '/big-announced': (_req, res) => res.writeHead(200, { 'content-length': 5000 }).end(Buffer.alloc(5000)),
 };
 
 function handler(req: IncomingMessage, res: ServerResponse): void {
@@ -94,6 +111,45 @@ describe('download', () => {
     const started = Date.now();
     await assert.rejects(download(`${httpUrl}/silent`, { timeoutSeconds: 1 }), /no answer for 1 s/);
     assert.ok(Date.now() - started < 5000);
+  });
+
+  it('a stalled transfer (no byte for the timeout) fails, even after the body started', async () => {
+    const started = Date.now();
+    await assert.rejects(download(`${httpUrl}/drip`, { timeoutSeconds: 1 }), (e: unknown) => e instanceof DownloadError && e.failure === 'stalled');
+    assert.ok(Date.now() - started < 5000);
+  });
+
+  it('timeout=0 has no stall limit, but the deadline still ends a server that never answers', async () => {
+    const started = Date.now();
+    await assert.rejects(
+      download(`${httpUrl}/silent`, { timeoutSeconds: 0, deadlineSeconds: 1 }),
+      (e: unknown) => e instanceof DownloadError && e.failure === 'deadline' && /not done after 1 s/.test(e.message),
+    );
+    assert.ok(Date.now() - started < 5000);
+  });
+
+  it('refuses a body larger than allowed: announced, or endless without a length', async () => {
+    await assert.rejects(download(`${httpUrl}/big-announced`, { maxBytes: 4096 }), (e: unknown) => e instanceof DownloadError && e.failure === 'too-large' && /announces 5000 bytes/.test(e.message));
+    const before = process.memoryUsage().rss;
+    await assert.rejects(download(`${httpUrl}/endless`, { maxBytes: 1024 * 1024 }), (e: unknown) => e instanceof DownloadError && e.failure === 'too-large');
+    assert.ok(process.memoryUsage().rss - before < 256 * 1024 * 1024);
+  });
+
+  it('an abort signal stops a download from a server that never answers within ~100 ms', async () => {
+    for (const timeoutSeconds of [30, 0]) {
+      const controller = new AbortController();
+      const started = Date.now();
+      setTimeout(() => controller.abort(), 200);
+      await assert.rejects(download(`${httpUrl}/silent`, { timeoutSeconds, signal: controller.signal }), (e: unknown) => e instanceof DownloadError && e.failure === 'interrupted');
+      const took = Date.now() - started;
+      assert.ok(took < 200 + 100, `took ${took} ms`);
+    }
+    // Aborted mid-body, and aborted before it starts.
+    const controller = new AbortController();
+    const pending = download(`${httpUrl}/drip`, { signal: controller.signal });
+    setTimeout(() => controller.abort(), 100);
+    await assert.rejects(pending, (e: unknown) => e instanceof DownloadError && e.failure === 'interrupted');
+    await assert.rejects(download(`${httpUrl}/file`, { signal: AbortSignal.abort() }), (e: unknown) => e instanceof DownloadError && e.failure === 'interrupted');
   });
 
   it('https: refuses an unknown authority; trusts it through sslcacert or the environment; sslverify=false skips the check', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RedpakError } from '../../src/errors.js';
-import { localRepoDir, parseRepoFile, substituteVariables } from '../../src/pkg/repofile.js';
+import { isRepoId, localRepoDir, parseRepoFile, substituteVariables } from '../../src/pkg/repofile.js';
 
 const rejects = (text: string, pattern: RegExp, line: number) =>
   assert.throws(
@@ -108,5 +108,28 @@ describe('localRepoDir / substituteVariables', () => {
       [true, false],
     );
     assert.equal(parseRepoFile(text, 'x.repo')[0].gpgcheck, false);
+  });
+});
+
+describe('hostile .repo files', () => {
+  const refused = (text: string, pattern: RegExp) => () =>
+    assert.throws(
+      () => parseRepoFile(text, '/n/etc/yum.repos.d/x.repo'),
+      (e: unknown) => e instanceof RedpakError && e.code === 'schema' && /^\/n\/etc\/yum\.repos\.d\/x\.repo:\d+: /.test(e.message) && pattern.test(e.message),
+    );
+
+  it('repository ids "." and ".." (they would name the cache itself or its parent) are refused with file and line', () => {
+    refused('[.]\nbaseurl=file:///r\n', /x\.repo:1: invalid repository id "\."/)();
+    refused('[ok]\nbaseurl=file:///r\n[..]\nbaseurl=file:///r\n', /x\.repo:3: invalid repository id "\.\."/)();
+    refused('[a/b]\nbaseurl=file:///r\n', /invalid repository id "a\/b"/)();
+    assert.equal(isRepoId('fedora-updates_1.2:x'), true);
+  });
+
+  it('control characters in baseurl, mirrorlist, gpgkey (also on continuation lines) are refused with file, line and key', () => {
+    refused('[a]\nbaseurl=file:///r\u0000x\n', /x\.repo:2: baseurl of repository "a" holds a control character \(\\x00\)/)();
+    refused('[a]\nbaseurl=file:///r\u000bgpgcheck=0\n', /x\.repo:2: baseurl .*\\x0b/)();
+    refused('[a]\nbaseurl=file:///r\ngpgkey=file:///k\u001b[2J\n', /x\.repo:3: gpgkey .*\\x1b/)();
+    refused('[a]\nmirrorlist=http://m/\u0007\nbaseurl=file:///r\n', /x\.repo:2: mirrorlist/)();
+    refused('[a]\nbaseurl=file:///r\n  file:///s\u0000\n', /x\.repo:3: baseurl/)();
   });
 });
