@@ -3,6 +3,7 @@ import { RedpakCommand, redpathFlag, sysrootFlag } from '../../src/cli/base-comm
 import { RedpakError } from '../../src/errors.js';
 import { compileLaunch, executeLaunch, DEFAULT_BWRAP } from '../../src/wrap/launch.js';
 import { dumpJson, dumpText, type LaunchDump } from '../../src/wrap/dump.js';
+import { inspectionHostFacts } from '../../src/system/host-facts.js';
 import { newHostRecord, uncacheableReason, writeFastPlan } from '../../src/wrap/fast-plan.js';
 
 /** `--json` result: with --dump-only the launch plan; otherwise the program's exit status. */
@@ -51,7 +52,8 @@ The exit status is the program's (128+signal when it is killed); redwrap's own e
       group: flags.group,
       command,
       bwrap: flags.bwrap,
-      host: this.host(),
+      // --dump-only shows a config's $(...), never runs it.
+      host: flags['dump-only'] ? inspectionHostFacts() : this.host(),
       record,
       planOnly: flags['dump-only'],
     });
