@@ -1,7 +1,7 @@
 /** The built executables, run as a user runs them, in temporary directories. */
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/family.js';
 import { runBin, type BinRun } from '../helpers/cli.js';
@@ -253,6 +253,18 @@ describe('hostile node files and paths', () => {
       assert.match(result.stderr, new RegExp(`${file}:\\d+:\\d+: more than 100 alias references`), command[0]);
       assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
     }
+  });
+
+  it('a relative export source is refused at launch (exit 10), nothing created in the caller\'s directory', (t) => {
+    const { dir, app } = family(t);
+    const file = join(app, 'etc/redpak.yaml');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('exports:\n', 'exports:\n- mode: Private\n  mount: /opt/data\n  path: made-here/data\n'));
+    const cwd = join(dir, 'caller');
+    mkdirSync(cwd);
+    const result = runBin('redwrap', ['--redpath', app, '--', '/bin/true'], { cwd });
+    assert.equal(result.status, 10, result.stderr);
+    assert.match(result.stderr, new RegExp(`${file}:\\d+:\\d+: export /opt/data of myapp .* has a relative source "made-here/data"`));
+    assert.deepEqual(readdirSync(cwd), []);
   });
 
   it('a symlinked --redpath shows the real family', (t) => {
