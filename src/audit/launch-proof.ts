@@ -73,8 +73,9 @@ export function liveHostView(): HostView {
     namespaces,
     userNamespaces: Number(readOr('/proc/sys/user/max_user_namespaces', '1').trim()) > 0,
     ...(() => {
-      const cpus = parseCpuList(readOr('/sys/devices/system/cpu/online'));
-      return cpus ? { cpus } : {};
+      const online = readOr('/sys/devices/system/cpu/online').trim();
+      const cpus = online ? parseCpuList(online) : undefined;
+      return cpus?.size ? { cpus } : {};
     })(),
     resolveCgroups: (controllers, cgrouproot) => {
       resolveCgroupOptions(detectCgroupLayout(), controllers, cgrouproot);
