@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core';
 import { RedpakCommand, sysrootFlag } from '../../src/cli/base-command.js';
+import { inspectionHostFacts } from '../../src/system/host-facts.js';
 import { CHECK_CLASS_MEANING, CHECK_CLASSES, CHECK_EXIT_CODES, checkTree, renderCheck, renderWhatIf, whatIf, type CheckResult, type WhatIfResult } from '../../src/audit/check.js';
 
 /**
@@ -68,7 +69,7 @@ With --upgrade or --remove (and --redpath), answers instead whether upgrading or
     const result = await checkTree({
       redroot: flags.redroot ?? '.',
       sysroot: flags.root,
-      host: this.host(),
+      host: inspectionHostFacts(), // a config's $(...) is shown, never run
       config: flags.config,
       packages: flags.packages,
       files: flags.files,

@@ -1,6 +1,6 @@
 import { RedpakCommand, redpathFlag, sysrootFlag } from '../../src/cli/base-command.js';
 import { Sysroot } from '../../src/node/layout.js';
-import { loadNode } from '../../src/node/load.js';
+import { loadNode, nodeTarget } from '../../src/node/load.js';
 import { canonicalConfigObject, statusObject, toYaml } from '../../src/config/serialize.js';
 import { RedpakError } from '../../src/errors.js';
 
@@ -22,7 +22,7 @@ export default class Config extends RedpakCommand {
   async run(): Promise<ConfigResult> {
     const { flags } = await this.parse(Config);
     const sysroot = Sysroot.open(flags.root);
-    const path = sysroot.targetPath(flags.redpath);
+    const path = nodeTarget(sysroot, flags.redpath);
     const node = loadNode(sysroot, path, { admin: true });
     if (!node) throw new RedpakError('not-a-node', `${path} is not a node (no .rednode.yaml in ${sysroot.toHost(path)})`);
     const result: ConfigResult = {

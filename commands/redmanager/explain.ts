@@ -1,5 +1,6 @@
 import { Flags } from '@oclif/core';
 import { RedpakCommand, redpathFlag, sysrootFlag } from '../../src/cli/base-command.js';
+import { inspectionHostFacts } from '../../src/system/host-facts.js';
 import { explain, renderExplain, type ExplainResult } from '../../src/audit/explain.js';
 
 /**
@@ -22,7 +23,7 @@ A node with refused definitions cannot be launched: it is said first, and the se
 
   async run(): Promise<ExplainCommandResult> {
     const { flags } = await this.parse(Explain);
-    const result = explain({ redpath: flags.redpath, admin: flags.admin, sysroot: flags.root, host: this.host() });
+    const result = explain({ redpath: flags.redpath, admin: flags.admin, sysroot: flags.root, host: inspectionHostFacts() }); // a config's $(...) is shown, never run
     this.log(renderExplain(result));
     return result;
   }

@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import { RedpakCommand, redpathFlag, sysrootFlag } from '../../src/cli/base-command.js';
 import { Sysroot } from '../../src/node/layout.js';
 import { assertEnabled, loadFamily } from '../../src/node/load.js';
+import { inspectionHostFacts } from '../../src/system/host-facts.js';
 import { mergeFamily } from '../../src/merge/merge.js';
 import { mergedConfigJson, mergedConfigYaml } from '../../src/inspect/mergeconfig.js';
 
@@ -30,7 +31,7 @@ Every value names the node, file and line it comes from, and every definition it
     const { flags } = await this.parse(MergeConfig);
     const family = loadFamily(flags.redpath, { sysroot: Sysroot.open(flags.root), admin: flags.admin });
     assertEnabled(family);
-    const host = this.host();
+    const host = inspectionHostFacts(); // a config's $(...) is shown, never run
     const merged = mergeFamily(family, { host });
     const options = { expand: flags.expand, host };
     if (!this.jsonEnabled()) this.log(mergedConfigYaml(family, merged, options));

@@ -3,9 +3,11 @@ import { RedpakCommand, redpathFlag, sysrootFlag } from '../../src/cli/base-comm
 import { RedpakError } from '../../src/errors.js';
 import { compileLaunch, executeLaunch, DEFAULT_BWRAP } from '../../src/wrap/launch.js';
 import { dumpJson, dumpText, type LaunchDump } from '../../src/wrap/dump.js';
+import { inspectionHostFacts } from '../../src/system/host-facts.js';
 import { newHostRecord, writeFastPlan } from '../../src/wrap/fast-plan.js';
 import { familyFileCandidates, stampedRead } from '../../src/wrap/stamps.js';
 import { parseRedwrapArgv } from '../../src/cli/redwrap-argv.js';
+import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 /** `--json` result: with --dump-only the launch plan; otherwise the program's exit status. */
@@ -58,12 +60,14 @@ The exit status is the program's (128+signal when it is killed); redwrap's own e
         group: options.group,
         command,
         bwrap,
-        host: this.host(),
+        // --dump-only shows a config's $(...), never runs it.
+        host: options.dumpOnly ? inspectionHostFacts() : this.host(),
         record,
         planOnly: options.dumpOnly,
       });
-    // The family's files are stamped before they are read, and again after (stamps.ts).
-    const stamped = plain ? stampedRead(familyFileCandidates(resolve(redpath)), compile) : undefined;
+    // The family's files are stamped before they are read, and again after (stamps.ts); the
+    // family is found from the node's real path, so the stamps are taken there too.
+    const stamped = plain ? stampedRead(familyFileCandidates(realPathOrText(resolve(redpath))), compile) : undefined;
     const compiled = stamped ? stamped.result : compile();
     for (const warning of compiled.merged.warnings.filter((w) => w.redpak)) this.warnLine(warning.message);
     if (options.dumpOnly) {
@@ -75,5 +79,13 @@ The exit status is the program's (128+signal when it is killed); redwrap's own e
     const status = await executeLaunch(compiled, { sysroot: options.root });
     process.exitCode = status;
     return { status };
+  }
+}
+
+function realPathOrText(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path; // not there: the compilation reports it
   }
 }

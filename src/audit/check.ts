@@ -20,11 +20,11 @@
  * with the solver of the real transaction, nothing fetched or changed.
  */
 import { dirname } from 'node:path';
-import type { HostFacts } from '../config/expand.js';
+import { hasNotRun, type HostFacts } from '../config/expand.js';
 import { RedpakError, type SourcePosition } from '../errors.js';
 import { mergeFamily } from '../merge/merge.js';
 import { Sysroot } from '../node/layout.js';
-import { childDirectories, isNodeDir, loadNode } from '../node/load.js';
+import { childDirectories, isNodeDir, loadNode, nodeTarget } from '../node/load.js';
 import type { Family, RedNode } from '../node/types.js';
 import { openPackageFamily } from '../pkg/family-context.js';
 import { localRepo, nodeRepos, syncRepos } from '../pkg/repos.js';
@@ -32,10 +32,12 @@ import { readReasons } from '../pkg/reasons.js';
 import { unownedFiles } from './unowned.js';
 import { hasRpmDb, queryPackages, verifyNode, type InstalledPackage } from '../pkg/rpm.js';
 import { auditTree, solve, assertSolved, type RuleViolation, type SolverJob } from '../pkg/solver.js';
-import { liveHostFacts } from '../system/host-facts.js';
+import { inspectionHostFacts } from '../system/host-facts.js';
 import { assertLaunchable, cgroupChain, probeHost } from '../wrap/launch.js';
 import { planCgroups, requestedControllers } from '../wrap/cgroups.js';
-import { compileLaunchPlan } from '../wrap/plan.js';
+import { compileLaunchPlan, type LaunchPlan } from '../wrap/plan.js';
+import type { MergedConfig } from '../merge/types.js';
+import { launchRefusals, liveHostView, type HostView } from './launch-proof.js';
 import { compileSeccomp, nativeSeccompArch } from '../wrap/seccomp.js';
 import { lintCgroups, type LintNode } from './cgroups-lint.js';
 
@@ -135,6 +137,8 @@ export interface CheckOptions {
   unowned?: boolean;
   /** Package names allowed in a node although an ancestor has them (installed with --forcenode on purpose). */
   allowDuplicates?: string[];
+  /** What the host offers a launch (default: this host's, read once). */
+  hostView?: HostView;
 }
 
 interface TreeEntry {
@@ -160,11 +164,14 @@ const ownerOf = (entries: TreeEntry[], file: string): TreeEntry | undefined =>
 
 export async function checkTree(options: CheckOptions): Promise<CheckResult> {
   const sysroot = Sysroot.open(options.sysroot);
-  const rootPath = sysroot.targetPath(options.redroot, options.cwd);
+  const rootPath = nodeTarget(sysroot, options.redroot, options.cwd);
   if (!isNodeDir(sysroot.toHost(rootPath))) {
     throw new RedpakError('not-a-node', `${rootPath} is not a node (no .rednode.yaml in ${sysroot.toHost(rootPath)})`, { hint: 'give the top node of the tree with --redroot' });
   }
-  const host = options.host ?? liveHostFacts();
+  // An audit never runs a config's $(...): the tree may be an untrusted image.
+  const host = options.host ?? inspectionHostFacts();
+  let view = options.hostView;
+  const hostView = (): HostView => (view ??= liveHostView());
   const run = { config: options.config ?? true, packages: options.packages ?? true, files: options.files ?? true, cgroups: options.cgroups ?? true, unowned: options.unowned ?? false };
   const findings: Finding[] = [];
   const add = (f: Finding) => findings.push(f);
@@ -209,17 +216,22 @@ export async function checkTree(options: CheckOptions): Promise<CheckResult> {
       const nodes = chain.map((e) => e.node!);
       for (const admin of [false, true]) {
         const family: Family = { sysroot: sysroot.dir, admin, nodes };
+        const problems: { error: RedpakError; rule?: string }[] = [];
         try {
-          validateLaunch(family, host, sysroot);
+          const { merged, plan } = validateLaunch(family, host, sysroot);
+          problems.push(...launchRefusals(family, merged, plan, sysroot, hostView()));
         } catch (error) {
           if (!(error instanceof RedpakError)) throw error;
+          problems.push({ error });
+        }
+        for (const { error, rule } of problems) {
           const key = `${error.code}\n${error.message}\n${JSON.stringify(error.at ?? null)}`;
           if (seen.has(key)) continue;
           seen.add(key);
           const owner = (error.at && ownerOf(entries, error.at.file)) || entry;
           add({
             class: error.code === 'merge-conflict' ? 'merge' : 'config',
-            rule: error.code,
+            rule: rule ?? error.code,
             node: owner.path,
             ...(owner.node ? { alias: owner.node.alias } : {}),
             message: error.code === 'merge-conflict' || owner === entry ? error.message : `${error.message} (merging ${entry.path})`,
@@ -369,10 +381,10 @@ const firstLine = (text: string) => text.split('\n')[0]!;
  * (no cgroup tree, no user lookup, no namespace to join): merge, capabilities, umask, exports,
  * seccomp, cgroup values.
  */
-function validateLaunch(family: Family, host: HostFacts, sysroot: Sysroot): void {
+function validateLaunch(family: Family, host: HostFacts, sysroot: Sysroot): { merged: MergedConfig; plan: LaunchPlan } {
   const merged = mergeFamily(family, { host });
   assertLaunchable(merged);
-  compileLaunchPlan(family, merged, { host, probe: probeHost(sysroot) });
+  const plan = compileLaunchPlan(family, merged, { host, probe: probeHost(sysroot) });
   const arch = nativeSeccompArch();
   if (arch) {
     for (const s of merged.seccomp) {
@@ -398,6 +410,7 @@ function validateLaunch(family: Family, host: HostFacts, sysroot: Sysroot): void
       }
     }
   }
+  return { merged, plan };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -428,7 +441,12 @@ export interface WhatIfResult extends CheckSummary {
 }
 
 export async function whatIf(options: WhatIfOptions): Promise<WhatIfResult> {
-  const pf = openPackageFamily({ redpath: options.redpath, sysroot: options.sysroot, cwd: options.cwd });
+  const pf = openPackageFamily({ redpath: options.redpath, sysroot: options.sysroot, cwd: options.cwd, host: inspectionHostFacts() });
+  if (hasNotRun(pf.cacheDir)) {
+    throw new RedpakError('expansion', `the cachedir of ${pf.node.path}'s family runs a command (${pf.cacheDir}), which check never runs`, {
+      hint: 'write the cachedir without $(...)',
+    });
+  }
   const jobs: SolverJob[] =
     options.action === 'remove'
       ? options.specs.map((what) => ({ op: 'erase', what }))

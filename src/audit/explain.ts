@@ -21,7 +21,7 @@ import type { MergedConfig, Origin, Override } from '../merge/types.js';
 import { Sysroot } from '../node/layout.js';
 import { assertEnabled, loadFamily } from '../node/load.js';
 import type { Family } from '../node/types.js';
-import { liveHostFacts } from '../system/host-facts.js';
+import { inspectionHostFacts } from '../system/host-facts.js';
 import { compileLaunchPlan, type LaunchPlan } from '../wrap/plan.js';
 import { probeHost } from '../wrap/launch.js';
 import { cpuList, memoryValue, pidsValue } from './cgroups-lint.js';
@@ -154,7 +154,7 @@ export function explain(options: ExplainOptions): ExplainResult {
   const sysroot = Sysroot.open(options.sysroot);
   const loaded = loadFamily(options.redpath, { sysroot, admin: options.admin ?? false, cwd: options.cwd });
   assertEnabled(loaded);
-  const host = options.host ?? liveHostFacts();
+  const host = options.host ?? inspectionHostFacts(); // explaining never runs a config's $(...)
   const family = structuredClone(loaded);
   const refused: RefusedAttempt[] = [];
   const errors: string[] = [];

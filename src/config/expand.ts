@@ -21,11 +21,24 @@ export interface HostFacts {
   gid: number;
   pid: number;
   now: Date;
-  /** Runs `$(...)` text with `bash -r -c` and returns its raw stdout. */
+  /**
+   * Whether `$(...)` may run: `never` for inspection and audit, where it is shown as
+   * `<not run: $(...)>` instead (notRun). Absent means `run` (a launch).
+   */
+  commands?: CommandMode;
+  /** Runs `$(...)` text (in a sandbox, src/system/host-facts.ts) and returns its raw stdout. */
   runCommand: (script: string) => string;
   uuid: () => string;
   cgroupMountPoint: () => string;
 }
+
+export type CommandMode = 'run' | 'never';
+
+/** How a `$(...)` that was not run shows in an expanded value. */
+export const notRun = (written: string): string => `<not run: ${written}>`;
+
+/** Whether an expanded value holds a command that was not run (its real value is unknown). */
+export const hasNotRun = (value: string): boolean => value.includes('<not run: $(');
 
 export interface ExpandContext {
   host: HostFacts;
@@ -74,7 +87,9 @@ function expandAt(text: string, ctx: ExpandContext, active: readonly string[]): 
         i += 1;
         continue;
       }
-      if (ctx.commands) {
+      if (ctx.commands && ctx.host.commands === 'never') {
+        out += notRun(text.slice(i, close + 1));
+      } else if (ctx.commands) {
         const script = expandAt(text.slice(i + 2, close), { ...ctx, commands: false }, active);
         out += ctx.host.runCommand(script);
       }

@@ -37,12 +37,53 @@ export interface Located {
 
 const ALIAS_PATTERN = /^[A-Za-z0-9+\-_@:]+$/;
 
+/**
+ * Bounds on one config or status file (docs/configuration.md, "Limits"). Node files are written
+ * by whoever administers the node, and images come from elsewhere: a few hundred bytes of YAML
+ * aliases must not cost gigabytes, nor a deep nesting the stack.
+ */
+export interface ConfigLimits {
+  /** Size of the file, checked before parsing (REDPAK_MAX_CONFIG_BYTES). */
+  maxBytes: number;
+  /** Alias references (`*name`) resolved in one file. */
+  maxAliases: number;
+  /** Nesting of mappings and lists. */
+  maxDepth: number;
+}
+
+export const DEFAULT_CONFIG_LIMITS: ConfigLimits = { maxBytes: 1 << 20, maxAliases: 100, maxDepth: 32 };
+
+/** The limits, with the size overridden by REDPAK_MAX_CONFIG_BYTES (a positive integer) when set. */
+export function configLimits(env: Readonly<Record<string, string | undefined>>): ConfigLimits {
+  const given = env.REDPAK_MAX_CONFIG_BYTES;
+  if (given === undefined || given === '') return DEFAULT_CONFIG_LIMITS;
+  if (!/^[1-9][0-9]{0,12}$/.test(given)) {
+    throw new RedpakError('usage', `REDPAK_MAX_CONFIG_BYTES="${given}" is not a positive number of bytes`);
+  }
+  return { ...DEFAULT_CONFIG_LIMITS, maxBytes: Number(given) };
+}
+
+/** Refuses a text above the size limit, naming the file (callers with a file stat it first). */
+export function assertConfigSize(size: number, file: string, limits: ConfigLimits = DEFAULT_CONFIG_LIMITS): void {
+  if (size > limits.maxBytes) {
+    throw new RedpakError('schema', `${file} is ${size} bytes, above the limit of ${limits.maxBytes} for a node file`, {
+      at: { file, line: 0, col: 0 },
+      hint: 'node files are a few kilobytes; set REDPAK_MAX_CONFIG_BYTES to allow a larger one',
+    });
+  }
+}
+
 export function isValidAlias(alias: string): boolean {
   return ALIAS_PATTERN.test(alias);
 }
 
-/** Parses YAML keeping every scalar as its source text and lower-casing mapping keys. */
-export function parseLocated(text: string, file: string): Located {
+/**
+ * Parses YAML keeping every scalar as its source text and lower-casing mapping keys. Refuses what
+ * no node file needs and a hostile one uses: more than `limits` allow (size, aliases, depth), and
+ * NUL characters (they would cut a path or an argument short further down).
+ */
+export function parseLocated(text: string, file: string, limits: ConfigLimits = DEFAULT_CONFIG_LIMITS): Located {
+  assertConfigSize(Buffer.byteLength(text), file, limits);
   const lines = new LineCounter();
   const doc: Document = parseDocument(text, { lineCounter: lines, schema: 'failsafe', uniqueKeys: true, prettyErrors: false });
   const at = (offset: number | undefined): SourcePosition => {
@@ -57,10 +98,23 @@ export function parseLocated(text: string, file: string): Located {
   const valueAt = new Map<string, SourcePosition>();
   const keyAt = new Map<string, SourcePosition>();
 
-  const walk = (node: unknown, path: string): Plain | undefined => {
-    if (isAlias(node)) return walk(node.resolve(doc), path);
+  let aliases = 0;
+  const walk = (node: unknown, path: string, depth = 0): Plain | undefined => {
+    if (isAlias(node)) {
+      aliases += 1;
+      if (aliases > limits.maxAliases) {
+        throw new RedpakError('yaml-syntax', `more than ${limits.maxAliases} alias references (*${node.source}): refused, as an alias bomb`, {
+          at: at(node.range?.[0]),
+          hint: 'write the values out instead of repeating aliases',
+        });
+      }
+      return walk(node.resolve(doc), path, depth);
+    }
     if (node === null || node === undefined) return undefined;
     const yamlNode = node as YamlNode;
+    if (depth > limits.maxDepth) {
+      throw new RedpakError('yaml-syntax', `${describePath(path)} is nested more than ${limits.maxDepth} levels deep`, { at: at(yamlNode.range?.[0]) });
+    }
     valueAt.set(path, at(yamlNode.range?.[0]));
     if (isMap(node)) {
       const out: { [key: string]: Plain } = {};
@@ -68,6 +122,7 @@ export function parseLocated(text: string, file: string): Located {
         const keyNode = pair.key as YamlNode | null;
         const keyText = isScalar(keyNode) ? String(keyNode.value) : undefined;
         if (keyText === undefined) throw new RedpakError('schema', 'mapping keys must be plain words', { at: at(keyNode?.range?.[0]) });
+        if (keyText.includes('\0')) throw new RedpakError('schema', 'a key holds a NUL character', { at: at(keyNode?.range?.[0]) });
         const key = keyText.toLowerCase();
         const childPath = path ? `${path}.${key}` : key;
         if (key in out || keyAt.has(childPath)) {
@@ -76,7 +131,7 @@ export function parseLocated(text: string, file: string): Located {
           });
         }
         keyAt.set(childPath, at(keyNode?.range?.[0]));
-        const value = walk(pair.value, childPath);
+        const value = walk(pair.value, childPath, depth + 1);
         if (value !== undefined) out[key] = value;
       }
       return out;
@@ -84,14 +139,16 @@ export function parseLocated(text: string, file: string): Located {
     if (isSeq(node)) {
       const out: Plain[] = [];
       node.items.forEach((item, index) => {
-        const value = walk(item, path ? `${path}.${index}` : String(index));
+        const value = walk(item, path ? `${path}.${index}` : String(index), depth + 1);
         if (value !== undefined) out.push(value);
       });
       return out;
     }
     if (isScalar(node)) {
       if (node.value === null || node.value === '') return undefined;
-      return String(node.value);
+      const scalar = String(node.value);
+      if (scalar.includes('\0')) throw new RedpakError('schema', `${describePath(path)} holds a NUL character`, { at: at(yamlNode.range?.[0]) });
+      return scalar;
     }
     throw new RedpakError('schema', 'unexpected YAML node', { at: at(yamlNode.range?.[0]) });
   };
@@ -170,8 +227,8 @@ function buildCgroups(raw: Obj | undefined): CgroupsConfig | undefined {
   return out;
 }
 
-export function parseNodeConfig(text: string, file: string, kind: ConfigKind): NodeConfig {
-  const located = parseLocated(text, file);
+export function parseNodeConfig(text: string, file: string, kind: ConfigKind, limits: ConfigLimits = DEFAULT_CONFIG_LIMITS): NodeConfig {
+  const located = parseLocated(text, file, limits);
   const check = validators().config;
   if (!check(located.value)) throw schemaFailure(check.errors![0], located, file);
   const root = located.value as Obj;
@@ -270,8 +327,8 @@ function parseSeccomp(raw: Plain, located: Located, file: string) {
   }
 }
 
-export function parseNodeStatus(text: string, file: string): NodeStatus {
-  const located = parseLocated(text, file);
+export function parseNodeStatus(text: string, file: string, limits: ConfigLimits = DEFAULT_CONFIG_LIMITS): NodeStatus {
+  const located = parseLocated(text, file, limits);
   const check = validators().status;
   if (!check(located.value)) throw schemaFailure(check.errors![0], located, file);
   const root = located.value as Obj;

@@ -5,7 +5,7 @@
  * Everything is read and checked before the first write; the writes go through an FsTransaction,
  * so a failure leaves no half-written node behind.
  */
-import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { isMap, parseDocument, type Document } from 'yaml';
 import { RedpakError } from '../errors.js';
@@ -14,8 +14,9 @@ import { isValidAlias, parseNodeConfig } from '../config/parse.js';
 import { serializeStatus } from '../config/serialize.js';
 import type { ConfigKind, Headers, NodeState, NodeStatus } from '../config/types.js';
 import { FsTransaction } from '../system/fs-transaction.js';
-import { ADMIN_CONFIG, configPath, NORMAL_CONFIG, STATUS_FILE, statusPath, Sysroot } from './layout.js';
-import { descendantPaths, isNodeDir, loadNode, loadTree } from './load.js';
+import { ADMIN_CONFIG, configPath, NORMAL_CONFIG, RPMDB_DIR, STATUS_FILE, statusPath, Sysroot } from './layout.js';
+import { assertNoLinkBelow, descendantPaths, isNodeDir, loadNode, loadTree, nodeTarget } from './load.js';
+import { configLimits, assertConfigSize } from '../config/parse.js';
 import { packagePath } from '../package-root.js';
 
 /** templates/ of this package. */
@@ -80,6 +81,7 @@ export function resolveTemplate(name: string, kind: ConfigKind, dir: string): st
 
 function readSource(file: string): string {
   try {
+    assertConfigSize(statSync(file).size, file, configLimits(process.env));
     return readFileSync(file, 'utf8');
   } catch (error) {
     throw new RedpakError('io', `cannot read ${file}: ${(error as Error).message}`);
@@ -106,7 +108,26 @@ function withHeaders(sourceText: string, sourceFile: string, kind: ConfigKind, h
 function existingHeaders(hostPath: string, kind: ConfigKind): Headers | undefined {
   const file = configPath(hostPath, kind);
   if (!file) return undefined;
+  assertNoLinkBelow(hostPath, file);
   return parseNodeConfig(readSource(file), file, kind).headers;
+}
+
+/**
+ * Refuses a node directory, or anything create-node writes below it, that is a symbolic link:
+ * the node's own admin can plant `etc -> /etc`, and create-node runs as root. Checked before
+ * anything is written, and again right before each write.
+ */
+function assertNodePathsNotLinks(hostPath: string, files: string[]): void {
+  let isLink = false;
+  try {
+    isLink = lstatSync(hostPath).isSymbolicLink();
+  } catch {
+    return; // a new node: nothing there yet
+  }
+  if (isLink) {
+    throw new RedpakError('io', `${hostPath} is a symbolic link: a node directory must be a directory`, { hint: 'give the real path of the directory' });
+  }
+  for (const below of [join(hostPath, 'var', RPMDB_DIR.slice('var/'.length)), ...files]) assertNoLinkBelow(hostPath, below);
 }
 
 function newStatus(targetPath: string, host: HostFacts, tool: string, verb: string): NodeStatus {
@@ -184,7 +205,9 @@ function checkAncestors(sysroot: Sysroot, targetPath: string): { hasAncestor: bo
  */
 export function createNode(request: CreateNodeRequest): CreatedNode[] {
   const sysroot = Sysroot.open(request.sysroot);
-  const targetPath = sysroot.targetPath(request.redpath, request.cwd);
+  // The parent with its links followed (its family is the real one); the node itself must not be a link.
+  const givenPath = sysroot.targetPath(request.redpath, request.cwd);
+  const targetPath = givenPath === '/' ? givenPath : join(sysroot.resolveTarget(dirname(givenPath)), basename(givenPath));
   const hostPath = sysroot.toHost(targetPath);
   const tool = request.tool ?? 'redmanager';
   const update = request.update ?? false;
@@ -247,11 +270,15 @@ export function createNode(request: CreateNodeRequest): CreatedNode[] {
     }),
   );
 
+  for (const draft of drafts) assertNodePathsNotLinks(draft.hostPath, draft.files);
   FsTransaction.run((tx) => {
     for (const draft of drafts) {
       tx.mkdirp(draft.hostPath);
       // On update an admin file no longer wanted is left alone: removing config is not ours to guess.
-      for (const { file, text } of draft.contents) tx.writeFile(file, text);
+      for (const { file, text } of draft.contents) {
+        assertNodePathsNotLinks(draft.hostPath, [file]);
+        tx.writeFile(file, text);
+      }
     }
   });
   return drafts.map(({ contents: _written, ...node }) => node);
@@ -265,7 +292,7 @@ export function setNodeState(options: { redpath: string; sysroot?: string; cwd?:
   state: NodeState;
 } {
   const sysroot = Sysroot.open(options.sysroot);
-  const targetPath = sysroot.targetPath(options.redpath, options.cwd);
+  const targetPath = nodeTarget(sysroot, options.redpath, options.cwd);
   const node = loadNode(sysroot, targetPath, { admin: false });
   if (!node) throw new RedpakError('not-a-node', `${targetPath} is not a node (no ${STATUS_FILE} in ${sysroot.toHost(targetPath)})`);
   const status: NodeStatus = {
@@ -281,7 +308,7 @@ export function setNodeState(options: { redpath: string; sysroot?: string; cwd?:
 /** Removes a node directory; refuses when it has child nodes unless `recursive`. */
 export function removeNode(options: { redpath: string; sysroot?: string; cwd?: string; recursive?: boolean }): { path: string; removed: string[] } {
   const sysroot = Sysroot.open(options.sysroot);
-  const targetPath = sysroot.targetPath(options.redpath, options.cwd);
+  const targetPath = nodeTarget(sysroot, options.redpath, options.cwd);
   const hostPath = sysroot.toHost(targetPath);
   if (!isNodeDir(hostPath)) throw new RedpakError('not-a-node', `${targetPath} is not a node (no ${STATUS_FILE} in ${hostPath})`);
   const tree = loadTree(targetPath, { sysroot });

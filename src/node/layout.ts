@@ -1,6 +1,6 @@
 /** Where a node keeps its files, relative to the node directory (redpak-semantics §1.2). */
 import { join, posix, resolve } from 'node:path';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readlinkSync, statSync } from 'node:fs';
 import { RedpakError } from '../errors.js';
 
 export const STATUS_FILE = '.rednode.yaml';
@@ -50,6 +50,45 @@ export class Sysroot {
     if (!given) throw new RedpakError('usage', 'the node path is empty');
     const absolute = this.isHost ? resolve(cwd, given) : posix.resolve('/', given);
     return absolute.length > 1 ? absolute.replace(/\/+$/, '') : absolute;
+  }
+
+  /**
+   * A target path with every symbolic link followed, as the target sees it: inside a sysroot an
+   * absolute link is taken from the sysroot's `/` and `..` stops there (as in a chroot), so no link
+   * leads out of it. The part that does not exist is kept as written. The links are read from the
+   * node tree, which node admins can write: that is why the family is found from this path and
+   * not from the text the user gave (docs/configuration.md, "Node paths and symbolic links").
+   */
+  resolveTarget(targetPath: string): string {
+    const pending = targetPath.split('/').filter(Boolean);
+    const done: string[] = [];
+    let links = 0;
+    while (pending.length) {
+      const name = pending.shift()!;
+      if (name === '.') continue;
+      if (name === '..') {
+        done.pop();
+        continue;
+      }
+      const candidate = `/${[...done, name].join('/')}`;
+      let isLink: boolean;
+      try {
+        isLink = lstatSync(this.toHost(candidate)).isSymbolicLink();
+      } catch {
+        // Missing from here on: nothing more to follow.
+        return posix.normalize(`/${[...done, name, ...pending].join('/')}`);
+      }
+      if (!isLink) {
+        done.push(name);
+        continue;
+      }
+      links += 1;
+      if (links > 40) throw new RedpakError('usage', `too many levels of symbolic links in ${targetPath}`, { hint: `the link at ${candidate} loops` });
+      const link = readlinkSync(this.toHost(candidate));
+      if (link.startsWith('/')) done.length = 0;
+      pending.unshift(...link.split('/').filter(Boolean));
+    }
+    return `/${done.join('/')}`;
   }
 }
 

@@ -1,22 +1,57 @@
 /** Reading one node from disk, and finding its family (redpak-semantics §1.4–1.5). */
-import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { RedpakError } from '../errors.js';
-import { parseNodeConfig, parseNodeStatus } from '../config/parse.js';
+import { assertConfigSize, configLimits, parseNodeConfig, parseNodeStatus, type ConfigLimits } from '../config/parse.js';
 import type { NodeConfig } from '../config/types.js';
 import { configPath, NORMAL_CONFIG, STATUS_FILE, statusPath, Sysroot } from './layout.js';
 import type { Family, RedNode } from './types.js';
 
-function readText(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new RedpakError('io', `cannot read ${file}: ${(error as Error).message}`);
+/**
+ * Refuses a symbolic link on the way from a node directory to one of its files (`etc`, `var`, …,
+ * the file itself): whoever administers a node can plant `etc -> /etc` or
+ * `etc/redpak.yaml -> /etc/shadow`, and the node's files must be the node's.
+ */
+export function assertNoLinkBelow(nodeHostPath: string, file: string): void {
+  const parts = relative(nodeHostPath, file).split('/').filter(Boolean);
+  let current = nodeHostPath;
+  for (const part of parts) {
+    current = join(current, part);
+    let isLink = false;
+    try {
+      isLink = lstatSync(current).isSymbolicLink();
+    } catch {
+      return; // missing from here on: nothing below to follow
+    }
+    if (isLink) {
+      throw new RedpakError('io', `${current} is a symbolic link: a node's own files and directories must not be links`, {
+        at: { file: current, line: 0, col: 0 },
+        hint: 'replace the link by the file or directory itself',
+      });
+    }
   }
 }
 
-export function readConfigFile(file: string, kind: 'normal' | 'admin'): NodeConfig {
-  return parseNodeConfig(readText(file), file, kind);
+/**
+ * Reads a node file: not through a link (see assertNoLinkBelow; O_NOFOLLOW for the last one),
+ * a regular file, and no larger than the limit, checked before a byte is read.
+ */
+function readNodeFile(nodeHostPath: string, file: string, limits: ConfigLimits): string {
+  assertNoLinkBelow(nodeHostPath, file);
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (error) {
+    throw new RedpakError('io', `cannot read ${file}: ${(error as Error).message}`);
+  }
+  try {
+    const stats = fstatSync(fd);
+    if (!stats.isFile()) throw new RedpakError('io', `${file} is not a regular file`, { at: { file, line: 0, col: 0 } });
+    assertConfigSize(stats.size, file, limits);
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export function isNodeDir(hostPath: string): boolean {
@@ -34,19 +69,21 @@ export function isNodeDir(hostPath: string): boolean {
 export function loadNode(sysroot: Sysroot, targetPath: string, options: { admin: boolean }): RedNode | undefined {
   const hostPath = sysroot.toHost(targetPath);
   if (!isNodeDir(hostPath)) return undefined;
+  const limits = configLimits(process.env);
+  const read = (file: string) => readNodeFile(hostPath, file, limits);
   const statusFile = statusPath(hostPath);
-  const status = parseNodeStatus(readText(statusFile), statusFile);
+  const status = parseNodeStatus(read(statusFile), statusFile, limits);
   const normalFile = configPath(hostPath, 'normal');
   if (!normalFile) {
     throw new RedpakError('not-a-node', `node ${targetPath} has ${STATUS_FILE} but no ${NORMAL_CONFIG}`, {
       hint: `recreate it with: redmanager create-node --redpath ${targetPath} --update`,
     });
   }
-  const normal = readConfigFile(normalFile, 'normal');
+  const normal = parseNodeConfig(read(normalFile), normalFile, 'normal', limits);
   let admin: NodeConfig | undefined;
   if (options.admin) {
     const adminFile = configPath(hostPath, 'admin');
-    if (adminFile) admin = readConfigFile(adminFile, 'admin');
+    if (adminFile) admin = parseNodeConfig(read(adminFile), adminFile, 'admin', limits);
   }
   return { path: targetPath, hostPath, alias: normal.headers.alias, status, statusFile, normal, ...(admin ? { admin } : {}) };
 }
@@ -62,19 +99,42 @@ export function parentTarget(targetPath: string): string {
 export function loadFamily(redpath: string, options: { sysroot?: Sysroot; admin?: boolean; cwd?: string } = {}): Family {
   const sysroot = options.sysroot ?? new Sysroot('/');
   const admin = options.admin ?? false;
-  const leafPath = sysroot.targetPath(redpath, options.cwd);
+  const leafPath = nodeTarget(sysroot, redpath, options.cwd);
   const leaf = loadNode(sysroot, leafPath, { admin });
   if (!leaf) {
     throw new RedpakError('not-a-node', `${leafPath} is not a node (no ${STATUS_FILE} in ${sysroot.toHost(leafPath)})`, {
       hint: `create it with: redmanager create-node --redpath ${leafPath}`,
     });
   }
+  assertWhereRecorded(leaf, sysroot.targetPath(redpath, options.cwd));
   const nodes: RedNode[] = [leaf];
   for (let dir = parentTarget(leafPath); dir !== '/'; dir = parentTarget(dir)) {
     const node = loadNode(sysroot, dir, { admin });
     if (node) nodes.push(node);
   }
   return { sysroot: sysroot.dir, admin, nodes };
+}
+
+/**
+ * The target path of a node the user names, symbolic links followed (Sysroot.resolveTarget): the
+ * family of a node is that of the directory it really is in, never that of the text of a link
+ * to it (a link would otherwise drop every ancestor, and their restrictions).
+ */
+export function nodeTarget(sysroot: Sysroot, given: string, cwd?: string): string {
+  return sysroot.resolveTarget(sysroot.targetPath(given, cwd));
+}
+
+/**
+ * A node reached through a link must be where its status says it was created (`realpath`):
+ * otherwise it was moved or copied, and which family the link meant is a guess; refused. A node
+ * named by its own path is taken where it is (a moved or restored tree keeps working).
+ */
+function assertWhereRecorded(node: RedNode, givenPath: string): void {
+  if (givenPath === node.path || node.status.realpath === node.path) return;
+  throw new RedpakError('not-a-node', `${givenPath} leads to the node ${node.alias} at ${node.path}, but its status says it lives at ${node.status.realpath}`, {
+    at: { file: node.statusFile, line: 0, col: 0 },
+    hint: `name the node by its real path, or record where it is now: redmanager create-node --redpath ${node.path} --update`,
+  });
 }
 
 /** Refuses a family with a node that is not `Enable`, naming the first such node from the leaf. */
@@ -103,7 +163,7 @@ export interface TreeNode {
  */
 export function loadTree(redroot: string, options: { sysroot?: Sysroot; cwd?: string } = {}): TreeNode {
   const sysroot = options.sysroot ?? new Sysroot('/');
-  const rootPath = sysroot.targetPath(redroot, options.cwd);
+  const rootPath = nodeTarget(sysroot, redroot, options.cwd);
   const walk = (targetPath: string): TreeNode | undefined => {
     const node = loadNode(sysroot, targetPath, { admin: false });
     if (!node) return undefined;

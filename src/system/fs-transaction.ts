@@ -27,7 +27,9 @@ export class FsTransaction {
     const previous = existsSync(file) ? readFileSync(file) : undefined;
     const temp = `${file}.tmp-${process.pid}`;
     this.guard(() => {
-      writeFileSync(temp, content, { mode });
+      // Exclusive: a link planted at the temporary name (the pid is guessable) is not followed.
+      rmSync(temp, { force: true });
+      writeFileSync(temp, content, { mode, flag: 'wx' });
       renameSync(temp, file);
     }, `cannot write ${file}`);
     this.undo.push(() => (previous === undefined ? rmSync(file, { force: true }) : writeFileSync(file, previous)));

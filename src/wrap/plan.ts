@@ -6,7 +6,7 @@
  * Order: exports (sorted by mount) → environ → capabilities → hostname → chdir →
  * die-with-parent → new-session → namespaces → PATH → LD_LIBRARY_PATH.
  */
-import { expand, type ExpandContext, type HostFacts } from '../config/expand.js';
+import { expand, hasNotRun, type ExpandContext, type HostFacts } from '../config/expand.js';
 import { DIR_EXPORT_MODES, FILE_EXPORT_MODES, type ShareKey } from '../config/types.js';
 import { RedpakError } from '../errors.js';
 import { nodeFacts } from '../merge/merge.js';
@@ -99,6 +99,14 @@ export function compileLaunchPlan(family: Family, merged: MergedConfig, options:
       continue;
     }
     const source = expand(written, contextOf(origin));
+    // A relative source would be taken from the caller's directory (and created there); a
+    // command not run (inspection) leaves it unknown, which is not an error.
+    if ((DIR_EXPORT_MODES.has(entry.mode) || FILE_EXPORT_MODES.has(entry.mode)) && !source.startsWith('/') && !hasNotRun(source)) {
+      throw new RedpakError('launch', `export ${mount} of ${origin.alias} (${origin.node}) has a relative source "${source}" (from "${written}"): sources must be absolute`, {
+        at: origin.at,
+        hint: 'start the path with / or $NODE_PATH',
+      });
+    }
     // A symlink's target is not a host path: `../usr/lib` is a legitimate one.
     if (entry.mode !== 'Symlink' && source.split('/').includes('..')) {
       throw new RedpakError('launch', `export ${mount} of ${origin.alias} has a source that escapes with "..": ${source}`, { at: origin.at });

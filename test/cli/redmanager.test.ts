@@ -1,7 +1,7 @@
 /** The built executables, run as a user runs them, in temporary directories. */
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/family.js';
 import { runBin, type BinRun } from '../helpers/cli.js';
@@ -236,6 +236,70 @@ describe('inspection', () => {
     const result = redmanager(['mergeconfig', '--redpath', app]);
     assert.equal(result.status, 4);
     assert.match(result.stderr, new RegExp(`${file}:\\d+:3: unknown key "bogus" in config`));
+  });
+});
+
+describe('hostile node files and paths', () => {
+  it('an alias bomb in a node config is a clear error, exit 4, for every command that reads it', (t) => {
+    const { app } = family(t);
+    const file = join(app, 'etc/redpak.yaml');
+    const levels = 'abcdefgh'.split('');
+    const lines = ['headers:', '  alias: myapp', 'environ:', '  - &a [x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < levels.length; i += 1) lines.push(`  - &${levels[i]} [${Array(9).fill(`*${levels[i - 1]}`).join(', ')}]`);
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    for (const command of [['mergeconfig', '--redpath', app], ['config', '--redpath', app], ['tree', '--redroot', app]]) {
+      const result = redmanager(command);
+      assert.equal(result.status, 4, `${command[0]}: ${result.stderr}`);
+      assert.match(result.stderr, new RegExp(`${file}:\\d+:\\d+: more than 100 alias references`), command[0]);
+      assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+    }
+  });
+
+  it('a relative export source is refused at launch (exit 10), nothing created in the caller\'s directory', (t) => {
+    const { dir, app } = family(t);
+    const file = join(app, 'etc/redpak.yaml');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('exports:\n', 'exports:\n- mode: Private\n  mount: /opt/data\n  path: made-here/data\n'));
+    const cwd = join(dir, 'caller');
+    mkdirSync(cwd);
+    const result = runBin('redwrap', ['--redpath', app, '--', '/bin/true'], { cwd });
+    assert.equal(result.status, 10, result.stderr);
+    assert.match(result.stderr, new RegExp(`${file}:\\d+:\\d+: export /opt/data of myapp .* has a relative source "made-here/data"`));
+    assert.deepEqual(readdirSync(cwd), []);
+  });
+
+  it('a symlinked --redpath shows the real family', (t) => {
+    const { dir, system, platform, app } = family(t);
+    symlinkSync(app, join(dir, 'shortcut'));
+    const result = redmanager(['mergeconfig', '--redpath', join(dir, 'shortcut'), '--json']);
+    assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual(result.json.family.map((n: { path: string }) => n.path), [app, platform, system]);
+  });
+});
+
+describe('no command runs during inspection', () => {
+  it('redwrap --dump-only, mergeconfig, explain and check show $(...) unexpanded and run nothing', (t) => {
+    const { dir, system, app } = family(t);
+    const ran = (name: string) => join(dir, `ran-${name}`);
+    const file = join(app, 'etc/redpak.yaml');
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8')
+        .replace('environ:\n', `environ:\n- key: PWNED\n  value: "$(touch ${ran('environ')})"\n`)
+        .replace('exports:\n', `exports:\n- mode: Private\n  mount: /opt/x\n  path: $NODE_PATH/$(touch ${ran('export')})\n`),
+    );
+    const shown = new RegExp(`<not run: \\$\\(touch ${dir}/ran-environ\\)>`);
+    const dump = runBin('redwrap', ['--redpath', app, '--dump-only', '--', '/bin/true'], { env: { LOGNAME: 'tester' } });
+    assert.equal(dump.status, 0, dump.stderr);
+    assert.match(dump.stdout, shown);
+    const merged = redmanager(['mergeconfig', '--redpath', app, '--expand']);
+    assert.equal(merged.status, 0, merged.stderr);
+    assert.match(merged.stdout, shown);
+    const explained = redmanager(['explain', '--redpath', app]);
+    assert.equal(explained.status, 0, explained.stderr);
+    assert.match(explained.stdout, shown);
+    const checked = redmanager(['check', '--redroot', system, '--no-packages', '--no-files', '--json']);
+    assert.ok(checked.json, checked.stderr);
+    for (const name of ['environ', 'export']) assert.equal(existsSync(ran(name)), false, `$(...) in ${name} was run`);
   });
 });
 

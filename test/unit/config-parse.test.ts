@@ -783,3 +783,49 @@ describe('status file .rednode.yaml (§1.3)', () => {
     assert.equal(serializeStatus(s), 'realpath: /r\ninfo: i\ntimestamp: 1577862000000\nstate: Enable\n');
   });
 });
+
+describe('bounded inputs (hostile node files)', () => {
+  // ~300 bytes that expand to 9^9 strings when aliases are followed naively.
+  const bomb = [
+    headers(),
+    'environ:',
+    '  - &a [x, x, x, x, x, x, x, x, x]',
+    '  - &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]',
+    '  - &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]',
+    '  - &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]',
+    '  - &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]',
+    '  - &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]',
+    '  - &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]',
+    '  - &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]',
+    '  - [*h, *h, *h, *h, *h, *h, *h, *h, *h]',
+    '',
+  ].join('\n');
+
+  it('refuses an alias bomb quickly, naming the file and line', () => {
+    const started = Date.now();
+    rejects(() => parse(bomb), { code: 'yaml-syntax', message: [/more than 100 alias references/], file: FILE, line: 7 });
+    assert.ok(Date.now() - started < 2000, 'refused before the aliases are expanded');
+  });
+
+  it('accepts a few aliases', () => {
+    const config = parse(`${headers()}environ:\n  - &e {key: A, value: "1"}\n  - *e\n`);
+    assert.deepEqual(config.environ.map((e) => e.key), ['A', 'A']);
+  });
+
+  it('refuses a nesting deeper than 32 levels', () => {
+    rejects(() => parse(`${headers()}x: ${'['.repeat(40)}${']'.repeat(40)}\n`), { code: 'yaml-syntax', message: [/nested more than 32 levels deep/], file: FILE, line: 3 });
+  });
+
+  it('refuses a text above the size limit', () => {
+    rejects(() => parse(`${headers()}#${'x'.repeat(1 << 20)}\n`), { code: 'schema', message: [/above the limit of 1048576/] });
+  });
+
+  it('refuses a NUL in a value, with its line', () => {
+    rejects(() => parse(`${headers()}exports:\n  - mode: Restricted\n    mount: "/usr\\0/etc"\n`), { code: 'schema', message: [/exports\[0\]\.mount holds a NUL character/], file: FILE, line: 5 });
+  });
+
+  it('refuses a NUL in a key and in the status file', () => {
+    rejects(() => parse(`${headers()}"con\\0fig": {}\n`), { code: 'schema', message: [/NUL/], line: 3 });
+    rejects(() => parseNodeStatus('realpath: "/x\\0y"\ntimestamp: 1\nstate: Enable\n', STATUS_FILE), { code: 'schema', message: [/realpath holds a NUL/], file: STATUS_FILE, line: 1 });
+  });
+});

@@ -9,6 +9,10 @@ import assert from 'node:assert/strict';
 import { RedpakError } from '../../src/errors.js';
 import { appendPathList, expand, formatToday, type ExpandContext, type HostFacts, type NodeFacts } from '../../src/config/expand.js';
 import { pinnedHost } from '../helpers/family.js';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inspectionHostFacts, runSandboxedCommand } from '../../src/system/host-facts.js';
 
 const NODE: NodeFacts = { alias: 'mid', name: 'uuid-mid', path: '/var/redpak/mid', info: 'the middle node' };
 const LEAF: NodeFacts = { alias: 'leaf', name: 'uuid-leaf', path: '/var/redpak/mid/leaf', info: 'the leaf node' };
@@ -376,5 +380,46 @@ describe('appendPathList (§3.4, tests/checks-conf.c)', () => {
     let acc = '';
     for (const add of ['/bin', '/nodes/mid/usr/bin:/bin', '/nodes/leaf/usr/bin:/nodes/mid/usr/bin']) acc = appendPathList(acc, add);
     assert.equal(acc, '/bin:/nodes/mid/usr/bin:/nodes/leaf/usr/bin');
+  });
+});
+
+describe('$(command): never during inspection, sandboxed at launch', () => {
+  it('in "never" mode the command is shown, marked, and not run', () => {
+    const seen: string[] = [];
+    const host = { commands: 'never' as const, runCommand: (s: string) => (seen.push(s), 'RAN') };
+    assert.equal(ex('<$(touch /tmp/x) $USER>', { commands: true, host }), '<<not run: $(touch /tmp/x)> tester>');
+    assert.deepEqual(seen, []);
+  });
+
+  it('inspectionHostFacts never runs a command, even asked directly', () => {
+    const host = inspectionHostFacts();
+    assert.equal(host.commands, 'never');
+    assert.throws(() => host.runCommand('true'), /not run during inspection/);
+  });
+
+  it('a command cannot write a host path (it could with restricted bash alone)', (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'redpak-sandbox-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const planted = join(dir, 'pwned');
+    assert.throws(() => runSandboxedCommand(`touch ${planted}`), (error: unknown) => error instanceof RedpakError && error.code === 'expansion');
+    assert.equal(existsSync(planted), false);
+  });
+
+  it('a command sees no network, no capability, no host secret, and a read-only /usr', () => {
+    assert.deepEqual(
+      runSandboxedCommand('cat /proc/net/dev').split('\n').filter((l) => l.includes(':')).map((l) => l.trim().split(':')[0]),
+      ['lo'],
+    );
+    assert.match(runSandboxedCommand('grep CapEff /proc/self/status'), /CapEff:\s+0+\n/);
+    assert.throws(() => runSandboxedCommand('cat /etc/shadow'), /No such file/);
+    assert.throws(() => runSandboxedCommand('touch /usr/pwned'), /Read-only file system/);
+    assert.match(runSandboxedCommand('getent passwd 0'), /^root:/);
+  });
+
+  it('a command is killed after its time and refused above its output limit', () => {
+    const started = Date.now();
+    assert.throws(() => runSandboxedCommand('sleep 20', undefined, { timeoutMs: 500 }), /did not finish within 0.5 s: killed/);
+    assert.ok(Date.now() - started < 5000);
+    assert.throws(() => runSandboxedCommand('head -c 5000 /dev/zero', undefined, { maxOutput: 1000 }), /printed more than 1000 bytes: killed/);
   });
 });

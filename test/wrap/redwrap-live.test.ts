@@ -280,23 +280,24 @@ echo @@pwd; pwd
 });
 
 /**
- * A family whose launch would leave two traces: its Execfd export script touches a file on the
- * host before the sandbox starts, and the program touches one through a Public export.
+ * A family whose launch would leave two traces through a Public export: the output of its Execfd
+ * export script (which runs sandboxed, so it cannot write a host file itself), copied out by the
+ * program, and a file the program touches.
  */
 function markedFamily(t: TestContext, rootExtra = '', leafExtra = '') {
   const dir = tempDir(t, 'redpak-live-');
   const out = join(dir, 'out');
   mkdirSync(out);
-  const execfdMarker = join(dir, 'execfd-ran');
+  const execfdMarker = join(out, 'execfd-ran');
   const programMarker = join(out, 'program-ran');
   const root = makeNode(dir, join(dir, 'root'), 'ROOT', conf('ROOT', BUSYBOX_EXPORTS, rootExtra));
   const leaf = makeNode(
     dir,
     join(root, 'leaf'),
     'LEAF',
-    conf('LEAF', `exports:\n  - mode: Public\n    mount: /out\n    path: ${out}\n  - mode: Execfd\n    mount: /etc/marker\n    path: touch ${execfdMarker}\n`, leafExtra),
+    conf('LEAF', `exports:\n  - mode: Public\n    mount: /out\n    path: ${out}\n  - mode: Execfd\n    mount: /etc/marker\n    path: echo ran\n`, leafExtra),
   );
-  const launch = () => redwrap(['--redpath', leaf, '--', BUSYBOX, 'touch', '/out/program-ran']);
+  const launch = () => redwrap(['--redpath', leaf, '--', BUSYBOX, 'sh', '-c', `${BUSYBOX} grep -q ran /etc/marker && ${BUSYBOX} touch /out/execfd-ran; ${BUSYBOX} touch /out/program-ran`]);
   const ran = () => ({ execfd: existsSync(execfdMarker), program: existsSync(programMarker) });
   return { dir, root, leaf, launch, ran };
 }
