@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeNode, tempDir } from '../helpers/family.js';
 import { BASE_ENV, cachedPlanPath, forgetCachedPlans, PACKAGE_ROOT, redwrap } from '../helpers/redwrap.js';
+import { FAST_PLAN_VERSION } from '../../src/wrap/fast-plan.js';
 
 const SOURCE = join(PACKAGE_ROOT, 'src/launcher/redwrap-launch.c');
 const SANITIZERS = ['-O1', '-g', '-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-fno-omit-frame-pointer', '-Wall', '-Wextra', '-Werror'];
@@ -168,7 +169,7 @@ seccomp:
 
     // The attack plan of the old cache, in both versions, and bounds.
     refused('the old attack plan', Buffer.from('1:v1:23:end'));
-    refused('a version-3 plan with nothing else', Buffer.from('1:v1:33:end'), refusedLine);
+    refused('a current-version plan with nothing else', Buffer.from(`1:v${FAST_PLAN_VERSION.length}:${FAST_PLAN_VERSION}3:end`), refusedLine);
     refused('empty', Buffer.alloc(0));
     refused('huge length field', Buffer.from('99999999999999999999:x'), refusedLine);
     refused('length past the end', Buffer.from('9999999:v'), refusedLine);
