@@ -16,7 +16,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, r
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_BWRAP } from '../src/wrap/bwrap-path.js';
+import { DEFAULT_BWRAP } from '../src/system/bwrap-path.js';
 import { launchCacheDir, planFileName, planKey } from '../src/wrap/launch-cache.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');

@@ -4,7 +4,7 @@
 #
 # bwrap's path is fixed here, once: `command -v bwrap` at build time (upstream's /usr/bin/bwrap
 # when bwrap is not installed yet). It goes to dist/bwrap-path, the full CLI's default
-# (src/wrap/bwrap-path.ts), and into the launcher as -DBWRAP_PATH: a plan never names a program.
+# (src/system/bwrap-path.ts), and into the launcher as -DBWRAP_PATH: a plan never names a program.
 set -eu
 cd "$(dirname "$0")/.."
 mkdir -p dist/bin

@@ -5,9 +5,11 @@ import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { RedpakError } from '../errors.js';
 import type { HostFacts } from '../config/expand.js';
+import { DEFAULT_BWRAP } from './bwrap-path.js';
 
 export const RESTRICTED_SHELL = '/usr/bin/bash';
-const SANDBOX_BWRAP = '/usr/bin/bwrap';
+/** The same bubblewrap as the launches (fixed at build). */
+const SANDBOX_BWRAP = DEFAULT_BWRAP;
 /** A `$(...)` or Execfd command is killed after this long… */
 export const COMMAND_TIMEOUT_MS = 10_000;
 /** …and refused when it prints more than this. */

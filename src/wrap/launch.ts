@@ -27,8 +27,8 @@ import { compileLaunchPlan, type LaunchPlan, type PlanArg, type Probe } from './
 import { compileSeccomp, nativeSeccompArch, seccompBwrapArgs } from './seccomp.js';
 import { recordingHost, recordingProbe, type HostRecord } from './fast-plan.js';
 
-export { DEFAULT_BWRAP } from './bwrap-path.js';
-import { DEFAULT_BWRAP } from './bwrap-path.js';
+export { DEFAULT_BWRAP } from '../system/bwrap-path.js';
+import { DEFAULT_BWRAP } from '../system/bwrap-path.js';
 
 export interface LaunchRequest {
   redpath: string;
