@@ -24,7 +24,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -666,29 +669,99 @@ static void check_isolation(struct plan *p) {
 }
 /* ---- effects ----------------------------------------------------------------------------- */
 
-/* Starts `bash -r -c script` with stdout into a memfd; `finish_script` waits and rewinds it.
+/* A config's command (Execfd) runs in the sandbox sandboxArgv builds in src/system/host-facts.ts,
+ * argument for argument (test/wrap/execfd-sandbox.test.ts runs one script on both launch paths
+ * and compares what it sees): the script comes from a node, which is untrusted. The host's /usr
+ * read-only, a few /etc files, an empty /tmp, no network, no capability, its own session, PATH
+ * alone; killed after COMMAND_TIMEOUT_MS, refused past COMMAND_OUTPUT_LIMIT bytes. */
+#define COMMAND_TIMEOUT_MS 10000
+#define COMMAND_OUTPUT_LIMIT (1 << 20)
+static const char *const SANDBOX_TOPS[] = {"bin", "sbin", "lib", "lib32", "lib64"};
+static const char *const SANDBOX_ETC[] = {"passwd", "group", "nsswitch.conf", "ld.so.cache", "localtime", "hostname", "os-release"};
+
+static void exec_sandboxed_script(const char *script) {
+  static char links[sizeof SANDBOX_TOPS / sizeof *SANDBOX_TOPS][PATH_MAX];
+  static char tops[sizeof SANDBOX_TOPS / sizeof *SANDBOX_TOPS][16];
+  static char etc[sizeof SANDBOX_ETC / sizeof *SANDBOX_ETC][64];
+  const char *argv[96];
+  int n = 0;
+  const char *head[] = {BWRAP_PATH, "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv",
+                        "--setenv", "PATH", "/usr/bin:/bin", "--ro-bind", "/usr", "/usr"};
+  for (size_t i = 0; i < sizeof head / sizeof *head; i++) argv[n++] = head[i];
+  for (size_t i = 0; i < sizeof SANDBOX_TOPS / sizeof *SANDBOX_TOPS; i++) {
+    struct stat st;
+    snprintf(tops[i], sizeof tops[i], "/%s", SANDBOX_TOPS[i]);
+    if (lstat(tops[i], &st) < 0) continue;
+    if (S_ISLNK(st.st_mode)) {
+      ssize_t len = readlink(tops[i], links[i], sizeof links[i] - 1);
+      if (len < 0) continue;
+      links[i][len] = 0;
+      argv[n++] = "--symlink"; argv[n++] = links[i]; argv[n++] = tops[i];
+    } else if (S_ISDIR(st.st_mode)) {
+      argv[n++] = "--ro-bind"; argv[n++] = tops[i]; argv[n++] = tops[i];
+    }
+  }
+  for (size_t i = 0; i < sizeof SANDBOX_ETC / sizeof *SANDBOX_ETC; i++) {
+    snprintf(etc[i], sizeof etc[i], "/etc/%s", SANDBOX_ETC[i]);
+    argv[n++] = "--ro-bind-try"; argv[n++] = etc[i]; argv[n++] = etc[i];
+  }
+  const char *tail[] = {"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--chdir", "/", "/usr/bin/bash", "-r", "-c", script};
+  for (size_t i = 0; i < sizeof tail / sizeof *tail; i++) argv[n++] = tail[i];
+  argv[n] = NULL;
+  /* The output cap: a write past it fails (EFBIG) in the script, which then fails the launch. */
+  struct rlimit limit = {COMMAND_OUTPUT_LIMIT, COMMAND_OUTPUT_LIMIT};
+  setrlimit(RLIMIT_FSIZE, &limit);
+  signal(SIGXFSZ, SIG_IGN);
+  char *const no_env[] = {NULL};
+  execve(BWRAP_PATH, (char *const *)argv, no_env);
+  _exit(127);
+}
+
+/* Starts a config's command with stdout into a memfd; `finish_script` waits and rewinds it.
  * All scripts of a launch are started before the first is waited for: they run side by side. */
-struct script_run { pid_t pid; int fd; const char *script; };
+struct script_run { pid_t pid; int fd; const char *script; struct timespec started; };
 
 static struct script_run start_script(const char *script) {
   int memfd = memfd_create("redwrap-execfd", MFD_CLOEXEC);
   if (memfd < 0) fail("memfd_create", strerror(errno));
-  struct script_run run = {0, fcntl(memfd, F_DUPFD_CLOEXEC, PRIVATE_FDS), script};
+  struct script_run run = {0, fcntl(memfd, F_DUPFD_CLOEXEC, PRIVATE_FDS), script, {0, 0}};
   close(memfd);
   if (run.fd < 0) fail("fcntl", strerror(errno));
+  clock_gettime(CLOCK_MONOTONIC, &run.started);
   run.pid = fork();
   if (run.pid < 0) fail("fork", strerror(errno));
   if (run.pid == 0) {
     dup2(run.fd, 1);
-    execl("/usr/bin/bash", "bash", "-r", "-c", script, (char *)NULL);
-    _exit(127);
+    exec_sandboxed_script(script);
   }
   return run;
 }
 
+static long elapsed_ms(struct timespec since) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (now.tv_sec - since.tv_sec) * 1000 + (now.tv_nsec - since.tv_nsec) / 1000000;
+}
+
 static int finish_script(struct script_run run) {
   int status;
-  while (waitpid(run.pid, &status, 0) < 0 && errno == EINTR) {}
+  int pidfd = (int)syscall(SYS_pidfd_open, run.pid, 0);
+  for (;;) {
+    pid_t got = waitpid(run.pid, &status, pidfd >= 0 ? WNOHANG : 0);
+    if (got == run.pid) break;
+    if (got < 0 && errno != EINTR) fail("waitpid", strerror(errno));
+    long left = COMMAND_TIMEOUT_MS - elapsed_ms(run.started);
+    if (left <= 0) {
+      kill(run.pid, SIGKILL);
+      while (waitpid(run.pid, &status, 0) < 0 && errno == EINTR) {}
+      fail("command did not finish in time: killed", run.script);
+    }
+    if (got == 0) {
+      struct pollfd ready = {pidfd, POLLIN, 0};
+      poll(&ready, 1, (int)left);
+    }
+  }
+  if (pidfd >= 0) close(pidfd);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) fail("command failed", run.script);
   lseek(run.fd, 0, SEEK_SET);
   return run.fd;

@@ -66,6 +66,8 @@ function random(seed: number): () => number {
 interface Build {
   launcher: string;
   bwrapLog: string;
+  /** Where the fake bwrap writes its arguments when it is asked to run a config's command. */
+  scriptLog: string;
 }
 
 function buildSanitized(t: TestContext | undefined, scratch: string): Build | string {
@@ -75,13 +77,19 @@ function buildSanitized(t: TestContext | undefined, scratch: string): Build | st
   const probed = spawnSync(cc, ['-fsanitize=address,undefined', '-o', join(scratch, 'probe'), probe], { encoding: 'utf8' });
   if (probed.status !== 0 || spawnSync(join(scratch, 'probe')).status !== 0) return `${cc} cannot build with -fsanitize=address,undefined: ${probed.stderr || probed.error}`;
   const bwrapLog = join(scratch, 'bwrap-ran');
+  const scriptLog = join(scratch, 'script-ran');
   const fakeBwrap = join(scratch, 'fake-bwrap');
-  writeFileSync(fakeBwrap, `#!/bin/sh\nprintf '%s\\n' "$@" > ${bwrapLog}\nexit 0\n`, { mode: 0o755 });
+  // Execfd commands run in a bwrap sandbox of their own (…/usr/bin/bash -r -c SCRIPT): logged apart.
+  writeFileSync(
+    fakeBwrap,
+    `#!/bin/sh\ncase " $* " in *" /usr/bin/bash -r -c "*) printf '%s\\n' "$@" > ${scriptLog}; exit 0 ;; esac\nprintf '%s\\n' "$@" > ${bwrapLog}\nexit 0\n`,
+    { mode: 0o755 },
+  );
   const launcher = join(scratch, 'redwrap-launch-sanitized');
   const built = spawnSync(cc, [...SANITIZERS, `-DBWRAP_PATH="${fakeBwrap}"`, '-o', launcher, SOURCE], { encoding: 'utf8' });
   assert.equal(built.status, 0, built.stderr);
   void t;
-  return { launcher, bwrapLog };
+  return { launcher, bwrapLog, scriptLog };
 }
 
 const scratch = mkdtempSync(join(tmpdir(), 'redwrap-sanitized-'));
@@ -99,10 +107,9 @@ describe('the fast launcher under sanitizers', () => {
       t.skip(build);
       return;
     }
-    const { launcher, bwrapLog } = build;
+    const { launcher, bwrapLog, scriptLog } = build;
     const dir = tempDir(t);
     const leaf = join(dir, 'fuzz');
-    const marker = join(dir, 'execfd-ran');
     makeNode(
       dir,
       leaf,
@@ -118,7 +125,7 @@ exports:
   - {mode: Symlink, mount: /lib, path: usr/lib}
   - {mode: Symlink, mount: /lib64, path: usr/lib64}
   - {mode: Procfs, mount: /proc}
-  - {mode: Execfd, mount: /etc/motd, path: touch ${marker}}
+  - {mode: Execfd, mount: /etc/motd, path: echo fuzz}
 seccomp:
   rules:
     - {syscall: [mkdir], action: errno}
@@ -139,13 +146,13 @@ seccomp:
     };
     const launch = (plan: Buffer) => {
       rmSync(bwrapLog, { force: true });
-      rmSync(marker, { force: true });
+      rmSync(scriptLog, { force: true });
       writeFileSync(planFile, plan);
       chmodSync(planFile, 0o600);
       const run = spawnSync(launcher, ['--redpath', leaf, '--', 'true'], { env, encoding: 'utf8', cwd: '/', timeout: 20_000 });
       assert.equal(run.signal, null, `killed by ${run.signal}: ${run.stderr}`);
       assert.doesNotMatch(run.stderr, /AddressSanitizer|runtime error|Sanitizer|SUMMARY:/, 'a sanitizer report');
-      return { status: run.status, stderr: run.stderr, bwrap: existsSync(bwrapLog), execfd: existsSync(marker) };
+      return { status: run.status, stderr: run.stderr, bwrap: existsSync(bwrapLog), execfd: existsSync(scriptLog) };
     };
     const refused = (name: string, plan: Buffer, reason?: RegExp) => {
       const run = launch(plan);
@@ -161,6 +168,10 @@ seccomp:
     const ran = readFileSync(bwrapLog, 'utf8').trim().split('\n');
     assert.deepEqual(ran.slice(-2), ['--', 'true']);
     assert.ok(ran.includes('--unshare-pid') && ran.includes('--add-seccomp-fd'));
+    // The Execfd command ran in its own sandbox, through the same bwrap.
+    const script = readFileSync(scriptLog, 'utf8').trim().split('\n');
+    assert.deepEqual(script.slice(-4), ['/usr/bin/bash', '-r', '-c', 'echo fuzz']);
+    assert.ok(script.includes('--unshare-all') && script.includes('--clearenv') && script.join(' ').includes('--cap-drop ALL'), script.join(' '));
 
     const without = (pred: (r: PlanRecord) => boolean) => encode(recs.filter((r) => !pred(r)));
     const withArgs = (args: string[]) => encode([...recs.filter((r) => r[0] !== 'arg' && r[0] !== 'end'), ...args.map((a) => ['arg', a]), ['end']]);
