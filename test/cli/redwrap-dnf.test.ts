@@ -10,6 +10,7 @@ import { STAGE_DIR } from '../../src/pkg/view.js';
 import { buildTestRpm, makeNodeFamily, snapshotNode, type NodeFamily } from '../pkg/helpers/nodes.js';
 import { installedNames } from '../pkg/helpers/family.js';
 import { runBin, type BinRun } from '../helpers/cli.js';
+import { holdLock } from '../helpers/lock-holder.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
 const BIN = join(ROOT, 'bin', 'redwrap-dnf');
@@ -97,16 +98,15 @@ describe('redwrap-dnf CLI', () => {
     assert.equal(q.stdout.trim(), 'redfoo-conf-1.0-1.noarch');
   });
 
-  it('a held family lock exits 9 with the holder named', () => {
-    const holder = spawn('sleep', ['30']);
+  it('a held family lock exits 9 with the holder named', async () => {
+    const holder = await holdLock(join(f.sys, LOCK_FILE), 'redwrap-dnf install x');
     try {
-      writeFileSync(join(f.sys, LOCK_FILE), JSON.stringify({ pid: holder.pid, command: 'redwrap-dnf install x', since: 'now' }));
       const r = dnf(['--redpath', f.app, '-y', 'install', 'redscript']);
       assert.equal(r.status, 9);
       assert.match(r.stderr, new RegExp(`pid ${holder.pid}`));
       assert.match(r.stderr, /hint: wait for it/);
     } finally {
-      holder.kill();
+      holder.kill('SIGKILL');
     }
   });
 
