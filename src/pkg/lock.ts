@@ -100,6 +100,35 @@ function handle(file: string, release: () => void): FamilyLock {
   };
 }
 
+/** Holds the lock taken on `fd`: the owner line written, released by closing `fd`. */
+function holding(file: string, fd: number, command: string): FamilyLock {
+  const owner: LockOwner = { pid: process.pid, command, since: new Date().toISOString() };
+  ftruncateSync(fd, 0);
+  writeSync(fd, JSON.stringify(owner) + '\n', 0);
+  held.add(file);
+  return handle(file, () => {
+    held.delete(file);
+    ftruncateSync(fd, 0);
+    // Closing the last descriptor of the open file description releases the flock.
+    closeSync(fd);
+  });
+}
+
+/** The family lock if it is free now (or already held by this process, nested), else undefined. */
+export function tryAcquireFamilyLock(topHostPath: string, command: string): FamilyLock | undefined {
+  const file = join(topHostPath, LOCK_FILE);
+  if (held.has(file)) return handle(file, () => undefined);
+  const fd = openLockFile(file);
+  try {
+    if (tryFlock(fd, file)) return holding(file, fd, command);
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
+  closeSync(fd);
+  return undefined;
+}
+
 /**
  * Take the family lock of the root-most node `topHostPath`. Taking it again in the process that
  * holds it nests: the lock goes with the outermost release.
@@ -124,14 +153,5 @@ export async function acquireFamilyLock(topHostPath: string, options: { command:
     closeSync(fd);
     throw error;
   }
-  const owner: LockOwner = { pid: process.pid, command: options.command, since: new Date().toISOString() };
-  ftruncateSync(fd, 0);
-  writeSync(fd, JSON.stringify(owner) + '\n', 0);
-  held.add(file);
-  return handle(file, () => {
-    held.delete(file);
-    ftruncateSync(fd, 0);
-    // Closing the last descriptor of the open file description releases the flock.
-    closeSync(fd);
-  });
+  return holding(file, fd, options.command);
 }
