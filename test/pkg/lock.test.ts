@@ -11,7 +11,10 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { RedpakError } from '../../src/errors.js';
 import { acquireFamilyLock, LOCK_FILE } from '../../src/pkg/lock.js';
+import { PACKAGE_ROOT } from '../helpers/cli.js';
 import { lockIsHeld } from '../helpers/lock-holder.js';
+import { installedNames } from './helpers/family.js';
+import { buildTestRpm, makeNodeFamily, type NodeFamily } from './helpers/nodes.js';
 
 const LOCK_MODULE = resolve(fileURLToPath(import.meta.url), '../../../src/pkg/lock.js');
 
@@ -50,6 +53,18 @@ describe('family lock', () => {
         assert.match(e.message, new RegExp(`pid ${holder.pid} \\(test contender\\)`));
         return true;
       });
+    } finally {
+      holder.kill('SIGKILL');
+    }
+  });
+
+  it('a live holder keeps it whatever its owner line says: rewritten to a dead pid (what a racing contender of the old pid-file lock saw), a second command is still refused', async () => {
+    const holder = contender(dir, 'await new Promise((r) => setTimeout(r, 30000));');
+    try {
+      await untilHeld(holder);
+      writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ pid: 999999, command: 'dead', since: 'before' }));
+      await assert.rejects(acquireFamilyLock(dir, { command: 'second' }), (e: unknown) => e instanceof RedpakError && e.code === 'lock-busy');
+      assert.ok(lockIsHeld(join(dir, LOCK_FILE)));
     } finally {
       holder.kill('SIGKILL');
     }
@@ -99,5 +114,35 @@ describe('family lock', () => {
     } finally {
       rmSync(other, { recursive: true, force: true });
     }
+  });
+});
+
+describe('family lock under contention, through redwrap-dnf', () => {
+  let f: NodeFamily;
+  before(async () => {
+    f = await makeNodeFamily();
+  });
+  after(() => f.cleanup());
+
+  it('8 installs started at once over a dead owner\'s lock: every one reported installed is in the database', async () => {
+    writeFileSync(join(f.sys, LOCK_FILE), JSON.stringify({ pid: 999999, command: 'redwrap-dnf install killed', since: 'before' }));
+    const names = Array.from({ length: 8 }, (_, i) => `redlock${i}`);
+    const rpms = names.map((n) => buildTestRpm(n, `%install\nmkdir -p %{buildroot}/usr/share/${n}\necho ${n} > %{buildroot}/usr/share/${n}/data\n%files\n/usr/share/${n}/data\n`));
+    const runs = rpms.map(
+      (rpm) =>
+        new Promise<{ status: number | null; stdout: string; stderr: string }>((res) => {
+          const child = spawn(join(PACKAGE_ROOT, 'bin', 'redwrap-dnf'), ['--redpath', f.app, '-y', '--lock-wait', '300', 'install', rpm], { stdio: ['ignore', 'pipe', 'pipe'] });
+          let stdout = '';
+          let stderr = '';
+          child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+          child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+          child.on('close', (status) => res({ status, stdout, stderr }));
+        }),
+    );
+    const results = await Promise.all(runs);
+    const reported = names.filter((n, i) => results[i]!.status === 0 && new RegExp(`Installed: ${n}-1\\.0-1`).test(results[i]!.stdout));
+    assert.deepEqual(reported, names, results.map((r) => r.stderr).join('\n'));
+    assert.deepEqual(await installedNames(f.app), names);
+    for (const n of names) assert.equal(readFileSync(join(f.app, `usr/share/${n}/data`), 'utf8'), `${n}\n`);
   });
 });
