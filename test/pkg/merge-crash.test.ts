@@ -18,7 +18,7 @@ import { initDb } from '../../src/pkg/rpm.js';
 import { pinnedHost } from '../helpers/family.js';
 import { JOURNAL, pendingMerge, STAGE_DIR } from '../../src/pkg/view.js';
 import { runBin } from '../helpers/cli.js';
-import { makeNodeFamily, type NodeFamily } from './helpers/nodes.js';
+import { buildTestRpm, makeNodeFamily, type NodeFamily } from './helpers/nodes.js';
 
 const FILES = 40;
 
@@ -134,6 +134,33 @@ describe('a merge killed at any point is completed by the next command', () => {
     const list = runBin('redwrap-dnf', ['--redpath', node, 'list', '--installed']);
     assert.match(list.stderr, /its merge was completed/);
     assert.ok(!pendingMerge(node));
+  });
+});
+
+describe('a killed merge that replaces an opaque directory', () => {
+  let f: NodeFamily;
+  before(async () => {
+    f = await makeNodeFamily({ repoFile: false });
+  });
+  after(() => f.cleanup());
+
+  it('is completed to the new directory alone, never merged with the old one, whatever the step of the kill', () => {
+    const recreate = buildTestRpm('redrecreate', '%post\nrm -rf /opt/redstate\nmkdir -p /opt/redstate\necho new > /opt/redstate/new\n%files\n');
+    for (const steps of [1, 2, 3, 4, 5, 6]) {
+      mkdirSync(join(f.app, 'opt/redstate'), { recursive: true });
+      writeFileSync(join(f.app, 'opt/redstate/old'), 'from before\n');
+      const r = runBin('redwrap-dnf', ['--redpath', f.app, '-y', 'install', recreate], { env: { REDPAK_TEST_KILL_AFTER_MERGE_STEPS: String(steps) } });
+      assert.equal(r.status, -1, `killed after ${steps}: ${r.stderr}`);
+      const list = runBin('redwrap-dnf', ['--redpath', f.app, 'list', '--installed', '--json']);
+      assert.equal(list.status, 0, list.stderr);
+      assert.deepEqual(readdirSync(join(f.app, 'opt/redstate')), ['new'], `killed after ${steps}`);
+      assert.deepEqual(list.json.packages.map((p: { name: string }) => p.name), ['redrecreate']);
+      // Back to the old directory for the next kill: the generation recorded with the transaction restores it.
+      const back = runBin('redwrap-dnf', ['--redpath', f.app, '-y', 'history', 'rollback']);
+      assert.equal(back.status, 0, back.stderr);
+      assert.deepEqual(readdirSync(join(f.app, 'opt/redstate')), ['old'], `rolled back after ${steps}`);
+      rmSync(join(f.app, 'opt/redstate'), { recursive: true, force: true });
+    }
   });
 });
 
