@@ -32,7 +32,8 @@ export type ErrorCode =
   | 'solver'
   | 'family-rule'
   | 'lock-busy'
-  | 'launch';
+  | 'launch'
+  | 'interrupted';
 
 /**
  * Exit statuses by class of failure, documented in README.md ("Exit statuses"). `redmanager check`
@@ -59,6 +60,8 @@ export const EXIT_CODES: Record<ErrorCode, number> = {
   'family-rule': 8,
   'lock-busy': 9,
   launch: 10,
+  // 128 + SIGINT; an interruption by SIGTERM exits 143 (src/pkg/interrupt.ts).
+  interrupted: 130,
 };
 
 export class RedpakError extends Error {

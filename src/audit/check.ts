@@ -29,6 +29,7 @@ import type { Family, RedNode } from '../node/types.js';
 import { openPackageFamily } from '../pkg/family-context.js';
 import { localRepo, nodeRepos, syncRepos } from '../pkg/repos.js';
 import { readReasons } from '../pkg/reasons.js';
+import { pendingMerge } from '../pkg/view.js';
 import { unownedFiles } from './unowned.js';
 import { hasRpmDb, queryPackages, verifyNode, type InstalledPackage } from '../pkg/rpm.js';
 import { auditTree, solve, assertSolved, type RuleViolation, type SolverJob } from '../pkg/solver.js';
@@ -249,6 +250,12 @@ export async function checkTree(options: CheckOptions): Promise<CheckResult> {
     const installed = new Map<string, InstalledPackage[]>();
     const unreadable = new Set<string>();
     for (const entry of tree) {
+      if (pendingMerge(entry.hostPath)) {
+        // Reported, not repaired: check changes nothing (docs/transactions.md).
+        unreadable.add(entry.path);
+        add({ class: 'rpmdb', rule: 'half-merged', node: entry.path, ...aliasOf(entry), message: `${label(entry)} holds a package transaction whose merge was interrupted: its files and rpm database may not match`, hint: `complete it with any redwrap-dnf command on the node, e.g. redwrap-dnf --redpath ${entry.path} list --installed` });
+        continue;
+      }
       if (!hasRpmDb(entry.hostPath)) continue;
       try {
         const packages = await queryPackages(entry.hostPath);

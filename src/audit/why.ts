@@ -7,6 +7,7 @@ import { dirname } from 'node:path';
 import { RedpakError } from '../errors.js';
 import { Sysroot } from '../node/layout.js';
 import { loadFamily, loadTree, type TreeNode } from '../node/load.js';
+import { recoverInterrupted } from '../pkg/recovery.js';
 import { hasRpmDb } from '../pkg/rpm.js';
 import { whyCapability, type TreeDb } from '../pkg/solver.js';
 
@@ -55,6 +56,7 @@ export async function why(options: WhyOptions): Promise<WhyResult> {
   const above = dirname(top.path);
   const outer = top.path !== '/' && hasRpmDb(sysroot.toHost(above)) ? [sysroot.toHost(above)] : [];
 
+  recoverInterrupted(nodes.map((n) => n.node), top.hostPath);
   const answer = await whyCapability({ nodes, outer, focus: leaf.hostPath, capability });
   if (answer.unreadable.length) {
     throw new RedpakError('tool-failed', `cannot read the rpm database of ${answer.unreadable.map((u) => u.node).join(', ')}`, { hint: 'redmanager check names every unreadable database' });

@@ -5,6 +5,7 @@
 import { Command, Flags } from '@oclif/core';
 import { formatPosition, RedpakError } from '../errors.js';
 import { liveHostFacts } from '../system/host-facts.js';
+import { onRecovery } from '../pkg/recovery-notices.js';
 import type { HostFacts } from '../config/expand.js';
 
 export abstract class RedpakCommand extends Command {
@@ -13,6 +14,12 @@ export abstract class RedpakCommand extends Command {
   /** The running system, as variable expansion sees it. */
   protected host(): HostFacts {
     return liveHostFacts();
+  }
+
+  protected override async init(): Promise<void> {
+    await super.init();
+    // A package transaction that a kill interrupted is completed or dropped by the next command: say so.
+    onRecovery((notice) => process.stderr.write(`${this.config.bin}: ${notice.message}\n`));
   }
 
   protected warnLine(message: string): void {
@@ -24,11 +31,14 @@ export abstract class RedpakCommand extends Command {
     process.exitCode = error.exitCode;
     if (this.jsonEnabled()) {
       this.logJson({ error: error.toJSON() });
+      if (error.code === 'interrupted') process.exit(error.exitCode);
       return undefined;
     }
     const where = error.at ? `${formatPosition(error.at)}: ` : '';
     process.stderr.write(`${this.config.bin}: error: ${where}${error.message}\n`);
     if (error.hint) process.stderr.write(`  hint: ${error.hint}\n`);
+    // An interrupted command ends now, even if an abandoned download still holds a socket open.
+    if (error.code === 'interrupted') process.exit(error.exitCode);
     return undefined;
   }
 }

@@ -44,6 +44,7 @@ import { assertEnabled, isNodeDir, loadFamily, loadNode } from '../node/load.js'
 import type { RedNode } from '../node/types.js';
 import { run } from '../pkg/exec.js';
 import { acquireFamilyLock, LOCK_FILE, type FamilyLock } from '../pkg/lock.js';
+import { recoverInterrupted } from '../pkg/recovery.js';
 import { hasRpmDb, HOST_PROVIDES_PACKAGE, queryFileMetadata, queryPackages, RPM_DBPATH } from '../pkg/rpm.js';
 import { checkPlacement, solverPython, type PlacementViolation } from '../pkg/solver.js';
 import { assertSigningKey, signaturePath, signFile, verifyFile } from './signature.js';
@@ -258,6 +259,8 @@ export async function exportNode(options: ExportOptions): Promise<ExportResult> 
   }
   if (options.sign) await assertSigningKey(options.sign);
   const lock = await acquireFamilyLock(top.hostPath, { command: `redmanager export --redpath ${node.path}`, waitSeconds: options.lockWait, topLabel: `${top.alias} (${top.path})` });
+  // Never archive a half-merged node: an interrupted transaction is completed or dropped first.
+  recoverInterrupted([node.hostPath, ...family.nodes.slice(1).map((n) => n.hostPath)], top.hostPath);
   const scratch = mkdtempSync(join(tmpdir(), 'redpak-export-'));
   try {
     const skipped: string[] = [];

@@ -5,6 +5,7 @@
 import { Flags, type Command } from '@oclif/core';
 import { redpathFlag, sysrootFlag } from '../cli/base-command.js';
 import type { CommonOptions, TransactionOptions, TransactionResult } from './manager.js';
+import { InterruptedError, signalNameOf } from './interrupt.js';
 import { askConfirmation, renderOutcome, renderTransactionTable, TransactionProgress } from './ui.js';
 
 export const commonFlags = {
@@ -13,6 +14,8 @@ export const commonFlags = {
   'repo-dir': Flags.string({
     description: 'also use this local repository directory (holding repodata/), in addition to the .repo files',
     multiple: true,
+    // One DIR per --repo-dir: the package specs that follow are not taken for more directories.
+    multipleNonGreedy: true,
     helpValue: 'DIR',
   }),
   'no-repo-files': Flags.boolean({ description: 'ignore the etc/yum.repos.d/*.repo files of the family (use only --repo-dir)' }),
@@ -77,7 +80,13 @@ export async function runTransactionCommand(
   };
   const progress = new TransactionProgress({ silent: json });
   let started = false;
+  // SIGINT/SIGTERM abort the transaction (downloads and rpm included); it ends with exit 130/143.
+  const controller = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => controller.abort(sig);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   const options: TransactionOptions = {
+    signal: controller.signal,
     ...commonOptions(flags),
     assumeno: flags.assumeno,
     forcenode: flags.forcenode,
@@ -101,8 +110,14 @@ export async function runTransactionCommand(
   } catch (error) {
     if (started) await progress.finish(error);
     throw error;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
   if (started) await progress.finish();
   out(renderOutcome(result));
+  const name = signalNameOf(controller.signal);
+  // The signal came during the merge, which signals wait for: the transaction is complete.
+  if (name) throw new InterruptedError(name, `interrupted by ${name} once the transaction was applied: node ${result.node} has its new state`, 'nothing to do');
   return result;
 }

@@ -63,10 +63,19 @@ function exists(path: string): boolean {
  * the merge; throws (and leaves nothing behind) if the generation cannot be written. An `opaque`
  * directory replaces the node's: all of it is saved, and it counts as created.
  */
-export function recordGeneration(node: string, upper: string, meta: { command: string; historyId?: number }, opaque: ReadonlySet<string> = new Set()): Generation {
+export function recordGeneration(
+  node: string,
+  upper: string,
+  meta: { command: string; historyId?: number },
+  opaque: ReadonlySet<string> = new Set(),
+  /** Where to write it (the merge moves it into place with the transaction); default its place. */
+  into?: string,
+): Generation {
   const all = listGenerations(node);
   const id = (all.at(-1)?.id ?? 0) + 1;
-  const dir = join(generationsDir(node), String(id));
+  const dir = into ?? join(generationsDir(node), String(id));
+  // What a killed run may have left under that name is not part of this generation.
+  rmSync(dir, { recursive: true, force: true });
   const saved = join(dir, 'saved');
   const created: string[] = [];
   const db = join(upper, RPM_DBPATH);
@@ -111,6 +120,14 @@ export function recordGeneration(node: string, upper: string, meta: { command: s
 /** Puts back one generation's saved state: the transaction that followed it is undone. */
 function restore(node: string, generation: Generation): void {
   const dir = join(generationsDir(node), String(generation.id));
+  // Trust: generation.json lies in the node, which what runs there can write: a path leaving the
+  // node is refused before anything is removed.
+  const outside = generation.created.find((rel) => typeof rel !== 'string' || rel === '' || rel.startsWith('/') || rel.split('/').some((c) => c === '..' || c === '' || c === '.'));
+  if (outside !== undefined) {
+    throw new RedpakError('io', `generation ${generation.id} of node ${node} names a path outside the node: ${String(outside)}`, {
+      hint: `it was not written by redpak; remove ${dir} and roll back to another generation`,
+    });
+  }
   // Paths the transaction created go first, deepest first, so that saved files can take their place.
   for (const rel of [...generation.created].sort((a, b) => b.split('/').length - a.split('/').length)) rmSync(join(node, rel), { recursive: true, force: true });
   const saved = join(dir, 'saved');

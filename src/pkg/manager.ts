@@ -18,7 +18,9 @@ import { acquireFamilyLock, type FamilyLock } from './lock.js';
 import { cleanCache, fetchPackage, localRepo, nodeRepos, solvCacheDir, syncRepos, verifySignatures, type CleanKind, type CleanOutcome, type FetchedPackage, type NodeRepo, type SyncedRepo } from './repos.js';
 import { detectHostProvides, registerHostProvides, HOST_PROVIDES_PACKAGE, queryPackages, rpmSupportsForceDebian } from './rpm.js';
 import { assertSolved, checkPlacement, query, solve, type JobOp, type PackageInfo, type SolveResult, type SolverJob, type StepAction, type TransactionStep } from './solver.js';
-import { dropStaleStage, packageTopDirs, runStaged, type RpmCommand } from './view.js';
+import { packageFiles, packageTopDirs, pathIntoDescendant, runStaged, type RpmCommand } from './view.js';
+import { recoverInterrupted } from './recovery.js';
+import { abortable, InterruptedError, signalNameOf } from './interrupt.js';
 import { nextReasons, readReasons, REASONS_FILE, reasonsText, writeReasons, type InstallReason } from './reasons.js';
 import { generationDatabase, listGenerations, markGood, pruneGenerations, rollbackTo, type Generation } from './generations.js';
 
@@ -162,13 +164,30 @@ export function transactJobs(options: TransactionOptions & { jobs: SolverJob[]; 
 
 /** Undo history entry `id` of the node: what it installed is removed, what it removed or replaced comes back. */
 export async function historyUndo(options: TransactionOptions & { id: number }): Promise<TransactionResult> {
-  const pf = openPackageFamily(options);
+  const pf = openFamily(options);
   const entry = readHistory(pf.historyFile).find((e) => e.id === options.id);
   if (!entry) {
     throw new RedpakError('package', `node ${pf.node.path} has no history entry ${options.id}`, { hint: `list them with: redwrap-dnf --redpath ${pf.node.path} history` });
   }
   const jobs = undoJobs(entry);
   return transact(options, `history undo ${options.id}`, jobs, `history undo ${options.id}`);
+}
+
+/** The nodes whose databases a command on the node reads: the node, its ancestors, its descendants. */
+function familyNodes(pf: PackageFamily): string[] {
+  return [pf.nodeRoot, ...pf.ancestors.filter((a) => !a.hostDb).map((a) => a.root), ...pf.descendants.map((d) => d.node)];
+}
+
+/** Completes or drops what interrupted transactions left in those nodes (src/pkg/recovery.ts). */
+function recoverFamily(pf: PackageFamily): void {
+  recoverInterrupted(familyNodes(pf), pf.top.hostPath);
+}
+
+/** Every redwrap-dnf command opens the family this way: interrupted transactions are recovered first. */
+function openFamily(options: OpenFamilyOptions): PackageFamily {
+  const pf = openPackageFamily(options);
+  recoverFamily(pf);
+  return pf;
 }
 
 function planOf(pf: PackageFamily, steps: readonly TransactionStep[]): TransactionPlan {
@@ -210,6 +229,7 @@ function explainSolveFailure(pf: PackageFamily, result: SolveResult): void {
           ? `the family does not provide a host capability: register the host's with \`redwrap-dnf --redpath ${pf.top.path} host-provides\``
           : 'apply one of the possible solutions above (e.g. do not ask for that package), or install the missing provider in the right node first';
     }
+    if (!hint && error.code === 'family-rule' && result.violations.some((v) => v.rule === 'descendant-directory')) hint = DESCENDANT_DIRECTORY_HINT;
     if (!hint && error.code === 'family-rule' && result.violations.some((v) => v.rule.startsWith('descendant'))) {
       hint = 'remove or adapt the descendant packages named above first';
     }
@@ -222,6 +242,26 @@ function explainSolveFailure(pf: PackageFamily, result: SolveResult): void {
     throw new RedpakError(error.code, message, { hint });
   }
 }
+
+/**
+ * No payload path of a package may land in a descendant node's directory (its configs, its
+ * files): checked again on the downloaded packages themselves, whose file lists the repository
+ * metadata may not have given (or may have given wrong: repositories are untrusted).
+ */
+async function refuseIntoDescendants(pf: PackageFamily, fetched: readonly FetchedPackage[]): Promise<void> {
+  if (pf.descendants.length === 0 || fetched.length === 0) return;
+  const lists = await packageFiles(fetched.map((f) => f.path));
+  fetched.forEach((f, i) => {
+    const hit = pathIntoDescendant(pf.nodeRoot, pf.descendants.map((d) => d.node), lists[i] ?? []);
+    if (hit) {
+      throw new RedpakError('family-rule', `transaction for node ${describeRoot(pf, pf.nodeRoot)} breaks family rules:\n  ${f.step.nevra} would write ${hit.path} into the directory of descendant node ${describeRoot(pf, hit.descendant)}`, {
+        hint: DESCENDANT_DIRECTORY_HINT,
+      });
+    }
+  });
+}
+
+const DESCENDANT_DIRECTORY_HINT = 'a package may not write into a descendant node: install it in that node instead, or use a package whose files stay out of it';
 
 /** The enabled repositories the transaction or query uses. */
 function reposOf(pf: PackageFamily, options: CommonOptions): NodeRepo[] {
@@ -248,26 +288,26 @@ async function withLock<T>(pf: PackageFamily, options: CommonOptions, command: s
 }
 
 async function transact(options: TransactionOptions, kind: string, jobs: SolverJob[], text = commandText(kind, jobs)): Promise<TransactionResult> {
-  const pf = openPackageFamily(options);
+  const pf = openFamily(options);
   // SIGINT/SIGTERM abort everything before the merge; during the (synchronous) merge they wait.
   const controller = new AbortController();
-  let caught: NodeJS.Signals | undefined;
-  const onSignal = (sig: NodeJS.Signals) => {
-    caught = sig;
-    controller.abort();
-  };
+  const onSignal = (sig: NodeJS.Signals) => controller.abort(sig);
   const handle = options.signal === undefined;
   const signal = options.signal ?? controller.signal;
   if (handle) {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   }
+  const interrupted = () => {
+    const name = signalNameOf(signal);
+    return new InterruptedError(name, `interrupted${name ? ` by ${name}` : ''}: nothing was changed in node ${pf.node.path}`);
+  };
   const checkAbort = () => {
-    if (signal.aborted) throw new RedpakError('tool-failed', `interrupted${caught ? ` by ${caught}` : ''}: nothing was changed in node ${pf.node.path}`, { hint: 'run the command again' });
+    if (signal.aborted) throw interrupted();
   };
   try {
     return await withLock(pf, options, text, async () => {
-      dropStaleStage(pf.nodeRoot);
+      recoverFamily(pf);
       let reasons = readReasons(pf.nodeRoot);
       const localFiles = jobs
         .filter((j) => j.op === 'install' && j.what?.endsWith('.rpm') && existsSync(resolve(options.cwd ?? process.cwd(), j.what)))
@@ -279,12 +319,11 @@ async function transact(options: TransactionOptions, kind: string, jobs: SolverJ
       // Probed while the solver runs (awaited, errors included, where rpm is run).
       rpmSupportsForceDebian().catch(() => undefined);
       const needRepos = jobs.some((j) => j.op !== 'erase');
-      const synced: SyncedRepo[] = needRepos ? await syncRepos(reposOf(pf, options), pf.cacheDir, { ...options, signal }).catch((error: unknown) => {
-        checkAbort(); // names the signal
-        throw error;
-      }) : [];
+      // The signal also stops metadata downloads (SyncOptions.signal, where repos.ts takes it).
+      const syncOptions = { ...options, signal };
+      const synced: SyncedRepo[] = needRepos ? await abortable(syncRepos(reposOf(pf, options), pf.cacheDir, syncOptions), signal, interrupted) : [];
       checkAbort();
-      const result = await solve({
+      const result = await abortable(solve({
         node: pf.nodeRoot,
         ancestors: pf.ancestors.map((a) => a.root),
         descendants: pf.descendants,
@@ -296,7 +335,7 @@ async function transact(options: TransactionOptions, kind: string, jobs: SolverJ
         solvCache: solvCacheDir(pf.cacheDir),
         reasons,
         cleanDeps: options.cleanDeps,
-      });
+      }), signal, interrupted);
       explainSolveFailure(pf, result);
       const plan = planOf(pf, result.steps);
       const base = { ...plan, downloaded: 0, warnings: [] as string[] };
@@ -318,14 +357,19 @@ async function transact(options: TransactionOptions, kind: string, jobs: SolverJ
       const fetched: FetchedPackage[] = [];
       for (const step of incoming) {
         checkAbort();
-        const got = await fetchPackage(step, step.repo === '@commandline' ? undefined : byId.get(step.repo ?? ''), pf.cacheDir, {
-          onProgress: (done, total) => options.onProgress?.({ phase: 'download', nevra: step.nevra, done, total }),
+        const got = await abortable(
+          fetchPackage(step, step.repo === '@commandline' ? undefined : byId.get(step.repo ?? ''), pf.cacheDir, {
+            onProgress: (done, total) => options.onProgress?.({ phase: 'download', nevra: step.nevra, done, total }),
+            signal,
+          }),
           signal,
-        });
+          interrupted,
+        );
         options.onProgress?.({ phase: 'downloaded', nevra: step.nevra, bytes: got.downloaded });
         fetched.push(got);
       }
       await verifySignatures(fetched, synced);
+      await refuseIntoDescendants(pf, fetched);
       options.onProgress?.({ phase: 'verified', count: fetched.length });
       checkAbort();
 
@@ -365,6 +409,7 @@ async function transact(options: TransactionOptions, kind: string, jobs: SolverJ
           },
           generation: { command: text, historyId: history[history.length - 1]!.id },
           signal,
+          pruneEmptyTopDirs: result.steps.filter((s) => s.action === 'erase').flatMap((s) => s.oldTopDirs ?? []),
           onLine: (line) => {
             const trimmed = line.trim();
             const hit = result.steps.find((s) => !seen.has(s.nevra) && (trimmed === s.nevra || trimmed.startsWith(`${s.nevra} `) || trimmed === s.nevra.replace(/\.[^.]+$/, '')));
@@ -375,7 +420,12 @@ async function transact(options: TransactionOptions, kind: string, jobs: SolverJ
           },
         },
         // From the repository's file lists; rpm reads the package only where metadata lists no files.
-        [...incoming.flatMap((s) => s.topDirs ?? []), ...(await packageTopDirs(fetched.filter((f) => !f.step.topDirs).map((f) => f.path)))],
+        // What is removed or replaced too: rpm removes only the files the view shows it.
+        [
+          ...incoming.flatMap((s) => s.topDirs ?? []),
+          ...result.steps.flatMap((s) => s.oldTopDirs ?? []),
+          ...(await packageTopDirs(fetched.filter((f) => !f.step.topDirs).map((f) => f.path))),
+        ],
       ).catch((error: unknown) => {
         checkAbort(); // names the signal
         throw error;
@@ -408,7 +458,7 @@ export type ListedPackage = PackageInfo;
 export type ListScope = 'installed' | 'available' | 'family' | 'all';
 
 async function runQuery(options: CommonOptions, spec: Parameters<typeof query>[1], needRepos: boolean): Promise<{ pf: PackageFamily; packages: ListedPackage[] }> {
-  const pf = openPackageFamily(options);
+  const pf = openFamily(options);
   const synced = needRepos ? await syncRepos(reposOf(pf, options), pf.cacheDir, options) : [];
   const packages = await query({ node: pf.nodeRoot, ancestors: pf.ancestors.map((a) => a.root), repos: synced.map((s) => s.solver), solvCache: solvCacheDir(pf.cacheDir) }, spec);
   for (const p of packages) {
@@ -483,7 +533,7 @@ export interface RepoStatus {
 
 /** dnf repolist: the repositories the node uses (its own, else the closest ancestor's). */
 export function repolist(options: CommonOptions & { all?: boolean }): RepoStatus[] {
-  const pf = openPackageFamily(options);
+  const pf = openFamily(options);
   const repos = withGpgPolicy(pf, options, (options.repoDirs ?? []).map((d, i) => localRepo(`repo${i === 0 ? '' : i}-given`, resolve(d))));
   return repos
     .filter((r) => options.all || r.enabled)
@@ -492,7 +542,7 @@ export function repolist(options: CommonOptions & { all?: boolean }): RepoStatus
 
 /** dnf makecache: fetch the metadata of every enabled repository into the node's cachedir. */
 export async function makecache(options: CommonOptions): Promise<{ cacheDir: string; repos: { id: string; baseurl: string; fetched: boolean }[] }> {
-  const pf = openPackageFamily(options);
+  const pf = openFamily(options);
   return withLock(pf, options, 'makecache', async () => {
     const synced = await syncRepos(reposOf(pf, options), pf.cacheDir, options);
     return { cacheDir: pf.cacheDir, repos: synced.map((s) => ({ id: s.repo.id, baseurl: s.baseurl, fetched: s.fetched })) };
@@ -501,14 +551,14 @@ export async function makecache(options: CommonOptions): Promise<{ cacheDir: str
 
 /** dnf clean KIND (default all): drop cached metadata, packages or parsed copies of the node's repositories. */
 export async function clean(options: CommonOptions & { kind?: CleanKind }): Promise<{ cacheDir: string; kind: CleanKind } & CleanOutcome> {
-  const pf = openPackageFamily(options);
+  const pf = openFamily(options);
   const kind = options.kind ?? 'all';
   return withLock(pf, options, `clean ${kind}`, async () => ({ cacheDir: pf.cacheDir, kind, ...(await cleanCache(pf.cacheDir, reposOf(pf, options), kind)) }));
 }
 
 /** The node's generations (its state before each transaction), oldest first. */
 export function generations(options: OpenFamilyOptions): Generation[] {
-  return listGenerations(openPackageFamily(options).nodeRoot);
+  return listGenerations(openFamily(options).nodeRoot);
 }
 
 /**
@@ -516,7 +566,7 @@ export function generations(options: OpenFamilyOptions): Generation[] {
  * the transactions from the newest down to it are undone, files and rpm database restored.
  */
 export async function rollback(options: CommonOptions & { id?: number }): Promise<{ node: string; undone: Generation[] }> {
-  const pf = openPackageFamily(options);
+  const pf = openFamily(options);
   return withLock(pf, options, 'history rollback', async () => {
     const all = listGenerations(pf.nodeRoot);
     const id = options.id ?? all.at(-1)?.id;
@@ -552,7 +602,7 @@ async function assertDescendantsKeep(pf: PackageFamily, database: string | undef
 
 /** Marks a generation (default: the newest) as known-good: pruning keeps the newest such one. */
 export function markGoodGeneration(options: OpenFamilyOptions & { id?: number }): Generation {
-  const pf = openPackageFamily(options);
+  const pf = openFamily(options);
   const id = options.id ?? listGenerations(pf.nodeRoot).at(-1)?.id;
   if (id === undefined) throw new RedpakError('package', `node ${pf.node.path} has no generation yet`);
   return markGood(pf.nodeRoot, id);
@@ -560,7 +610,7 @@ export function markGoodGeneration(options: OpenFamilyOptions & { id?: number })
 
 /** The node's own transactions, oldest first. */
 export function history(options: OpenFamilyOptions): HistoryEntry[] {
-  return readHistory(openPackageFamily(options).historyFile);
+  return readHistory(openFamily(options).historyFile);
 }
 
 /**
@@ -568,7 +618,7 @@ export function history(options: OpenFamilyOptions): HistoryEntry[] {
  * ('dependency': `autoremove` and `remove` may then take them away once nothing needs them).
  */
 export async function mark(options: CommonOptions & { names: string[]; reason: InstallReason }): Promise<{ node: string; reason: InstallReason; marked: string[] }> {
-  const pf = openPackageFamily(options);
+  const pf = openFamily(options);
   const verb = options.reason === 'user' ? 'install' : 'remove';
   return withLock(pf, options, `mark ${verb} ${options.names.join(' ')}`, async () => {
     const installed = new Set((await queryPackages(pf.nodeRoot)).map((p) => p.name));
@@ -596,7 +646,7 @@ export interface HostProvidesResult {
  * family's root node. `extra` capabilities are added to the detected ones.
  */
 export async function registerHost(options: CommonOptions & { extra?: string[]; detect?: boolean }): Promise<HostProvidesResult> {
-  const pf = openPackageFamily(options);
+  const pf = openFamily(options);
   return withLock(pf, options, 'host-provides', async () => {
     const provides = [...new Set([...(options.detect === false ? [] : await detectHostProvides()), ...(options.extra ?? [])])].sort();
     if (provides.length === 0) throw new RedpakError('usage', 'no capability to register', { hint: 'give capabilities with --provide CAP' });

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RedpakError } from '../errors.js';
 import { run } from './exec.js';
+import { recoverInterrupted } from './recovery.js';
 
 export const RPM_DBPATH = '/var/lib/rpm';
 /** Name of the virtual package through which a system node records what its host provides. */
@@ -125,6 +126,8 @@ export async function initDb(nodeRoot: string): Promise<void> {
 
 /** Every package installed in the node (gpg-pubkey entries excluded unless asked for). */
 export async function queryPackages(nodeRoot: string, options: { includeKeys?: boolean } = {}): Promise<InstalledPackage[]> {
+  // A transaction killed in its merge leaves a database that must not be read as is.
+  recoverInterrupted([nodeRoot]);
   if (!hasRpmDb(nodeRoot)) return [];
   const { stdout } = await run('rpm', [...(await rpmModeArgs()), ...nodeDbArgs(nodeRoot), '-qa', '--qf', QUERY_FORMAT], {
     purpose: `list the packages of node ${nodeRoot}`,

@@ -441,6 +441,8 @@ def step_records(fam, trans):
         if action == 'erase':
             rec['node'] = fam.owner.get(s.id, fam.node)
             rec['reason'] = 'unused' if s.id in fam.cleaned else 'user'
+            # From the node's database (complete file lists): rpm can only remove what the view shows.
+            rec['oldTopDirs'] = top_dirs(s)
         else:
             spec = s.repo.appdata
             location = s.lookup_location()[0]
@@ -453,6 +455,9 @@ def step_records(fam, trans):
                         'replaces': [nevra(o) for o in trans.allothersolvables(s)]})
             if spec.get('filelists'):
                 rec['topDirs'] = top_dirs(s)
+            replaced = trans.allothersolvables(s)
+            if replaced:
+                rec['oldTopDirs'] = sorted(set(d for o in replaced for d in top_dirs(o)))
             if action in ('install', 'obsolete'):
                 rec['reason'] = 'user' if s.id in fam.requested else 'dependency'
         steps.append(rec)
@@ -557,6 +562,31 @@ def requirements(s):
             if d.id != solv.SOLVABLE_PREREQMARKER and not d.str().startswith('rpmlib(')]
 
 
+def into_descendants(fam, trans):
+    """A package of the node must not write into a descendant node's directory (its configs, its
+    own files): each incoming file path is checked against the descendants' directories."""
+    prefixes = []
+    for spec in fam.req.get('descendants', []):
+        node = spec if isinstance(spec, str) else spec['node']
+        rel = os.path.relpath(node, fam.node)
+        if not rel.startswith('..'):
+            prefixes.append(('/' + rel, node))
+    if not prefixes:
+        return []
+    out = []
+    for s in trans.newsolvables():
+        for path in package_files(s):
+            for landed in spellings(path):
+                hit = next((node for prefix, node in prefixes if landed == prefix or landed.startswith(prefix + '/')), None)
+                if hit:
+                    break
+            if hit:
+                out.append({'rule': 'descendant-directory', 'package': nevra(s), 'node': fam.node, 'name': s.name, 'path': path,
+                            'message': '%s would write %s into the directory of descendant node %s' % (nevra(s), path, hit)})
+                break
+    return out
+
+
 def check_descendants(fam, trans):
     """Rule 4. Loaded only now, after solving, so descendants' packages can never be picked as
     install candidates. A descendant sees its own db, the dbs between it and the node (`via`),
@@ -653,7 +683,7 @@ def solve(req):
         return {'ok': False, 'steps': [], 'problems': describe_problems(fam, solver, found, lock_jobs), 'violations': []}
     trans = solver.transaction()
     trans.order()
-    violations = touched_ancestors(fam, trans) + file_conflicts(fam, trans) + check_descendants(fam, trans)
+    violations = touched_ancestors(fam, trans) + file_conflicts(fam, trans) + into_descendants(fam, trans) + check_descendants(fam, trans)
     # Installed packages of the node an install job named: dnf then records them as asked for.
     named = sorted(set(fam.pool.solvables[sid].name for sid in fam.requested if fam.owner.get(sid) == fam.node))
     return {'ok': not violations, 'steps': step_records(fam, trans), 'problems': [], 'violations': violations, 'namedInstalled': named}

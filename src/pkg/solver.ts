@@ -77,6 +77,8 @@ export interface TransactionStep {
   replaces?: string[];
   /** Incoming packages: the top-level directories it has files in, when the metadata lists them all. */
   topDirs?: string[];
+  /** Erasures, and the installed packages an incoming one replaces: the top-level directories they have files in (node database). */
+  oldTopDirs?: string[];
   /**
    * install, obsolete: 'user' when a job named it, 'dependency' when pulled in; erase: 'user' when
    * a job named it, 'unused' for a dependency nothing needs any more (cleanDeps, autoremove).
@@ -94,7 +96,7 @@ export interface SolverProblem {
   readOnly: { package: string; node: string }[];
 }
 
-export type FamilyRule = 'duplicate' | 'ancestor-read-only' | 'file-conflict' | 'descendant-broken' | 'descendant-conflict' | 'descendant-file-conflict';
+export type FamilyRule = 'duplicate' | 'ancestor-read-only' | 'file-conflict' | 'descendant-broken' | 'descendant-conflict' | 'descendant-file-conflict' | 'descendant-directory';
 
 export interface RuleViolation {
   rule: FamilyRule;

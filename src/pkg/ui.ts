@@ -145,7 +145,8 @@ export class TransactionProgress {
             t.newListr(plan.packages.map((p) => taskFor(`${VERB[p.action]} ${p.nevra}`, this.applies.get(p.nevra)!)), { concurrent: true }),
         },
       ] as never,
-      { renderer: plain ? 'simple' : 'default', fallbackRenderer: 'simple', exitOnError: true, rendererOptions: { collapseSubtasks: false } } as never,
+      // No SIGINT handler of listr2's own (it exits 127): the command's handler aborts the transaction.
+      { renderer: plain ? 'simple' : 'default', fallbackRenderer: 'simple', exitOnError: true, registerSignalListeners: false, rendererOptions: { collapseSubtasks: false } } as never,
     ).run()).catch(() => undefined);
   }
 

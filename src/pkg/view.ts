@@ -5,34 +5,41 @@
  *     the node, its ancestors and, for usr and etc, the host; its upper layer is a STAGING
  *     directory, not the node. rpm and its scriptlets see the family's /bin/sh and tools, and
  *     every change (files, whiteouts, the node's rpm database) lands in the staging directory;
- *   - only when every rpm command succeeded is the staging directory merged into the node, rpm
- *     database last, synchronously (signals wait until it is done). A directory overlayfs made
- *     opaque (removed, then created again, by rpm or a scriptlet) replaces the node's directory
- *     instead of merging into it. A failure or an interruption before that leaves the node
- *     exactly as it was; the staging directory is dropped (or, after a kill, by the next
- *     transaction, under the family lock).
+ *   - only when every rpm command succeeded is the transaction committed: a journal (MERGE) is
+ *     written atomically in the staging directory, then the staging directory is merged into
+ *     the node, rpm database last, synchronously (signals wait until it is done), and the
+ *     journal and the stage are removed. A directory overlayfs made opaque (removed, then created
+ *     again, by rpm or a scriptlet) replaces the node's directory instead of merging into it.
+ *     A failure or an interruption before the commit leaves the node exactly as it was; after a
+ *     kill, the next command that reads the node drops an uncommitted stage or completes a
+ *     committed merge (`recoverStage`, under the family lock). docs/transactions.md.
  *
  * var is layered on the node alone: an ancestor's rpm database must never show through.
  * Needs root (mount namespaces), util-linux `unshare` and bubblewrap.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import {
+  closeSync,
   existsSync,
+  fsyncSync,
   lstatSync,
   mkdirSync,
+  openSync,
   readdirSync,
+  readFileSync,
+  readlinkSync,
   renameSync,
   rmSync,
   statSync,
-  copyFileSync,
-  readlinkSync,
-  symlinkSync,
   writeFileSync,
+  type Stats,
 } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { RedpakError } from '../errors.js';
-import { recordGeneration } from './generations.js';
+import { GENERATIONS_DIR, recordGeneration } from './generations.js';
+import type { RecoveryNotice } from './recovery-notices.js';
 import { run } from './exec.js';
+import { InterruptedError, signalNameOf } from './interrupt.js';
 import { rpmSupportsForceDebian, RPM_DBPATH } from './rpm.js';
 import { solverPython } from './solver.js';
 
@@ -68,6 +75,11 @@ export interface StagedRun {
   onLine?: (line: string) => void;
   /** Aborts the run (before the merge). */
   signal?: AbortSignal;
+  /**
+   * Top-level directories of packages being removed: rpm cannot remove them (each is the mount
+   * point of its overlay), so the merge removes them from the node when they are left empty.
+   */
+  pruneEmptyTopDirs?: string[];
 }
 
 export interface StagedResult {
@@ -92,11 +104,6 @@ function hostUsrLinks(): string[] {
   });
 }
 
-/** Drop a staging directory left by a killed run (call under the family lock). */
-export function dropStaleStage(node: string): void {
-  rmSync(join(node, STAGE_DIR), { recursive: true, force: true });
-}
-
 /** Top-level directories the packages write to (from their file lists). */
 export async function packageTopDirs(rpmPaths: readonly string[]): Promise<string[]> {
   if (rpmPaths.length === 0) return [];
@@ -104,10 +111,42 @@ export async function packageTopDirs(rpmPaths: readonly string[]): Promise<strin
   return [...new Set(stdout.split('\n').map((l) => l.split('/')[1] ?? '').filter((d) => d !== ''))];
 }
 
+/** Each package file's payload paths, as rpm reads them from the package itself (in the order given). */
+export async function packageFiles(rpmPaths: readonly string[]): Promise<string[][]> {
+  if (rpmPaths.length === 0) return [];
+  const { stdout } = await run('rpm', ['-qp', '--nosignature', '--nodigest', '--qf', '@@\\n[%{FILENAMES}\\n]', ...rpmPaths], { purpose: 'list package files' });
+  return stdout.split('@@\n').slice(1).map((block) => block.split('\n').filter((l) => l !== ''));
+}
+
+/**
+ * The first payload path that lands in a descendant node's directory (`descendants`: host paths
+ * under `node`), with that descendant; the host's merged-/usr links are followed as rpm would.
+ */
+export function pathIntoDescendant(node: string, descendants: readonly string[], files: readonly string[]): { path: string; descendant: string } | undefined {
+  const prefixes = descendants.map((d) => ({ prefix: `/${relative(node, d)}`, descendant: d })).filter((p) => !p.prefix.startsWith('/..'));
+  if (prefixes.length === 0) return undefined;
+  const links = usrLinkTargets();
+  for (const path of files) {
+    const [, top = '', ...rest] = path.split('/');
+    const landed = links[top] ? `/${links[top]!.replace(/^\//, '')}/${rest.join('/')}` : path;
+    for (const candidate of [path, landed]) {
+      const hit = prefixes.find((p) => candidate === p.prefix || candidate.startsWith(`${p.prefix}/`));
+      if (hit) return { path, descendant: hit.descendant };
+    }
+  }
+  return undefined;
+}
+
 export async function runStaged(request: StagedRun, extraTopDirs: readonly string[] = []): Promise<StagedResult> {
   const { node } = request;
   const stage = join(node, STAGE_DIR);
+  // A committed merge is completed by recovery (under the lock, before this), never thrown away.
+  if (pendingMerge(node)) {
+    throw new RedpakError('io', `node ${node} holds an interrupted merge that is not completed`, { hint: `run: redwrap-dnf --redpath ${node} list --installed` });
+  }
   rmSync(stage, { recursive: true, force: true });
+  liveStages.add(stage);
+  let committed = false;
   const links = hostUsrLinks();
   const tops = [...new Set([...DEFAULT_TOP_DIRS, ...extraTopDirs])].filter((d) => !SPECIAL.has(d) && !links.includes(d) && !d.startsWith('.'));
   const mounts: string[] = [];
@@ -160,30 +199,51 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
       const script = `set -e\n${mounts.join('\n')}\nexec ${bwrap.map(q).join(' ')}\n`;
       const result = await spawnStreaming('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], request.onLine, request.signal);
       warnings.push(...result.stderr.split('\n').map((l) => l.trim()).filter((l) => l && !/^(warning: )?Unable to change root directory/.test(l)));
-      if (request.signal?.aborted) throw abortError(node);
+      if (request.signal?.aborted) throw abortError(node, request.signal);
       if (result.status !== 0) {
         throw new RedpakError('tool-failed', `rpm failed in node ${node} (${result.signal ? `killed by ${result.signal}` : `status ${result.status}`}): ${result.stderr.trim() || result.stdout.trim()}`, {
           hint: 'nothing was changed in the node; fix the cause above and retry',
         });
       }
     }
-    if (request.signal?.aborted) throw abortError(node);
+    if (request.signal?.aborted) throw abortError(node, request.signal);
     const upper = join(stage, 'upper');
     for (const [rel, text] of Object.entries(request.extraFiles ?? {})) {
       mkdirSync(dirname(join(upper, rel)), { recursive: true });
       writeFileSync(join(upper, rel), text);
     }
     const opaque = opaqueDirs(upper);
-    if (request.generation) recordGeneration(node, upper, request.generation, opaque);
-    mergeUpper(upper, node, opaque);
+    const generation = request.generation ? recordGeneration(node, upper, request.generation, opaque, join(stage, STAGED_GENERATION)) : undefined;
+    const prune = [...new Set(request.pruneEmptyTopDirs ?? [])].filter((d) => tops.includes(d) && !DEFAULT_TOP_DIRS.includes(d) && isPlainRelative(d) && !d.includes('/'));
+    const journal: MergeJournal = {
+      format: JOURNAL_FORMAT,
+      opaque: [...opaque].sort(),
+      ...(generation ? { generation: generation.id } : {}),
+      ...(prune.length ? { pruneEmpty: prune } : {}),
+      displaced: false,
+    };
+    // The commit point: from here on the merge is completed, by this run or by the next command.
+    syncFilesystem(stage);
+    armKillHook();
+    writeJournal(stage, journal);
+    committed = true;
+    try {
+      finishMerge(stage, node, journal);
+    } catch (error) {
+      throw new RedpakError('io', `the merge of a committed transaction into node ${node} stopped: ${(error as Error).message}`, {
+        hint: `fix the cause, then run any redwrap-dnf command on the node (e.g. redwrap-dnf --redpath ${node} list --installed): it completes the merge from ${join(stage, JOURNAL)}`,
+      });
+    }
     return { warnings };
   } finally {
-    rmSync(stage, { recursive: true, force: true });
+    liveStages.delete(stage);
+    if (!committed) rmSync(stage, { recursive: true, force: true });
   }
 }
 
-function abortError(node: string): RedpakError {
-  return new RedpakError('tool-failed', `interrupted: nothing was changed in node ${node}`, { hint: 'run the command again' });
+function abortError(node: string, signal?: AbortSignal): RedpakError {
+  const name = signal ? signalNameOf(signal) : undefined;
+  return new InterruptedError(name, `interrupted${name ? ` by ${name}` : ''}: nothing was changed in node ${node}`);
 }
 
 interface Spawned {
@@ -196,7 +256,7 @@ interface Spawned {
 function spawnStreaming(command: string, args: string[], onLine?: (line: string) => void, signal?: AbortSignal): Promise<Spawned> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
-      reject(new RedpakError('tool-failed', 'interrupted before rpm ran'));
+      reject(new InterruptedError(signalNameOf(signal), 'interrupted before rpm ran: nothing was changed'));
       return;
     }
     // Own process group: a terminal's Ctrl-C reaches us, not rpm in the middle of a package.
@@ -262,76 +322,282 @@ export function opaqueDirs(upper: string): Set<string> {
   return new Set(result.stdout.split('\n').filter((l) => l !== ''));
 }
 
-function isWhiteout(path: string): boolean {
-  const st = lstatSync(path);
-  return st.isCharacterDevice() && st.rdev === 0;
+
+
+// ---------------------------------------------------------------------------------------------
+// The merge: committed by a journal, each step idempotent, so that a run killed at any point is
+// completed by the next command (docs/transactions.md).
+
+/** In the stage: the journal whose presence means "committed: complete the merge". */
+export const JOURNAL = 'MERGE';
+/** In the stage: the generation recorded for the transaction, moved into place by the merge. */
+const STAGED_GENERATION = 'generation';
+/** In the stage: where the merge puts the node's directories that opaque ones replace. */
+const DISPLACED = 'displaced';
+const JOURNAL_FORMAT = 'redpak-merge/1';
+
+interface MergeJournal {
+  format: typeof JOURNAL_FORMAT;
+  /** Upper-relative directories overlayfs made opaque: they replace the node's. */
+  opaque: string[];
+  /** Id of the generation staged with the transaction. */
+  generation?: number;
+  /** The node's opaque-replaced directories are in the stage already (first phase done). */
+  displaced: boolean;
+  /** Top-level directories of the node to remove if the merge leaves them empty. */
+  pruneEmpty?: string[];
+}
+
+/** Stages of transactions running in this process: never taken for interrupted ones. */
+const liveStages = new Set<string>();
+
+/**
+ * Test hook, read by the test suite only (test/pkg/merge-crash.test.ts): SIGKILL this process
+ * after that many merge steps, to prove that a kill at any point is recovered.
+ */
+const KILL_HOOK = 'REDPAK_TEST_KILL_AFTER_MERGE_STEPS';
+let stepsBeforeKill: number | undefined;
+function mergeStep(): void {
+  if (stepsBeforeKill === undefined) return;
+  stepsBeforeKill -= 1;
+  if (stepsBeforeKill <= 0) process.kill(process.pid, 'SIGKILL');
+}
+
+function syncFilesystem(path: string): void {
+  // syncfs(2) of the node's filesystem (coreutils): what the journal commits is on disk first.
+  spawnSync('sync', ['--file-system', path], { stdio: 'ignore' });
+}
+
+function fsyncPath(path: string, flags: string): void {
+  const fd = openSync(path, flags);
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Atomically (temp file, fsync, rename, fsync of the directory) writes the journal. */
+function writeJournal(stage: string, journal: MergeJournal): void {
+  const tmp = join(stage, `${JOURNAL}.tmp`);
+  writeFileSync(tmp, `${JSON.stringify(journal)}\n`, { mode: 0o600 });
+  fsyncPath(tmp, 'r');
+  renameSync(tmp, join(stage, JOURNAL));
+  fsyncPath(stage, 'r');
+  mergeStep();
+}
+
+function lstatOrUndefined(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A node-relative path the merge may use: relative, no '..', no empty or '.' component. */
+function isPlainRelative(rel: string): boolean {
+  return rel !== '' && !rel.startsWith('/') && rel.split('/').every((c) => c !== '' && c !== '.' && c !== '..');
+}
+
+/** Every directory between `node` and `rel` is a real directory (never a symlink leading elsewhere). */
+function realParents(node: string, rel: string): boolean {
+  const parts = rel.split('/').slice(0, -1);
+  for (let i = 1; i <= parts.length; i += 1) {
+    if (!lstatOrUndefined(join(node, ...parts.slice(0, i)))?.isDirectory()) return false;
+  }
+  return true;
 }
 
 /**
- * Apply an overlay upper directory to the node: whiteouts delete, files and symlinks replace,
- * directories merge, and `opaque` directories (upper-relative) replace the node's. The rpm
- * database (var/lib/rpm) goes last, so the database never lists a package whose files are not in
- * place. Synchronous on purpose: no signal handler runs midway.
+ * Reads a stage's journal. Trust: the stage lies in the node, which anything running in the node
+ * (admin mode included) can write, so a planted journal is expected: it is checked for shape, its
+ * paths must stay in the node, and completing it only moves the stage's entries into the node,
+ * never through a symlink (see mergeTree).
  */
-export function mergeUpper(upper: string, node: string, opaque: ReadonlySet<string> = new Set()): void {
+function readJournal(stage: string): MergeJournal | undefined {
+  const file = join(stage, JOURNAL);
+  const st = lstatOrUndefined(file);
+  if (!st) return undefined;
+  const bad = (why: string) =>
+    new RedpakError('io', `${file} is not a merge journal redpak wrote (${why}): the node's last transaction cannot be completed`, {
+      hint: `inspect the node; if no transaction is running, remove ${join(stage)} and check the node with: redmanager check`,
+    });
+  if (!st.isFile() || st.size > 1 << 20) throw bad('not a small regular file');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    throw bad('not JSON');
+  }
+  const j = parsed as Partial<MergeJournal>;
+  if (j.format !== JOURNAL_FORMAT) throw bad('unknown format');
+  if (!Array.isArray(j.opaque) || !j.opaque.every((r) => typeof r === 'string' && isPlainRelative(r))) throw bad('bad opaque directories');
+  if (j.generation !== undefined && !(Number.isSafeInteger(j.generation) && j.generation > 0)) throw bad('bad generation id');
+  if (typeof j.displaced !== 'boolean') throw bad('bad phase');
+  if (j.pruneEmpty !== undefined && !(Array.isArray(j.pruneEmpty) && j.pruneEmpty.every((d) => typeof d === 'string' && isPlainRelative(d) && !d.includes('/')))) throw bad('bad directories to prune');
+  return {
+    format: JOURNAL_FORMAT,
+    opaque: j.opaque,
+    displaced: j.displaced,
+    ...(j.generation !== undefined ? { generation: j.generation } : {}),
+    ...(j.pruneEmpty ? { pruneEmpty: j.pruneEmpty } : {}),
+  };
+}
+
+/**
+ * Completes a committed merge. Every step can run again after a kill and reach the same end:
+ * the generation and the displaced directories move only if still at their source, entries of
+ * the upper layer leave it as they are moved, whiteouts delete what may already be gone, and
+ * the phase that moves the node's opaque-replaced directories aside is recorded in the journal
+ * before any new entry is merged. The rpm database goes last, then the journal, then the stage.
+ */
+function finishMerge(stage: string, node: string, journal: MergeJournal): void {
+  const upper = join(stage, 'upper');
+  if (journal.generation !== undefined) {
+    const staged = join(stage, STAGED_GENERATION);
+    if (lstatOrUndefined(staged)?.isDirectory()) {
+      const dest = join(node, GENERATIONS_DIR, String(journal.generation));
+      mkdirSync(dirname(dest), { recursive: true });
+      rmSync(dest, { recursive: true, force: true });
+      renameSync(staged, dest);
+      mergeStep();
+    }
+  }
+  if (!journal.displaced) {
+    for (const rel of journal.opaque) {
+      const from = join(node, rel);
+      if (!realParents(node, rel) || !lstatOrUndefined(from)) continue;
+      const to = join(stage, DISPLACED, rel);
+      mkdirSync(dirname(to), { recursive: true });
+      renameSync(from, to);
+      mergeStep();
+    }
+    journal = { ...journal, displaced: true };
+    writeJournal(stage, journal);
+  }
+  if (lstatOrUndefined(upper)?.isDirectory()) {
+    mergeTree(upper, node);
+    mergeDatabase(upper, node);
+  }
+  for (const top of journal.pruneEmpty ?? []) {
+    const dir = join(node, top);
+    if (lstatOrUndefined(dir)?.isDirectory() && readdirSync(dir).length === 0) {
+      rmSync(dir, { recursive: true, force: true });
+      mergeStep();
+    }
+  }
+  syncFilesystem(node);
+  rmSync(join(stage, JOURNAL), { force: true });
+  fsyncPath(stage, 'r');
+  mergeStep();
+  rmSync(stage, { recursive: true, force: true });
+  mergeStep();
+}
+
+/** Makes `dest` a real directory (replacing a file or a symlink there); true if it was made. */
+function realDirectory(dest: string, mode: number): boolean {
+  const st = lstatOrUndefined(dest);
+  if (st?.isDirectory()) return false;
+  if (st) rmSync(dest, { force: true });
+  mkdirSync(dest, { mode: mode & 0o7777 });
+  return true;
+}
+
+/**
+ * Applies an overlay upper directory to the node, top-down: whiteouts delete, files and symlinks
+ * replace (rename), directories merge. Every directory on the way is made a real directory of
+ * the node first, so no entry is ever written through a symlink the node holds.
+ */
+function mergeTree(upper: string, node: string): void {
   const db = join(upper, RPM_DBPATH);
   const walk = (rel: string) => {
-    const from = join(upper, rel);
-    for (const name of readdirSync(from)) {
+    for (const name of readdirSync(join(upper, rel))) {
       const r = rel ? `${rel}/${name}` : name;
       const src = join(upper, r);
       if (src === db) continue;
       const dest = join(node, r);
-      if (isWhiteout(src)) {
+      const st = lstatSync(src);
+      if (st.isCharacterDevice() && st.rdev === 0) {
         rmSync(dest, { recursive: true, force: true });
+        mergeStep();
         continue;
       }
-      const st = lstatSync(src);
       if (st.isDirectory()) {
-        let destSt;
-        try {
-          destSt = lstatSync(dest);
-        } catch {
-          destSt = undefined;
-        }
         // The layer roots (usr, opt, …) exist in the upper layer because we made them: an empty
         // one means nothing was written there.
-        if (!destSt && rel === '' && readdirSync(src).length === 0) continue;
-        if (destSt && (!destSt.isDirectory() || opaque.has(r))) rmSync(dest, { recursive: true, force: true });
-        if (!destSt || !destSt.isDirectory() || opaque.has(r)) mkdirSync(dest, { mode: st.mode & 0o7777 });
+        if (rel === '' && !lstatOrUndefined(dest) && readdirSync(src).length === 0) continue;
+        if (realDirectory(dest, st.mode)) mergeStep();
         walk(r);
         continue;
       }
-      moveEntry(src, dest);
+      if (lstatOrUndefined(dest)?.isDirectory()) rmSync(dest, { recursive: true, force: true });
+      renameSync(src, dest);
+      mergeStep();
     }
   };
   walk('');
-  if (existsSync(db)) {
-    mkdirSync(join(node, RPM_DBPATH), { recursive: true });
-    // The main file last: -wal/-shm first would pair an old database with a new journal for an instant only.
-    const files = readdirSync(db).sort((a, b) => Number(a === 'rpmdb.sqlite') - Number(b === 'rpmdb.sqlite'));
-    for (const f of files) {
-      if (isWhiteout(join(db, f))) rmSync(join(node, RPM_DBPATH, f), { force: true });
-      else moveEntry(join(db, f), join(node, RPM_DBPATH, f));
+}
+
+/** The rpm database, after every file: the database never lists a package whose files are not in place. */
+function mergeDatabase(upper: string, node: string): void {
+  const db = join(upper, RPM_DBPATH);
+  if (!lstatOrUndefined(db)?.isDirectory()) return;
+  const dest = join(node, RPM_DBPATH);
+  // var and var/lib were made real directories by mergeTree (the upper layer holds them).
+  if (!realParents(node, RPM_DBPATH.slice(1))) throw new RedpakError('io', `${dirname(dest)} is not a directory of node ${node}`);
+  realDirectory(dest, 0o755);
+  // The main file last: -wal/-shm first would pair an old database with a new journal for an instant only.
+  const files = readdirSync(db).sort((a, b) => Number(a === 'rpmdb.sqlite') - Number(b === 'rpmdb.sqlite'));
+  for (const f of files) {
+    const st = lstatSync(join(db, f));
+    if (st.isCharacterDevice() && st.rdev === 0) rmSync(join(dest, f), { recursive: true, force: true });
+    else {
+      if (lstatOrUndefined(join(dest, f))?.isDirectory()) rmSync(join(dest, f), { recursive: true, force: true });
+      renameSync(join(db, f), join(dest, f));
     }
+    mergeStep();
   }
 }
 
-function moveEntry(src: string, dest: string): void {
-  try {
-    const existing = lstatSync(dest);
-    if (existing.isDirectory()) rmSync(dest, { recursive: true, force: true });
-  } catch {
-    /* absent */
+// ---------------------------------------------------------------------------------------------
+// Recovery
+
+
+/** True when the node holds a committed merge that is not finished: it must not be used as is. */
+export function pendingMerge(nodeHostPath: string): boolean {
+  const stage = join(nodeHostPath, STAGE_DIR);
+  return !liveStages.has(stage) && Boolean(lstatOrUndefined(stage)?.isDirectory()) && lstatOrUndefined(join(stage, JOURNAL)) !== undefined;
+}
+
+/** True when the node holds a stage this process is not running: an interrupted transaction's. */
+export function interruptedStage(nodeHostPath: string): boolean {
+  const stage = join(nodeHostPath, STAGE_DIR);
+  return !liveStages.has(stage) && lstatOrUndefined(stage) !== undefined;
+}
+
+/**
+ * Completes (journal present) or drops (no journal: it was never committed) the stage an
+ * interrupted transaction left in the node. Call under the family lock.
+ */
+export function recoverStage(node: string): RecoveryNotice | undefined {
+  const stage = join(node, STAGE_DIR);
+  if (liveStages.has(stage)) return undefined;
+  const st = lstatOrUndefined(stage);
+  if (!st) return undefined;
+  const journal = st.isDirectory() ? readJournal(stage) : undefined;
+  if (!journal) {
+    // Not a directory (planted), or a transaction killed before its commit: the node is as it was.
+    rmSync(stage, { recursive: true, force: true });
+    return { node, outcome: 'dropped', message: `node ${node}: an interrupted package transaction had not been committed; its staged changes were dropped and the node is as it was` };
   }
-  try {
-    renameSync(src, dest);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
-    const st = lstatSync(src);
-    if (st.isSymbolicLink()) {
-      rmSync(dest, { force: true });
-      symlinkSync(readlinkSync(src), dest);
-    } else copyFileSync(src, dest);
-  }
+  stepsBeforeKill = undefined;
+  finishMerge(stage, node, journal);
+  return { node, outcome: 'completed', message: `node ${node}: an interrupted package transaction had been committed; its merge was completed and the node has its new state` };
+}
+
+/** Arms the test hook for the merge of this process's next transaction. */
+function armKillHook(): void {
+  const value = process.env[KILL_HOOK];
+  stepsBeforeKill = value && /^\d+$/.test(value) ? Number(value) : undefined;
 }

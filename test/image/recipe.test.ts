@@ -19,6 +19,7 @@ import { pinnedHost, tempDir } from '../helpers/family.js';
 import { fixtureRepo, installedNames } from '../pkg/helpers/family.js';
 import { snapshotNode } from '../pkg/helpers/nodes.js';
 import { LOCK_FILE } from '../../src/pkg/lock.js';
+import { holdLock } from '../helpers/lock-holder.js';
 
 function fails(work: () => unknown, code: string, message: RegExp, line?: number): RedpakError {
   try {
@@ -246,9 +247,8 @@ describe('recipe: apply into a sysroot (real rpm databases)', () => {
     const s = sysrootOf(t);
     const recipe = write(s.dir, BASE);
     mkdirSync(s.node('var/redpak'), { recursive: true });
-    const other = spawn('sleep', ['30'], { stdio: 'ignore' });
-    t.after(() => other.kill());
-    writeFileSync(s.node(`var/redpak/${LOCK_FILE}`), JSON.stringify({ pid: other.pid, command: 'redwrap-dnf install x', since: new Date().toISOString() }));
+    const other = await holdLock(s.node(`var/redpak/${LOCK_FILE}`), 'redwrap-dnf install x');
+    t.after(() => other.kill('SIGKILL'));
     await assert.rejects(applyRecipe({ recipe, sysroot: s.root, host }), (e: RedpakError) => {
       assert.equal(e.code, 'lock-busy', e.message);
       assert.match(e.message, new RegExp(`pid ${other.pid} \\(redwrap-dnf install x\\)`));
