@@ -10,6 +10,20 @@ export const LEGACY_NORMAL_CONFIG = 'etc/redpack.yaml';
 export const LEGACY_ADMIN_CONFIG = 'etc/redpack-admin.yaml';
 export const RPMDB_DIR = 'var/lib/rpm';
 export const REPOS_DIR = 'etc/yum.repos.d';
+/** A package transaction's staging directory, under the node; hidden so it is never taken for a child node. */
+export const STAGE_DIR = '.redpak-stage';
+/** In the stage: the journal of a committed merge; while it is there the node is half-merged (docs/transactions.md). */
+export const MERGE_JOURNAL = 'MERGE';
+
+/** Whether the node holds a committed but unfinished package merge (the journal is there, as a file or anything else). */
+export function holdsMergeJournal(nodeHostPath: string): boolean {
+  try {
+    lstatSync(join(nodeHostPath, STAGE_DIR, MERGE_JOURNAL));
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * A sysroot maps paths as seen on the target (what `$NODE_PATH` expands to) to paths on this

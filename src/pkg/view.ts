@@ -41,10 +41,10 @@ import type { RecoveryNotice } from './recovery-notices.js';
 import { run } from './exec.js';
 import { InterruptedError, signalNameOf } from './interrupt.js';
 import { rpmSupportsForceDebian, RPM_DBPATH } from './rpm.js';
+import { MERGE_JOURNAL, STAGE_DIR } from '../node/layout.js';
 import { solverPython } from './solver.js';
 
-/** Under the node; hidden so it is never taken for a child node. */
-export const STAGE_DIR = '.redpak-stage';
+export { STAGE_DIR };
 /** Directories always layered (others are added when a package has files there). */
 const DEFAULT_TOP_DIRS = ['usr', 'etc', 'var', 'opt', 'srv'];
 /** Layered with the host's copy at the bottom: the family's shell, libraries and tools. */
@@ -329,7 +329,7 @@ export function opaqueDirs(upper: string): Set<string> {
 // completed by the next command (docs/transactions.md).
 
 /** In the stage: the journal whose presence means "committed: complete the merge". */
-export const JOURNAL = 'MERGE';
+export const JOURNAL = MERGE_JOURNAL;
 /** In the stage: the generation recorded for the transaction, moved into place by the merge. */
 const STAGED_GENERATION = 'generation';
 /** In the stage: where the merge puts the node's directories that opaque ones replace. */

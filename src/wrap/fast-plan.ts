@@ -26,7 +26,7 @@
 import { readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { HostFacts } from '../config/expand.js';
-import { LEGACY_ADMIN_CONFIG, LEGACY_NORMAL_CONFIG, ADMIN_CONFIG, NORMAL_CONFIG, STATUS_FILE } from '../node/layout.js';
+import { LEGACY_ADMIN_CONFIG, LEGACY_NORMAL_CONFIG, ADMIN_CONFIG, MERGE_JOURNAL, NORMAL_CONFIG, STAGE_DIR, STATUS_FILE } from '../node/layout.js';
 import type { Probe } from './plan.js';
 import { DEFAULT_BWRAP, type CompiledLaunch } from './launch.js';
 import { launchCacheDir, openLaunchCacheDir, planFileName, planKey, seccompFileName } from './launch-cache.js';
@@ -167,6 +167,8 @@ export function fastPlanRecords(
         if (node.admin.file !== join(dir, ADMIN_CONFIG)) records.push(absentRecord(join(dir, ADMIN_CONFIG)));
       } else records.push(absentRecord(join(dir, ADMIN_CONFIG)), absentRecord(join(dir, LEGACY_ADMIN_CONFIG)));
     }
+    // A package merge interrupted in the node: the full CLI refuses the launch until it is completed.
+    records.push(absentRecord(join(dir, STAGE_DIR, MERGE_JOURNAL)));
     if (node.statusFile !== join(dir, STATUS_FILE) || ![join(dir, NORMAL_CONFIG), join(dir, LEGACY_NORMAL_CONFIG)].includes(node.normal.file)) {
       throw new Uncacheable(`node ${dir} has files the launcher does not know`);
     }

@@ -15,7 +15,7 @@ import { RedpakError } from '../errors.js';
 import type { HostFacts } from '../config/expand.js';
 import { mergeFamily } from '../merge/merge.js';
 import type { MergedConfig } from '../merge/types.js';
-import { Sysroot } from '../node/layout.js';
+import { holdsMergeJournal, Sysroot } from '../node/layout.js';
 import { assertEnabled, loadFamily } from '../node/load.js';
 import type { Family } from '../node/types.js';
 import { groupId, userId } from '../system/accounts.js';
@@ -90,6 +90,7 @@ export function compileLaunch(request: LaunchRequest): CompiledLaunch {
   const sysroot = Sysroot.open(request.sysroot);
   const family = loadFamily(request.redpath, { sysroot, admin: request.admin ?? false });
   assertEnabled(family);
+  if (!request.planOnly) assertFullyMerged(family);
 
   // set-user/set-group decide $UID/$GID, so they are resolved first (redpak's "early config").
   const hostFor = (base: HostFacts) => (request.record ? recordingHost(base, request.record) : base);
@@ -131,6 +132,21 @@ export function compileLaunch(request: LaunchRequest): CompiledLaunch {
     ...(cgroups ? { cgroups } : {}),
     baseEnv,
   };
+}
+
+/**
+ * A node whose package merge was interrupted holds some new files under an old rpm database: it
+ * is not launched until a package command completes the merge (docs/transactions.md). The fast
+ * launcher hands such a launch over here (the plan records the journal as absent).
+ */
+function assertFullyMerged(family: Family): void {
+  for (const node of family.nodes) {
+    if (holdsMergeJournal(node.hostPath)) {
+      throw new RedpakError('launch', `node ${node.alias} (${node.path}) holds an interrupted package transaction`, {
+        hint: `complete it first: redwrap-dnf --redpath ${node.path} list --installed`,
+      });
+    }
+  }
 }
 
 /**

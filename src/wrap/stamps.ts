@@ -8,7 +8,7 @@
  */
 import { statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { ADMIN_CONFIG, LEGACY_ADMIN_CONFIG, LEGACY_NORMAL_CONFIG, NORMAL_CONFIG, STATUS_FILE } from '../node/layout.js';
+import { ADMIN_CONFIG, LEGACY_ADMIN_CONFIG, LEGACY_NORMAL_CONFIG, MERGE_JOURNAL, NORMAL_CONFIG, STAGE_DIR, STATUS_FILE } from '../node/layout.js';
 
 export interface FileStamp {
   size: bigint;
@@ -54,12 +54,13 @@ export function stampedRead<T>(paths: readonly string[], read: () => T, stamp: S
 
 /**
  * Every file a family walk from `leafHostPath` can read: each directory's status file and its
- * configs under both names, up to (not including) `/`, which is never a node.
+ * configs under both names, and the journal of an interrupted package merge, up to (not
+ * including) `/`, which is never a node.
  */
 export function familyFileCandidates(leafHostPath: string): string[] {
   const files: string[] = [];
   for (let dir = leafHostPath; dir !== '/' && dir !== dirname(dir); dir = dirname(dir)) {
-    for (const name of [STATUS_FILE, NORMAL_CONFIG, LEGACY_NORMAL_CONFIG, ADMIN_CONFIG, LEGACY_ADMIN_CONFIG]) files.push(join(dir, name));
+    for (const name of [STATUS_FILE, NORMAL_CONFIG, LEGACY_NORMAL_CONFIG, ADMIN_CONFIG, LEGACY_ADMIN_CONFIG, join(STAGE_DIR, MERGE_JOURNAL)]) files.push(join(dir, name));
   }
   return files;
 }

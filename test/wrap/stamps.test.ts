@@ -55,11 +55,11 @@ describe('launch cache stamps', () => {
     assert.equal(sameStamp(before, after), false);
   });
 
-  it('lists every status and config name of every directory up to /', () => {
+  it('lists every status and config name, and the merge journal, of every directory up to /', () => {
     const files = familyFileCandidates('/var/redpak/app');
     assert.deepEqual(
       files.filter((f) => f.startsWith('/var/redpak/app/')),
-      ['/var/redpak/app/.rednode.yaml', '/var/redpak/app/etc/redpak.yaml', '/var/redpak/app/etc/redpack.yaml', '/var/redpak/app/etc/redpak-admin.yaml', '/var/redpak/app/etc/redpack-admin.yaml'],
+      ['/var/redpak/app/.rednode.yaml', '/var/redpak/app/etc/redpak.yaml', '/var/redpak/app/etc/redpack.yaml', '/var/redpak/app/etc/redpak-admin.yaml', '/var/redpak/app/etc/redpack-admin.yaml', '/var/redpak/app/.redpak-stage/MERGE'],
     );
     assert.ok(files.includes('/var/.rednode.yaml') && !files.some((f) => f.startsWith('/.rednode')));
   });
