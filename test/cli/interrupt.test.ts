@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, lstatSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, normalize } from 'node:path';
@@ -66,7 +66,8 @@ describe('interrupting redwrap-dnf', () => {
       const file = join(root, path);
       if (path.endsWith('.rpm')) {
         rpmRequested = true;
-        res.writeHead(200, { 'content-length': 1 << 20 });
+        // The size the repository declares (a larger one is refused before any wait), then silence.
+        res.writeHead(200, { 'content-length': existsSync(file) ? statSync(file).size : 1 << 16 });
         res.write('x');
         hung.push(res);
         return;
