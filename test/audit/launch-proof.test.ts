@@ -80,6 +80,9 @@ describe('check proves each node can launch', () => {
   it('what the host lacks: user namespaces, a capability outside the bounding set, a user, cgroup controllers, CPUs', async (t) => {
     const dir = tempDir(t);
     const { system, app, appHost } = tree(dir);
+    // The system template drops every capability: the family grants cap_net_raw there, so that app may add it.
+    const systemFile = join(dir, 'redpak/etc/redpak.yaml');
+    writeFileSync(systemFile, readFileSync(systemFile, 'utf8').replace(/( +)- cap: ALL\n( +)add: 0\n/, '$1- cap: ALL\n$2add: 0\n$1- cap: cap_net_raw\n$2add: 1\n'));
     const file = edit(appHost, {
       config: ['share_user: disabled', 'set-user: no-such-user-redpak', 'capabilities:', '  - cap: cap_net_raw', '    add: 1', 'cgroups:', '  cpuset:', '    cpus: "0-7"'],
     });
