@@ -6,10 +6,18 @@
  *
  * The last `keep` generations are kept, plus the newest one marked known-good (`markGood`), which
  * pruning never removes.
+ *
+ * Trust: NODE/.redpak/generations lies in the node, which anything running there (admin mode
+ * included) can write. A link planted on the way to a generation (`.redpak`, `generations`, an
+ * id, `saved`, `rpmdb`, `generation.json`), or on the way to a node path a rollback restores,
+ * would make a rollback run by root read or write host files: every such way is checked to hold
+ * no link (`assertNoLinkBelow`) before anything is read, removed or moved, and the metadata is
+ * written by temp file and rename, never through a link.
  */
 import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { RedpakError } from '../errors.js';
+import { assertNoLinkBelow } from '../node/load.js';
 import { RPM_DBPATH } from './rpm.js';
 
 export const GENERATIONS_DIR = '.redpak/generations';
@@ -31,17 +39,35 @@ export interface Generation {
 
 const META = 'generation.json';
 
+/** NODE/.redpak/generations, refused when a link is on its way (see the trust note above). */
 function generationsDir(node: string): string {
-  return join(node, GENERATIONS_DIR);
+  const dir = join(node, GENERATIONS_DIR);
+  assertNoLinkBelow(node, dir);
+  return dir;
+}
+
+/** One generation's directory, or a path in it, with no link on the way from the node. */
+function generationPath(node: string, id: number, ...rest: string[]): string {
+  const path = join(generationsDir(node), String(id), ...rest);
+  assertNoLinkBelow(node, path);
+  return path;
 }
 
 export function listGenerations(node: string): Generation[] {
   const dir = generationsDir(node);
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
-    .filter((name) => /^\d+$/.test(name) && existsSync(join(dir, name, META)))
+    .filter((name) => /^\d+$/.test(name) && lstatSync(join(dir, name)).isDirectory() && lstatSync(join(dir, name, META), { throwIfNoEntry: false })?.isFile())
     .map((name) => JSON.parse(readFileSync(join(dir, name, META), 'utf8')) as Generation)
     .sort((a, b) => a.id - b.id);
+}
+
+/** Writes a generation's metadata by temp file and rename: a planted link in its place is replaced, not followed. */
+function writeMeta(dir: string, generation: Generation): void {
+  const temp = join(dir, `${META}.tmp-${process.pid}`);
+  rmSync(temp, { force: true });
+  writeFileSync(temp, `${JSON.stringify(generation, null, 2)}\n`, { flag: 'wx' });
+  renameSync(temp, join(dir, META));
 }
 
 function isWhiteout(path: string): boolean {
@@ -73,7 +99,7 @@ export function recordGeneration(
 ): Generation {
   const all = listGenerations(node);
   const id = (all.at(-1)?.id ?? 0) + 1;
-  const dir = into ?? join(generationsDir(node), String(id));
+  const dir = into ?? generationPath(node, id);
   // What a killed run may have left under that name is not part of this generation.
   rmSync(dir, { recursive: true, force: true });
   const saved = join(dir, 'saved');
@@ -105,9 +131,10 @@ export function recordGeneration(
       }
     };
     walk('');
+    assertNoLinkBelow(node, join(node, RPM_DBPATH));
     if (existsSync(join(node, RPM_DBPATH))) cpSync(join(node, RPM_DBPATH), join(dir, 'rpmdb'), { recursive: true });
     const generation: Generation = { id, time: new Date().toISOString(), command: meta.command, ...(meta.historyId ? { historyId: meta.historyId } : {}), created };
-    writeFileSync(join(dir, META), `${JSON.stringify(generation, null, 2)}\n`);
+    writeMeta(dir, generation);
     return generation;
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
@@ -119,7 +146,7 @@ export function recordGeneration(
 
 /** Puts back one generation's saved state: the transaction that followed it is undone. */
 function restore(node: string, generation: Generation): void {
-  const dir = join(generationsDir(node), String(generation.id));
+  const dir = generationPath(node, generation.id);
   // Trust: generation.json lies in the node, which what runs there can write: a path leaving the
   // node is refused before anything is removed.
   const outside = generation.created.find((rel) => typeof rel !== 'string' || rel === '' || rel.startsWith('/') || rel.split('/').some((c) => c === '..' || c === '' || c === '.'));
@@ -128,9 +155,14 @@ function restore(node: string, generation: Generation): void {
       hint: `it was not written by redpak; remove ${dir} and roll back to another generation`,
     });
   }
+  // Nor may a link stand on the way to one of them, or to the database (checked before anything moves).
+  for (const rel of generation.created) assertNoLinkBelow(node, dirname(join(node, rel)));
+  assertNoLinkBelow(node, join(node, RPM_DBPATH));
+  const saved = generationPath(node, generation.id, 'saved');
+  const db = generationPath(node, generation.id, 'rpmdb');
   // Paths the transaction created go first, deepest first, so that saved files can take their place.
   for (const rel of [...generation.created].sort((a, b) => b.split('/').length - a.split('/').length)) rmSync(join(node, rel), { recursive: true, force: true });
-  const saved = join(dir, 'saved');
+  // Both sides are walked by lstat: a directory is entered only when it is one, never through a link.
   const walk = (rel: string) => {
     for (const name of readdirSync(join(saved, rel))) {
       const r = rel ? `${rel}/${name}` : name;
@@ -146,9 +178,8 @@ function restore(node: string, generation: Generation): void {
       renameSync(src, dest);
     }
   };
-  walk('');
+  if (existsSync(saved)) walk('');
   // The database last, as the merge writes it last.
-  const db = join(dir, 'rpmdb');
   if (existsSync(db)) {
     rmSync(join(node, RPM_DBPATH), { recursive: true, force: true });
     renameSync(db, join(node, RPM_DBPATH));
@@ -170,7 +201,7 @@ export function rollbackTo(node: string, id: number): Generation[] {
 
 /** The rpm database directory a generation kept, if the node had one then. */
 export function generationDatabase(node: string, id: number): string | undefined {
-  const db = join(generationsDir(node), String(id), 'rpmdb');
+  const db = generationPath(node, id, 'rpmdb');
   return existsSync(db) ? db : undefined;
 }
 
@@ -178,7 +209,7 @@ export function markGood(node: string, id: number): Generation {
   const generation = listGenerations(node).find((g) => g.id === id);
   if (!generation) throw new RedpakError('package', `node ${node} has no generation ${id}`);
   const updated = { ...generation, good: true };
-  writeFileSync(join(generationsDir(node), String(id), META), `${JSON.stringify(updated, null, 2)}\n`);
+  writeMeta(generationPath(node, id), updated);
   return updated;
 }
 
@@ -188,6 +219,6 @@ export function pruneGenerations(node: string, keep = DEFAULT_KEEP_GENERATIONS):
   const good = [...all].reverse().find((g) => g.good);
   const kept = new Set([...all.slice(Math.max(0, all.length - keep)).map((g) => g.id), ...(good ? [good.id] : [])]);
   const removed = all.filter((g) => !kept.has(g.id)).map((g) => g.id);
-  for (const id of removed) rmSync(join(generationsDir(node), String(id)), { recursive: true, force: true });
+  for (const id of removed) rmSync(generationPath(node, id), { recursive: true, force: true });
   return removed;
 }

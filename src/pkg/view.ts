@@ -42,6 +42,7 @@ import { run } from './exec.js';
 import { InterruptedError, signalNameOf } from './interrupt.js';
 import { rpmSupportsForceDebian, RPM_DBPATH } from './rpm.js';
 import { MERGE_JOURNAL, STAGE_DIR } from '../node/layout.js';
+import { assertNoLinkBelow } from '../node/load.js';
 import { solverPython } from './solver.js';
 
 export { STAGE_DIR };
@@ -458,6 +459,8 @@ function finishMerge(stage: string, node: string, journal: MergeJournal): void {
     const staged = join(stage, STAGED_GENERATION);
     if (lstatOrUndefined(staged)?.isDirectory()) {
       const dest = join(node, GENERATIONS_DIR, String(journal.generation));
+      // Node content may have planted `.redpak` or `generations` as a link: never moved through.
+      assertNoLinkBelow(node, dest);
       mkdirSync(dirname(dest), { recursive: true });
       rmSync(dest, { recursive: true, force: true });
       renameSync(staged, dest);

@@ -4,6 +4,9 @@
  * keeps the last N plus the newest known-good.
  */
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as dnf from '../../src/pkg/manager.js';
 import { listGenerations, pruneGenerations } from '../../src/pkg/generations.js';
@@ -78,5 +81,60 @@ describe('generations', () => {
       ],
     );
     await assert.rejects(dnf.rollback({ redpath: f.app, id: removed.at(-1)! }), /no generation/);
+  });
+});
+
+/**
+ * Hostile generations: NODE/.redpak lies in the node, which what runs there can write. A link
+ * planted on the way to a generation must never make a rollback, a mark or the next transaction
+ * (run by root) read, move or write host files.
+ */
+describe('generations planted by node content', () => {
+  let f: NodeFamily;
+  let host: string;
+  before(async () => {
+    f = await makeNodeFamily();
+    host = mkdtempSync(join(tmpdir(), 'redpak-host-'));
+  });
+  after(() => {
+    f.cleanup();
+    rmSync(host, { recursive: true, force: true });
+  });
+
+  it('a rollback refuses a generation whose saved tree is a link to a host directory, and moves nothing', async () => {
+    assert.equal((await dnf.install({ redpath: f.platform, specs: ['libredfoo-1.0'] })).status, 'done');
+    assert.equal((await dnf.install({ redpath: f.platform, specs: ['redfoo-conf'] })).status, 'done');
+    const [, last] = listGenerations(f.platform);
+    const victims = join(host, 'victims');
+    mkdirSync(join(victims, 'etc'), { recursive: true });
+    writeFileSync(join(victims, 'etc/shadow'), 'host secret\n');
+    const saved = join(f.platform, '.redpak/generations', String(last!.id), 'saved');
+    rmSync(saved, { recursive: true });
+    symlinkSync(victims, saved);
+    const before = state(f.platform);
+    await assert.rejects(dnf.rollback({ redpath: f.platform, id: last!.id }), /is a symbolic link/);
+    assert.equal(readFileSync(join(victims, 'etc/shadow'), 'utf8'), 'host secret\n', 'the host file stays where it is');
+    assert.deepEqual(state(f.platform), before, 'the node is unchanged');
+  });
+
+  it('marking a generation good never writes through a planted generation.json link', async () => {
+    const [first] = listGenerations(f.platform);
+    const victim = join(host, 'victim.json');
+    writeFileSync(victim, `${JSON.stringify(first)}\n`);
+    const meta = join(f.platform, '.redpak/generations', String(first!.id), 'generation.json');
+    rmSync(meta);
+    symlinkSync(victim, meta);
+    assert.throws(() => dnf.markGoodGeneration({ redpath: f.platform, id: first!.id }), /no generation/);
+    assert.equal(readFileSync(victim, 'utf8'), `${JSON.stringify(first)}\n`, 'the host file is unchanged');
+  });
+
+  it('a transaction refuses a node whose .redpak is a link, and writes nothing there', async () => {
+    const elsewhere = join(host, 'elsewhere');
+    mkdirSync(elsewhere);
+    rmSync(join(f.app, '.redpak'), { recursive: true, force: true });
+    symlinkSync(elsewhere, join(f.app, '.redpak'));
+    await assert.rejects(dnf.install({ redpath: f.app, specs: ['redlegacy'] }), /\.redpak is a symbolic link/);
+    assert.deepEqual(readdirSync(elsewhere), [], 'nothing was written through the link');
+    assert.deepEqual(await installedNames(f.app), []);
   });
 });
