@@ -1,5 +1,5 @@
 import { RedpakCommand } from '../../src/cli/base-command.js';
-import { runTransactionCommand, transactionFlags } from '../../src/pkg/cli-support.js';
+import { runTransactionCommand, transactionFlags } from '../../src/cli/pkg-commands.js';
 import { autoremove, type TransactionResult } from '../../src/pkg/manager.js';
 
 /**

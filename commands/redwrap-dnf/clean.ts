@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import { RedpakCommand } from '../../src/cli/base-command.js';
-import { commonFlags, commonOptions } from '../../src/pkg/cli-support.js';
+import { commonFlags, commonOptions } from '../../src/cli/pkg-commands.js';
 import { clean } from '../../src/pkg/manager.js';
 import { CLEAN_KINDS, type CleanKind } from '../../src/pkg/repos.js';
 

@@ -1,8 +1,8 @@
 import { Args } from '@oclif/core';
 import { RedpakError } from '../../src/errors.js';
 import { RedpakCommand } from '../../src/cli/base-command.js';
-import { runTransactionCommand, transactionFlags } from '../../src/pkg/cli-support.js';
-import { askConfirmation } from '../../src/pkg/ui.js';
+import { runTransactionCommand, transactionFlags } from '../../src/cli/pkg-commands.js';
+import { askConfirmation } from '../../src/cli/pkg-ui.js';
 import { generations, history, historyUndo, markGoodGeneration, rollback, type TransactionResult } from '../../src/pkg/manager.js';
 import type { HistoryEntry } from '../../src/pkg/history.js';
 import type { Generation } from '../../src/pkg/generations.js';

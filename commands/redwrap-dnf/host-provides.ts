@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { RedpakCommand } from '../../src/cli/base-command.js';
-import { commonFlags, commonOptions } from '../../src/pkg/cli-support.js';
+import { commonFlags, commonOptions } from '../../src/cli/pkg-commands.js';
 import { registerHost, type HostProvidesResult } from '../../src/pkg/manager.js';
 
 /** `--json` result: `{node, nevra, provides: [capabilities registered]}`. */

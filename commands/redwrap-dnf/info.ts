@@ -1,8 +1,8 @@
 import { Args } from '@oclif/core';
 import { RedpakCommand } from '../../src/cli/base-command.js';
-import { commonFlags, commonOptions } from '../../src/pkg/cli-support.js';
+import { commonFlags, commonOptions } from '../../src/cli/pkg-commands.js';
 import { info, type ListedPackage } from '../../src/pkg/manager.js';
-import { formatSize } from '../../src/pkg/ui.js';
+import { formatSize } from '../../src/cli/pkg-ui.js';
 
 /** `--json` result: `{packages: [{nevra, name, evr, arch, repo, node?, summary, description, license, url, size?, installsize, requires, provides}]}`. */
 export interface InfoResult {

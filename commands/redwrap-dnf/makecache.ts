@@ -1,5 +1,5 @@
 import { RedpakCommand } from '../../src/cli/base-command.js';
-import { commonFlags, commonOptions } from '../../src/pkg/cli-support.js';
+import { commonFlags, commonOptions } from '../../src/cli/pkg-commands.js';
 import { makecache } from '../../src/pkg/manager.js';
 
 /** `--json` result: `{cacheDir, repos: [{id, baseurl, fetched}]}`; `fetched` false when the cache was still fresh. */

@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import { RedpakCommand } from '../../src/cli/base-command.js';
-import { commonFlags, commonOptions } from '../../src/pkg/cli-support.js';
+import { commonFlags, commonOptions } from '../../src/cli/pkg-commands.js';
 import { mark } from '../../src/pkg/manager.js';
 import type { InstallReason } from '../../src/pkg/reasons.js';
 

@@ -1,6 +1,6 @@
 import { Args } from '@oclif/core';
 import { RedpakCommand } from '../../src/cli/base-command.js';
-import { runTransactionCommand, transactionFlags } from '../../src/pkg/cli-support.js';
+import { runTransactionCommand, transactionFlags } from '../../src/cli/pkg-commands.js';
 import { upgrade, type TransactionResult } from '../../src/pkg/manager.js';
 
 /**

@@ -41,7 +41,7 @@ const OPTIONAL_VALUE: Partial<Record<BooleanKey, 'yes-no' | 'any' | 'integer'>> 
   verbose: 'integer',
 };
 
-/** Every spelling, upstream's first (redpak-semantics §6.1); --root and --json are this project's. */
+/** Every spelling, upstream redpak's first (docs/launch-cache.md, "Command line"); --root and --json are this project's. */
 const VALUE_OPTIONS: Record<string, ValueKey> = {
   '--redpath': 'redpath', '--rpath': 'redpath', '--rp': 'redpath', '-r': 'redpath',
   '--user': 'user', '--uid': 'user', '-U': 'user',

@@ -107,9 +107,8 @@ function hostUsrLinks(): string[] {
 
 /** Top-level directories the packages write to (from their file lists). */
 export async function packageTopDirs(rpmPaths: readonly string[]): Promise<string[]> {
-  if (rpmPaths.length === 0) return [];
-  const { stdout } = await run('rpm', ['-qp', '--nosignature', '--nodigest', '--qf', '[%{FILENAMES}\\n]', ...rpmPaths], { purpose: 'list package files' });
-  return [...new Set(stdout.split('\n').map((l) => l.split('/')[1] ?? '').filter((d) => d !== ''))];
+  const files = (await packageFiles(rpmPaths)).flat();
+  return [...new Set(files.map((l) => l.split('/')[1] ?? '').filter((d) => d !== ''))];
 }
 
 /** Each package file's payload paths, as rpm reads them from the package itself (in the order given). */

@@ -72,9 +72,6 @@ export function runSandboxedCommand(
   }
 }
 
-/** redpak's name for it; the command now runs in the sandbox, restricted bash inside. */
-export const runRestrictedShell = runSandboxedCommand;
-
 export function cgroupMountPoint(mountsText?: string): string {
   let text = mountsText;
   if (text === undefined) {

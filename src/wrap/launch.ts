@@ -19,7 +19,7 @@ import { holdsMergeJournal, Sysroot } from '../node/layout.js';
 import { assertEnabled, loadFamily } from '../node/load.js';
 import type { Family } from '../node/types.js';
 import { groupId, userId } from '../system/accounts.js';
-import { runRestrictedShell } from '../system/host-facts.js';
+import { runSandboxedCommand } from '../system/host-facts.js';
 import { assertKnownCapabilities } from './capabilities.js';
 import { applyCgroupPlan, assumedV2Options, cgroupEntryArgv, detectCgroupLayout, releaseCgroups, resolveCgroupOptions } from './cgroups-apply.js';
 import { planCgroups, requestedControllers, type CgroupNode, type CgroupPlan } from './cgroups.js';
@@ -277,7 +277,7 @@ export async function executeLaunch(compiled: CompiledLaunch, options: { sysroot
     scratch = mkdtempSync(join(tmpdir(), 'redwrap-'));
     const stdio: (number | 'inherit')[] = ['inherit', 'inherit', 'inherit'];
     for (const fd of plan.fds) {
-      const opened = contentFd(scratch, `execfd-${fd.fd}`, runRestrictedShell(fd.script));
+      const opened = contentFd(scratch, `execfd-${fd.fd}`, runSandboxedCommand(fd.script));
       fds.push(opened);
       stdio[fd.fd] = opened;
     }
@@ -286,7 +286,7 @@ export async function executeLaunch(compiled: CompiledLaunch, options: { sysroot
       fds.push(opened);
       stdio[filter.fd] = opened;
     }
-    const argv = launchArgv(compiled).map((arg) => (typeof arg === 'string' ? arg : runRestrictedShell(arg.execfd)));
+    const argv = launchArgv(compiled).map((arg) => (typeof arg === 'string' ? arg : runSandboxedCommand(arg.execfd)));
     const full = applied ? cgroupEntryArgv(applied, argv) : argv;
 
     const previousUmask = compiled.umask !== undefined ? process.umask(compiled.umask) : undefined;

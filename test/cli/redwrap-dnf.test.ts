@@ -1,19 +1,13 @@
 /** redwrap-dnf as users run it: the built executable, real families in temp dirs. */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LOCK_FILE } from '../../src/pkg/lock.js';
-import { STAGE_DIR } from '../../src/pkg/view.js';
-import { buildTestRpm, makeNodeFamily, snapshotNode, type NodeFamily } from '../pkg/helpers/nodes.js';
+import { makeNodeFamily, snapshotNode, type NodeFamily } from '../pkg/helpers/nodes.js';
 import { installedNames } from '../pkg/helpers/family.js';
 import { runBin, type BinRun } from '../helpers/cli.js';
 import { holdLock } from '../helpers/lock-holder.js';
 
-const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
-const BIN = join(ROOT, 'bin', 'redwrap-dnf');
 
 const dnf = (args: string[]): BinRun => runBin('redwrap-dnf', args);
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import type { HostFacts } from '../../src/config/expand.js';
-import { runRestrictedShell } from '../../src/system/host-facts.js';
+import { runSandboxedCommand } from '../../src/system/host-facts.js';
 import { createNode } from '../../src/node/factory.js';
 
 export function tempDir(t: TestContext, prefix = 'redpak-test-'): string {
@@ -22,12 +22,19 @@ export function pinnedHost(overrides: Partial<HostFacts> = {}): HostFacts {
     gid: 1000,
     pid: 4242,
     now: new Date(Date.UTC(2026, 0, 2, 3, 4, 5)),
-    runCommand: (script) => runRestrictedShell(script, { PATH: '/usr/bin:/bin' }),
+    runCommand: (script) => runSandboxedCommand(script, { PATH: '/usr/bin:/bin' }),
     uuid: () => `00000000-0000-4000-8000-${String(++counter).padStart(12, '0')}`,
     cgroupMountPoint: () => '/sys/fs/cgroup',
     ...overrides,
   };
 }
+
+/** Exports of the host's /usr, read-only, with the merged-/usr links: enough to run a host program in a node. */
+export const HOST_USR_EXPORTS = `  - {mode: Restricted, mount: /usr}
+  - {mode: Symlink, mount: /bin, path: usr/bin}
+  - {mode: Symlink, mount: /lib, path: usr/lib}
+  - {mode: Symlink, mount: /lib64, path: usr/lib64}
+`;
 
 export const HEADERS_ONLY = 'headers:\n  alias: alias\n  name: name\n  info: info\n';
 

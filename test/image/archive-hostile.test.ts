@@ -7,17 +7,16 @@
  * entry and leaves nothing behind (no node, no staging directory).
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { extract as tarExtract, pack as tarPack } from 'tar-stream';
+import { extract as tarExtract } from 'tar-stream';
 import { RedpakError } from '../../src/errors.js';
 import { exportNode, importNode, linkEscapes, MANIFEST_NAME, MAX_ENTRIES, type ArchiveManifest, type ManifestEntry } from '../../src/image/archive.js';
 import { pinnedHost } from '../helpers/family.js';
 import type { NodeFamily } from '../pkg/helpers/nodes.js';
-import { listing, makeInstalledFamily } from './family.js';
+import { listing, makeInstalledFamily, sha, writeTar } from './family.js';
 
 interface Entry {
   name: string;
@@ -43,25 +42,6 @@ async function readTar(file: string): Promise<Entry[]> {
   return out;
 }
 
-async function writeTar(file: string, entries: Entry[]): Promise<void> {
-  const pack = tarPack();
-  const chunks: Buffer[] = [];
-  pack.on('data', (c) => chunks.push(c as Buffer));
-  const ended = new Promise<void>((resolve) => pack.on('end', () => resolve()));
-  for (const e of entries) {
-    await new Promise<void>((resolve, reject) => {
-      const header = { name: e.name, type: e.type as 'file', mode: e.mode, mtime: new Date(0), linkname: e.linkname, ...(e.content ? { size: e.content.length } : {}) };
-      const cb = (err?: Error | null) => (err ? reject(err) : resolve());
-      if (e.content) pack.entry(header, e.content, cb);
-      else pack.entry(header, cb);
-    });
-  }
-  pack.finalize();
-  await ended;
-  writeFileSync(file, Buffer.concat(chunks));
-}
-
-const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /** What to add: a directory, a file (content, mode) or a symlink. */
 type Extra = { dir: string; mode?: number } | { file: string; content?: string; mode?: number } | { link: string; target: string };

@@ -1,12 +1,11 @@
 /** Node archives: reproducible export, consistent rpm databases, checked import, bad archives. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { extract as tarExtract, pack as tarPack } from 'tar-stream';
+import { extract as tarExtract } from 'tar-stream';
 import { RedpakError } from '../../src/errors.js';
 import { checkEntryPath, exportNode, importNode, linkStaysInside, MANIFEST_NAME, readManifest, type ArchiveManifest } from '../../src/image/archive.js';
 import { setNodeState } from '../../src/node/factory.js';
@@ -14,7 +13,7 @@ import { loadTree } from '../../src/node/load.js';
 import { solverPython } from '../../src/pkg/solver.js';
 import { pinnedHost } from '../helpers/family.js';
 import type { NodeFamily } from '../pkg/helpers/nodes.js';
-import { listing, makeDestination, makeInstalledFamily, rpm } from './family.js';
+import { listing, makeDestination, makeInstalledFamily, rpm, sha, writeTar } from './family.js';
 
 interface TarEntry {
   name: string;
@@ -44,26 +43,6 @@ async function readTar(file: string): Promise<TarEntry[]> {
   return out;
 }
 
-/** Writes a tar from entries (for hand-made bad archives). */
-async function writeTar(file: string, entries: { name: string; type?: string; mode?: number; content?: Buffer; linkname?: string }[]): Promise<void> {
-  const pack = tarPack();
-  const chunks: Buffer[] = [];
-  pack.on('data', (c) => chunks.push(c as Buffer));
-  const ended = new Promise<void>((resolve) => pack.on('end', () => resolve()));
-  for (const e of entries) {
-    await new Promise<void>((resolve, reject) => {
-      const header = { name: e.name, type: (e.type ?? 'file') as 'file', mode: e.mode ?? 0o644, mtime: new Date(0), linkname: e.linkname, ...(e.content ? { size: e.content.length } : {}) };
-      const cb = (err?: Error | null) => (err ? reject(err) : resolve());
-      if (e.content) pack.entry(header, e.content, cb);
-      else pack.entry(header, cb);
-    });
-  }
-  pack.finalize();
-  await ended;
-  writeFileSync(file, Buffer.concat(chunks));
-}
-
-const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 function expectArchiveError(pattern: RegExp) {
   return (error: unknown) => {

@@ -3,7 +3,9 @@
  * the fixture repository) built once per test file, and a second family to import into.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { pack as tarPack } from 'tar-stream';
 import { join } from 'node:path';
 import { install } from '../../src/pkg/manager.js';
 import { createNode } from '../../src/node/factory.js';
@@ -40,3 +42,24 @@ export function rpm(node: string, ...args: string[]): { status: number; stdout: 
 export function listing(dir: string): string[] {
   return existsSync(dir) ? readdirSync(dir).sort() : [];
 }
+
+/** Writes a tar from entries (for hand-made bad archives). */
+export async function writeTar(file: string, entries: { name: string; type?: string; mode?: number; content?: Buffer; linkname?: string }[]): Promise<void> {
+  const pack = tarPack();
+  const chunks: Buffer[] = [];
+  pack.on('data', (c) => chunks.push(c as Buffer));
+  const ended = new Promise<void>((resolve) => pack.on('end', () => resolve()));
+  for (const e of entries) {
+    await new Promise<void>((resolve, reject) => {
+      const header = { name: e.name, type: (e.type ?? 'file') as 'file', mode: e.mode ?? 0o644, mtime: new Date(0), linkname: e.linkname, ...(e.content ? { size: e.content.length } : {}) };
+      const cb = (err?: Error | null) => (err ? reject(err) : resolve());
+      if (e.content) pack.entry(header, e.content, cb);
+      else pack.entry(header, cb);
+    });
+  }
+  pack.finalize();
+  await ended;
+  writeFileSync(file, Buffer.concat(chunks));
+}
+
+export const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');

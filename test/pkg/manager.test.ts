@@ -4,7 +4,7 @@
  * the issue, each failing if its rule is removed.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -13,7 +13,7 @@ import { createNode } from '../../src/node/factory.js';
 import { LOCK_FILE } from '../../src/pkg/lock.js';
 import * as dnf from '../../src/pkg/manager.js';
 import { initDb, installPackages, queryPackages, registerHostProvides } from '../../src/pkg/rpm.js';
-import { renderTransactionTable } from '../../src/pkg/ui.js';
+import { renderTransactionTable } from '../../src/cli/pkg-ui.js';
 import { STAGE_DIR } from '../../src/pkg/view.js';
 import { pinnedHost } from '../helpers/family.js';
 import { holdLock, lockIsHeld } from '../helpers/lock-holder.js';

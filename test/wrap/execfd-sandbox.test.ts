@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeNode, tempDir } from '../helpers/family.js';
+import { HOST_USR_EXPORTS, makeNode, tempDir } from '../helpers/family.js';
 import { forgetCachedPlans, PACKAGE_ROOT, redwrap } from '../helpers/redwrap.js';
 
 const LAUNCHER = join(PACKAGE_ROOT, 'dist/bin/redwrap-launch');
@@ -19,11 +19,7 @@ const config = (script: string) => `headers:
 config:
   path: /usr/bin:/bin
 exports:
-  - {mode: Restricted, mount: /usr}
-  - {mode: Symlink, mount: /bin, path: usr/bin}
-  - {mode: Symlink, mount: /lib, path: usr/lib}
-  - {mode: Symlink, mount: /lib64, path: usr/lib64}
-  - {mode: Execfd, mount: /etc/motd, path: "${script}"}
+${HOST_USR_EXPORTS}  - {mode: Execfd, mount: /etc/motd, path: "${script}"}
 `;
 
 // What the command sees: its root, its /tmp, its capabilities, its environment, its network.

@@ -8,7 +8,7 @@ import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeNode, tempDir } from '../helpers/family.js';
+import { HOST_USR_EXPORTS, makeNode, tempDir } from '../helpers/family.js';
 import { cachedPlanPath, forgetCachedPlans, PACKAGE_ROOT, redwrap } from '../helpers/redwrap.js';
 
 const LAUNCHER = join(PACKAGE_ROOT, 'dist/bin/redwrap-launch');
@@ -26,11 +26,7 @@ config:
     pids:
       max: 64
 exports:
-  - {mode: Restricted, mount: /usr}
-  - {mode: Symlink, mount: /bin, path: usr/bin}
-  - {mode: Symlink, mount: /lib, path: usr/lib}
-  - {mode: Symlink, mount: /lib64, path: usr/lib64}
-  - {mode: Procfs, mount: /proc}
+${HOST_USR_EXPORTS}  - {mode: Procfs, mount: /proc}
   - {mode: Devfs, mount: /dev}
   - {mode: Tmpfs, mount: /tmp}
   - {mode: Execfd, mount: /etc/motd, path: echo from-execfd}

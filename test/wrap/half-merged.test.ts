@@ -7,18 +7,14 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeNode, tempDir } from '../helpers/family.js';
+import { HOST_USR_EXPORTS, makeNode, tempDir } from '../helpers/family.js';
 import { forgetCachedPlans, redwrap } from '../helpers/redwrap.js';
 import { MERGE_JOURNAL, STAGE_DIR } from '../../src/node/layout.js';
 
 const ROOT = `headers:
   alias: plat
 exports:
-  - {mode: Restricted, mount: /usr}
-  - {mode: Symlink, mount: /bin, path: usr/bin}
-  - {mode: Symlink, mount: /lib, path: usr/lib}
-  - {mode: Symlink, mount: /lib64, path: usr/lib64}
-`;
+${HOST_USR_EXPORTS}`;
 
 describe('a half-merged node', () => {
   it('is launched by neither path until its merge is completed', async (t) => {

@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { makeNode, tempDir } from '../helpers/family.js';
+import { HOST_USR_EXPORTS, makeNode, tempDir } from '../helpers/family.js';
 import { cachedPlanPath, forgetCachedPlans, PACKAGE_ROOT, redwrap } from '../helpers/redwrap.js';
 
 const LAUNCHER = join(PACKAGE_ROOT, 'dist/bin/redwrap-launch');
@@ -24,11 +24,7 @@ config:
   hostname: ${host}
   path: /usr/bin:/bin
 exports:
-  - {mode: Restricted, mount: /usr}
-  - {mode: Symlink, mount: /bin, path: usr/bin}
-  - {mode: Symlink, mount: /lib, path: usr/lib}
-  - {mode: Symlink, mount: /lib64, path: usr/lib64}
-  - {mode: Procfs, mount: /proc}
+${HOST_USR_EXPORTS}  - {mode: Procfs, mount: /proc}
   - {mode: Devfs, mount: /dev}
   - {mode: Tmpfs, mount: /tmp}
 `;

@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeNode, tempDir } from '../helpers/family.js';
+import { HOST_USR_EXPORTS, makeNode, tempDir } from '../helpers/family.js';
 import { forgetCachedPlans, PACKAGE_ROOT, redwrap } from '../helpers/redwrap.js';
 import { parseRedwrapArgv } from '../../src/cli/redwrap-argv.js';
 
@@ -19,11 +19,7 @@ const CONFIG = `headers:
 config:
   path: /usr/bin:/bin
 exports:
-  - {mode: Restricted, mount: /usr}
-  - {mode: Symlink, mount: /bin, path: usr/bin}
-  - {mode: Symlink, mount: /lib, path: usr/lib}
-  - {mode: Symlink, mount: /lib64, path: usr/lib64}
-  - {mode: Procfs, mount: /proc}
+${HOST_USR_EXPORTS}  - {mode: Procfs, mount: /proc}
   - {mode: Devfs, mount: /dev}
 `;
 

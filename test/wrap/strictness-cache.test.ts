@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeNode, tempDir } from '../helpers/family.js';
+import { HOST_USR_EXPORTS, makeNode, tempDir } from '../helpers/family.js';
 import { forgetCachedPlans, PACKAGE_ROOT, redwrap } from '../helpers/redwrap.js';
 
 const LAUNCHER = join(PACKAGE_ROOT, 'dist/bin/redwrap-launch');
@@ -17,11 +17,7 @@ const LAUNCHER = join(PACKAGE_ROOT, 'dist/bin/redwrap-launch');
 const ROOT = `headers:
   alias: root
 exports:
-  - {mode: Restricted, mount: /usr}
-  - {mode: Symlink, mount: /bin, path: usr/bin}
-  - {mode: Symlink, mount: /lib, path: usr/lib}
-  - {mode: Symlink, mount: /lib64, path: usr/lib64}
-  - {mode: Restricted, mount: /data, path: $NODE_PATH/data}
+${HOST_USR_EXPORTS}  - {mode: Restricted, mount: /data, path: $NODE_PATH/data}
 `;
 // Same length: `Restricted` and `Public    ` (padded), so the file keeps its size.
 const LEAF = (mode: string) => `headers:\n  alias: leaf\nexports:\n  - {mode: ${mode}, mount: /data/, path: /srv}\n`;

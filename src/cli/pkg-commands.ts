@@ -3,10 +3,10 @@
  * command line (table, confirmation, progress, outcome). Kept here so the commands stay thin.
  */
 import { Flags, type Command } from '@oclif/core';
-import { redpathFlag, sysrootFlag } from '../cli/base-command.js';
-import type { CommonOptions, TransactionOptions, TransactionResult } from './manager.js';
-import { InterruptedError, signalNameOf } from './interrupt.js';
-import { askConfirmation, renderOutcome, renderTransactionTable, TransactionProgress } from './ui.js';
+import { redpathFlag, sysrootFlag } from './base-command.js';
+import type { CommonOptions, TransactionOptions, TransactionResult } from '../pkg/manager.js';
+import { InterruptedError, signalNameOf } from '../pkg/interrupt.js';
+import { askConfirmation, renderOutcome, renderTransactionTable, TransactionProgress } from './pkg-ui.js';
 
 export const commonFlags = {
   redpath: redpathFlag,

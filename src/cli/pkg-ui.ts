@@ -4,7 +4,7 @@
  */
 import { createInterface } from 'node:readline';
 import { RedpakError } from '../errors.js';
-import type { PlannedPackage, ProgressEvent, TransactionPlan, TransactionResult } from './manager.js';
+import type { PlannedPackage, ProgressEvent, TransactionPlan, TransactionResult } from '../pkg/manager.js';
 
 export function formatSize(bytes: number): string {
   if (bytes < 1024) return `${bytes}`;
