@@ -1,6 +1,8 @@
 #!/bin/sh
-# Builds the fast redwrap launcher (dist/bin/redwrap-launch) when a C compiler is present.
-# Without it redwrap still works, through the full CLI only.
+# Builds redwrap's executable, dist/bin/redwrap-launch (bin/redwrap and package.json `bin` point at
+# it, so that a launch starts no shell): the fast launcher when a C compiler is present, which
+# hands over to the full CLI by itself when it cannot serve a launch; without a compiler, a
+# script that runs the full CLI for every launch (scripts/redwrap-full-cli.sh).
 #
 # bwrap's path is fixed here, once: `command -v bwrap` at build time (upstream's /usr/bin/bwrap
 # when bwrap is not installed yet). It goes to dist/bwrap-path, the full CLI's default
@@ -21,7 +23,9 @@ mv dist/bwrap-path.tmp dist/bwrap-path
 cc=${CC:-cc}
 if ! command -v "$cc" >/dev/null 2>&1; then
   echo "build-launcher: no C compiler ($cc): redwrap will use the full CLI for every launch" >&2
-  rm -f dist/bin/redwrap-launch
+  cp scripts/redwrap-full-cli.sh dist/bin/redwrap-launch.tmp
+  chmod 755 dist/bin/redwrap-launch.tmp
+  mv dist/bin/redwrap-launch.tmp dist/bin/redwrap-launch
   exit 0
 fi
 # Hardened build (test/wrap/launcher-sanitizers.test.ts builds its own copy with the sanitizers).

@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
-import { readdirSync, rmSync } from 'node:fs';
+import { closeSync, openSync, readSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { TestContext } from 'node:test';
 import { launchCacheDir, planFileName, planKey } from '../../src/wrap/launch-cache.js';
@@ -14,6 +14,27 @@ import { fileURLToPath } from 'node:url';
 
 export const PACKAGE_ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
 export const REDWRAP_BIN = process.env.REDWRAP_BIN ?? resolve(PACKAGE_ROOT, 'bin/redwrap');
+
+/** redwrap's executable: the C fast launcher, or a script running the full CLI where no compiler was found. */
+export const LAUNCHER = join(PACKAGE_ROOT, 'dist/bin/redwrap-launch');
+
+/** A test `skip` value: false when the fast launcher is built (an ELF file), else the reason. */
+export const WITHOUT_FAST_LAUNCHER: false | string = isElf(LAUNCHER) ? false : 'the fast launcher is not built (no C compiler)';
+
+function isElf(path: string): boolean {
+  const magic = Buffer.alloc(4);
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      readSync(fd, magic, 0, 4, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return false;
+  }
+  return magic.equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
+}
 
 /**
  * The environment redwrap runs with: small and fixed, so that what reaches a sandbox (Inherit,

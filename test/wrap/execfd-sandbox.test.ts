@@ -10,9 +10,8 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { HOST_USR_EXPORTS, makeNode, tempDir } from '../helpers/family.js';
-import { forgetCachedPlans, PACKAGE_ROOT, redwrap } from '../helpers/redwrap.js';
+import { forgetCachedPlans, redwrap, WITHOUT_FAST_LAUNCHER } from '../helpers/redwrap.js';
 
-const LAUNCHER = join(PACKAGE_ROOT, 'dist/bin/redwrap-launch');
 
 const config = (script: string) => `headers:
   alias: execfd
@@ -25,7 +24,7 @@ ${HOST_USR_EXPORTS}  - {mode: Execfd, mount: /etc/motd, path: "${script}"}
 // What the command sees: its root, its /tmp, its capabilities, its environment, its network.
 const REPORT = "ls -A /; ls -A /tmp; grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status; env | sort; ls /sys/class/net 2>&1 | sort";
 
-describe('Execfd commands run sandboxed on both launch paths', { skip: !existsSync(LAUNCHER) && 'dist/bin/redwrap-launch is not built' }, () => {
+describe('Execfd commands run sandboxed on both launch paths', { skip: WITHOUT_FAST_LAUNCHER }, () => {
   it('sees the same sandbox from the full CLI and from the fast launcher', async (t) => {
     const dir = tempDir(t);
     const leaf = makeNode(dir, join(dir, 'n'), 'execfd', config(REPORT));

@@ -9,9 +9,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HOST_USR_EXPORTS, makeNode, tempDir } from '../helpers/family.js';
-import { cachedPlanPath, forgetCachedPlans, PACKAGE_ROOT, redwrap } from '../helpers/redwrap.js';
+import { cachedPlanPath, forgetCachedPlans, redwrap, WITHOUT_FAST_LAUNCHER } from '../helpers/redwrap.js';
 
-const LAUNCHER = join(PACKAGE_ROOT, 'dist/bin/redwrap-launch');
 
 const ROOT_CONFIG = `headers:
   alias: root
@@ -64,7 +63,7 @@ function family(t: TestContext): { leaf: string; root: string; dir: string } {
 
 const fastOnly = { REDWRAP_NO_FALLBACK: '1' };
 
-describe('redwrap fast path', { skip: !existsSync(LAUNCHER) && 'dist/bin/redwrap-launch is not built (no C compiler)' }, () => {
+describe('redwrap fast path', { skip: WITHOUT_FAST_LAUNCHER }, () => {
   it('serves the second launch from the cached plan, with the same sandbox as the full CLI', async (t) => {
     const { leaf } = family(t);
     const env = { FROM_CALLER: 'caller' };

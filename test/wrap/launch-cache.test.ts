@@ -12,9 +12,8 @@ import { chmodSync, chownSync, copyFileSync, existsSync, lstatSync, mkdirSync, r
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { HOST_USR_EXPORTS, makeNode, tempDir } from '../helpers/family.js';
-import { cachedPlanPath, forgetCachedPlans, PACKAGE_ROOT, redwrap } from '../helpers/redwrap.js';
+import { cachedPlanPath, forgetCachedPlans, PACKAGE_ROOT, redwrap, WITHOUT_FAST_LAUNCHER } from '../helpers/redwrap.js';
 
-const LAUNCHER = join(PACKAGE_ROOT, 'dist/bin/redwrap-launch');
 const REDMANAGER = join(PACKAGE_ROOT, 'bin/redmanager');
 const fastOnly = { REDWRAP_NO_FALLBACK: '1' };
 
@@ -58,7 +57,7 @@ function redwrapAs(user: { uid: number; gid: number }, args: string[], env: Reco
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-describe('launch cache', { skip: !existsSync(LAUNCHER) && 'dist/bin/redwrap-launch is not built (no C compiler)' }, () => {
+describe('launch cache', { skip: WITHOUT_FAST_LAUNCHER }, () => {
   it('never reads a plan planted in the node, by admin mode or by the node\'s owner', async (t) => {
     const dir = tempDir(t);
     const app = join(dir, 'plat', 'app');

@@ -6,13 +6,11 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { HOST_USR_EXPORTS, makeNode, tempDir } from '../helpers/family.js';
-import { forgetCachedPlans, PACKAGE_ROOT, redwrap } from '../helpers/redwrap.js';
+import { forgetCachedPlans, redwrap, WITHOUT_FAST_LAUNCHER } from '../helpers/redwrap.js';
 import { parseRedwrapArgv } from '../../src/cli/redwrap-argv.js';
 
-const LAUNCHER = join(PACKAGE_ROOT, 'dist/bin/redwrap-launch');
 
 const CONFIG = `headers:
   alias: argv
@@ -74,7 +72,7 @@ describe('redwrap command line', () => {
     }
   });
 
-  it('gives the same meaning on the fast path and on the full CLI', { skip: !existsSync(LAUNCHER) && 'dist/bin/redwrap-launch is not built' }, async (t) => {
+  it('gives the same meaning on the fast path and on the full CLI', { skip: WITHOUT_FAST_LAUNCHER }, async (t) => {
     const dir = tempDir(t);
     const leaf = join(dir, 'n');
     makeNode(dir, leaf, 'argv', CONFIG, 'headers:\n  alias: argv\n');

@@ -7,12 +7,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HOST_USR_EXPORTS, makeNode, tempDir } from '../helpers/family.js';
-import { forgetCachedPlans, PACKAGE_ROOT, redwrap } from '../helpers/redwrap.js';
+import { forgetCachedPlans, redwrap, WITHOUT_FAST_LAUNCHER } from '../helpers/redwrap.js';
 
-const LAUNCHER = join(PACKAGE_ROOT, 'dist/bin/redwrap-launch');
 
 const ROOT = `headers:
   alias: root
@@ -22,7 +21,7 @@ ${HOST_USR_EXPORTS}  - {mode: Restricted, mount: /data, path: $NODE_PATH/data}
 // Same length: `Restricted` and `Public    ` (padded), so the file keeps its size.
 const LEAF = (mode: string) => `headers:\n  alias: leaf\nexports:\n  - {mode: ${mode}, mount: /data/, path: /srv}\n`;
 
-describe('fast path and the no-loosening rules', { skip: !existsSync(LAUNCHER) && 'dist/bin/redwrap-launch is not built (no C compiler)' }, () => {
+describe('fast path and the no-loosening rules', { skip: WITHOUT_FAST_LAUNCHER }, () => {
   it('a cached plan is not served once the child loosens, and the full CLI refuses it', async (t) => {
     const dir = tempDir(t);
     const root = makeNode(dir, join(dir, 'root'), 'root', ROOT);
