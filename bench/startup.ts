@@ -1,0 +1,78 @@
+/**
+ * Start-up and scale of the Node.js commands, each against `node -e 0` (the floor of the runtime)
+ * run interleaved with it: `redmanager tree` of a 1,000-node family, `redmanager mergeconfig
+ * --json` of families 8 and 16 deep, the full CLI's `redwrap --dump-only`, and `--version`.
+ *
+ *   npm run build && node dist/bench/startup.js [--rounds N]
+ *
+ * The families are written with the library (src/node/factory.ts), the way `create-node` writes
+ * them, from the shipped default template.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createNode } from '../src/node/factory.js';
+import { inspectionHostFacts } from '../src/system/host-facts.js';
+import { compare, type Contender, formatTable, machine, numberFlag, type Row } from './lib.js';
+
+const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
+const START = join(ROOT, 'dist/src/cli/start.cjs');
+
+function node(redpath: string, systemNode = false): void {
+  createNode({ redpath, systemNode, host: inspectionHostFacts() });
+}
+
+/** A root, 9 platforms, and 110 apps under each: 1,000 nodes. */
+function wideFamily(dir: string): string {
+  const root = join(dir, 'wide');
+  node(root);
+  for (let p = 0; p < 9; p += 1) {
+    const platform = join(root, `platform${p}`);
+    node(platform);
+    for (let a = 0; a < 110; a += 1) node(join(platform, `app${a}`));
+  }
+  return root;
+}
+
+/** A chain of `depth` nodes; returns the leaf. */
+function deepFamily(dir: string, depth: number): string {
+  let path = join(dir, `deep${depth}`);
+  node(path);
+  for (let level = 1; level < depth; level += 1) {
+    path = join(path, `n${level}`);
+    node(path);
+  }
+  return path;
+}
+
+const floor: Contender = { name: 'node -e 0', argv: [process.execPath, '-e', '0'] };
+const cli = (name: string, executable: string, ...args: string[]): Contender => ({
+  name,
+  argv: [process.execPath, START, executable, ...args],
+});
+
+export function startupBench(rounds: number): Row[] {
+  const scratch = mkdtempSync(join(tmpdir(), 'redpak-bench-startup-'));
+  try {
+    const wide = wideFamily(scratch);
+    const deep8 = deepFamily(scratch, 8);
+    const deep16 = deepFamily(scratch, 16);
+    const comparisons: Contender[][] = [
+      [floor, cli('redmanager tree, 1,000 nodes', 'redmanager', 'tree', '--redroot', wide)],
+      [floor, cli('redmanager mergeconfig --json, 8 deep', 'redmanager', 'mergeconfig', '--json', '--redpath', deep8)],
+      [floor, cli('redmanager mergeconfig --json, 16 deep', 'redmanager', 'mergeconfig', '--json', '--redpath', deep16)],
+      [floor, cli('redwrap --dump-only (full CLI), 8 deep', 'redwrap', '--dump-only', '--redpath', deep8, '--', '/bin/true')],
+      [floor, cli('redmanager --version', 'redmanager', '--version')],
+      [floor, cli('redwrap-dnf --version', 'redwrap-dnf', '--version')],
+    ];
+    return comparisons.flatMap((contenders, i) => compare('startup', contenders, rounds).filter((row, j) => i === 0 || j > 0));
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  console.log(formatTable(startupBench(numberFlag('--rounds', 20))));
+  console.log(`\n${machine()}`);
+}
