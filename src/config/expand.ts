@@ -1,5 +1,5 @@
 /**
- * Variable expansion of configuration strings (redpak-semantics §3).
+ * Variable expansion of configuration strings (docs/configuration.md, "Variables").
  *
  * Pure: everything that comes from the running system (environment, ids, clock, the shell used
  * for `$(...)`) arrives through `HostFacts`, so tests pin it and the launch-plan compiler can
@@ -137,7 +137,7 @@ function nodeField(node: NodeFacts | undefined, field: 'alias' | 'name' | 'path'
   return node[field] ?? '';
 }
 
-/** The built-in table of redpak-semantics §3.2; `undefined` means "not a built-in". */
+/** The built-in table of docs/configuration.md, "Built-in variables"; `undefined` means "not a built-in". */
 function builtinValue(name: string, ctx: ExpandContext): string | undefined {
   const { host } = ctx;
   const env = host.env;

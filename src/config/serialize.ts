@@ -1,5 +1,5 @@
 /**
- * Canonical YAML of the node files, in redpak's key order (redpak-semantics §2.8): headers,
+ * Canonical YAML of the node files, in redpak's key order (docs/configuration.md, "Canonical form"): headers,
  * exports, environ, config; always-present scalars written even for a headers-only file.
  */
 import { stringify } from 'yaml';
@@ -9,7 +9,7 @@ type Ordered = Record<string, unknown>;
 
 const defined = (o: Ordered): Ordered => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 
-/** redpak's order of the cgroups sub-maps and of their keys (semantics §2.8), whatever the source order. */
+/** redpak's order of the cgroups sub-maps and of their keys (docs/configuration.md, "Canonical form"). */
 const CGROUPS_ORDER: Array<[keyof CgroupsConfig, string[]]> = [
   ['cpuset', ['cpus', 'mems', 'cpus_partition']],
   ['mem', ['max', 'high', 'min', 'low', 'oom_group', 'swap_high', 'swap_max']],

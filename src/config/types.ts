@@ -29,7 +29,7 @@ export const EXPORT_MODES = [
 export type ExportMode = (typeof EXPORT_MODES)[number];
 
 /**
- * Exports an ancestor keeps to itself. redpak forgets PrivateRestricted here (its bug #3); its
+ * Exports an ancestor keeps to itself. redpak forgets PrivateRestricted here (docs/compatibility.md); its
  * documented intent is that it is private, which is what we do.
  */
 export const PRIVATE_EXPORT_MODES: ReadonlySet<ExportMode> = new Set(['Private', 'PrivateFile', 'PrivateRestricted']);

@@ -1,6 +1,6 @@
 /**
  * The merge of a family's configuration files into one effective configuration
- * (redpak-semantics §4). Pure: a loaded family and the host facts in, a MergedConfig out.
+ * (docs/configuration.md, "Merge across the family"). Pure: a loaded family and the host facts in, a MergedConfig out.
  *
  * Files are visited leaf-admin, leaf-normal, parent-admin, parent-normal, …, root-normal (admin
  * files only in admin mode). Unless a rule says otherwise the first definition met wins, so an
@@ -127,7 +127,7 @@ function optionalList<K extends 'path' | 'ldpath'>(key: K, list: MergedPathList 
 }
 
 // ---------------------------------------------------------------------------------------------
-// Scalars (§4.2): all admin files leaf→root first, then all normal files leaf→root.
+// Scalars: all admin files leaf→root first, then all normal files leaf→root.
 
 const STRING_KEYS = ['persistdir', 'rpmdir', 'cachedir', 'hostname', 'chdir', 'umask', 'set-user', 'set-group', 'smack', 'cgrouproot'] as const;
 const TRI_KEYS = ['die-with-parent', 'new-session'] as const;
@@ -161,7 +161,7 @@ function mergeScalars(visits: Visit[], leafContext: ExpandContext): MergedScalar
 }
 
 // ---------------------------------------------------------------------------------------------
-// path / ldpath (§4.3): cumulative, child components first, duplicates dropped.
+// path / ldpath: cumulative, child components first, duplicates dropped.
 
 function mergePathList(
   visits: Visit[],
@@ -181,7 +181,7 @@ function mergePathList(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Namespace sharing (§4.7).
+// Namespace sharing.
 
 function mergeShares(visits: Visit[]): Record<ShareKey, MergedShare> {
   const raw = {} as Record<ShareKey, MergedShare>;
@@ -219,7 +219,7 @@ function shareText(value: ShareValue): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Keyed lists: environ (§4.4), exports (§4.5), capabilities (§4.6).
+// Keyed lists: environ, exports, capabilities.
 
 interface KeyedRules<T> {
   what: string;
@@ -374,7 +374,7 @@ function mergeCapabilities(visits: Visit[], warnings: MergeWarning[]): MergedCap
 }
 
 // ---------------------------------------------------------------------------------------------
-// cgroups: applied per node, root-most first (§5.8); not merged into one value.
+// cgroups: applied per node, root-most first (docs/configuration.md, "Cgroups"); not merged into one value.
 
 function nodeCgroups(family: Family): NodeCgroups[] {
   const out: NodeCgroups[] = [];

@@ -1,5 +1,5 @@
 /**
- * Node creation from templates or given files (redpak-semantics §1.6–1.7), and the state
+ * Node creation from templates or given files (docs/node-layout.md, "Creating a node"), and the state
  * changes of an existing node (enable, disable, remove).
  *
  * Everything is read and checked before the first write; the writes go through an FsTransaction,

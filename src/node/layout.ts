@@ -1,4 +1,4 @@
-/** Where a node keeps its files, relative to the node directory (redpak-semantics §1.2). */
+/** Where a node keeps its files, relative to the node directory (docs/node-layout.md, "Layout"). */
 import { join, posix, resolve } from 'node:path';
 import { existsSync, lstatSync, readlinkSync, statSync } from 'node:fs';
 import { RedpakError } from '../errors.js';

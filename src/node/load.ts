@@ -1,4 +1,4 @@
-/** Reading one node from disk, and finding its family (redpak-semantics §1.4–1.5). */
+/** Reading one node from disk, and finding its family (docs/node-layout.md, "Reading a node", "The family"). */
 import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { RedpakError } from '../errors.js';

@@ -68,7 +68,7 @@ export interface InstalledPackage {
 const SIGNATURE_FORMAT = '%|RSAHEADER?{%{RSAHEADER:pgpsig}}:{%|DSAHEADER?{%{DSAHEADER:pgpsig}}:{%|SIGPGP?{%{SIGPGP:pgpsig}}:{(none)}|}|}|';
 
 /**
- * One record per package: `@PKG` line, then P/R/C/O/F lines, tab separated (toolchain.md §3).
+ * One record per package: `@PKG` line, then P/R/C/O/F lines, tab separated (docs/host-tools.md, "rpm").
  * The `@PKG` fields after the header digest (license, source rpm, signature, digest algorithm)
  * came later: the parser takes them when present.
  */
@@ -213,7 +213,7 @@ function transactionFlags(options: RpmTransactionOptions): string[] {
 /**
  * Arguments for `rpm` that install/upgrade the given files (-U installs what is missing and
  * upgrades what is older, honouring Obsoletes within the node's own database). Exposed so a
- * sandboxed runner can execute the same command inside the family view (toolchain.md §4.6):
+ * sandboxed runner can execute the same command inside the family view (docs/host-tools.md, "Overlay and staging"):
  * pass root '/' there.
  */
 export async function installArgs(nodeRoot: string, rpmPaths: readonly string[], options: InstallOptions = {}): Promise<string[]> {

@@ -135,7 +135,7 @@ def load_rpmdb(pool, repo, root):
         return []  # a node without a database simply has no packages yet
 
     def fill(target):
-        # Debian's libsolv reads ~/.rpmdb unless told to use the rootdir (toolchain.md §0.5).
+        # Debian's libsolv reads ~/.rpmdb unless told to use the rootdir (docs/host-tools.md, "libsolv").
         pool.set_rootdir(root)
         try:
             if not target.add_rpmdb(RPMDB_FLAGS):

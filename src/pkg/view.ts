@@ -1,5 +1,5 @@
 /**
- * Runs rpm inside a view of the family (rules 7 and 8, toolchain.md §4.6), staged:
+ * Runs rpm inside a view of the family (rules 7 and 8, docs/host-tools.md, "Overlay and staging"), staged:
  *
  *   - each top-level directory (usr, etc, var, …) of the view is an overlay whose lower layers are
  *     the node, its ancestors and, for usr and etc, the host; its upper layer is a STAGING

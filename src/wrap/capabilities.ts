@@ -1,4 +1,4 @@
-/** Capability names bwrap accepts (redpak-semantics §2.5), checked before anything runs. */
+/** Capability names bwrap accepts (docs/configuration.md, "Capabilities"), checked before anything runs. */
 import { RedpakError } from '../errors.js';
 import type { MergedCapability } from '../merge/types.js';
 

@@ -1,5 +1,5 @@
 /**
- * Cgroup planning (redpak-semantics §2.4, §5.8). Pure: it only computes which directories to
+ * Cgroup planning (docs/configuration.md, "Cgroups"). Pure: it only computes which directories to
  * create and which files to write, in order, so `--dump-only` can show the plan without creating
  * anything. src/wrap/cgroups-apply.ts carries it out.
  *

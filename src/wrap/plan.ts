@@ -1,6 +1,6 @@
 /**
  * Launch-plan compilation: a merged configuration → the bwrap arguments, in redpak's order
- * (redpak-semantics §5.2–5.7). Pure: what exists on disk is asked through `probe`, and nothing
+ * (docs/configuration.md, "The launch plan"). Pure: what exists on disk is asked through `probe`, and nothing
  * is created or run here; the plan lists what the launcher has to prepare.
  *
  * Order: exports (sorted by mount) → environ → capabilities → hostname → chdir →

@@ -1,6 +1,6 @@
 /**
  * Golden launch plans of the built executable: `redwrap --redpath LEAF [--admin] --dump-only
- * --json -- /bin/true` for configuration pairs placed in redpak's five layouts (semantics §7.1:
+ * --json -- /bin/true` for configuration pairs placed in redpak's five layouts (its tests/basic:
  * node, rootnn, rootna, rootan, rootaa), each in normal and admin mode, compared with reviewed
  * files in test/golden/data/redwrap-dump/CONF1__CONF2.json (temporary paths read <ROOT>, also in
  * the dashed form cgroup names use). The configurations are in data/redwrap-dump/configs/.

@@ -1,8 +1,8 @@
 /**
- * The config layer's parser and canonical writer against redpak-semantics §1.3 (status file) and §2
- * (schema and parsing rules): the seven upstream parser cases of §7.2 (tests/conf), then the rules
+ * The config layer's parser and canonical writer against docs/node-layout.md, "Status file", and
+ * docs/configuration.md (schema, "Canonical form"): the seven upstream parser cases (tests/conf), then the rules
  * one by one, table-driven. Intended difference tested as such: PrivateRestricted is a private
- * export (redpak bug #3).
+ * export (docs/compatibility.md).
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -44,8 +44,8 @@ function rejects(fn: () => unknown, e: Expected): void {
 }
 
 // ------------------------------------------------------------------------------------------------
-// §7.2 case 2: a full configuration. Keys and sections are written out of redpak's order on purpose
-// so that re-emission proves the canonical order of §2.8.
+// tests/conf case 2: a full configuration. Keys and sections are written out of redpak's order on purpose
+// so that re-emission proves the canonical order (docs/configuration.md, "Canonical form").
 const FULL_INPUT = `# A full configuration, keys written out of redpak's order on purpose.
 config:
   capabilities:
@@ -170,7 +170,7 @@ headers:
   alias: full-NODE
 `;
 
-/** What serializeConfig must write for FULL_INPUT: §2.8 order, canonical enum case, defaults. */
+/** What serializeConfig must write for FULL_INPUT: canonical order, canonical enum case, defaults. */
 const FULL_CANONICAL = `headers:
   alias: full-NODE
   name: 0f8e7a66-6d3c-4c1e-9b8a-2d1f1c0e5a77
@@ -323,7 +323,7 @@ function withoutPositions(config: NodeConfig) {
   };
 }
 
-describe('upstream parser cases (semantics §7.2, tests/conf)', () => {
+describe('upstream parser cases (tests/conf)', () => {
   it('1: invalid YAML is rejected with code yaml-syntax and the line of the fault', () => {
     const text = `${headers()}config:\n  hostname: a\n chdir: b\n`;
     rejects(() => parse(text), { code: 'yaml-syntax', file: FILE, line: 5, message: [/invalid YAML/] });
@@ -426,7 +426,7 @@ describe('upstream parser cases (semantics §7.2, tests/conf)', () => {
   });
 });
 
-describe('headers.alias (§2.2)', () => {
+describe('headers.alias', () => {
   const bad = ['.', '/', 'a b', 'a.b', 'a/b', '$X', 'a*', 'é', 'a=b', 'a,b', '~', '..', 'a#b', '"quoted"'];
   for (const alias of bad) {
     it(`rejects ${JSON.stringify(alias)}`, () => {
@@ -441,7 +441,7 @@ describe('headers.alias (§2.2)', () => {
   it('headers are required', () => rejects(() => parse('config:\n  verbose: 1\n'), { code: 'schema', message: [/"headers"/] }));
 });
 
-describe('unknown keys are rejected with the position of the key (§2.1)', () => {
+describe('unknown keys are rejected with the position of the key', () => {
   const cases: Array<{ name: string; text: string; key: string; line: number; col: number }> = [
     { name: 'at top level', text: `${headers()}bogus: 1\n`, key: 'bogus', line: 3, col: 1 },
     { name: 'in headers', text: 'headers:\n  alias: a\n  uuid: 1\n', key: 'uuid', line: 3, col: 3 },
@@ -468,7 +468,7 @@ describe('unknown keys are rejected with the position of the key (§2.1)', () =>
   });
 });
 
-describe('removed or absent sections are rejected (§2.1)', () => {
+describe('removed or absent sections are rejected', () => {
   const sections: Array<[string, string]> = [
     ['relocations', `${headers()}relocations:\n  - old: /a\n    new: /b\n`],
     ['acl', `${headers()}acl:\n  - user: root\n`],
@@ -481,7 +481,7 @@ describe('removed or absent sections are rejected (§2.1)', () => {
   }
 });
 
-describe('legacy config keys maxage and inherit are accepted and ignored (§2.1)', () => {
+describe('legacy config keys maxage and inherit are accepted and ignored', () => {
   const cases: Array<[string, string]> = [
     ['maxage scalar', 'maxage: 3600\n'],
     ['inherit scalar', 'inherit: yes\n'],
@@ -500,7 +500,7 @@ describe('legacy config keys maxage and inherit are accepted and ignored (§2.1)
   }
 });
 
-describe('enum values (§2.3, §2.6, §2.7)', () => {
+describe('enum values', () => {
   describe('bad values are rejected naming the value and the allowed values', () => {
     const cases: Array<{ name: string; text: string; value: string; allowed: readonly string[]; line: number }> = [
       { name: 'export mode', text: `${headers()}exports:\n- mode: Pubic\n  mount: /a\n`, value: 'Pubic', allowed: EXPORT_MODES, line: 4 },
@@ -553,7 +553,7 @@ describe('enum values (§2.3, §2.6, §2.7)', () => {
   });
 });
 
-describe('PrivateRestricted is a private export (intended difference, redpak bug #3)', () => {
+describe('PrivateRestricted is a private export (intended difference, docs/compatibility.md)', () => {
   it('is in the private mask with Private and PrivateFile, and is a directory export', () => {
     assert.deepEqual([...PRIVATE_EXPORT_MODES].sort(), ['Private', 'PrivateFile', 'PrivateRestricted']);
     assert.ok(DIR_EXPORT_MODES.has('PrivateRestricted'));
@@ -561,7 +561,7 @@ describe('PrivateRestricted is a private export (intended difference, redpak bug
   });
 });
 
-describe('keys are case-insensitive; duplicates that differ only by case are rejected (§2.1)', () => {
+describe('keys are case-insensitive; duplicates that differ only by case are rejected', () => {
   it('keys in any case are accepted in every section', () => {
     const config = parse(
       'HEADERS:\n  Alias: a\n  NAME: n\nExports:\n- MOUNT: /m\n  Mode: public\nENVIRON:\n- KEY: K\n  Value: v\nConfig:\n  HostName: h\n  CGROUPS:\n    PIDS:\n      MAX: 5\n  Capabilities:\n  - CAP: cap_chown\n    ADD: 1\n',
@@ -588,7 +588,7 @@ describe('keys are case-insensitive; duplicates that differ only by case are rej
   });
 });
 
-describe('scalars keep their source text (§2.1, §2.4)', () => {
+describe('scalars keep their source text', () => {
   const cases: Array<{ name: string; body: string; pick: (c: NodeConfig) => unknown; expected: unknown }> = [
     { name: 'umask 027 stays "027" (not 23, not 27)', body: 'umask: 027\n', pick: (c) => c.config.umask, expected: '027' },
     { name: 'umask 0022 stays "0022"', body: 'umask: 0022\n', pick: (c) => c.config.umask, expected: '0022' },
@@ -689,7 +689,7 @@ describe('required keys and shapes of entries', () => {
   });
 });
 
-describe('positions (§2 provenance)', () => {
+describe('positions (provenance)', () => {
   const text = [
     'headers:', //                 1
     '  alias: pos', //             2
@@ -743,7 +743,7 @@ describe('positions (§2 provenance)', () => {
   });
 });
 
-describe('status file .rednode.yaml (§1.3)', () => {
+describe('status file .rednode.yaml', () => {
   const status = (lines: Record<string, string | undefined>) =>
     Object.entries(lines)
       .filter(([, v]) => v !== undefined)

@@ -1,6 +1,6 @@
 /**
- * Variable expansion against redpak-semantics §3: the syntax rules of §3.1, every built-in of §3.2
- * (with pinned host facts), the path-list merge of §3.4, and the port's intended differences
+ * Variable expansion against docs/configuration.md, "Variables": the syntax rules, every built-in
+ * (with pinned host facts), the path-list merge, and the port's intended differences
  * (no 512-byte limit; a self-referencing variable is a RedpakError 'expansion' instead of a crash;
  * `$REDNODE_VARDIR` keeps redpak's odd `var/rpm/lib`). `$(…)` runs the real restricted shell.
  */
@@ -63,7 +63,7 @@ function isExpansionError(pattern?: RegExp) {
   };
 }
 
-describe('expansion syntax (§3.1)', () => {
+describe('expansion syntax', () => {
   describe('escapes and plain text', () => {
     table([
       { name: 'text without $ is unchanged', text: '/usr/lib64:/x y', expected: '/usr/lib64:/x y' },
@@ -248,7 +248,7 @@ describe('expansion syntax (§3.1)', () => {
   });
 });
 
-describe('built-in variables (§3.2)', () => {
+describe('built-in variables', () => {
   const noEnv = { env: {} };
   table([
     { name: 'NODE_PREFIX defaults to empty', text: '[$NODE_PREFIX]', expected: '[]', o: noEnv },
@@ -351,7 +351,7 @@ describe('built-in variables (§3.2)', () => {
   });
 });
 
-describe('appendPathList (§3.4, tests/checks-conf.c)', () => {
+describe('appendPathList (tests/checks-conf.c)', () => {
   const cases: Array<[string, string, string]> = [
     // The upstream unit cases.
     ['', '', ''],

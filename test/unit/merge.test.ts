@@ -1,4 +1,4 @@
-/** Every merge rule of redpak-semantics §4, on families built on disk. */
+/** Every merge rule of docs/configuration.md, "Merge across the family", on families built on disk. */
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -36,7 +36,7 @@ function conflict(t: TestContext, spec: Spec, admin: boolean, pattern: RegExp): 
   );
 }
 
-describe('scalars (§4.2)', () => {
+describe('scalars', () => {
   it('the node closest to the leaf wins, ancestors are recorded as overridden', (t) => {
     const { merged, paths } = family(t, { root: { normal: config('hostname: from-root') }, leaf: { normal: config('hostname: from-leaf') } });
     assert.equal(merged.scalars.hostname?.value, 'from-leaf');
@@ -66,7 +66,7 @@ describe('scalars (§4.2)', () => {
   });
 });
 
-describe('path and ldpath (§4.3)', () => {
+describe('path and ldpath', () => {
   it('accumulate child first, admin before normal, without duplicates, each in its own node context', (t) => {
     const { merged, paths } = family(
       t,
@@ -94,7 +94,7 @@ describe('path and ldpath (§4.3)', () => {
 
 const environ = (key: string, value: string, extra = '') => `${headers()}environ:\n  - key: ${key}\n    value: ${value}\n${extra}`;
 
-describe('environ (§4.4)', () => {
+describe('environ', () => {
   it('the child keeps its value, with a warning carrying the ancestor\'s warn text', (t) => {
     const { merged } = family(t, {
       root: { normal: environ('V', 'root', '    warn: do not touch V\n') },
@@ -129,7 +129,7 @@ describe('environ (§4.4)', () => {
 const exportEntry = (mode: string, mount: string, path = '/somewhere') => `  - mode: ${mode}\n    mount: ${mount}\n    path: ${path}\n`;
 const exportsOf = (...entries: string[]) => `${headers()}exports:\n${entries.join('')}`;
 
-describe('exports (§4.5)', () => {
+describe('exports', () => {
   it('are sorted by expanded mount, parents before their sub-paths', (t) => {
     const { merged } = family(t, { leaf: { normal: exportsOf(exportEntry('Public', '/b/c'), exportEntry('Public', '/a'), exportEntry('Public', '/b')) } });
     assert.deepEqual(
@@ -179,7 +179,7 @@ describe('exports (§4.5)', () => {
 const cap = (name: string, add: number) => `    - cap: ${name}\n      add: ${add}\n`;
 const capsOf = (...entries: string[]) => `${headers()}config:\n  capabilities:\n${entries.join('')}`;
 
-describe('capabilities (§4.6)', () => {
+describe('capabilities', () => {
   it('a child cannot add what its parent dropped: an error naming both nodes', (t) => {
     conflict(t, { root: { normal: capsOf(cap('cap_net_raw', 0)) }, leaf: { normal: capsOf(cap('CAP_NET_RAW', 1)) } }, false, /LEAF .* loosens its ancestor ROOT .*: capability CAP_NET_RAW: add at .*leaf\/etc\/redpak.yaml:\d+ against capability cap_net_raw: drop at .*root\/etc\/redpak.yaml:\d+/);
   });
@@ -216,7 +216,7 @@ describe('capabilities (§4.6)', () => {
   });
 });
 
-describe('namespace sharing (§4.7)', () => {
+describe('namespace sharing', () => {
   it('a child cannot share what an ancestor disabled: an error naming both nodes', (t) => {
     conflict(t, { root: { normal: config('share_net: disabled') }, leaf: { normal: config('share_net: enabled') } }, false, /LEAF .* loosens its ancestor ROOT .*: namespace share_net: enabled at .* against namespace share_net: disabled at .*; the ancestor forbids sharing the net namespace/);
   });

@@ -4,7 +4,7 @@
  * busybox needs, and a shell inside reports what the process sees — mounts and their ro/rw
  * state, environment, hostname, capabilities, namespaces, seccomp, cgroup limits, umask, exit
  * statuses — and bad input is refused before anything runs. In the spirit of redpak's
- * tests/live (semantics §7.3). Needs root, bwrap and busybox; skipped otherwise.
+ * tests/live. Needs root, bwrap and busybox; skipped otherwise.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
