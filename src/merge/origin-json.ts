@@ -15,5 +15,6 @@ export interface OriginJson {
 }
 
 export function originJson(origin: Origin): OriginJson {
-  return { node: origin.node, alias: origin.alias, kind: origin.kind, file: origin.at.file, line: origin.at.line, col: origin.at.col };
+  const { node, alias, kind, at } = origin;
+  return { node, alias, kind, file: at.file, line: at.line, col: at.col };
 }

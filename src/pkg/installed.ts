@@ -7,7 +7,10 @@ import { readPackageDb, type InstalledPackage } from './rpm.js';
 import { recoverInterrupted } from './recovery.js';
 
 /** Every package installed in the node (gpg-pubkey entries excluded unless asked for). */
-export async function queryPackages(nodeRoot: string, options: { includeKeys?: boolean } = {}): Promise<InstalledPackage[]> {
+export async function queryPackages(
+  nodeRoot: string,
+  options: { includeKeys?: boolean } = {},
+): Promise<InstalledPackage[]> {
   recoverInterrupted([nodeRoot]);
   return readPackageDb(nodeRoot, options);
 }

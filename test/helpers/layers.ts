@@ -46,7 +46,7 @@ const isLibrary = (path: string) => path.startsWith('src/') && unitOf(path) !== 
 /** Every rule of the layer order broken by the edges, one message each. */
 export function layerViolations(order: LayerOrder, edges: readonly ImportEdge[], files: readonly string[]): string[] {
   const rank = new Map<string, number>();
-  order.forEach((layer, index) => layer.forEach((unit) => rank.set(unit, index)));
+  for (const [index, layer] of order.entries()) for (const unit of layer) rank.set(unit, index);
   const problems = new Set<string>();
   for (const file of files) {
     const unit = unitOf(file);
@@ -61,7 +61,9 @@ export function layerViolations(order: LayerOrder, edges: readonly ImportEdge[],
     const from = unitOf(edge.from);
     const to = unitOf(edge.to);
     if (from === undefined || to === undefined || from === to) continue;
-    if (isLibrary(edge.from) && (to === 'cli' || to === 'commands')) problems.add(`${edge.from}: the library imports ${edge.to}`);
+    if (isLibrary(edge.from) && (to === 'cli' || to === 'commands')) {
+      problems.add(`${edge.from}: the library imports ${edge.to}`);
+    }
     const fromRank = rank.get(from);
     const toRank = rank.get(to);
     if (fromRank === undefined || toRank === undefined) continue;
@@ -146,7 +148,8 @@ export function readImportGraph(root: string): { files: string[]; edges: ImportE
     for (const { fileName } of info.importedFiles) {
       if (fileName.startsWith('node:')) continue;
       const isRelative = fileName.startsWith('.');
-      edges.push({ from: file, to: isRelative ? resolveRelative(root, file, fileName) : fileName, relative: isRelative });
+      const to = isRelative ? resolveRelative(root, file, fileName) : fileName;
+      edges.push({ from: file, to, relative: isRelative });
     }
   }
   return { files, edges };
