@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Regenerates src/wrap/syscalls.ts: syscall name → number for every architecture the seccomp
+ * Regenerates src/config/syscalls.ts: syscall name → number for every architecture the seccomp
  * compiler supports, plus the errno names a rule may use.
  *
  * Why a generated table: the numbers differ per architecture and never change once a kernel has
@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 
 const ARCHES = ['x86_64', 'aarch64'];
 const HIGHEST_NUMBER = 1023;
-const output = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'wrap', 'syscalls.ts');
+const output = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'config', 'syscalls.ts');
 
 function resolverVersion() {
   const run = spawnSync('dpkg-query', ['-W', '-f', '${Version}', 'seccomp'], { encoding: 'utf8' });

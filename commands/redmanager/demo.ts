@@ -1,6 +1,6 @@
 import { Flags } from '@oclif/core';
 import { RedpakCommand } from '../../src/cli/base-command.js';
-import { runDemo, type DemoResult } from '../../src/demo.js';
+import { runDemo, type DemoResult } from '../../src/cli/demo.js';
 
 export default class Demo extends RedpakCommand {
   static override summary = 'Build a demo family, install packages in it and run one (the README quick start).';

@@ -14,7 +14,7 @@
 import type { HostFacts } from '../config/expand.js';
 import { SHARE_KEYS, type NodeConfig } from '../config/types.js';
 import { RedpakError, type SourcePosition } from '../errors.js';
-import { originJson, type OriginJson } from '../inspect/mergeconfig.js';
+import { originJson, type OriginJson } from '../merge/origin-json.js';
 import { familySecurityDefinitions, mergeFamily, visitOrder } from '../merge/merge.js';
 import { SCALAR_GUARDS, strictestOf, type Definition } from '../merge/strictness.js';
 import type { MergedConfig, Origin, Override } from '../merge/types.js';

@@ -6,7 +6,7 @@ import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Node 
 import { RedpakError, type SourcePosition } from '../errors.js';
 import { BOOLEAN_WORDS, canonicalEnum, type SchemaError } from './schema.js';
 import { validators } from './validators.js';
-import { validateSeccomp } from '../wrap/seccomp.js';
+import { validateSeccomp } from './seccomp.js';
 import {
   ENVIRON_MODES,
   EXPORT_MODES,

@@ -88,7 +88,7 @@ export const NODE_CONFIG_SCHEMA: Schema = object(
       maxage: {},
       inherit: {},
     }),
-    // Checked by validateSeccomp (src/wrap/seccomp.ts), which knows the syscall tables.
+    // Checked by validateSeccomp (src/config/seccomp.ts), which knows the syscall tables.
     seccomp: { type: 'object' },
   },
   ['headers'],

@@ -4,7 +4,7 @@
  * output are one table.
  */
 import type { SourcePosition } from '../errors.js';
-import type { SeccompConfig } from '../wrap/seccomp.js';
+import type { SeccompConfig } from './seccomp.js';
 
 export type ConfigKind = 'normal' | 'admin';
 

@@ -45,7 +45,8 @@ import type { RedNode } from '../node/types.js';
 import { run } from '../pkg/exec.js';
 import { acquireFamilyLock, LOCK_FILE, type FamilyLock } from '../pkg/lock.js';
 import { recoverInterrupted } from '../pkg/recovery.js';
-import { hasRpmDb, HOST_PROVIDES_PACKAGE, queryFileMetadata, queryPackages, RPM_DBPATH } from '../pkg/rpm.js';
+import { hasRpmDb, HOST_PROVIDES_PACKAGE, queryFileMetadata, RPM_DBPATH } from '../pkg/rpm.js';
+import { queryPackages } from '../pkg/installed.js';
 import { checkPlacement, solverPython, type PlacementViolation } from '../pkg/solver.js';
 import { assertSigningKey, signaturePath, signFile, verifyFile } from './signature.js';
 

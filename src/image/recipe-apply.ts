@@ -21,7 +21,8 @@ import { registerHost, transactJobs, type TransactionResult } from '../pkg/manag
 import { createPackageNode } from '../pkg/node-setup.js';
 import { acquireFamilyLock } from '../pkg/lock.js';
 import { nodeRepos, repoCacheDir, syncRepos, type SyncedRepo } from '../pkg/repos.js';
-import { hasRpmDb, queryPackages, HOST_PROVIDES_PACKAGE, type InstalledPackage } from '../pkg/rpm.js';
+import { hasRpmDb, HOST_PROVIDES_PACKAGE, type InstalledPackage } from '../pkg/rpm.js';
+import { queryPackages } from '../pkg/installed.js';
 import { readRecipe, type Recipe, type RecipeNode } from './recipe.js';
 import { defaultLockPath, lockDifferences, lockedFiles, readLock, repomdInfo, repositoryIndex, writeLock, LOCK_VERSION, type LockFile, type LockNode } from './recipe-lock.js';
 import { describePlan, IGNORED_PACKAGES, packageJobs, planRecipe, type DesiredConfig, type FamilyState, type LockedPackageFile, type NodePlan, type NodeSnapshot, type PackageState } from './recipe-plan.js';

@@ -17,7 +17,8 @@ import { dirname, join } from 'node:path';
 import { RedpakError } from '../errors.js';
 import { Sysroot } from '../node/layout.js';
 import { assertEnabled, loadFamily } from '../node/load.js';
-import { hasRpmDb, HOST_PROVIDES_PACKAGE, queryPackages, type InstalledPackage } from '../pkg/rpm.js';
+import { hasRpmDb, HOST_PROVIDES_PACKAGE, type InstalledPackage } from '../pkg/rpm.js';
+import { queryPackages } from '../pkg/installed.js';
 import { packagePath } from '../package-root.js';
 
 export type SbomFormat = 'spdx' | 'cyclonedx';

@@ -6,21 +6,9 @@
 import { Document, isMap, isSeq, type YAMLMap } from 'yaml';
 import { expand, type HostFacts } from '../config/expand.js';
 import { describeOrigin, nodeFacts } from '../merge/merge.js';
+import { originJson, type OriginJson } from '../merge/origin-json.js';
 import type { Merged, MergedConfig, Origin, Override } from '../merge/types.js';
 import type { Family } from '../node/types.js';
-
-export interface OriginJson {
-  node: string;
-  alias: string;
-  kind: 'normal' | 'admin';
-  file: string;
-  line: number;
-  col: number;
-}
-
-export function originJson(origin: Origin): OriginJson {
-  return { node: origin.node, alias: origin.alias, kind: origin.kind, file: origin.at.file, line: origin.at.line, col: origin.at.col };
-}
 
 function overridesJson(overrides: Override[]): { from: OriginJson; value: unknown; reason: string }[] {
   return overrides.map((o) => ({ from: originJson(o.origin), value: stripPosition(o.value), reason: o.reason }));

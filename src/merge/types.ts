@@ -1,5 +1,5 @@
 import type { SourcePosition } from '../errors.js';
-import type { SeccompConfig } from '../wrap/seccomp.js';
+import type { SeccompConfig } from '../config/seccomp.js';
 import type {
   CapabilityEntry,
   CgroupsConfig,

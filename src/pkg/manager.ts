@@ -16,7 +16,8 @@ import { describeRoot, HISTORY_FILE, openPackageFamily, type OpenFamilyOptions, 
 import { appendHistory, readHistory, undoJobs, type HistoryEntry } from './history.js';
 import { acquireFamilyLock, type FamilyLock } from './lock.js';
 import { cleanCache, fetchPackage, localRepo, nodeRepos, solvCacheDir, syncRepos, verifySignatures, type CleanKind, type CleanOutcome, type FetchedPackage, type NodeRepo, type SyncedRepo } from './repos.js';
-import { detectHostProvides, registerHostProvides, HOST_PROVIDES_PACKAGE, queryPackages, rpmSupportsForceDebian } from './rpm.js';
+import { detectHostProvides, registerHostProvides, HOST_PROVIDES_PACKAGE, rpmSupportsForceDebian } from './rpm.js';
+import { queryPackages } from './installed.js';
 import { assertSolved, checkPlacement, query, solve, type JobOp, type PackageInfo, type SolveResult, type SolverJob, type StepAction, type TransactionStep } from './solver.js';
 import { packageFiles, packageTopDirs, pathIntoDescendant, runStaged, type RpmCommand } from './view.js';
 import { recoverInterrupted } from './recovery.js';

@@ -12,7 +12,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RedpakError } from '../errors.js';
 import { run } from './exec.js';
-import { recoverInterrupted } from './recovery.js';
 
 export const RPM_DBPATH = '/var/lib/rpm';
 /** Name of the virtual package through which a system node records what its host provides. */
@@ -124,10 +123,12 @@ export async function initDb(nodeRoot: string): Promise<void> {
   await run('rpm', [...nodeDbArgs(nodeRoot), '--initdb'], { purpose: `create the rpm database of node ${nodeRoot}` });
 }
 
-/** Every package installed in the node (gpg-pubkey entries excluded unless asked for). */
-export async function queryPackages(nodeRoot: string, options: { includeKeys?: boolean } = {}): Promise<InstalledPackage[]> {
-  // A transaction killed in its merge leaves a database that must not be read as is.
-  recoverInterrupted([nodeRoot]);
+/**
+ * Every package in the node's database as it is on disk (gpg-pubkey entries excluded unless asked
+ * for). Commands read a node through pkg/installed.ts, which first recovers an interrupted
+ * transaction.
+ */
+export async function readPackageDb(nodeRoot: string, options: { includeKeys?: boolean } = {}): Promise<InstalledPackage[]> {
   if (!hasRpmDb(nodeRoot)) return [];
   const { stdout } = await run('rpm', [...(await rpmModeArgs()), ...nodeDbArgs(nodeRoot), '-qa', '--qf', QUERY_FORMAT], {
     purpose: `list the packages of node ${nodeRoot}`,

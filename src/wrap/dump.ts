@@ -1,5 +1,5 @@
 /** What `redwrap --dump`, `--dump-only` and `--dump-only --json` print of a compiled launch. */
-import { originJson, type OriginJson } from '../inspect/mergeconfig.js';
+import { originJson, type OriginJson } from '../merge/origin-json.js';
 import { describeCgroupPlan } from './cgroups.js';
 import type { CompiledLaunch } from './launch.js';
 import type { PlanArg } from './plan.js';

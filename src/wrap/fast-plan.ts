@@ -25,10 +25,10 @@
  */
 import { readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { HostFacts } from '../config/expand.js';
 import { LEGACY_ADMIN_CONFIG, LEGACY_NORMAL_CONFIG, ADMIN_CONFIG, MERGE_JOURNAL, NORMAL_CONFIG, STAGE_DIR, STATUS_FILE } from '../node/layout.js';
-import type { Probe } from './plan.js';
-import { DEFAULT_BWRAP, type CompiledLaunch } from './launch.js';
+import { DEFAULT_BWRAP } from '../system/bwrap-path.js';
+import type { HostRecord } from './host-record.js';
+import type { CompiledLaunch } from './launch.js';
 import { launchCacheDir, openLaunchCacheDir, planFileName, planKey, seccompFileName } from './launch-cache.js';
 import { seccompBwrapArgs } from './seccomp.js';
 import type { Stamp } from './stamps.js';
@@ -38,56 +38,6 @@ import type { Stamp } from './stamps.js';
  * node; 4: no child loosens a parent), so that a plan an older compiler cached is compiled again, not served.
  */
 export const FAST_PLAN_VERSION = '4';
-
-/** What a compilation read from the running system. */
-export interface HostRecord {
-  /** Environment variables read, with their raw value (undefined: unset). */
-  env: Map<string, string | undefined>;
-  /** Facts that change at every launch (pid, clock, UUID, `$(...)`), by name. */
-  dynamic: Set<string>;
-  /** Export sources probed, and what they were. */
-  probes: Map<string, 'dir' | 'file' | 'missing'>;
-}
-
-export function newHostRecord(): HostRecord {
-  return { env: new Map(), dynamic: new Set(), probes: new Map() };
-}
-
-/** Host facts that note in `record` everything read through them. */
-export function recordingHost(host: HostFacts, record: HostRecord, rawEnv: NodeJS.ProcessEnv = process.env): HostFacts {
-  const env = new Proxy(host.env, {
-    get(target, name) {
-      if (typeof name === 'string') record.env.set(name, rawEnv[name]);
-      return target[name as string];
-    },
-  });
-  const dynamic = <T>(name: string, value: T): T => {
-    record.dynamic.add(name);
-    return value;
-  };
-  return {
-    env,
-    uid: host.uid,
-    gid: host.gid,
-    get pid() {
-      return dynamic('PID', host.pid);
-    },
-    get now() {
-      return dynamic('TODAY', host.now);
-    },
-    runCommand: (script) => dynamic('$(...)', host.runCommand(script)),
-    uuid: () => dynamic('UUID', host.uuid()),
-    cgroupMountPoint: () => dynamic('CGROUPS_MOUNT_POINT', host.cgroupMountPoint()),
-  };
-}
-
-export function recordingProbe(probe: Probe, record: HostRecord): Probe {
-  return (path) => {
-    const kind = probe(path);
-    record.probes.set(path, kind);
-    return kind;
-  };
-}
 
 /** Raised while building records: the launch is fine, it just cannot be cached. */
 class Uncacheable extends Error {}

@@ -25,7 +25,7 @@ import { applyCgroupPlan, assumedV2Options, cgroupEntryArgv, detectCgroupLayout,
 import { planCgroups, requestedControllers, type CgroupNode, type CgroupPlan } from './cgroups.js';
 import { compileLaunchPlan, type LaunchPlan, type PlanArg, type Probe } from './plan.js';
 import { compileSeccomp, nativeSeccompArch, seccompBwrapArgs } from './seccomp.js';
-import { recordingHost, recordingProbe, type HostRecord } from './fast-plan.js';
+import { recordingHost, recordingProbe, type HostRecord } from './host-record.js';
 
 export { DEFAULT_BWRAP } from '../system/bwrap-path.js';
 import { DEFAULT_BWRAP } from '../system/bwrap-path.js';

@@ -11,9 +11,9 @@ import {
   importKey,
   installPackages,
   parseQueryDump,
-  queryPackages,
   registerHostProvides,
 } from '../../src/pkg/rpm.js';
+import { queryPackages } from '../../src/pkg/installed.js';
 import { fixtureRepo, giveNodeAShell, installedNames, makeFamily, rpmFile, type TestFamily } from './helpers/family.js';
 
 describe('parseQueryDump', () => {

@@ -4,7 +4,8 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSy
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { RedpakError } from '../../src/errors.js';
-import { installPackages, queryPackages } from '../../src/pkg/rpm.js';
+import { installPackages } from '../../src/pkg/rpm.js';
+import { queryPackages } from '../../src/pkg/installed.js';
 import { assertSolved, formatProblems, solve, type SolveRequest, type SolveResult } from '../../src/pkg/solver.js';
 import { applyTransaction } from '../../src/pkg/transaction.js';
 import { fixtureRepo, fixtureRepos, installedNames, makeFamily, makeSystemNode, rpmFile, type TestFamily } from './helpers/family.js';

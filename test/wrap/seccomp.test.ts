@@ -5,16 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { RedpakError } from '../../src/errors.js';
-import {
-  compileFamilySeccomp,
-  compileSeccomp,
-  nativeSeccompArch,
-  seccompBwrapArgs,
-  validateSeccomp,
-  type SeccompArch,
-  type SeccompConfig,
-} from '../../src/wrap/seccomp.js';
-import { SYSCALL_NUMBERS } from '../../src/wrap/syscalls.js';
+import { validateSeccomp, type SeccompConfig } from '../../src/config/seccomp.js';
+import { SYSCALL_NUMBERS } from '../../src/config/syscalls.js';
+import { compileFamilySeccomp, compileSeccomp, nativeSeccompArch, seccompBwrapArgs, type SeccompArch } from '../../src/wrap/seccomp.js';
 import { runSeccompBpf, verdictName } from './bpf-interpreter.js';
 import { run, SANDBOX_ARGS } from './run-bwrap.js';
 

@@ -6,7 +6,8 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { buildFixtureRepo, type FixtureRepo } from '../../../src/pkg/fixture-repo.js';
-import { detectHostProvides, initDb, installPackages, queryPackages, registerHostProvides } from '../../../src/pkg/rpm.js';
+import { detectHostProvides, initDb, installPackages, registerHostProvides } from '../../../src/pkg/rpm.js';
+import { queryPackages } from '../../../src/pkg/installed.js';
 import type { SolverRepo } from '../../../src/pkg/solver.js';
 
 let repo: Promise<FixtureRepo> | undefined;

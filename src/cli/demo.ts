@@ -8,16 +8,16 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import type { HostFacts } from './config/expand.js';
-import { RedpakError } from './errors.js';
-import { mergeFamily } from './merge/merge.js';
-import { mergedConfigYaml } from './inspect/mergeconfig.js';
-import { renderTree } from './inspect/tree.js';
-import { assertEnabled, loadFamily, loadTree } from './node/load.js';
-import { PACKAGE_ROOT } from './package-root.js';
-import { buildFixtureRepo } from './pkg/fixture-repo.js';
-import { install, list } from './pkg/manager.js';
-import { createPackageNode } from './pkg/node-setup.js';
+import type { HostFacts } from '../config/expand.js';
+import { RedpakError } from '../errors.js';
+import { mergeFamily } from '../merge/merge.js';
+import { mergedConfigYaml } from '../inspect/mergeconfig.js';
+import { renderTree } from '../inspect/tree.js';
+import { assertEnabled, loadFamily, loadTree } from '../node/load.js';
+import { PACKAGE_ROOT } from '../package-root.js';
+import { buildFixtureRepo } from '../pkg/fixture-repo.js';
+import { install, list } from '../pkg/manager.js';
+import { createPackageNode } from '../pkg/node-setup.js';
 
 export interface DemoStep {
   title: string;
