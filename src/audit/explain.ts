@@ -13,6 +13,7 @@
  */
 import type { HostFacts } from '../config/expand.js';
 import { SHARE_KEYS, type NodeConfig } from '../config/types.js';
+import { configKeysMerged } from '../config/keys.js';
 import { RedpakError, type SourcePosition } from '../errors.js';
 import { originJson, type OriginJson } from '../inspect/mergeconfig.js';
 import { familySecurityDefinitions, mergeFamily, visitOrder } from '../merge/merge.js';
@@ -142,7 +143,7 @@ function overridesOf(overrides: Override[], kept: Origin): ExplainOverride[] {
   });
 }
 
-const FLAG_KEYS = ['verbose', 'gpgcheck', 'unsafe', 'inherit-env', 'map-root-user'] as const;
+const FLAG_KEYS = configKeysMerged('flag');
 
 export function explain(options: ExplainOptions): ExplainResult {
   const sysroot = Sysroot.open(options.sysroot);

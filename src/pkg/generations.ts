@@ -17,11 +17,12 @@
 import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { RedpakError } from '../errors.js';
+import { REDPAK_DIR } from '../node/layout.js';
 import { assertNoLinkBelow } from '../node/load.js';
 import { writeFileAtomic } from '../system/atomic-write.js';
 import { RPM_DBPATH } from './rpm.js';
 
-export const GENERATIONS_DIR = '.redpak/generations';
+export const GENERATIONS_DIR = `${REDPAK_DIR}/generations`;
 export const DEFAULT_KEEP_GENERATIONS = 5;
 
 export interface Generation {

@@ -9,7 +9,7 @@ const OPERANDS: Readonly<Record<string, number>> = {
   '--cap-add': 1, '--cap-drop': 1, '--hostname': 1, '--chdir': 1, '--add-seccomp-fd': 1,
 };
 
-export function bwrapOperandCount(option: unknown): number {
+function bwrapOperandCount(option: unknown): number {
   return typeof option === 'string' ? (OPERANDS[option] ?? 0) : 0;
 }
 
