@@ -8,6 +8,7 @@
 import type { SourcePosition } from '../errors.js';
 import type { CgroupsConfig } from '../config/types.js';
 import type { RedNode } from '../node/types.js';
+import { BadValue, cpuList as cpuListText, cpuMax, cpuRanges, memoryBytes, pidsMax } from '../wrap/cgroup-values.js';
 
 /** A node of the tree as the lint sees it; parents come before children. */
 export interface LintNode {
@@ -29,39 +30,46 @@ export interface CgroupLintFinding {
   adminOnly?: boolean;
 }
 
-const SUFFIX: Record<string, number> = { k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+/** The parsed value, or undefined when it does not parse (value errors are the launch checks'). */
+function parsed<T>(raw: string | undefined, parse: (raw: string) => T): T | undefined {
+  if (raw === undefined) return undefined;
+  try {
+    return parse(raw);
+  } catch (error) {
+    if (error instanceof BadValue) return undefined;
+    throw error;
+  }
+}
 
-/** Bytes, or undefined for "max"/unparsable (value errors are the config check's). */
+/** Bytes, or undefined for "max"/unparsable. */
 export function memoryValue(raw: string | undefined): number | undefined {
-  const match = /^\s*(\d+)\s*([kmgt])?\s*$/i.exec(raw ?? '');
-  return match ? Number(match[1]) * (match[2] ? SUFFIX[match[2].toLowerCase()]! : 1) : undefined;
+  const bytes = parsed(raw, memoryBytes);
+  return bytes === 'max' ? undefined : bytes;
 }
 
 export function pidsValue(raw: string | undefined): number | undefined {
-  const match = /^\s*(\d+)\s*$/.exec(raw ?? '');
-  return match ? Number(match[1]) : undefined;
+  const pids = parsed(raw, pidsMax);
+  return pids === undefined || pids === 'max' ? undefined : Number(pids);
 }
 
 /** cpu.max "QUOTA [PERIOD]" (µs, period 100000 by default) as a number of CPUs; undefined for "max"/unparsable. */
 export function cpuMaxValue(raw: string | undefined): number | undefined {
-  const match = /^\s*(\d+)(?:\s+(\d+))?\s*$/.exec(raw ?? '');
-  if (!match) return undefined;
-  const period = match[2] === undefined ? 100_000 : Number(match[2]);
-  return period > 0 ? Number(match[1]) / period : undefined;
+  const max = parsed(raw, cpuMax);
+  return max === undefined || max.quota === 'max' ? undefined : max.quota / max.period;
 }
 
 const showCpus = (cpus: number) => `${Number(cpus.toFixed(2))} CPU${cpus === 1 ? '' : 's'}`;
 
+/** Wider ranges are not expanded: the lint stays cheap on any input. */
+const WIDEST_RANGE = 4096;
+
 /** "0-3,6" → {0,1,2,3,6}; undefined when empty or unparsable. */
 export function cpuList(raw: string | undefined): Set<number> | undefined {
-  if (raw === undefined || raw.trim() === '') return undefined;
+  const list = parsed(raw, cpuListText);
+  if (!list) return undefined;
   const out = new Set<number>();
-  for (const part of raw.split(',')) {
-    const match = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(part);
-    if (!match) return undefined;
-    const low = Number(match[1]);
-    const high = match[2] === undefined ? low : Number(match[2]);
-    if (high < low || high - low > 4096) return undefined;
+  for (const [low, high] of cpuRanges(list)) {
+    if (high - low > WIDEST_RANGE) return undefined;
     for (let i = low; i <= high; i += 1) out.add(i);
   }
   return out;

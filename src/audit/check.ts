@@ -19,15 +19,15 @@
  * `whatIf` answers, for an upgrade or a removal in one node, whether any descendant would break,
  * with the solver of the real transaction, nothing fetched or changed.
  */
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { hasNotRun, type HostFacts } from '../config/expand.js';
 import { RedpakError, type SourcePosition } from '../errors.js';
 import { mergeFamily } from '../merge/merge.js';
-import { Sysroot } from '../node/layout.js';
+import { RPMDB_DIR, Sysroot } from '../node/layout.js';
 import { childDirectories, isNodeDir, loadNode, nodeTarget } from '../node/load.js';
 import type { Family, RedNode } from '../node/types.js';
 import { openPackageFamily } from '../pkg/family-context.js';
-import { localRepo, nodeRepos, syncRepos } from '../pkg/repos.js';
+import { familyRepos, syncRepos } from '../pkg/repos.js';
 import { readReasons } from '../pkg/reasons.js';
 import { pendingMerge } from '../pkg/view.js';
 import { unownedFiles } from './unowned.js';
@@ -265,7 +265,7 @@ export async function checkTree(options: CheckOptions): Promise<CheckResult> {
       } catch (error) {
         if (!(error instanceof RedpakError) || error.code !== 'tool-failed') throw error;
         unreadable.add(entry.path);
-        add({ class: 'rpmdb', rule: 'unreadable', node: entry.path, ...aliasOf(entry), at: { file: `${entry.hostPath}/var/lib/rpm`, line: 0, col: 0 }, message: `the rpm database of ${label(entry)} cannot be read: ${firstLine(error.message)}` });
+        add({ class: 'rpmdb', rule: 'unreadable', node: entry.path, ...aliasOf(entry), at: { file: join(entry.hostPath, RPMDB_DIR), line: 0, col: 0 }, message: `the rpm database of ${label(entry)} cannot be read: ${firstLine(error.message)}` });
       }
     }
     if (run.packages) {
@@ -278,7 +278,7 @@ export async function checkTree(options: CheckOptions): Promise<CheckResult> {
         allowDuplicates: options.allowDuplicates,
       });
       const byHost = new Map(entries.map((e) => [e.hostPath, e]));
-      const target = (hostPath: string) => byHost.get(hostPath)?.path ?? (sysroot.isHost ? hostPath : hostPath.slice(sysroot.dir.length) || '/');
+      const target = (hostPath: string) => byHost.get(hostPath)?.path ?? sysroot.toTarget(hostPath);
       const text = (message: string) => (sysroot.isHost ? message : message.split(sysroot.dir).join(''));
       for (const u of answer.unreadable) {
         const e = byHost.get(u.node);
@@ -465,7 +465,7 @@ export async function whatIf(options: WhatIfOptions): Promise<WhatIfResult> {
   const repos =
     options.action === 'upgrade'
       ? await syncRepos(
-          [...(options.noRepoFiles ? [] : nodeRepos(pf)), ...(options.repoDirs ?? []).map((dir, i) => localRepo(`repo${i === 0 ? '' : i}-given`, dir))].filter((r) => r.enabled),
+          familyRepos(pf, options).filter((r) => r.enabled),
           pf.cacheDir,
           { refresh: options.refresh, cacheOnly: options.cacheOnly },
         )
@@ -481,7 +481,6 @@ export async function whatIf(options: WhatIfOptions): Promise<WhatIfResult> {
     reasons: readReasons(pf.nodeRoot),
     cleanDeps: options.action === 'remove',
   });
-  const toTarget = (hostPath: string) => (pf.sysroot.isHost ? hostPath : hostPath.slice(pf.sysroot.dir.length) || '/');
   const text = (message: string) => (pf.sysroot.isHost ? message : message.split(pf.sysroot.dir).join(''));
   const descendantRules = (v: RuleViolation) => v.rule.startsWith('descendant-');
   // A request the real command would refuse by itself (unknown package, an ancestor's package,
@@ -496,7 +495,7 @@ export async function whatIf(options: WhatIfOptions): Promise<WhatIfResult> {
     }
   }
   const findings: Finding[] = result.violations.filter(descendantRules).map((v) => {
-    const node = toTarget(v.node);
+    const node = pf.sysroot.toTarget(v.node);
     return {
       class: v.rule === 'descendant-broken' ? ('dependency' as const) : ('conflict' as const),
       rule: v.rule,
@@ -514,7 +513,7 @@ export async function whatIf(options: WhatIfOptions): Promise<WhatIfResult> {
     action: options.action,
     specs: options.specs,
     steps: result.steps.map((s) => ({ action: s.action, nevra: s.nevra, replaces: s.replaces ?? [] })),
-    descendants: pf.descendants.map((d) => toTarget(d.node)),
+    descendants: pf.descendants.map((d) => pf.sysroot.toTarget(d.node)),
     ...summarize(findings),
   };
 }

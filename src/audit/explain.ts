@@ -13,6 +13,7 @@
  */
 import type { HostFacts } from '../config/expand.js';
 import { SHARE_KEYS, type NodeConfig } from '../config/types.js';
+import { configKeysMerged } from '../config/keys.js';
 import { RedpakError, type SourcePosition } from '../errors.js';
 import { originJson, type OriginJson } from '../merge/origin-json.js';
 import { familySecurityDefinitions, mergeFamily, visitOrder } from '../merge/merge.js';
@@ -24,6 +25,7 @@ import type { Family } from '../node/types.js';
 import { inspectionHostFacts } from '../system/host-facts.js';
 import { compileLaunchPlan, type LaunchPlan } from '../wrap/plan.js';
 import { probeHost } from '../wrap/launch.js';
+import { bwrapOptions } from '../wrap/bwrap-options.js';
 import { cpuList, memoryValue, pidsValue } from './cgroups-lint.js';
 
 export type SettingKind = 'export' | 'namespace' | 'capability' | 'environ' | 'cgroup' | 'seccomp' | 'scalar' | 'path';
@@ -141,14 +143,7 @@ function overridesOf(overrides: Override[], kept: Origin): ExplainOverride[] {
   });
 }
 
-/** Operands of the bwrap options a plan uses (the others take none). */
-const OPTION_ARITY: Record<string, number> = {
-  '--bind': 2, '--ro-bind': 2, '--symlink': 2, '--file': 2, '--ro-bind-data': 2, '--setenv': 2,
-  '--dir': 1, '--tmpfs': 1, '--dev': 1, '--proc': 1, '--mqueue': 1, '--lock-file': 1, '--unsetenv': 1,
-  '--cap-add': 1, '--cap-drop': 1, '--hostname': 1, '--chdir': 1,
-};
-
-const FLAG_KEYS = ['verbose', 'gpgcheck', 'unsafe', 'inherit-env', 'map-root-user'] as const;
+const FLAG_KEYS = configKeysMerged('flag');
 
 export function explain(options: ExplainOptions): ExplainResult {
   const sysroot = Sysroot.open(options.sysroot);
@@ -204,13 +199,7 @@ export function explain(options: ExplainOptions): ExplainResult {
     const end = plan.provenance[index + 1]?.arg ?? plan.args.length;
     const args = plan.args.slice(plan.provenance[index]!.arg, end).map((a) => (typeof a === 'string' ? a : `<output of: ${a.execfd}>`));
     // Arguments nobody wrote (default namespaces) follow without provenance: keep this group's options only.
-    const out: string[] = [];
-    for (let i = 0, groups = 0; i < args.length && groups < (what === 'hostname' ? 2 : 1); groups += 1) {
-      const arity = OPTION_ARITY[args[i]!] ?? 0;
-      out.push(...args.slice(i, i + 1 + arity));
-      i += 1 + arity;
-    }
-    return out;
+    return bwrapOptions(args).slice(0, what === 'hostname' ? 2 : 1).flat();
   };
 
   const settings: ExplainSetting[] = [];

@@ -20,6 +20,7 @@ import { groupId, userId } from '../system/accounts.js';
 import { CAPABILITY_NAMES } from '../wrap/capabilities.js';
 import { detectCgroupLayout, resolveCgroupOptions } from '../wrap/cgroups-apply.js';
 import { requestedControllers } from '../wrap/cgroups.js';
+import { hasBwrapOption } from '../wrap/bwrap-options.js';
 import { cgroupChain } from '../wrap/launch.js';
 import type { LaunchPlan } from '../wrap/plan.js';
 
@@ -119,8 +120,8 @@ export function launchRefusals(family: Family, merged: MergedConfig, plan: Launc
     }
   }
   const kinds: [string, boolean][] = [
-    ['user', plan.args.includes('--unshare-user') || plan.userNamespaceByLauncher],
-    ['cgroup', plan.args.includes('--unshare-cgroup')],
+    ['user', hasBwrapOption(plan.args, '--unshare-user') || plan.userNamespaceByLauncher],
+    ['cgroup', hasBwrapOption(plan.args, '--unshare-cgroup')],
     ['time', plan.unshareTime],
   ];
   for (const [kind, wanted] of kinds) {

@@ -6,13 +6,23 @@
  */
 import { lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ADMIN_CONFIG, LEGACY_ADMIN_CONFIG, LEGACY_NORMAL_CONFIG, NORMAL_CONFIG, REPOS_DIR, RPMDB_DIR, STATUS_FILE } from '../node/layout.js';
+import {
+  ADMIN_CONFIG,
+  LEGACY_ADMIN_CONFIG,
+  LEGACY_NORMAL_CONFIG,
+  NORMAL_CONFIG,
+  REDPAK_DIR,
+  REPOS_DIR,
+  RPMDB_DIR,
+  STAGE_DIR,
+  STATUS_FILE,
+} from '../node/layout.js';
 import { isNodeDir } from '../node/load.js';
 import { LOCK_FILE } from '../pkg/lock.js';
-import { STAGE_DIR, usrLinkTargets } from '../pkg/view.js';
+import { usrLinkTargets } from '../pkg/view.js';
 
 /** Node-relative paths that are the node's own state, not packaged content (.redpak: package generations, and launch caches of older versions). */
-const NODE_STATE = new Set([STATUS_FILE, NORMAL_CONFIG, ADMIN_CONFIG, LEGACY_NORMAL_CONFIG, LEGACY_ADMIN_CONFIG, REPOS_DIR, RPMDB_DIR, 'var/lib/dnf', 'var/cache', '.redpak', STAGE_DIR, LOCK_FILE]);
+const NODE_STATE = new Set([STATUS_FILE, NORMAL_CONFIG, ADMIN_CONFIG, LEGACY_NORMAL_CONFIG, LEGACY_ADMIN_CONFIG, REPOS_DIR, RPMDB_DIR, 'var/lib/dnf', 'var/cache', REDPAK_DIR, STAGE_DIR, LOCK_FILE]);
 
 /**
  * Files and links below `nodeRoot` that are in no package's file list (`owned`: the paths rpm

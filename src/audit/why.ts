@@ -70,7 +70,7 @@ export async function why(options: WhyOptions): Promise<WhyResult> {
   note(descendants);
   const ref = (p: { package: string; name: string; node: string }): WhyPackageRef => {
     const alias = aliases.get(p.node);
-    return { package: p.package, name: p.name, node: sysroot.isHost ? p.node : p.node.slice(sysroot.dir.length) || '/', ...(alias ? { alias } : {}) };
+    return { package: p.package, name: p.name, node: sysroot.toTarget(p.node), ...(alias ? { alias } : {}) };
   };
   const result: WhyResult = {
     node: leaf.path,

@@ -7,13 +7,14 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { HostFacts } from '../config/expand.js';
 import { RedpakError } from '../errors.js';
 import { mergeFamily } from '../merge/merge.js';
 import { mergedConfigYaml } from '../inspect/mergeconfig.js';
 import { renderTree } from '../inspect/tree.js';
 import { assertEnabled, loadFamily, loadTree } from '../node/load.js';
+import { REPOS_DIR } from '../node/layout.js';
 import { PACKAGE_ROOT } from '../package-root.js';
 import { buildFixtureRepo } from '../pkg/fixture-repo.js';
 import { install, list } from '../pkg/manager.js';
@@ -53,12 +54,13 @@ export async function runDemo(options: { dir?: string; host: HostFacts; onStep?:
 
   const created = [...(await createPackageNode({ redpath: platform, host })).nodes, ...(await createPackageNode({ redpath: app, host })).nodes];
   // The family's repositories live in the system node; platform and app inherit them.
-  mkdirSync(join(system, 'etc/yum.repos.d'), { recursive: true });
-  writeFileSync(join(system, 'etc/yum.repos.d/demo.repo'), `[demo]\nname=redpak demo packages\nbaseurl=file://${repo.repoDir}\nenabled=1\ngpgcheck=0\n`);
+  const repoFile = join(system, REPOS_DIR, 'demo.repo');
+  mkdirSync(dirname(repoFile), { recursive: true });
+  writeFileSync(repoFile, `[demo]\nname=redpak demo packages\nbaseurl=file://${repo.repoDir}\nenabled=1\ngpgcheck=0\n`);
   step({
     title: 'The family: system (the host view) → platform → app, each with its own rpm database',
     command: `redmanager create-node --redpath ${platform} && redmanager create-node --redpath ${app}`,
-    output: [...created.map((n) => `${n.action} node ${n.alias} at ${n.path}`), `repository file ${join(system, 'etc/yum.repos.d/demo.repo')}`].join('\n'),
+    output: [...created.map((n) => `${n.action} node ${n.alias} at ${n.path}`), `repository file ${repoFile}`].join('\n'),
   });
 
   const transaction = async (node: string, specs: string[]) => {

@@ -39,7 +39,7 @@ import { formatToday, type HostFacts } from '../config/expand.js';
 import { parseNodeConfig, parseNodeStatus } from '../config/parse.js';
 import { serializeStatus } from '../config/serialize.js';
 import type { NodeStatus } from '../config/types.js';
-import { NORMAL_CONFIG, STATUS_FILE, Sysroot } from '../node/layout.js';
+import { NORMAL_CONFIG, REDPAK_DIR, STAGE_DIR, STATUS_FILE, Sysroot } from '../node/layout.js';
 import { assertEnabled, isNodeDir, loadFamily, loadNode } from '../node/load.js';
 import type { RedNode } from '../node/types.js';
 import { run } from '../pkg/exec.js';
@@ -61,7 +61,7 @@ const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
  * an archive never carries them, at any depth (import refuses them, export leaves them out),
  * so an archive cannot plant a launch cache, a stale stage or a lock.
  */
-const RESERVED_NAMES = new Set(['.redpak', '.redpak-stage', LOCK_FILE]);
+const RESERVED_NAMES = new Set([REDPAK_DIR, STAGE_DIR, LOCK_FILE]);
 /** Relative to a node: left out of archives (caches, locks, staging). */
 const EXCLUDED = new Set([...RESERVED_NAMES, 'var/cache/dnf']);
 /** Deepest entry import takes (components): deeper trees are refused before anything is written. */

@@ -5,12 +5,13 @@
  * recipe and installs exactly those files from a local mirror, each checked against its sha256.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { RedpakError } from '../errors.js';
 import { toYaml } from '../config/serialize.js';
+import { writeFileAtomic } from '../system/atomic-write.js';
 import { run } from '../pkg/exec.js';
 import { unsafeHref } from '../pkg/repos.js';
 import { solverPython, type SolverRepo } from '../pkg/solver.js';
@@ -69,10 +70,8 @@ export function serializeLock(lock: LockFile): string {
 export function writeLock(file: string, lock: LockFile): boolean {
   const text = serializeLock(lock);
   if (existsSync(file) && readFileSync(file, 'utf8') === text) return false;
-  const temp = `${file}.tmp-${process.pid}`;
   try {
-    writeFileSync(temp, text);
-    renameSync(temp, file);
+    writeFileAtomic(file, text);
   } catch (error) {
     throw new RedpakError('io', `cannot write the lock file ${file}: ${(error as Error).message}`);
   }

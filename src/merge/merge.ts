@@ -9,6 +9,7 @@
  */
 import { RedpakError } from '../errors.js';
 import { appendPathList, expand, type ExpandContext, type HostFacts, type NodeFacts } from '../config/expand.js';
+import { configKeysMerged } from '../config/keys.js';
 import {
   PRIVATE_EXPORT_MODES,
   SHARE_KEYS,
@@ -129,10 +130,10 @@ function optionalList<K extends 'path' | 'ldpath'>(key: K, list: MergedPathList 
 // ---------------------------------------------------------------------------------------------
 // Scalars: all admin files leaf→root first, then all normal files leaf→root.
 
-const STRING_KEYS = ['persistdir', 'rpmdir', 'cachedir', 'hostname', 'chdir', 'umask', 'set-user', 'set-group', 'smack', 'cgrouproot'] as const;
-const TRI_KEYS = ['die-with-parent', 'new-session'] as const;
+const STRING_KEYS = configKeysMerged('first');
+const TRI_KEYS = configKeysMerged('tri-state');
 /** "First non-zero wins": once true anywhere, a descendant cannot set it back (redpak's rule). */
-const FLAG_KEYS = ['verbose', 'gpgcheck', 'unsafe', 'inherit-env', 'map-root-user'] as const;
+const FLAG_KEYS = configKeysMerged('flag');
 
 function mergeScalars(visits: Visit[], leafContext: ExpandContext): MergedScalars {
   const passes = [...visits.filter((v) => v.config.kind === 'admin'), ...visits.filter((v) => v.config.kind === 'normal')];

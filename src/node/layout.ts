@@ -10,6 +10,11 @@ export const LEGACY_NORMAL_CONFIG = 'etc/redpack.yaml';
 export const LEGACY_ADMIN_CONFIG = 'etc/redpack-admin.yaml';
 export const RPMDB_DIR = 'var/lib/rpm';
 export const REPOS_DIR = 'etc/yum.repos.d';
+/**
+ * redpak's own state in a node (generations); never the launch cache
+ * (docs/launch-cache.md).
+ */
+export const REDPAK_DIR = '.redpak';
 /** A package transaction's staging directory, under the node; hidden so it is never taken for a child node. */
 export const STAGE_DIR = '.redpak-stage';
 /** In the stage: the journal of a committed merge; while it is there the node is half-merged (docs/transactions.md). */
@@ -53,6 +58,12 @@ export class Sysroot {
   /** The host path of a target path. */
   toHost(targetPath: string): string {
     return this.isHost ? targetPath : join(this.dir, targetPath);
+  }
+
+  /** The target path of a host path in the sysroot (the inverse of `toHost`); a path outside it is kept as it is. */
+  toTarget(hostPath: string): string {
+    if (this.isHost || (hostPath !== this.dir && !hostPath.startsWith(`${this.dir}/`))) return hostPath;
+    return hostPath.slice(this.dir.length) || '/';
   }
 
   /**

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { expand, type HostFacts } from '../config/expand.js';
 import { nodeFacts } from '../merge/merge.js';
-import { Sysroot } from '../node/layout.js';
+import { RPMDB_DIR, Sysroot } from '../node/layout.js';
 import { assertEnabled, loadFamily, loadTree, type TreeNode } from '../node/load.js';
 import type { Family, RedNode } from '../node/types.js';
 import { liveHostFacts } from '../system/host-facts.js';
@@ -117,10 +117,9 @@ export function describeRoot(pf: PackageFamily, hostPath: string): string {
   if (hostPath === pf.nodeRoot) return `${pf.node.alias} (${pf.node.path})`;
   const anc = pf.ancestors.find((a) => a.root === hostPath);
   if (anc) return anc.hostDb ? anc.alias : `${anc.alias} (${anc.path})`;
-  if (pf.sysroot.isHost) return hostPath;
-  return hostPath.startsWith(pf.sysroot.dir) ? hostPath.slice(pf.sysroot.dir.length) || '/' : hostPath;
+  return pf.sysroot.toTarget(hostPath);
 }
 
 export function isNodeDbPresent(pf: PackageFamily): boolean {
-  return existsSync(join(pf.nodeRoot, 'var/lib/rpm'));
+  return existsSync(join(pf.nodeRoot, RPMDB_DIR));
 }

@@ -14,13 +14,15 @@
  * no link (`assertNoLinkBelow`) before anything is read, removed or moved, and the metadata is
  * written by temp file and rename, never through a link.
  */
-import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { RedpakError } from '../errors.js';
+import { REDPAK_DIR } from '../node/layout.js';
 import { assertNoLinkBelow } from '../node/load.js';
+import { writeFileAtomic } from '../system/atomic-write.js';
 import { RPM_DBPATH } from './rpm.js';
 
-export const GENERATIONS_DIR = '.redpak/generations';
+export const GENERATIONS_DIR = `${REDPAK_DIR}/generations`;
 export const DEFAULT_KEEP_GENERATIONS = 5;
 
 export interface Generation {
@@ -64,10 +66,7 @@ export function listGenerations(node: string): Generation[] {
 
 /** Writes a generation's metadata by temp file and rename: a planted link in its place is replaced, not followed. */
 function writeMeta(dir: string, generation: Generation): void {
-  const temp = join(dir, `${META}.tmp-${process.pid}`);
-  rmSync(temp, { force: true });
-  writeFileSync(temp, `${JSON.stringify(generation, null, 2)}\n`, { flag: 'wx' });
-  renameSync(temp, join(dir, META));
+  writeFileAtomic(join(dir, META), `${JSON.stringify(generation, null, 2)}\n`, { exclusive: true });
 }
 
 function isWhiteout(path: string): boolean {

@@ -12,11 +12,12 @@ import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { RedpakError } from '../errors.js';
+import { RPMDB_DIR } from '../node/layout.js';
 import { describeRoot, HISTORY_FILE, openPackageFamily, type OpenFamilyOptions, type PackageFamily } from './family-context.js';
 import { appendHistory, readHistory, undoJobs, type HistoryEntry } from './history.js';
 import { acquireFamilyLock, type FamilyLock } from './lock.js';
-import { cleanCache, fetchPackage, localRepo, nodeRepos, solvCacheDir, syncRepos, verifySignatures, type CleanKind, type CleanOutcome, type FetchedPackage, type NodeRepo, type SyncedRepo } from './repos.js';
-import { detectHostProvides, registerHostProvides, HOST_PROVIDES_PACKAGE, rpmSupportsForceDebian } from './rpm.js';
+import { cleanCache, familyRepos, fetchPackage, solvCacheDir, syncRepos, verifySignatures, type CleanKind, type CleanOutcome, type FetchedPackage, type NodeRepo, type SyncedRepo } from './repos.js';
+import { detectHostProvides, registerHostProvides, HOST_PROVIDES_PACKAGE, rpmSupportsForceDebian, stagedTransactionArgs } from './rpm.js';
 import { queryPackages } from './installed.js';
 import { assertSolved, checkPlacement, query, solve, type JobOp, type PackageInfo, type SolveResult, type SolverJob, type StepAction, type TransactionStep } from './solver.js';
 import { packageFiles, packageTopDirs, pathIntoDescendant, runStaged, type RpmCommand } from './view.js';
@@ -218,7 +219,7 @@ function explainSolveFailure(pf: PackageFamily, result: SolveResult): void {
     if (!(error instanceof RedpakError)) throw error;
     let message = error.message;
     for (const root of [pf.nodeRoot, ...pf.ancestors.map((a) => a.root), ...pf.descendants.map((d) => d.node)]) {
-      if (!pf.sysroot.isHost) message = message.split(root).join(root.slice(pf.sysroot.dir.length) || '/');
+      if (!pf.sysroot.isHost) message = message.split(root).join(pf.sysroot.toTarget(root));
     }
     let hint = error.hint;
     if (!hint && error.code === 'solver') {
@@ -266,7 +267,7 @@ const DESCENDANT_DIRECTORY_HINT = 'a package may not write into a descendant nod
 
 /** The enabled repositories the transaction or query uses. */
 function reposOf(pf: PackageFamily, options: CommonOptions): NodeRepo[] {
-  return withGpgPolicy(pf, options, (options.repoDirs ?? []).map((dir, i) => localRepo(`repo${i === 0 ? '' : i}-given`, resolve(dir)))).filter((r) => r.enabled);
+  return withGpgPolicy(pf, options).filter((r) => r.enabled);
 }
 
 /**
@@ -274,8 +275,8 @@ function reposOf(pf: PackageFamily, options: CommonOptions): NodeRepo[] {
  * the given ones (--repo-dir: a directory the caller names, trusted like a local .rpm file);
  * all without signature checks under --nogpgcheck.
  */
-function withGpgPolicy(pf: PackageFamily, options: CommonOptions, given: NodeRepo[]): NodeRepo[] {
-  const repos = [...(options.noRepoFiles ? [] : nodeRepos(pf)), ...given];
+function withGpgPolicy(pf: PackageFamily, options: CommonOptions): NodeRepo[] {
+  const repos = familyRepos(pf, options);
   return options.nogpgcheck ? repos.map((r) => ({ ...r, gpgcheck: false })) : repos;
 }
 
@@ -374,22 +375,13 @@ async function transact(options: TransactionOptions, kind: string, jobs: SolverJ
       options.onProgress?.({ phase: 'verified', count: fetched.length });
       checkAbort();
 
-      const flags = [...(options.noscripts ? ['--noscripts'] : [])];
-      const commands: RpmCommand[] = [];
-      if (!existsSync(`${pf.nodeRoot}/var/lib/rpm`)) commands.push({ args: ['--initdb'] });
-      if (fetched.length > 0) {
-        commands.push({
-          args: [
-            '-U', '-v', '--nodeps', ...flags,
-            ...(incoming.some((s) => s.action === 'downgrade') ? ['--oldpackage'] : []),
-            ...(incoming.some((s) => s.action === 'reinstall') ? ['--replacepkgs'] : []),
-            ...fetched.map((f) => f.path),
-          ],
-          reads: fetched.map((f) => f.path),
-        });
-      }
       const erased = result.steps.filter((s) => s.action === 'erase').map((s) => s.nevra);
-      if (erased.length > 0) commands.push({ args: ['-e', '-v', '--nodeps', ...flags, ...erased] });
+      const reads = fetched.map((f) => f.path);
+      const commands: RpmCommand[] = stagedTransactionArgs(pf.nodeRoot, reads, erased, {
+        noscripts: options.noscripts,
+        oldpackage: incoming.some((s) => s.action === 'downgrade'),
+        replacepkgs: incoming.some((s) => s.action === 'reinstall'),
+      }).map((args) => (args[0] === '-U' ? { args, reads } : { args }));
 
       const history = appendHistory(readHistory(pf.historyFile), {
         time: new Date().toISOString(),
@@ -535,7 +527,7 @@ export interface RepoStatus {
 /** dnf repolist: the repositories the node uses (its own, else the closest ancestor's). */
 export function repolist(options: CommonOptions & { all?: boolean }): RepoStatus[] {
   const pf = openFamily(options);
-  const repos = withGpgPolicy(pf, options, (options.repoDirs ?? []).map((d, i) => localRepo(`repo${i === 0 ? '' : i}-given`, resolve(d))));
+  const repos = withGpgPolicy(pf, options);
   return repos
     .filter((r) => options.all || r.enabled)
     .map((r) => ({ id: r.id, name: r.name, enabled: r.enabled, baseurl: r.baseurl, gpgcheck: r.gpgcheck, priority: r.priority, metadataExpire: r.metadataExpire, file: r.file, definedBy: r.definedBy }));
@@ -585,7 +577,7 @@ async function assertDescendantsKeep(pf: PackageFamily, database: string | undef
   if (!database || pf.descendants.length === 0) return;
   const view = mkdtempSync(join(tmpdir(), 'redpak-rollback-'));
   try {
-    cpSync(database, join(view, 'var/lib/rpm'), { recursive: true });
+    cpSync(database, join(view, RPMDB_DIR), { recursive: true });
     const violations = (await checkPlacement({ ancestors: [view, ...pf.ancestors.map((a) => a.root)], nodes: pf.descendants })).filter(
       (v) => v.rule !== 'duplicate',
     );

@@ -5,9 +5,10 @@
  * (installed before the file existed, or by rpm directly) counts as asked for: only packages known
  * to be dependencies are ever removed as unused.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { RedpakError } from '../errors.js';
+import { writeFileAtomic } from '../system/atomic-write.js';
 import type { TransactionStep } from './solver.js';
 
 export type InstallReason = 'user' | 'dependency';
@@ -40,8 +41,7 @@ export function reasonsText(reasons: Reasons): string {
 export function writeReasons(nodeRoot: string, reasons: Reasons): void {
   const file = join(nodeRoot, REASONS_FILE);
   mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(`${file}.${process.pid}`, reasonsText(reasons));
-  renameSync(`${file}.${process.pid}`, file);
+  writeFileAtomic(file, reasonsText(reasons), { temp: `${file}.${process.pid}` });
 }
 
 /** name-[epoch:]version-release.arch → name */

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RedpakError } from '../errors.js';
 import { REPOS_DIR } from '../node/layout.js';
@@ -61,6 +61,28 @@ export function nodeRepos(pf: PackageFamily): NodeRepo[] {
     }));
   }
   return [];
+}
+
+/** Where a command's repositories come from. */
+export interface RepoSources {
+  /** Local repository directories (--repo-dir), relative ones taken from `cwd`. */
+  repoDirs?: string[];
+  /** Ignore the family's .repo files: only `repoDirs`. */
+  noRepoFiles?: boolean;
+  cwd?: string;
+}
+
+/**
+ * Every repository a command on the node can use, enabled or not: the family's .repo files
+ * (the node's, else the closest ancestor's), then the given directories, named repo-given,
+ * repo1-given… in their order.
+ */
+export function familyRepos(pf: PackageFamily, sources: RepoSources): NodeRepo[] {
+  const base = sources.cwd ?? process.cwd();
+  const given = (sources.repoDirs ?? []).map((dir, i) =>
+    localRepo(`repo${i === 0 ? '' : i}-given`, resolve(base, dir)),
+  );
+  return [...(sources.noRepoFiles ? [] : nodeRepos(pf)), ...given];
 }
 
 /** A repository given directly by its local directory (library callers, the demo). */

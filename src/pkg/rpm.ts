@@ -11,9 +11,10 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RedpakError } from '../errors.js';
+import { RPMDB_DIR } from '../node/layout.js';
 import { run } from './exec.js';
 
-export const RPM_DBPATH = '/var/lib/rpm';
+export const RPM_DBPATH = `/${RPMDB_DIR}`;
 /** Name of the virtual package through which a system node records what its host provides. */
 export const HOST_PROVIDES_PACKAGE = 'redpak-host-provides';
 
@@ -228,6 +229,47 @@ export async function installArgs(nodeRoot: string, rpmPaths: readonly string[],
     ...(options.replacepkgs ? ['--replacepkgs'] : []),
     ...rpmPaths,
   ];
+}
+
+export interface StagedRpmOptions {
+  noscripts?: boolean;
+  /** Some step is a downgrade. */
+  oldpackage?: boolean;
+  /** Some step is a reinstall. */
+  replacepkgs?: boolean;
+}
+
+/**
+ * The rpm commands of a staged transaction (pkg/view.ts runs them inside the family view, where
+ * the node is `/`): a database first if the node has none, one verbose `-U` for every file that
+ * comes in, then one `-e` for the erasures. Arguments after `rpm --dbpath`, see `viewRpmArgv`.
+ */
+export function stagedTransactionArgs(
+  nodeRoot: string,
+  incoming: readonly string[],
+  erased: readonly string[],
+  options: StagedRpmOptions,
+): string[][] {
+  const flags = transactionFlags({ noscripts: options.noscripts });
+  const commands: string[][] = [];
+  if (!existsSync(rpmDbDir(nodeRoot))) commands.push(['--initdb']);
+  if (incoming.length > 0) {
+    commands.push([
+      '-U', '-v', '--nodeps', ...flags,
+      ...(options.oldpackage ? ['--oldpackage'] : []),
+      ...(options.replacepkgs ? ['--replacepkgs'] : []),
+      ...incoming,
+    ]);
+  }
+  if (erased.length > 0) commands.push(['-e', '-v', '--nodeps', ...flags, ...erased]);
+  return commands;
+}
+
+/** The whole rpm command line in the family view, for arguments from `stagedTransactionArgs`. */
+export function viewRpmArgv(args: readonly string[], forceDebian: boolean): string[] {
+  // Only rpm's own modes take --force-debian: --initdb execs rpmdb, which rejects it.
+  const mode = ['-U', '-i', '-e'].includes(args[0] ?? '');
+  return ['rpm', ...(forceDebian && mode ? ['--force-debian'] : []), '--dbpath', RPM_DBPATH, ...args];
 }
 
 export interface RpmRunReport {

@@ -40,9 +40,10 @@ import { GENERATIONS_DIR, recordGeneration } from './generations.js';
 import type { RecoveryNotice } from './recovery-notices.js';
 import { run } from './exec.js';
 import { InterruptedError, signalNameOf } from './interrupt.js';
-import { rpmSupportsForceDebian, RPM_DBPATH } from './rpm.js';
+import { rpmSupportsForceDebian, RPM_DBPATH, viewRpmArgv } from './rpm.js';
 import { MERGE_JOURNAL, STAGE_DIR } from '../node/layout.js';
 import { assertNoLinkBelow } from '../node/load.js';
+import { writeFileAtomic } from '../system/atomic-write.js';
 import { solverPython } from './solver.js';
 
 export { STAGE_DIR };
@@ -170,7 +171,7 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
     binds.push('--bind', view, `/${d}`);
   }
   for (const l of links) binds.push('--symlink', readlinkSync(`/${l}`), `/${l}`);
-  const forceDebian = (await rpmSupportsForceDebian()) ? ['--force-debian'] : [];
+  const forceDebian = await rpmSupportsForceDebian();
 
   const warnings: string[] = [];
   try {
@@ -190,11 +191,7 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
         '--die-with-parent',
         '--setenv', 'PATH', '/usr/sbin:/usr/bin:/sbin:/bin',
         '--',
-        'rpm',
-        // Only rpm's own modes take it: --initdb execs rpmdb, which rejects it.
-        ...(['-U', '-i', '-e'].includes(command.args[0] ?? '') ? forceDebian : []),
-        '--dbpath', RPM_DBPATH,
-        ...command.args,
+        ...viewRpmArgv(command.args, forceDebian),
       ];
       const script = `set -e\n${mounts.join('\n')}\nexec ${bwrap.map(q).join(' ')}\n`;
       const result = await spawnStreaming('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], request.onLine, request.signal);
@@ -379,11 +376,11 @@ function fsyncPath(path: string, flags: string): void {
 
 /** Atomically (temp file, fsync, rename, fsync of the directory) writes the journal. */
 function writeJournal(stage: string, journal: MergeJournal): void {
-  const tmp = join(stage, `${JOURNAL}.tmp`);
-  writeFileSync(tmp, `${JSON.stringify(journal)}\n`, { mode: 0o600 });
-  fsyncPath(tmp, 'r');
-  renameSync(tmp, join(stage, JOURNAL));
-  fsyncPath(stage, 'r');
+  writeFileAtomic(join(stage, JOURNAL), `${JSON.stringify(journal)}\n`, {
+    mode: 0o600,
+    durable: true,
+    temp: join(stage, `${JOURNAL}.tmp`),
+  });
   mergeStep();
 }
 

@@ -3,9 +3,10 @@
  * file and a rename, and `rollback()` restores what was there before (or removes what was
  * created), so a failed operation leaves no half-written node behind.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { RedpakError } from '../errors.js';
+import { writeFileAtomic } from './atomic-write.js';
 
 type Undo = () => void;
 
@@ -25,13 +26,7 @@ export class FsTransaction {
   writeFile(file: string, content: string, mode = 0o644): void {
     this.mkdirp(dirname(file));
     const previous = existsSync(file) ? readFileSync(file) : undefined;
-    const temp = `${file}.tmp-${process.pid}`;
-    this.guard(() => {
-      // Exclusive: a link planted at the temporary name (the pid is guessable) is not followed.
-      rmSync(temp, { force: true });
-      writeFileSync(temp, content, { mode, flag: 'wx' });
-      renameSync(temp, file);
-    }, `cannot write ${file}`);
+    this.guard(() => writeFileAtomic(file, content, { mode, exclusive: true }), `cannot write ${file}`);
     this.undo.push(() => (previous === undefined ? rmSync(file, { force: true }) : writeFileSync(file, previous)));
   }
 

@@ -1,5 +1,6 @@
 /** What `redwrap --dump`, `--dump-only` and `--dump-only --json` print of a compiled launch. */
 import { originJson, type OriginJson } from '../merge/origin-json.js';
+import { bwrapOptions } from './bwrap-options.js';
 import { describeCgroupPlan } from './cgroups.js';
 import type { CompiledLaunch } from './launch.js';
 import type { PlanArg } from './plan.js';
@@ -17,15 +18,9 @@ export function dumpArgs(compiled: CompiledLaunch): string[] {
 /** The environment the program starts with, as far as it is known before the launch. */
 export function dumpEnv(compiled: CompiledLaunch): Record<string, string> {
   const env: Record<string, string> = { ...compiled.baseEnv };
-  const args = compiled.plan.args;
-  for (let i = 0; i < args.length; i += 1) {
-    if (args[i] === '--setenv') {
-      env[args[i + 1] as string] = showDeferred(args[i + 2]);
-      i += 2;
-    } else if (args[i] === '--unsetenv') {
-      delete env[args[i + 1] as string];
-      i += 1;
-    }
+  for (const [option, name, value] of bwrapOptions(compiled.plan.args)) {
+    if (option === '--setenv' && typeof name === 'string' && value !== undefined) env[name] = showDeferred(value);
+    else if (option === '--unsetenv' && typeof name === 'string') delete env[name];
   }
   return env;
 }
@@ -33,10 +28,7 @@ export function dumpEnv(compiled: CompiledLaunch): Record<string, string> {
 /** redpak's dump text: one line per option, its values on the same line. */
 export function dumpText(compiled: CompiledLaunch, argv0 = 'redwrap'): string {
   const lines = [`DUMP: ${compiled.bwrap} (as ${argv0})`];
-  for (const arg of dumpArgs(compiled)) {
-    if (arg.startsWith('-') || lines.length === 1) lines.push(`  ${arg}`);
-    else lines[lines.length - 1] += ` ${arg}`;
-  }
+  for (const option of bwrapOptions(dumpArgs(compiled))) lines.push(`  ${option.join(' ')}`);
   if (compiled.command.length) lines.push(`  ${compiled.command.join(' ')}`);
   const { plan } = compiled;
   for (const dir of plan.mkdirs) lines.push(`# creates ${dir}`);

@@ -23,8 +23,13 @@
  *   arg TEXT · arg-execfd SCRIPT                 bwrap's arguments (the binary is fixed at build), without the command
  *   end
  */
-import { readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, realpathSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+<<<<<<< HEAD
+=======
+import type { HostFacts } from '../config/expand.js';
+import { writeFileAtomic } from '../system/atomic-write.js';
+>>>>>>> s4-knowledge
 import { LEGACY_ADMIN_CONFIG, LEGACY_NORMAL_CONFIG, ADMIN_CONFIG, MERGE_JOURNAL, NORMAL_CONFIG, STAGE_DIR, STATUS_FILE } from '../node/layout.js';
 import { DEFAULT_BWRAP } from '../system/bwrap-path.js';
 import type { HostRecord } from './host-record.js';
@@ -180,8 +185,7 @@ export function writeFastPlan(
   const writeAtomically = (name: string, content: Buffer): void => {
     const temp = join(opened.dir, `.${name}.tmp-${process.pid}`);
     temps.push(temp);
-    writeFileSync(temp, content, { mode: 0o600, flag: 'wx' });
-    renameSync(temp, join(opened.dir, name));
+    writeFileAtomic(join(opened.dir, name), content, { mode: 0o600, exclusive: true, temp });
   };
   try {
     const key = planKey(leaf.hostPath, compiled.family.admin, callerIds.uid);

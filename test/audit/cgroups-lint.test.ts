@@ -2,10 +2,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { cpuList, cpuMaxValue, lintCgroups, memoryValue, type LintNode } from '../../src/audit/cgroups-lint.js';
+import { cpuList, cpuMaxValue, lintCgroups, memoryValue, pidsValue, type LintNode } from '../../src/audit/cgroups-lint.js';
 import { Sysroot } from '../../src/node/layout.js';
 import { loadNode } from '../../src/node/load.js';
 import { makeNode, tempDir } from '../helpers/family.js';
+import { planCgroups } from '../../src/wrap/cgroups.js';
+import type { CgroupsConfig } from '../../src/config/types.js';
+import { RedpakError } from '../../src/errors.js';
 
 const conf = (alias: string, cgroups: string) => `headers:\n  alias: ${alias}\nconfig:\n  cgroups:\n${cgroups}`;
 
@@ -15,6 +18,35 @@ describe('cgroup lint', () => {
     assert.equal(memoryValue('max'), undefined);
     assert.deepEqual([...cpuList('0-2,5')!], [0, 1, 2, 5]);
     assert.equal(cpuList('x'), undefined);
+  });
+
+  it('reads values with the launch\'s grammar: a value the lint compares is one the launch accepts', () => {
+    // The rows after the first of each key were read differently by the lint and the launch before they shared one grammar.
+    const rows: [keyof CgroupsConfig, string, string, (raw: string) => unknown][] = [
+      ['mem', 'max', '256M', memoryValue],
+      ['mem', 'max', '99999999999T', memoryValue],
+      ['pids', 'max', '64', pidsValue],
+      ['pids', 'max', ' 64 ', pidsValue],
+      ['cpu', 'max', '50000 100000', cpuMaxValue],
+      ['cpu', 'max', '500 100000', cpuMaxValue],
+      ['cpu', 'max', '50000 10', cpuMaxValue],
+      ['cpuset', 'cpus', '0-3,6', cpuList],
+      ['cpuset', 'cpus', '0 - 3, 6', cpuList],
+      ['cpuset', 'cpus', '3-1', cpuList],
+    ];
+    const agreement = rows.map(([controller, key, raw, lint]) => {
+      const cgroups = { [controller]: { [key]: raw } } as CgroupsConfig;
+      let launch = true;
+      try {
+        planCgroups([{ path: '/n/', alias: 'n', admin: false, cgroups }], { version: 'v2', root: '/cg' });
+      } catch (error) {
+        assert.ok(error instanceof RedpakError && error.code === 'schema', String(error));
+        launch = false;
+      }
+      return [`${controller}.${key} ${raw}`, launch, lint(raw) !== undefined];
+    });
+    assert.deepEqual(agreement, agreement.map(([row, launch]) => [row, launch, launch]));
+    assert.deepEqual(agreement.map(([, launch]) => launch), [true, false, true, true, true, false, false, true, false, false]);
   });
 
   it('finds overcommitted children at any depth, and admin-only findings', (t) => {

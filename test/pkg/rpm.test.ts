@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { RedpakError } from '../../src/errors.js';
@@ -12,8 +12,11 @@ import {
   installPackages,
   parseQueryDump,
   registerHostProvides,
+  stagedTransactionArgs,
+  viewRpmArgv,
 } from '../../src/pkg/rpm.js';
 import { queryPackages } from '../../src/pkg/installed.js';
+import { tempDir } from '../helpers/family.js';
 import { fixtureRepo, giveNodeAShell, installedNames, makeFamily, rpmFile, type TestFamily } from './helpers/family.js';
 
 describe('parseQueryDump', () => {
@@ -41,6 +44,29 @@ describe('parseQueryDump', () => {
 
   it('rejects dependency lines before any package', () => {
     assert.throws(() => parseQueryDump('P\tx\t\t\n'), (e: unknown) => e instanceof RedpakError && /line 1/.test(e.message));
+  });
+});
+
+describe('staged transaction arguments', () => {
+  it('creates the database only when the node has none, then installs, then erases', (t) => {
+    const node = tempDir(t);
+    const files = ['/cache/a-1-1.noarch.rpm'];
+    assert.deepEqual(stagedTransactionArgs(node, files, ['b-1-1.noarch'], {}), [
+      ['--initdb'],
+      ['-U', '-v', '--nodeps', '/cache/a-1-1.noarch.rpm'],
+      ['-e', '-v', '--nodeps', 'b-1-1.noarch'],
+    ]);
+    mkdirSync(join(node, 'var/lib/rpm'), { recursive: true });
+    assert.deepEqual(stagedTransactionArgs(node, files, [], { noscripts: true, oldpackage: true, replacepkgs: true }), [
+      ['-U', '-v', '--nodeps', '--noscripts', '--oldpackage', '--replacepkgs', '/cache/a-1-1.noarch.rpm'],
+    ]);
+    assert.deepEqual(stagedTransactionArgs(node, [], ['b'], { noscripts: true }), [['-e', '-v', '--nodeps', '--noscripts', 'b']]);
+  });
+
+  it('passes --force-debian to rpm modes only, never to --initdb', () => {
+    assert.deepEqual(viewRpmArgv(['-U', 'f.rpm'], true), ['rpm', '--force-debian', '--dbpath', '/var/lib/rpm', '-U', 'f.rpm']);
+    assert.deepEqual(viewRpmArgv(['-e', 'b'], false), ['rpm', '--dbpath', '/var/lib/rpm', '-e', 'b']);
+    assert.deepEqual(viewRpmArgv(['--initdb'], true), ['rpm', '--dbpath', '/var/lib/rpm', '--initdb']);
   });
 });
 
