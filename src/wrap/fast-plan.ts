@@ -25,11 +25,8 @@
  */
 import { readFileSync, realpathSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-<<<<<<< HEAD
-=======
 import type { HostFacts } from '../config/expand.js';
 import { writeFileAtomic } from '../system/atomic-write.js';
->>>>>>> s4-knowledge
 import { LEGACY_ADMIN_CONFIG, LEGACY_NORMAL_CONFIG, ADMIN_CONFIG, MERGE_JOURNAL, NORMAL_CONFIG, STAGE_DIR, STATUS_FILE } from '../node/layout.js';
 import { DEFAULT_BWRAP } from '../system/bwrap-path.js';
 import type { HostRecord } from './host-record.js';
