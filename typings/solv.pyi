@@ -1,5 +1,7 @@
 # The part of libsolv's Python binding (python3-solv, a SWIG module without type information)
 # that src/pkg/redsolver uses. Constants are ints; objects are described as far as they are used.
+from __future__ import annotations
+
 from typing import Any, Iterator, Optional
 
 SOLVABLE_REQUIRES: int
@@ -30,7 +32,8 @@ class Dep:
     def str(self) -> str: ...
 
 
-class Chksum: ...
+class Chksum:
+    ...
 
 
 class Datamatch:

@@ -234,9 +234,9 @@ async function callSolver<M extends SolverMode>(mode: M, request: object, node: 
   }
   const input = solverRequest(mode, request);
   // -I: isolated mode, neither the user's environment variables, site-packages nor the working
-  // directory can change what the solver imports.
+  // directory can change what the solver imports. The file, not the directory: no runpy to import.
   const purpose = `resolve dependencies for node ${node}`;
-  const { stdout } = await run(python, ['-I', solverPackagePath()], { input, purpose });
+  const { stdout } = await run(python, ['-I', join(solverPackagePath(), '__main__.py')], { input, purpose });
   return solverAnswer(mode, stdout);
 }
 

@@ -22,7 +22,7 @@ const MODES: SolverMode[] = ['solve', 'query', 'check', 'audit', 'why'];
 
 /** Run the real solver package on `input`, as solver.ts does. */
 function runSolver(input: string): { status: number | null; stdout: string; stderr: string } {
-  return spawnSync(solverPython(), ['-I', solverPackagePath()], { input, encoding: 'utf8' });
+  return spawnSync(solverPython(), ['-I', join(solverPackagePath(), '__main__.py')], { input, encoding: 'utf8' });
 }
 
 /** Run Python code with the solver package importable (the way __main__.py makes it). */

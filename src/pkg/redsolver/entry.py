@@ -1,26 +1,31 @@
 """Reads one request, checks it against the protocol, runs its mode, writes one answer."""
 import json
 import sys
-from typing import Any, Callable, cast
+from typing import Any, cast
 
-from redsolver.audit import audit
-from redsolver.check import check_placement
 from redsolver.pool import use_solv_cache
 from redsolver.protocol import (MODES, PROTOCOL_VERSION, Answer, AuditRequest, CheckRequest, ErrorAnswer, ProtocolError,
                                 QueryRequest, RequestError, SolveRequest, WhyRequest, schema_path)
-from redsolver.query import query
 from redsolver.schema import load_schema, validate
-from redsolver.solve import solve
-from redsolver.why import why
 
-# The request was validated against the mode's schema: the casts state what that proved.
-HANDLERS: dict[str, Callable[[Any], Answer]] = {
-    'solve': lambda r: solve(cast(SolveRequest, r)),
-    'query': lambda r: query(cast(QueryRequest, r)),
-    'check': lambda r: check_placement(cast(CheckRequest, r)),
-    'audit': lambda r: audit(cast(AuditRequest, r)),
-    'why': lambda r: why(cast(WhyRequest, r)),
-}
+
+def answer_of(mode: str, request: dict[str, Any]) -> Answer:
+    """Run the mode. Only its module is imported: a run pays for what it uses. The request was
+    validated against the mode's schema: the casts state what that proved."""
+    if mode == 'solve':
+        from redsolver.solve import solve
+        return solve(cast(SolveRequest, request))
+    if mode == 'query':
+        from redsolver.query import query
+        return query(cast(QueryRequest, request))
+    if mode == 'check':
+        from redsolver.check import check_placement
+        return check_placement(cast(CheckRequest, request))
+    if mode == 'audit':
+        from redsolver.audit import audit
+        return audit(cast(AuditRequest, request))
+    from redsolver.why import why
+    return why(cast(WhyRequest, request))
 
 
 def checked_request(raw: object) -> tuple[str, dict[str, Any]]:
@@ -52,7 +57,7 @@ def main() -> int:
         return 2
     use_solv_cache(request.get('solvCache'))
     try:
-        answer = HANDLERS[mode](request)
+        answer = answer_of(mode, request)
     except RequestError as e:
         answer = ErrorAnswer(protocol=PROTOCOL_VERSION, ok=False, error=str(e))
     json.dump(answer, sys.stdout)

@@ -3,7 +3,6 @@ files (libsolv's own format, read in a millisecond where parsing takes tens)."""
 import hashlib
 import os
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
 from typing import Callable, Optional
 
 import solv
@@ -16,13 +15,16 @@ REPOMD_NS = '{http://linux.duke.edu/metadata/repo}'
 RPMDB_FILES = ('rpmdb.sqlite', 'rpmdb.sqlite-wal', 'Packages', 'Packages.db')
 
 
-@dataclass
 class RepoData:
-    """What a repository's solvables carry (Repo.appdata): where their packages are."""
-    id: str
-    dir: str
-    # Without filelists.xml a package's file list is partial (primary's /etc and bin paths only).
-    filelists: bool
+    """What a repository's solvables carry (Repo.appdata): where their packages are. (A plain class:
+    importing dataclasses would cost every run more than the rest of the start-up.)"""
+    __slots__ = ('id', 'dir', 'filelists')
+
+    def __init__(self, id: str, dir: str, filelists: bool) -> None:
+        self.id = id
+        self.dir = dir
+        # Without filelists.xml a package's file list is partial (primary's /etc and bin paths only).
+        self.filelists = filelists
 
 
 # Where parsed databases and repositories are kept as .solv files: the request's `solvCache`.
