@@ -11,7 +11,7 @@
  * - merge: no loosening of what an ancestor forbids (namespaces, capabilities);
  * - rpmdb: the node's rpm database is readable;
  * - dependency / duplicate / conflict: the family rules on the installed packages, by libsolv
- *   (solver.py `audit`): requirements met by the node and its ancestors, no package an ancestor
+ *   (redsolver mode `audit`): requirements met by the node and its ancestors, no package an ancestor
  *   has, no Conflicts/Obsoletes between the node and its view;
  * - files: `rpm -V` of the node's own database against the node's own files;
  * - cgroups: budgets that do not nest (src/audit/cgroups-lint.ts).

@@ -1,7 +1,7 @@
 /**
  * `redmanager why CAPABILITY --redpath P`: which package, in which node, provides a capability
  * to P, and which packages, in P's family line and below P, require it (each with what satisfies
- * it in its own node's view). Answered by libsolv (solver.py `why`) on the real databases.
+ * it in its own node's view). Answered by libsolv (redsolver mode `why`) on the real databases.
  */
 import { dirname } from 'node:path';
 import { RedpakError } from '../errors.js';

@@ -1,12 +1,17 @@
 /**
- * Family-aware dependency resolution. The work is done by solver.py on libsolv (python3-solv):
- * this module finds the script, runs it under /usr/bin/python3 (PATH's python3 may be pyenv's,
- * without the Debian `solv` module), and turns its answer into typed results and RedpakErrors.
+ * Family-aware dependency resolution. The work is done on libsolv (python3-solv) by the Python
+ * package src/pkg/redsolver: this module finds it, runs it under /usr/bin/python3 (PATH's python3
+ * may be pyenv's, without the Debian `solv` module), and exchanges one JSON request and one JSON
+ * answer with it, both checked against the protocol's schemas (docs/solver-protocol.md), which it
+ * turns into typed results and RedpakErrors.
  */
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { RedpakError } from '../errors.js';
 import { run } from './exec.js';
 import { packagePath } from '../package-root.js';
+import * as protocol from './solver-validators.js';
 
 export type JobOp = 'install' | 'erase' | 'upgrade' | 'reinstall' | 'downgrade' | 'upgrade-all' | 'autoremove';
 
@@ -129,33 +134,110 @@ export function solverPython(): string {
   return process.env.REDPAK_PYTHON ?? '/usr/bin/python3';
 }
 
-/**
- * solver.py ships as source in the package's src/pkg/ (package.json `files` includes it), from a
- * git checkout and from an npm install alike.
- */
-export function solverScriptPath(): string {
-  const candidates = [process.env.REDPAK_SOLVER_PY, packagePath('src/pkg/solver.py')].filter((p): p is string => !!p);
-  const found = candidates.find((p) => existsSync(p));
-  if (!found) throw new RedpakError('tool-missing', `solver.py not found (looked in ${candidates.join(', ')})`);
-  return found;
+/** The protocol version this side speaks; src/pkg/redsolver/protocol.py has the same number. */
+export const SOLVER_PROTOCOL = 1;
+
+export type SolverMode = 'solve' | 'query' | 'check' | 'audit' | 'why';
+
+/** What each mode answers, besides `protocol` and `ok` (the schemas in src/pkg/redsolver/schema/). */
+export interface SolverAnswers {
+  solve: SolveResult;
+  query: { packages: PackageInfo[] };
+  check: { violations: PlacementViolation[] };
+  audit: AuditAnswer;
+  why: WhyAnswer;
 }
 
-async function callSolver<T>(request: object, node: string): Promise<T> {
+export type SolverAnswer<M extends SolverMode> = SolverAnswers[M] & { protocol: number; ok: boolean };
+
+const REQUEST_SCHEMAS: Record<SolverMode, ValidateFunction> = {
+  solve: protocol.solve_request,
+  query: protocol.query_request,
+  check: protocol.check_request,
+  audit: protocol.audit_request,
+  why: protocol.why_request,
+};
+
+const ANSWER_SCHEMAS: { [M in SolverMode]: ValidateFunction<SolverAnswer<M>> } = {
+  solve: protocol.solve_answer,
+  query: protocol.query_answer,
+  check: protocol.check_answer,
+  audit: protocol.audit_answer,
+  why: protocol.why_answer,
+};
+
+/**
+ * The solver's Python package: src/pkg/redsolver, shipped as source (package.json `files`), from a
+ * git checkout and from an npm install alike. REDPAK_SOLVER_DIR names another copy of the package
+ * (a development tree): used as given, an error when it is not one.
+ */
+export function solverPackagePath(): string {
+  const dir = process.env.REDPAK_SOLVER_DIR || packagePath('src/pkg/redsolver');
+  if (!existsSync(join(dir, '__main__.py'))) {
+    throw new RedpakError('tool-missing', `the solver package is not in ${dir} (no __main__.py)`, {
+      hint: process.env.REDPAK_SOLVER_DIR ? 'REDPAK_SOLVER_DIR must name a copy of src/pkg/redsolver' : undefined,
+    });
+  }
+  return dir;
+}
+
+function schemaErrors(errors: ErrorObject[] | null | undefined): string {
+  return (errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`).join('; ');
+}
+
+/** The request as sent: `protocol` and `mode` added, checked against the mode's request schema. */
+export function solverRequest(mode: SolverMode, request: object): string {
+  const message = { ...request, protocol: SOLVER_PROTOCOL, mode };
+  const validate = REQUEST_SCHEMAS[mode];
+  if (!validate(message)) {
+    const where = schemaErrors(validate.errors);
+    throw new RedpakError('solver', `internal error: a ${mode} request that does not follow the solver protocol: ${where}`);
+  }
+  return JSON.stringify(message);
+}
+
+/**
+ * The solver's answer to a `mode` request, from what it printed: its protocol version must be
+ * ours, an error answer becomes a 'solver' RedpakError, anything else must match the mode's
+ * answer schema ('tool-failed' otherwise).
+ */
+export function solverAnswer<M extends SolverMode>(mode: M, stdout: string): SolverAnswer<M> {
+  let answer: unknown;
+  try {
+    answer = JSON.parse(stdout);
+  } catch (error) {
+    const start = stdout.slice(0, 200);
+    throw new RedpakError('tool-failed', `the solver printed something that is not JSON: ${start}`, { cause: error });
+  }
+  const version = typeof answer === 'object' && answer !== null && 'protocol' in answer ? answer.protocol : undefined;
+  if (version !== SOLVER_PROTOCOL) {
+    const got = JSON.stringify(version);
+    throw new RedpakError('tool-failed', `the solver answered in protocol version ${got}, expected ${SOLVER_PROTOCOL}`, {
+      hint: process.env.REDPAK_SOLVER_DIR ? 'REDPAK_SOLVER_DIR names a solver of another version' : undefined,
+    });
+  }
+  if (protocol.error_answer(answer)) throw new RedpakError('solver', answer.error);
+  const validate = ANSWER_SCHEMAS[mode];
+  if (!validate(answer)) {
+    const where = schemaErrors(validate.errors);
+    throw new RedpakError('tool-failed', `the solver's ${mode} answer does not follow the solver protocol: ${where}`);
+  }
+  return answer;
+}
+
+async function callSolver<M extends SolverMode>(mode: M, request: object, node: string): Promise<SolverAnswer<M>> {
   const python = solverPython();
   if (!existsSync(python)) {
     throw new RedpakError('tool-missing', `${python} not found: dependency resolution needs python3 with the solv module`, {
       hint: 'apt-get install python3-solv (or set REDPAK_PYTHON)',
     });
   }
-  const { stdout } = await run(python, [solverScriptPath()], { input: JSON.stringify(request), purpose: `resolve dependencies for node ${node}` });
-  let answer: T & { error?: string };
-  try {
-    answer = JSON.parse(stdout) as T & { error?: string };
-  } catch (error) {
-    throw new RedpakError('tool-failed', `solver.py printed something that is not JSON: ${stdout.slice(0, 200)}`, { cause: error });
-  }
-  if (answer.error !== undefined) throw new RedpakError('solver', answer.error);
-  return answer;
+  const input = solverRequest(mode, request);
+  // -I: isolated mode, neither the user's environment variables, site-packages nor the working
+  // directory can change what the solver imports. The file, not the directory: no runpy to import.
+  const purpose = `resolve dependencies for node ${node}`;
+  const { stdout } = await run(python, ['-I', join(solverPackagePath(), '__main__.py')], { input, purpose });
+  return solverAnswer(mode, stdout);
 }
 
 /** One package as `query` describes it. */
@@ -194,13 +276,14 @@ export interface QuerySpec {
 
 /** Read-only questions on the family view and repositories (list, info, repoquery). */
 export async function query(request: Pick<SolveRequest, 'node' | 'ancestors' | 'repos' | 'solvCache'>, spec: QuerySpec): Promise<PackageInfo[]> {
-  const answer = await callSolver<{ packages: PackageInfo[] }>({ ...request, mode: 'query', query: spec }, request.node);
+  const { node, ancestors, repos, solvCache } = request;
+  const answer = await callSolver('query', { node, ancestors, repos, solvCache, query: spec }, node);
   return answer.packages;
 }
 
 /** Resolve `request` against the family view. Never throws for unsolvable requests: see `ok`. */
 export async function solve(request: SolveRequest): Promise<SolveResult> {
-  const answer = await callSolver<SolveResult>(request, request.node);
+  const answer = await callSolver('solve', request, request.node);
   return { ok: answer.ok, steps: answer.steps, problems: answer.problems, violations: answer.violations, ...(answer.namedInstalled ? { namedInstalled: answer.namedInstalled } : {}) };
 }
 
@@ -261,7 +344,7 @@ export interface PlacementViolation {
  * by the node, its `via` nodes and the ancestors (rule 1), no conflict with an ancestor (rule 5).
  */
 export async function checkPlacement(request: { ancestors: string[]; nodes: PlacedNode[]; forcenode?: boolean; ignoreDuplicates?: string[] }): Promise<PlacementViolation[]> {
-  const answer = await callSolver<{ violations: PlacementViolation[] }>({ ...request, mode: 'check' }, request.nodes[0]?.node ?? '');
+  const answer = await callSolver('check', request, request.nodes[0]?.node ?? '');
   return answer.violations;
 }
 
@@ -306,7 +389,7 @@ export interface AuditAnswer {
  * obsoletes).
  */
 export async function auditTree(request: { nodes: TreeDb[]; outer: string[]; allowDuplicates?: string[] }): Promise<AuditAnswer> {
-  const answer = await callSolver<AuditAnswer>({ ...request, mode: 'audit' }, request.nodes[0]?.node ?? '');
+  const answer = await callSolver('audit', request, request.nodes[0]?.node ?? '');
   return { findings: answer.findings, unreadable: answer.unreadable, packages: answer.packages };
 }
 
@@ -327,6 +410,6 @@ export interface WhyAnswer {
 
 /** Who provides `capability` in the view of `focus`, and who requires it, in `nodes` (a tree holding focus, its ancestors and its descendants). */
 export async function whyCapability(request: { nodes: TreeDb[]; outer: string[]; focus: string; capability: string }): Promise<WhyAnswer> {
-  const answer = await callSolver<WhyAnswer>({ ...request, mode: 'why' }, request.focus);
+  const answer = await callSolver('why', request, request.focus);
   return { providers: answer.providers, requirers: answer.requirers, unreadable: answer.unreadable };
 }

@@ -4,10 +4,10 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSy
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { RedpakError } from '../../src/errors.js';
-import { installPackages } from '../../src/pkg/rpm.js';
+import { erasePackages, installPackages } from '../../src/pkg/rpm.js';
 import { queryPackages } from '../../src/pkg/installed.js';
 import { assertSolved, formatProblems, solve, type SolveRequest, type SolveResult } from '../../src/pkg/solver.js';
-import { applyTransaction } from '../../src/pkg/transaction.js';
+import type { TransactionStep } from '../../src/pkg/solver.js';
 import { fixtureRepo, fixtureRepos, installedNames, makeFamily, makeSystemNode, rpmFile, type TestFamily } from './helpers/family.js';
 
 /**
@@ -27,6 +27,21 @@ async function solveIn(family: TestFamily, node: 'P' | 'C' | 'G', jobs: SolveReq
 
 const stepSummary = (r: SolveResult) => r.steps.map((s) => `${s.action} ${s.nevra}`);
 
+/**
+ * Carry a solved transaction out in one node with rpm, so the next step sees its result: what
+ * brings a package in with one `rpm -U` (the replaced package goes in the same run), then the
+ * plain erasures. The product runs the same rpm commands in a staged view (src/pkg/view.ts).
+ */
+async function applySteps(nodeRoot: string, steps: readonly TransactionStep[]): Promise<void> {
+  assert.ok(steps.every((s) => s.node === nodeRoot), 'every step belongs to the node');
+  const incoming = steps.filter((s) => s.action !== 'erase');
+  await installPackages(nodeRoot, incoming.map((s) => s.location ?? assert.fail(`no package file for ${s.nevra}`)), {
+    oldpackage: incoming.some((s) => s.action === 'downgrade'),
+    replacepkgs: incoming.some((s) => s.action === 'reinstall'),
+  });
+  await erasePackages(nodeRoot, steps.filter((s) => s.action === 'erase').map((s) => s.nevra));
+}
+
 describe('rule 1: installs resolve against the aggregated family view', () => {
   let family: TestFamily;
   before(async () => {
@@ -40,7 +55,7 @@ describe('rule 1: installs resolve against the aggregated family view', () => {
     assertSolved(result, 'C');
     assert.deepEqual(stepSummary(result), ['install redhello-1.0-1.x86_64']);
     assert.ok(result.steps[0]!.location && existsSync(result.steps[0]!.location));
-    await applyTransaction(family.node('C'), result.steps);
+    await applySteps(family.node('C'), result.steps);
     assert.deepEqual(await installedNames(family.node('C')), ['redhello']);
     assert.deepEqual(await installedNames(family.node('P')), ['libredfoo', 'redfoo-conf'], 'P untouched');
     assert.ok(existsSync(join(family.node('C'), 'usr/bin/redhello')));
@@ -115,7 +130,7 @@ describe('rule 2: no duplicates of an ancestor package', () => {
     assertSolved(result, 'C');
     assert.deepEqual(stepSummary(result), ['install libredfoo-2.0-1.x86_64']);
     assert.deepEqual(result.steps[0]!.replaces, [], 'P\'s libredfoo is not replaced');
-    await applyTransaction(family.node('C'), result.steps);
+    await applySteps(family.node('C'), result.steps);
     assert.deepEqual(await installedNames(family.node('C')), ['libredfoo']);
     assert.deepEqual((await queryPackages(family.node('P'))).filter((p) => p.name === 'libredfoo').map((p) => p.version), ['1.0']);
   });
@@ -185,7 +200,7 @@ describe('rule 5: conflicts and obsoletes across the family view', () => {
     const result = await solveIn(family, 'C', [{ op: 'install', what: 'rednew' }]);
     assertSolved(result, 'C');
     assert.deepEqual(result.steps.map((s) => [s.action, s.nevra, s.replaces]), [['obsolete', 'rednew-2.0-1.noarch', ['redlegacy-1.0-1.noarch']]]);
-    await applyTransaction(family.node('C'), result.steps);
+    await applySteps(family.node('C'), result.steps);
     assert.deepEqual(await installedNames(family.node('C')), ['rednew']);
   });
 });
@@ -205,7 +220,7 @@ describe('own packages: upgrade, downgrade, reinstall, erase', () => {
       const result = await solveIn(family, 'C', [{ op, what: 'libredfoo' }]);
       assertSolved(result, 'C');
       assert.deepEqual(stepSummary(result), expected);
-      await applyTransaction(C, result.steps);
+      await applySteps(C, result.steps);
     };
     await step('upgrade', ['upgrade libredfoo-2.0-1.x86_64']);
     assert.deepEqual(await version(), ['2.0']);
@@ -224,10 +239,10 @@ describe('rule 4: descendants are protected', () => {
     family = await standardFamily();
     // C gets redhello (needs P's libredfoo soname), G gets redpinned (needs libredfoo < 2.0).
     const c = await solveIn(family, 'C', [{ op: 'install', what: 'redhello' }]);
-    await applyTransaction(family.node('C'), c.steps);
+    await applySteps(family.node('C'), c.steps);
     const g = await solveIn(family, 'G', [{ op: 'install', what: 'redpinned' }]);
     assertSolved(g, 'G');
-    await applyTransaction(family.node('G'), g.steps);
+    await applySteps(family.node('G'), g.steps);
   });
   after(() => family.cleanup());
 

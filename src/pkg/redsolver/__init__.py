@@ -1,0 +1,1 @@
+"""redpak's solver on libsolv, one module per mode of the protocol (docs/solver-protocol.md)."""

@@ -1,0 +1,186 @@
+"""Loading rpm databases and rpm-md repositories into libsolv pools, through a cache of .solv
+files (libsolv's own format, read in a millisecond where parsing takes tens)."""
+import hashlib
+import os
+import xml.etree.ElementTree as ET
+from typing import Callable, Optional
+
+import solv
+
+from redsolver.protocol import RepoSpec, RequestError
+
+RPMDB_FLAGS = solv.Repo.REPO_USE_ROOTDIR | solv.Repo.REPO_REUSE_REPODATA | solv.Repo.REPO_NO_INTERNALIZE
+REPOMD_NS = '{http://linux.duke.edu/metadata/repo}'
+# The files whose state (inode, size, mtime) identifies an rpm database's content.
+RPMDB_FILES = ('rpmdb.sqlite', 'rpmdb.sqlite-wal', 'Packages', 'Packages.db')
+
+
+class RepoData:
+    """What a repository's solvables carry (Repo.appdata): where their packages are. (A plain class:
+    importing dataclasses would cost every run more than the rest of the start-up.)"""
+    __slots__ = ('id', 'dir', 'filelists')
+
+    def __init__(self, id: str, dir: str, filelists: bool) -> None:
+        self.id = id
+        self.dir = dir
+        # Without filelists.xml a package's file list is partial (primary's /etc and bin paths only).
+        self.filelists = filelists
+
+
+# Where parsed databases and repositories are kept as .solv files: the request's `solvCache`.
+_solv_cache: Optional[str] = None
+
+
+def use_solv_cache(directory: Optional[str]) -> None:
+    global _solv_cache
+    _solv_cache = directory
+
+
+def new_pool() -> solv.Pool:
+    pool = solv.Pool()
+    pool.setdisttype(solv.Pool.DISTTYPE_RPM)
+    pool.setarch()
+    return pool
+
+
+def has_rpmdb(root: str) -> bool:
+    db = os.path.join(root, 'var/lib/rpm')
+    return any(os.path.exists(os.path.join(db, f)) for f in ('rpmdb.sqlite', 'Packages', 'Packages.db'))
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode('utf-8', 'surrogateescape')).hexdigest()[:16]
+
+
+def rpmdb_state(root: str) -> str:
+    state: list[str] = []
+    for f in RPMDB_FILES:
+        try:
+            st = os.stat(os.path.join(root, 'var/lib/rpm', f))
+        except OSError:
+            continue
+        state.append('%s:%d:%d:%d' % (f, st.st_ino, st.st_size, st.st_mtime_ns))
+    return ' '.join(state)
+
+
+def add_solv_file(repo: solv.Repo, path: str) -> bool:
+    f = solv.xfopen(path)
+    if f is None:
+        return False
+    try:
+        return bool(repo.add_solv(f))
+    finally:
+        f.close()
+
+
+def write_solv_file(repo: solv.Repo, path: str, stale_prefix: str) -> bool:
+    """Best effort: a cache that cannot be written only costs time."""
+    tmp = '%s.%d.tmp' % (path, os.getpid())
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        f = solv.xfopen(tmp, 'w')
+        if f is None:
+            return False
+        ok = repo.write(f)
+        f.close()
+        if not ok:
+            os.unlink(tmp)
+            return False
+        os.replace(tmp, path)
+        directory, base = os.path.split(stale_prefix)
+        for old in os.listdir(directory):
+            # Older copies of the same database or repository; not another writer's file in progress.
+            if old.startswith(base) and old.endswith('.solv') and os.path.join(directory, old) != path:
+                try:
+                    os.unlink(os.path.join(directory, old))
+                except FileNotFoundError:
+                    pass  # swept by another writer
+        return True
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        return False
+
+
+def load_cached(pool: solv.Pool, repo: solv.Repo, kind: str, ident: str, state: str,
+                fill: Callable[[solv.Repo], None]) -> list[int]:
+    """Append to repo the solvables fill(repo) would add, through the .solv cache: the file for
+    (kind, ident) is valid while `state` is unchanged. Return the ids added."""
+    first = len(pool.solvables)
+    if _solv_cache is None:
+        fill(repo)
+        repo.internalize()
+        return list(range(first, len(pool.solvables)))
+    prefix = os.path.join(_solv_cache, '%s-%s-' % (kind, digest(ident)))
+    path = prefix + digest(state) + '.solv'
+    if not (os.path.exists(path) and add_solv_file(repo, path)):
+        fresh = pool.add_repo('@fill')
+        fill(fresh)
+        fresh.internalize()
+        written = write_solv_file(fresh, path, prefix)
+        fresh.free(True)
+        first = len(pool.solvables)
+        if not (written and add_solv_file(repo, path)):
+            fill(repo)
+        repo.internalize()
+    return list(range(first, len(pool.solvables)))
+
+
+def load_rpmdb(pool: solv.Pool, repo: solv.Repo, root: str) -> list[int]:
+    """Append root's rpmdb to repo; return the ids of the solvables it added."""
+    if not has_rpmdb(root):
+        return []  # a node without a database simply has no packages yet
+
+    def fill(target: solv.Repo) -> None:
+        # Debian's libsolv reads ~/.rpmdb unless told to use the rootdir.
+        pool.set_rootdir(root)
+        try:
+            if not target.add_rpmdb(RPMDB_FLAGS):
+                raise RequestError('cannot read the rpm database of node %s' % root)
+        finally:
+            pool.set_rootdir('')
+    return load_cached(pool, repo, 'rpmdb', os.path.abspath(root), rpmdb_state(root), fill)
+
+
+def load_rpmmd(pool: solv.Pool, spec: RepoSpec) -> solv.Repo:
+    repo = pool.add_repo(spec['id'])
+    # dnf: a lower priority number wins; libsolv: a higher priority wins.
+    repo.priority = -int(spec.get('priority', 99))
+    directory = spec['dir']
+    repomd = os.path.join(directory, 'repodata', 'repomd.xml')
+    try:
+        with open(repomd, 'rb') as f:
+            repomd_bytes = f.read()
+        root = ET.fromstring(repomd_bytes)
+    except (OSError, ET.ParseError) as e:
+        raise RequestError('repository %s: cannot read %s: %s' % (spec['id'], repomd, e))
+    locations: dict[str, str] = {}
+    for data in root.findall(REPOMD_NS + 'data'):
+        loc = data.find(REPOMD_NS + 'location')
+        href = loc.get('href') if loc is not None else None
+        kind = data.get('type')
+        if kind is not None and href is not None:
+            locations[kind] = href
+    if 'primary' not in locations:
+        raise RequestError('repository %s: %s lists no primary metadata' % (spec['id'], repomd))
+    repo.appdata = RepoData(spec['id'], directory, 'filelists' in locations)
+
+    def fill(target: solv.Repo) -> None:
+        for kind, flags in (('primary', 0), ('filelists', solv.Repo.REPO_EXTEND_SOLVABLES)):
+            if kind not in locations:
+                continue
+            f = solv.xfopen(os.path.join(directory, locations[kind]))
+            if f is None:
+                raise RequestError('repository %s: cannot open %s' % (spec['id'], locations[kind]))
+            target.add_rpmmd(f, None, flags)
+            f.close()
+    # repomd.xml names every metadata file by its checksum: its bytes are the repository's state.
+    load_cached(pool, repo, 'repo', os.path.abspath(directory), hashlib.sha256(repomd_bytes).hexdigest(), fill)
+    return repo
+
+
+def repo_data(s: solv.XSolvable) -> RepoData:
+    data: RepoData = s.repo.appdata
+    return data

@@ -1,0 +1,75 @@
+"""Mode `query`: read-only questions on the family view and the repositories (list, info, repoquery)."""
+import solv
+
+from redsolver.deps import CAPABILITY_SELECTION, nevra, requirements, select
+from redsolver.family import Family
+from redsolver.pool import repo_data
+from redsolver.protocol import PROTOCOL_VERSION, PackageRecord, QueryAnswer, QueryRequest
+
+
+def describe(fam: Family, s: solv.XSolvable, details: bool) -> PackageRecord:
+    installed = s.repo == fam.system
+    rec = PackageRecord(nevra=nevra(s), name=s.name, evr=s.evr, arch=s.arch,
+                        repo='@System' if installed else repo_data(s).id,
+                        summary=s.lookup_str(solv.SOLVABLE_SUMMARY) or '')
+    if installed:
+        rec['node'] = fam.owner.get(s.id, fam.node)
+    else:
+        rec['size'] = s.lookup_num(solv.SOLVABLE_DOWNLOADSIZE)
+    if details:
+        rec['description'] = s.lookup_str(solv.SOLVABLE_DESCRIPTION) or ''
+        rec['license'] = s.lookup_str(solv.SOLVABLE_LICENSE) or ''
+        rec['url'] = s.lookup_str(solv.SOLVABLE_URL) or ''
+        rec['installsize'] = s.lookup_num(solv.SOLVABLE_INSTALLSIZE)
+        rec['requires'] = [d.str() for d in requirements(s)]
+        rec['provides'] = [d.str() for d in s.lookup_deparray(solv.SOLVABLE_PROVIDES)]
+    return rec
+
+
+def query(req: QueryRequest) -> QueryAnswer:
+    fam = Family(req['node'], req['ancestors'], req['repos'])
+    pool = fam.pool
+    q = req['query']
+    scope = q['scope']
+    available = [s for r in fam.repos for s in r.solvables]
+    if scope == 'installed':
+        cands = fam.node_packages()
+    elif scope == 'family':
+        cands = list(fam.system.solvables)
+    elif scope == 'available':
+        cands = available
+    else:
+        cands = list(fam.system.solvables) + available
+    ids = set(s.id for s in cands)
+    if q.get('names'):
+        keep: set[int] = set()
+        for what in q.get('names', []):
+            sel, _ = select(pool, what, installed_only=False)
+            keep |= set(s.id for s in sel.solvables())
+        ids &= keep
+    whatprovides = q.get('whatprovides')
+    if whatprovides:
+        sel = pool.select(whatprovides, CAPABILITY_SELECTION | solv.Selection.SELECTION_NAME)
+        ids &= set(s.id for s in sel.solvables())
+    target = q.get('whatrequires')
+    if target:
+        sel, _ = select(pool, target, installed_only=False)
+        providers = set(s.id for s in sel.solvables())
+        requiring: set[int] = set()
+        for sid in ids:
+            for dep in requirements(pool.solvables[sid]):
+                if dep.str().split(' ')[0] == target or providers & set(p.id for p in pool.whatprovides(dep)):
+                    requiring.add(sid)
+                    break
+        ids = requiring
+    if q.get('latest'):
+        best: dict[tuple[str, str, bool], int] = {}
+        for sid in ids:
+            s = pool.solvables[sid]
+            key = (s.name, s.arch, s.repo == fam.system)
+            if key not in best or s.evrcmp(pool.solvables[best[key]]) > 0:
+                best[key] = sid
+        ids = set(best.values())
+    out = [describe(fam, pool.solvables[sid], q.get('details', False)) for sid in ids]
+    out.sort(key=lambda r: (r['name'], r['repo'] != '@System', r['nevra']))
+    return QueryAnswer(protocol=PROTOCOL_VERSION, ok=True, packages=out)

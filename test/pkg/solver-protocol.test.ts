@@ -1,0 +1,231 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { RedpakError } from '../../src/errors.js';
+import { packagePath } from '../../src/package-root.js';
+import { schemaSources } from '../../src/pkg/solver-validators.js';
+import {
+  auditTree,
+  SOLVER_PROTOCOL,
+  solverAnswer,
+  solverPackagePath,
+  solverPython,
+  solverRequest,
+  type SolverMode,
+} from '../../src/pkg/solver.js';
+
+const MODES: SolverMode[] = ['solve', 'query', 'check', 'audit', 'why'];
+
+/** Run the real solver package on `input`, as solver.ts does. */
+function runSolver(input: string): { status: number | null; stdout: string; stderr: string } {
+  return spawnSync(solverPython(), ['-I', join(solverPackagePath(), '__main__.py')], { input, encoding: 'utf8' });
+}
+
+/** Run Python code with the solver package importable (the way __main__.py makes it). */
+function python(code: string, input = ''): string {
+  const result = spawnSync(
+    solverPython(),
+    ['-I', '-c', `import sys; sys.path.insert(0, ${JSON.stringify(packagePath('src/pkg'))})\n${code}`],
+    { input, encoding: 'utf8' },
+  );
+  assert.equal(result.status, 0, result.stderr);
+  return result.stdout;
+}
+
+/** The smallest valid request of each mode, built by the TypeScript side. */
+const MINIMAL: Record<SolverMode, object> = {
+  solve: { node: '/nonexistent/n', ancestors: [], repos: [], jobs: [{ op: 'upgrade-all' }] },
+  query: { node: '/nonexistent/n', ancestors: [], repos: [], query: { scope: 'installed' } },
+  check: { ancestors: [], nodes: [{ node: '/nonexistent/n' }] },
+  audit: { nodes: [{ node: '/nonexistent/n' }], outer: [] },
+  why: { nodes: [{ node: '/nonexistent/n' }], outer: [], focus: '/nonexistent/n', capability: 'x' },
+};
+
+const isError = (code: string, pattern: RegExp) => (e: unknown) =>
+  e instanceof RedpakError && e.code === code && pattern.test(e.message);
+
+describe('the solver protocol, Python side', () => {
+  it('answers a request of every mode in the current version, and its answers carry that version', () => {
+    for (const mode of MODES) {
+      const result = runSolver(solverRequest(mode, MINIMAL[mode]));
+      assert.equal(result.status, 0, `${mode}: ${result.stderr}`);
+      assert.equal(solverAnswer(mode, result.stdout).protocol, SOLVER_PROTOCOL);
+    }
+  });
+
+  it('refuses another version, a missing or unknown mode, and a malformed request: message on stderr, exit 2', () => {
+    const valid = JSON.parse(solverRequest('audit', MINIMAL.audit)) as Record<string, unknown>;
+    const cases: [object, RegExp][] = [
+      [
+        { ...valid, protocol: SOLVER_PROTOCOL + 1 },
+        /protocol version 2 is not supported \(this solver speaks version 1\)/,
+      ],
+      [{ ...valid, protocol: undefined }, /protocol version null is not supported/],
+      [{ ...valid, mode: undefined }, /unknown solver mode null \(known: solve, query, check, audit, why\)/],
+      // Before the protocol, a request without a mode meant "solve": now nothing is implied.
+      [{ ...valid, mode: 'install' }, /unknown solver mode "install"/],
+      [{ ...valid, outer: 'a-string' }, /malformed audit request: \/outer: must be array/],
+      [{ ...valid, extra: true }, /malformed audit request: \/: unexpected property extra/],
+    ];
+    for (const [request, message] of cases) {
+      const result = runSolver(JSON.stringify(request));
+      assert.equal(result.status, 2, JSON.stringify(request));
+      assert.equal(result.stdout, '');
+      assert.match(result.stderr, message);
+    }
+    assert.match(runSolver('not json').stderr, /the request is not JSON/);
+  });
+
+  it('its validator refuses a schema keyword it does not check, so a schema change cannot go unchecked there', () => {
+    const out = python(`
+from redsolver.schema import SchemaError, check_keywords
+try:
+    check_keywords({'type': 'object', 'properties': {'a': {'type': 'string', 'pattern': '^x'}}}, 'test')
+    print('accepted')
+except SchemaError as e:
+    print(e)`);
+    assert.match(out, /test\.a: keyword\(s\) pattern not supported/);
+  });
+});
+
+describe('the solver protocol, TypeScript side', () => {
+  const answer = (fields: object) => JSON.stringify({ protocol: SOLVER_PROTOCOL, ok: true, ...fields });
+
+  it('refuses an answer in another protocol version', () => {
+    assert.throws(
+      () => solverAnswer('check', JSON.stringify({ protocol: 2, ok: true, violations: [] })),
+      isError('tool-failed', /protocol version 2, expected 1/),
+    );
+    assert.throws(
+      () => solverAnswer('check', JSON.stringify({ ok: true, violations: [] })),
+      isError('tool-failed', /protocol version undefined/),
+    );
+  });
+
+  it('refuses a malformed answer with a clear error naming the place', () => {
+    assert.throws(
+      () => solverAnswer('check', answer({})),
+      isError(
+        'tool-failed',
+        /check answer does not follow the solver protocol: \/ must have required property 'violations'/,
+      ),
+    );
+    assert.throws(
+      () =>
+        solverAnswer(
+          'solve',
+          answer({
+            steps: [{ action: 'explode', nevra: 'a', name: 'a', evr: '1', arch: 'noarch', node: '/n' }],
+            problems: [],
+            violations: [],
+          }),
+        ),
+      isError('tool-failed', /\/steps\/0\/action must be equal to one of the allowed values/),
+    );
+    assert.throws(
+      () => solverAnswer('audit', 'Traceback (most recent call last):'),
+      isError('tool-failed', /not JSON/),
+    );
+  });
+
+  it('turns an error answer into a solver error carrying its message', () => {
+    const text = JSON.stringify({
+      protocol: SOLVER_PROTOCOL,
+      ok: false,
+      error: 'cannot read the rpm database of node /x',
+    });
+    assert.throws(() => solverAnswer('solve', text), isError('solver', /^cannot read the rpm database of node \/x$/));
+  });
+
+  it('refuses to send a request that does not follow the protocol', () => {
+    assert.throws(
+      () => solverRequest('solve', { ...MINIMAL.solve, jobs: [{ op: 'explode' }] }),
+      isError('solver', /\/jobs\/0\/op must be equal to one of the allowed values/),
+    );
+    assert.throws(
+      () => solverRequest('audit', { ...MINIMAL.audit, focus: '/n' }),
+      isError('solver', /must NOT have additional properties/),
+    );
+  });
+
+  describe('with another solver package (REDPAK_SOLVER_DIR)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'redpak-fake-solver-'));
+    after(() => {
+      delete process.env.REDPAK_SOLVER_DIR;
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const fake = (printed: object) => {
+      writeFileSync(
+        join(dir, '__main__.py'),
+        `import sys\nsys.stdin.read()\nprint(${JSON.stringify(JSON.stringify(printed))})\n`,
+      );
+      process.env.REDPAK_SOLVER_DIR = dir;
+    };
+
+    it('uses it, and refuses its answer when it speaks another version or leaves a field out', async () => {
+      fake({ protocol: 2, ok: true, findings: [], unreadable: [], packages: {} });
+      await assert.rejects(
+        auditTree({ nodes: [], outer: [] }),
+        isError('tool-failed', /protocol version 2, expected 1/),
+      );
+      fake({ protocol: SOLVER_PROTOCOL, ok: true, findings: [], packages: {} });
+      await assert.rejects(
+        auditTree({ nodes: [], outer: [] }),
+        isError('tool-failed', /must have required property 'unreadable'/),
+      );
+      fake({ protocol: SOLVER_PROTOCOL, ok: true, findings: [], unreadable: [], packages: { '/n': 3 } });
+      assert.deepEqual(await auditTree({ nodes: [], outer: [] }), {
+        findings: [],
+        unreadable: [],
+        packages: { '/n': 3 },
+      });
+    });
+
+    it('a directory that is not a solver package is an error, not a silent fallback', () => {
+      process.env.REDPAK_SOLVER_DIR = join(dir, 'missing');
+      assert.throws(() => solverPackagePath(), isError('tool-missing', /no __main__\.py/));
+    });
+  });
+});
+
+describe('one set of schema files for both sides', () => {
+  const pythonFiles = (): Record<string, string> =>
+    JSON.parse(
+      python(`
+import json, os
+from redsolver.protocol import MODES, schema_path
+from redsolver.schema import load_schema
+names = [m + '.' + k for m in MODES for k in ('request', 'answer')] + ['error.answer']
+for n in names:
+    load_schema(schema_path(n))  # every one within what the Python validator checks
+print(json.dumps({n: os.path.relpath(schema_path(n), ${JSON.stringify(packagePath())}) for n in names}))`),
+    ) as Record<string, string>;
+
+  it('the TypeScript validators were compiled from the very files the Python side reads, as they are now', () => {
+    const files = pythonFiles();
+    assert.deepEqual(Object.fromEntries(Object.entries(schemaSources).map(([name, s]) => [name, s.file])), files);
+    for (const [name, source] of Object.entries(schemaSources)) {
+      const sha256 = createHash('sha256')
+        .update(readFileSync(packagePath(source.file)))
+        .digest('hex');
+      assert.equal(sha256, source.sha256, `${name}: the compiled validator is stale (npm run build)`);
+    }
+  });
+
+  it('the Python side accepts every request the TypeScript side validated', () => {
+    for (const mode of MODES) {
+      const out = python(
+        `
+import json, sys
+from redsolver.entry import checked_request
+print(checked_request(json.load(sys.stdin))[0])`,
+        solverRequest(mode, MINIMAL[mode]),
+      );
+      assert.equal(out.trim(), mode);
+    }
+  });
+});
