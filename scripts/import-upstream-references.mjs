@@ -54,7 +54,7 @@ function readConf(file, lines, at, n) {
   return { conf: { name: title[1], yaml: `${body.slice(0, -1).join('\n')}\n` }, next: end };
 }
 
-/** What `redconf create` each layout runs (tests/basic/do-basic-tests.sh, makenode). */
+/** The `redconf create` commands a reference shows for each layout (test/golden/README.md). */
 function expectedCreations(layout, conf1, conf2) {
   if (layout === 'node') return [`--alias NODE --config ${conf1} --config-adm ${conf2} node/${conf1}/${conf2}`];
   const pick = (kind, want, conf) => (kind === want ? conf : 'NULL');
@@ -87,7 +87,7 @@ function parseReference(file, text) {
   const second = readConf(file, lines, first.next, 2);
   const [conf1, conf2] = [first.conf, second.conf];
   if (file !== `${conf1.name}__${conf2.name}`) fail(file, 1, `echoes ${conf1.name} and ${conf2.name}`);
-  const leafOf = (layout) => (layout === 'node' ? `node/${conf1.name}/${conf2.name}` : `${layout}/${conf1.name}/${conf2.name}`);
+  const leafOf = (layout) => `${layout}/${conf1.name}/${conf2.name}`;
 
   const cases = [];
   let at = second.next;

@@ -111,8 +111,9 @@ describe('launch plans match redpak', () => {
   const host = pinnedHost();
   const commandOutputs = new Map<string, string>();
   const runCommand = (script: string): string => {
-    if (!commandOutputs.has(script)) commandOutputs.set(script, host.runCommand(script));
-    return commandOutputs.get(script)!;
+    const output = commandOutputs.get(script) ?? host.runCommand(script);
+    commandOutputs.set(script, output);
+    return output;
   };
   // One tree for all examples, as upstream's: a root node of a layout is created once per CONF1.
   const root = mkdtempSync(join(tmpdir(), 'redpak-golden-'));
@@ -123,7 +124,7 @@ describe('launch plans match redpak', () => {
     created.add(path);
     return path;
   };
-  /** The leaf of upstream's layout (tests/basic/do-basic-tests.sh), its nodes under `$PWD/rednodes`. */
+  /** The leaf of a layout as upstream builds it (test/golden/README.md), under `rednodes/` as upstream's. */
   const leafOf = (layout: Layout, conf1: Conf, conf2: Conf): string => {
     const rootPath = join(root, 'rednodes', layout, conf1.name);
     const leafPath = join(rootPath, conf2.name);
@@ -140,11 +141,15 @@ describe('launch plans match redpak', () => {
   it('every deviation has a reason and covers upstream cases, none covered twice', () => {
     const used = new Set([...deviations.rewrites, ...scoped].map((d) => d.reason));
     for (const reason of used) assert.ok(deviations.reasons[reason], `no reason ${reason} in reasons`);
-    for (const reason of Object.keys(deviations.reasons)) assert.ok(used.has(reason), `reason ${reason} is used nowhere`);
+    for (const reason of Object.keys(deviations.reasons)) {
+      assert.ok(used.has(reason), `reason ${reason} is used nowhere`);
+    }
     for (const scope of scoped) {
       const matching = [...examplesByName.keys()].filter((name) => new RegExp(scope.examples).test(name));
       assert.ok(matching.length, `${scope.examples}: names no upstream example`);
-      for (const label of scope.cases) assert.match(label, /^(node|root[na]{2}) (normal|admin)$/, `${scope.examples}: case ${label}`);
+      for (const label of scope.cases) {
+        assert.match(label, /^(node|root[na]{2}) (normal|admin)$/, `${scope.examples}: case ${label}`);
+      }
       for (const name of matching) {
         for (const label of scope.cases) {
           const covering = scoped.filter((d) => inScope(d, name, label));
@@ -189,6 +194,8 @@ describe('launch plans match redpak', () => {
   }
 
   it('every rewrite is still needed', () => {
-    for (const rule of rewrites) assert.ok(rewritesUsed.has(rule), `rewrite ${rule.pattern} changes no upstream case: remove it`);
+    for (const rule of rewrites) {
+      assert.ok(rewritesUsed.has(rule), `rewrite ${rule.pattern} changes no upstream case: remove it`);
+    }
   });
 });
