@@ -3,7 +3,6 @@
  * which descendants it must protect (rule 4), where the node caches metadata and packages, and
  * how node paths are named in messages. Discovery itself is src/node/load.ts's.
  */
-import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { expand, type HostFacts } from '../config/expand.js';
 import { nodeFacts } from '../merge/merge.js';
@@ -119,8 +118,4 @@ export function describeRoot(pf: PackageFamily, hostPath: string): string {
   if (anc) return anc.hostDb ? anc.alias : `${anc.alias} (${anc.path})`;
   if (pf.sysroot.isHost) return hostPath;
   return hostPath.startsWith(pf.sysroot.dir) ? hostPath.slice(pf.sysroot.dir.length) || '/' : hostPath;
-}
-
-export function isNodeDbPresent(pf: PackageFamily): boolean {
-  return existsSync(join(pf.nodeRoot, 'var/lib/rpm'));
 }

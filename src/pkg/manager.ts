@@ -17,7 +17,7 @@ import { appendHistory, readHistory, undoJobs, type HistoryEntry } from './histo
 import { acquireFamilyLock, type FamilyLock } from './lock.js';
 import { cleanCache, fetchPackage, localRepo, nodeRepos, solvCacheDir, syncRepos, verifySignatures, type CleanKind, type CleanOutcome, type FetchedPackage, type NodeRepo, type SyncedRepo } from './repos.js';
 import { detectHostProvides, registerHostProvides, HOST_PROVIDES_PACKAGE, queryPackages, rpmSupportsForceDebian } from './rpm.js';
-import { assertSolved, checkPlacement, query, solve, type JobOp, type PackageInfo, type SolveResult, type SolverJob, type StepAction, type TransactionStep } from './solver.js';
+import { assertSolved, checkPlacement, query, solve, type PackageInfo, type SolveResult, type SolverJob, type StepAction, type TransactionStep } from './solver.js';
 import { packageFiles, packageTopDirs, pathIntoDescendant, runStaged, type RpmCommand } from './view.js';
 import { recoverInterrupted } from './recovery.js';
 import { abortable, InterruptedError, signalNameOf } from './interrupt.js';
@@ -404,7 +404,7 @@ async function transact(options: TransactionOptions, kind: string, jobs: SolverJ
           ancestors: pf.ancestors.map((a) => a.root),
           commands,
           extraFiles: {
-            [HISTORY_FILE]: JSON.stringify(history, null, 2) + '\n',
+            [HISTORY_FILE]: `${JSON.stringify(history, null, 2)}\n`,
             [REASONS_FILE]: reasonsText(nextReasons(reasons, result.steps)),
           },
           generation: { command: text, historyId: history[history.length - 1]!.id },
@@ -655,9 +655,4 @@ export async function registerHost(options: CommonOptions & { extra?: string[]; 
   });
 }
 
-/** Whether the node already carries registered host capabilities. */
-export async function hasHostProvides(nodeRoot: string): Promise<boolean> {
-  return (await queryPackages(nodeRoot)).some((p) => p.name === HOST_PROVIDES_PACKAGE);
-}
-
-export type { JobOp, SolverJob };
+export type { SolverJob };
