@@ -38,7 +38,7 @@ function fillerRpms(): string[] {
       const n = String(i).padStart(4, '0');
       lines.push(`%package -n filler${n}`, `Summary: filler ${n}`, `Provides: filler-cap${n} = 1`, `%description -n filler${n}`, 'filler', `%files -n filler${n}`);
     }
-    writeFileSync(join(dir, 'filler.spec'), lines.join('\n') + '\n');
+    writeFileSync(join(dir, 'filler.spec'), `${lines.join('\n')}\n`);
     process.stderr.write(`building ${FILLERS} filler packages (once)…\n`);
     sh('rpmbuild', ['--define', `_topdir ${dir}`, '--define', `_dbpath ${join(dir, 'db')}`, '--nodeps', '-bb', join(dir, 'filler.spec')]);
     writeFileSync(join(dir, 'done'), '');

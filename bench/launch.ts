@@ -73,7 +73,9 @@ function bareBwrap(leaf: string, scratch: string): { argv: string[]; stdio: () =
       open = files.map(({ fd, file }) => (stdio[fd] = openSync(file, 'r')));
       return stdio as StdioOptions;
     },
-    close: () => open.splice(0).forEach((fd) => closeSync(fd)),
+    close: () => {
+      for (const fd of open.splice(0)) closeSync(fd);
+    },
   };
 }
 

@@ -31,7 +31,7 @@ import { localRepo, nodeRepos, syncRepos } from '../pkg/repos.js';
 import { readReasons } from '../pkg/reasons.js';
 import { pendingMerge } from '../pkg/view.js';
 import { unownedFiles } from './unowned.js';
-import { hasRpmDb, queryPackages, verifyNode, type InstalledPackage } from '../pkg/rpm.js';
+import { hasRpmDb, queryPackages, verifyNode, type InstalledPackage, type VerifyProblem } from '../pkg/rpm.js';
 import { auditTree, solve, assertSolved, type RuleViolation, type SolverJob } from '../pkg/solver.js';
 import { inspectionHostFacts } from '../system/host-facts.js';
 import { assertLaunchable, cgroupChain, probeHost } from '../wrap/launch.js';
@@ -191,7 +191,9 @@ export async function checkTree(options: CheckOptions): Promise<CheckResult> {
   };
   const aboveChain: string[] = [];
   for (let dir = dirname(rootPath); dir !== '/' && rootPath !== '/'; dir = dirname(dir)) if (isNodeDir(sysroot.toHost(dir))) aboveChain.push(dir);
-  aboveChain.reverse().forEach((path, i) => entries.push(load(path, true, i ? aboveChain[i - 1] : undefined)));
+  aboveChain.reverse().forEach((path, i) => {
+    entries.push(load(path, true, i ? aboveChain[i - 1] : undefined));
+  });
   const walk = (path: string, parent: string | undefined) => {
     entries.push(load(path, false, parent));
     const hostPath = sysroot.toHost(path);
@@ -308,7 +310,7 @@ export async function checkTree(options: CheckOptions): Promise<CheckResult> {
         if (!packages) continue;
         const owners = new Map<string, string[]>();
         for (const p of packages) for (const f of p.files) owners.set(f.path, [...(owners.get(f.path) ?? []), p.nevra]);
-        let problems;
+        let problems: VerifyProblem[];
         try {
           problems = await verifyNode(entry.hostPath);
         } catch (error) {
@@ -525,7 +527,7 @@ function findingLines(findings: Finding[]): string[] {
   const lines: string[] = [];
   for (const f of findings) {
     lines.push(`[${f.class}] ${f.message}${f.mode === 'admin' && !f.message.includes('admin') ? ' (with the admin configs)' : ''}`);
-    if (f.at && f.at.line) lines.push(`    at ${f.at.file}:${f.at.line}${f.at.col ? `:${f.at.col}` : ''}`);
+    if (f.at?.line) lines.push(`    at ${f.at.file}:${f.at.line}${f.at.col ? `:${f.at.col}` : ''}`);
     if (f.hint) lines.push(`    hint: ${f.hint}`);
   }
   return lines;

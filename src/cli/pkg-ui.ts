@@ -52,7 +52,7 @@ export function renderTransactionTable(plan: TransactionPlan): string {
   const header = ['Package', 'Arch', 'Version', 'Repository', 'Size'];
   const rows = plan.packages.map((p) => [p.name, p.arch, p.evr, p.repo, p.action === 'erase' ? '' : formatSize(p.size)]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => ' ' + cells.map((c, i) => (i === cells.length - 1 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
+  const line = (cells: string[]) => ` ${cells.map((c, i) => (i === cells.length - 1 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ')}`;
   const rule = '='.repeat(widths.reduce((a, b) => a + b + 2, 0));
   const out = [`Node ${plan.alias} (${plan.node}):`, rule, line(header), rule];
   const placed = new Set<PlannedPackage>();

@@ -241,7 +241,7 @@ export function lockedFiles(lock: LockFile, mirrors: readonly string[]): Record<
       ];
       const found = candidates.filter((c) => existsSync(c));
       if (found.length === 0) {
-        problems.push(`node ${node.alias}: ${pkg.nevra} not found (looked for ${candidates.join(', ') || file + ': no mirror given'})`);
+        problems.push(`node ${node.alias}: ${pkg.nevra} not found (looked for ${candidates.join(', ') || `${file}: no mirror given`})`);
         return { nevra: pkg.nevra, name: pkg.name, file: '' };
       }
       const good = found.find((c) => sha256File(c) === pkg.sha256);

@@ -384,7 +384,9 @@ function nodeCgroups(family: Family): NodeCgroups[] {
     const settings: CgroupsConfig = {};
     for (const file of files) {
       for (const [controller, values] of Object.entries(file.config.cgroups!)) {
-        const target = ((settings as Record<string, Record<string, string>>)[controller] ??= {});
+        const byController = settings as Record<string, Record<string, string>>;
+        byController[controller] ??= {};
+        const target = byController[controller];
         Object.assign(target, values);
       }
     }

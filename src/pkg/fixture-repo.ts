@@ -48,7 +48,7 @@ export interface BuildFixtureOptions {
 
 /** The package's fixtures/ directory. */
 export function defaultFixturesDir(): string {
-  return packagePath('fixtures') + '/';
+  return `${packagePath('fixtures')}/`;
 }
 
 const SIGNED_PACKAGE = 'redsigned';

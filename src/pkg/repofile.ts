@@ -47,6 +47,7 @@ export function isRepoId(id: string): boolean {
 
 /** A control character (NUL, CR, ESC…; tab and newline included) anywhere in `value`. */
 export function controlCharacter(value: string): string | undefined {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it looks for
   const match = /[\x00-\x1f\x7f]/.exec(value);
   return match ? `\\x${match[0].charCodeAt(0).toString(16).padStart(2, '0')}` : undefined;
 }

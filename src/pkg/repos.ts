@@ -14,7 +14,7 @@ import { RedpakError } from '../errors.js';
 import { REPOS_DIR } from '../node/layout.js';
 import { download, DownloadError, type DownloadOptions } from './download.js';
 import type { PackageFamily } from './family-context.js';
-import { isRepoId, parseRepoFile, substituteVariables, type RepoDefaults, type RepoDefinition } from './repofile.js';
+import { controlCharacter, isRepoId, parseRepoFile, substituteVariables, type RepoDefaults, type RepoDefinition } from './repofile.js';
 import { checkSignature, importKey, initDb } from './rpm.js';
 import type { SolverRepo, TransactionStep } from './solver.js';
 
@@ -271,7 +271,7 @@ function assertPlainRepomd(repo: Pick<RepoDefinition, 'id'>, xml: string, source
  */
 export function unsafeHref(href: string): string | undefined {
   if (href === '') return 'empty';
-  if (/[\x00-\x1f\x7f]/.test(href)) return 'holds a control character';
+  if (controlCharacter(href)) return 'holds a control character';
   let decoded: string;
   try {
     decoded = decodeURIComponent(href);
@@ -279,7 +279,7 @@ export function unsafeHref(href: string): string | undefined {
     return 'is badly percent-encoded';
   }
   for (const form of [href, decoded]) {
-    if (/[\x00-\x1f\x7f]/.test(form)) return 'holds a control character';
+    if (controlCharacter(form)) return 'holds a control character';
     if (form.startsWith('/') || /^[A-Za-z][A-Za-z0-9+.-]*:/.test(form)) return 'is absolute';
     if (/[\\?#]/.test(form)) return 'holds a backslash, "?" or "#"';
     if (form.split('/').includes('..')) return 'climbs out with ..';

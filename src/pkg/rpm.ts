@@ -296,7 +296,7 @@ export async function detectHostProvides(): Promise<string[]> {
     .map((line) => line.split(' => ')[1]?.trim())
     .filter((p): p is string => !!p && existsSync(p));
   if (libraries.length > 0) {
-    const elf = await run('/usr/lib/rpm/elfdeps', ['--provides'], { input: libraries.join('\n') + '\n', purpose: 'read the sonames of the host libraries' });
+    const elf = await run('/usr/lib/rpm/elfdeps', ['--provides'], { input: `${libraries.join('\n')}\n`, purpose: 'read the sonames of the host libraries' });
     for (const line of elf.stdout.split('\n')) if (line.trim()) provides.add(line.trim());
     if (libraries.some((p) => /\/ld-linux[^/]*\.so/.test(p)) || existsSync('/lib64/ld-linux-x86-64.so.2')) provides.add('rtld(GNU_HASH)');
   }

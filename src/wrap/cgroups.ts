@@ -410,6 +410,11 @@ export function describeCgroupPlan(plan: CgroupPlan): string[] {
         return `copy ${step.from} -> ${step.file}`;
       case 'evacuate':
         return `move processes ${step.from} -> ${step.to}`;
+      default: {
+        // Every kind is handled above: a new one fails to compile here.
+        const unhandled: never = step;
+        return unhandled;
+      }
     }
   });
   return [...lines, ...plan.leaves.map((leaf) => `enter ${leaf}/cgroup.procs`)];
