@@ -155,11 +155,11 @@ def load_rpmmd(pool, spec):
     try:
         with open(repomd, 'rb') as f:
             repomd_bytes = f.read()
-        tree = ET.ElementTree(ET.fromstring(repomd_bytes))
+        root = ET.fromstring(repomd_bytes)
     except (OSError, ET.ParseError) as e:
         raise RequestError('repository %s: cannot read %s: %s' % (spec['id'], repomd, e))
     locations = {}
-    for data in tree.getroot().findall(REPOMD_NS + 'data'):
+    for data in root.findall(REPOMD_NS + 'data'):
         loc = data.find(REPOMD_NS + 'location')
         if loc is not None:
             locations[data.get('type')] = loc.get('href')
@@ -259,7 +259,8 @@ class Family:
                         reached.add(p.id)
                         queue.append(p.id)
         unused = set(nevra(view.solvables[sid]) for sid in candidates - reached)
-        return set(sid for sid, owner in self.owner.items() if owner == self.node and nevra(self.pool.solvables[sid]) in unused)
+        return set(sid for sid, owner in self.owner.items()
+                   if owner == self.node and nevra(self.pool.solvables[sid]) in unused)
 
     def ancestor_packages(self):
         return [self.pool.solvables[sid] for sid in sorted(self.ancestor_ids)]
@@ -308,21 +309,24 @@ def build_jobs(fam, forcenode):
         else:
             sel, by_name = select(pool, what, installed_only=(op != 'install'))
         if sel.isempty():
-            problems.append({'message': 'No match for argument: %s' % what, 'rules': [], 'solutions': [], 'readOnly': []})
+            problems.append({'message': 'No match for argument: %s' % what,
+                             'rules': [], 'solutions': [], 'readOnly': []})
             continue
         matched = sel.solvables()
         if op == 'install':
             # Only a request by name is a duplicate: asking for a capability an ancestor
             # already provides is simply satisfied (a no-op), as dnf would do.
             wanted_names = set(m.name for m in matched) if by_name else set()
+            installed_by_name = solv.Selection.SELECTION_NAME | solv.Selection.SELECTION_INSTALLED_ONLY
             ancestor_same_name = [s for name in sorted(wanted_names)
-                                  for s in pool.select(name, solv.Selection.SELECTION_NAME | solv.Selection.SELECTION_INSTALLED_ONLY).solvables()
+                                  for s in pool.select(name, installed_by_name).solvables()
                                   if fam.is_ancestor_owned(s)]
             if ancestor_same_name and not forcenode:
                 for s in ancestor_same_name:
                     violations.append(violation(
                         'duplicate',
-                        'package %s is already installed in ancestor node %s; node %s cannot install its own copy (use forcenode to override)'
+                        'package %s is already installed in ancestor node %s; node %s cannot install its own copy'
+                        ' (use forcenode to override)'
                         % (s.name, fam.owner[s.id], fam.node),
                         package=nevra(s), name=s.name, node=fam.owner[s.id]))
                 continue
@@ -356,7 +360,8 @@ def build_jobs(fam, forcenode):
                               if c.repo != fam.system and c.arch == s.arch
                               and (c.evrcmp(s) == 0 if op == 'reinstall' else c.evrcmp(s) < 0)]
                 if not candidates:
-                    problems.append({'message': 'Package %s of node %s is not available in the enabled repositories for %s'
+                    problems.append({'message': 'Package %s of node %s is not available'
+                                                ' in the enabled repositories for %s'
                                      % (nevra(s), fam.node, op), 'rules': [], 'solutions': [], 'readOnly': []})
                     continue
                 best = max(candidates, key=EvrKey)
@@ -418,7 +423,8 @@ def describe_problems(fam, solver, problems, lock_jobs):
 
 def step_records(fam, trans):
     mode = (solv.Transaction.SOLVER_TRANSACTION_SHOW_ACTIVE | solv.Transaction.SOLVER_TRANSACTION_SHOW_ALL
-            | solv.Transaction.SOLVER_TRANSACTION_SHOW_OBSOLETES | solv.Transaction.SOLVER_TRANSACTION_SHOW_MULTIINSTALL)
+            | solv.Transaction.SOLVER_TRANSACTION_SHOW_OBSOLETES
+            | solv.Transaction.SOLVER_TRANSACTION_SHOW_MULTIINSTALL)
     names = {
         solv.Transaction.SOLVER_TRANSACTION_INSTALL: 'install',
         solv.Transaction.SOLVER_TRANSACTION_MULTIINSTALL: 'install',
@@ -477,7 +483,8 @@ def top_dirs(s):
 
 
 # The host's merged-/usr links, which the staged apply reproduces: a package's /bin/x lands in usr/bin/x.
-USR_LINKS = dict((name, os.readlink('/' + name).strip('/')) for name in ('bin', 'sbin', 'lib', 'lib64', 'lib32', 'libx32')
+USR_LINKS = dict((name, os.readlink('/' + name).strip('/'))
+                 for name in ('bin', 'sbin', 'lib', 'lib64', 'lib32', 'libx32')
                  if os.path.islink('/' + name))
 
 
@@ -539,9 +546,10 @@ def file_conflicts(fam, trans):
     for s in trans.newsolvables():
         for path, root, owner in shadowed_files(fam.pool, s, roots, owned_by, index):
             out.append(violation('file-conflict',
-                                 'file %s of %s conflicts with the file of %s in ancestor node %s: the node\'s copy would hide it'
-                                 % (path, nevra(s), nevra(owner), root), package=nevra(s), name=s.name, node=fam.node, path=path,
-                                 other=nevra(owner), otherNode=root))
+                                 'file %s of %s conflicts with the file of %s in ancestor node %s:'
+                                 ' the node\'s copy would hide it'
+                                 % (path, nevra(s), nevra(owner), root), package=nevra(s), name=s.name, node=fam.node,
+                                 path=path, other=nevra(owner), otherNode=root))
     return out
 
 
@@ -576,13 +584,17 @@ def into_descendants(fam, trans):
     out = []
     for s in trans.newsolvables():
         for path in package_files(s):
+            hit = None
             for landed in spellings(path):
-                hit = next((node for prefix, node in prefixes if landed == prefix or landed.startswith(prefix + '/')), None)
+                hit = next((node for prefix, node in prefixes
+                            if landed == prefix or landed.startswith(prefix + '/')), None)
                 if hit:
                     break
             if hit:
-                out.append({'rule': 'descendant-directory', 'package': nevra(s), 'node': fam.node, 'name': s.name, 'path': path,
-                            'message': '%s would write %s into the directory of descendant node %s' % (nevra(s), path, hit)})
+                out.append({'rule': 'descendant-directory', 'package': nevra(s), 'node': fam.node, 'name': s.name,
+                            'path': path,
+                            'message': '%s would write %s into the directory of descendant node %s'
+                            % (nevra(s), path, hit)})
                 break
     return out
 
@@ -643,7 +655,8 @@ def check_descendants(fam, trans):
             for path, root, owner in shadowed_files(pool, pool.solvables[nid], [node], {node: set(own_ids)}):
                 out.append(violation(
                     'descendant-file-conflict',
-                    'descendant node %s: its %s has file %s, which %s would bring into node %s (one would hide the other)'
+                    'descendant node %s: its %s has file %s, which %s would bring into node %s'
+                    ' (one would hide the other)'
                     % (node, nevra(owner), path, nevra(pool.solvables[nid]), fam.node),
                     node=node, package=nevra(owner), requirement=path, removed=[]))
         for sid in own_ids:
@@ -657,7 +670,8 @@ def check_descendants(fam, trans):
                 lost = sorted(nevra(pool.solvables[p]) for p in providers & removed)
                 out.append(violation(
                     'descendant-broken',
-                    'descendant node %s: %s requires %s, which would no longer be provided once %s is removed from node %s'
+                    'descendant node %s: %s requires %s,'
+                    ' which would no longer be provided once %s is removed from node %s'
                     % (node, nevra(s), dep.str(), ', '.join(lost) or 'its provider', fam.node),
                     node=node, package=nevra(s), requirement=dep.str(), removed=lost))
     return out
@@ -680,13 +694,16 @@ def solve(req):
     solver.set_flag(solv.Solver.SOLVER_FLAG_IGNORE_RECOMMENDED, 0 if req.get('weak') else 1)
     found = solver.solve(all_jobs)
     if found:
-        return {'ok': False, 'steps': [], 'problems': describe_problems(fam, solver, found, lock_jobs), 'violations': []}
+        return {'ok': False, 'steps': [], 'problems': describe_problems(fam, solver, found, lock_jobs),
+                'violations': []}
     trans = solver.transaction()
     trans.order()
-    violations = touched_ancestors(fam, trans) + file_conflicts(fam, trans) + into_descendants(fam, trans) + check_descendants(fam, trans)
+    violations = (touched_ancestors(fam, trans) + file_conflicts(fam, trans) + into_descendants(fam, trans)
+                  + check_descendants(fam, trans))
     # Installed packages of the node an install job named: dnf then records them as asked for.
     named = sorted(set(fam.pool.solvables[sid].name for sid in fam.requested if fam.owner.get(sid) == fam.node))
-    return {'ok': not violations, 'steps': step_records(fam, trans), 'problems': [], 'violations': violations, 'namedInstalled': named}
+    return {'ok': not violations, 'steps': step_records(fam, trans), 'problems': [], 'violations': violations,
+            'namedInstalled': named}
 
 
 def describe(fam, s, details):
@@ -930,12 +947,14 @@ def audit(req):
             s = pool.solvables[sid]
             key = (s.name, s.arch)
             if key in seen_names and s.name not in allowed and s.name != 'gpg-pubkey':
-                add('duplicate', node, s, '%s is installed twice in the node (also as %s)' % (nevra(s), nevra(pool.solvables[seen_names[key]])),
-                    other=nevra(pool.solvables[seen_names[key]]), otherNode=node)
+                earlier = nevra(pool.solvables[seen_names[key]])
+                add('duplicate', node, s, '%s is installed twice in the node (also as %s)' % (nevra(s), earlier),
+                    other=earlier, otherNode=node)
             seen_names.setdefault(key, sid)
             if s.name not in allowed and s.name != 'gpg-pubkey':
                 for a in above_by_name.get(s.name, [])[:1]:
-                    add('duplicate', node, s, '%s is also installed in ancestor node %s as %s' % (nevra(s), tree.owner.get(a), nevra(pool.solvables[a])),
+                    add('duplicate', node, s, '%s is also installed in ancestor node %s as %s'
+                        % (nevra(s), tree.owner.get(a), nevra(pool.solvables[a])),
                         other=nevra(pool.solvables[a]), otherNode=tree.owner.get(a))
             for dep in requirements(s):
                 providers = set(p.id for p in pool.whatprovides(dep))
@@ -943,7 +962,8 @@ def audit(req):
                     continue
                 elsewhere = sorted(set(tree.owner[p] for p in providers if p in tree.owner))
                 add('unsatisfied', node, s, '%s requires %s, which nothing in the node or its ancestors provides%s'
-                    % (nevra(s), dep.str(), ' (provided in %s, not in this family line)' % ', '.join(elsewhere) if elsewhere else ''),
+                    % (nevra(s), dep.str(),
+                       ' (provided in %s, not in this family line)' % ', '.join(elsewhere) if elsewhere else ''),
                     requirement=dep.str(), providedElsewhere=elsewhere)
         # Conflicts and obsoletes: every pair with at least one side in the node, reported once.
         pairs = set()
@@ -962,13 +982,15 @@ def audit(req):
                         requirement=dep.str(), other=nevra(other), otherNode=tree.owner.get(other.id))
             for dep in s.lookup_deparray(solv.SOLVABLE_OBSOLETES):
                 for p in pool.whatprovides(dep):
-                    if p.id == sid or p.id not in view or p.name != dep_name(dep) or (sid not in own and p.id not in own):
+                    if (p.id == sid or p.id not in view or p.name != dep_name(dep)
+                            or (sid not in own and p.id not in own)):
                         continue
                     if (sid, p.id, 'o') in pairs:
                         continue
                     pairs.add((sid, p.id, 'o'))
                     mine, other = (s, p) if sid in own else (p, s)
-                    add('obsoletes', node, mine, '%s (node %s) obsoletes %s (node %s), which is still installed: Obsoletes: %s'
+                    add('obsoletes', node, mine,
+                        '%s (node %s) obsoletes %s (node %s), which is still installed: Obsoletes: %s'
                         % (nevra(s), tree.owner.get(sid), nevra(p), tree.owner.get(p.id), dep.str()),
                         requirement=dep.str(), other=nevra(other), otherNode=tree.owner.get(other.id))
         line = tree.chain(node)
@@ -976,7 +998,8 @@ def audit(req):
         for sid in sorted(own):
             s = pool.solvables[sid]
             for path, root, owner in shadowed_files(pool, s, line, owned_by, file_index):
-                add('file-conflict', node, s, 'file %s of %s is also a file of %s in ancestor node %s: one hides the other'
+                add('file-conflict', node, s,
+                    'file %s of %s is also a file of %s in ancestor node %s: one hides the other'
                     % (path, nevra(s), nevra(owner), root), requirement=path, other=nevra(owner), otherNode=root)
     counts = dict((n, len(tree.own[n])) for n in tree.order)
     return {'ok': True, 'findings': out, 'unreadable': tree.unreadable, 'packages': counts}
@@ -1019,7 +1042,8 @@ def why(req):
             for dep in requirements(s):
                 text = dep.str()
                 # A plain requirement names it first; a rich one ("(a or b)") anywhere.
-                mentions = dep_name(dep) == cap_name or (text.startswith('(') and cap_name in [t.strip('()') for t in text.split()])
+                mentions = dep_name(dep) == cap_name or (
+                    text.startswith('(') and cap_name in [t.strip('()') for t in text.split()])
                 dep_providers = set(p.id for p in pool.whatprovides(dep))
                 through_package = bool(named and (dep_providers & named))
                 if not mentions and not through_package:
