@@ -41,6 +41,7 @@ import type { MergedConfig } from '../merge/types.js';
 import { launchRefusals, liveHostView, type HostView } from './launch-proof.js';
 import { compileSeccomp, nativeSeccompArch } from '../wrap/seccomp.js';
 import { lintCgroups, type LintNode } from './cgroups-lint.js';
+import { present } from '../present.js';
 
 /** Classes of findings, least severe first. */
 export const CHECK_CLASSES = ['cgroups', 'duplicate', 'files', 'conflict', 'dependency', 'merge', 'config', 'rpmdb'] as const;
@@ -215,8 +216,8 @@ export async function checkTree(options: CheckOptions): Promise<CheckResult> {
     const seen = new Set<string>();
     for (const entry of tree) {
       const chain = chainOf(entry);
-      if (chain.some((e) => !e.node)) continue; // reported when loading
-      const nodes = chain.map((e) => e.node!);
+      const nodes = chain.flatMap((e) => (e.node ? [e.node] : []));
+      if (nodes.length !== chain.length) continue; // reported when loading
       for (const admin of [false, true]) {
         const family: Family = { sysroot: sysroot.dir, admin, nodes };
         const problems: { error: RedpakError; rule?: string }[] = [];
@@ -270,7 +271,7 @@ export async function checkTree(options: CheckOptions): Promise<CheckResult> {
       }
     }
     if (run.packages) {
-      const top = entries[0]!;
+      const top = entries[0];
       const aboveTop = dirname(top.path);
       const outer = top.path !== '/' && hasRpmDb(sysroot.toHost(aboveTop)) ? [sysroot.toHost(aboveTop)] : [];
       const answer = await auditTree({
@@ -356,9 +357,9 @@ export async function checkTree(options: CheckOptions): Promise<CheckResult> {
   }
 
   if (run.cgroups) {
-    const lintNodes: LintNode[] = entries.filter((e) => e.node).map((e) => ({ path: e.path, alias: e.node!.alias, node: e.node!, ...(e.parent !== undefined ? { parent: e.parent } : {}) }));
+    const lintNodes: LintNode[] = entries.flatMap((e) => (e.node ? [{ path: e.path, alias: e.node.alias, node: e.node, ...(e.parent !== undefined ? { parent: e.parent } : {}) }] : []));
     for (const f of lintCgroups(lintNodes)) {
-      const e = byPath.get(f.node)!;
+      const e = present(byPath.get(f.node), `the tree entry of ${f.node}`);
       if (e.above) continue;
       add({ class: 'cgroups', rule: f.rule, node: f.node, ...aliasOf(e), message: f.message, ...(f.at ? { at: f.at } : {}), ...(f.adminOnly ? { mode: 'admin' as const } : {}) });
     }
@@ -383,7 +384,7 @@ export async function checkTree(options: CheckOptions): Promise<CheckResult> {
 
 const aliasOf = (e: TreeEntry) => (e.node ? { alias: e.node.alias } : {});
 const label = (e: TreeEntry) => (e.node ? `${e.node.alias} (${e.path})` : e.path);
-const firstLine = (text: string) => text.split('\n')[0]!;
+const firstLine = (text: string) => text.split('\n')[0];
 
 /**
  * Everything about a launch of the family that can fail before anything runs, without the host
@@ -413,7 +414,7 @@ function validateLaunch(family: Family, host: HostFacts, sysroot: Sysroot): { me
       } catch (error) {
         if (error instanceof RedpakError && !error.at) {
           const c = merged.cgroups.find((x) => error.message.includes(x.alias));
-          throw new RedpakError(error.code, error.message, { ...(c ? { at: c.origins[c.origins.length - 1]!.at } : {}), hint: error.hint });
+          throw new RedpakError(error.code, error.message, { ...(c ? { at: c.origins[c.origins.length - 1].at } : {}), hint: error.hint });
         }
         throw error;
       }

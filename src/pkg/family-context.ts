@@ -61,7 +61,7 @@ export function openPackageFamily(options: OpenFamilyOptions): PackageFamily {
   assertEnabled(family);
   const host = options.host ?? liveHostFacts();
   const [node, ...ancestorNodes] = family.nodes as [RedNode, ...RedNode[]];
-  const top = family.nodes[family.nodes.length - 1]!;
+  const top = family.nodes[family.nodes.length - 1];
   const ancestors: DbRoot[] = ancestorNodes.map((n) => ({ path: n.path, root: n.hostPath, alias: n.alias }));
   // redpak's appendFamilyDb: the database one level above the top-most node, when there is one
   // (a root created with --no-system-node on a host that has an rpm database).
@@ -101,14 +101,14 @@ export const HISTORY_FILE = 'var/lib/dnf/redpak-history.json';
  * in that node's context; without one, the leaf's own var/cache/dnf.
  */
 export function cacheDirOf(family: Family, sysroot: Sysroot, host: HostFacts): string {
-  const leaf = nodeFacts(family.nodes[0]!);
+  const leaf = nodeFacts(family.nodes[0]);
   for (const n of family.nodes) {
     for (const config of [n.admin, n.normal]) {
       const written = config?.config.cachedir;
       if (written) return sysroot.toHost(expand(written, { host, node: nodeFacts(n), leaf, commands: true }));
     }
   }
-  return join(family.nodes[0]!.hostPath, 'var/cache/dnf');
+  return join(family.nodes[0].hostPath, 'var/cache/dnf');
 }
 
 /** Names a database root (host path) in messages by its target path and alias. */

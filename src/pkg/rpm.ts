@@ -158,7 +158,7 @@ export function parseQueryDump(text: string): InstalledPackage[] {
       if (given(sourceRpm)) current.sourceRpm = sourceRpm;
       if (given(signature)) {
         current.signature = signature;
-        const keyId = /Key ID ([0-9a-fA-F]+)/.exec(signature!)?.[1];
+        const keyId = /Key ID ([0-9a-fA-F]+)/.exec(signature)?.[1];
         if (keyId) current.signatureKeyId = keyId.toLowerCase();
       }
       if (given(digestAlgo) && Number.isInteger(Number(digestAlgo))) current.fileDigestAlgo = Number(digestAlgo);
@@ -399,10 +399,10 @@ export function parseVerifyOutput(text: string): { problems: VerifyProblem[]; ot
       other.push(line.trim());
       continue;
     }
-    const flags = match[1]!;
+    const flags = match[1];
     const failed = flags === 'missing' ? ['missing'] : VERIFY_TESTS.filter(([letter], i) => flags[i] === letter).map(([, word]) => word);
     if (flags !== 'missing' && flags.includes('?')) failed.push('unreadable');
-    problems.push({ path: match[3]!, flags, failed, attr: match[2] ?? '' });
+    problems.push({ path: match[3], flags, failed, attr: match[2] ?? '' });
   }
   return { problems, other };
 }

@@ -6,6 +6,7 @@
 import { RedpakError } from '../errors.js';
 import { erasePackages, installPackages, type RpmRunReport, type RpmTransactionOptions } from './rpm.js';
 import type { TransactionStep } from './solver.js';
+import { present } from '../present.js';
 
 export async function applyTransaction(nodeRoot: string, steps: readonly TransactionStep[], options: RpmTransactionOptions = {}): Promise<RpmRunReport> {
   const foreign = steps.find((s) => s.node !== nodeRoot);
@@ -17,7 +18,7 @@ export async function applyTransaction(nodeRoot: string, steps: readonly Transac
   if (missing) throw new RedpakError('package', `no package file known for ${missing.nevra}`);
   const installed = await installPackages(
     nodeRoot,
-    incoming.map((s) => s.location!),
+    incoming.map((s) => present(s.location, `the package file of ${s.nevra}`)),
     {
       ...options,
       oldpackage: incoming.some((s) => s.action === 'downgrade'),

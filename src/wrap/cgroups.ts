@@ -27,6 +27,7 @@
  */
 import type { CgroupController, CgroupsConfig } from '../config/types.js';
 import { RedpakError } from '../errors.js';
+import { present } from '../present.js';
 
 export type CgroupVersion = 'v1' | 'v2';
 
@@ -368,7 +369,7 @@ function planV1(nodes: CgroupNode[], controllers: CgroupController[], roots: Par
     for (const node of nodes) {
       const dir = `${parent}/${cgroupNameOf(node)}`;
       plan.steps.push({ kind: 'mkdir', dir, node: node.alias, owned: true });
-      const settings = settingsOf.get(node)!.filter((setting) => setting.hierarchy === hierarchy);
+      const settings = present(settingsOf.get(node), `the settings of ${node.alias}`).filter((setting) => setting.hierarchy === hierarchy);
       if (hierarchy === 'cpuset') {
         // A v1 cpuset with empty cpus or mems refuses tasks: inherit what the node does not set.
         for (const file of ['cpuset.cpus', 'cpuset.mems']) {
