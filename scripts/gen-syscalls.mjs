@@ -26,6 +26,7 @@ const HIGHEST_NUMBER = 1023;
 const output = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'config', 'syscalls.ts');
 
 function resolverVersion() {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
   const run = spawnSync('dpkg-query', ['-W', '-f', '${Version}', 'seccomp'], { encoding: 'utf8' });
   return run.status === 0 ? run.stdout.trim() : 'unknown';
 }
@@ -71,7 +72,7 @@ ${ARCHES.map((arch) => `  ${arch}: {\n${objectLiteral(tables[arch])}\n  },`).joi
 };
 
 export const ERRNO_NUMBERS: Readonly<Record<string, number>> = {
-${objectLiteral(errnos).replace(/^    /gm, '  ')}
+${objectLiteral(errnos).replace(/^ {4}/gm, '  ')}
 };
 `;
 writeFileSync(output, text);

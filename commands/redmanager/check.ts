@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import { RedpakCommand, sysrootFlag } from '../../src/cli/base-command.js';
 import { inspectionHostFacts } from '../../src/system/host-facts.js';
 import { CHECK_CLASS_MEANING, CHECK_CLASSES, CHECK_EXIT_CODES, checkTree, renderCheck, renderWhatIf, whatIf, type CheckResult, type WhatIfResult } from '../../src/audit/check.js';
+import { present } from '../../src/present.js';
 
 /**
  * `--json` result: documented in docs/json-output.md ("redmanager check"). The whole tree:
@@ -51,7 +52,7 @@ With --upgrade or --remove (and --redpath), answers instead whether upgrading or
     const { flags } = await this.parse(Check);
     if (flags.upgrade || flags.remove) {
       const result = await whatIf({
-        redpath: flags.redpath!,
+        redpath: present(flags.redpath, '--redpath (oclif requires it with --upgrade and --remove)'),
         sysroot: flags.root,
         action: flags.upgrade ? 'upgrade' : 'remove',
         specs: (flags.upgrade ?? flags.remove ?? []).filter((s) => s !== ''),

@@ -33,7 +33,7 @@ export default class Config extends RedpakCommand {
       ...(node.admin ? { admin: canonicalConfigObject(node.admin) } : {}),
     };
     this.log(`# REDNODE CONFIG ${node.normal.file}\n${toYaml(result.normal)}`);
-    if (result.admin) this.log(`# REDNODE ADMIN CONFIG ${node.admin!.file}\n${toYaml(result.admin)}`);
+    if (result.admin && node.admin) this.log(`# REDNODE ADMIN CONFIG ${node.admin.file}\n${toYaml(result.admin)}`);
     this.log(`# REDNODE STATUS ${node.statusFile}\n${toYaml(result.status)}`);
     return result;
   }

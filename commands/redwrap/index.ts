@@ -10,6 +10,7 @@ import { familyFileCandidates, stampedRead } from '../../src/wrap/stamps.js';
 import { parseRedwrapArgv } from '../../src/cli/redwrap-argv.js';
 import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { present, processIds } from '../../src/present.js';
 
 /** `--json` result: with --dump-only the launch plan; otherwise the program's exit status. */
 export type RedwrapResult = LaunchDump | { status: number };
@@ -46,7 +47,7 @@ The exit status is the program's (128+signal when it is killed); redwrap's own e
     const parsed = parseRedwrapArgv(this.argv);
     if (parsed.help) throw new RedpakError('usage', 'help is shown before the command runs');
     const { options, command } = parsed;
-    const redpath = options.redpath!;
+    const redpath = present(options.redpath, '--redpath (the argument grammar requires it)');
     const bwrap = options.bwrap ?? DEFAULT_BWRAP;
     // Only a plain launch (what the fast launcher handles itself) is worth caching.
     const plain = !options.dumpOnly && !options.dump && !options.strict && !options.user && !options.group && !options.root && bwrap === DEFAULT_BWRAP;
@@ -75,7 +76,7 @@ The exit status is the program's (128+signal when it is killed); redwrap's own e
       if (!this.jsonEnabled()) this.log(dumpText(compiled));
       return dumpJson(compiled);
     }
-    if (record && stamped) writeFastPlan(compiled, record, stamped, { uid: process.getuid!(), gid: process.getgid!() });
+    if (record && stamped) writeFastPlan(compiled, record, stamped, { uid: processIds.uid(), gid: processIds.gid() });
     if (options.dump) process.stderr.write(`${dumpText(compiled).replace(/\n {2}/g, ' ')}\n`);
     const status = await executeLaunch(compiled, { sysroot: options.root });
     process.exitCode = status;

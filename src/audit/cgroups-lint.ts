@@ -115,8 +115,9 @@ function lintMode(nodes: LintNode[], admin: boolean): CgroupLintFinding[] {
     const label = `${limit.controller}.${limit.key}`;
     const value = (n: LintNode) => {
       const s = settingOf(n.node, admin, limit.controller, limit.key);
-      const v = s ? limit.parse(s.raw) : undefined;
-      return v === undefined ? undefined : { v, at: s!.at };
+      if (!s) return undefined;
+      const v = limit.parse(s.raw);
+      return v === undefined ? undefined : { v, at: s.at };
     };
     for (const ancestor of nodes) {
       const own = value(ancestor);
@@ -160,19 +161,19 @@ function lintMode(nodes: LintNode[], admin: boolean): CgroupLintFinding[] {
     for (const n of nodes) {
       const s = settingOf(n.node, admin, 'cpuset', key);
       const mine = cpuList(s?.raw);
-      if (!mine) continue;
+      if (!s || !mine) continue;
       for (let p = n.parent === undefined ? undefined : byPath.get(n.parent); p; p = p.parent === undefined ? undefined : byPath.get(p.parent)) {
         const ps = settingOf(p.node, admin, 'cpuset', key);
         const theirs = cpuList(ps?.raw);
-        if (!theirs) continue;
+        if (!ps || !theirs) continue;
         const outside = [...mine].filter((c) => !theirs.has(c));
         if (outside.length) {
           out.push({
             rule: 'not-subset',
             node: n.path,
             key: label,
-            at: s!.at,
-            message: `${label} "${s!.raw.trim()}" of ${name(n)} is not within "${ps!.raw.trim()}" of its ancestor ${name(p)} (${where(ps!.at)}): ${outside.join(',')} outside`,
+            at: s.at,
+            message: `${label} "${s.raw.trim()}" of ${name(n)} is not within "${ps.raw.trim()}" of its ancestor ${name(p)} (${where(ps.at)}): ${outside.join(',')} outside`,
           });
         }
         break;

@@ -31,7 +31,7 @@ import { familyRepos, syncRepos } from '../pkg/repos.js';
 import { readReasons } from '../pkg/reasons.js';
 import { pendingMerge } from '../pkg/view.js';
 import { unownedFiles } from './unowned.js';
-import { hasRpmDb, verifyNode, type InstalledPackage } from '../pkg/rpm.js';
+import { hasRpmDb, verifyNode, type InstalledPackage, type VerifyProblem } from '../pkg/rpm.js';
 import { queryPackages } from '../pkg/installed.js';
 import { auditTree, solve, assertSolved, type RuleViolation, type SolverJob } from '../pkg/solver.js';
 import { inspectionHostFacts } from '../system/host-facts.js';
@@ -42,6 +42,7 @@ import type { MergedConfig } from '../merge/types.js';
 import { launchRefusals, liveHostView, type HostView } from './launch-proof.js';
 import { compileSeccomp, nativeSeccompArch } from '../wrap/seccomp.js';
 import { lintCgroups, type LintNode } from './cgroups-lint.js';
+import { present } from '../present.js';
 
 /** Classes of findings, least severe first. */
 export const CHECK_CLASSES = ['cgroups', 'duplicate', 'files', 'conflict', 'dependency', 'merge', 'config', 'rpmdb'] as const;
@@ -192,7 +193,9 @@ export async function checkTree(options: CheckOptions): Promise<CheckResult> {
   };
   const aboveChain: string[] = [];
   for (let dir = dirname(rootPath); dir !== '/' && rootPath !== '/'; dir = dirname(dir)) if (isNodeDir(sysroot.toHost(dir))) aboveChain.push(dir);
-  aboveChain.reverse().forEach((path, i) => entries.push(load(path, true, i ? aboveChain[i - 1] : undefined)));
+  aboveChain.reverse().forEach((path, i) => {
+    entries.push(load(path, true, i ? aboveChain[i - 1] : undefined));
+  });
   const walk = (path: string, parent: string | undefined) => {
     entries.push(load(path, false, parent));
     const hostPath = sysroot.toHost(path);
@@ -214,8 +217,8 @@ export async function checkTree(options: CheckOptions): Promise<CheckResult> {
     const seen = new Set<string>();
     for (const entry of tree) {
       const chain = chainOf(entry);
-      if (chain.some((e) => !e.node)) continue; // reported when loading
-      const nodes = chain.map((e) => e.node!);
+      const nodes = chain.flatMap((e) => (e.node ? [e.node] : []));
+      if (nodes.length !== chain.length) continue; // reported when loading
       for (const admin of [false, true]) {
         const family: Family = { sysroot: sysroot.dir, admin, nodes };
         const problems: { error: RedpakError; rule?: string }[] = [];
@@ -269,7 +272,7 @@ export async function checkTree(options: CheckOptions): Promise<CheckResult> {
       }
     }
     if (run.packages) {
-      const top = entries[0]!;
+      const top = entries[0];
       const aboveTop = dirname(top.path);
       const outer = top.path !== '/' && hasRpmDb(sysroot.toHost(aboveTop)) ? [sysroot.toHost(aboveTop)] : [];
       const answer = await auditTree({
@@ -309,7 +312,7 @@ export async function checkTree(options: CheckOptions): Promise<CheckResult> {
         if (!packages) continue;
         const owners = new Map<string, string[]>();
         for (const p of packages) for (const f of p.files) owners.set(f.path, [...(owners.get(f.path) ?? []), p.nevra]);
-        let problems;
+        let problems: VerifyProblem[];
         try {
           problems = await verifyNode(entry.hostPath);
         } catch (error) {
@@ -355,9 +358,9 @@ export async function checkTree(options: CheckOptions): Promise<CheckResult> {
   }
 
   if (run.cgroups) {
-    const lintNodes: LintNode[] = entries.filter((e) => e.node).map((e) => ({ path: e.path, alias: e.node!.alias, node: e.node!, ...(e.parent !== undefined ? { parent: e.parent } : {}) }));
+    const lintNodes: LintNode[] = entries.flatMap((e) => (e.node ? [{ path: e.path, alias: e.node.alias, node: e.node, ...(e.parent !== undefined ? { parent: e.parent } : {}) }] : []));
     for (const f of lintCgroups(lintNodes)) {
-      const e = byPath.get(f.node)!;
+      const e = present(byPath.get(f.node), `the tree entry of ${f.node}`);
       if (e.above) continue;
       add({ class: 'cgroups', rule: f.rule, node: f.node, ...aliasOf(e), message: f.message, ...(f.at ? { at: f.at } : {}), ...(f.adminOnly ? { mode: 'admin' as const } : {}) });
     }
@@ -382,7 +385,7 @@ export async function checkTree(options: CheckOptions): Promise<CheckResult> {
 
 const aliasOf = (e: TreeEntry) => (e.node ? { alias: e.node.alias } : {});
 const label = (e: TreeEntry) => (e.node ? `${e.node.alias} (${e.path})` : e.path);
-const firstLine = (text: string) => text.split('\n')[0]!;
+const firstLine = (text: string) => text.split('\n')[0];
 
 /**
  * Everything about a launch of the family that can fail before anything runs, without the host
@@ -412,7 +415,7 @@ function validateLaunch(family: Family, host: HostFacts, sysroot: Sysroot): { me
       } catch (error) {
         if (error instanceof RedpakError && !error.at) {
           const c = merged.cgroups.find((x) => error.message.includes(x.alias));
-          throw new RedpakError(error.code, error.message, { ...(c ? { at: c.origins[c.origins.length - 1]!.at } : {}), hint: error.hint });
+          throw new RedpakError(error.code, error.message, { ...(c ? { at: c.origins[c.origins.length - 1].at } : {}), hint: error.hint });
         }
         throw error;
       }
@@ -525,7 +528,7 @@ function findingLines(findings: Finding[]): string[] {
   const lines: string[] = [];
   for (const f of findings) {
     lines.push(`[${f.class}] ${f.message}${f.mode === 'admin' && !f.message.includes('admin') ? ' (with the admin configs)' : ''}`);
-    if (f.at && f.at.line) lines.push(`    at ${f.at.file}:${f.at.line}${f.at.col ? `:${f.at.col}` : ''}`);
+    if (f.at?.line) lines.push(`    at ${f.at.file}:${f.at.line}${f.at.col ? `:${f.at.col}` : ''}`);
     if (f.hint) lines.push(`    hint: ${f.hint}`);
   }
   return lines;

@@ -27,6 +27,7 @@ import { compileLaunchPlan, type LaunchPlan } from '../wrap/plan.js';
 import { probeHost } from '../wrap/launch.js';
 import { bwrapOptions } from '../wrap/bwrap-options.js';
 import { cpuList, memoryValue, pidsValue } from './cgroups-lint.js';
+import { present } from '../present.js';
 
 export type SettingKind = 'export' | 'namespace' | 'capability' | 'environ' | 'cgroup' | 'seccomp' | 'scalar' | 'path';
 
@@ -197,7 +198,7 @@ export function explain(options: ExplainOptions): ExplainResult {
     const index = plan.provenance.findIndex((p) => p.what === what);
     if (index < 0) return undefined;
     const end = plan.provenance[index + 1]?.arg ?? plan.args.length;
-    const args = plan.args.slice(plan.provenance[index]!.arg, end).map((a) => (typeof a === 'string' ? a : `<output of: ${a.execfd}>`));
+    const args = plan.args.slice(plan.provenance[index].arg, end).map((a) => (typeof a === 'string' ? a : `<output of: ${a.execfd}>`));
     // Arguments nobody wrote (default namespaces) follow without provenance: keep this group's options only.
     return bwrapOptions(args).slice(0, what === 'hostname' ? 2 : 1).flat();
   };
@@ -207,7 +208,7 @@ export function explain(options: ExplainOptions): ExplainResult {
     const { at: _at, ...value } = e.value;
     const skipped = plan?.skipped.find((s) => s.mount === e.mount);
     const args = argsOf(`export ${e.mount}`);
-    const created = args && args.length === 3 && plan?.mkdirs.includes(args[1]!);
+    const created = args && args.length === 3 && plan?.mkdirs.includes(args[1]);
     settings.push({
       kind: 'export',
       key: e.mount,
@@ -248,12 +249,13 @@ export function explain(options: ExplainOptions): ExplainResult {
     const list = merged[key];
     if (!list) continue;
     const [first, ...rest] = list.contributions;
-    settings.push({ kind: 'path', key, value: list.value, from: originJson(first!.origin), alsoFrom: rest.map((c) => originJson(c.origin)), ...(argsOf(key) ? { args: argsOf(key) } : {}), overridden: [] });
+    settings.push({ kind: 'path', key, value: list.value, from: originJson(first.origin), alsoFrom: rest.map((c) => originJson(c.origin)), ...(argsOf(key) ? { args: argsOf(key) } : {}), overridden: [] });
   }
   settings.push(...cgroupSettings(family, merged));
   addStrictest(settings, familySecurityDefinitions(family, { host }));
   for (const s of merged.seccomp) {
-    const config = s.kind === 'admin' ? family.nodes.find((n) => n.path === s.node)!.admin! : family.nodes.find((n) => n.path === s.node)!.normal;
+    const owner = present(family.nodes.find((n) => n.path === s.node), `node ${s.node} of the family`);
+    const config = present(s.kind === 'admin' ? owner.admin : owner.normal, `the ${s.kind} config of ${s.node}`);
     const at = (path: string) => originJson({ ...s.origin, at: config.positions[path] ?? s.origin.at });
     settings.push({ kind: 'seccomp', key: 'default', value: s.filter.default ?? 'allow', from: at('seccomp.default'), note: `filter of ${s.alias}${s.kind === 'admin' ? ' (admin)' : ''}: every node's filter applies`, overridden: [] });
     s.filter.rules.forEach((rule, i) => {
@@ -263,8 +265,8 @@ export function explain(options: ExplainOptions): ExplainResult {
   }
 
   return {
-    node: loaded.nodes[0]!.path,
-    alias: loaded.nodes[0]!.alias,
+    node: loaded.nodes[0].path,
+    alias: loaded.nodes[0].alias,
     admin: loaded.admin,
     family: merged.family,
     launchable: errors.length === 0,
@@ -296,7 +298,7 @@ function cgroupSettings(family: Family, merged: MergedConfig): ExplainSetting[] 
   const out: ExplainSetting[] = [];
   const chain = merged.cgroups; // root-most first
   for (const [index, c] of chain.entries()) {
-    const node = family.nodes[c.depth]!;
+    const node = family.nodes[c.depth];
     for (const [controller, values] of Object.entries(c.settings) as [string, Record<string, string>][]) {
       for (const [key, raw] of Object.entries(values)) {
         if (raw === undefined) continue;

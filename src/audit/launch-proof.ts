@@ -162,15 +162,16 @@ export function launchRefusals(family: Family, merged: MergedConfig, plan: Launc
         view.resolveCgroups(controllers, merged.scalars.cgrouproot?.value);
       } catch (error) {
         if (!(error instanceof RedpakError)) throw error;
-        out.push(refusal('cgroups-host', `cgroups of ${family.nodes[0]!.path}: ${error.message}`, lastAt, error.hint));
+        out.push(refusal('cgroups-host', `cgroups of ${family.nodes[0].path}: ${error.message}`, lastAt, error.hint));
       }
     }
-    if (view.cpus) {
+    const onlineCpus = view.cpus;
+    if (onlineCpus) {
       for (const c of merged.cgroups) {
         const cpus = c.settings.cpuset?.cpus;
         if (cpus === undefined) continue;
         const asked = parseCpuList(cpus);
-        const absent = asked ? [...asked].filter((cpu) => !view.cpus!.has(cpu)) : [];
+        const absent = asked ? [...asked].filter((cpu) => !onlineCpus.has(cpu)) : [];
         if (absent.length) {
           out.push(refusal('cgroups-host', `cpuset.cpus "${cpus}" of ${c.alias} names CPUs this host does not have (${absent.join(', ')}): the kernel refuses it`, c.origins[c.origins.length - 1]?.at));
         }

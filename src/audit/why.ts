@@ -41,9 +41,9 @@ export async function why(options: WhyOptions): Promise<WhyResult> {
   if (!capability) throw new RedpakError('usage', 'the capability is empty', { hint: 'give a package name, a capability such as libfoo.so.1()(64bit), or a file path' });
   const sysroot = Sysroot.open(options.sysroot);
   const family = loadFamily(options.redpath, { sysroot, cwd: options.cwd });
-  const leaf = family.nodes[0]!;
+  const leaf = family.nodes[0];
   const line = [...family.nodes].reverse(); // root-most first
-  const nodes: TreeDb[] = line.map((n, i) => ({ node: n.hostPath, ...(i ? { parent: line[i - 1]!.hostPath } : {}) }));
+  const nodes: TreeDb[] = line.map((n, i) => ({ node: n.hostPath, ...(i ? { parent: line[i - 1].hostPath } : {}) }));
   const walk = (tree: TreeNode, parent: string) => {
     for (const child of tree.children) {
       const hostPath = sysroot.toHost(child.path);
@@ -52,7 +52,7 @@ export async function why(options: WhyOptions): Promise<WhyResult> {
     }
   };
   walk(loadTree(leaf.path, { sysroot }), leaf.hostPath);
-  const top = line[0]!;
+  const top = line[0];
   const above = dirname(top.path);
   const outer = top.path !== '/' && hasRpmDb(sysroot.toHost(above)) ? [sysroot.toHost(above)] : [];
 

@@ -76,7 +76,7 @@ export async function runTransactionCommand(
 ): Promise<TransactionResult> {
   const json = command.jsonEnabled();
   const out = (text: string) => {
-    if (!json) process.stdout.write(text + '\n');
+    if (!json) process.stdout.write(`${text}\n`);
   };
   const progress = new TransactionProgress({ silent: json });
   let started = false;

@@ -5,6 +5,7 @@
 import { createInterface } from 'node:readline';
 import { RedpakError } from '../errors.js';
 import type { PlannedPackage, ProgressEvent, TransactionPlan, TransactionResult } from '../pkg/manager.js';
+import { present } from '../present.js';
 
 export function formatSize(bytes: number): string {
   if (bytes < 1024) return `${bytes}`;
@@ -51,8 +52,8 @@ const SUMMARY: Record<PlannedPackage['action'], string> = {
 export function renderTransactionTable(plan: TransactionPlan): string {
   const header = ['Package', 'Arch', 'Version', 'Repository', 'Size'];
   const rows = plan.packages.map((p) => [p.name, p.arch, p.evr, p.repo, p.action === 'erase' ? '' : formatSize(p.size)]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => ' ' + cells.map((c, i) => (i === cells.length - 1 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ');
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => ` ${cells.map((c, i) => (i === cells.length - 1 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ')}`;
   const rule = '='.repeat(widths.reduce((a, b) => a + b + 2, 0));
   const out = [`Node ${plan.alias} (${plan.node}):`, rule, line(header), rule];
   const placed = new Set<PlannedPackage>();
@@ -137,12 +138,12 @@ export class TransactionProgress {
     this.run = import('listr2').then(({ Listr }) => new Listr(
       [
         ...(incoming.length
-          ? [{ title: 'Downloading and checking packages', task: (_: unknown, t: { newListr: (tasks: unknown[], o: object) => unknown }) => t.newListr(incoming.map((p) => taskFor(p.nevra, this.downloads.get(p.nevra)!)), { concurrent: true }) }]
+          ? [{ title: 'Downloading and checking packages', task: (_: unknown, t: { newListr: (tasks: unknown[], o: object) => unknown }) => t.newListr(incoming.map((p) => taskFor(p.nevra, present(this.downloads.get(p.nevra), `the download of ${p.nevra}`))), { concurrent: true }) }]
           : []),
         {
           title: 'Running transaction',
           task: (_: unknown, t: { newListr: (tasks: unknown[], o: object) => unknown }) =>
-            t.newListr(plan.packages.map((p) => taskFor(`${VERB[p.action]} ${p.nevra}`, this.applies.get(p.nevra)!)), { concurrent: true }),
+            t.newListr(plan.packages.map((p) => taskFor(`${VERB[p.action]} ${p.nevra}`, present(this.applies.get(p.nevra), `the step of ${p.nevra}`))), { concurrent: true }),
         },
       ] as never,
       // No SIGINT handler of listr2's own (it exits 127): the command's handler aborts the transaction.

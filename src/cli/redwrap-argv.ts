@@ -85,7 +85,8 @@ export function parseRedwrapArgv(argv: readonly string[]): ParsedRedwrapArgv {
       if (eq > 0) value = arg.slice(eq + 1);
       else {
         if (i + 1 >= argv.length) throw usage(`option ${name} needs a value`);
-        value = argv[(i += 1)];
+        i += 1;
+        value = argv[i];
       }
       if (!value) throw usage(`option ${name} needs a non-empty value`);
       options[valueKey] = value;

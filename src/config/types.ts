@@ -90,22 +90,6 @@ export interface CgroupsConfig {
 }
 export type CgroupController = keyof CgroupsConfig;
 
-export const STRING_SCALAR_KEYS = [
-  'persistdir',
-  'rpmdir',
-  'cachedir',
-  'path',
-  'ldpath',
-  'umask',
-  'set-user',
-  'set-group',
-  'smack',
-  'hostname',
-  'chdir',
-  'cgrouproot',
-] as const;
-export type StringScalarKey = (typeof STRING_SCALAR_KEYS)[number];
-
 export interface ConfigTags {
   persistdir?: string;
   rpmdir?: string;

@@ -151,8 +151,7 @@ export function linkEscapes(root: string, path: string, target: string): string 
   const pending = target.split('/').reverse();
   if (target.startsWith('/')) return `absolute target ${target}`;
   let hops = 0;
-  while (pending.length > 0) {
-    const part = pending.pop()!;
+  for (let part = pending.pop(); part !== undefined; part = pending.pop()) {
     if (part === '' || part === '.') continue;
     if (part === '..') {
       if (at.length === 0) return `${target} climbs above the node`;
@@ -251,8 +250,8 @@ export async function exportNode(options: ExportOptions): Promise<ExportResult> 
   const sysroot = Sysroot.open(options.sysroot);
   const family = loadFamily(options.redpath, { sysroot, cwd: options.cwd });
   assertEnabled(family);
-  const node = family.nodes[0]!;
-  const top = family.nodes[family.nodes.length - 1]!;
+  const node = family.nodes[0];
+  const top = family.nodes[family.nodes.length - 1];
   const output = resolve(options.cwd ?? process.cwd(), options.output);
   const inside = relative(node.hostPath, output);
   if (!inside.startsWith('..') && !inside.startsWith('/')) {
@@ -540,7 +539,7 @@ export async function importNode(options: ImportOptions): Promise<ImportResult> 
     staging = undefined;
     return {
       node: targetPath,
-      alias: staged[0]!.manifest.alias,
+      alias: staged[0].manifest.alias,
       nodes: staged.map((n) => ({ path: n.manifest.path ? posix.join(targetPath, n.manifest.path) : targetPath, alias: n.manifest.alias, state: n.status.state, packages: n.manifest.packages.length })),
       entries: manifest.entries.length,
       sha256,
@@ -661,7 +660,7 @@ async function unpack(archive: string, staging: string): Promise<{ manifest: Arc
   if (!manifest) throw archiveError(archive, 'empty: no manifest, not a redpak node archive');
   const missing = manifest.entries.filter((e) => !seen.has(e.path));
   if (missing.length > 0) {
-    throw archiveError(archive, `truncated: ${missing.length} entr${missing.length === 1 ? 'y' : 'ies'} of the manifest missing (first: ${missing[0]!.path})`);
+    throw archiveError(archive, `truncated: ${missing.length} entr${missing.length === 1 ? 'y' : 'ies'} of the manifest missing (first: ${missing[0].path})`);
   }
   // Every link, resolved through the unpacked tree and the other links (`s -> .` then
   // `x -> s/s/../..` passes a lexical check and still leaves the node).

@@ -26,6 +26,7 @@ import { queryPackages } from '../pkg/installed.js';
 import { readRecipe, type Recipe, type RecipeNode } from './recipe.js';
 import { defaultLockPath, lockDifferences, lockedFiles, readLock, repomdInfo, repositoryIndex, writeLock, LOCK_VERSION, type LockFile, type LockNode } from './recipe-lock.js';
 import { describePlan, IGNORED_PACKAGES, packageJobs, planRecipe, type DesiredConfig, type FamilyState, type LockedPackageFile, type NodePlan, type NodeSnapshot, type PackageState } from './recipe-plan.js';
+import { present } from '../present.js';
 
 export interface ApplyOptions {
   /** The recipe file. */
@@ -98,7 +99,7 @@ const canonical = (text: string, file: string, kind: 'normal' | 'admin'): string
 async function snapshot(sysroot: Sysroot, path: string, repoIds: string[]): Promise<NodeSnapshot | undefined> {
   const hostPath = sysroot.toHost(path);
   if (!isNodeDir(hostPath)) return undefined;
-  const node = loadNode(sysroot, path, { admin: true })!;
+  const node = present(loadNode(sysroot, path, { admin: true }), `node ${path}`);
   const packages = await queryPackages(hostPath);
   const repoFiles: Record<string, string> = {};
   for (const id of repoIds) {
@@ -148,7 +149,10 @@ export function desiredConfigs(recipe: Recipe, options: { templateDir?: string; 
     if (n.config) d.normal = canonical(n.config.text, n.config.at.file, 'normal');
     else if (n.template) d.normal = fromTemplate(n.template, 'normal');
     if (n.configAdmin) d.admin = canonical(n.configAdmin.text, n.configAdmin.at.file, 'admin');
-    else if (!n.config && (n.templateAdmin ?? n.template)) d.admin = fromTemplate((n.templateAdmin ?? n.template)!, 'admin');
+    else if (!n.config) {
+      const template = n.templateAdmin ?? n.template;
+      if (template) d.admin = fromTemplate(template, 'admin');
+    }
     out[n.path] = d;
   }
   return out;
@@ -291,7 +295,7 @@ async function readNodeAndAncestors(ctx: StepContext, node: RecipeNode): Promise
   for (let dir = posix.dirname(node.path); dir !== '/'; dir = posix.dirname(dir)) {
     const hostPath = ctx.sysroot.toHost(dir);
     if (!isNodeDir(hostPath)) continue;
-    const alias = loadNode(ctx.sysroot, dir, { admin: false })!.alias;
+    const alias = present(loadNode(ctx.sysroot, dir, { admin: false }), `node ${dir}`).alias;
     for (const p of await queryPackages(hostPath)) if (!IGNORED_PACKAGES.has(p.name)) ancestors.push({ node: alias, pkg: packageState(p) });
   }
   return { own, ancestors };
@@ -303,7 +307,7 @@ async function readNodeAndAncestors(ctx: StepContext, node: RecipeNode): Promise
 async function syncedFor(path: string, sysroot: Sysroot, options: ApplyOptions): Promise<{ synced: SyncedRepo[]; cacheDir: string }> {
   // Not openPackageFamily: a node the recipe disables is locked too.
   const family = loadFamily(path, { sysroot, admin: true });
-  const repos = nodeRepos({ family, node: family.nodes[0]! } as PackageFamily).filter((r) => r.enabled);
+  const repos = nodeRepos({ family, node: family.nodes[0] } as PackageFamily).filter((r) => r.enabled);
   const cacheDir = cacheDirOf(family, sysroot, options.host);
   try {
     return { synced: await syncRepos(repos, cacheDir, { cacheOnly: true }), cacheDir };
@@ -396,9 +400,9 @@ export async function applyRecipe(options: ApplyOptions): Promise<ApplyResult> {
   let recipeLock: LockFile | undefined;
   try {
     for (const [i, node] of recipe.nodes.entries()) {
-      const applied = appliedOf(plan.nodes[i]!);
+      const applied = appliedOf(plan.nodes[i]);
       try {
-        await applyNode(ctx, node, plan.nodes[i]!, applied);
+        await applyNode(ctx, node, plan.nodes[i], applied);
       } catch (error) {
         throw nodeFailure(error, node, results.map((r) => r.alias));
       }
@@ -407,9 +411,9 @@ export async function applyRecipe(options: ApplyOptions): Promise<ApplyResult> {
     // Locked while every node is still enabled (a disabled node cannot be opened for packages).
     const lock = options.frozen ? undefined : await buildLock(recipe, sysroot, options, warnings);
     for (const [i, node] of [...recipe.nodes.entries()].reverse()) {
-      if (!plan.nodes[i]!.disable) continue;
+      if (!plan.nodes[i].disable) continue;
       setNodeState({ redpath: node.path, sysroot: options.sysroot, state: 'Disable', host: options.host, tool: 'redmanager apply' });
-      results[i]!.state = 'disabled';
+      results[i].state = 'disabled';
       options.onLine?.(`disabled ${node.alias} (${node.path})`);
     }
     written = lock ? writeLock(lockFile, lock) : false;

@@ -182,7 +182,8 @@ export function lockDifferences(recipe: Recipe, lock: LockFile): string[] {
   for (const repo of recipe.repositories) {
     const uses = lock.nodes.flatMap((n) => n.repositories).filter((r) => r.id === repo.id);
     if (uses.length === 0) out.push(`repository ${repo.id} is not in the lock`);
-    else if (uses.some((r) => r.baseurl !== repo.baseurl[0])) out.push(`repository ${repo.id} has baseurl ${repo.baseurl[0]} in the recipe, ${uses.find((r) => r.baseurl !== repo.baseurl[0])!.baseurl} in the lock`);
+    const otherUse = uses.find((r) => r.baseurl !== repo.baseurl[0]);
+    if (uses.length !== 0 && otherUse) out.push(`repository ${repo.id} has baseurl ${repo.baseurl[0]} in the recipe, ${otherUse.baseurl} in the lock`);
   }
   return out;
 }
@@ -227,7 +228,8 @@ export function lockedFiles(lock: LockFile, mirrors: readonly string[]): Record<
       }
       // The lock file is written by apply from repository metadata: its hrefs are joined to the
       // mirrors, so one that leaves them is refused like a repository's.
-      const why = unsafeHref(pkg.href);
+      const href = pkg.href;
+      const why = unsafeHref(href);
       if (why) {
         problems.push(`node ${node.alias}: the location of ${pkg.nevra} (${JSON.stringify(pkg.href)}) ${why}`);
         return { nevra: pkg.nevra, name: pkg.name, file: '' };
@@ -235,17 +237,17 @@ export function lockedFiles(lock: LockFile, mirrors: readonly string[]): Record<
       const file = basename(pkg.href);
       const repoDirs = node.repositories.filter((r) => r.id === pkg.repo && r.baseurl.startsWith('file://')).map((r) => fileURLToPath(r.baseurl));
       const candidates = [
-        ...mirrors.flatMap((m) => [join(m, pkg.href!), join(m, file), ...(pkg.repo ? [join(m, pkg.repo, 'packages', file)] : [])]),
-        ...(mirrors.length ? [] : repoDirs.map((d) => join(d, pkg.href!))),
+        ...mirrors.flatMap((m) => [join(m, href), join(m, file), ...(pkg.repo ? [join(m, pkg.repo, 'packages', file)] : [])]),
+        ...(mirrors.length ? [] : repoDirs.map((d) => join(d, href))),
       ];
       const found = candidates.filter((c) => existsSync(c));
       if (found.length === 0) {
-        problems.push(`node ${node.alias}: ${pkg.nevra} not found (looked for ${candidates.join(', ') || file + ': no mirror given'})`);
+        problems.push(`node ${node.alias}: ${pkg.nevra} not found (looked for ${candidates.join(', ') || `${file}: no mirror given`})`);
         return { nevra: pkg.nevra, name: pkg.name, file: '' };
       }
       const good = found.find((c) => sha256File(c) === pkg.sha256);
       if (!good) {
-        problems.push(`node ${node.alias}: ${found[0]} is not the locked ${pkg.nevra} (sha256 ${sha256File(found[0]!)}, the lock has ${pkg.sha256})`);
+        problems.push(`node ${node.alias}: ${found[0]} is not the locked ${pkg.nevra} (sha256 ${sha256File(found[0])}, the lock has ${pkg.sha256})`);
         return { nevra: pkg.nevra, name: pkg.name, file: '' };
       }
       return { nevra: pkg.nevra, name: pkg.name, file: good };

@@ -120,8 +120,7 @@ function ancestorsOf(path: string, input: PlanInput, implied: Map<string, string
 function keepClosure(packages: PackageState[], listed: Set<string>): Set<string> {
   const keep = new Set<string>();
   const queue = packages.filter((p) => listed.has(p.name));
-  while (queue.length) {
-    const p = queue.pop()!;
+  for (let p = queue.pop(); p !== undefined; p = queue.pop()) {
     if (keep.has(p.nevra)) continue;
     keep.add(p.nevra);
     for (const req of p.requires) {
@@ -222,7 +221,7 @@ export function planRecipe(input: PlanInput): RecipePlan {
       if (tops.length !== 1) {
         throw new RedpakError('schema', `repository ${repo.id}: the recipe builds ${tops.length} families (${tops.join(', ')}): say which node gets it with "node:"`, { at: repo.at });
       }
-      target = tops[0]!;
+      target = tops[0];
     }
     if (!willExist(target)) {
       throw new RedpakError('schema', `repository ${repo.id}: ${target} is not a node and the recipe does not create it`, { at: repo.at, hint: 'give a node of the recipe, or its family\'s top node' });
@@ -230,7 +229,7 @@ export function planRecipe(input: PlanInput): RecipePlan {
     const current = state.nodes[target]?.repoFiles[repo.id];
     if (current === repo.text) continue;
     // Written in the step of the first recipe node that is the target or below it.
-    const step = recipe.nodes.find((n) => n.path === target || isAbove(target!, n.path)) ?? recipe.nodes[0]!;
+    const step = recipe.nodes.find((n) => n.path === target || isAbove(target, n.path)) ?? recipe.nodes[0];
     const list = repoSteps.get(step.path) ?? [];
     list.push({ id: repo.id, node: target, text: repo.text, reason: current === undefined ? 'new' : 'changed' });
     repoSteps.set(step.path, list);
@@ -251,7 +250,7 @@ export function planRecipe(input: PlanInput): RecipePlan {
       if (desired.admin !== undefined && desired.admin !== snapshot.admin) updateConfig.push('admin');
     }
     const ancestorPackages = ancestorsOf(node.path, input, implied).flatMap((a) =>
-      (state.nodes[a]?.packages ?? []).filter((p) => !IGNORED_PACKAGES.has(p.name)).map((pkg) => ({ node: state.nodes[a]!.alias, pkg })),
+      (state.nodes[a]?.packages ?? []).filter((p) => !IGNORED_PACKAGES.has(p.name)).map((pkg) => ({ node: state.nodes[a].alias, pkg })),
     );
     const { jobs, packages } = packageJobs(node, snapshot?.packages ?? [], ancestorPackages, input.frozen?.[node.path]);
     // The family root gets the host's capabilities: with the node creation, or registered apart.
@@ -261,7 +260,7 @@ export function planRecipe(input: PlanInput): RecipePlan {
       const rootCreated = !state.nodes[root];
       if (rootCreated && recipe.hostCapabilities.length > 0) hostProvides = { how: 'register', root };
       else if (rootCreated && (recipe.hostProvides ?? input.defaultHostProvides)) hostProvides = { how: 'with-create', root };
-      else if (!rootCreated && !state.nodes[root]!.hasHostProvides && (recipe.hostProvides === true || recipe.hostCapabilities.length > 0)) hostProvides = { how: 'register', root };
+      else if (!rootCreated && !state.nodes[root].hasHostProvides && (recipe.hostProvides === true || recipe.hostCapabilities.length > 0)) hostProvides = { how: 'register', root };
     }
     return {
       path: node.path,

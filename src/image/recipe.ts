@@ -16,7 +16,7 @@ import { RedpakError, type SourcePosition } from '../errors.js';
 import { isValidAlias, parseLocated, parseNodeConfig, schemaFailure, describePath, type Located, type Plain } from '../config/parse.js';
 import { AJV_OPTIONS, BOOLEAN_WORDS, NODE_CONFIG_SCHEMA } from '../config/schema.js';
 import { toYaml } from '../config/serialize.js';
-import { Sysroot } from '../node/layout.js';
+import type { Sysroot } from '../node/layout.js';
 import { controlCharacter, isRepoId, parseRepoFile } from '../pkg/repofile.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -394,7 +394,7 @@ export function parseRecipe(source: string, file: string, options: { sysroot?: S
       ...(raw.sslverify !== undefined ? [`sslverify=${bool01('sslverify', true)}`] : []),
       ...(str(raw, 'timeout') ? [`timeout=${str(raw, 'timeout')!.trim()}`] : []),
     ];
-    const repoText = lines.join('\n') + '\n';
+    const repoText = `${lines.join('\n')}\n`;
     let baseurl: string[];
     try {
       const parsed = parseRepoFile(repoText, `${file} (${describePath(where)})`);

@@ -20,6 +20,7 @@ import { assertEnabled, loadFamily } from '../node/load.js';
 import { hasRpmDb, HOST_PROVIDES_PACKAGE, type InstalledPackage } from '../pkg/rpm.js';
 import { queryPackages } from '../pkg/installed.js';
 import { packagePath } from '../package-root.js';
+import { present } from '../present.js';
 
 export type SbomFormat = 'spdx' | 'cyclonedx';
 export const SBOM_FORMATS: readonly SbomFormat[] = ['spdx', 'cyclonedx'];
@@ -99,7 +100,7 @@ export async function collectInventory(options: InventoryOptions): Promise<Inven
   const family = loadFamily(options.redpath, { sysroot, cwd: options.cwd });
   assertEnabled(family);
   const sources: { node: InventoryNode; hostPath: string }[] = family.nodes.map((n) => ({ node: { path: n.path, alias: n.alias }, hostPath: n.hostPath }));
-  const top = family.nodes[family.nodes.length - 1]!;
+  const top = family.nodes[family.nodes.length - 1];
   const above = dirname(top.path);
   if (top.path !== '/' && above !== '/' && hasRpmDb(sysroot.toHost(above))) {
     sources.push({ node: { path: above, alias: `host database ${above}`, hostDb: true }, hostPath: sysroot.toHost(above) });
@@ -112,7 +113,7 @@ export async function collectInventory(options: InventoryOptions): Promise<Inven
     }
   }
   components.sort((a, b) => cmp(a.name, b.name) || cmp(a.nevra, b.nevra) || cmp(a.node.path, b.node.path));
-  return { node: sources[0]!.node, nodes: sources.map((s) => s.node), components };
+  return { node: sources[0].node, nodes: sources.map((s) => s.node), components };
 }
 
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -184,7 +185,7 @@ export function isSpdxExpression(license: string): boolean {
   let depth = 0;
   let expectOperand = true;
   for (let i = 0; i < tokens.length; i += 1) {
-    const t = tokens[i]!;
+    const t = tokens[i];
     if (t === '(') {
       if (!expectOperand) return false;
       depth += 1;
@@ -266,7 +267,7 @@ export function toSpdx(inventory: Inventory, created: string): Record<string, un
     return id;
   };
   const packages: Record<string, unknown>[] = inventory.nodes.map((n) => ({
-    SPDXID: nodeIds.get(n.path)!,
+    SPDXID: nodeIds.get(n.path),
     name: n.alias,
     downloadLocation: 'NOASSERTION',
     filesAnalyzed: false,
@@ -277,9 +278,9 @@ export function toSpdx(inventory: Inventory, created: string): Record<string, un
     comment: n.hostDb ? `rpm database of the host at ${n.path}, below the family's root node` : `redpak node ${n.alias} at ${n.path}`,
   }));
   const files: Record<string, unknown>[] = [];
-  const relationships: Record<string, unknown>[] = [{ spdxElementId: 'SPDXRef-DOCUMENT', relationshipType: 'DESCRIBES', relatedSpdxElement: nodeIds.get(inventory.node.path)! }];
+  const relationships: Record<string, unknown>[] = [{ spdxElementId: 'SPDXRef-DOCUMENT', relationshipType: 'DESCRIBES', relatedSpdxElement: nodeIds.get(inventory.node.path) }];
   for (let i = 1; i < inventory.nodes.length; i += 1) {
-    relationships.push({ spdxElementId: nodeIds.get(inventory.nodes[i - 1]!.path)!, relationshipType: 'DEPENDS_ON', relatedSpdxElement: nodeIds.get(inventory.nodes[i]!.path)! });
+    relationships.push({ spdxElementId: nodeIds.get(inventory.nodes[i - 1].path), relationshipType: 'DEPENDS_ON', relatedSpdxElement: nodeIds.get(inventory.nodes[i].path) });
   }
   inventory.components.forEach((c, i) => {
     const id = `SPDXRef-Package-${idString(c.name)}-${i}`;
@@ -298,7 +299,7 @@ export function toSpdx(inventory: Inventory, created: string): Record<string, un
       attributionTexts: [`redpak:node=${c.node.path}`, `redpak:node-alias=${c.node.alias}`, `rpm:arch=${c.arch}`, `rpm:epoch=${c.epoch}`, ...(c.sourceRpm ? [`rpm:sourcerpm=${c.sourceRpm}`] : []), ...(c.signatureKeyId ? [`rpm:signature-key-id=${c.signatureKeyId}`] : [])],
       comment: notes.join('; '),
     });
-    relationships.push({ spdxElementId: nodeIds.get(c.node.path)!, relationshipType: 'CONTAINS', relatedSpdxElement: id });
+    relationships.push({ spdxElementId: nodeIds.get(c.node.path), relationshipType: 'CONTAINS', relatedSpdxElement: id });
     c.files.forEach((f, j) => {
       const fileId = `SPDXRef-File-${i}-${j}`;
       files.push({
@@ -320,7 +321,7 @@ export function toSpdx(inventory: Inventory, created: string): Record<string, un
     name: `redpak node ${inventory.node.alias}`,
     documentNamespace: `https://redpak.invalid/spdx/${encodeURIComponent(inventory.node.alias)}-${digest.slice(0, 32)}`,
     creationInfo: { created, creators: [`Tool: ${TOOL_NAME}-${TOOL_VERSION}`], comment: `effective package inventory of node ${inventory.node.path} and its ancestors` },
-    documentDescribes: [nodeIds.get(inventory.node.path)!],
+    documentDescribes: [nodeIds.get(inventory.node.path)],
     packages,
     files,
     relationships,
@@ -334,7 +335,7 @@ export function toSpdx(inventory: Inventory, created: string): Record<string, un
 function uuidFrom(hex: string): string {
   const h = hex.slice(0, 32).split('');
   h[12] = '5';
-  h[16] = ((parseInt(h[16]!, 16) & 0x3) | 0x8).toString(16);
+  h[16] = ((parseInt(h[16], 16) & 0x3) | 0x8).toString(16);
   const s = h.join('');
   return `${s.slice(0, 8)}-${s.slice(8, 12)}-${s.slice(12, 16)}-${s.slice(16, 20)}-${s.slice(20, 32)}`;
 }
@@ -359,8 +360,9 @@ export function toCycloneDx(inventory: Inventory, created: string): Record<strin
       ...(c.sourceRpm ? [{ name: 'rpm:sourcerpm', value: c.sourceRpm }] : []),
       ...(c.signatureKeyId ? [{ name: 'rpm:signature-key-id', value: c.signatureKeyId }] : []),
     ];
-    const spdx = c.license ? spdxLicense(c.license) : undefined;
-    const licenses = c.license ? (isSpdxExpression(spdx!) ? [{ expression: spdx! }] : [{ license: { name: c.license } }]) : undefined;
+    const { license } = c;
+    const spdx = license ? spdxLicense(license) : undefined;
+    const licenses = license && spdx !== undefined ? (isSpdxExpression(spdx) ? [{ expression: spdx }] : [{ license: { name: license } }]) : undefined;
     return {
       type: 'library',
       'bom-ref': ref,
@@ -393,7 +395,7 @@ export function toCycloneDx(inventory: Inventory, created: string): Record<strin
       properties: [{ name: 'redpak:family', value: inventory.nodes.map((n) => n.path).join(' ') }],
     },
     components: [...inventory.nodes.slice(1).map(nodeComponent), ...components],
-    dependencies: inventory.nodes.map((n, i) => ({ ref: nodeRef(n), dependsOn: [...(inventory.nodes[i + 1] ? [nodeRef(inventory.nodes[i + 1]!)] : []), ...byNode.get(n.path)!] })),
+    dependencies: inventory.nodes.map((n, i) => ({ ref: nodeRef(n), dependsOn: [...(inventory.nodes[i + 1] ? [nodeRef(inventory.nodes[i + 1])] : []), ...present(byNode.get(n.path), `the components of ${n.path}`)] })),
   };
 }
 

@@ -62,7 +62,7 @@ export async function verifyFile(file: string, signature: string, keyFiles: read
         hint: 'nothing was imported; get the archive and its .asc again from where it was exported, or give the right key with --verify-key',
       });
     }
-    return { fingerprint: valid[1]!, signer: good[1]! };
+    return { fingerprint: valid[1], signer: good[1] };
   } finally {
     await run('gpgconf', ['--homedir', home, '--kill', 'gpg-agent']).catch(() => undefined);
     rmSync(home, { recursive: true, force: true });

@@ -9,6 +9,7 @@ import { describeOrigin, nodeFacts } from '../merge/merge.js';
 import { originJson, type OriginJson } from '../merge/origin-json.js';
 import type { Merged, MergedConfig, Origin, Override } from '../merge/types.js';
 import type { Family } from '../node/types.js';
+import { present } from '../present.js';
 
 function overridesJson(overrides: Override[]): { from: OriginJson; value: unknown; reason: string }[] {
   return overrides.map((o) => ({ from: originJson(o.origin), value: stripPosition(o.value), reason: o.reason }));
@@ -146,7 +147,7 @@ export function mergedConfigYaml(family: Family, merged: MergedConfig, options: 
       const scalar = (merged.scalars as Record<string, Merged<unknown>>)[key];
       const node = pair.key as { commentBefore?: string };
       if (scalar) node.commentBefore = provenanceComment(scalar.origin, scalar.overrides);
-      else if (key === 'path' || key === 'ldpath') node.commentBefore = merged[key]!.contributions.map((c) => ` info: from ${where(c.origin)}`).join('\n');
+      else if (key === 'path' || key === 'ldpath') node.commentBefore = present(merged[key], key).contributions.map((c) => ` info: from ${where(c.origin)}`).join('\n');
       else if (key.startsWith('share_')) {
         const share = merged.shares[key.slice('share_'.length) as keyof MergedConfig['shares']];
         if (share.origin) node.commentBefore = provenanceComment(share.origin, share.overrides);

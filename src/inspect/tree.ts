@@ -8,7 +8,9 @@ export function renderTree(tree: TreeNode): string {
   const walk = (node: TreeNode, prefix: string, last: boolean) => {
     lines.push(`${prefix}${last ? '└── ' : '├── '}${label(node)}`);
     const childPrefix = prefix + (last ? '    ' : '│   ');
-    node.children.forEach((child, i) => walk(child, childPrefix, i === node.children.length - 1));
+    node.children.forEach((child, i) => {
+      walk(child, childPrefix, i === node.children.length - 1);
+    });
   };
   walk(tree, '  ', true);
   return lines.join('\n');

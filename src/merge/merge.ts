@@ -35,6 +35,7 @@ import type {
   Origin,
   ShareValue,
 } from './types.js';
+import { present } from '../present.js';
 
 interface Visit {
   node: RedNode;
@@ -104,8 +105,10 @@ export function mergeFamily(family: Family, options: MergeOptions): MergedConfig
     environ: mergeEnviron(visits, warnings),
     cgroups: nodeCgroups(family),
     seccomp: visits
-      .filter((v) => v.config.seccomp)
-      .map((v) => ({ node: v.node.path, alias: v.node.alias, kind: v.config.kind, filter: v.config.seccomp!, origin: originOf(v, 'seccomp') }))
+      .flatMap((v) => {
+        const filter = v.config.seccomp;
+        return filter ? [{ node: v.node.path, alias: v.node.alias, kind: v.config.kind, filter, origin: originOf(v, 'seccomp') }] : [];
+      })
       .reverse(),
     warnings,
   };
@@ -150,7 +153,7 @@ function mergeScalars(visits: Visit[], leafContext: ExpandContext): MergedScalar
     for (const key of STRING_KEYS) {
       const written = c[key];
       // Expanded in the leaf's context, not the defining node's: redpak's recorded behaviour.
-      take(key, visit, written, written !== undefined, () => expand(written!, leafContext));
+      take(key, visit, written, written !== undefined, () => expand(present(written, key), leafContext));
     }
     for (const key of TRI_KEYS) take(key, visit, c[key], c[key] !== 'Unset', () => c[key] as TriState);
     for (const key of FLAG_KEYS) {
@@ -216,7 +219,7 @@ function mergeShares(visits: Visit[]): Record<ShareKey, MergedShare> {
 }
 
 function shareText(value: ShareValue): string {
-  return value.type === 'join' ? value.path! : value.type;
+  return value.type === 'join' ? present(value.path, 'the namespace a join names') : value.type;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -285,7 +288,7 @@ function mergeKeyed<T>(items: { entry: T; origin: Origin }[], rules: KeyedRules<
       redpak: Boolean(warn) && origin.kind === kept.kind,
     });
   }
-  return order.map((key) => slots.get(key)!);
+  return order.map((key) => present(slots.get(key), `the merged ${key}`));
 }
 
 function mergeEnviron(visits: Visit[], warnings: MergeWarning[]): MergedEnviron[] {
@@ -384,8 +387,10 @@ function nodeCgroups(family: Family): NodeCgroups[] {
     if (!files.length) return;
     const settings: CgroupsConfig = {};
     for (const file of files) {
-      for (const [controller, values] of Object.entries(file.config.cgroups!)) {
-        const target = ((settings as Record<string, Record<string, string>>)[controller] ??= {});
+      for (const [controller, values] of Object.entries(file.config.cgroups ?? {})) {
+        const byController = settings as Record<string, Record<string, string>>;
+        byController[controller] ??= {};
+        const target = byController[controller];
         Object.assign(target, values);
       }
     }

@@ -20,6 +20,7 @@ import { RedpakError } from '../errors.js';
 import { expand, type ExpandContext } from '../config/expand.js';
 import { PRIVATE_EXPORT_MODES, SHARE_KEYS, type ExportEntry, type ExportMode, type NodeConfig, type TriState } from '../config/types.js';
 import type { Origin, ShareValue } from './types.js';
+import { present } from '../present.js';
 
 /** One file's value for one security setting. */
 export interface Definition {
@@ -109,7 +110,7 @@ export function loosening(child: GuardedValue, ancestor: GuardedValue, subject =
   if (child.kind === 'share' && ancestor.kind === 'share') {
     const [c, a] = [child.share, ancestor.share];
     if (SHARE_RANK[c.type] > SHARE_RANK[a.type]) return a.type === 'disabled' ? `the ancestor forbids sharing ${subject}` : `it shares more of ${subject} than the ancestor`;
-    if (c.type === 'join' && a.type === 'join' && c.path!.toLowerCase() !== a.path!.toLowerCase()) return `it joins another namespace than the ancestor for ${subject}`;
+    if (c.type === 'join' && a.type === 'join' && present(c.path, 'a joined namespace').toLowerCase() !== present(a.path, 'a joined namespace').toLowerCase()) return `it joins another namespace than the ancestor for ${subject}`;
     return undefined;
   }
   if (child.kind === 'capability' && ancestor.kind === 'capability') {
@@ -196,7 +197,7 @@ export function securityDefinitions(visits: ConfigVisit[], exports: ExpandedExpo
       defs.push({
         setting: `share_${key}`,
         label: `namespace share_${key}`,
-        shown: share.type === 'join' ? share.path! : share.type,
+        shown: share.type === 'join' ? present(share.path, 'a joined namespace') : share.type,
         value: { kind: 'share', share },
         origin: originAt(visit, fromAll ? 'config.share_all' : `config.share_${key}`),
         binds: true,
@@ -287,7 +288,7 @@ export function findLoosening(defs: Definition[]): { child: Definition; ancestor
     else bySetting.set(d.setting, [d]);
   }
   for (const child of defs) {
-    const sameSetting = bySetting.get(child.setting)!;
+    const sameSetting = present(bySetting.get(child.setting), `the definitions of ${child.setting}`);
     const maxDepth = Math.max(...sameSetting.map((d) => d.origin.depth));
     for (let depth = child.origin.depth + 1; depth <= maxDepth; depth += 1) {
       const ancestor = boundAt(sameSetting, child, depth);
@@ -323,8 +324,12 @@ export function strictestOf(defs: Definition[], setting: string): Definition | u
   for (const d of perNode) {
     const rank = rankOf(d.value);
     if (rank === undefined) return undefined;
-    const bestRank = best ? rankOf(best.value)! : Infinity;
-    if (rank < bestRank || (rank === bestRank && d.origin.depth > best!.origin.depth)) best = d;
+    if (!best) {
+      best = d;
+      continue;
+    }
+    const bestRank = present(rankOf(best.value), 'the rank of the strictest so far');
+    if (rank < bestRank || (rank === bestRank && d.origin.depth > best.origin.depth)) best = d;
   }
   return best;
 }

@@ -37,25 +37,6 @@ export interface Merged<T> {
   overrides: Override[];
 }
 
-export type ScalarKey =
-  | 'persistdir'
-  | 'rpmdir'
-  | 'cachedir'
-  | 'hostname'
-  | 'chdir'
-  | 'umask'
-  | 'set-user'
-  | 'set-group'
-  | 'smack'
-  | 'cgrouproot'
-  | 'die-with-parent'
-  | 'new-session'
-  | 'verbose'
-  | 'gpgcheck'
-  | 'unsafe'
-  | 'inherit-env'
-  | 'map-root-user';
-
 export interface MergedScalars {
   persistdir?: Merged<string>;
   rpmdir?: Merged<string>;

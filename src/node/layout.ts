@@ -2,6 +2,7 @@
 import { join, posix, resolve } from 'node:path';
 import { existsSync, lstatSync, readlinkSync, statSync } from 'node:fs';
 import { RedpakError } from '../errors.js';
+import { present } from '../present.js';
 
 export const STATUS_FILE = '.rednode.yaml';
 export const NORMAL_CONFIG = 'etc/redpak.yaml';
@@ -89,7 +90,7 @@ export class Sysroot {
     const done: string[] = [];
     let links = 0;
     while (pending.length) {
-      const name = pending.shift()!;
+      const name = present(pending.shift(), 'the next path component');
       if (name === '.') continue;
       if (name === '..') {
         done.pop();

@@ -39,7 +39,7 @@ export function run(command: string, args: readonly string[], options: RunOption
     child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
     child.on('error', (error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') {
-        reject(new RedpakError('tool-missing', `${command} is not installed (needed to ${options.purpose ?? 'run ' + command})`, { cause: error }));
+        reject(new RedpakError('tool-missing', `${command} is not installed (needed to ${options.purpose ?? `run ${command}`})`, { cause: error }));
       } else {
         reject(new RedpakError('tool-failed', `cannot run ${command}: ${error.message}`, { cause: error }));
       }

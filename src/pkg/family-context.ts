@@ -3,7 +3,6 @@
  * which descendants it must protect (rule 4), where the node caches metadata and packages, and
  * how node paths are named in messages. Discovery itself is src/node/load.ts's.
  */
-import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { expand, type HostFacts } from '../config/expand.js';
 import { nodeFacts } from '../merge/merge.js';
@@ -62,7 +61,7 @@ export function openPackageFamily(options: OpenFamilyOptions): PackageFamily {
   assertEnabled(family);
   const host = options.host ?? liveHostFacts();
   const [node, ...ancestorNodes] = family.nodes as [RedNode, ...RedNode[]];
-  const top = family.nodes[family.nodes.length - 1]!;
+  const top = family.nodes[family.nodes.length - 1];
   const ancestors: DbRoot[] = ancestorNodes.map((n) => ({ path: n.path, root: n.hostPath, alias: n.alias }));
   // redpak's appendFamilyDb: the database one level above the top-most node, when there is one
   // (a root created with --no-system-node on a host that has an rpm database).
@@ -102,14 +101,14 @@ export const HISTORY_FILE = 'var/lib/dnf/redpak-history.json';
  * in that node's context; without one, the leaf's own var/cache/dnf.
  */
 export function cacheDirOf(family: Family, sysroot: Sysroot, host: HostFacts): string {
-  const leaf = nodeFacts(family.nodes[0]!);
+  const leaf = nodeFacts(family.nodes[0]);
   for (const n of family.nodes) {
     for (const config of [n.admin, n.normal]) {
       const written = config?.config.cachedir;
       if (written) return sysroot.toHost(expand(written, { host, node: nodeFacts(n), leaf, commands: true }));
     }
   }
-  return join(family.nodes[0]!.hostPath, 'var/cache/dnf');
+  return join(family.nodes[0].hostPath, 'var/cache/dnf');
 }
 
 /** Names a database root (host path) in messages by its target path and alias. */
@@ -118,8 +117,4 @@ export function describeRoot(pf: PackageFamily, hostPath: string): string {
   const anc = pf.ancestors.find((a) => a.root === hostPath);
   if (anc) return anc.hostDb ? anc.alias : `${anc.alias} (${anc.path})`;
   return pf.sysroot.toTarget(hostPath);
-}
-
-export function isNodeDbPresent(pf: PackageFamily): boolean {
-  return existsSync(join(pf.nodeRoot, RPMDB_DIR));
 }

@@ -48,7 +48,7 @@ export interface BuildFixtureOptions {
 
 /** The package's fixtures/ directory. */
 export function defaultFixturesDir(): string {
-  return packagePath('fixtures') + '/';
+  return `${packagePath('fixtures')}/`;
 }
 
 const SIGNED_PACKAGE = 'redsigned';
@@ -142,7 +142,7 @@ async function buildInto(workDir: string, specsDir: string, sourcesDir: string):
   let signing: FixtureSigning | null = null;
   let signingUnavailable: string | undefined;
   try {
-    signing = await signFixture(workDir, join(workDir, rpms[signedFile]!));
+    signing = await signFixture(workDir, join(workDir, rpms[signedFile]));
   } catch (error) {
     signingUnavailable = error instanceof Error ? error.message : String(error);
   }
@@ -191,7 +191,7 @@ async function signFixture(workDir: string, rpmPath: string): Promise<FixtureSig
     await mkdir(tamperedDir);
     const tamperedRpm = join(tamperedDir, basename(rpmPath));
     const bytes = await readFile(rpmPath);
-    bytes[bytes.length - 20]! ^= 0xff; // inside the compressed payload: header still parses
+    bytes[bytes.length - 20] ^= 0xff; // inside the compressed payload: header still parses
     await writeFile(tamperedRpm, bytes);
     return { publicKey, signedRepoDir: join(workDir, 'signed-repo'), signedRpm: rpmPath, tamperedRpm };
   } finally {

@@ -104,7 +104,7 @@ function handle(file: string, release: () => void): FamilyLock {
 function holding(file: string, fd: number, command: string): FamilyLock {
   const owner: LockOwner = { pid: process.pid, command, since: new Date().toISOString() };
   ftruncateSync(fd, 0);
-  writeSync(fd, JSON.stringify(owner) + '\n', 0);
+  writeSync(fd, `${JSON.stringify(owner)}\n`, 0);
   held.add(file);
   return handle(file, () => {
     held.delete(file);

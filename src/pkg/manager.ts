@@ -208,7 +208,7 @@ function planOf(pf: PackageFamily, steps: readonly TransactionStep[]): Transacti
 }
 
 function commandText(kind: string, jobs: readonly SolverJob[]): string {
-  return [kind, ...jobs.filter((j) => j.what).map((j) => j.what!)].join(' ');
+  return [kind, ...jobs.filter((j) => j.what).map((j) => j.what)].join(' ');
 }
 
 /** Map host paths in messages to node paths (they differ under --root) and add what to do next. */
@@ -312,9 +312,9 @@ async function transact(options: TransactionOptions, kind: string, jobs: SolverJ
       recoverFamily(pf);
       let reasons = readReasons(pf.nodeRoot);
       const localFiles = jobs
-        .filter((j) => j.op === 'install' && j.what?.endsWith('.rpm') && existsSync(resolve(options.cwd ?? process.cwd(), j.what)))
+        .filter((j): j is SolverJob & { what: string } => j.op === 'install' && j.what !== undefined && j.what.endsWith('.rpm') && existsSync(resolve(options.cwd ?? process.cwd(), j.what)))
         .map((j) => {
-          const path = resolve(options.cwd ?? process.cwd(), j.what!);
+          const path = resolve(options.cwd ?? process.cwd(), j.what);
           j.what = path;
           return path;
         });
@@ -397,10 +397,10 @@ async function transact(options: TransactionOptions, kind: string, jobs: SolverJ
           ancestors: pf.ancestors.map((a) => a.root),
           commands,
           extraFiles: {
-            [HISTORY_FILE]: JSON.stringify(history, null, 2) + '\n',
+            [HISTORY_FILE]: `${JSON.stringify(history, null, 2)}\n`,
             [REASONS_FILE]: reasonsText(nextReasons(reasons, result.steps)),
           },
-          generation: { command: text, historyId: history[history.length - 1]!.id },
+          generation: { command: text, historyId: history[history.length - 1].id },
           signal,
           pruneEmptyTopDirs: result.steps.filter((s) => s.action === 'erase').flatMap((s) => s.oldTopDirs ?? []),
           onLine: (line) => {
@@ -429,7 +429,7 @@ async function transact(options: TransactionOptions, kind: string, jobs: SolverJ
       return {
         ...base,
         status: 'done' as const,
-        historyId: history[history.length - 1]!.id,
+        historyId: history[history.length - 1].id,
         downloaded: fetched.reduce((n, f) => n + f.downloaded, 0),
         warnings: staged.warnings,
       };
@@ -648,9 +648,4 @@ export async function registerHost(options: CommonOptions & { extra?: string[]; 
   });
 }
 
-/** Whether the node already carries registered host capabilities. */
-export async function hasHostProvides(nodeRoot: string): Promise<boolean> {
-  return (await queryPackages(nodeRoot)).some((p) => p.name === HOST_PROVIDES_PACKAGE);
-}
-
-export type { JobOp, SolverJob };
+export type { SolverJob };

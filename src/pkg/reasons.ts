@@ -34,7 +34,7 @@ export function readReasons(nodeRoot: string): Reasons {
 
 /** The file's text. */
 export function reasonsText(reasons: Reasons): string {
-  return JSON.stringify(reasons, null, 2) + '\n';
+  return `${JSON.stringify(reasons, null, 2)}\n`;
 }
 
 /** Outside a transaction (mark): replaced in one rename. */

@@ -19,7 +19,10 @@ export function reportRecovery(notice: RecoveryNotice): void {
   else queued.push(notice);
 }
 
-/** The notices of the recoveries done since the last call. */
+/**
+ * The notices of the recoveries done since the last call.
+ * @public for library callers (the command line listens instead).
+ */
 export function takeRecoveryNotices(): RecoveryNotice[] {
   return queued.splice(0);
 }

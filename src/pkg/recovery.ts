@@ -31,7 +31,7 @@ export function familyTopOf(nodeHostPath: string): string {
 export function recoverInterrupted(nodes: readonly string[], top?: string): RecoveryNotice[] {
   const interrupted = [...new Set(nodes)].filter(interruptedStage);
   if (interrupted.length === 0) return [];
-  const lock = tryAcquireFamilyLock(top ?? familyTopOf(interrupted[0]!), 'recover an interrupted package transaction');
+  const lock = tryAcquireFamilyLock(top ?? familyTopOf(interrupted[0]), 'recover an interrupted package transaction');
   if (!lock) return [];
   try {
     const notices = interrupted.map(recoverStage).filter((n): n is RecoveryNotice => n !== undefined);

@@ -6,6 +6,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { RedpakError } from '../errors.js';
+import { present } from '../present.js';
 
 export interface RepoDefinition {
   id: string;
@@ -47,6 +48,7 @@ export function isRepoId(id: string): boolean {
 
 /** A control character (NUL, CR, ESC…; tab and newline included) anywhere in `value`. */
 export function controlCharacter(value: string): string | undefined {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it looks for
   const match = /[\x00-\x1f\x7f]/.exec(value);
   return match ? `\\x${match[0].charCodeAt(0).toString(16).padStart(2, '0')}` : undefined;
 }
@@ -100,7 +102,7 @@ export function parseRepoFile(text: string, file: string, defaults: RepoDefaults
     if (/^\s/.test(raw)) {
       // Continuation of the previous value (dnf allows one URL per indented line).
       if (!current || !lastKey) fail(file, line, 'indented line continues no option');
-      const entry = current.values.get(lastKey)!;
+      const entry = present(current.values.get(lastKey), `option ${lastKey}`);
       const bad = URL_KEYS.includes(lastKey) ? controlCharacter(raw.trim()) : undefined;
       if (bad) fail(file, line, `${lastKey} of repository "${current.id}" holds a control character (${bad})`);
       entry.value = `${entry.value}\n${raw.trim()}`;
@@ -108,7 +110,7 @@ export function parseRepoFile(text: string, file: string, defaults: RepoDefaults
     }
     const header = /^\[([^\]]*)\]\s*$/.exec(raw);
     if (header) {
-      const id = header[1]!.trim();
+      const id = header[1].trim();
       if (!isRepoId(id)) fail(file, line, `invalid repository id ${JSON.stringify(id)} (letters, digits, "_", ".", ":", "-"; not "." or "..")`);
       const previous = sections.find((s) => s.id === id);
       if (previous) fail(file, line, `repository "${id}" is already defined at line ${previous.line}`);
@@ -120,11 +122,12 @@ export function parseRepoFile(text: string, file: string, defaults: RepoDefaults
     const option = /^([A-Za-z0-9_.-]+)\s*=\s*(.*)$/.exec(raw);
     if (!option) fail(file, line, `expected "[id]" or "key=value", got "${raw.trim()}"`);
     if (!current) fail(file, line, `option "${option[1]}" appears before any [repository] section`);
-    const key = option[1]!.toLowerCase();
-    const bad = URL_KEYS.includes(key) ? controlCharacter(option[2]!.trim()) : undefined;
+    const key = option[1].toLowerCase();
+    const bad = URL_KEYS.includes(key) ? controlCharacter(option[2].trim()) : undefined;
     if (bad) fail(file, line, `${key} of repository "${current.id}" holds a control character (${bad})`);
-    if (current.values.has(key)) fail(file, line, `option "${key}" of repository "${current.id}" is set twice (first at line ${current.values.get(key)!.line})`);
-    current.values.set(key, { value: option[2]!.trim(), line });
+    const earlier = current.values.get(key);
+    if (earlier) fail(file, line, `option "${key}" of repository "${current.id}" is set twice (first at line ${earlier.line})`);
+    current.values.set(key, { value: option[2].trim(), line });
     lastKey = key;
   });
 
@@ -157,6 +160,7 @@ function toDefinition(section: RawSection, file: string, defaults: RepoDefaults)
   if (timeoutEntry && !/^\d+$/.test(timeoutEntry.value)) fail(file, timeoutEntry.line, `timeout must be a number of seconds, got "${timeoutEntry.value}"`);
   const extra: Record<string, string> = {};
   for (const [key, { value }] of section.values) if (!KNOWN_KEYS.has(key)) extra[key] = value;
+  const sslcacert = get('sslcacert')?.value;
   return {
     id: section.id,
     name: get('name')?.value ?? section.id,
@@ -166,7 +170,7 @@ function toDefinition(section: RawSection, file: string, defaults: RepoDefaults)
     gpgkey: splitList(get('gpgkey')?.value ?? ''),
     priority,
     metadataExpire: expireEntry ? parseExpire(expireEntry.value, file, expireEntry.line) : DEFAULT_METADATA_EXPIRE,
-    ...(get('sslcacert')?.value ? { sslcacert: get('sslcacert')!.value } : {}),
+    ...(sslcacert ? { sslcacert } : {}),
     sslverify: bool('sslverify', true),
     timeout: timeoutEntry ? Number(timeoutEntry.value) : DEFAULT_TIMEOUT,
     extra,
@@ -183,5 +187,5 @@ export function localRepoDir(repo: Pick<RepoDefinition, 'baseurl'>): string | un
 
 /** Replace dnf variables ($basearch, $releasever, ${name}…) from `vars`; unknown ones stay. */
 export function substituteVariables(value: string, vars: Record<string, string>): string {
-  return value.replace(/\$(?:\{(\w+)\}|(\w+))/g, (whole, braced: string | undefined, bare: string | undefined) => vars[(braced ?? bare)!] ?? whole);
+  return value.replace(/\$(?:\{(\w+)\}|(\w+))/g, (whole, braced: string | undefined, bare: string | undefined) => vars[present(braced ?? bare, 'the variable name')] ?? whole);
 }

@@ -14,9 +14,10 @@ import { RedpakError } from '../errors.js';
 import { REPOS_DIR } from '../node/layout.js';
 import { download, DownloadError, type DownloadOptions } from './download.js';
 import type { PackageFamily } from './family-context.js';
-import { isRepoId, parseRepoFile, substituteVariables, type RepoDefaults, type RepoDefinition } from './repofile.js';
+import { controlCharacter, isRepoId, parseRepoFile, substituteVariables, type RepoDefaults, type RepoDefinition } from './repofile.js';
 import { checkSignature, importKey, initDb } from './rpm.js';
 import type { SolverRepo, TransactionStep } from './solver.js';
+import { present } from '../present.js';
 
 export interface NodeRepo extends RepoDefinition {
   /** Target path of the node whose etc/yum.repos.d defines it. */
@@ -156,6 +157,15 @@ function interrupted(url: string, purpose: string): RedpakError {
   return new RedpakError('package', `download of ${url} (${purpose}) was interrupted`, { hint: 'nothing was kept from it; run the command again' });
 }
 
+/** The cache's record of where and when the metadata was fetched, if it is there and readable. */
+function readCacheMeta(file: string): CacheMeta | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as CacheMeta;
+  } catch {
+    return undefined;
+  }
+}
+
 async function fetchBytes(url: string, purpose: string, transport: Transport, bounds: FetchBounds): Promise<Buffer> {
   if (bounds.signal?.aborted) throw interrupted(url, purpose);
   if (url.startsWith('file://')) {
@@ -253,12 +263,12 @@ function xmlText(value: string): string {
 export function parseRepomd(xml: string): RepomdEntry[] {
   const entries: RepomdEntry[] = [];
   for (const match of xml.matchAll(/<data\s+type="([^"]+)"\s*>([\s\S]*?)<\/data>/g)) {
-    const body = match[2]!;
+    const body = match[2];
     const checksum = /<checksum\s+type="([^"]+)"\s*>\s*([0-9a-fA-F]+)\s*<\/checksum>/.exec(body);
     const location = /<location\s+href="([^"]+)"/.exec(body);
     const size = /<size>\s*(\d+)\s*<\/size>/.exec(body);
     if (checksum && location) {
-      entries.push({ type: match[1]!, href: xmlText(location[1]!), checksumType: checksum[1]!, checksum: checksum[2]!, ...(size ? { size: Number(size[1]) } : {}) });
+      entries.push({ type: match[1], href: xmlText(location[1]), checksumType: checksum[1], checksum: checksum[2], ...(size ? { size: Number(size[1]) } : {}) });
     }
   }
   return entries;
@@ -293,7 +303,7 @@ function assertPlainRepomd(repo: Pick<RepoDefinition, 'id'>, xml: string, source
  */
 export function unsafeHref(href: string): string | undefined {
   if (href === '') return 'empty';
-  if (/[\x00-\x1f\x7f]/.test(href)) return 'holds a control character';
+  if (controlCharacter(href)) return 'holds a control character';
   let decoded: string;
   try {
     decoded = decodeURIComponent(href);
@@ -301,7 +311,7 @@ export function unsafeHref(href: string): string | undefined {
     return 'is badly percent-encoded';
   }
   for (const form of [href, decoded]) {
-    if (/[\x00-\x1f\x7f]/.test(form)) return 'holds a control character';
+    if (controlCharacter(form)) return 'holds a control character';
     if (form.startsWith('/') || /^[A-Za-z][A-Za-z0-9+.-]*:/.test(form)) return 'is absolute';
     if (/[\\?#]/.test(form)) return 'holds a backslash, "?" or "#"';
     if (form.split('/').includes('..')) return 'climbs out with ..';
@@ -360,16 +370,11 @@ export async function syncRepo(repo: NodeRepo, cacheDir: string, options: SyncOp
   const dir = repoCacheDir(cacheDir, repo);
   const metaFile = join(dir, CACHE_META_FILE);
   const now = options.now ?? Date.now();
-  let meta: CacheMeta | undefined;
-  try {
-    meta = JSON.parse(readFileSync(metaFile, 'utf8')) as CacheMeta;
-  } catch {
-    meta = undefined;
-  }
+  const meta = readCacheMeta(metaFile);
   const solverRepo = { id: repo.id, dir, priority: repo.priority };
   const usable = meta !== undefined && repo.baseurl.includes(meta.baseurl) && existsSync(join(dir, 'repodata/repomd.xml'));
-  const fresh = usable && !meta!.expired && (repo.metadataExpire === null || now - meta!.fetched < repo.metadataExpire * 1000);
-  if (usable && (options.cacheOnly || (fresh && !options.refresh))) return { repo, solver: solverRepo, baseurl: meta!.baseurl, fetched: false };
+  const fresh = usable && !meta.expired && (repo.metadataExpire === null || now - meta.fetched < repo.metadataExpire * 1000);
+  if (usable && (options.cacheOnly || (fresh && !options.refresh))) return { repo, solver: solverRepo, baseurl: meta.baseurl, fetched: false };
   if (options.cacheOnly) {
     throw new RedpakError('package', `repository ${repo.id} has no cached metadata in ${dir}`, { hint: 'run `redwrap-dnf --redpath NODE makecache` first' });
   }
@@ -390,7 +395,7 @@ export async function syncRepo(repo: NodeRepo, cacheDir: string, options: SyncOp
         throw new RedpakError('package', `repository ${repo.id}: ${join_url(baseurl, 'repodata/repomd.xml')} lists no primary metadata`);
       }
       // Unchanged repomd.xml: the cached files are still right, only the timestamp moves.
-      if (usable && meta!.baseurl === baseurl && readFileSync(join(dir, 'repodata/repomd.xml')).equals(repomdBytes)) {
+      if (usable && meta.baseurl === baseurl && readFileSync(join(dir, 'repodata/repomd.xml')).equals(repomdBytes)) {
         await writeFile(metaFile, JSON.stringify({ baseurl, fetched: now }));
         return { repo, solver: solverRepo, baseurl, fetched: true };
       }
@@ -528,7 +533,7 @@ export async function fetchPackage(
     return { step, path, downloaded: 0 };
   }
   const dir = join(repoCacheDir(cacheDir, synced.repo), 'packages');
-  const path = join(dir, href.split('/').pop()!);
+  const path = join(dir, href.slice(href.lastIndexOf('/') + 1));
   if (existsSync(path)) {
     try {
       check(await readFile(path));
@@ -565,7 +570,7 @@ export async function verifySignatures(packages: readonly FetchedPackage[], sync
     await initDb(keyring);
     const imported = new Set<string>();
     for (const pkg of toCheck) {
-      const repo = byId.get(pkg.step.repo!)!.repo;
+      const repo = present(byId.get(pkg.step.repo ?? ''), `repository ${pkg.step.repo}`).repo;
       if (repo.gpgkey.length === 0) {
         throw new RedpakError('package', `repository ${repo.id} has gpgcheck=1 but no gpgkey: cannot check ${pkg.step.nevra}`, {
           hint: `add gpgkey=file:///path/to/KEY to [${repo.id}] in ${repo.file}, or set gpgcheck=0`,

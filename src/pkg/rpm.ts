@@ -160,7 +160,7 @@ export function parseQueryDump(text: string): InstalledPackage[] {
       if (given(sourceRpm)) current.sourceRpm = sourceRpm;
       if (given(signature)) {
         current.signature = signature;
-        const keyId = /Key ID ([0-9a-fA-F]+)/.exec(signature!)?.[1];
+        const keyId = /Key ID ([0-9a-fA-F]+)/.exec(signature)?.[1];
         if (keyId) current.signatureKeyId = keyId.toLowerCase();
       }
       if (given(digestAlgo) && Number.isInteger(Number(digestAlgo))) current.fileDigestAlgo = Number(digestAlgo);
@@ -339,7 +339,7 @@ export async function detectHostProvides(): Promise<string[]> {
     .map((line) => line.split(' => ')[1]?.trim())
     .filter((p): p is string => !!p && existsSync(p));
   if (libraries.length > 0) {
-    const elf = await run('/usr/lib/rpm/elfdeps', ['--provides'], { input: libraries.join('\n') + '\n', purpose: 'read the sonames of the host libraries' });
+    const elf = await run('/usr/lib/rpm/elfdeps', ['--provides'], { input: `${libraries.join('\n')}\n`, purpose: 'read the sonames of the host libraries' });
     for (const line of elf.stdout.split('\n')) if (line.trim()) provides.add(line.trim());
     if (libraries.some((p) => /\/ld-linux[^/]*\.so/.test(p)) || existsSync('/lib64/ld-linux-x86-64.so.2')) provides.add('rtld(GNU_HASH)');
   }
@@ -442,10 +442,10 @@ export function parseVerifyOutput(text: string): { problems: VerifyProblem[]; ot
       other.push(line.trim());
       continue;
     }
-    const flags = match[1]!;
+    const flags = match[1];
     const failed = flags === 'missing' ? ['missing'] : VERIFY_TESTS.filter(([letter], i) => flags[i] === letter).map(([, word]) => word);
     if (flags !== 'missing' && flags.includes('?')) failed.push('unreadable');
-    problems.push({ path: match[3]!, flags, failed, attr: match[2] ?? '' });
+    problems.push({ path: match[3], flags, failed, attr: match[2] ?? '' });
   }
   return { problems, other };
 }

@@ -129,7 +129,7 @@ export function pathIntoDescendant(node: string, descendants: readonly string[],
   const links = usrLinkTargets();
   for (const path of files) {
     const [, top = '', ...rest] = path.split('/');
-    const landed = links[top] ? `/${links[top]!.replace(/^\//, '')}/${rest.join('/')}` : path;
+    const landed = links[top] ? `/${links[top].replace(/^\//, '')}/${rest.join('/')}` : path;
     for (const candidate of [path, landed]) {
       const hit = prefixes.find((p) => candidate === p.prefix || candidate.startsWith(`${p.prefix}/`));
       if (hit) return { path, descendant: hit.descendant };
@@ -272,7 +272,7 @@ function spawnStreaming(command: string, args: string[], onLine?: (line: string)
     child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString('utf8')));
     const onAbort = () => {
       try {
-        process.kill(-child.pid!, 'SIGKILL');
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
       } catch {
         /* gone already */
       }

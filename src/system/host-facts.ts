@@ -55,7 +55,7 @@ export function runSandboxedCommand(
   const setenv = Object.entries(env).flatMap(([key, value]) => (value === undefined ? [] : ['--setenv', key, value]));
   argv.splice(argv.indexOf('--clearenv') + 1, 0, ...setenv);
   try {
-    return execFileSync(argv[0]!, argv.slice(1), {
+    return execFileSync(argv[0], argv.slice(1), {
       encoding: 'utf8',
       env: {},
       stdio: ['ignore', 'pipe', 'pipe'],

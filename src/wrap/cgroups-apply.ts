@@ -16,6 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { CgroupController } from '../config/types.js';
 import { RedpakError } from '../errors.js';
 import { PIDS_LEAF, v1HierarchyOf, v2ControllerName, type CgroupPlan, type CgroupPlanOptions, type V1Hierarchy } from './cgroups.js';
+import { present } from '../present.js';
 
 export interface CgroupFs {
   exists(path: string): boolean;
@@ -75,14 +76,16 @@ export function detectCgroupLayout(mountsText?: string, selfCgroupText?: string)
   }
   for (const line of mounts.split('\n')) {
     const [, mountPoint, type, options] = line.split(' ');
-    if (type === 'cgroup2' && pathOf.has('')) layout.unified = { mount: mountPoint, path: pathOf.get('')! };
+    const unifiedPath = pathOf.get('');
+    if (type === 'cgroup2' && unifiedPath !== undefined) layout.unified = { mount: mountPoint, path: unifiedPath };
     if (type !== 'cgroup') continue;
     const optionList = options.split(',');
     for (const hierarchy of V1_HIERARCHIES) {
       if (!optionList.includes(hierarchy)) continue;
       // /proc/self/cgroup names a hierarchy by all its controllers (e.g. "cpu,cpuacct").
       const key = [...pathOf.keys()].find((controllers) => controllers.split(',').includes(hierarchy));
-      if (key !== undefined) layout.v1[hierarchy] = { mount: mountPoint, path: pathOf.get(key)! };
+      const path = key === undefined ? undefined : pathOf.get(key);
+      if (path !== undefined) layout.v1[hierarchy] = { mount: mountPoint, path };
     }
   }
   return layout;
@@ -133,7 +136,7 @@ export function resolveCgroupOptions(
     const roots: Partial<Record<V1Hierarchy, string>> = {};
     for (const controller of controllers) {
       const hierarchy = v1HierarchyOf(controller);
-      const { mount, path } = layout.v1[hierarchy]!;
+      const { mount, path } = present(layout.v1[hierarchy], `the ${hierarchy} hierarchy (none is missing)`);
       roots[hierarchy] = baseDir(mount, path, cgrouproot);
     }
     return { version: 'v1', roots };

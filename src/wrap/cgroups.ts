@@ -27,6 +27,7 @@
  */
 import type { CgroupController, CgroupsConfig } from '../config/types.js';
 import { RedpakError } from '../errors.js';
+import { present } from '../present.js';
 import {
   BadValue,
   cpuList,
@@ -288,7 +289,7 @@ function planV1(nodes: CgroupNode[], controllers: CgroupController[], roots: Par
     for (const node of nodes) {
       const dir = `${parent}/${cgroupNameOf(node)}`;
       plan.steps.push({ kind: 'mkdir', dir, node: node.alias, owned: true });
-      const settings = settingsOf.get(node)!.filter((setting) => setting.hierarchy === hierarchy);
+      const settings = present(settingsOf.get(node), `the settings of ${node.alias}`).filter((setting) => setting.hierarchy === hierarchy);
       if (hierarchy === 'cpuset') {
         // A v1 cpuset with empty cpus or mems refuses tasks: inherit what the node does not set.
         for (const file of ['cpuset.cpus', 'cpuset.mems']) {
@@ -330,6 +331,11 @@ export function describeCgroupPlan(plan: CgroupPlan): string[] {
         return `copy ${step.from} -> ${step.file}`;
       case 'evacuate':
         return `move processes ${step.from} -> ${step.to}`;
+      default: {
+        // Every kind is handled above: a new one fails to compile here.
+        const unhandled: never = step;
+        return unhandled;
+      }
     }
   });
   return [...lines, ...plan.leaves.map((leaf) => `enter ${leaf}/cgroup.procs`)];

@@ -138,7 +138,9 @@ export function fastPlanRecords(
   records.push(['inherit-env', plan.inheritEnv ? 1 : 0]);
   for (const dir of plan.mkdirs) records.push(['mkdir', dir, compiled.uid, compiled.gid]);
   for (const fd of plan.fds) records.push(['execfd', fd.fd, fd.script]);
-  compiled.seccomp.forEach((filter, i) => records.push(['fdfile', filter.fd, seccompFiles[i] ?? seccompFileName(key, i)]));
+  compiled.seccomp.forEach((filter, i) => {
+    records.push(['fdfile', filter.fd, seccompFiles[i] ?? seccompFileName(key, i)]);
+  });
   if (compiled.cgroups) {
     const cg = compiled.cgroups.plan;
     for (const step of cg.steps) {

@@ -11,9 +11,10 @@
  */
 import { lstatSync, mkdirSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
+import { processIds } from '../present.js';
 
 /** The cache directory for this caller, or undefined when there is none (every launch then goes through the full CLI). */
-export function launchCacheDir(euid: number = process.geteuid!(), env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function launchCacheDir(euid: number = processIds.euid(), env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (env.REDWRAP_NO_CACHE) return undefined;
   if (euid === 0) return '/run/redpak/0';
   const runtime = env.XDG_RUNTIME_DIR;
@@ -43,7 +44,7 @@ function untrustedCacheDir(dir: string, euid: number): string | undefined {
  * Creates the cache directory when missing (mode 0700) and checks the whole path. Returns the
  * directory, or the reason it cannot be used.
  */
-export function openLaunchCacheDir(dir: string, euid: number = process.geteuid!()): { dir: string } | { refused: string } {
+export function openLaunchCacheDir(dir: string, euid: number = processIds.euid()): { dir: string } | { refused: string } {
   const parts = dir.split('/').filter(Boolean);
   let path = '';
   try {

@@ -12,6 +12,7 @@ import { RedpakError } from '../errors.js';
 import { nodeFacts } from '../merge/merge.js';
 import type { MergedConfig, Origin } from '../merge/types.js';
 import type { Family } from '../node/types.js';
+import { present } from '../present.js';
 
 /** An argument whose text is known only when the launch runs (the output of an Execfd script). */
 export interface DeferredArg {
@@ -207,7 +208,7 @@ function compileNamespaces(
   const time = share.time;
   if (time.type === 'disabled') plan.unshareTime = true;
   for (const key of ['time', 'cgroup', 'ipc', 'net', 'pid', 'user'] as const) {
-    if (share[key].type === 'join') plan.joins.push({ namespace: key, path: share[key].path! });
+    if (share[key].type === 'join') plan.joins.push({ namespace: key, path: present(share[key].path, `the ${key} namespace to join`) });
   }
   const isolated = (key: ShareKey) => share[key].type === 'unset' || share[key].type === 'disabled';
   // With a time namespace to create or join, redpak creates the user namespace itself; the

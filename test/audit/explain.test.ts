@@ -153,7 +153,7 @@ exports:
     assert.deepEqual([setting(r, 'scalar', 'new-session')?.from?.alias, setting(r, 'scalar', 'new-session')?.strictest], ['SUB', { from: { node: root, alias: 'ROOT', kind: 'normal', file: rootFile, line: lineOf(rootFile, /new-session/), col: 3 }, value: 'Enabled' }]);
     const text = renderExplain(r);
     assert.match(text, /strictest: Enabled <- ROOT .*redpak.yaml:\d+ \(no descendant may loosen it\)/);
-    assert.match(text, /refused:\n(.*\n)*  export \/data\/: Public \/srv\/data <- SUB/);
+    assert.match(text, /refused:\n(.*\n)* {2}export \/data\/: Public \/srv\/data <- SUB/);
   });
 
   it('refuses bad input with a clear error', (t) => {

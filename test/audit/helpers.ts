@@ -1,5 +1,5 @@
 /** Families for the audit tests: real nodes (node factory) with real rpm databases filled from the fixture repository. */
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { installPackages } from '../../src/pkg/rpm.js';
 import { rpmFile } from '../pkg/helpers/family.js';
@@ -31,8 +31,4 @@ export function editConfig(node: string, options: { replace?: [RegExp, string][]
 /** Line (1-based) of the first line of a file matching. */
 export function lineOf(file: string, match: RegExp): number {
   return readFileSync(file, 'utf8').split('\n').findIndex((l) => match.test(l)) + 1;
-}
-
-export function appendTo(file: string, text: string): void {
-  appendFileSync(file, text);
 }

@@ -51,7 +51,7 @@ nodes:
     assert.equal(first.status, 0, first.stderr);
     assert.equal(first.json.changed, true);
     assert.equal(first.json.mode, 'apply');
-    assert.deepEqual(first.json.nodes.map((n: any) => n.transaction.packages.map((p: any) => p.nevra).sort()), [['libredfoo-2.0-1.x86_64', 'redfoo-conf-1.0-1.noarch'], ['redhello-1.0-1.x86_64']]);
+    assert.deepEqual(first.json.nodes.map((n: { transaction: { packages: { nevra: string }[] } }) => n.transaction.packages.map((p) => p.nevra).sort()), [['libredfoo-2.0-1.x86_64', 'redfoo-conf-1.0-1.noarch'], ['redhello-1.0-1.x86_64']]);
     assert.deepEqual(first.json.lock, { file: join(dir, 'image.lock.yaml'), written: true, nodes: 2, packages: 3 });
 
     const again = redmanager(['apply', recipe, '--root', rootfs]);

@@ -41,7 +41,7 @@ describe('redmanager check / why / explain', () => {
     assert.equal(r.status, 24, r.stdout);
     assert.equal(r.json.worst, 'dependency');
     assert.deepEqual(
-      r.json.findings.map((f: any) => [f.class, f.node, f.file ?? f.package ?? null]),
+      r.json.findings.map((f: { class: string; node: string; file?: string; package?: string }) => [f.class, f.node, f.file ?? f.package ?? null]),
       [
         ['dependency', bad.app, 'redhello-1.0-1.x86_64'],
         ['files', bad.app, '/usr/bin/redhello-wrapper'],
@@ -59,7 +59,7 @@ describe('redmanager check / why / explain', () => {
   it('check --remove: would removing break a descendant', () => {
     const r = redmanager(['check', '--redpath', good.platform, '--remove', 'redfoo-conf', '--json']);
     assert.equal(r.status, 24);
-    assert.deepEqual(r.json.findings.map((f: any) => [f.node, f.package, f.requirement]), [[good.app, 'redhello-1.0-1.x86_64', '/etc/redfoo.conf']]);
+    assert.deepEqual(r.json.findings.map((f: { node: string; package: string; requirement: string }) => [f.node, f.package, f.requirement]), [[good.app, 'redhello-1.0-1.x86_64', '/etc/redfoo.conf']]);
     const safe = redmanager(['check', '--redpath', good.app, '--remove', 'redpinned']);
     assert.equal(safe.status, 0);
     assert.match(safe.stdout, /no descendant would break/);
@@ -76,8 +76,8 @@ describe('redmanager check / why / explain', () => {
   it('why: providers and requirers as JSON', () => {
     const r = redmanager(['why', 'libredfoo.so.1()(64bit)', '--redpath', good.app, '--json']);
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(r.json.providers.map((p: any) => [p.package, p.node]), [['libredfoo-1.0-1.x86_64', good.platform]]);
-    assert.deepEqual(r.json.requirers.map((p: any) => [p.package, p.node, p.satisfied]), [['redhello-1.0-1.x86_64', good.app, true]]);
+    assert.deepEqual(r.json.providers.map((p: { package: string; node: string }) => [p.package, p.node]), [['libredfoo-1.0-1.x86_64', good.platform]]);
+    assert.deepEqual(r.json.requirers.map((p: { package: string; node: string; satisfied: boolean }) => [p.package, p.node, p.satisfied]), [['redhello-1.0-1.x86_64', good.app, true]]);
     assert.equal(redmanager(['why', 'nothing-at-all', '--redpath', good.app]).status, 7);
   });
 
@@ -85,7 +85,7 @@ describe('redmanager check / why / explain', () => {
     const r = redmanager(['explain', '--redpath', good.app, '--json']);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.json.launchable, true);
-    const net = r.json.settings.find((s: any) => s.kind === 'namespace' && s.key === 'net');
+    const net = r.json.settings.find((s: { kind: string; key: string }) => s.kind === 'namespace' && s.key === 'net');
     assert.deepEqual([net.value, net.from.alias, net.args], ['shared', 'app', ['--share-net']]);
     const text = redmanager(['explain', '--redpath', good.app, '--admin']);
     assert.match(text.stdout, /^explain app .* with the admin configs/);

@@ -57,6 +57,7 @@ describe('redwrap-dnf CLI', () => {
     assert.equal(plain.status, 0, plain.stderr);
     assert.match(plain.stdout, /Installing redhello-1\.0-1\.x86_64/);
     assert.match(plain.stdout, /Installed: redhello-1\.0-1\.x86_64/);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the escape character is what must be absent
     assert.doesNotMatch(plain.stdout, /\x1b\[/, 'no terminal escapes when not on a TTY');
     assert.deepEqual(await installedNames(f.app), ['redhello']);
   });

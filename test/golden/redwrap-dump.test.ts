@@ -78,10 +78,13 @@ function outcome(run: RedwrapRun, dir: string): unknown {
   return JSON.parse(normalise(JSON.stringify(result), dir));
 }
 
+/** The parts of a recorded dump that depend on the host. */
+type HostDependent = { cgroupSteps?: unknown; seccomp?: { instructions?: unknown }[] };
+
 /** Leaves out what depends on the host when it is not like the one the files were recorded on. */
-function hostIndependent(cases: Record<string, any>): Record<string, any> {
+function hostIndependent(cases: Record<string, unknown>): Record<string, unknown> {
   if (recordedHost) return cases;
-  const copy = structuredClone(cases);
+  const copy = structuredClone(cases) as Record<string, HostDependent>;
   for (const dump of Object.values(copy)) {
     delete dump.cgroupSteps;
     for (const filter of dump.seccomp ?? []) delete filter.instructions;

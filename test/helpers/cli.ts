@@ -10,6 +10,7 @@ export interface BinRun {
   stdout: string;
   stderr: string;
   /** The parsed stdout when the arguments include --json (undefined if it is not JSON). */
+  // biome-ignore lint/suspicious/noExplicitAny: any command's document; each test reads the fields it checks
   json: any;
 }
 

@@ -28,7 +28,7 @@ export async function holdLock(file: string, command = 'redwrap-dnf install othe
     if (spawnSync('flock', ['--nonblock', '--exclusive', file, 'true']).status !== 0) break;
     await new Promise((r) => setTimeout(r, 20));
   }
-  writeFileSync(file, JSON.stringify({ pid: holder.pid, command, since: new Date().toISOString() }) + '\n');
+  writeFileSync(file, `${JSON.stringify({ pid: holder.pid, command, since: new Date().toISOString() })}\n`);
   return holder;
 }
 

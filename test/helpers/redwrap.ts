@@ -71,7 +71,10 @@ function redpathOf(args: readonly string[], cwd: string): string | undefined {
   for (let i = 0; i < args.length; i += 1) {
     const arg = args[i];
     if (arg === '--' || !arg.startsWith('-')) break;
-    if (['--redpath', '-r', '--rpath', '--rp'].includes(arg)) found = args[(i += 1)];
+    if (['--redpath', '-r', '--rpath', '--rp'].includes(arg)) {
+      i += 1;
+      found = args[i];
+    }
     else if (/^--(redpath|rpath|rp)=/.test(arg)) found = arg.slice(arg.indexOf('=') + 1);
   }
   return found ? resolve(cwd, found) : undefined;

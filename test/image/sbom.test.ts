@@ -26,6 +26,34 @@ function validator(schemaFile: string, extra: Record<string, string> = {}) {
 }
 
 const CDX = join(ROOT, 'node_modules/@cyclonedx/cyclonedx-library/res/schema');
+
+/** The parts of an SPDX 2.3 document the assertions read (the schema checks the rest). */
+type SpdxPackage = {
+  name: string;
+  SPDXID: string;
+  versionInfo: string;
+  licenseDeclared: string;
+  sourceInfo: string;
+  externalRefs: { referenceLocator: string }[];
+  attributionTexts: string[];
+};
+type SpdxDocument = {
+  spdxVersion: string;
+  creationInfo: { created: string };
+  packages: SpdxPackage[];
+  relationships: { spdxElementId: string; relationshipType: string; relatedSpdxElement: string }[];
+  files: { fileName: string; checksums: { algorithm: string }[] }[];
+};
+/** The parts of a CycloneDX 1.5 document the assertions read. */
+type CdxComponent = {
+  name: string;
+  type: string;
+  properties: { name: string; value: string }[];
+  licenses: unknown[];
+  hashes: { alg: string }[];
+  components: CdxComponent[];
+};
+type CdxDocument = { metadata: { timestamp: string; component: { name: string } }; components: CdxComponent[] };
 const validateSpdx = validator(join(ROOT, 'test/fixtures/spdx-2.3-schema.json'));
 const validateCdx = validator(join(CDX, 'bom-1.5.SNAPSHOT.schema.json'), {
   'http://cyclonedx.org/schema/spdx.SNAPSHOT.schema.json': join(CDX, 'spdx.SNAPSHOT.schema.json'),
@@ -67,35 +95,35 @@ describe('redmanager sbom', () => {
     assert.ok(validateSpdx(document), JSON.stringify(validateSpdx.errors, null, 1));
     const again = await makeSbom({ redpath: f.app, format: 'spdx', env });
     assert.deepEqual(again.document, document, 'deterministic');
-    const doc = document as any;
+    const doc = document as SpdxDocument;
     assert.equal(doc.spdxVersion, 'SPDX-2.3');
     assert.equal(doc.creationInfo.created, '2023-11-14T22:13:20Z');
-    const pkg = doc.packages.find((p: any) => p.name === 'libredfoo');
+    const pkg = doc.packages.find((p) => p.name === 'libredfoo')!;
     assert.equal(pkg.versionInfo, '2.0-1');
     assert.equal(pkg.licenseDeclared, 'Apache-2.0');
     assert.equal(pkg.sourceInfo, 'built from source rpm libredfoo-2.0-1.src.rpm');
     assert.equal(pkg.externalRefs[0].referenceLocator, 'pkg:rpm/libredfoo@2.0-1?arch=x86_64');
-    const platformNode = doc.packages.find((p: any) => p.name === 'platform');
-    assert.ok(doc.relationships.some((r: any) => r.spdxElementId === platformNode.SPDXID && r.relationshipType === 'CONTAINS' && r.relatedSpdxElement === pkg.SPDXID));
-    const lib = doc.files.find((x: any) => x.fileName === './usr/lib/libredfoo.so.1');
-    assert.deepEqual(lib.checksums.map((c: any) => c.algorithm), ['SHA1', 'SHA256']);
-    if (signedKeyId) assert.ok(doc.packages.find((p: any) => p.name === 'redsigned').attributionTexts.includes(`rpm:signature-key-id=${signedKeyId}`));
+    const platformNode = doc.packages.find((p) => p.name === 'platform')!;
+    assert.ok(doc.relationships.some((r) => r.spdxElementId === platformNode.SPDXID && r.relationshipType === 'CONTAINS' && r.relatedSpdxElement === pkg.SPDXID));
+    const lib = doc.files.find((x) => x.fileName === './usr/lib/libredfoo.so.1')!;
+    assert.deepEqual(lib.checksums.map((c) => c.algorithm), ['SHA1', 'SHA256']);
+    if (signedKeyId) assert.ok(doc.packages.find((p) => p.name === 'redsigned')!.attributionTexts.includes(`rpm:signature-key-id=${signedKeyId}`));
   });
 
   it('CycloneDX 1.5: valid against the official schema; each component names its node', async () => {
     const { document } = await makeSbom({ redpath: f.app, format: 'cyclonedx', env: { SOURCE_DATE_EPOCH: '0' } });
     assert.ok(validateCdx(document), JSON.stringify(validateCdx.errors, null, 1));
-    const doc = document as any;
+    const doc = document as CdxDocument;
     assert.equal(doc.metadata.timestamp, '1970-01-01T00:00:00Z');
     assert.equal(doc.metadata.component.name, 'app');
-    const hello = doc.components.find((c: any) => c.name === 'redhello');
-    const prop = (c: any, name: string) => c.properties.find((p: any) => p.name === name)?.value;
+    const hello = doc.components.find((c) => c.name === 'redhello')!;
+    const prop = (c: CdxComponent | undefined, name: string) => c!.properties.find((p) => p.name === name)?.value;
     assert.equal(prop(hello, 'redpak:node'), f.app);
     assert.equal(prop(hello, 'rpm:sourcerpm'), 'redhello-1.0-1.src.rpm');
     assert.deepEqual(hello.licenses, [{ expression: 'Apache-2.0' }]);
-    assert.equal(prop(doc.components.find((c: any) => c.name === 'libredfoo'), 'redpak:node-alias'), 'platform');
-    assert.ok(hello.components.every((file: any) => file.type === 'file' && file.hashes.some((h: any) => h.alg === 'SHA-256')));
-    if (signedKeyId) assert.equal(prop(doc.components.find((c: any) => c.name === 'redsigned'), 'rpm:signature-key-id'), signedKeyId);
+    assert.equal(prop(doc.components.find((c) => c.name === 'libredfoo'), 'redpak:node-alias'), 'platform');
+    assert.ok(hello.components.every((file) => file.type === 'file' && file.hashes.some((h) => h.alg === 'SHA-256')));
+    if (signedKeyId) assert.equal(prop(doc.components.find((c) => c.name === 'redsigned'), 'rpm:signature-key-id'), signedKeyId);
     const again = await makeSbom({ redpath: f.app, format: 'cyclonedx', env: { SOURCE_DATE_EPOCH: '0' } });
     assert.deepEqual(again.document, document);
   });

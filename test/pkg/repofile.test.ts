@@ -98,6 +98,7 @@ describe('localRepoDir / substituteVariables', () => {
   });
 
   it('replaces known dnf variables only', () => {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: dnf's ${var} spelling is the input under test
     assert.equal(substituteVariables('https://h/$releasever/${basearch}/$unknown', { releasever: '12', basearch: 'x86_64' }), 'https://h/12/x86_64/$unknown');
   });
 

@@ -745,10 +745,10 @@ describe('positions (provenance)', () => {
 
 describe('status file .rednode.yaml', () => {
   const status = (lines: Record<string, string | undefined>) =>
-    Object.entries(lines)
+    `${Object.entries(lines)
       .filter(([, v]) => v !== undefined)
       .map(([k, v]) => `${k}: ${v}`)
-      .join('\n') + '\n';
+      .join('\n')}\n`;
   const base = { realpath: '/tmp/rpak-conftest', info: 'created by tests', timestamp: '1577862000000', state: 'Enable' };
 
   it('a full status is accepted', () => {

@@ -136,6 +136,7 @@ describe('expansion syntax', () => {
       { name: '$ before a space', text: 'a$ b', expected: 'a b' },
       { name: '$ at end of text', text: 'cost 5$', expected: 'cost 5' },
       { name: '$ before /', text: '$/bin', expected: '/bin' },
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a config's literal text under test
       { name: '$ before {', text: '${USER}', expected: '{USER}' },
       { name: '$ before -', text: 'a$-b', expected: 'a-b' },
       { name: '$ before ) outside a command', text: 'a$)b', expected: 'a)b' },
@@ -198,14 +199,20 @@ describe('expansion syntax', () => {
 
     it('the command is handed the expanded text exactly', () => {
       const seen: string[] = [];
-      const out = ex('$(run $USER "$(inner)" \\$HOME (x))', { commands: true, host: { runCommand: (s) => (seen.push(s), 'OUT') } });
+      const out = ex('$(run $USER "$(inner)" \\$HOME (x))', { commands: true, host: { runCommand: (s) => {
+        seen.push(s);
+        return 'OUT';
+      } } });
       assert.equal(out, 'OUT');
       assert.deepEqual(seen, ['run tester "" $HOME (x)']);
     });
 
     it('commands are not run at all when disabled', () => {
       const seen: string[] = [];
-      assert.equal(ex('a$(x)b', { commands: false, host: { runCommand: (s) => (seen.push(s), 'OUT') } }), 'ab');
+      assert.equal(ex('a$(x)b', { commands: false, host: { runCommand: (s) => {
+        seen.push(s);
+        return 'OUT';
+      } } }), 'ab');
       assert.deepEqual(seen, []);
     });
   });
@@ -386,7 +393,10 @@ describe('appendPathList (tests/checks-conf.c)', () => {
 describe('$(command): never during inspection, sandboxed at launch', () => {
   it('in "never" mode the command is shown, marked, and not run', () => {
     const seen: string[] = [];
-    const host = { commands: 'never' as const, runCommand: (s: string) => (seen.push(s), 'RAN') };
+    const host = { commands: 'never' as const, runCommand: (s: string) => {
+      seen.push(s);
+      return 'RAN';
+    } };
     assert.equal(ex('<$(touch /tmp/x) $USER>', { commands: true, host }), '<<not run: $(touch /tmp/x)> tester>');
     assert.deepEqual(seen, []);
   });

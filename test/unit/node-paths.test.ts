@@ -43,7 +43,7 @@ function snapshot(path: string): [string, string][] {
     .map((f) => [f, lstatSync(join(path, f)).isFile() ? readFileSync(join(path, f), 'utf8') : '<dir>']);
 }
 
-const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 describe('the family of a node reached through a symbolic link', () => {
   it('is the real family: the ancestors are found from the resolved path', (t) => {
@@ -137,7 +137,7 @@ describe('create-node and symbolic links in a node', () => {
       rmSync(at, { recursive: true });
       symlinkSync(outside, at);
       const before = snapshot(outside);
-      assert.throws(() => createNode({ redpath: app, update: true, host }), isRedpak('io', new RegExp(`${escape(at)} is a symbolic link`)));
+      assert.throws(() => createNode({ redpath: app, update: true, host }), isRedpak('io', new RegExp(`${escapeRegExp(at)} is a symbolic link`)));
       assert.deepEqual(snapshot(outside), before, 'nothing written through the link');
     });
   }

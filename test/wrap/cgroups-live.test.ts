@@ -40,7 +40,9 @@ function sweep(dir: string, ours = false): void {
     }
   }
 }
-after(() => touchedRoots.forEach((root) => existsSync(root) && sweep(root)));
+after(() => {
+  for (const root of touchedRoots) if (existsSync(root)) sweep(root);
+});
 
 /** Runs a shell script in bwrap inside the plan's leaf cgroups, then releases them. */
 async function runLimited(nodes: CgroupNode[], argv: string[], inspect?: (applied: AppliedCgroups) => void) {

@@ -182,7 +182,7 @@ describe('launch cache', { skip: WITHOUT_FAST_LAUNCHER }, () => {
     assert.equal(served.status, 0, served.stderr);
     assert.equal(served.stdout, 'user-leaf\n');
     const plan = cachedPlanPath(leaf, false, user.uid, env, user.uid);
-    assert.equal(plan.startsWith(join(xdg, 'redpak') + '/'), true);
+    assert.equal(plan.startsWith(`${join(xdg, 'redpak')}/`), true);
     assert.equal(statSync(plan).uid, user.uid);
     assert.equal(statSync(join(xdg, 'redpak')).mode & 0o777, 0o700);
     assert.ok(!existsSync(join(leaf, '.redpak')), 'nothing in the node');

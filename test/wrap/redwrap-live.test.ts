@@ -54,7 +54,9 @@ function sweepCgroupsAfter(t: TestContext, dir: string): void {
     for (const entry of readdirSync(path, { withFileTypes: true })) if (entry.isDirectory()) sweep(join(path, entry.name));
     rmdirSync(path);
   };
-  t.after(() => cgroupsOf(dir).forEach((name) => sweep(join(PIDS, name))));
+  t.after(() => {
+    for (const name of cgroupsOf(dir)) sweep(join(PIDS, name));
+  });
 }
 
 /** A node config: headers, then the given sections (YAML text, top-level keys). */

@@ -166,7 +166,7 @@ describe('live: filters applied by bwrap', { skip: (!haveBwrap && 'bwrap not ins
     try {
       return await run(['bwrap', ...SANDBOX_ARGS, ...seccompBwrapArgs(3, fds.length), 'sh', '-c', command], fds);
     } finally {
-      fds.forEach((fd) => closeSync(fd));
+      for (const fd of fds) closeSync(fd);
     }
   }
 

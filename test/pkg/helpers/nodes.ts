@@ -49,7 +49,7 @@ export function writeRepoFile(node: string, id: string, baseurl: string, extra: 
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${id}.repo`);
   const lines = [`[${id}]`, `name=${id}`, `baseurl=${baseurl}`, 'gpgcheck=0', ...Object.entries(extra).map(([k, v]) => `${k}=${v}`)];
-  writeFileSync(file, lines.join('\n') + '\n');
+  writeFileSync(file, `${lines.join('\n')}\n`);
   return file;
 }
 
