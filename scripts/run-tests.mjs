@@ -41,5 +41,7 @@ const files = roots.flatMap((root) =>
         .map((f) => join(root, f)),
 );
 const guard = fast ? ['--import', './dist/test/helpers/fast-lane-guard.js'] : [];
-const result = spawnSync(process.execPath, [...guard, '--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
+const result = spawnSync(process.execPath, [...guard, '--test', '--test-concurrency=2', ...files], {
+  stdio: 'inherit',
+});
 process.exit(result.status ?? 1);

@@ -27,7 +27,7 @@ function processState(): Record<string, unknown> {
 }
 
 describe('runCommand', () => {
-  it('maps the exit statuses: success, a usage error (2) with the usage on stderr, a library error under --json', async (t) => {
+  it('maps the exit statuses: success, a usage error (2) with its usage on stderr, a library error', async (t) => {
     const dir = tempDir(t);
     const version = await runCommand('redmanager', ['--version']);
     assert.equal(version.status, 0, version.stderr);
@@ -78,7 +78,8 @@ describe('runCommand', () => {
     const seen: string[] = [];
     for (const [cwd, logname, alias] of runs) {
       const env = logname ? { LOGNAME: logname } : undefined;
-      const run = await runCommand('redmanager', ['mergeconfig', '--redpath', relative(cwd), '--expand', '--json'], { cwd, env });
+      const args = ['mergeconfig', '--redpath', relative(cwd), '--expand', '--json'];
+      const run = await runCommand('redmanager', args, { cwd, env });
       assert.equal(run.status, 0, run.stderr);
       assert.equal(run.json.leaf.alias, alias, `run in ${cwd}`);
       seen.push(who(run));

@@ -87,7 +87,7 @@ describe('a usage error', () => {
 });
 
 describe('each built executable, and the in-process runner alike', () => {
-  it('--version (--help for redwrap), a --json error, a usage error: same status, stdout, stderr and document', async () => {
+  it('--version (redwrap: --help), a --json error, a usage error: same status, output and document', async () => {
     const notNode = mkdtempSync(join(tmpdir(), 'redpak-smoke-'));
     after(() => rmSync(notNode, { recursive: true, force: true }));
     const cases: [Parameters<typeof runBin>[0], string[], number][] = [

@@ -127,7 +127,8 @@ function addedListeners(emitter: NodeJS.EventEmitter, before: Listeners, event: 
 /** Sets a property for the run; the returned function puts the original back. */
 function override<T extends object>(target: T, key: PropertyKey, value: unknown): () => void {
   const own = Object.getOwnPropertyDescriptor(target, key);
-  Object.defineProperty(target, key, { value, configurable: true, writable: true, enumerable: own?.enumerable ?? true });
+  const enumerable = own?.enumerable ?? true;
+  Object.defineProperty(target, key, { value, configurable: true, writable: true, enumerable });
   return () => {
     if (own) Object.defineProperty(target, key, own);
     else Reflect.deleteProperty(target, key);
@@ -138,6 +139,9 @@ function restoreEnv(saved: NodeJS.ProcessEnv): void {
   for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
   for (const [key, value] of Object.entries(saved)) if (process.env[key] !== value) process.env[key] = value;
 }
+
+/** Where signal-exit keeps its state on process. */
+const SIGNAL_EXIT = '__signal_exit_emitter__';
 
 let running = false;
 
@@ -160,7 +164,7 @@ export async function runCommand(bin: Executable, args: string[], options: RunOp
     // Patched by signal-exit when a command loads it; a process of its own would not keep them.
     override(process, 'emit', process.emit),
     override(process, 'reallyExit', (process as unknown as { reallyExit: unknown }).reallyExit),
-    override(process, '__signal_exit_emitter__', (process as unknown as Record<string, unknown>).__signal_exit_emitter__),
+    override(process, SIGNAL_EXIT, (process as unknown as Record<string, unknown>)[SIGNAL_EXIT]),
     override(process.stdout, 'write', capturingWrite('stdout', process.stdout.write)),
     override(process.stderr, 'write', capturingWrite('stderr', process.stderr.write)),
     // runBin's child has pipes and no terminal: so has a command run here.
