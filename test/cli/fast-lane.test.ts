@@ -23,8 +23,8 @@ describe('the fast lane guard', () => {
     const header = "import { test } from 'node:test';\n";
     const files = {
       pure: `${header}test('pure', () => {});\n`,
-      spawning: `${header}import { execFileSync } from 'node:child_process';\ntest('s', () => { execFileSync('true'); });\n`,
-      caught: `${header}import cp from 'node:child_process';\ntest('c', () => { try { cp.spawnSync('true'); } catch {} });\n`,
+      spawning: `${header}import { execFileSync } from 'node:child_process';\ntest('s', () => execFileSync('true'));\n`,
+      caught: `${header}import cp from 'node:child_process';\ntest('c', () => {\n  try { cp.spawnSync('true'); } catch {}\n});\n`,
     };
     for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, `${name}.test.mjs`), text);
     const pure = inLane(join(dir, 'pure.test.mjs'));
