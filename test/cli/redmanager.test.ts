@@ -1,14 +1,18 @@
-/** The built executables, run as a user runs them, in temporary directories. */
+/**
+ * The executables' commands, run as a user runs them, in temporary directories: in-process
+ * (test/helpers/in-process.ts), but for a launch, which needs the real executable (runBin).
+ */
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/family.js';
 import { runBin, type BinRun } from '../helpers/cli.js';
+import { runCommand } from '../helpers/in-process.js';
 
 
-const run = (bin: 'redmanager' | 'redwrap-dnf', args: string[], options: { cwd?: string } = {}): BinRun =>
-  runBin(bin, args, { cwd: options.cwd, env: { LOGNAME: 'tester', HOSTNAME: 'testhost' } });
+const run = (bin: 'redmanager' | 'redwrap-dnf', args: string[], options: { cwd?: string } = {}): Promise<BinRun> =>
+  runCommand(bin, args, { cwd: options.cwd, env: { LOGNAME: 'tester', HOSTNAME: 'testhost' } });
 
 const redmanager = (args: string[], options?: { cwd?: string }) => run('redmanager', args, options);
 
@@ -23,21 +27,21 @@ function snapshot(dir: string): Record<string, string> {
   return out;
 }
 
-function family(t: TestContext): { dir: string; system: string; platform: string; app: string } {
+async function family(t: TestContext): Promise<{ dir: string; system: string; platform: string; app: string }> {
   const dir = tempDir(t);
   const system = join(dir, 'redpak');
   const platform = join(system, 'platform');
   const app = join(platform, 'app');
-  assert.equal(redmanager(['create-node', '--redpath', platform]).status, 0);
-  assert.equal(redmanager(['create-node', '--redpath', app, '--alias', 'myapp']).status, 0);
+  assert.equal((await redmanager(['create-node', '--redpath', platform])).status, 0);
+  assert.equal((await redmanager(['create-node', '--redpath', app, '--alias', 'myapp'])).status, 0);
   return { dir, system, platform, app };
 }
 
 describe('redmanager create-node', () => {
-  it('creates a system node above a first node, with headers and an enabled status', (t) => {
+  it('creates a system node above a first node, with headers and an enabled status', async (t) => {
     const dir = tempDir(t);
     const node = join(dir, 'nodes', 'platform');
-    const result = redmanager(['create-node', '--redpath', node, '--json']);
+    const result = await redmanager(['create-node', '--redpath', node, '--json']);
     assert.equal(result.status, 0, result.stderr);
     assert.deepEqual(
       result.json.nodes.map((n: { alias: string; path: string }) => [n.alias, n.path]),
@@ -57,59 +61,59 @@ describe('redmanager create-node', () => {
     assert.match(readFileSync(join(dir, 'nodes', 'etc/redpak-admin.yaml'), 'utf8'), /alias: admin-of-system/);
   });
 
-  it('with --no-system-node, a first node uses the full templates and nothing is created above it', (t) => {
+  it('with --no-system-node, a first node uses the full templates and nothing is created above it', async (t) => {
     const dir = tempDir(t);
     const node = join(dir, 'solo');
-    assert.equal(redmanager(['create-node', '--redpath', node, '--no-system-node']).status, 0);
+    assert.equal((await redmanager(['create-node', '--redpath', node, '--no-system-node'])).status, 0);
     assert.equal(existsSync(join(dir, '.rednode.yaml')), false);
     assert.match(readFileSync(join(node, 'etc/redpak.yaml'), 'utf8'), /path: \/bin:\/nodes\/\$NODE_ALIAS\/usr\/bin/);
   });
 
-  it('accepts a relative --redpath, taken from the current directory', (t) => {
+  it('accepts a relative --redpath, taken from the current directory', async (t) => {
     const dir = tempDir(t);
-    assert.equal(redmanager(['create-node', '--redpath', 'top/child'], { cwd: dir }).status, 0);
+    assert.equal((await redmanager(['create-node', '--redpath', 'top/child'], { cwd: dir })).status, 0);
     assert.equal(existsSync(join(dir, 'top/child/.rednode.yaml')), true);
-    const tree = redmanager(['tree', '--redroot', 'top', '--json'], { cwd: dir });
+    const tree = await redmanager(['tree', '--redroot', 'top', '--json'], { cwd: dir });
     assert.equal(tree.json.path, join(dir, 'top'));
     assert.equal(tree.json.children[0].alias, 'child');
   });
 
-  it('refuses to overwrite a node, and changes nothing', (t) => {
-    const { app } = family(t);
+  it('refuses to overwrite a node, and changes nothing', async (t) => {
+    const { app } = await family(t);
     const before = snapshot(app);
-    const result = redmanager(['create-node', '--redpath', app, '--json']);
+    const result = await redmanager(['create-node', '--redpath', app, '--json']);
     assert.equal(result.status, 3);
     assert.equal(result.json.error.code, 'node-exists');
     assert.match(result.json.error.hint, /--update/);
     assert.deepEqual(snapshot(app), before);
   });
 
-  it('refuses to add a node below a disabled ancestor, and creates nothing', (t) => {
-    const { platform } = family(t);
-    assert.equal(redmanager(['disable', '--redpath', platform]).status, 0);
-    const result = redmanager(['create-node', '--redpath', join(platform, 'other', 'deeper'), '--json']);
+  it('refuses to add a node below a disabled ancestor, and creates nothing', async (t) => {
+    const { platform } = await family(t);
+    assert.equal((await redmanager(['disable', '--redpath', platform])).status, 0);
+    const result = await redmanager(['create-node', '--redpath', join(platform, 'other', 'deeper'), '--json']);
     assert.equal(result.status, 3);
     assert.equal(result.json.error.code, 'node-disabled');
     assert.match(result.json.error.message, /its ancestor platform .* is disabled/);
     assert.equal(existsSync(join(platform, 'other')), false);
   });
 
-  it('--update keeps the headers and enables the node again', (t) => {
-    const { app } = family(t);
+  it('--update keeps the headers and enables the node again', async (t) => {
+    const { app } = await family(t);
     const name = /name: (.*)/.exec(readFileSync(join(app, 'etc/redpak.yaml'), 'utf8'))![1];
-    assert.equal(redmanager(['disable', '--redpath', app]).status, 0);
-    assert.equal(redmanager(['create-node', '--redpath', app, '--update']).status, 0);
+    assert.equal((await redmanager(['disable', '--redpath', app])).status, 0);
+    assert.equal((await redmanager(['create-node', '--redpath', app, '--update'])).status, 0);
     const config = readFileSync(join(app, 'etc/redpak.yaml'), 'utf8');
     assert.match(config, /alias: myapp/);
     assert.match(config, new RegExp(`name: ${name}`));
     assert.match(readFileSync(join(app, '.rednode.yaml'), 'utf8'), /state: Enable/);
   });
 
-  it('uses --config verbatim with rewritten headers, and writes no admin file without --config-admin', (t) => {
+  it('uses --config verbatim with rewritten headers, and writes no admin file without --config-admin', async (t) => {
     const dir = tempDir(t);
     writeFileSync(join(dir, 'mine.yaml'), '# kept comment\nheaders:\n  alias: whatever\nconfig:\n  hostname: box\n');
     const node = join(dir, 'n');
-    assert.equal(redmanager(['create-node', '--redpath', node, '--no-system-node', '--config', join(dir, 'mine.yaml')]).status, 0);
+    assert.equal((await redmanager(['create-node', '--redpath', node, '--no-system-node', '--config', join(dir, 'mine.yaml')])).status, 0);
     const config = readFileSync(join(node, 'etc/redpak.yaml'), 'utf8');
     assert.match(config, /# kept comment/);
     assert.match(config, /alias: n\n/);
@@ -117,7 +121,7 @@ describe('redmanager create-node', () => {
     assert.equal(existsSync(join(node, 'etc/redpak-admin.yaml')), false);
   });
 
-  it('rejects bad input with an error naming the culprit, leaving nothing behind', (t) => {
+  it('rejects bad input with an error naming the culprit, leaving nothing behind', async (t) => {
     const dir = tempDir(t);
     writeFileSync(join(dir, 'broken.yaml'), 'headers:\n  alias: ok\nconfig:\n  hostnam: typo\n');
     const cases: [string[], number, RegExp][] = [
@@ -128,7 +132,7 @@ describe('redmanager create-node', () => {
     ];
     for (const [flags, status, message] of cases) {
       const target = join(dir, 'family', 'node');
-      const result = redmanager(['create-node', '--redpath', target, ...flags]);
+      const result = await redmanager(['create-node', '--redpath', target, ...flags]);
       assert.equal(result.status, status, `${flags.join(' ')}: ${result.stderr}`);
       assert.match(result.stderr, message);
       // Not even the system node that would have been created first.
@@ -138,12 +142,12 @@ describe('redmanager create-node', () => {
 });
 
 describe('--root SYSROOT', () => {
-  it('creates nodes inside the image and expands $NODE_PATH as seen on the target', (t) => {
+  it('creates nodes inside the image and expands $NODE_PATH as seen on the target', async (t) => {
     const image = tempDir(t);
-    assert.equal(redmanager(['create-node', '--root', image, '--redpath', '/var/redpak/app']).status, 0);
+    assert.equal((await redmanager(['create-node', '--root', image, '--redpath', '/var/redpak/app'])).status, 0);
     assert.equal(existsSync(join(image, 'var/redpak/app/.rednode.yaml')), true);
     assert.match(readFileSync(join(image, 'var/redpak/app/.rednode.yaml'), 'utf8'), /realpath: \/var\/redpak\/app\n/);
-    const merged = redmanager(['mergeconfig', '--root', image, '--redpath', '/var/redpak/app', '--expand', '--json']);
+    const merged = await redmanager(['mergeconfig', '--root', image, '--redpath', '/var/redpak/app', '--expand', '--json']);
     assert.equal(merged.status, 0, merged.stderr);
     const mounts = merged.json.exports.map((e: { mount: string; path?: string }) => `${e.mount}<-${e.path ?? ''}`);
     assert.ok(mounts.includes('/nodes/app/usr<-/var/redpak/app/usr'), mounts.join('\n'));
@@ -152,49 +156,49 @@ describe('--root SYSROOT', () => {
 });
 
 describe('enable, disable, remove-node', () => {
-  it('a disabled ancestor makes every command refuse the family, naming the node', (t) => {
-    const { platform, app } = family(t);
-    assert.equal(redmanager(['disable', '--redpath', platform, '--json']).json.state, 'Disable');
-    const refused = redmanager(['mergeconfig', '--redpath', app, '--json']);
+  it('a disabled ancestor makes every command refuse the family, naming the node', async (t) => {
+    const { platform, app } = await family(t);
+    assert.equal((await redmanager(['disable', '--redpath', platform, '--json'])).json.state, 'Disable');
+    const refused = await redmanager(['mergeconfig', '--redpath', app, '--json']);
     assert.equal(refused.status, 3);
     assert.equal(refused.json.error.code, 'node-disabled');
     assert.match(refused.json.error.message, new RegExp(`platform \\(${platform}\\) is disabled`));
     assert.match(refused.json.error.hint, /redmanager enable --redpath/);
-    assert.equal(redmanager(['enable', '--redpath', platform]).status, 0);
-    assert.equal(redmanager(['mergeconfig', '--redpath', app, '--json']).status, 0);
+    assert.equal((await redmanager(['enable', '--redpath', platform])).status, 0);
+    assert.equal((await redmanager(['mergeconfig', '--redpath', app, '--json'])).status, 0);
   });
 
-  it('remove-node refuses a node with children unless --recursive', (t) => {
-    const { platform, app } = family(t);
-    const refused = redmanager(['remove-node', '--redpath', platform]);
+  it('remove-node refuses a node with children unless --recursive', async (t) => {
+    const { platform, app } = await family(t);
+    const refused = await redmanager(['remove-node', '--redpath', platform]);
     assert.equal(refused.status, 3);
     assert.match(refused.stderr, new RegExp(`has child nodes: ${app}`));
     assert.equal(existsSync(app), true);
-    const removed = redmanager(['remove-node', '--redpath', platform, '--recursive', '--json']);
+    const removed = await redmanager(['remove-node', '--redpath', platform, '--recursive', '--json']);
     assert.deepEqual(removed.json.removed, [platform, app]);
     assert.equal(existsSync(platform), false);
   });
 });
 
 describe('inspection', () => {
-  it('tree shows the family with aliases', (t) => {
-    const { dir, system } = family(t);
-    const text = redmanager(['tree', '--redroot', system]).stdout;
+  it('tree shows the family with aliases', async (t) => {
+    const { dir, system } = await family(t);
+    const text = (await redmanager(['tree', '--redroot', system])).stdout;
     assert.equal(text, `${dir}\n  └── redpak  (system)\n      └── platform  (platform)\n          └── app  (myapp)\n`);
   });
 
-  it('config prints one node, parsed, with its status', (t) => {
-    const { app } = family(t);
-    const result = redmanager(['config', '--redpath', app, '--json']);
+  it('config prints one node, parsed, with its status', async (t) => {
+    const { app } = await family(t);
+    const result = await redmanager(['config', '--redpath', app, '--json']);
     assert.equal(result.json.normal.headers.alias, 'myapp');
     assert.equal(result.json.admin.headers.alias, 'admin-of-myapp');
     assert.equal(result.json.status.state, 'Enable');
     assert.equal(result.json.normal.config['die-with-parent'], 'Unset');
   });
 
-  it('mergeconfig names the node, file and line of every value, and what it overrides', (t) => {
-    const { system, app } = family(t);
-    const result = redmanager(['mergeconfig', '--redpath', app, '--json']);
+  it('mergeconfig names the node, file and line of every value, and what it overrides', async (t) => {
+    const { system, app } = await family(t);
+    const result = await redmanager(['mergeconfig', '--redpath', app, '--json']);
     assert.equal(result.status, 0, result.stderr);
     const hostname = result.json.config.hostname;
     assert.equal(hostname.value, 'myapp', 'hostname: $LEAF_ALIAS, expanded for the leaf');
@@ -205,58 +209,58 @@ describe('inspection', () => {
     assert.equal(net.value, 'enabled');
     assert.equal(net.from.alias, 'myapp', 'the leaf template enables the network, the closest definition');
     assert.equal(net.overrides.length, 2);
-    const text = redmanager(['mergeconfig', '--redpath', app]).stdout;
+    const text = (await redmanager(['mergeconfig', '--redpath', app])).stdout;
     assert.match(text, new RegExp(`# info: from system \\(${system}\\) ${system}/etc/redpak.yaml:\\d+\n\\s*hostname: myapp`));
   });
 
-  it('mergeconfig --admin reads the admin files, --expand expands exports and environ', (t) => {
-    const { app } = family(t);
-    const plain = redmanager(['mergeconfig', '--redpath', app, '--json']).json;
-    const admin = redmanager(['mergeconfig', '--redpath', app, '--admin', '--expand', '--json']).json;
+  it('mergeconfig --admin reads the admin files, --expand expands exports and environ', async (t) => {
+    const { app } = await family(t);
+    const plain = (await redmanager(['mergeconfig', '--redpath', app, '--json'])).json;
+    const admin = (await redmanager(['mergeconfig', '--redpath', app, '--admin', '--expand', '--json'])).json;
     assert.ok(!plain.environ.some((e: { key: string }) => e.key === 'AFMPKG_REDPAKID'));
     const id = admin.environ.find((e: { key: string }) => e.key === 'AFMPKG_REDPAKID');
     assert.match(id.value, /^[0-9a-f-]{36}$/, 'expanded $LEAF_NAME');
     assert.ok(admin.exports.some((e: { mount: string }) => e.mount === `${app}/var/lib/rpm`));
   });
 
-  it('errors exit non-zero with a message, and with --json an error object', (t) => {
+  it('errors exit non-zero with a message, and with --json an error object', async (t) => {
     const dir = tempDir(t);
-    const result = redmanager(['mergeconfig', '--redpath', dir, '--json']);
+    const result = await redmanager(['mergeconfig', '--redpath', dir, '--json']);
     assert.equal(result.status, 3);
     assert.equal(result.json.error.code, 'not-a-node');
-    const text = redmanager(['tree', '--redroot', dir]);
+    const text = await redmanager(['tree', '--redroot', dir]);
     assert.equal(text.status, 3);
     assert.match(text.stderr, /^redmanager: error: .* is not a node/);
   });
 
-  it('reports a broken config anywhere in the family with its file and line', (t) => {
-    const { platform, app } = family(t);
+  it('reports a broken config anywhere in the family with its file and line', async (t) => {
+    const { platform, app } = await family(t);
     const file = join(platform, 'etc/redpak.yaml');
     writeFileSync(file, readFileSync(file, 'utf8').replace('share_net: enabled', 'share_net: enabled\n  bogus: 1'));
-    const result = redmanager(['mergeconfig', '--redpath', app]);
+    const result = await redmanager(['mergeconfig', '--redpath', app]);
     assert.equal(result.status, 4);
     assert.match(result.stderr, new RegExp(`${file}:\\d+:3: unknown key "bogus" in config`));
   });
 });
 
 describe('hostile node files and paths', () => {
-  it('an alias bomb in a node config is a clear error, exit 4, for every command that reads it', (t) => {
-    const { app } = family(t);
+  it('an alias bomb in a node config is a clear error, exit 4, for every command that reads it', async (t) => {
+    const { app } = await family(t);
     const file = join(app, 'etc/redpak.yaml');
     const levels = 'abcdefgh'.split('');
     const lines = ['headers:', '  alias: myapp', 'environ:', '  - &a [x, x, x, x, x, x, x, x, x]'];
     for (let i = 1; i < levels.length; i += 1) lines.push(`  - &${levels[i]} [${Array(9).fill(`*${levels[i - 1]}`).join(', ')}]`);
     writeFileSync(file, `${lines.join('\n')}\n`);
     for (const command of [['mergeconfig', '--redpath', app], ['config', '--redpath', app], ['tree', '--redroot', app]]) {
-      const result = redmanager(command);
+      const result = await redmanager(command);
       assert.equal(result.status, 4, `${command[0]}: ${result.stderr}`);
       assert.match(result.stderr, new RegExp(`${file}:\\d+:\\d+: more than 100 alias references`), command[0]);
       assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
     }
   });
 
-  it('a relative export source is refused at launch (exit 10), nothing created in the caller\'s directory', (t) => {
-    const { dir, app } = family(t);
+  it('a relative export source is refused at launch (exit 10), nothing created in the caller\'s directory', async (t) => {
+    const { dir, app } = await family(t);
     const file = join(app, 'etc/redpak.yaml');
     writeFileSync(file, readFileSync(file, 'utf8').replace('exports:\n', 'exports:\n- mode: Private\n  mount: /opt/data\n  path: made-here/data\n'));
     const cwd = join(dir, 'caller');
@@ -267,18 +271,18 @@ describe('hostile node files and paths', () => {
     assert.deepEqual(readdirSync(cwd), []);
   });
 
-  it('a symlinked --redpath shows the real family', (t) => {
-    const { dir, system, platform, app } = family(t);
+  it('a symlinked --redpath shows the real family', async (t) => {
+    const { dir, system, platform, app } = await family(t);
     symlinkSync(app, join(dir, 'shortcut'));
-    const result = redmanager(['mergeconfig', '--redpath', join(dir, 'shortcut'), '--json']);
+    const result = await redmanager(['mergeconfig', '--redpath', join(dir, 'shortcut'), '--json']);
     assert.equal(result.status, 0, result.stderr);
     assert.deepEqual(result.json.family.map((n: { path: string }) => n.path), [app, platform, system]);
   });
 });
 
 describe('no command runs during inspection', () => {
-  it('redwrap --dump-only, mergeconfig, explain and check show $(...) unexpanded and run nothing', (t) => {
-    const { dir, system, app } = family(t);
+  it('redwrap --dump-only, mergeconfig, explain and check show $(...) unexpanded and run nothing', async (t) => {
+    const { dir, system, app } = await family(t);
     const ran = (name: string) => join(dir, `ran-${name}`);
     const file = join(app, 'etc/redpak.yaml');
     writeFileSync(
@@ -288,26 +292,26 @@ describe('no command runs during inspection', () => {
         .replace('exports:\n', `exports:\n- mode: Private\n  mount: /opt/x\n  path: $NODE_PATH/$(touch ${ran('export')})\n`),
     );
     const shown = new RegExp(`<not run: \\$\\(touch ${dir}/ran-environ\\)>`);
-    const dump = runBin('redwrap', ['--redpath', app, '--dump-only', '--', '/bin/true'], { env: { LOGNAME: 'tester' } });
+    const dump = await runCommand('redwrap', ['--redpath', app, '--dump-only', '--', '/bin/true'], { env: { LOGNAME: 'tester' } });
     assert.equal(dump.status, 0, dump.stderr);
     assert.match(dump.stdout, shown);
-    const merged = redmanager(['mergeconfig', '--redpath', app, '--expand']);
+    const merged = await redmanager(['mergeconfig', '--redpath', app, '--expand']);
     assert.equal(merged.status, 0, merged.stderr);
     assert.match(merged.stdout, shown);
-    const explained = redmanager(['explain', '--redpath', app]);
+    const explained = await redmanager(['explain', '--redpath', app]);
     assert.equal(explained.status, 0, explained.stderr);
     assert.match(explained.stdout, shown);
-    const checked = redmanager(['check', '--redroot', system, '--no-packages', '--no-files', '--json']);
+    const checked = await redmanager(['check', '--redroot', system, '--no-packages', '--no-files', '--json']);
     assert.ok(checked.json, checked.stderr);
     for (const name of ['environ', 'export']) assert.equal(existsSync(ran(name)), false, `$(...) in ${name} was run`);
   });
 });
 
 describe('redwrap-dnf manager', () => {
-  it('is redpak\'s spelling of create-node, options before the command', (t) => {
+  it('is redpak\'s spelling of create-node, options before the command', async (t) => {
     const dir = tempDir(t);
     const node = join(dir, 'sys', 'app');
-    const result = run('redwrap-dnf', ['--redpath', node, 'manager', '--alias', 'app1']);
+    const result = await run('redwrap-dnf', ['--redpath', node, 'manager', '--alias', 'app1']);
     assert.equal(result.status, 0, result.stderr);
     assert.match(result.stdout, new RegExp(`SUCCESS: rednode ${node} ready`));
     assert.match(readFileSync(join(node, 'etc/redpak.yaml'), 'utf8'), /alias: app1/);
@@ -316,9 +320,9 @@ describe('redwrap-dnf manager', () => {
 });
 
 describe('--help', () => {
-  it('explains every command', () => {
+  it('explains every command', async () => {
     for (const command of ['create-node', 'tree', 'config', 'mergeconfig', 'enable', 'disable', 'remove-node', 'demo']) {
-      const result = redmanager([command, '--help']);
+      const result = await redmanager([command, '--help']);
       assert.equal(result.status, 0, command);
       assert.match(result.stdout, /USAGE/, command);
       assert.match(result.stdout, /--json/, command);

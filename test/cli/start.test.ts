@@ -3,7 +3,8 @@
  * written by the first run, grown when a command runs for the first time, left alone otherwise,
  * and replaced when V8 refuses it. Runs a copy of the built bundle in a temp directory, so that
  * the cache of the checkout is not touched. Also checks bin/redwrap-dnf's hand-over of
- * NODE_EXTRA_CA_CERTS.
+ * NODE_EXTRA_CA_CERTS, and that each built executable gives what the in-process runner the other
+ * CLI tests use gives (test/helpers/in-process.ts).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -12,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { PACKAGE_ROOT, runBin } from '../helpers/cli.js';
+import { runCommand } from '../helpers/in-process.js';
 
 describe('start.cjs and the code cache', () => {
   const root = mkdtempSync(join(tmpdir(), 'redpak-start-'));
@@ -80,6 +82,33 @@ describe('a usage error', () => {
       assert.match(r.stderr, /Nonexistent flag: --bogus/);
       assert.match(r.stdout + r.stderr, usage);
       assert.doesNotMatch(r.stdout + r.stderr, /^\s+at /m, 'no stack trace');
+    }
+  });
+});
+
+describe('each built executable, and the in-process runner alike', () => {
+  it('--version (redwrap: --help), a --json error, a usage error: same status, output and document', async () => {
+    const notNode = mkdtempSync(join(tmpdir(), 'redpak-smoke-'));
+    after(() => rmSync(notNode, { recursive: true, force: true }));
+    const cases: [Parameters<typeof runBin>[0], string[], number][] = [
+      ['redmanager', ['--version'], 0],
+      ['redmanager', ['tree', '--redroot', notNode, '--json'], 3],
+      ['redmanager', ['tree', '--redroot', notNode], 3],
+      ['redmanager', ['tree', '--bogus'], 2],
+      ['redwrap-dnf', ['--version'], 0],
+      ['redwrap-dnf', ['--redpath', notNode, 'list', '--json'], 3],
+      ['redwrap-dnf', ['--redpath', notNode, 'install', '--bogus'], 2],
+      ['redwrap', ['--help'], 0],
+      ['redwrap', ['--redpath', notNode, '--dump-only', '--json', '--', '/bin/true'], 3],
+      ['redwrap', ['--bogus', '--json'], 2],
+    ];
+    for (const [bin, args, status] of cases) {
+      const real = runBin(bin, args);
+      const what = `${bin} ${args.join(' ')}`;
+      assert.equal(real.status, status, `${what}: ${real.stderr}`);
+      if (args.includes('--json')) assert.equal(typeof real.json?.error?.code, 'string', what);
+      if (args.includes('--version')) assert.match(real.stdout, /^redpak-ts\/\d+\.\d+\.\d+ /, what);
+      assert.deepEqual(await runCommand(bin, args), real, what);
     }
   });
 });

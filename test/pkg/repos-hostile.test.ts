@@ -17,7 +17,7 @@ import { openPackageFamily } from '../../src/pkg/family-context.js';
 import * as dnf from '../../src/pkg/manager.js';
 import { fetchPackage, localRepo, nodeRepos, syncRepo, unsafeHref, type NodeRepo, type SyncedRepo } from '../../src/pkg/repos.js';
 import type { TransactionStep } from '../../src/pkg/solver.js';
-import { runBin } from '../helpers/cli.js';
+import { runCommand } from '../helpers/in-process.js';
 import { fixtureRepo } from './helpers/family.js';
 import { makeNodeFamily, writeRepoFile } from './helpers/nodes.js';
 
@@ -218,9 +218,9 @@ describe('signature policy', () => {
       assert.equal((await dnf.install({ redpath: g.app, specs: ['redhello'], nogpgcheck: true })).status, 'done');
       assert.equal(dnf.repolist({ redpath: g.app, nogpgcheck: true })[0]!.gpgcheck, false);
       // The command line: --nogpgcheck is a flag of every command that reads repositories.
-      const shown = (args: string[]) => (JSON.parse(runBin('redwrap-dnf', ['--redpath', g.app, 'repolist', '--json', ...args]).stdout) as { repos: { gpgcheck: boolean }[] }).repos[0]!.gpgcheck;
-      assert.equal(shown([]), true);
-      assert.equal(shown(['--nogpgcheck']), false);
+      const shown = async (args: string[]) => (JSON.parse((await runCommand('redwrap-dnf', ['--redpath', g.app, 'repolist', '--json', ...args])).stdout) as { repos: { gpgcheck: boolean }[] }).repos[0]!.gpgcheck;
+      assert.equal(await shown([]), true);
+      assert.equal(await shown(['--nogpgcheck']), false);
     } finally {
       g.cleanup();
     }
