@@ -66,7 +66,7 @@ export function startupBench(rounds: number): Row[] {
       [floor, cli('redmanager --version', 'redmanager', '--version')],
       [floor, cli('redwrap-dnf --version', 'redwrap-dnf', '--version')],
     ];
-    return comparisons.flatMap((contenders, i) => compare('startup', contenders, rounds).filter((row, j) => i === 0 || j > 0));
+    return comparisons.flatMap((contenders, i) => compare('startup', contenders, rounds).filter((_row, j) => i === 0 || j > 0));
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }

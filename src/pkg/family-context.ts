@@ -6,7 +6,7 @@
 import { dirname, join } from 'node:path';
 import { expand, type HostFacts } from '../config/expand.js';
 import { nodeFacts } from '../merge/merge.js';
-import { RPMDB_DIR, Sysroot } from '../node/layout.js';
+import { Sysroot } from '../node/layout.js';
 import { assertEnabled, loadFamily, loadTree, type TreeNode } from '../node/load.js';
 import type { Family, RedNode } from '../node/types.js';
 import { liveHostFacts } from '../system/host-facts.js';

@@ -19,7 +19,7 @@ import { acquireFamilyLock, type FamilyLock } from './lock.js';
 import { cleanCache, familyRepos, fetchPackage, solvCacheDir, syncRepos, verifySignatures, type CleanKind, type CleanOutcome, type FetchedPackage, type NodeRepo, type SyncedRepo } from './repos.js';
 import { detectHostProvides, registerHostProvides, HOST_PROVIDES_PACKAGE, rpmSupportsForceDebian, stagedTransactionArgs } from './rpm.js';
 import { queryPackages } from './installed.js';
-import { assertSolved, checkPlacement, query, solve, type JobOp, type PackageInfo, type SolveResult, type SolverJob, type StepAction, type TransactionStep } from './solver.js';
+import { assertSolved, checkPlacement, query, solve, type PackageInfo, type SolveResult, type SolverJob, type StepAction, type TransactionStep } from './solver.js';
 import { packageFiles, packageTopDirs, pathIntoDescendant, runStaged, type RpmCommand } from './view.js';
 import { recoverInterrupted } from './recovery.js';
 import { abortable, InterruptedError, signalNameOf } from './interrupt.js';

@@ -25,7 +25,6 @@
  */
 import { readFileSync, realpathSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { HostFacts } from '../config/expand.js';
 import { writeFileAtomic } from '../system/atomic-write.js';
 import { LEGACY_ADMIN_CONFIG, LEGACY_NORMAL_CONFIG, ADMIN_CONFIG, MERGE_JOURNAL, NORMAL_CONFIG, STAGE_DIR, STATUS_FILE } from '../node/layout.js';
 import { DEFAULT_BWRAP } from '../system/bwrap-path.js';

@@ -105,7 +105,9 @@ describe('declarative solver cases', () => {
     }
     rpms = await buildCasePackages([...all.values()]);
   });
-  after(() => families.forEach((f) => f.cleanup()));
+  after(() => {
+    for (const f of families) f.cleanup();
+  });
 
   it('there are cases to run', () => assert.ok(cases.length >= 8, `${cases.length} cases`));
 
