@@ -27,7 +27,11 @@ const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 const REDWRAP_DNF = join(ROOT, 'bin/redwrap-dnf');
 
 function sh(cmd: string, args: string[], env: Record<string, string> = {}): void {
-  const r = spawnSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env }, encoding: 'utf8' });
+  const r = spawnSync(cmd, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+  });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr || r.stdout}`);
 }
 
@@ -40,16 +44,41 @@ function fillerRpms(count: number): string[] {
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     const names = Array.from({ length: count }, (_, i) => String(i).padStart(5, '0'));
-    const lines = ['Name: filler', 'Version: 1', 'Release: 1', 'Summary: filler', 'License: MIT', 'BuildArch: noarch', '%description', 'filler'];
+    const lines = [
+      'Name: filler',
+      'Version: 1',
+      'Release: 1',
+      'Summary: filler',
+      'License: MIT',
+      'BuildArch: noarch',
+      '%description',
+      'filler',
+    ];
     for (const n of names) {
-      lines.push(`%package -n filler${n}`, `Summary: filler ${n}`, `Provides: filler-cap${n} = 1`, `%description -n filler${n}`, 'filler');
+      lines.push(
+        `%package -n filler${n}`,
+        `Summary: filler ${n}`,
+        `Provides: filler-cap${n} = 1`,
+        `%description -n filler${n}`,
+        'filler',
+      );
     }
     lines.push('%install', 'mkdir -p %{buildroot}/usr/share/redpak-filler');
-    lines.push(`awk 'BEGIN { for (i = 0; i < ${count}; i++) printf "%%05d\\n", i }' | while read i; do echo $i > %{buildroot}/usr/share/redpak-filler/f$i; done`);
+    lines.push(
+      `awk 'BEGIN { for (i = 0; i < ${count}; i++) printf "%%05d\\n", i }' | while read i; do echo $i > %{buildroot}/usr/share/redpak-filler/f$i; done`,
+    );
     for (const n of names) lines.push(`%files -n filler${n}`, `/usr/share/redpak-filler/f${n}`);
     writeFileSync(join(dir, 'filler.spec'), `${lines.join('\n')}\n`);
     process.stderr.write(`building ${count} filler packages (once)…\n`);
-    sh('rpmbuild', ['--define', `_topdir ${dir}`, '--define', `_dbpath ${join(dir, 'db')}`, '--nodeps', '-bb', join(dir, 'filler.spec')]);
+    sh('rpmbuild', [
+      '--define',
+      `_topdir ${dir}`,
+      '--define',
+      `_dbpath ${join(dir, 'db')}`,
+      '--nodeps',
+      '-bb',
+      join(dir, 'filler.spec'),
+    ]);
     writeFileSync(join(dir, 'done'), '');
   }
   return readdirSync(rpmDir)
@@ -106,8 +135,19 @@ async function setUp(work: string, fillers: string[]): Promise<Setup> {
     flatTemplate,
     // dnf puts its cachedir under the installroot: the cache lives in <root>/var/cache/dnf.
     dnfArgs: (root) => [
-      'dnf', '-q', '-c', join(cfg, 'dnf.conf'), `--setopt=reposdir=${cfg}/repos.d`, '--disablerepo=*', '--enablerepo=fx',
-      '--nogpgcheck', '-y', '--releasever=1', `--installroot=${root}`, 'install', 'redhello',
+      'dnf',
+      '-q',
+      '-c',
+      join(cfg, 'dnf.conf'),
+      `--setopt=reposdir=${cfg}/repos.d`,
+      '--disablerepo=*',
+      '--enablerepo=fx',
+      '--nogpgcheck',
+      '-y',
+      '--releasever=1',
+      `--installroot=${root}`,
+      'install',
+      'redhello',
     ],
     dnfEnv: { ...process.env, HOME: join(work, 'rpmhome') },
   };
@@ -125,12 +165,14 @@ function contenders(work: string, setup: Setup, cache: 'warm' | 'cold'): Contend
       before: () => {
         rmSync(flat, { recursive: true, force: true });
         cpSync(setup.flatTemplate, flat, { recursive: true });
-        if (cache === 'warm' && existsSync(dnfCache)) cpSync(dnfCache, join(flat, 'var/cache/dnf'), { recursive: true });
+        if (cache === 'warm' && existsSync(dnfCache))
+          cpSync(dnfCache, join(flat, 'var/cache/dnf'), { recursive: true });
         return undefined;
       },
       after: () => {
         // The warm-up run leaves the cache that later warm runs start with.
-        if (cache === 'warm' && !existsSync(dnfCache)) cpSync(join(flat, 'var/cache/dnf'), dnfCache, { recursive: true });
+        if (cache === 'warm' && !existsSync(dnfCache))
+          cpSync(join(flat, 'var/cache/dnf'), dnfCache, { recursive: true });
       },
     },
     {

@@ -106,7 +106,17 @@ function peers(scratch: string, floor: Contender, rounds: number): Row[] {
     {
       name: 'systemd-nspawn',
       tool: '/usr/bin/systemd-nspawn',
-      argv: ['systemd-nspawn', '-q', '-D', rootfs, '--bind-ro=/usr', '--register=no', '--keep-unit', '--pipe', '/bin/true'],
+      argv: [
+        'systemd-nspawn',
+        '-q',
+        '-D',
+        rootfs,
+        '--bind-ro=/usr',
+        '--register=no',
+        '--keep-unit',
+        '--pipe',
+        '/bin/true',
+      ],
       install: 'apt-get install systemd-container',
     },
     {
@@ -126,9 +136,17 @@ function peers(scratch: string, floor: Contender, rounds: number): Row[] {
     if (!existsSync(peer.tool)) return [{ bench: 'launch', what: peer.name, note: `not installed (${peer.install})` }];
     const probe = spawnSync(peer.argv[0] ?? '', peer.argv.slice(1), { encoding: 'utf8' });
     if (probe.status !== 0) {
-      return [{ bench: 'launch', what: peer.name, note: `does not run here: ${(probe.stderr || '').trim().split('\n').pop()}` }];
+      return [
+        {
+          bench: 'launch',
+          what: peer.name,
+          note: `does not run here: ${(probe.stderr || '').trim().split('\n').pop()}`,
+        },
+      ];
     }
-    return compare('launch', [floor, { name: peer.name, argv: peer.argv }], Math.min(rounds, 20), { rss: true }).slice(1);
+    return compare('launch', [floor, { name: peer.name, argv: peer.argv }], Math.min(rounds, 20), { rss: true }).slice(
+      1,
+    );
   });
 }
 

@@ -53,10 +53,14 @@ function percentile(values: number[], p: number): number {
 function runOnce(contender: Contender): number {
   const stdio = contender.before?.() ?? 'ignore';
   const start = process.hrtime.bigint();
-  const result = spawnSync(contender.argv[0] ?? '', contender.argv.slice(1), { stdio, env: contender.env ?? process.env });
+  const result = spawnSync(contender.argv[0] ?? '', contender.argv.slice(1), {
+    stdio,
+    env: contender.env ?? process.env,
+  });
   const elapsed = Number(process.hrtime.bigint() - start) / 1e6;
   contender.after?.();
-  if (result.status !== 0) throw new Error(`${contender.name}: ${contender.argv.join(' ')} exited with ${result.status ?? result.signal}`);
+  if (result.status !== 0)
+    throw new Error(`${contender.name}: ${contender.argv.join(' ')} exited with ${result.status ?? result.signal}`);
   return elapsed;
 }
 
@@ -73,7 +77,10 @@ export function interleave(contenders: Contender[], rounds: number, warmup = 1):
     }
   }
   return new Map(
-    [...samples].map(([name, values]) => [name, { name, samples: values, median: median(values), p90: percentile(values, 0.9) }]),
+    [...samples].map(([name, values]) => [
+      name,
+      { name, samples: values, median: median(values), p90: percentile(values, 0.9) },
+    ]),
   );
 }
 
@@ -93,7 +100,10 @@ export function peakRssMb(contender: Contender): number | undefined {
   try {
     const out = join(dir, 'rss');
     const stdio = contender.before?.() ?? 'ignore';
-    const result = spawnSync('/usr/bin/time', ['-o', out, '-f', '%M', ...contender.argv], { stdio, env: contender.env ?? process.env });
+    const result = spawnSync('/usr/bin/time', ['-o', out, '-f', '%M', ...contender.argv], {
+      stdio,
+      env: contender.env ?? process.env,
+    });
     contender.after?.();
     if (result.status !== 0) return undefined;
     const kb = Number(readFileSync(out, 'utf8').trim().split('\n').pop());
@@ -104,7 +114,12 @@ export function peakRssMb(contender: Contender): number | undefined {
 }
 
 /** Rows of one comparison: every contender's median, and its ratio to the first one. */
-export function compare(bench: string, contenders: Contender[], rounds: number, options: { rss?: boolean } = {}): Row[] {
+export function compare(
+  bench: string,
+  contenders: Contender[],
+  rounds: number,
+  options: { rss?: boolean } = {},
+): Row[] {
   const timings = interleave(contenders, rounds);
   const [baseline] = contenders;
   const base = baseline && timings.get(baseline.name);

@@ -61,12 +61,20 @@ export function startupBench(rounds: number): Row[] {
     const comparisons: Contender[][] = [
       [floor, cli('redmanager tree, 1,000 nodes', 'redmanager', 'tree', '--redroot', wide)],
       [floor, cli('redmanager mergeconfig --json, 8 deep', 'redmanager', 'mergeconfig', '--json', '--redpath', deep8)],
-      [floor, cli('redmanager mergeconfig --json, 16 deep', 'redmanager', 'mergeconfig', '--json', '--redpath', deep16)],
-      [floor, cli('redwrap --dump-only (full CLI), 8 deep', 'redwrap', '--dump-only', '--redpath', deep8, '--', '/bin/true')],
+      [
+        floor,
+        cli('redmanager mergeconfig --json, 16 deep', 'redmanager', 'mergeconfig', '--json', '--redpath', deep16),
+      ],
+      [
+        floor,
+        cli('redwrap --dump-only (full CLI), 8 deep', 'redwrap', '--dump-only', '--redpath', deep8, '--', '/bin/true'),
+      ],
       [floor, cli('redmanager --version', 'redmanager', '--version')],
       [floor, cli('redwrap-dnf --version', 'redwrap-dnf', '--version')],
     ];
-    return comparisons.flatMap((contenders, i) => compare('startup', contenders, rounds).filter((_row, j) => i === 0 || j > 0));
+    return comparisons.flatMap((contenders, i) =>
+      compare('startup', contenders, rounds).filter((_row, j) => i === 0 || j > 0),
+    );
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }

@@ -18,7 +18,9 @@ function commandEntry(bin) {
   const dir = `./dist/commands/${bin}`;
   const runner = `import { runExecutable } from './dist/src/cli/run.js';\nexport function main(argv) { return runExecutable('${bin}', argv); }\n`;
   if (bin === 'redwrap') return `export { default } from '${dir}/index.js';\n${runner}`;
-  const files = readdirSync(join(root, dir)).filter((f) => f.endsWith('.js')).sort();
+  const files = readdirSync(join(root, dir))
+    .filter((f) => f.endsWith('.js'))
+    .sort();
   const imports = files.map((f, i) => `import c${i} from '${dir}/${f}';`);
   const table = files.map((f, i) => `  '${f.slice(0, -3)}': c${i},`);
   return `${imports.join('\n')}\nexport const COMMANDS = {\n${table.join('\n')}\n};\n${runner}`;

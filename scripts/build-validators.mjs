@@ -24,7 +24,9 @@ const protocolDir = 'src/pkg/redsolver/schema';
 const solverAjv = new Ajv({ allErrors: false, strict: true, code: { source: true, esm: true } });
 const validators = {};
 const sources = {};
-const schemaFiles = readdirSync(new URL(`../${protocolDir}`, import.meta.url)).filter((f) => f.endsWith('.schema.json'));
+const schemaFiles = readdirSync(new URL(`../${protocolDir}`, import.meta.url)).filter((f) =>
+  f.endsWith('.schema.json'),
+);
 for (const file of schemaFiles.sort()) {
   const bytes = readFileSync(new URL(`../${protocolDir}/${file}`, import.meta.url));
   const name = file.slice(0, -'.schema.json'.length);

@@ -76,4 +76,6 @@ ${objectLiteral(errnos).replace(/^ {4}/gm, '  ')}
 };
 `;
 writeFileSync(output, text);
-console.log(`wrote ${output}: ${ARCHES.map((arch) => `${arch} ${Object.keys(tables[arch]).length} syscalls`).join(', ')}, ${Object.keys(errnos).length} errnos`);
+console.log(
+  `wrote ${output}: ${ARCHES.map((arch) => `${arch} ${Object.keys(tables[arch]).length} syscalls`).join(', ')}, ${Object.keys(errnos).length} errnos`,
+);

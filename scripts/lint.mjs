@@ -21,7 +21,10 @@ function pythonFiles() {
 
 const steps = [
   { name: 'tsc', argv: ['tsc', '-p', 'tsconfig.json', '--noEmit'] },
-  { name: 'biome', argv: ['biome', 'check', '--error-on-warnings', ...(formatCheck ? [] : ['--formatter-enabled=false'])] },
+  {
+    name: 'biome',
+    argv: ['biome', 'check', '--error-on-warnings', ...(formatCheck ? [] : ['--formatter-enabled=false'])],
+  },
   { name: 'knip', argv: ['knip'] },
   { name: 'flake8', argv: ['flake8', ...pythonFiles()] },
   // The interpreter the solver runs with (src/pkg/solver.ts), where python3-solv is installed.

@@ -83,7 +83,12 @@ export class RedpakError extends Error {
 
   /** The stable shape printed under `--json`: `{"error": toJSON()}`. */
   toJSON(): { code: ErrorCode; message: string; at?: SourcePosition; hint?: string } {
-    return { code: this.code, message: this.message, ...(this.at ? { at: this.at } : {}), ...(this.hint ? { hint: this.hint } : {}) };
+    return {
+      code: this.code,
+      message: this.message,
+      ...(this.at ? { at: this.at } : {}),
+      ...(this.hint ? { hint: this.hint } : {}),
+    };
   }
 }
 

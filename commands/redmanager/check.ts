@@ -1,7 +1,17 @@
 import { Flags } from '@oclif/core';
 import { RedpakCommand, sysrootFlag } from '../../src/cli/base-command.js';
 import { inspectionHostFacts } from '../../src/system/host-facts.js';
-import { CHECK_CLASS_MEANING, CHECK_CLASSES, CHECK_EXIT_CODES, checkTree, renderCheck, renderWhatIf, whatIf, type CheckResult, type WhatIfResult } from '../../src/audit/check.js';
+import {
+  CHECK_CLASS_MEANING,
+  CHECK_CLASSES,
+  CHECK_EXIT_CODES,
+  checkTree,
+  renderCheck,
+  renderWhatIf,
+  whatIf,
+  type CheckResult,
+  type WhatIfResult,
+} from '../../src/audit/check.js';
 import { present } from '../../src/present.js';
 
 /**
@@ -12,11 +22,16 @@ import { present } from '../../src/present.js';
  */
 export type CheckCommandResult = CheckResult | WhatIfResult;
 
-const exitTable = [...CHECK_CLASSES].reverse().map((c) => `  ${CHECK_EXIT_CODES[c]}  ${c}: ${CHECK_CLASS_MEANING[c]}`).join('\n');
+const exitTable = [...CHECK_CLASSES]
+  .reverse()
+  .map((c) => `  ${CHECK_EXIT_CODES[c]}  ${c}: ${CHECK_CLASS_MEANING[c]}`)
+  .join('\n');
 
 export default class Check extends RedpakCommand {
-  static override summary = 'Prove a tree of nodes coherent, offline: configs, merges, packages, rpm databases, files, cgroup budgets.';
-  static override description = `Checks every node below --redroot and reports every finding (never only the first), each with its class, node, file/line or package, and a message:
+  static override summary =
+    'Prove a tree of nodes coherent, offline: configs, merges, packages, rpm databases, files, cgroup budgets.';
+  static override description =
+    `Checks every node below --redroot and reports every finding (never only the first), each with its class, node, file/line or package, and a message:
 config and merge (every family merges, in normal and admin mode, and could be launched), packages (libsolv: requirements met by the node and its ancestors, no package duplicated from an ancestor, no Conflicts/Obsoletes across the family), rpm databases readable, files as the database says (rpm -V, per node), cgroup budgets (children above or summing above an ancestor's memory.max/pids.max, cpusets outside the ancestor's).
 Nothing is changed. The exit status is the most severe class found (0: none):
 ${exitTable}
@@ -32,19 +47,57 @@ With --upgrade or --remove (and --redpath), answers instead whether upgrading or
   ];
 
   static override flags = {
-    redroot: Flags.string({ description: 'top node of the tree to check (default: the current directory)', helpValue: 'PATH', exclusive: ['redpath'] }),
-    redpath: Flags.string({ char: 'r', description: 'the node to upgrade or remove packages in (with --upgrade or --remove)', helpValue: 'PATH' }),
+    redroot: Flags.string({
+      description: 'top node of the tree to check (default: the current directory)',
+      helpValue: 'PATH',
+      exclusive: ['redpath'],
+    }),
+    redpath: Flags.string({
+      char: 'r',
+      description: 'the node to upgrade or remove packages in (with --upgrade or --remove)',
+      helpValue: 'PATH',
+    }),
     root: sysrootFlag,
-    upgrade: Flags.string({ description: 'what if this package of the --redpath node were upgraded (repeatable; empty string: every package)', multiple: true, helpValue: 'PKG', exclusive: ['remove'], dependsOn: ['redpath'] }),
-    remove: Flags.string({ description: 'what if this package of the --redpath node were removed (repeatable)', multiple: true, helpValue: 'PKG', exclusive: ['upgrade'], dependsOn: ['redpath'] }),
+    upgrade: Flags.string({
+      description: 'what if this package of the --redpath node were upgraded (repeatable; empty string: every package)',
+      multiple: true,
+      helpValue: 'PKG',
+      exclusive: ['remove'],
+      dependsOn: ['redpath'],
+    }),
+    remove: Flags.string({
+      description: 'what if this package of the --redpath node were removed (repeatable)',
+      multiple: true,
+      helpValue: 'PKG',
+      exclusive: ['upgrade'],
+      dependsOn: ['redpath'],
+    }),
     config: Flags.boolean({ description: 'check configs and merges', default: true, allowNo: true }),
-    packages: Flags.boolean({ description: 'check requirements, duplicates and conflicts with libsolv', default: true, allowNo: true }),
-    files: Flags.boolean({ description: 'check files against each node\'s rpm database (rpm -V)', default: true, allowNo: true }),
+    packages: Flags.boolean({
+      description: 'check requirements, duplicates and conflicts with libsolv',
+      default: true,
+      allowNo: true,
+    }),
+    files: Flags.boolean({
+      description: "check files against each node's rpm database (rpm -V)",
+      default: true,
+      allowNo: true,
+    }),
     cgroups: Flags.boolean({ description: 'lint cgroup budgets', default: true, allowNo: true }),
-    unowned: Flags.boolean({ description: 'also list the files of each node that none of its packages owns (class files, rule unowned)' }),
-    'allow-duplicate': Flags.string({ description: 'a package name a node may have although an ancestor has it (installed with --forcenode on purpose)', multiple: true, helpValue: 'NAME' }),
-    'repo-dir': Flags.string({ description: 'with --upgrade: also use this local repository directory', multiple: true, helpValue: 'DIR' }),
-    'no-repo-files': Flags.boolean({ description: 'with --upgrade: ignore the family\'s .repo files' }),
+    unowned: Flags.boolean({
+      description: 'also list the files of each node that none of its packages owns (class files, rule unowned)',
+    }),
+    'allow-duplicate': Flags.string({
+      description: 'a package name a node may have although an ancestor has it (installed with --forcenode on purpose)',
+      multiple: true,
+      helpValue: 'NAME',
+    }),
+    'repo-dir': Flags.string({
+      description: 'with --upgrade: also use this local repository directory',
+      multiple: true,
+      helpValue: 'DIR',
+    }),
+    'no-repo-files': Flags.boolean({ description: "with --upgrade: ignore the family's .repo files" }),
     cacheonly: Flags.boolean({ char: 'C', description: 'with --upgrade: use cached metadata only' }),
   };
 

@@ -15,8 +15,12 @@ export interface ConfigResult {
 
 export default class Config extends RedpakCommand {
   static override summary = "Show one node's parsed configs and status.";
-  static override description = 'Prints the node\'s normal and admin configs in canonical form (keys in redpak order, enum values in canonical case, defaults written out) and its status. Nothing is merged or expanded: see mergeconfig for that.';
-  static override examples = ['<%= config.bin %> config --redpath /var/redpak/platform', '<%= config.bin %> config --redpath /var/redpak/platform --json'];
+  static override description =
+    "Prints the node's normal and admin configs in canonical form (keys in redpak order, enum values in canonical case, defaults written out) and its status. Nothing is merged or expanded: see mergeconfig for that.";
+  static override examples = [
+    '<%= config.bin %> config --redpath /var/redpak/platform',
+    '<%= config.bin %> config --redpath /var/redpak/platform --json',
+  ];
   static override flags = { redpath: redpathFlag, root: sysrootFlag };
 
   async run(): Promise<ConfigResult> {
@@ -24,7 +28,8 @@ export default class Config extends RedpakCommand {
     const sysroot = Sysroot.open(flags.root);
     const path = nodeTarget(sysroot, flags.redpath);
     const node = loadNode(sysroot, path, { admin: true });
-    if (!node) throw new RedpakError('not-a-node', `${path} is not a node (no .rednode.yaml in ${sysroot.toHost(path)})`);
+    if (!node)
+      throw new RedpakError('not-a-node', `${path} is not a node (no .rednode.yaml in ${sysroot.toHost(path)})`);
     const result: ConfigResult = {
       path: node.path,
       status: statusObject(node.status),

@@ -29,18 +29,38 @@ Nothing is written unless everything was checked; a failure leaves nothing behin
 
   static override flags = {
     redpath: redpathFlag,
-    alias: Flags.string({ char: 'a', description: 'node alias (default: the directory name); letters, digits and + - _ @ :' }),
-    template: Flags.string({ char: 't', description: 'template name (system, leaf, full) or file for the normal config' }),
-    'template-admin': Flags.string({ description: 'template name or file for the admin config (default: as --template)' }),
-    config: Flags.string({ char: 'c', description: 'YAML file used as the normal config (headers rewritten); without --config-admin no admin config is written' }),
+    alias: Flags.string({
+      char: 'a',
+      description: 'node alias (default: the directory name); letters, digits and + - _ @ :',
+    }),
+    template: Flags.string({
+      char: 't',
+      description: 'template name (system, leaf, full) or file for the normal config',
+    }),
+    'template-admin': Flags.string({
+      description: 'template name or file for the admin config (default: as --template)',
+    }),
+    config: Flags.string({
+      char: 'c',
+      description:
+        'YAML file used as the normal config (headers rewritten); without --config-admin no admin config is written',
+    }),
     'config-admin': Flags.string({ char: 'C', description: 'YAML file used as the admin config (headers rewritten)' }),
-    'no-system-node': Flags.boolean({ description: 'do not create a system node above a first node; use the full templates for it' }),
-    update: Flags.boolean({ char: 'u', description: 'rewrite the configs of an existing node, keeping its headers, and enable it' }),
+    'no-system-node': Flags.boolean({
+      description: 'do not create a system node above a first node; use the full templates for it',
+    }),
+    update: Flags.boolean({
+      char: 'u',
+      description: 'rewrite the configs of an existing node, keeping its headers, and enable it',
+    }),
     'host-provides': Flags.boolean({
-      description: "register the host's capabilities in a new family root (default: when the host has no rpm database and no --root)",
+      description:
+        "register the host's capabilities in a new family root (default: when the host has no rpm database and no --root)",
       allowNo: true,
     }),
-    'template-dir': Flags.string({ description: 'directory of templates (default: $REDNODE_TEMPLATE_DIR, else the templates shipped with redpak)' }),
+    'template-dir': Flags.string({
+      description: 'directory of templates (default: $REDNODE_TEMPLATE_DIR, else the templates shipped with redpak)',
+    }),
     root: sysrootFlag,
   };
 
@@ -61,7 +81,11 @@ Nothing is written unless everything was checked; a failure leaves nothing behin
       host: this.host(),
     });
     for (const node of result.nodes) this.log(`${node.action} node ${node.alias} at ${node.path}`);
-    if (result.hostProvides) this.log(`registered ${result.hostProvides.count} host capabilities in ${result.hostProvides.node}`);
-    return { nodes: result.nodes.map(({ hostPath: _hostPath, ...node }) => node), ...(result.hostProvides ? { hostProvides: result.hostProvides } : {}) };
+    if (result.hostProvides)
+      this.log(`registered ${result.hostProvides.count} host capabilities in ${result.hostProvides.node}`);
+    return {
+      nodes: result.nodes.map(({ hostPath: _hostPath, ...node }) => node),
+      ...(result.hostProvides ? { hostProvides: result.hostProvides } : {}),
+    };
   }
 }

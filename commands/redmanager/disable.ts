@@ -4,7 +4,7 @@ import type { NodeStateResult } from './enable.js';
 
 export default class Disable extends RedpakCommand {
   static override summary = 'Disable a node: it and its descendants are refused until enabled again.';
-  static override description = 'Sets the state in the node\'s .rednode.yaml to Disable. Nothing else changes.';
+  static override description = "Sets the state in the node's .rednode.yaml to Disable. Nothing else changes.";
   static override examples = ['<%= config.bin %> disable --redpath /var/redpak/platform/app'];
   static override flags = { redpath: redpathFlag, root: sysrootFlag };
 

@@ -11,7 +11,8 @@ export interface NodeStateResult {
 
 export default class Enable extends RedpakCommand {
   static override summary = 'Enable a node: commands may use it again.';
-  static override description = 'Sets the state in the node\'s .rednode.yaml to Enable. A disabled node, or a node with a disabled ancestor, is refused by every command that would use it.';
+  static override description =
+    "Sets the state in the node's .rednode.yaml to Enable. A disabled node, or a node with a disabled ancestor, is refused by every command that would use it.";
   static override examples = ['<%= config.bin %> enable --redpath /var/redpak/platform/app'];
   static override flags = { redpath: redpathFlag, root: sysrootFlag };
 

@@ -10,7 +10,8 @@ export type ImportCommandResult = ImportResult;
 
 export default class Import extends RedpakCommand {
   static override summary = 'Unpack a node archive (from export) as a new node.';
-  static override description = `The destination must not exist (or be an empty directory), and the nodes above it must be enabled.
+  static override description =
+    `The destination must not exist (or be an empty directory), and the nodes above it must be enabled.
 Refused, with nothing changed: an archive that is truncated or tampered with (every entry is checked against the manifest's sha256), unsafe entries (absolute paths, .., links escaping the node, devices, fifos, hard links), and packages that would break the family rules at the destination (a package an ancestor already has, a requirement nothing in the node or its ancestors provides, a conflict with an ancestor's package).
 With --verify-key, the archive must also carry a good detached signature (ARCHIVE.asc, or --signature) made by one of the given public keys; only those keys are trusted, in a throwaway keyring.
 Everything is unpacked and checked in a hidden staging directory beside the destination, renamed into place at the end. The status of each imported node is rewritten with its new path; files of packages get back the modes and times rpm recorded.`;
@@ -28,10 +29,23 @@ Everything is unpacked and checked in a hidden staging directory beside the dest
   static override flags = {
     redpath: redpathFlag,
     sha256: Flags.string({ description: 'refuse the archive unless its sha256 is this (as export printed it)' }),
-    'verify-key': Flags.string({ description: 'public key file (OpenPGP): refuse the archive unless one of these keys signed it', multiple: true, helpValue: 'KEY.asc' }),
-    signature: Flags.string({ description: 'the detached signature to check (default: ARCHIVE.asc)', dependsOn: ['verify-key'], helpValue: 'FILE' }),
-    forcenode: Flags.boolean({ description: 'accept packages that an ancestor at the destination has too (the node keeps its own copies)' }),
-    'lock-wait': Flags.integer({ description: 'seconds to wait for the family lock held by a package transaction', default: 0 }),
+    'verify-key': Flags.string({
+      description: 'public key file (OpenPGP): refuse the archive unless one of these keys signed it',
+      multiple: true,
+      helpValue: 'KEY.asc',
+    }),
+    signature: Flags.string({
+      description: 'the detached signature to check (default: ARCHIVE.asc)',
+      dependsOn: ['verify-key'],
+      helpValue: 'FILE',
+    }),
+    forcenode: Flags.boolean({
+      description: 'accept packages that an ancestor at the destination has too (the node keeps its own copies)',
+    }),
+    'lock-wait': Flags.integer({
+      description: 'seconds to wait for the family lock held by a package transaction',
+      default: 0,
+    }),
     root: sysrootFlag,
   };
 

@@ -11,7 +11,10 @@ export interface RemoveNodeResult {
 export default class RemoveNode extends RedpakCommand {
   static override summary = 'Remove a node directory, with everything installed in it.';
   static override description = 'Refuses when the node has child nodes, unless --recursive removes the whole branch.';
-  static override examples = ['<%= config.bin %> remove-node --redpath /var/redpak/platform/app', '<%= config.bin %> remove-node --redpath /var/redpak/platform --recursive'];
+  static override examples = [
+    '<%= config.bin %> remove-node --redpath /var/redpak/platform/app',
+    '<%= config.bin %> remove-node --redpath /var/redpak/platform --recursive',
+  ];
   static override flags = {
     redpath: redpathFlag,
     recursive: Flags.boolean({ description: 'also remove the child nodes' }),

@@ -20,8 +20,10 @@ export interface SbomCommandResult {
 }
 
 export default class Sbom extends RedpakCommand {
-  static override summary = "Print the SBOM of a node: its packages and its ancestors', each with the node that provides it.";
-  static override description = `Reads the rpm databases of the node and its ancestors. Each package comes with name, epoch, version, release, arch, license, source rpm, signature key id, the node that provides it, and the digests of its files.
+  static override summary =
+    "Print the SBOM of a node: its packages and its ancestors', each with the node that provides it.";
+  static override description =
+    `Reads the rpm databases of the node and its ancestors. Each package comes with name, epoch, version, release, arch, license, source rpm, signature key id, the node that provides it, and the digests of its files.
 Formats: SPDX 2.3 JSON (default) or CycloneDX 1.5 JSON. The output is the same for the same family, apart from the creation time: set SOURCE_DATE_EPOCH to pin it.`;
 
   static override examples = [
@@ -32,13 +34,21 @@ Formats: SPDX 2.3 JSON (default) or CycloneDX 1.5 JSON. The output is the same f
   static override flags = {
     redpath: redpathFlag,
     format: Flags.string({ char: 'f', description: 'SBOM format', options: [...SBOM_FORMATS], default: 'spdx' }),
-    output: Flags.string({ char: 'o', description: 'write the document to this file instead of stdout', helpValue: 'FILE' }),
+    output: Flags.string({
+      char: 'o',
+      description: 'write the document to this file instead of stdout',
+      helpValue: 'FILE',
+    }),
     root: sysrootFlag,
   };
 
   async run(): Promise<SbomCommandResult> {
     const { flags } = await this.parse(Sbom);
-    const { format, document, inventory } = await makeSbom({ redpath: flags.redpath, sysroot: flags.root, format: flags.format as SbomFormat });
+    const { format, document, inventory } = await makeSbom({
+      redpath: flags.redpath,
+      sysroot: flags.root,
+      format: flags.format as SbomFormat,
+    });
     const text = `${JSON.stringify(document, null, 2)}\n`;
     let output: string | undefined;
     if (flags.output) {
@@ -50,10 +60,18 @@ Formats: SPDX 2.3 JSON (default) or CycloneDX 1.5 JSON. The output is the same f
       } catch (error) {
         throw new RedpakError('io', `cannot write ${output}: ${(error as Error).message}`);
       }
-      this.log(`wrote the ${format} SBOM of ${inventory.node.alias} (${inventory.components.length} packages) to ${output}`);
+      this.log(
+        `wrote the ${format} SBOM of ${inventory.node.alias} (${inventory.components.length} packages) to ${output}`,
+      );
     } else if (!this.jsonEnabled()) {
       process.stdout.write(text);
     }
-    return { format, node: inventory.node.path, components: inventory.components.length, ...(output ? { output } : {}), document };
+    return {
+      format,
+      node: inventory.node.path,
+      components: inventory.components.length,
+      ...(output ? { output } : {}),
+      document,
+    };
   }
 }

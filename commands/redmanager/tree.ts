@@ -9,10 +9,16 @@ export type TreeResult = TreeNode;
 
 export default class Tree extends RedpakCommand {
   static override summary = 'Show the family tree below a node, with aliases.';
-  static override description = 'Child nodes are sub-directories that are nodes; a directory that is not a node ends its branch. Disabled nodes are marked.';
+  static override description =
+    'Child nodes are sub-directories that are nodes; a directory that is not a node ends its branch. Disabled nodes are marked.';
   static override examples = ['<%= config.bin %> tree --redroot /var/redpak'];
   static override flags = {
-    redroot: Flags.string({ char: 'r', aliases: ['redpath'], description: 'top node of the tree to show', default: '.' }),
+    redroot: Flags.string({
+      char: 'r',
+      aliases: ['redpath'],
+      description: 'top node of the tree to show',
+      default: '.',
+    }),
     root: sysrootFlag,
   };
 

@@ -11,10 +11,14 @@ export type AutoremoveResult = TransactionResult;
 
 export default class Autoremove extends RedpakCommand {
   static override summary = 'Remove the dependencies nothing needs any more.';
-  static override description = `Erases the node's packages that were installed as dependencies (not asked for by name; see \`mark\`) and that no other package of the node, nor any package of a descendant node, requires or recommends. A package whose reason is unknown (installed before redwrap-dnf recorded reasons, or by rpm directly) counts as asked for and stays. Ancestors are never touched.
+  static override description =
+    `Erases the node's packages that were installed as dependencies (not asked for by name; see \`mark\`) and that no other package of the node, nor any package of a descendant node, requires or recommends. A package whose reason is unknown (installed before redwrap-dnf recorded reasons, or by rpm directly) counts as asked for and stays. Ancestors are never touched.
 
 The transaction is shown as a table and applied after confirmation (-y skips it, --assumeno only shows it), staged like every transaction: the node changes only if rpm succeeded.`;
-  static override examples = ['<%= config.bin %> --redpath /var/redpak/platform/app --assumeno autoremove', '<%= config.bin %> --redpath /var/redpak/platform/app -y autoremove'];
+  static override examples = [
+    '<%= config.bin %> --redpath /var/redpak/platform/app --assumeno autoremove',
+    '<%= config.bin %> --redpath /var/redpak/platform/app -y autoremove',
+  ];
   static override flags = transactionFlags;
 
   async run(): Promise<AutoremoveResult> {

@@ -24,15 +24,24 @@ export default class Clean extends RedpakCommand {
     '  dbcache       the solver cache (parsed copies of databases and repositories)',
     '  expire-cache  mark the metadata expired: the next command checks the repositories again',
   ].join('\n');
-  static override examples = ['<%= config.bin %> --redpath /var/redpak/platform/app clean', '<%= config.bin %> --redpath /var/redpak/platform/app clean packages'];
-  static override args = { what: Args.string({ description: 'what to clean', options: [...CLEAN_KINDS], default: 'all' }) };
+  static override examples = [
+    '<%= config.bin %> --redpath /var/redpak/platform/app clean',
+    '<%= config.bin %> --redpath /var/redpak/platform/app clean packages',
+  ];
+  static override args = {
+    what: Args.string({ description: 'what to clean', options: [...CLEAN_KINDS], default: 'all' }),
+  };
   static override flags = commonFlags;
 
   async run(): Promise<CleanResult> {
     const { args, flags } = await this.parse(Clean);
     const result = await clean({ ...commonOptions(flags), kind: args.what as CleanKind });
-    if (result.kind === 'expire-cache') this.log(`${result.expired.length} repository cache(s) marked expired in ${result.cacheDir}`);
-    else this.log(`${result.removed.length} cache entr${result.removed.length === 1 ? 'y' : 'ies'} removed from ${result.cacheDir}`);
+    if (result.kind === 'expire-cache')
+      this.log(`${result.expired.length} repository cache(s) marked expired in ${result.cacheDir}`);
+    else
+      this.log(
+        `${result.removed.length} cache entr${result.removed.length === 1 ? 'y' : 'ies'} removed from ${result.cacheDir}`,
+      );
     return result;
   }
 }

@@ -11,7 +11,8 @@ export interface InfoResult {
 
 export default class Info extends RedpakCommand {
   static override summary = 'Show details of installed and available packages.';
-  static override description = 'Installed packages are looked up in the whole family view (the owning node is shown); available ones are the newest version of each repository.';
+  static override description =
+    'Installed packages are looked up in the whole family view (the owning node is shown); available ones are the newest version of each repository.';
   static override examples = ['<%= config.bin %> --redpath /var/redpak/platform/app info redhello'];
   static override strict = false;
   static override args = { packages: Args.string({ description: 'package names or globs', required: true }) };
@@ -27,7 +28,14 @@ export default class Info extends RedpakCommand {
         ['Version', version],
         ['Release', release],
         ['Architecture', p.arch],
-        ['Size', p.size !== undefined ? formatSize(p.size) : p.installsize !== undefined ? formatSize(p.installsize) : undefined],
+        [
+          'Size',
+          p.size !== undefined
+            ? formatSize(p.size)
+            : p.installsize !== undefined
+              ? formatSize(p.installsize)
+              : undefined,
+        ],
         ['Repository', p.repo],
         ['Node', p.node],
         ['Summary', p.summary],

@@ -13,7 +13,8 @@ export type RemoveResult = TransactionResult;
 export default class Remove extends RedpakCommand {
   static override summary = 'Remove packages of the node.';
   static override aliases = ['erase'];
-  static override description = `Erases the node's own packages. A package of an ancestor is refused (ancestors are read-only), and so is a removal that would leave a package of a descendant node with an unsatisfied requirement (the error names the descendant node, package and requirement). The dependencies they were the only ones to need (installed as dependencies, needed by no other package of the node nor of a descendant) go with them, as dnf's clean_requirements_on_remove does; --noautoremove keeps them.
+  static override description =
+    `Erases the node's own packages. A package of an ancestor is refused (ancestors are read-only), and so is a removal that would leave a package of a descendant node with an unsatisfied requirement (the error names the descendant node, package and requirement). The dependencies they were the only ones to need (installed as dependencies, needed by no other package of the node nor of a descendant) go with them, as dnf's clean_requirements_on_remove does; --noautoremove keeps them.
 
 The transaction is resolved against the family view (the node, every ancestor, and the host database above a root node when there is one), shown as a table, and applied after confirmation (-y skips it, --assumeno only shows it). Packages are checked against the repository checksums (and signatures with gpgcheck) before anything changes; rpm then runs inside a view of the family and its result is merged into the node only if everything succeeded. One transaction per family at a time.`;
   static override examples = ['<%= config.bin %> --redpath /var/redpak/platform -y remove redscript'];
@@ -26,6 +27,8 @@ The transaction is resolved against the family view (the node, every ancestor, a
 
   async run(): Promise<RemoveResult> {
     const { argv, flags } = await this.parse(Remove);
-    return runTransactionCommand(this, flags, (options) => remove({ ...options, specs: argv as string[], cleanDeps: !flags.noautoremove }));
+    return runTransactionCommand(this, flags, (options) =>
+      remove({ ...options, specs: argv as string[], cleanDeps: !flags.noautoremove }),
+    );
   }
 }

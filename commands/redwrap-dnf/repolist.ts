@@ -10,7 +10,8 @@ export interface RepolistResult {
 
 export default class Repolist extends RedpakCommand {
   static override summary = 'List the repositories the node uses.';
-  static override description = "The node's etc/yum.repos.d/*.repo files, or, when it has none, those of its closest ancestor that has some. --all also shows disabled repositories.";
+  static override description =
+    "The node's etc/yum.repos.d/*.repo files, or, when it has none, those of its closest ancestor that has some. --all also shows disabled repositories.";
   static override examples = ['<%= config.bin %> --redpath /var/redpak/platform/app repolist'];
   static override flags = { ...commonFlags, all: Flags.boolean({ description: 'also disabled repositories' }) };
 
@@ -19,7 +20,8 @@ export default class Repolist extends RedpakCommand {
     const repos = repolist({ ...commonOptions(flags), all: flags.all });
     const width = Math.max(7, ...repos.map((r) => r.id.length)) + 2;
     this.log(`${'repo id'.padEnd(width)}repo name`);
-    for (const r of repos) this.log(`${r.id.padEnd(width)}${r.name}${r.enabled ? '' : ' (disabled)'}   [${r.definedBy}]`);
+    for (const r of repos)
+      this.log(`${r.id.padEnd(width)}${r.name}${r.enabled ? '' : ' (disabled)'}   [${r.definedBy}]`);
     return { repos };
   }
 }

@@ -26,7 +26,10 @@ export default class Repoquery extends RedpakCommand {
   static override flags = {
     ...commonFlags,
     whatprovides: Flags.string({ description: 'packages that provide this capability or file', helpValue: 'CAP' }),
-    whatrequires: Flags.string({ description: 'packages that require this capability (or what this package provides)', helpValue: 'CAP' }),
+    whatrequires: Flags.string({
+      description: 'packages that require this capability (or what this package provides)',
+      helpValue: 'CAP',
+    }),
     requires: Flags.string({ description: 'print the requirements of this package', helpValue: 'PKG' }),
     installed: Flags.boolean({ description: 'only installed packages (the family view)' }),
   };

@@ -16,8 +16,9 @@ import { present, processIds } from '../../src/present.js';
 export type RedwrapResult = LaunchDump | { status: number };
 
 export default class Redwrap extends RedpakCommand {
-  static override summary = 'Run a program inside a node, isolated as its whole family\'s configuration says.';
-  static override description = `Merges the configs of the node and its ancestors (admin configs too with --admin) and runs the program with bubblewrap: exports become mounts, environ the environment, capabilities, hostname, namespaces, cgroups and seccomp filters are applied. Every ancestor's seccomp filter and cgroup limit applies, so a node can only narrow what its parents set.
+  static override summary = "Run a program inside a node, isolated as its whole family's configuration says.";
+  static override description =
+    `Merges the configs of the node and its ancestors (admin configs too with --admin) and runs the program with bubblewrap: exports become mounts, environ the environment, capabilities, hostname, namespaces, cgroups and seccomp filters are applied. Every ancestor's seccomp filter and cgroup limit applies, so a node can only narrow what its parents set.
 The exit status is the program's (128+signal when it is killed); redwrap's own errors exit with the status of their class (README, "Exit statuses").
 --dump-only prints the plan and does nothing else: no directory, cgroup or Execfd command.`;
 
@@ -27,17 +28,36 @@ The exit status is the program's (128+signal when it is killed); redwrap's own e
   ];
 
   static override strict = false;
-  static override args = { command: Args.string({ description: 'program to run, then its arguments (after the options, or after --)', required: false }) };
+  static override args = {
+    command: Args.string({
+      description: 'program to run, then its arguments (after the options, or after --)',
+      required: false,
+    }),
+  };
   static override flags = {
     redpath: redpathFlag,
     admin: Flags.boolean({ char: 'a', description: 'use the admin configs too' }),
     dump: Flags.boolean({ description: 'print the launch plan on stderr, then run' }),
     'dump-only': Flags.boolean({ char: 'D', description: 'print the launch plan and run nothing' }),
-    strict: Flags.boolean({ char: 's', description: 'skip exports whose source directory is missing instead of creating it' }),
-    force: Flags.boolean({ char: 'f', description: 'create missing export directories (the default; undoes an earlier --strict)' }),
+    strict: Flags.boolean({
+      char: 's',
+      description: 'skip exports whose source directory is missing instead of creating it',
+    }),
+    force: Flags.boolean({
+      char: 'f',
+      description: 'create missing export directories (the default; undoes an earlier --strict)',
+    }),
     verbose: Flags.boolean({ char: 'v', description: 'accepted for compatibility with redpak; no effect' }),
-    user: Flags.string({ char: 'U', aliases: ['uid'], description: 'run as this user (name or uid), over the family\'s set-user' }),
-    group: Flags.string({ char: 'G', aliases: ['gid'], description: 'run with this group (name or gid), over the family\'s set-group' }),
+    user: Flags.string({
+      char: 'U',
+      aliases: ['uid'],
+      description: "run as this user (name or uid), over the family's set-user",
+    }),
+    group: Flags.string({
+      char: 'G',
+      aliases: ['gid'],
+      description: "run with this group (name or gid), over the family's set-group",
+    }),
     bwrap: Flags.string({ char: 'b', description: 'bubblewrap binary', default: DEFAULT_BWRAP }),
     root: sysrootFlag,
   };
@@ -50,7 +70,14 @@ The exit status is the program's (128+signal when it is killed); redwrap's own e
     const redpath = present(options.redpath, '--redpath (the argument grammar requires it)');
     const bwrap = options.bwrap ?? DEFAULT_BWRAP;
     // Only a plain launch (what the fast launcher handles itself) is worth caching.
-    const plain = !options.dumpOnly && !options.dump && !options.strict && !options.user && !options.group && !options.root && bwrap === DEFAULT_BWRAP;
+    const plain =
+      !options.dumpOnly &&
+      !options.dump &&
+      !options.strict &&
+      !options.user &&
+      !options.group &&
+      !options.root &&
+      bwrap === DEFAULT_BWRAP;
     const record = plain ? newHostRecord() : undefined;
     const compile = () =>
       compileLaunch({

@@ -76,7 +76,11 @@ export function cpuList(raw: string | undefined): Set<number> | undefined {
 }
 
 function showBytes(bytes: number): string {
-  for (const [suffix, size] of [['G', 1024 ** 3], ['M', 1024 ** 2], ['K', 1024]] as const) {
+  for (const [suffix, size] of [
+    ['G', 1024 ** 3],
+    ['M', 1024 ** 2],
+    ['K', 1024],
+  ] as const) {
     if (bytes >= size && bytes % size === 0) return `${bytes / size}${suffix}`;
   }
   return String(bytes);
@@ -92,7 +96,8 @@ function settingOf(node: RedNode, admin: boolean, controller: keyof CgroupsConfi
   const files = admin && node.admin ? [node.admin, node.normal] : [node.normal];
   for (const file of files) {
     const raw = (file.config.cgroups?.[controller] as Record<string, string | undefined> | undefined)?.[key];
-    if (raw !== undefined) return { raw, at: file.positions[`config.cgroups.${controller}.${key}`] ?? { file: file.file, line: 0, col: 0 } };
+    if (raw !== undefined)
+      return { raw, at: file.positions[`config.cgroups.${controller}.${key}`] ?? { file: file.file, line: 0, col: 0 } };
   }
   return undefined;
 }
@@ -106,7 +111,12 @@ function lintMode(nodes: LintNode[], admin: boolean): CgroupLintFinding[] {
   for (const n of nodes) if (n.parent !== undefined) children.set(n.parent, [...(children.get(n.parent) ?? []), n]);
   const name = (n: LintNode) => `${n.alias} (${n.path})`;
 
-  const limits: { controller: 'mem' | 'pids' | 'cpu'; key: string; parse: (raw: string) => number | undefined; show: (v: number) => string }[] = [
+  const limits: {
+    controller: 'mem' | 'pids' | 'cpu';
+    key: string;
+    parse: (raw: string) => number | undefined;
+    show: (v: number) => string;
+  }[] = [
     { controller: 'mem', key: 'max', parse: memoryValue, show: showBytes },
     { controller: 'pids', key: 'max', parse: pidsValue, show: String },
     { controller: 'cpu', key: 'max', parse: cpuMaxValue, show: showCpus },
@@ -162,7 +172,11 @@ function lintMode(nodes: LintNode[], admin: boolean): CgroupLintFinding[] {
       const s = settingOf(n.node, admin, 'cpuset', key);
       const mine = cpuList(s?.raw);
       if (!s || !mine) continue;
-      for (let p = n.parent === undefined ? undefined : byPath.get(n.parent); p; p = p.parent === undefined ? undefined : byPath.get(p.parent)) {
+      for (
+        let p = n.parent === undefined ? undefined : byPath.get(n.parent);
+        p;
+        p = p.parent === undefined ? undefined : byPath.get(p.parent)
+      ) {
         const ps = settingOf(p.node, admin, 'cpuset', key);
         const theirs = cpuList(ps?.raw);
         if (!ps || !theirs) continue;

@@ -45,7 +45,16 @@ import { lintCgroups, type LintNode } from './cgroups-lint.js';
 import { present } from '../present.js';
 
 /** Classes of findings, least severe first. */
-export const CHECK_CLASSES = ['cgroups', 'duplicate', 'files', 'conflict', 'dependency', 'merge', 'config', 'rpmdb'] as const;
+export const CHECK_CLASSES = [
+  'cgroups',
+  'duplicate',
+  'files',
+  'conflict',
+  'dependency',
+  'merge',
+  'config',
+  'rpmdb',
+] as const;
 export type CheckClass = (typeof CHECK_CLASSES)[number];
 
 /**
@@ -66,14 +75,15 @@ export const CHECK_EXIT_CODES: Record<CheckClass, number> = {
 };
 
 export const CHECK_CLASS_MEANING: Record<CheckClass, string> = {
-  cgroups: 'cgroup budgets that do not nest: a child limit above an ancestor\'s, children overcommitting it, a cpuset outside the ancestor\'s',
+  cgroups:
+    "cgroup budgets that do not nest: a child limit above an ancestor's, children overcommitting it, a cpuset outside the ancestor's",
   duplicate: 'a package also installed in an ancestor (or twice in the node)',
-  files: 'files that differ from the node\'s rpm database (rpm -V): modified, missing, other mode or owner',
+  files: "files that differ from the node's rpm database (rpm -V): modified, missing, other mode or owner",
   conflict: 'Conflicts or Obsoletes between a package of the node and one of the node or its ancestors',
   dependency: 'a requirement of an installed package that nothing in the node or its ancestors provides',
   merge: 'a child loosens what an ancestor forbids: the node cannot be launched',
   config: 'an invalid status or config file, or a merged configuration that cannot be launched',
-  rpmdb: 'the node\'s rpm database cannot be read',
+  rpmdb: "the node's rpm database cannot be read",
 };
 
 export interface Finding {
@@ -169,30 +179,52 @@ export async function checkTree(options: CheckOptions): Promise<CheckResult> {
   const sysroot = Sysroot.open(options.sysroot);
   const rootPath = nodeTarget(sysroot, options.redroot, options.cwd);
   if (!isNodeDir(sysroot.toHost(rootPath))) {
-    throw new RedpakError('not-a-node', `${rootPath} is not a node (no .rednode.yaml in ${sysroot.toHost(rootPath)})`, { hint: 'give the top node of the tree with --redroot' });
+    throw new RedpakError('not-a-node', `${rootPath} is not a node (no .rednode.yaml in ${sysroot.toHost(rootPath)})`, {
+      hint: 'give the top node of the tree with --redroot',
+    });
   }
   // An audit never runs a config's $(...): the tree may be an untrusted image.
   const host = options.host ?? inspectionHostFacts();
   let view = options.hostView;
   const hostView = (): HostView => (view ??= liveHostView());
-  const run = { config: options.config ?? true, packages: options.packages ?? true, files: options.files ?? true, cgroups: options.cgroups ?? true, unowned: options.unowned ?? false };
+  const run = {
+    config: options.config ?? true,
+    packages: options.packages ?? true,
+    files: options.files ?? true,
+    cgroups: options.cgroups ?? true,
+    unowned: options.unowned ?? false,
+  };
   const findings: Finding[] = [];
   const add = (f: Finding) => findings.push(f);
 
   // The tree, and the nodes above it (they provide packages and limits to it).
   const entries: TreeEntry[] = [];
   const load = (path: string, above: boolean, parent?: string): TreeEntry => {
-    const entry: TreeEntry = { path, hostPath: sysroot.toHost(path), above, ...(parent !== undefined ? { parent } : {}) };
+    const entry: TreeEntry = {
+      path,
+      hostPath: sysroot.toHost(path),
+      above,
+      ...(parent !== undefined ? { parent } : {}),
+    };
     try {
       entry.node = loadNode(sysroot, path, { admin: true });
     } catch (error) {
       if (!(error instanceof RedpakError)) throw error;
-      if (run.config) add({ class: 'config', rule: error.code, node: path, message: `${above ? 'ancestor ' : ''}node ${path}: ${error.message}`, ...(error.at ? { at: error.at } : {}), ...(error.hint ? { hint: error.hint } : {}) });
+      if (run.config)
+        add({
+          class: 'config',
+          rule: error.code,
+          node: path,
+          message: `${above ? 'ancestor ' : ''}node ${path}: ${error.message}`,
+          ...(error.at ? { at: error.at } : {}),
+          ...(error.hint ? { hint: error.hint } : {}),
+        });
     }
     return entry;
   };
   const aboveChain: string[] = [];
-  for (let dir = dirname(rootPath); dir !== '/' && rootPath !== '/'; dir = dirname(dir)) if (isNodeDir(sysroot.toHost(dir))) aboveChain.push(dir);
+  for (let dir = dirname(rootPath); dir !== '/' && rootPath !== '/'; dir = dirname(dir))
+    if (isNodeDir(sysroot.toHost(dir))) aboveChain.push(dir);
   aboveChain.reverse().forEach((path, i) => {
     entries.push(load(path, true, i ? aboveChain[i - 1] : undefined));
   });
@@ -209,7 +241,12 @@ export async function checkTree(options: CheckOptions): Promise<CheckResult> {
   const tree = entries.filter((e) => !e.above);
   const chainOf = (e: TreeEntry): TreeEntry[] => {
     const out = [e];
-    for (let p = e.parent === undefined ? undefined : byPath.get(e.parent); p; p = p.parent === undefined ? undefined : byPath.get(p.parent)) out.push(p);
+    for (
+      let p = e.parent === undefined ? undefined : byPath.get(e.parent);
+      p;
+      p = p.parent === undefined ? undefined : byPath.get(p.parent)
+    )
+      out.push(p);
     return out;
   };
 
@@ -239,7 +276,10 @@ export async function checkTree(options: CheckOptions): Promise<CheckResult> {
             rule: rule ?? error.code,
             node: owner.path,
             ...(owner.node ? { alias: owner.node.alias } : {}),
-            message: error.code === 'merge-conflict' || owner === entry ? error.message : `${error.message} (merging ${entry.path})`,
+            message:
+              error.code === 'merge-conflict' || owner === entry
+                ? error.message
+                : `${error.message} (merging ${entry.path})`,
             ...(error.at ? { at: error.at } : {}),
             ...(error.hint ? { hint: error.hint } : {}),
             ...(admin ? { mode: 'admin' as const } : {}),
@@ -257,7 +297,14 @@ export async function checkTree(options: CheckOptions): Promise<CheckResult> {
       if (pendingMerge(entry.hostPath)) {
         // Reported, not repaired: check changes nothing (docs/transactions.md).
         unreadable.add(entry.path);
-        add({ class: 'rpmdb', rule: 'half-merged', node: entry.path, ...aliasOf(entry), message: `${label(entry)} holds a package transaction whose merge was interrupted: its files and rpm database may not match`, hint: `complete it with any redwrap-dnf command on the node, e.g. redwrap-dnf --redpath ${entry.path} list --installed` });
+        add({
+          class: 'rpmdb',
+          rule: 'half-merged',
+          node: entry.path,
+          ...aliasOf(entry),
+          message: `${label(entry)} holds a package transaction whose merge was interrupted: its files and rpm database may not match`,
+          hint: `complete it with any redwrap-dnf command on the node, e.g. redwrap-dnf --redpath ${entry.path} list --installed`,
+        });
         continue;
       }
       if (!hasRpmDb(entry.hostPath)) continue;
@@ -268,7 +315,14 @@ export async function checkTree(options: CheckOptions): Promise<CheckResult> {
       } catch (error) {
         if (!(error instanceof RedpakError) || error.code !== 'tool-failed') throw error;
         unreadable.add(entry.path);
-        add({ class: 'rpmdb', rule: 'unreadable', node: entry.path, ...aliasOf(entry), at: { file: join(entry.hostPath, RPMDB_DIR), line: 0, col: 0 }, message: `the rpm database of ${label(entry)} cannot be read: ${firstLine(error.message)}` });
+        add({
+          class: 'rpmdb',
+          rule: 'unreadable',
+          node: entry.path,
+          ...aliasOf(entry),
+          at: { file: join(entry.hostPath, RPMDB_DIR), line: 0, col: 0 },
+          message: `the rpm database of ${label(entry)} cannot be read: ${firstLine(error.message)}`,
+        });
       }
     }
     if (run.packages) {
@@ -276,7 +330,10 @@ export async function checkTree(options: CheckOptions): Promise<CheckResult> {
       const aboveTop = dirname(top.path);
       const outer = top.path !== '/' && hasRpmDb(sysroot.toHost(aboveTop)) ? [sysroot.toHost(aboveTop)] : [];
       const answer = await auditTree({
-        nodes: entries.map((e) => ({ node: e.hostPath, ...(e.parent !== undefined ? { parent: sysroot.toHost(e.parent) } : {}) })),
+        nodes: entries.map((e) => ({
+          node: e.hostPath,
+          ...(e.parent !== undefined ? { parent: sysroot.toHost(e.parent) } : {}),
+        })),
         outer,
         allowDuplicates: options.allowDuplicates,
       });
@@ -286,7 +343,13 @@ export async function checkTree(options: CheckOptions): Promise<CheckResult> {
       for (const u of answer.unreadable) {
         const e = byHost.get(u.node);
         if (e && (unreadable.has(e.path) || e.above)) continue;
-        add({ class: 'rpmdb', rule: 'unreadable', node: target(u.node), ...(e ? aliasOf(e) : {}), message: text(u.error) });
+        add({
+          class: 'rpmdb',
+          rule: 'unreadable',
+          node: target(u.node),
+          ...(e ? aliasOf(e) : {}),
+          message: text(u.error),
+        });
       }
       for (const f of answer.findings) {
         const e = byHost.get(f.node);
@@ -300,9 +363,17 @@ export async function checkTree(options: CheckOptions): Promise<CheckResult> {
           message: `${label(e)}: ${text(f.message)}`,
           ...(f.requirement ? { requirement: f.requirement } : {}),
           ...(f.other ? { other: { package: f.other, node: target(f.otherNode ?? f.node) } } : {}),
-          ...(f.rule === 'duplicate' ? { hint: `remove it from one of the nodes, or accept it with --allow-duplicate ${f.name}` } : {}),
-          ...(f.rule === 'unsatisfied' ? { hint: `install a provider of ${f.requirement} in ${e.path} or one of its ancestors` } : {}),
-          ...(f.rule === 'file-conflict' ? { hint: `keep ${f.requirement} in one node: remove ${f.name} from ${e.path}, or the other package from its node` } : {}),
+          ...(f.rule === 'duplicate'
+            ? { hint: `remove it from one of the nodes, or accept it with --allow-duplicate ${f.name}` }
+            : {}),
+          ...(f.rule === 'unsatisfied'
+            ? { hint: `install a provider of ${f.requirement} in ${e.path} or one of its ancestors` }
+            : {}),
+          ...(f.rule === 'file-conflict'
+            ? {
+                hint: `keep ${f.requirement} in one node: remove ${f.name} from ${e.path}, or the other package from its node`,
+              }
+            : {}),
         });
       }
     }
@@ -317,12 +388,20 @@ export async function checkTree(options: CheckOptions): Promise<CheckResult> {
           problems = await verifyNode(entry.hostPath);
         } catch (error) {
           if (!(error instanceof RedpakError) || error.code !== 'tool-failed') throw error;
-          add({ class: 'rpmdb', rule: 'verify-failed', node: entry.path, ...aliasOf(entry), message: `${label(entry)}: ${firstLine(error.message)}` });
+          add({
+            class: 'rpmdb',
+            rule: 'verify-failed',
+            node: entry.path,
+            ...aliasOf(entry),
+            message: `${label(entry)}: ${firstLine(error.message)}`,
+          });
           continue;
         }
         for (const p of problems) {
           const pkgs = owners.get(p.path) ?? [];
-          const what = p.failed.includes('missing') ? 'is missing' : `differs from the rpm database: ${p.failed.join(', ')} (${p.flags})`;
+          const what = p.failed.includes('missing')
+            ? 'is missing'
+            : `differs from the rpm database: ${p.failed.join(', ')} (${p.flags})`;
           add({
             class: 'files',
             rule: p.failed.includes('missing') ? 'missing' : 'modified',
@@ -358,11 +437,23 @@ export async function checkTree(options: CheckOptions): Promise<CheckResult> {
   }
 
   if (run.cgroups) {
-    const lintNodes: LintNode[] = entries.flatMap((e) => (e.node ? [{ path: e.path, alias: e.node.alias, node: e.node, ...(e.parent !== undefined ? { parent: e.parent } : {}) }] : []));
+    const lintNodes: LintNode[] = entries.flatMap((e) =>
+      e.node
+        ? [{ path: e.path, alias: e.node.alias, node: e.node, ...(e.parent !== undefined ? { parent: e.parent } : {}) }]
+        : [],
+    );
     for (const f of lintCgroups(lintNodes)) {
       const e = present(byPath.get(f.node), `the tree entry of ${f.node}`);
       if (e.above) continue;
-      add({ class: 'cgroups', rule: f.rule, node: f.node, ...aliasOf(e), message: f.message, ...(f.at ? { at: f.at } : {}), ...(f.adminOnly ? { mode: 'admin' as const } : {}) });
+      add({
+        class: 'cgroups',
+        rule: f.rule,
+        node: f.node,
+        ...aliasOf(e),
+        message: f.message,
+        ...(f.at ? { at: f.at } : {}),
+        ...(f.adminOnly ? { mode: 'admin' as const } : {}),
+      });
     }
   }
 
@@ -402,7 +493,8 @@ function validateLaunch(family: Family, host: HostFacts, sysroot: Sysroot): { me
       try {
         compileSeccomp(s.filter, arch);
       } catch (error) {
-        if (error instanceof RedpakError && !error.at) throw new RedpakError(error.code, error.message, { at: s.origin.at, hint: error.hint });
+        if (error instanceof RedpakError && !error.at)
+          throw new RedpakError(error.code, error.message, { at: s.origin.at, hint: error.hint });
         throw error;
       }
     }
@@ -415,7 +507,10 @@ function validateLaunch(family: Family, host: HostFacts, sysroot: Sysroot): { me
       } catch (error) {
         if (error instanceof RedpakError && !error.at) {
           const c = merged.cgroups.find((x) => error.message.includes(x.alias));
-          throw new RedpakError(error.code, error.message, { ...(c ? { at: c.origins[c.origins.length - 1].at } : {}), hint: error.hint });
+          throw new RedpakError(error.code, error.message, {
+            ...(c ? { at: c.origins[c.origins.length - 1].at } : {}),
+            hint: error.hint,
+          });
         }
         throw error;
       }
@@ -452,11 +547,20 @@ export interface WhatIfResult extends CheckSummary {
 }
 
 export async function whatIf(options: WhatIfOptions): Promise<WhatIfResult> {
-  const pf = openPackageFamily({ redpath: options.redpath, sysroot: options.sysroot, cwd: options.cwd, host: inspectionHostFacts() });
+  const pf = openPackageFamily({
+    redpath: options.redpath,
+    sysroot: options.sysroot,
+    cwd: options.cwd,
+    host: inspectionHostFacts(),
+  });
   if (hasNotRun(pf.cacheDir)) {
-    throw new RedpakError('expansion', `the cachedir of ${pf.node.path}'s family runs a command (${pf.cacheDir}), which check never runs`, {
-      hint: 'write the cachedir without $(...)',
-    });
+    throw new RedpakError(
+      'expansion',
+      `the cachedir of ${pf.node.path}'s family runs a command (${pf.cacheDir}), which check never runs`,
+      {
+        hint: 'write the cachedir without $(...)',
+      },
+    );
   }
   const jobs: SolverJob[] =
     options.action === 'remove'
@@ -464,7 +568,8 @@ export async function whatIf(options: WhatIfOptions): Promise<WhatIfResult> {
       : options.specs.length
         ? options.specs.map((what) => ({ op: 'upgrade', what }))
         : [{ op: 'upgrade-all' }];
-  if (options.action === 'remove' && !options.specs.length) throw new RedpakError('usage', 'name the packages to remove');
+  if (options.action === 'remove' && !options.specs.length)
+    throw new RedpakError('usage', 'name the packages to remove');
   const repos =
     options.action === 'upgrade'
       ? await syncRepos(
@@ -527,7 +632,9 @@ export async function whatIf(options: WhatIfOptions): Promise<WhatIfResult> {
 function findingLines(findings: Finding[]): string[] {
   const lines: string[] = [];
   for (const f of findings) {
-    lines.push(`[${f.class}] ${f.message}${f.mode === 'admin' && !f.message.includes('admin') ? ' (with the admin configs)' : ''}`);
+    lines.push(
+      `[${f.class}] ${f.message}${f.mode === 'admin' && !f.message.includes('admin') ? ' (with the admin configs)' : ''}`,
+    );
     if (f.at?.line) lines.push(`    at ${f.at.file}:${f.at.line}${f.at.col ? `:${f.at.col}` : ''}`);
     if (f.hint) lines.push(`    hint: ${f.hint}`);
   }
@@ -536,22 +643,34 @@ function findingLines(findings: Finding[]): string[] {
 
 function verdict(summary: CheckSummary): string {
   if (summary.ok) return 'OK: no findings';
-  const counts = CHECK_CLASSES.filter((c) => summary.counts[c]).reverse().map((c) => `${c} ${summary.counts[c]}`);
+  const counts = CHECK_CLASSES.filter((c) => summary.counts[c])
+    .reverse()
+    .map((c) => `${c} ${summary.counts[c]}`);
   return `FAILED: ${summary.findings.length} finding${summary.findings.length === 1 ? '' : 's'} (${counts.join(', ')}); exit status ${summary.exitCode} (${summary.worst})`;
 }
 
 export function renderCheck(result: CheckResult): string {
-  const ran = Object.entries(result.checks).filter(([, on]) => on).map(([name]) => name);
+  const ran = Object.entries(result.checks)
+    .filter(([, on]) => on)
+    .map(([name]) => name);
   const packages = result.nodes.reduce((n, e) => n + (e.packages ?? 0), 0);
-  const lines = [`check ${result.root}${result.sysroot !== '/' ? ` in ${result.sysroot}` : ''}: ${result.nodes.length} node${result.nodes.length === 1 ? '' : 's'}, ${packages} packages; checked: ${ran.join(', ')}`];
-  for (const n of result.nodes) lines.push(`  ${n.findings ? '✗' : '✓'} ${n.alias ?? '?'} (${n.path})${n.state && n.state !== 'Enable' ? ` [${n.state}]` : ''}${n.packages !== undefined ? `, ${n.packages} packages` : ''}${n.findings ? `, ${n.findings} finding${n.findings === 1 ? '' : 's'}` : ''}`);
+  const lines = [
+    `check ${result.root}${result.sysroot !== '/' ? ` in ${result.sysroot}` : ''}: ${result.nodes.length} node${result.nodes.length === 1 ? '' : 's'}, ${packages} packages; checked: ${ran.join(', ')}`,
+  ];
+  for (const n of result.nodes)
+    lines.push(
+      `  ${n.findings ? '✗' : '✓'} ${n.alias ?? '?'} (${n.path})${n.state && n.state !== 'Enable' ? ` [${n.state}]` : ''}${n.packages !== undefined ? `, ${n.packages} packages` : ''}${n.findings ? `, ${n.findings} finding${n.findings === 1 ? '' : 's'}` : ''}`,
+    );
   return [...lines, ...findingLines(result.findings), verdict(result)].join('\n');
 }
 
 export function renderWhatIf(result: WhatIfResult): string {
-  const lines = [`${result.action} ${result.specs.join(' ') || '(every package)'} in ${result.alias} (${result.node}), checked against ${result.descendants.length} descendant node${result.descendants.length === 1 ? '' : 's'}:`];
+  const lines = [
+    `${result.action} ${result.specs.join(' ') || '(every package)'} in ${result.alias} (${result.node}), checked against ${result.descendants.length} descendant node${result.descendants.length === 1 ? '' : 's'}:`,
+  ];
   if (!result.steps.length) lines.push('  nothing to do');
-  for (const s of result.steps) lines.push(`  ${s.action} ${s.nevra}${s.replaces.length ? ` (replaces ${s.replaces.join(', ')})` : ''}`);
+  for (const s of result.steps)
+    lines.push(`  ${s.action} ${s.nevra}${s.replaces.length ? ` (replaces ${s.replaces.join(', ')})` : ''}`);
   lines.push(...findingLines(result.findings));
   lines.push(result.ok ? `OK: no descendant would break` : verdict(result));
   return lines.join('\n');

@@ -90,10 +90,21 @@ export interface ExplainOptions {
 const samePos = (a: SourcePosition, b: SourcePosition) => a.file === b.file && a.line === b.line && a.col === b.col;
 
 /** Takes the definition written at `at` out of the family's files; what it was, or undefined. */
-function takeOut(family: Family, at: SourcePosition): { kind: SettingKind; key: string; value: unknown; origin: Origin } | undefined {
+function takeOut(
+  family: Family,
+  at: SourcePosition,
+): { kind: SettingKind; key: string; value: unknown; origin: Origin } | undefined {
   for (const [depth, node] of family.nodes.entries()) {
-    for (const config of [node.normal, node.admin].filter((c): c is NodeConfig => c !== undefined && c.file === at.file)) {
-      const origin = (pos: SourcePosition): Origin => ({ node: node.path, alias: node.alias, kind: config.kind, depth, at: pos });
+    for (const config of [node.normal, node.admin].filter(
+      (c): c is NodeConfig => c !== undefined && c.file === at.file,
+    )) {
+      const origin = (pos: SourcePosition): Origin => ({
+        node: node.path,
+        alias: node.alias,
+        kind: config.kind,
+        depth,
+        at: pos,
+      });
       const lists = [
         ['export', config.exports, (e: { mount: string }) => e.mount],
         ['environ', config.environ, (e: { key: string }) => e.key],
@@ -134,12 +145,19 @@ function takeOut(family: Family, at: SourcePosition): { kind: SettingKind; key: 
 }
 
 function direction(override: Override, kept: Origin): ExplainOverride['by'] {
-  return override.origin.depth < kept.depth ? 'descendant' : override.origin.depth > kept.depth ? 'ancestor' : 'same node';
+  return override.origin.depth < kept.depth
+    ? 'descendant'
+    : override.origin.depth > kept.depth
+      ? 'ancestor'
+      : 'same node';
 }
 
 function overridesOf(overrides: Override[], kept: Origin): ExplainOverride[] {
   return overrides.map((o) => {
-    const value = o.value && typeof o.value === 'object' && 'at' in o.value ? (({ at: _at, ...rest }) => rest)(o.value as Record<string, unknown>) : o.value;
+    const value =
+      o.value && typeof o.value === 'object' && 'at' in o.value
+        ? (({ at: _at, ...rest }) => rest)(o.value as Record<string, unknown>)
+        : o.value;
     return { from: originJson(o.origin), value, reason: o.reason, by: direction(o, kept) };
   });
 }
@@ -159,17 +177,27 @@ export function explain(options: ExplainOptions): ExplainResult {
     try {
       merged = mergeFamily(family, { host });
     } catch (error) {
-      if (!(error instanceof RedpakError) || error.code !== 'merge-conflict' || !error.at || attempt > 1000) throw error;
+      if (!(error instanceof RedpakError) || error.code !== 'merge-conflict' || !error.at || attempt > 1000)
+        throw error;
       const taken = takeOut(family, error.at);
       if (!taken) throw error;
-      refused.push({ kind: taken.kind, key: taken.key, value: taken.value, from: originJson(taken.origin), message: error.message });
+      refused.push({
+        kind: taken.kind,
+        key: taken.key,
+        value: taken.value,
+        from: originJson(taken.origin),
+        message: error.message,
+      });
       errors.push(error.message);
     }
   }
 
   // Flags: once a file turns one on, a file met later cannot turn it off; the merge drops those silently.
   const visits = visitOrder(family);
-  const passes = [...visits.filter((v) => v.config.kind === 'admin'), ...visits.filter((v) => v.config.kind === 'normal')];
+  const passes = [
+    ...visits.filter((v) => v.config.kind === 'admin'),
+    ...visits.filter((v) => v.config.kind === 'normal'),
+  ];
   for (const key of FLAG_KEYS) {
     const kept = merged.scalars[key];
     if (!kept) continue;
@@ -179,9 +207,19 @@ export function explain(options: ExplainOptions): ExplainResult {
       if (!pos || v.config.config[key]) return;
       const from = originJson({ node: v.node.path, alias: v.node.alias, kind: v.config.kind, depth: v.depth, at: pos });
       if (i < winner) {
-        refused.push({ kind: 'scalar', key, value: v.config.config[key], from, message: `${key}: ${v.node.alias} turns it off, but ${kept.origin.alias} turns it on (${kept.origin.at.file}:${kept.origin.at.line}) and once on it stays on` });
+        refused.push({
+          kind: 'scalar',
+          key,
+          value: v.config.config[key],
+          from,
+          message: `${key}: ${v.node.alias} turns it off, but ${kept.origin.alias} turns it on (${kept.origin.at.file}:${kept.origin.at.line}) and once on it stays on`,
+        });
       } else {
-        kept.overrides.push({ origin: { node: v.node.path, alias: v.node.alias, kind: v.config.kind, depth: v.depth, at: pos }, value: v.config.config[key], reason: 'shadowed' });
+        kept.overrides.push({
+          origin: { node: v.node.path, alias: v.node.alias, kind: v.config.kind, depth: v.depth, at: pos },
+          value: v.config.config[key],
+          reason: 'shadowed',
+        });
       }
     });
   }
@@ -198,9 +236,13 @@ export function explain(options: ExplainOptions): ExplainResult {
     const index = plan.provenance.findIndex((p) => p.what === what);
     if (index < 0) return undefined;
     const end = plan.provenance[index + 1]?.arg ?? plan.args.length;
-    const args = plan.args.slice(plan.provenance[index].arg, end).map((a) => (typeof a === 'string' ? a : `<output of: ${a.execfd}>`));
+    const args = plan.args
+      .slice(plan.provenance[index].arg, end)
+      .map((a) => (typeof a === 'string' ? a : `<output of: ${a.execfd}>`));
     // Arguments nobody wrote (default namespaces) follow without provenance: keep this group's options only.
-    return bwrapOptions(args).slice(0, what === 'hostname' ? 2 : 1).flat();
+    return bwrapOptions(args)
+      .slice(0, what === 'hostname' ? 2 : 1)
+      .flat();
   };
 
   const settings: ExplainSetting[] = [];
@@ -215,7 +257,11 @@ export function explain(options: ExplainOptions): ExplainResult {
       value,
       from: originJson(e.origin),
       ...(args ? { args } : {}),
-      ...(skipped ? { note: `not mounted: ${skipped.reason}` } : created ? { note: `source ${args[1]} does not exist: redwrap creates it (--strict skips the mount)` } : {}),
+      ...(skipped
+        ? { note: `not mounted: ${skipped.reason}` }
+        : created
+          ? { note: `source ${args[1]} does not exist: redwrap creates it (--strict skips the mount)` }
+          : {}),
       overridden: overridesOf(e.overrides, e.origin),
     });
   }
@@ -223,7 +269,14 @@ export function explain(options: ExplainOptions): ExplainResult {
     if (key === 'all') continue;
     const share = merged.shares[key];
     const unset = key === 'time' ? 'shared (default)' : 'isolated (default)';
-    const value = share.type === 'join' ? `join ${share.path}` : share.type === 'enabled' ? 'shared' : share.type === 'disabled' ? 'isolated' : unset;
+    const value =
+      share.type === 'join'
+        ? `join ${share.path}`
+        : share.type === 'enabled'
+          ? 'shared'
+          : share.type === 'disabled'
+            ? 'isolated'
+            : unset;
     settings.push({
       kind: 'namespace',
       key,
@@ -235,32 +288,78 @@ export function explain(options: ExplainOptions): ExplainResult {
     });
   }
   for (const c of merged.capabilities) {
-    settings.push({ kind: 'capability', key: c.value.cap, value: c.value.add ? 'add' : 'drop', from: originJson(c.origin), ...(argsOf(`capability ${c.value.cap}`) ? { args: argsOf(`capability ${c.value.cap}`) } : {}), overridden: overridesOf(c.overrides, c.origin) });
+    settings.push({
+      kind: 'capability',
+      key: c.value.cap,
+      value: c.value.add ? 'add' : 'drop',
+      from: originJson(c.origin),
+      ...(argsOf(`capability ${c.value.cap}`) ? { args: argsOf(`capability ${c.value.cap}`) } : {}),
+      overridden: overridesOf(c.overrides, c.origin),
+    });
   }
   for (const e of merged.environ) {
     const { at: _at, ...value } = e.value;
-    settings.push({ kind: 'environ', key: e.value.key, value, from: originJson(e.origin), ...(argsOf(`environ ${e.value.key}`) ? { args: argsOf(`environ ${e.value.key}`) } : {}), overridden: overridesOf(e.overrides, e.origin) });
+    settings.push({
+      kind: 'environ',
+      key: e.value.key,
+      value,
+      from: originJson(e.origin),
+      ...(argsOf(`environ ${e.value.key}`) ? { args: argsOf(`environ ${e.value.key}`) } : {}),
+      overridden: overridesOf(e.overrides, e.origin),
+    });
   }
   for (const [key, s] of Object.entries(merged.scalars)) {
     if (!s) continue;
-    settings.push({ kind: 'scalar', key, value: s.value, from: originJson(s.origin), ...(argsOf(key) ? { args: argsOf(key) } : {}), overridden: overridesOf(s.overrides, s.origin) });
+    settings.push({
+      kind: 'scalar',
+      key,
+      value: s.value,
+      from: originJson(s.origin),
+      ...(argsOf(key) ? { args: argsOf(key) } : {}),
+      overridden: overridesOf(s.overrides, s.origin),
+    });
   }
   for (const key of ['path', 'ldpath'] as const) {
     const list = merged[key];
     if (!list) continue;
     const [first, ...rest] = list.contributions;
-    settings.push({ kind: 'path', key, value: list.value, from: originJson(first.origin), alsoFrom: rest.map((c) => originJson(c.origin)), ...(argsOf(key) ? { args: argsOf(key) } : {}), overridden: [] });
+    settings.push({
+      kind: 'path',
+      key,
+      value: list.value,
+      from: originJson(first.origin),
+      alsoFrom: rest.map((c) => originJson(c.origin)),
+      ...(argsOf(key) ? { args: argsOf(key) } : {}),
+      overridden: [],
+    });
   }
   settings.push(...cgroupSettings(family, merged));
   addStrictest(settings, familySecurityDefinitions(family, { host }));
   for (const s of merged.seccomp) {
-    const owner = present(family.nodes.find((n) => n.path === s.node), `node ${s.node} of the family`);
+    const owner = present(
+      family.nodes.find((n) => n.path === s.node),
+      `node ${s.node} of the family`,
+    );
     const config = present(s.kind === 'admin' ? owner.admin : owner.normal, `the ${s.kind} config of ${s.node}`);
     const at = (path: string) => originJson({ ...s.origin, at: config.positions[path] ?? s.origin.at });
-    settings.push({ kind: 'seccomp', key: 'default', value: s.filter.default ?? 'allow', from: at('seccomp.default'), note: `filter of ${s.alias}${s.kind === 'admin' ? ' (admin)' : ''}: every node's filter applies`, overridden: [] });
+    settings.push({
+      kind: 'seccomp',
+      key: 'default',
+      value: s.filter.default ?? 'allow',
+      from: at('seccomp.default'),
+      note: `filter of ${s.alias}${s.kind === 'admin' ? ' (admin)' : ''}: every node's filter applies`,
+      overridden: [],
+    });
     s.filter.rules.forEach((rule, i) => {
       const syscalls = Array.isArray(rule.syscall) ? rule.syscall.join(',') : rule.syscall;
-      settings.push({ kind: 'seccomp', key: syscalls, value: rule.action === 'errno' ? `errno ${rule.errno ?? 'EPERM'}` : rule.action, from: at(`seccomp.rules.${i}.syscall`), note: `filter of ${s.alias}${s.kind === 'admin' ? ' (admin)' : ''}`, overridden: [] });
+      settings.push({
+        kind: 'seccomp',
+        key: syscalls,
+        value: rule.action === 'errno' ? `errno ${rule.errno ?? 'EPERM'}` : rule.action,
+        from: at(`seccomp.rules.${i}.syscall`),
+        note: `filter of ${s.alias}${s.kind === 'admin' ? ' (admin)' : ''}`,
+        overridden: [],
+      });
     });
   }
 
@@ -289,7 +388,11 @@ function addStrictest(settings: ExplainSetting[], defs: Definition[]): void {
   for (const s of settings) {
     const setting = guardedSetting(s);
     const best = setting && strictestOf(defs, setting);
-    if (best) s.strictest = { from: originJson(best.origin), value: best.via ? `${best.shown} (from ${best.via})` : best.shown };
+    if (best)
+      s.strictest = {
+        from: originJson(best.origin),
+        value: best.via ? `${best.shown} (from ${best.via})` : best.shown,
+      };
   }
 }
 
@@ -302,7 +405,12 @@ function cgroupSettings(family: Family, merged: MergedConfig): ExplainSetting[] 
     for (const [controller, values] of Object.entries(c.settings) as [string, Record<string, string>][]) {
       for (const [key, raw] of Object.entries(values)) {
         if (raw === undefined) continue;
-        const file = family.admin && node.admin?.config.cgroups && (node.admin.config.cgroups as Record<string, Record<string, string>>)[controller]?.[key] !== undefined ? node.admin : node.normal;
+        const file =
+          family.admin &&
+          node.admin?.config.cgroups &&
+          (node.admin.config.cgroups as Record<string, Record<string, string>>)[controller]?.[key] !== undefined
+            ? node.admin
+            : node.normal;
         const at = file.positions[`config.cgroups.${controller}.${key}`] ?? { file: file.file, line: 0, col: 0 };
         const label = `${controller}.${key}`;
         let note: string | undefined;
@@ -312,10 +420,12 @@ function cgroupSettings(family: Family, merged: MergedConfig): ExplainSetting[] 
           if (theirs === undefined) continue;
           if (parse) {
             const [mine, cap] = [parse(raw), parse(theirs)];
-            if (cap !== undefined && (mine === undefined || mine > cap)) note = `capped at ${theirs} by ${above.alias} (${above.node})`;
+            if (cap !== undefined && (mine === undefined || mine > cap))
+              note = `capped at ${theirs} by ${above.alias} (${above.node})`;
           } else if (controller === 'cpuset') {
             const [mine, cap] = [cpuList(raw), cpuList(theirs)];
-            if (mine && cap && [...mine].some((x) => !cap.has(x))) note = `not within ${theirs} of ${above.alias} (${above.node}): the kernel refuses or narrows it`;
+            if (mine && cap && [...mine].some((x) => !cap.has(x)))
+              note = `not within ${theirs} of ${above.alias} (${above.node}): the kernel refuses or narrows it`;
           }
           break;
         }
@@ -333,7 +443,8 @@ function cgroupSettings(family: Family, merged: MergedConfig): ExplainSetting[] 
   return out;
 }
 
-const fromText = (o: OriginJson) => `${o.alias}${o.kind === 'admin' ? ' (admin)' : ''} ${o.file}${o.line ? `:${o.line}` : ''}`;
+const fromText = (o: OriginJson) =>
+  `${o.alias}${o.kind === 'admin' ? ' (admin)' : ''} ${o.file}${o.line ? `:${o.line}` : ''}`;
 const show = (v: unknown): string => {
   if (typeof v === 'string') return v;
   if (v && typeof v === 'object' && 'mode' in v) {
@@ -344,24 +455,54 @@ const show = (v: unknown): string => {
 };
 
 export function renderExplain(result: ExplainResult): string {
-  const lines = [`explain ${result.alias} (${result.node})${result.admin ? ', with the admin configs' : ''}; family: ${result.family.map((f) => f.alias).join(' <- ')}`];
-  if (!result.launchable) lines.push(`NOT LAUNCHABLE: redwrap refuses this node:`, ...result.errors.map((e) => `  - ${e}`));
-  const titles: Record<SettingKind, string> = { export: 'mounts', namespace: 'namespaces', capability: 'capabilities', environ: 'environment', scalar: 'settings', path: 'paths', cgroup: 'cgroups', seccomp: 'seccomp' };
-  for (const kind of ['export', 'namespace', 'capability', 'environ', 'scalar', 'path', 'cgroup', 'seccomp'] as SettingKind[]) {
+  const lines = [
+    `explain ${result.alias} (${result.node})${result.admin ? ', with the admin configs' : ''}; family: ${result.family.map((f) => f.alias).join(' <- ')}`,
+  ];
+  if (!result.launchable)
+    lines.push(`NOT LAUNCHABLE: redwrap refuses this node:`, ...result.errors.map((e) => `  - ${e}`));
+  const titles: Record<SettingKind, string> = {
+    export: 'mounts',
+    namespace: 'namespaces',
+    capability: 'capabilities',
+    environ: 'environment',
+    scalar: 'settings',
+    path: 'paths',
+    cgroup: 'cgroups',
+    seccomp: 'seccomp',
+  };
+  for (const kind of [
+    'export',
+    'namespace',
+    'capability',
+    'environ',
+    'scalar',
+    'path',
+    'cgroup',
+    'seccomp',
+  ] as SettingKind[]) {
     const group = result.settings.filter((s) => s.kind === kind);
     if (!group.length) continue;
     lines.push(`${titles[kind]}:`);
     for (const s of group) {
-      lines.push(`  ${s.key}: ${show(s.value)}${s.from ? `  <- ${fromText(s.from)}` : ''}${s.args ? `  [${s.args.join(' ')}]` : ''}`);
+      lines.push(
+        `  ${s.key}: ${show(s.value)}${s.from ? `  <- ${fromText(s.from)}` : ''}${s.args ? `  [${s.args.join(' ')}]` : ''}`,
+      );
       if (s.note) lines.push(`      ${s.note}`);
-      if (s.strictest && !(s.from && s.from.file === s.strictest.from.file && s.from.line === s.strictest.from.line)) lines.push(`      strictest: ${s.strictest.value} <- ${fromText(s.strictest.from)} (no descendant may loosen it)`);
+      if (s.strictest && !(s.from && s.from.file === s.strictest.from.file && s.from.line === s.strictest.from.line))
+        lines.push(
+          `      strictest: ${s.strictest.value} <- ${fromText(s.strictest.from)} (no descendant may loosen it)`,
+        );
       for (const also of s.alsoFrom ?? []) lines.push(`      also <- ${fromText(also)}`);
-      for (const o of s.overridden) lines.push(`      overrides ${o.by === 'descendant' ? "a descendant's" : o.by === 'ancestor' ? "an ancestor's" : 'the same node\'s'} ${show(o.value)} (${o.reason}) <- ${fromText(o.from)}`);
+      for (const o of s.overridden)
+        lines.push(
+          `      overrides ${o.by === 'descendant' ? "a descendant's" : o.by === 'ancestor' ? "an ancestor's" : "the same node's"} ${show(o.value)} (${o.reason}) <- ${fromText(o.from)}`,
+        );
     }
   }
   if (result.refused.length) {
     lines.push('refused:');
-    for (const r of result.refused) lines.push(`  ${r.kind} ${r.key}: ${show(r.value)} <- ${fromText(r.from)}`, `      ${r.message}`);
+    for (const r of result.refused)
+      lines.push(`  ${r.kind} ${r.key}: ${show(r.value)} <- ${fromText(r.from)}`, `      ${r.message}`);
   }
   return lines.join('\n');
 }

@@ -92,13 +92,24 @@ export interface LaunchRefusal {
   error: RedpakError;
 }
 
-const refusal = (rule: LaunchRefusal['rule'], message: string, at: SourcePosition | undefined, hint?: string): LaunchRefusal => ({
+const refusal = (
+  rule: LaunchRefusal['rule'],
+  message: string,
+  at: SourcePosition | undefined,
+  hint?: string,
+): LaunchRefusal => ({
   rule,
   error: new RedpakError('launch', message, { ...(at ? { at } : {}), ...(hint ? { hint } : {}) }),
 });
 
 /** Everything bwrap or the host would refuse in this compiled launch (empty: it would start). */
-export function launchRefusals(family: Family, merged: MergedConfig, plan: LaunchPlan, sysroot: Sysroot, view: HostView): LaunchRefusal[] {
+export function launchRefusals(
+  family: Family,
+  merged: MergedConfig,
+  plan: LaunchPlan,
+  sysroot: Sysroot,
+  view: HostView,
+): LaunchRefusal[] {
   const out: LaunchRefusal[] = [];
   const originOfSource = (source: string) => plan.provenance.find((p) => plan.args[p.arg + 1] === source)?.origin;
 
@@ -109,14 +120,28 @@ export function launchRefusals(family: Family, merged: MergedConfig, plan: Launc
     const stats = lstatOrUndefined(sysroot.toHost(parent));
     if (stats && !stats.isDirectory()) {
       const origin = originOfSource(dir);
-      out.push(refusal('export-source', `export source ${dir}${origin ? ` of ${origin.alias}` : ''} cannot be created: ${parent} is ${stats.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}`, origin?.at, 'point the export at a directory that exists or can be created'));
+      out.push(
+        refusal(
+          'export-source',
+          `export source ${dir}${origin ? ` of ${origin.alias}` : ''} cannot be created: ${parent} is ${stats.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}`,
+          origin?.at,
+          'point the export at a directory that exists or can be created',
+        ),
+      );
     }
   }
   if (!sysroot.isHost) return out;
 
   for (const join of plan.joins) {
     if (!existsSync(join.path)) {
-      out.push(refusal('namespace', `share_${join.namespace}: namespace ${join.path} does not exist`, merged.shares[join.namespace]?.origin?.at, 'the process owning it must be running when the node is launched'));
+      out.push(
+        refusal(
+          'namespace',
+          `share_${join.namespace}: namespace ${join.path} does not exist`,
+          merged.shares[join.namespace]?.origin?.at,
+          'the process owning it must be running when the node is launched',
+        ),
+      );
     }
   }
   const kinds: [string, boolean][] = [
@@ -127,7 +152,16 @@ export function launchRefusals(family: Family, merged: MergedConfig, plan: Launc
   for (const [kind, wanted] of kinds) {
     const missing = kind === 'user' ? !view.userNamespaces || !view.namespaces.has('user') : !view.namespaces.has(kind);
     if (wanted && missing) {
-      out.push(refusal('namespace', `share_${kind} disabled: this host cannot create ${kind} namespaces`, merged.shares[kind as keyof MergedConfig['shares']]?.origin?.at, kind === 'user' ? 'user namespaces are off (sysctl user.max_user_namespaces)' : `the kernel has no ${kind} namespaces`));
+      out.push(
+        refusal(
+          'namespace',
+          `share_${kind} disabled: this host cannot create ${kind} namespaces`,
+          merged.shares[kind as keyof MergedConfig['shares']]?.origin?.at,
+          kind === 'user'
+            ? 'user namespaces are off (sysctl user.max_user_namespaces)'
+            : `the kernel has no ${kind} namespaces`,
+        ),
+      );
     }
   }
 
@@ -137,19 +171,30 @@ export function launchRefusals(family: Family, merged: MergedConfig, plan: Launc
       const name = value.cap.toLowerCase().replace(/^(?!cap_)/, 'cap_');
       const index = (CAPABILITY_NAMES as readonly string[]).indexOf(name);
       if (index >= 0 && (view.capBounding & (1n << BigInt(index))) === 0n) {
-        out.push(refusal('capability', `capability ${value.cap} of ${origin.alias} is not in this host's bounding set: bwrap cannot add it`, origin.at));
+        out.push(
+          refusal(
+            'capability',
+            `capability ${value.cap} of ${origin.alias} is not in this host's bounding set: bwrap cannot add it`,
+            origin.at,
+          ),
+        );
       }
     }
   }
 
-  for (const [key, lookup] of [['set-user', view.lookupUser], ['set-group', view.lookupGroup]] as const) {
+  for (const [key, lookup] of [
+    ['set-user', view.lookupUser],
+    ['set-group', view.lookupGroup],
+  ] as const) {
     const scalar = merged.scalars[key];
     if (!scalar) continue;
     try {
       lookup(scalar.value);
     } catch (error) {
       if (!(error instanceof RedpakError)) throw error;
-      out.push(refusal('user', `${key} "${scalar.value}" of ${scalar.origin.alias}: ${error.message}`, scalar.origin.at));
+      out.push(
+        refusal('user', `${key} "${scalar.value}" of ${scalar.origin.alias}: ${error.message}`, scalar.origin.at),
+      );
     }
   }
 
@@ -173,7 +218,13 @@ export function launchRefusals(family: Family, merged: MergedConfig, plan: Launc
         const asked = parseCpuList(cpus);
         const absent = asked ? [...asked].filter((cpu) => !onlineCpus.has(cpu)) : [];
         if (absent.length) {
-          out.push(refusal('cgroups-host', `cpuset.cpus "${cpus}" of ${c.alias} names CPUs this host does not have (${absent.join(', ')}): the kernel refuses it`, c.origins[c.origins.length - 1]?.at));
+          out.push(
+            refusal(
+              'cgroups-host',
+              `cpuset.cpus "${cpus}" of ${c.alias} names CPUs this host does not have (${absent.join(', ')}): the kernel refuses it`,
+              c.origins[c.origins.length - 1]?.at,
+            ),
+          );
         }
       }
     }

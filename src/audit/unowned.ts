@@ -22,7 +22,20 @@ import { LOCK_FILE } from '../pkg/lock.js';
 import { usrLinkTargets } from '../pkg/view.js';
 
 /** Node-relative paths that are the node's own state, not packaged content (.redpak: package generations, and launch caches of older versions). */
-const NODE_STATE = new Set([STATUS_FILE, NORMAL_CONFIG, ADMIN_CONFIG, LEGACY_NORMAL_CONFIG, LEGACY_ADMIN_CONFIG, REPOS_DIR, RPMDB_DIR, 'var/lib/dnf', 'var/cache', REDPAK_DIR, STAGE_DIR, LOCK_FILE]);
+const NODE_STATE = new Set([
+  STATUS_FILE,
+  NORMAL_CONFIG,
+  ADMIN_CONFIG,
+  LEGACY_NORMAL_CONFIG,
+  LEGACY_ADMIN_CONFIG,
+  REPOS_DIR,
+  RPMDB_DIR,
+  'var/lib/dnf',
+  'var/cache',
+  REDPAK_DIR,
+  STAGE_DIR,
+  LOCK_FILE,
+]);
 
 /**
  * Files and links below `nodeRoot` that are in no package's file list (`owned`: the paths rpm
@@ -31,11 +44,13 @@ const NODE_STATE = new Set([STATUS_FILE, NORMAL_CONFIG, ADMIN_CONFIG, LEGACY_NOR
  */
 export function unownedFiles(nodeRoot: string, owned: ReadonlySet<string>): string[] {
   const links = usrLinkTargets();
-  const landed = new Set([...owned].map((path) => {
-    const [, top, ...rest] = path.split('/');
-    const target = links[top ?? ''];
-    return target ? `/${target.replace(/^\/+/, '')}/${rest.join('/')}` : path;
-  }));
+  const landed = new Set(
+    [...owned].map((path) => {
+      const [, top, ...rest] = path.split('/');
+      const target = links[top ?? ''];
+      return target ? `/${target.replace(/^\/+/, '')}/${rest.join('/')}` : path;
+    }),
+  );
   const isOwned = (path: string) => owned.has(path) || landed.has(path);
   const out: string[] = [];
   const walk = (rel: string) => {

@@ -38,7 +38,10 @@ export interface WhyOptions {
 
 export async function why(options: WhyOptions): Promise<WhyResult> {
   const capability = options.capability.trim();
-  if (!capability) throw new RedpakError('usage', 'the capability is empty', { hint: 'give a package name, a capability such as libfoo.so.1()(64bit), or a file path' });
+  if (!capability)
+    throw new RedpakError('usage', 'the capability is empty', {
+      hint: 'give a package name, a capability such as libfoo.so.1()(64bit), or a file path',
+    });
   const sysroot = Sysroot.open(options.sysroot);
   const family = loadFamily(options.redpath, { sysroot, cwd: options.cwd });
   const leaf = family.nodes[0];
@@ -56,10 +59,17 @@ export async function why(options: WhyOptions): Promise<WhyResult> {
   const above = dirname(top.path);
   const outer = top.path !== '/' && hasRpmDb(sysroot.toHost(above)) ? [sysroot.toHost(above)] : [];
 
-  recoverInterrupted(nodes.map((n) => n.node), top.hostPath);
+  recoverInterrupted(
+    nodes.map((n) => n.node),
+    top.hostPath,
+  );
   const answer = await whyCapability({ nodes, outer, focus: leaf.hostPath, capability });
   if (answer.unreadable.length) {
-    throw new RedpakError('tool-failed', `cannot read the rpm database of ${answer.unreadable.map((u) => u.node).join(', ')}`, { hint: 'redmanager check names every unreadable database' });
+    throw new RedpakError(
+      'tool-failed',
+      `cannot read the rpm database of ${answer.unreadable.map((u) => u.node).join(', ')}`,
+      { hint: 'redmanager check names every unreadable database' },
+    );
   }
   const aliases = new Map<string, string>([...family.nodes.map((n) => [n.hostPath, n.alias] as const)]);
   const descendants = loadTree(leaf.path, { sysroot });
@@ -76,13 +86,24 @@ export async function why(options: WhyOptions): Promise<WhyResult> {
     node: leaf.path,
     alias: leaf.alias,
     capability,
-    providers: answer.providers.map((p) => ({ ...ref(p), provides: p.provides, inView: p.inView })).sort((a, b) => Number(b.inView) - Number(a.inView)),
-    requirers: answer.requirers.map((r) => ({ ...ref(r), requirement: r.requirement, satisfied: r.satisfiedBy.length > 0, satisfiedBy: r.satisfiedBy.map(ref) })),
+    providers: answer.providers
+      .map((p) => ({ ...ref(p), provides: p.provides, inView: p.inView }))
+      .sort((a, b) => Number(b.inView) - Number(a.inView)),
+    requirers: answer.requirers.map((r) => ({
+      ...ref(r),
+      requirement: r.requirement,
+      satisfied: r.satisfiedBy.length > 0,
+      satisfiedBy: r.satisfiedBy.map(ref),
+    })),
   };
   if (!result.providers.length && !result.requirers.length) {
-    throw new RedpakError('package', `nothing in the family of ${leaf.alias} (${leaf.path}) provides or requires ${capability}`, {
-      hint: `check the spelling; \`redwrap-dnf --redpath ${leaf.path} list --family\` lists the packages the node sees`,
-    });
+    throw new RedpakError(
+      'package',
+      `nothing in the family of ${leaf.alias} (${leaf.path}) provides or requires ${capability}`,
+      {
+        hint: `check the spelling; \`redwrap-dnf --redpath ${leaf.path} list --family\` lists the packages the node sees`,
+      },
+    );
   }
   return result;
 }
@@ -95,18 +116,22 @@ export function renderWhy(result: WhyResult): string {
   const below = result.providers.filter((p) => !p.inView);
   if (inView.length) {
     lines.push(`${result.capability} is provided to ${result.alias} (${result.node}) by:`);
-    for (const p of inView) lines.push(`  ${p.package} in ${nodeName(p)}${p.provides.length ? `  (provides ${p.provides.join(', ')})` : ''}`);
+    for (const p of inView)
+      lines.push(`  ${p.package} in ${nodeName(p)}${p.provides.length ? `  (provides ${p.provides.join(', ')})` : ''}`);
   } else {
     lines.push(`nothing in ${result.alias} (${result.node}) or its ancestors provides ${result.capability}`);
   }
   if (below.length) {
     lines.push('provided below it by:');
-    for (const p of below) lines.push(`  ${p.package} in ${nodeName(p)}${p.provides.length ? `  (provides ${p.provides.join(', ')})` : ''}`);
+    for (const p of below)
+      lines.push(`  ${p.package} in ${nodeName(p)}${p.provides.length ? `  (provides ${p.provides.join(', ')})` : ''}`);
   }
   if (result.requirers.length) {
     lines.push('required by:');
     for (const r of result.requirers) {
-      const by = r.satisfied ? `satisfied by ${r.satisfiedBy.map((s) => `${s.package} in ${nodeName(s)}`).join(', ')}` : 'NOT SATISFIED';
+      const by = r.satisfied
+        ? `satisfied by ${r.satisfiedBy.map((s) => `${s.package} in ${nodeName(s)}`).join(', ')}`
+        : 'NOT SATISFIED';
       lines.push(`  ${r.package} in ${nodeName(r)}: requires ${r.requirement}; ${by}`);
     }
   } else {

@@ -33,7 +33,11 @@ export interface DemoResult {
   steps: DemoStep[];
 }
 
-export async function runDemo(options: { dir?: string; host: HostFacts; onStep?: (step: DemoStep) => void }): Promise<DemoResult> {
+export async function runDemo(options: {
+  dir?: string;
+  host: HostFacts;
+  onStep?: (step: DemoStep) => void;
+}): Promise<DemoResult> {
   const dir = resolve(options.dir ?? mkdtempSync(join(tmpdir(), 'redpak-demo-')));
   const system = join(dir, 'redpak');
   const platform = join(system, 'platform');
@@ -49,10 +53,16 @@ export async function runDemo(options: { dir?: string; host: HostFacts; onStep?:
   step({
     title: 'A package repository, built from the spec files in fixtures/ (rpmbuild, createrepo_c)',
     command: 'rpmbuild -bb fixtures/specs/*.spec && createrepo_c REPO',
-    output: `${repo.repoDir}: ${Object.keys(repo.rpms).filter((f) => !f.startsWith('redsigned')).sort().join(' ')}`,
+    output: `${repo.repoDir}: ${Object.keys(repo.rpms)
+      .filter((f) => !f.startsWith('redsigned'))
+      .sort()
+      .join(' ')}`,
   });
 
-  const created = [...(await createPackageNode({ redpath: platform, host })).nodes, ...(await createPackageNode({ redpath: app, host })).nodes];
+  const created = [
+    ...(await createPackageNode({ redpath: platform, host })).nodes,
+    ...(await createPackageNode({ redpath: app, host })).nodes,
+  ];
   // The family's repositories live in the system node; platform and app inherit them.
   const repoFile = join(system, REPOS_DIR, 'demo.repo');
   mkdirSync(dirname(repoFile), { recursive: true });
@@ -60,7 +70,9 @@ export async function runDemo(options: { dir?: string; host: HostFacts; onStep?:
   step({
     title: 'The family: system (the host view) → platform → app, each with its own rpm database',
     command: `redmanager create-node --redpath ${platform} && redmanager create-node --redpath ${app}`,
-    output: [...created.map((n) => `${n.action} node ${n.alias} at ${n.path}`), `repository file ${repoFile}`].join('\n'),
+    output: [...created.map((n) => `${n.action} node ${n.alias} at ${n.path}`), `repository file ${repoFile}`].join(
+      '\n',
+    ),
   });
 
   const transaction = async (node: string, specs: string[]) => {
@@ -81,7 +93,7 @@ export async function runDemo(options: { dir?: string; host: HostFacts; onStep?:
   const aliasOf = new Map(loadFamily(app).nodes.map((n) => [n.hostPath, n.alias]));
   const view = await list({ redpath: app, scope: 'family', host });
   step({
-    title: 'What app sees: its packages and its ancestors\', each with the node that owns it',
+    title: "What app sees: its packages and its ancestors', each with the node that owns it",
     command: `redwrap-dnf --redpath ${app} list --family`,
     output: view
       .filter((p) => p.name !== 'redpak-host-provides')
@@ -89,7 +101,11 @@ export async function runDemo(options: { dir?: string; host: HostFacts; onStep?:
       .join('\n'),
   });
 
-  step({ title: 'The family tree', command: `redmanager tree --redroot ${system}`, output: renderTree(loadTree(system)) });
+  step({
+    title: 'The family tree',
+    command: `redmanager tree --redroot ${system}`,
+    output: renderTree(loadTree(system)),
+  });
 
   const family = loadFamily(app);
   assertEnabled(family);
@@ -100,8 +116,13 @@ export async function runDemo(options: { dir?: string; host: HostFacts; onStep?:
   });
 
   const run = spawnSync(join(PACKAGE_ROOT, 'bin/redwrap'), ['--redpath', app, '--', 'redhello'], { encoding: 'utf8' });
-  if (run.status !== 0) throw new RedpakError('launch', `redhello failed in ${app} (exit ${run.status}): ${run.stderr.trim()}`);
-  step({ title: 'The application, run in its node', command: `redwrap --redpath ${app} -- redhello`, output: run.stdout.trimEnd() });
+  if (run.status !== 0)
+    throw new RedpakError('launch', `redhello failed in ${app} (exit ${run.status}): ${run.stderr.trim()}`);
+  step({
+    title: 'The application, run in its node',
+    command: `redwrap --redpath ${app} -- redhello`,
+    output: run.stdout.trimEnd(),
+  });
 
   return { dir, nodes: created.map((n) => ({ path: n.path, alias: n.alias })), steps };
 }

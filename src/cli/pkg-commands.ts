@@ -18,21 +18,42 @@ export const commonFlags = {
     multipleNonGreedy: true,
     helpValue: 'DIR',
   }),
-  'no-repo-files': Flags.boolean({ description: 'ignore the etc/yum.repos.d/*.repo files of the family (use only --repo-dir)' }),
+  'no-repo-files': Flags.boolean({
+    description: 'ignore the etc/yum.repos.d/*.repo files of the family (use only --repo-dir)',
+  }),
   refresh: Flags.boolean({ description: 'refetch repository metadata even if the cached copy has not expired' }),
   cacheonly: Flags.boolean({ char: 'C', description: 'use the cached metadata only; never fetch' }),
-  nogpgcheck: Flags.boolean({ description: 'do not check package signatures (overrides gpgcheck of the .repo files and of the node config)' }),
-  'lock-wait': Flags.integer({ description: 'seconds to wait when another transaction holds the family lock (default: fail at once)', default: 0, helpValue: 'SECONDS' }),
+  nogpgcheck: Flags.boolean({
+    description: 'do not check package signatures (overrides gpgcheck of the .repo files and of the node config)',
+  }),
+  'lock-wait': Flags.integer({
+    description: 'seconds to wait when another transaction holds the family lock (default: fail at once)',
+    default: 0,
+    helpValue: 'SECONDS',
+  }),
 };
 
 export const transactionFlags = {
   ...commonFlags,
-  assumeyes: Flags.boolean({ char: 'y', description: 'answer yes: apply the transaction without asking', exclusive: ['assumeno'] }),
-  assumeno: Flags.boolean({ description: 'answer no: show the transaction and change nothing', exclusive: ['assumeyes'] }),
-  forcenode: Flags.boolean({ description: 'install the node its own copy of a package an ancestor already has (breaks rule 2 on purpose)' }),
-  noscripts: Flags.boolean({ description: 'do not run the packages\' scriptlets' }),
+  assumeyes: Flags.boolean({
+    char: 'y',
+    description: 'answer yes: apply the transaction without asking',
+    exclusive: ['assumeno'],
+  }),
+  assumeno: Flags.boolean({
+    description: 'answer no: show the transaction and change nothing',
+    exclusive: ['assumeyes'],
+  }),
+  forcenode: Flags.boolean({
+    description: 'install the node its own copy of a package an ancestor already has (breaks rule 2 on purpose)',
+  }),
+  noscripts: Flags.boolean({ description: "do not run the packages' scriptlets" }),
   'weak-deps': Flags.boolean({ description: 'also install weak dependencies (Recommends, Supplements)' }),
-  'keep-generations': Flags.integer({ description: 'generations of the node to keep after the transaction (plus the newest known-good)', default: 5, min: 1 }),
+  'keep-generations': Flags.integer({
+    description: 'generations of the node to keep after the transaction (plus the newest known-good)',
+    default: 5,
+    min: 1,
+  }),
 };
 
 export interface CommonFlagValues {
@@ -118,6 +139,11 @@ export async function runTransactionCommand(
   out(renderOutcome(result));
   const name = signalNameOf(controller.signal);
   // The signal came during the merge, which signals wait for: the transaction is complete.
-  if (name) throw new InterruptedError(name, `interrupted by ${name} once the transaction was applied: node ${result.node} has its new state`, 'nothing to do');
+  if (name)
+    throw new InterruptedError(
+      name,
+      `interrupted by ${name} once the transaction was applied: node ${result.node} has its new state`,
+      'nothing to do',
+    );
   return result;
 }

@@ -51,9 +51,16 @@ const SUMMARY: Record<PlannedPackage['action'], string> = {
 /** dnf's transaction table: package, arch, version, repository, size; then the summary. */
 export function renderTransactionTable(plan: TransactionPlan): string {
   const header = ['Package', 'Arch', 'Version', 'Repository', 'Size'];
-  const rows = plan.packages.map((p) => [p.name, p.arch, p.evr, p.repo, p.action === 'erase' ? '' : formatSize(p.size)]);
+  const rows = plan.packages.map((p) => [
+    p.name,
+    p.arch,
+    p.evr,
+    p.repo,
+    p.action === 'erase' ? '' : formatSize(p.size),
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => ` ${cells.map((c, i) => (i === cells.length - 1 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ')}`;
+  const line = (cells: string[]) =>
+    ` ${cells.map((c, i) => (i === cells.length - 1 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ')}`;
   const rule = '='.repeat(widths.reduce((a, b) => a + b + 2, 0));
   const out = [`Node ${plan.alias} (${plan.node}):`, rule, line(header), rule];
   const placed = new Set<PlannedPackage>();
@@ -135,20 +142,49 @@ export class TransactionProgress {
     });
     const plain = this.options.plain ?? !process.stdout.isTTY;
     // listr2 is loaded only when a transaction runs: it costs every other command its start-up time.
-    this.run = import('listr2').then(({ Listr }) => new Listr(
-      [
-        ...(incoming.length
-          ? [{ title: 'Downloading and checking packages', task: (_: unknown, t: { newListr: (tasks: unknown[], o: object) => unknown }) => t.newListr(incoming.map((p) => taskFor(p.nevra, present(this.downloads.get(p.nevra), `the download of ${p.nevra}`))), { concurrent: true }) }]
-          : []),
-        {
-          title: 'Running transaction',
-          task: (_: unknown, t: { newListr: (tasks: unknown[], o: object) => unknown }) =>
-            t.newListr(plan.packages.map((p) => taskFor(`${VERB[p.action]} ${p.nevra}`, present(this.applies.get(p.nevra), `the step of ${p.nevra}`))), { concurrent: true }),
-        },
-      ] as never,
-      // No SIGINT handler of listr2's own (it exits 127): the command's handler aborts the transaction.
-      { renderer: plain ? 'simple' : 'default', fallbackRenderer: 'simple', exitOnError: true, registerSignalListeners: false, rendererOptions: { collapseSubtasks: false } } as never,
-    ).run()).catch(() => undefined);
+    this.run = import('listr2')
+      .then(({ Listr }) =>
+        new Listr(
+          [
+            ...(incoming.length
+              ? [
+                  {
+                    title: 'Downloading and checking packages',
+                    task: (_: unknown, t: { newListr: (tasks: unknown[], o: object) => unknown }) =>
+                      t.newListr(
+                        incoming.map((p) =>
+                          taskFor(p.nevra, present(this.downloads.get(p.nevra), `the download of ${p.nevra}`)),
+                        ),
+                        { concurrent: true },
+                      ),
+                  },
+                ]
+              : []),
+            {
+              title: 'Running transaction',
+              task: (_: unknown, t: { newListr: (tasks: unknown[], o: object) => unknown }) =>
+                t.newListr(
+                  plan.packages.map((p) =>
+                    taskFor(
+                      `${VERB[p.action]} ${p.nevra}`,
+                      present(this.applies.get(p.nevra), `the step of ${p.nevra}`),
+                    ),
+                  ),
+                  { concurrent: true },
+                ),
+            },
+          ] as never,
+          // No SIGINT handler of listr2's own (it exits 127): the command's handler aborts the transaction.
+          {
+            renderer: plain ? 'simple' : 'default',
+            fallbackRenderer: 'simple',
+            exitOnError: true,
+            registerSignalListeners: false,
+            rendererOptions: { collapseSubtasks: false },
+          } as never,
+        ).run(),
+      )
+      .catch(() => undefined);
   }
 
   onProgress = (event: ProgressEvent): void => {
@@ -183,7 +219,16 @@ export class TransactionProgress {
 export function renderOutcome(result: TransactionResult): string {
   if (result.status === 'nothing-to-do') return 'Dependencies resolved.\nNothing to do.';
   if (result.status === 'cancelled') return 'Operation aborted: nothing was changed.';
-  const past: Record<PlannedPackage['action'], string> = { install: 'Installed', obsolete: 'Installed', upgrade: 'Upgraded', downgrade: 'Downgraded', reinstall: 'Reinstalled', erase: 'Removed' };
+  const past: Record<PlannedPackage['action'], string> = {
+    install: 'Installed',
+    obsolete: 'Installed',
+    upgrade: 'Upgraded',
+    downgrade: 'Downgraded',
+    reinstall: 'Reinstalled',
+    erase: 'Removed',
+  };
   const lines = result.packages.map((p) => `  ${past[p.action]}: ${p.nevra}`);
-  return [...result.warnings.map((w) => `warning: ${w}`), ...lines, `Complete! (history id ${result.historyId})`].join('\n');
+  return [...result.warnings.map((w) => `warning: ${w}`), ...lines, `Complete! (history id ${result.historyId})`].join(
+    '\n',
+  );
 }

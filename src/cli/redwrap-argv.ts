@@ -43,27 +43,45 @@ const OPTIONAL_VALUE: Partial<Record<BooleanKey, 'yes-no' | 'any' | 'integer'>> 
 
 /** Every spelling, upstream redpak's first (docs/launch-cache.md, "Command line"); --root and --json are this project's. */
 const VALUE_OPTIONS: Record<string, ValueKey> = {
-  '--redpath': 'redpath', '--rpath': 'redpath', '--rp': 'redpath', '-r': 'redpath',
-  '--user': 'user', '--uid': 'user', '-U': 'user',
-  '--group': 'group', '--gid': 'group', '-G': 'group',
-  '--bwrap': 'bwrap', '-b': 'bwrap',
+  '--redpath': 'redpath',
+  '--rpath': 'redpath',
+  '--rp': 'redpath',
+  '-r': 'redpath',
+  '--user': 'user',
+  '--uid': 'user',
+  '-U': 'user',
+  '--group': 'group',
+  '--gid': 'group',
+  '-G': 'group',
+  '--bwrap': 'bwrap',
+  '-b': 'bwrap',
   '--root': 'root',
 };
 const BOOLEAN_OPTIONS: Record<string, BooleanKey> = {
-  '--admin': 'admin', '-a': 'admin',
+  '--admin': 'admin',
+  '-a': 'admin',
   '--dump': 'dump',
-  '--dump-only': 'dumpOnly', '-D': 'dumpOnly',
-  '--strict': 'strict', '-s': 'strict',
-  '--force': 'force', '-f': 'force',
-  '--unsafe': 'unsafe', '-u': 'unsafe',
-  '--verbose': 'verbose', '-v': 'verbose',
+  '--dump-only': 'dumpOnly',
+  '-D': 'dumpOnly',
+  '--strict': 'strict',
+  '-s': 'strict',
+  '--force': 'force',
+  '-f': 'force',
+  '--unsafe': 'unsafe',
+  '-u': 'unsafe',
+  '--verbose': 'verbose',
+  '-v': 'verbose',
   '--json': 'json',
-  '--help': 'help', '-h': 'help', '-?': 'help',
+  '--help': 'help',
+  '-h': 'help',
+  '-?': 'help',
 };
 
-export const REDWRAP_USAGE = 'redwrap --redpath NODE [--admin] [--strict[=yes|no]|--force[=yes|no]] [--dump|--dump-only] [--user U] [--group G] [--bwrap PATH] [--root SYSROOT] [--json] [--] PROGRAM [ARG...]';
+export const REDWRAP_USAGE =
+  'redwrap --redpath NODE [--admin] [--strict[=yes|no]|--force[=yes|no]] [--dump|--dump-only] [--user U] [--group G] [--bwrap PATH] [--root SYSROOT] [--json] [--] PROGRAM [ARG...]';
 
-const usage = (message: string) => new RedpakError('usage', message, { hint: `usage: ${REDWRAP_USAGE} (redwrap --help explains them)` });
+const usage = (message: string) =>
+  new RedpakError('usage', message, { hint: `usage: ${REDWRAP_USAGE} (redwrap --help explains them)` });
 
 export function parseRedwrapArgv(argv: readonly string[]): ParsedRedwrapArgv {
   const options: RedwrapOptions = { admin: false, dump: false, dumpOnly: false, strict: false, json: false };
@@ -97,12 +115,14 @@ export function parseRedwrapArgv(argv: readonly string[]): ParsedRedwrapArgv {
       if (value !== undefined && valueKind === 'yes-no' && value !== 'yes' && value !== 'no') {
         throw usage(`illegal boolean value '${value}' for option ${name} (valid values: yes or no)`);
       }
-      if (value !== undefined && valueKind === 'integer' && !/^\d+$/.test(value)) throw usage(`option ${name} takes a number (got "${value}")`);
+      if (value !== undefined && valueKind === 'integer' && !/^\d+$/.test(value))
+        throw usage(`option ${name} takes a number (got "${value}")`);
       const yes = value !== 'no';
       if (booleanKey === 'help') help = true;
       else if (booleanKey === 'force') options.strict = !yes;
       else if (booleanKey === 'strict') options.strict = yes;
-      else if (booleanKey === 'verbose' || booleanKey === 'unsafe') continue; // upstream: no effect on a launch
+      else if (booleanKey === 'verbose' || booleanKey === 'unsafe')
+        continue; // upstream: no effect on a launch
       else options[booleanKey] = true;
     } else throw usage(`Nonexistent flag: ${name}`);
   }
@@ -118,7 +138,8 @@ export function canonicalRedwrapArgv(parsed: ParsedRedwrapArgv): string[] {
   if (parsed.help) return ['--help'];
   const { options } = parsed;
   const argv = [`--redpath=${options.redpath}`];
-  for (const key of ['user', 'group', 'bwrap', 'root'] as const) if (options[key] !== undefined) argv.push(`--${key}=${options[key]}`);
+  for (const key of ['user', 'group', 'bwrap', 'root'] as const)
+    if (options[key] !== undefined) argv.push(`--${key}=${options[key]}`);
   if (options.admin) argv.push('--admin');
   if (options.dump) argv.push('--dump');
   if (options.dumpOnly) argv.push('--dump-only');

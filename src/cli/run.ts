@@ -31,8 +31,42 @@ export function commandFirst(argv: string[], commands: readonly string[], valueF
 }
 
 /** redwrap-dnf's commands and the options that take a value (to find the command word). */
-const DNF_COMMANDS = ['manager', 'install', 'remove', 'erase', 'autoremove', 'mark', 'upgrade', 'update', 'reinstall', 'downgrade', 'list', 'info', 'repoquery', 'repolist', 'makecache', 'clean', 'history', 'host-provides'];
-const DNF_VALUE_FLAGS = ['--redpath', '-r', '--rpath', '--rp', '--root', '--alias', '--template', '--template-admin', '--repo-dir', '--lock-wait', '--whatprovides', '--whatrequires', '--requires', '--provide'];
+const DNF_COMMANDS = [
+  'manager',
+  'install',
+  'remove',
+  'erase',
+  'autoremove',
+  'mark',
+  'upgrade',
+  'update',
+  'reinstall',
+  'downgrade',
+  'list',
+  'info',
+  'repoquery',
+  'repolist',
+  'makecache',
+  'clean',
+  'history',
+  'host-provides',
+];
+const DNF_VALUE_FLAGS = [
+  '--redpath',
+  '-r',
+  '--rpath',
+  '--rp',
+  '--root',
+  '--alias',
+  '--template',
+  '--template-admin',
+  '--repo-dir',
+  '--lock-wait',
+  '--whatprovides',
+  '--whatrequires',
+  '--requires',
+  '--provide',
+];
 
 /**
  * oclif's view of one executable. Each has its own root (dist/oclif/BIN) so that each has its own
@@ -44,14 +78,16 @@ export function oclifOptions(bin: Executable): Interfaces.LoadOptions & { root: 
   const pjson = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as Interfaces.PJSON;
   const target = `../../cli/${bin}.cjs`;
   // redwrap is a single-command executable: its flags come first, then the program.
-  const commands = bin === 'redwrap' ? { strategy: 'single', target } : { strategy: 'explicit', target, identifier: 'COMMANDS' };
+  const commands =
+    bin === 'redwrap' ? { strategy: 'single', target } : { strategy: 'explicit', target, identifier: 'COMMANDS' };
   pjson.oclif = { ...pjson.oclif, bin, commands } as Interfaces.PJSON['oclif'];
   return { root: join(PACKAGE_ROOT, 'dist', 'oclif', bin), pjson, isRoot: true };
 }
 
 export async function runExecutable(bin: Executable, argv: string[]): Promise<void> {
   // bin/ starts Node without NODE_EXTRA_CA_CERTS (see bin/redwrap-dnf); child processes get it back.
-  if (process.env.REDPAK_EXTRA_CA_CERTS && !process.env.NODE_EXTRA_CA_CERTS) process.env.NODE_EXTRA_CA_CERTS = process.env.REDPAK_EXTRA_CA_CERTS;
+  if (process.env.REDPAK_EXTRA_CA_CERTS && !process.env.NODE_EXTRA_CA_CERTS)
+    process.env.NODE_EXTRA_CA_CERTS = process.env.REDPAK_EXTRA_CA_CERTS;
   if (bin === 'redwrap-dnf') argv = commandFirst(argv, DNF_COMMANDS, DNF_VALUE_FLAGS);
   if (bin === 'redwrap') {
     // redwrap's own grammar (cli/redwrap-argv.ts), the fast launcher's too; oclif then gets the
@@ -72,7 +108,8 @@ export async function runExecutable(bin: Executable, argv: string[]): Promise<vo
 /** A redwrap usage error, as the commands report theirs (base-command.ts): exit 2, `--json` honoured. */
 function reportUsageError(error: RedpakError, argv: readonly string[]): void {
   const end = argv.indexOf('--');
-  if ((end < 0 ? argv : argv.slice(0, end)).includes('--json')) process.stdout.write(`${JSON.stringify({ error: error.toJSON() }, null, 2)}\n`);
+  if ((end < 0 ? argv : argv.slice(0, end)).includes('--json'))
+    process.stdout.write(`${JSON.stringify({ error: error.toJSON() }, null, 2)}\n`);
   else process.stderr.write(`redwrap: error: ${error.message}\n${error.hint ? `  hint: ${error.hint}\n` : ''}`);
   process.exitCode = error.exitCode;
 }

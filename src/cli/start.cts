@@ -52,7 +52,14 @@ const bundle = new Module(file, module);
 bundle.filename = file;
 bundle.paths = internals._nodeModulePaths(bundleDir);
 internals._cache[file] = bundle;
-(script.runInThisContext() as (...args: unknown[]) => void).call(bundle.exports, bundle.exports, Module.createRequire(file), bundle, file, bundleDir);
+(script.runInThisContext() as (...args: unknown[]) => void).call(
+  bundle.exports,
+  bundle.exports,
+  Module.createRequire(file),
+  bundle,
+  file,
+  bundleDir,
+);
 bundle.loaded = true;
 
 const commandIds = Object.keys((bundle.exports as { COMMANDS?: object }).COMMANDS ?? {});

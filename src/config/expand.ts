@@ -102,7 +102,11 @@ function expandAt(text: string, ctx: ExpandContext, active: readonly string[]): 
     i = end;
     if (name) out += lookup(name, ctx, active);
     // `$` followed by a non-name character expands to nothing.
-    if (out.length > MAX_EXPANSION) throw new RedpakError('expansion', `the expansion of "${text.slice(0, 80)}" grows beyond ${MAX_EXPANSION} characters`);
+    if (out.length > MAX_EXPANSION)
+      throw new RedpakError(
+        'expansion',
+        `the expansion of "${text.slice(0, 80)}" grows beyond ${MAX_EXPANSION} characters`,
+      );
   }
   return out;
 }
@@ -122,7 +126,10 @@ function matchingParen(text: string, open: number): number {
 function lookup(name: string, ctx: ExpandContext, active: readonly string[]): string {
   if (active.includes(name)) {
     const cycle = [...active.slice(active.indexOf(name)), name].map((n) => `$${n}`).join(' → ');
-    throw new RedpakError('expansion', `variable $${name} refers to itself (${cycle}): its expansion does not terminate`);
+    throw new RedpakError(
+      'expansion',
+      `variable $${name} refers to itself (${cycle}): its expansion does not terminate`,
+    );
   }
   const inner = [...active, name];
   const builtin = builtinValue(name, ctx);
@@ -208,7 +215,9 @@ const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', '
 export function formatToday(now: Date): string {
   const pad = (n: number) => String(n).padStart(2, '0');
   const zone =
-    new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' }).formatToParts(now).find((p) => p.type === 'timeZoneName')?.value ?? 'UTC';
+    new Intl.DateTimeFormat('en-US', { timeZoneName: 'short' })
+      .formatToParts(now)
+      .find((p) => p.type === 'timeZoneName')?.value ?? 'UTC';
   return `${pad(now.getDate())}-${MONTHS[now.getMonth()]}-${now.getFullYear()} ${pad(now.getHours())}:${pad(now.getMinutes())} (${zone})`;
 }
 

@@ -2,7 +2,16 @@
  * Text of `etc/redpak*.yaml` and `.rednode.yaml` → typed, validated model, with the file, line and
  * column of every value kept for errors and provenance. Pure (no file access).
  */
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode, type Document } from 'yaml';
+import {
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  type Node as YamlNode,
+  type Document,
+} from 'yaml';
 import { RedpakError, type SourcePosition } from '../errors.js';
 import { BOOLEAN_WORDS, canonicalEnum, type SchemaError } from './schema.js';
 import { validators } from './validators.js';
@@ -85,7 +94,12 @@ export function isValidAlias(alias: string): boolean {
 export function parseLocated(text: string, file: string, limits: ConfigLimits = DEFAULT_CONFIG_LIMITS): Located {
   assertConfigSize(Buffer.byteLength(text), file, limits);
   const lines = new LineCounter();
-  const doc: Document = parseDocument(text, { lineCounter: lines, schema: 'failsafe', uniqueKeys: true, prettyErrors: false });
+  const doc: Document = parseDocument(text, {
+    lineCounter: lines,
+    schema: 'failsafe',
+    uniqueKeys: true,
+    prettyErrors: false,
+  });
   const at = (offset: number | undefined): SourcePosition => {
     if (offset === undefined) return { file, line: 0, col: 0 };
     const { line, col } = lines.linePos(offset);
@@ -103,17 +117,23 @@ export function parseLocated(text: string, file: string, limits: ConfigLimits = 
     if (isAlias(node)) {
       aliases += 1;
       if (aliases > limits.maxAliases) {
-        throw new RedpakError('yaml-syntax', `more than ${limits.maxAliases} alias references (*${node.source}): refused, as an alias bomb`, {
-          at: at(node.range?.[0]),
-          hint: 'write the values out instead of repeating aliases',
-        });
+        throw new RedpakError(
+          'yaml-syntax',
+          `more than ${limits.maxAliases} alias references (*${node.source}): refused, as an alias bomb`,
+          {
+            at: at(node.range?.[0]),
+            hint: 'write the values out instead of repeating aliases',
+          },
+        );
       }
       return walk(node.resolve(doc), path, depth);
     }
     if (node === null || node === undefined) return undefined;
     const yamlNode = node as YamlNode;
     if (depth > limits.maxDepth) {
-      throw new RedpakError('yaml-syntax', `${describePath(path)} is nested more than ${limits.maxDepth} levels deep`, { at: at(yamlNode.range?.[0]) });
+      throw new RedpakError('yaml-syntax', `${describePath(path)} is nested more than ${limits.maxDepth} levels deep`, {
+        at: at(yamlNode.range?.[0]),
+      });
     }
     valueAt.set(path, at(yamlNode.range?.[0]));
     if (isMap(node)) {
@@ -121,14 +141,20 @@ export function parseLocated(text: string, file: string, limits: ConfigLimits = 
       for (const pair of node.items) {
         const keyNode = pair.key as YamlNode | null;
         const keyText = isScalar(keyNode) ? String(keyNode.value) : undefined;
-        if (keyText === undefined) throw new RedpakError('schema', 'mapping keys must be plain words', { at: at(keyNode?.range?.[0]) });
-        if (keyText.includes('\0')) throw new RedpakError('schema', 'a key holds a NUL character', { at: at(keyNode?.range?.[0]) });
+        if (keyText === undefined)
+          throw new RedpakError('schema', 'mapping keys must be plain words', { at: at(keyNode?.range?.[0]) });
+        if (keyText.includes('\0'))
+          throw new RedpakError('schema', 'a key holds a NUL character', { at: at(keyNode?.range?.[0]) });
         const key = keyText.toLowerCase();
         const childPath = path ? `${path}.${key}` : key;
         if (key in out || keyAt.has(childPath)) {
-          throw new RedpakError('schema', `key "${keyText}" appears twice in ${describePath(path)} (keys ignore case)`, {
-            at: at(keyNode?.range?.[0]),
-          });
+          throw new RedpakError(
+            'schema',
+            `key "${keyText}" appears twice in ${describePath(path)} (keys ignore case)`,
+            {
+              at: at(keyNode?.range?.[0]),
+            },
+          );
         }
         keyAt.set(childPath, at(keyNode?.range?.[0]));
         const value = walk(pair.value, childPath, depth + 1);
@@ -147,7 +173,8 @@ export function parseLocated(text: string, file: string, limits: ConfigLimits = 
     if (isScalar(node)) {
       if (node.value === null || node.value === '') return undefined;
       const scalar = String(node.value);
-      if (scalar.includes('\0')) throw new RedpakError('schema', `${describePath(path)} holds a NUL character`, { at: at(yamlNode.range?.[0]) });
+      if (scalar.includes('\0'))
+        throw new RedpakError('schema', `${describePath(path)} holds a NUL character`, { at: at(yamlNode.range?.[0]) });
       return scalar;
     }
     throw new RedpakError('schema', 'unexpected YAML node', { at: at(yamlNode.range?.[0]) });
@@ -172,7 +199,9 @@ export function schemaFailure(error: SchemaError, located: Located, file: string
     case 'additionalProperties': {
       const key = String((error.params as { additionalProperty: string }).additionalProperty);
       const keyPath = path ? `${path}.${key}` : key;
-      return new RedpakError('schema', `unknown key "${key}" in ${where}`, { at: located.keyAt.get(keyPath) ?? valueAt });
+      return new RedpakError('schema', `unknown key "${key}" in ${where}`, {
+        at: located.keyAt.get(keyPath) ?? valueAt,
+      });
     }
     case 'required': {
       const key = String((error.params as { missingProperty: string }).missingProperty);
@@ -187,7 +216,11 @@ export function schemaFailure(error: SchemaError, located: Located, file: string
       const given = lookupPlain(located.value, path);
       const shown = typeof given === 'string' ? `"${given}"` : 'value';
       const expected = (error.parentSchema as { description?: string } | undefined)?.description;
-      return new RedpakError('schema', `bad ${shown} for ${where}: ${expected ? `must be ${expected}` : (error.message ?? 'invalid')}`, { at: valueAt });
+      return new RedpakError(
+        'schema',
+        `bad ${shown} for ${where}: ${expected ? `must be ${expected}` : (error.message ?? 'invalid')}`,
+        { at: valueAt },
+      );
     }
   }
 }
@@ -202,7 +235,8 @@ function lookupPlain(value: Plain, path: string): Plain | undefined {
 }
 
 type Obj = { [key: string]: Plain };
-const str = (o: Obj | undefined, key: string): string | undefined => (o && typeof o[key] === 'string' ? (o[key] as string) : undefined);
+const str = (o: Obj | undefined, key: string): string | undefined =>
+  o && typeof o[key] === 'string' ? (o[key] as string) : undefined;
 const int = (o: Obj | undefined, key: string): number => {
   const v = str(o, key);
   return v === undefined ? 0 : Number.parseInt(v, 10);
@@ -227,12 +261,18 @@ function buildCgroups(raw: Obj | undefined): CgroupsConfig | undefined {
   return out;
 }
 
-export function parseNodeConfig(text: string, file: string, kind: ConfigKind, limits: ConfigLimits = DEFAULT_CONFIG_LIMITS): NodeConfig {
+export function parseNodeConfig(
+  text: string,
+  file: string,
+  kind: ConfigKind,
+  limits: ConfigLimits = DEFAULT_CONFIG_LIMITS,
+): NodeConfig {
   const located = parseLocated(text, file, limits);
   const check = validators().config;
   if (!check(located.value)) throw schemaFailure(check.errors![0], located, file);
   const root = located.value as Obj;
-  const position = (path: string): SourcePosition => located.keyAt.get(path) ?? located.valueAt.get(path) ?? { file, line: 0, col: 0 };
+  const position = (path: string): SourcePosition =>
+    located.keyAt.get(path) ?? located.valueAt.get(path) ?? { file, line: 0, col: 0 };
 
   const headersRaw = root.headers as Obj;
   const alias = str(headersRaw, 'alias')!;
@@ -265,7 +305,13 @@ export function parseNodeConfig(text: string, file: string, kind: ConfigKind, li
 
   const c = root.config as Obj | undefined;
   const capabilities: CapabilityEntry[] = ((c?.capabilities as Obj[] | undefined) ?? []).map((e, i) =>
-    opt({ cap: str(e, 'cap')!, add: int(e, 'add'), info: str(e, 'info'), warn: str(e, 'warn'), at: position(`config.capabilities.${i}`) }),
+    opt({
+      cap: str(e, 'cap')!,
+      add: int(e, 'add'),
+      info: str(e, 'info'),
+      warn: str(e, 'warn'),
+      at: position(`config.capabilities.${i}`),
+    }),
   );
   const config: ConfigTags = opt({
     persistdir: str(c, 'persistdir'),

@@ -13,13 +13,20 @@ type Schema = Record<string, unknown>;
 
 /** A regular expression matching any of `words`, ignoring case (JSON Schema patterns have no flags). */
 function anyCase(words: readonly string[]): string {
-  const word = (w: string) => [...w].map((c) => (/[a-z]/i.test(c) ? `[${c.toLowerCase()}${c.toUpperCase()}]` : c.replace(/[^\w]/g, '\\$&'))).join('');
+  const word = (w: string) =>
+    [...w]
+      .map((c) => (/[a-z]/i.test(c) ? `[${c.toLowerCase()}${c.toUpperCase()}]` : c.replace(/[^\w]/g, '\\$&')))
+      .join('');
   return `^(?:${words.map(word).join('|')})$`;
 }
 
 const text: Schema = { type: 'string' };
 const intText: Schema = { type: 'string', pattern: '^\\s*[-+]?[0-9]+\\s*$', description: 'an integer' };
-const ciEnum = (values: readonly string[]): Schema => ({ type: 'string', pattern: anyCase(values), description: `one of ${values.join(', ')}` });
+const ciEnum = (values: readonly string[]): Schema => ({
+  type: 'string',
+  pattern: anyCase(values),
+  description: `one of ${values.join(', ')}`,
+});
 const object = (properties: Record<string, Schema>, required: string[] = []): Schema => ({
   type: 'object',
   properties,
@@ -48,12 +55,18 @@ export const BOOLEAN_WORDS: Record<string, boolean> = {
   disable: false,
   '0': false,
 };
-const boolText: Schema = { type: 'string', pattern: anyCase(Object.keys(BOOLEAN_WORDS)), description: 'a boolean (true/false, yes/no, on/off, enable/disable, 1/0)' };
+const boolText: Schema = {
+  type: 'string',
+  pattern: anyCase(Object.keys(BOOLEAN_WORDS)),
+  description: 'a boolean (true/false, yes/no, on/off, enable/disable, 1/0)',
+};
 
 export const NODE_CONFIG_SCHEMA: Schema = object(
   {
     headers: object({ alias: text, name: text, info: text }, ['alias']),
-    exports: list(object({ mode: ciEnum(EXPORT_MODES), mount: text, path: text, info: text, warn: text }, ['mode', 'mount'])),
+    exports: list(
+      object({ mode: ciEnum(EXPORT_MODES), mount: text, path: text, info: text, warn: text }, ['mode', 'mount']),
+    ),
     environ: list(object({ mode: ciEnum(ENVIRON_MODES), key: text, value: text, info: text, warn: text }, ['key'])),
     config: object({
       persistdir: text,

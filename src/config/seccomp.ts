@@ -89,15 +89,20 @@ export function unknownSyscall(where: string, name: string): RedpakError {
   return schemaError(
     where,
     `unknown syscall "${name}"`,
-    suggestion ? `did you mean "${suggestion}"?` : `syscall names are those of scmp_sys_resolver (${SUPPORTED_ARCHES.join(', ')})`,
+    suggestion
+      ? `did you mean "${suggestion}"?`
+      : `syscall names are those of scmp_sys_resolver (${SUPPORTED_ARCHES.join(', ')})`,
   );
 }
 
 /** An errno name or number → its number; throws a schema error naming `where`. */
 export function resolveErrno(value: number | string, where: string): number {
-  const number = typeof value === 'number' ? value : /^\d+$/.test(value) ? Number(value) : ERRNO_NUMBERS[value.toUpperCase()];
-  if (number === undefined) throw schemaError(where, `unknown errno "${value}"`, 'use a name such as EPERM or EACCES, or a number');
-  if (!Number.isInteger(number) || number < 1 || number > MAX_ERRNO) throw schemaError(where, `errno ${value} is not in 1..${MAX_ERRNO}`);
+  const number =
+    typeof value === 'number' ? value : /^\d+$/.test(value) ? Number(value) : ERRNO_NUMBERS[value.toUpperCase()];
+  if (number === undefined)
+    throw schemaError(where, `unknown errno "${value}"`, 'use a name such as EPERM or EACCES, or a number');
+  if (!Number.isInteger(number) || number < 1 || number > MAX_ERRNO)
+    throw schemaError(where, `errno ${value} is not in 1..${MAX_ERRNO}`);
   return number;
 }
 
@@ -110,7 +115,8 @@ function lowerKeys(raw: Record<string, unknown>, allowed: readonly string[], whe
   const result: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(raw)) {
     const lower = key.toLowerCase();
-    if (!allowed.includes(lower)) throw schemaError(where, `unknown key "${key}"`, `allowed keys: ${allowed.join(', ')}`);
+    if (!allowed.includes(lower))
+      throw schemaError(where, `unknown key "${key}"`, `allowed keys: ${allowed.join(', ')}`);
     result[lower] = value;
   }
   return result;
@@ -126,7 +132,8 @@ function parseAction(raw: unknown, where: string): SeccompAction {
 
 function parseErrnoField(raw: unknown, action: SeccompAction | undefined, where: string): number | undefined {
   if (raw === undefined || raw === null) return undefined;
-  if (action !== 'errno') throw schemaError(where, `errno is only meaningful with action errno (action is ${action ?? 'allow'})`);
+  if (action !== 'errno')
+    throw schemaError(where, `errno is only meaningful with action errno (action is ${action ?? 'allow'})`);
   if (typeof raw !== 'number' && typeof raw !== 'string') throw schemaError(where, 'errno must be a name or a number');
   return resolveErrno(raw, where);
 }
@@ -135,7 +142,8 @@ function parseSyscallNames(raw: unknown, where: string): string[] {
   const names = typeof raw === 'string' ? [raw] : Array.isArray(raw) ? raw : undefined;
   if (!names || names.length === 0) throw schemaError(where, 'syscall must be a name or a non-empty list of names');
   return names.map((name, index) => {
-    if (typeof name !== 'string') throw schemaError(`${where}[${index}]`, `syscall name must be a string, got ${JSON.stringify(name)}`);
+    if (typeof name !== 'string')
+      throw schemaError(`${where}[${index}]`, `syscall name must be a string, got ${JSON.stringify(name)}`);
     const trimmed = name.trim();
     if (!isKnownSyscall(trimmed)) throw unknownSyscall(where, trimmed);
     return trimmed;
@@ -148,9 +156,11 @@ function parseSyscallNames(raw: unknown, where: string): string[] {
  * prefixed by `where` (e.g. "etc/redpak.yaml: seccomp").
  */
 export function validateSeccomp(raw: unknown, where = 'seccomp'): SeccompConfig {
-  if (!isPlainObject(raw)) throw schemaError(where, 'must be a mapping with "rules" (and optionally "default", "errno")');
+  if (!isPlainObject(raw))
+    throw schemaError(where, 'must be a mapping with "rules" (and optionally "default", "errno")');
   const top = lowerKeys(raw, ['default', 'errno', 'rules'], where);
-  const defaultAction = top.default === undefined || top.default === null ? 'allow' : parseAction(top.default, `${where}.default`);
+  const defaultAction =
+    top.default === undefined || top.default === null ? 'allow' : parseAction(top.default, `${where}.default`);
   const defaultErrno = parseErrnoField(top.errno, defaultAction, `${where}.errno`);
   const rawRules = top.rules ?? [];
   if (!Array.isArray(rawRules)) throw schemaError(`${where}.rules`, 'must be a list');
@@ -169,7 +179,10 @@ export function validateSeccomp(raw: unknown, where = 'seccomp'): SeccompConfig 
     for (const name of syscalls) {
       const earlier = verdictOf.get(name);
       if (earlier && earlier.verdict !== verdict) {
-        throw schemaError(`${ruleWhere}.syscall`, `"${name}" is already ${earlier.verdict} in rule ${earlier.rule}, cannot also be ${verdict}`);
+        throw schemaError(
+          `${ruleWhere}.syscall`,
+          `"${name}" is already ${earlier.verdict} in rule ${earlier.rule}, cannot also be ${verdict}`,
+        );
       }
       verdictOf.set(name, { verdict, rule: index });
     }

@@ -68,7 +68,9 @@ export function canonicalConfigObject(config: NodeConfig): Ordered {
       hostname: c.hostname,
       chdir: c.chdir,
       cgrouproot: c.cgrouproot,
-      capabilities: c.capabilities.length ? c.capabilities.map((e) => defined({ cap: e.cap, add: e.add, info: e.info, warn: e.warn })) : undefined,
+      capabilities: c.capabilities.length
+        ? c.capabilities.map((e) => defined({ cap: e.cap, add: e.add, info: e.info, warn: e.warn }))
+        : undefined,
     }),
     seccomp: config.seccomp,
   });

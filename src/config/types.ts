@@ -33,7 +33,12 @@ export type ExportMode = (typeof EXPORT_MODES)[number];
  * documented intent is that it is private, which is what we do.
  */
 export const PRIVATE_EXPORT_MODES: ReadonlySet<ExportMode> = new Set(['Private', 'PrivateFile', 'PrivateRestricted']);
-export const DIR_EXPORT_MODES: ReadonlySet<ExportMode> = new Set(['Private', 'Restricted', 'Public', 'PrivateRestricted']);
+export const DIR_EXPORT_MODES: ReadonlySet<ExportMode> = new Set([
+  'Private',
+  'Restricted',
+  'Public',
+  'PrivateRestricted',
+]);
 export const FILE_EXPORT_MODES: ReadonlySet<ExportMode> = new Set(['PrivateFile', 'RestrictedFile', 'PublicFile']);
 
 export const ENVIRON_MODES = ['Default', 'Static', 'Execfd', 'Remove', 'Inherit'] as const;
@@ -83,7 +88,15 @@ export interface CapabilityEntry {
 
 export interface CgroupsConfig {
   cpuset?: { cpus?: string; mems?: string; cpus_partition?: string };
-  mem?: { max?: string; high?: string; min?: string; low?: string; oom_group?: string; swap_high?: string; swap_max?: string };
+  mem?: {
+    max?: string;
+    high?: string;
+    min?: string;
+    low?: string;
+    oom_group?: string;
+    swap_high?: string;
+    swap_max?: string;
+  };
   cpu?: { weight?: string; weight_nice?: string; max?: string };
   io?: { cost_qos?: string; cost_model?: string; weight?: string; max?: string };
   pids?: { max?: string };

@@ -25,7 +25,31 @@
  * a failure removes it and leaves nothing behind.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, rmdirSync, symlinkSync, chmodSync, utimesSync, lutimesSync, openSync, closeSync, writeSync, mkdtempSync, copyFileSync, statSync, type Stats } from 'node:fs';
+import {
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  rmdirSync,
+  symlinkSync,
+  chmodSync,
+  utimesSync,
+  lutimesSync,
+  openSync,
+  closeSync,
+  writeSync,
+  mkdtempSync,
+  copyFileSync,
+  statSync,
+  type Stats,
+} from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix, relative, resolve } from 'node:path';
@@ -116,7 +140,9 @@ export interface ArchiveManifest {
 // Paths and entries
 
 function archiveError(archive: string, message: string, hint?: string): RedpakError {
-  return new RedpakError('io', `archive ${archive}: ${message}`, { hint: hint ?? 'nothing was imported; export the node again, or check how the archive was copied' });
+  return new RedpakError('io', `archive ${archive}: ${message}`, {
+    hint: hint ?? 'nothing was imported; export the node again, or check how the archive was copied',
+  });
 }
 
 /**
@@ -128,13 +154,21 @@ export function checkEntryPath(name: string): { path: string } | { unsafe: strin
   if (path === '') return { unsafe: 'empty entry name' };
   if (path.startsWith('/')) return { unsafe: `absolute path ${JSON.stringify(name)}` };
   if (/[\0\\]/.test(path)) return { unsafe: `entry name with a NUL or backslash ${JSON.stringify(name)}` };
-  if (Buffer.byteLength(path) > MAX_ENTRY_NAME_BYTES) return { unsafe: `entry name longer than ${MAX_ENTRY_NAME_BYTES} bytes (${JSON.stringify(path.slice(0, 80))}…)` };
+  if (Buffer.byteLength(path) > MAX_ENTRY_NAME_BYTES)
+    return { unsafe: `entry name longer than ${MAX_ENTRY_NAME_BYTES} bytes (${JSON.stringify(path.slice(0, 80))}…)` };
   const segments = path.split('/');
-  if (segments.length > MAX_ENTRY_DEPTH) return { unsafe: `entry ${JSON.stringify(path.slice(0, 80))}… is ${segments.length} directories deep (at most ${MAX_ENTRY_DEPTH})` };
+  if (segments.length > MAX_ENTRY_DEPTH)
+    return {
+      unsafe: `entry ${JSON.stringify(path.slice(0, 80))}… is ${segments.length} directories deep (at most ${MAX_ENTRY_DEPTH})`,
+    };
   if (segments.includes('..')) return { unsafe: `entry ${JSON.stringify(name)} climbs out with ..` };
-  if (segments.some((s) => s === '' || s === '.')) return { unsafe: `entry name ${JSON.stringify(name)} is not normalised` };
+  if (segments.some((s) => s === '' || s === '.'))
+    return { unsafe: `entry name ${JSON.stringify(name)} is not normalised` };
   const reserved = segments.find((s) => RESERVED_NAMES.has(s));
-  if (reserved) return { unsafe: `entry ${JSON.stringify(name)} is or is under ${reserved}, a name redpak writes itself (never archived)` };
+  if (reserved)
+    return {
+      unsafe: `entry ${JSON.stringify(name)} is or is under ${reserved}, a name redpak writes itself (never archived)`,
+    };
   return { path };
 }
 
@@ -165,7 +199,8 @@ export function linkEscapes(root: string, path: string, target: string): string 
       hops += 1;
       if (hops > MAX_LINK_HOPS) return `${target} goes through more than ${MAX_LINK_HOPS} links (a loop)`;
       const next = readlinkSync(here);
-      if (next.startsWith('/')) return `${target} goes through ${[...at, part].join('/')} -> ${next}, an absolute target`;
+      if (next.startsWith('/'))
+        return `${target} goes through ${[...at, part].join('/')} -> ${next}, an absolute target`;
       pending.push(...next.split('/').reverse());
       continue;
     }
@@ -255,10 +290,16 @@ export async function exportNode(options: ExportOptions): Promise<ExportResult> 
   const output = resolve(options.cwd ?? process.cwd(), options.output);
   const inside = relative(node.hostPath, output);
   if (!inside.startsWith('..') && !inside.startsWith('/')) {
-    throw new RedpakError('usage', `the archive ${output} would be inside the node it archives (${node.path})`, { hint: 'write it somewhere else' });
+    throw new RedpakError('usage', `the archive ${output} would be inside the node it archives (${node.path})`, {
+      hint: 'write it somewhere else',
+    });
   }
   if (options.sign) await assertSigningKey(options.sign);
-  const lock = await acquireFamilyLock(top.hostPath, { command: `redmanager export --redpath ${node.path}`, waitSeconds: options.lockWait, topLabel: `${top.alias} (${top.path})` });
+  const lock = await acquireFamilyLock(top.hostPath, {
+    command: `redmanager export --redpath ${node.path}`,
+    waitSeconds: options.lockWait,
+    topLabel: `${top.alias} (${top.path})`,
+  });
   // Never archive a half-merged node: an interrupted transaction is completed or dropped first.
   recoverInterrupted([node.hostPath, ...family.nodes.slice(1).map((n) => n.hostPath)], top.hostPath);
   const scratch = mkdtempSync(join(tmpdir(), 'redpak-export-'));
@@ -308,7 +349,11 @@ export async function exportNode(options: ExportOptions): Promise<ExportResult> 
       output,
       sha256,
       size,
-      nodes: manifestNodes.map((n) => ({ path: n.path ? posix.join(node.path, n.path) : node.path, alias: n.alias, packages: n.packages.length })),
+      nodes: manifestNodes.map((n) => ({
+        path: n.path ? posix.join(node.path, n.path) : node.path,
+        alias: n.alias,
+        packages: n.packages.length,
+      })),
       entries: entries.length,
       skipped,
       ...(signature ? { signature } : {}),
@@ -319,12 +364,17 @@ export async function exportNode(options: ExportOptions): Promise<ExportResult> 
   }
 }
 
-function collect(dir: string, rel: string, ctx: { withDescendants: boolean; entries: SourceEntry[]; skipped: string[]; nodeDirs: string[] }): void {
+function collect(
+  dir: string,
+  rel: string,
+  ctx: { withDescendants: boolean; entries: SourceEntry[]; skipped: string[]; nodeDirs: string[] },
+): void {
   for (const name of readdirSync(dir).sort()) {
     const full = join(dir, name);
     const path = rel ? `${rel}/${name}` : name;
     // Exclusions are relative to the node the path belongs to.
-    const owner = ctx.nodeDirs.filter((n) => n === '' || path.startsWith(`${n}/`)).sort((a, b) => b.length - a.length)[0] ?? '';
+    const owner =
+      ctx.nodeDirs.filter((n) => n === '' || path.startsWith(`${n}/`)).sort((a, b) => b.length - a.length)[0] ?? '';
     const inNode = owner ? path.slice(owner.length + 1) : path;
     if (EXCLUDED.has(inNode)) continue;
     if (RESERVED_NAMES.has(name)) {
@@ -371,15 +421,22 @@ async function snapshotRpmDb(nodeRoot: string, snapshotRoot: string): Promise<st
   const wal = join(from, `${SQLITE_DB}-wal`);
   if (existsSync(wal) && statSync(wal).size > 0) {
     copyFileSync(wal, `${db}-wal`);
-    const script = 'import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\nc.execute("PRAGMA wal_checkpoint(TRUNCATE)")\nc.close()\n';
-    await run(solverPython(), ['-c', script, db], { purpose: `fold the write-ahead log of ${join(from, SQLITE_DB)} into its copy` });
+    const script =
+      'import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\nc.execute("PRAGMA wal_checkpoint(TRUNCATE)")\nc.close()\n';
+    await run(solverPython(), ['-c', script, db], {
+      purpose: `fold the write-ahead log of ${join(from, SQLITE_DB)} into its copy`,
+    });
     rmSync(`${db}-wal`, { force: true });
     rmSync(`${db}-shm`, { force: true });
   }
   return db;
 }
 
-async function writeArchive(output: string, manifest: ArchiveManifest, entries: readonly SourceEntry[]): Promise<{ sha256: string; size: number }> {
+async function writeArchive(
+  output: string,
+  manifest: ArchiveManifest,
+  entries: readonly SourceEntry[],
+): Promise<{ sha256: string; size: number }> {
   const temp = `${output}.tmp-${process.pid}`;
   const hash = createHash('sha256');
   let size = 0;
@@ -400,15 +457,21 @@ async function writeArchive(output: string, manifest: ArchiveManifest, entries: 
       else pack.entry(header, callback);
     });
   try {
-    await add({ ...base, name: MANIFEST_NAME, type: 'file', mode: 0o644 }, Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`));
+    await add(
+      { ...base, name: MANIFEST_NAME, type: 'file', mode: 0o644 },
+      Buffer.from(`${JSON.stringify(manifest, null, 1)}\n`),
+    );
     for (const entry of entries) {
       const mode = parseInt(entry.mode, 8);
       if (entry.type === 'directory') await add({ ...base, name: `${entry.path}/`, type: 'directory', mode });
-      else if (entry.type === 'symlink') await add({ ...base, name: entry.path, type: 'symlink', mode, linkname: entry.target });
+      else if (entry.type === 'symlink')
+        await add({ ...base, name: entry.path, type: 'symlink', mode, linkname: entry.target });
       else {
         const content = await readFile(entry.source);
         if (createHash('sha256').update(content).digest('hex') !== entry.sha256) {
-          throw new RedpakError('io', `${entry.source} changed while it was being exported`, { hint: 'run the export again' });
+          throw new RedpakError('io', `${entry.source} changed while it was being exported`, {
+            hint: 'run the export again',
+          });
         }
         await add({ ...base, name: entry.path, type: 'file', mode, size: content.length }, content);
       }
@@ -470,30 +533,52 @@ export async function importNode(options: ImportOptions): Promise<ImportResult> 
   if (targetPath === '/') throw new RedpakError('usage', '/ cannot be a node', { hint: 'give a directory below it' });
   const hostPath = sysroot.toHost(targetPath);
   const archive = resolve(options.cwd ?? process.cwd(), options.archive);
-  if (!existsSync(archive) || !statSync(archive).isFile()) throw new RedpakError('io', `archive ${archive} does not exist or is not a file`);
+  if (!existsSync(archive) || !statSync(archive).isFile())
+    throw new RedpakError('io', `archive ${archive} does not exist or is not a file`);
   if (existsSync(hostPath) || isSymlink(hostPath)) {
     const st = lstatSync(hostPath);
     if (!st.isDirectory() || readdirSync(hostPath).length > 0) {
-      throw new RedpakError('node-exists', `cannot import into ${targetPath}: it exists${isNodeDir(hostPath) ? ' and is a node' : ' and is not an empty directory'}`, {
-        hint: 'choose a new path, or remove it first (redmanager remove-node)',
-      });
+      throw new RedpakError(
+        'node-exists',
+        `cannot import into ${targetPath}: it exists${isNodeDir(hostPath) ? ' and is a node' : ' and is not an empty directory'}`,
+        {
+          hint: 'choose a new path, or remove it first (redmanager remove-node)',
+        },
+      );
     }
   }
   const ancestors = destinationAncestors(sysroot, targetPath);
   const top = ancestors[ancestors.length - 1];
   if (options.sha256) {
     const { sha256 } = await sha256File(archive);
-    if (sha256 !== options.sha256.toLowerCase()) throw archiveError(archive, `its sha256 is ${sha256}, not ${options.sha256}: it is not the archive that was exported`);
+    if (sha256 !== options.sha256.toLowerCase())
+      throw archiveError(
+        archive,
+        `its sha256 is ${sha256}, not ${options.sha256}: it is not the archive that was exported`,
+      );
   }
   let signedBy: ImportResult['signedBy'];
   if (options.verifyKeys?.length) {
     const signature = resolve(options.cwd ?? process.cwd(), options.signature ?? signaturePath(archive));
-    if (!existsSync(signature)) throw archiveError(archive, `no signature ${signature}`, 'nothing was imported; copy the .asc that export wrote next to the archive, or name it with --signature');
-    signedBy = await verifyFile(archive, signature, options.verifyKeys.map((k) => resolve(options.cwd ?? process.cwd(), k)));
+    if (!existsSync(signature))
+      throw archiveError(
+        archive,
+        `no signature ${signature}`,
+        'nothing was imported; copy the .asc that export wrote next to the archive, or name it with --signature',
+      );
+    signedBy = await verifyFile(
+      archive,
+      signature,
+      options.verifyKeys.map((k) => resolve(options.cwd ?? process.cwd(), k)),
+    );
   }
 
   const lock: FamilyLock | undefined = top
-    ? await acquireFamilyLock(top.hostPath, { command: `redmanager import ${archive} --redpath ${targetPath}`, waitSeconds: options.lockWait, topLabel: `${top.alias} (${top.path})` })
+    ? await acquireFamilyLock(top.hostPath, {
+        command: `redmanager import ${archive} --redpath ${targetPath}`,
+        waitSeconds: options.lockWait,
+        topLabel: `${top.alias} (${top.path})`,
+      })
     : undefined;
   const createdParents: string[] = [];
   for (let d = dirname(hostPath); !existsSync(d); d = dirname(d)) createdParents.unshift(d);
@@ -507,11 +592,21 @@ export async function importNode(options: ImportOptions): Promise<ImportResult> 
     const staged = checkStagedNodes(archive, manifest, staging);
     // rpm must read every database, and find what the manifest says.
     for (const n of staged) {
-      const nevras = (await queryPackages(n.hostPath, { includeKeys: true }).catch((error: unknown) => {
-        throw archiveError(archive, `rpm cannot read the database of node ${n.manifest.alias}: ${(error as Error).message}`);
-      })).map((p) => p.nevra).sort();
+      const nevras = (
+        await queryPackages(n.hostPath, { includeKeys: true }).catch((error: unknown) => {
+          throw archiveError(
+            archive,
+            `rpm cannot read the database of node ${n.manifest.alias}: ${(error as Error).message}`,
+          );
+        })
+      )
+        .map((p) => p.nevra)
+        .sort();
       if (JSON.stringify(nevras) !== JSON.stringify(n.manifest.packages)) {
-        throw archiveError(archive, `the database of node ${n.manifest.alias} does not hold the packages its manifest lists`);
+        throw archiveError(
+          archive,
+          `the database of node ${n.manifest.alias} does not hold the packages its manifest lists`,
+        );
       }
     }
     await checkFamilyRules(sysroot, ancestors, staged, staging, targetPath, options.forcenode ?? false);
@@ -540,7 +635,12 @@ export async function importNode(options: ImportOptions): Promise<ImportResult> 
     return {
       node: targetPath,
       alias: staged[0].manifest.alias,
-      nodes: staged.map((n) => ({ path: n.manifest.path ? posix.join(targetPath, n.manifest.path) : targetPath, alias: n.manifest.alias, state: n.status.state, packages: n.manifest.packages.length })),
+      nodes: staged.map((n) => ({
+        path: n.manifest.path ? posix.join(targetPath, n.manifest.path) : targetPath,
+        alias: n.manifest.alias,
+        state: n.status.state,
+        packages: n.manifest.packages.length,
+      })),
       entries: manifest.entries.length,
       sha256,
       exportedFrom: manifest.node.path,
@@ -553,11 +653,17 @@ export async function importNode(options: ImportOptions): Promise<ImportResult> 
       try {
         rmSync(dir, { recursive: true, force: true });
       } catch (cleanup) {
-        throw new RedpakError('io', `${(error as Error).message}; and ${dir} could not be removed: ${(cleanup as Error).message}`, { cause: error, hint: `remove ${dir} by hand` });
+        throw new RedpakError(
+          'io',
+          `${(error as Error).message}; and ${dir} could not be removed: ${(cleanup as Error).message}`,
+          { cause: error, hint: `remove ${dir} by hand` },
+        );
       }
     }
     if (error instanceof RedpakError) throw error;
-    throw new RedpakError('io', `cannot import ${archive} into ${targetPath}: ${(error as Error).message}`, { cause: error });
+    throw new RedpakError('io', `cannot import ${archive} into ${targetPath}: ${(error as Error).message}`, {
+      cause: error,
+    });
   } finally {
     lock?.release();
   }
@@ -597,7 +703,11 @@ async function unpack(archive: string, staging: string): Promise<{ manifest: Arc
     for await (const entry of extract) {
       const header = entry.header;
       if (!manifest) {
-        if (header.name !== MANIFEST_NAME || header.type !== 'file') throw archiveError(archive, `the first entry is ${JSON.stringify(header.name)}, not ${MANIFEST_NAME}: not a redpak node archive`);
+        if (header.name !== MANIFEST_NAME || header.type !== 'file')
+          throw archiveError(
+            archive,
+            `the first entry is ${JSON.stringify(header.name)}, not ${MANIFEST_NAME}: not a redpak node archive`,
+          );
         if ((header.size ?? 0) > MAX_MANIFEST_BYTES) throw archiveError(archive, 'its manifest is too large');
         manifest = parseManifest(archive, (await readEntry(entry)).toString('utf8'));
         expected = new Map(manifest.entries.map((e) => [e.path, e]));
@@ -606,21 +716,37 @@ async function unpack(archive: string, staging: string): Promise<{ manifest: Arc
       const checked = checkEntryPath(header.name);
       if ('unsafe' in checked) throw archiveError(archive, `unsafe entry: ${checked.unsafe}`);
       const path = checked.path;
-      const type = header.type === 'file' || header.type === 'directory' || header.type === 'symlink' ? header.type : undefined;
-      if (!type) throw archiveError(archive, `unsafe entry ${JSON.stringify(path)}: ${header.type} entries are refused (only files, directories and symlinks)`);
+      const type =
+        header.type === 'file' || header.type === 'directory' || header.type === 'symlink' ? header.type : undefined;
+      if (!type)
+        throw archiveError(
+          archive,
+          `unsafe entry ${JSON.stringify(path)}: ${header.type} entries are refused (only files, directories and symlinks)`,
+        );
       const want = expected.get(path);
-      if (!want) throw archiveError(archive, `entry ${JSON.stringify(path)} is not in the manifest: the archive was tampered with`);
+      if (!want)
+        throw archiveError(
+          archive,
+          `entry ${JSON.stringify(path)} is not in the manifest: the archive was tampered with`,
+        );
       if (seen.has(path)) throw archiveError(archive, `entry ${JSON.stringify(path)} appears twice`);
       const parent = posix.dirname(path);
-      if (parent !== '.' && seen.get(parent) !== 'directory') throw archiveError(archive, `entry ${JSON.stringify(path)} does not come after its directory ${parent}`);
+      if (parent !== '.' && seen.get(parent) !== 'directory')
+        throw archiveError(archive, `entry ${JSON.stringify(path)} does not come after its directory ${parent}`);
       const mode = (header.mode ?? 0) & 0o7777;
       if (want.type !== type || parseInt(want.mode, 8) !== mode) {
-        throw archiveError(archive, `entry ${JSON.stringify(path)} is a ${type} with mode ${octal(mode)}, the manifest says ${want.type} ${want.mode}: the archive was tampered with`);
+        throw archiveError(
+          archive,
+          `entry ${JSON.stringify(path)} is a ${type} with mode ${octal(mode)}, the manifest says ${want.type} ${want.mode}: the archive was tampered with`,
+        );
       }
       // Export writes 0755/0644: a world-writable file or directory (sticky directories aside)
       // would let any user of the family change the node.
       if (type !== 'symlink' && mode & 0o002 && !(type === 'directory' && mode & 0o1000)) {
-        throw archiveError(archive, `unsafe entry: ${type} ${JSON.stringify(path)} is world-writable (mode ${octal(mode)})`);
+        throw archiveError(
+          archive,
+          `unsafe entry: ${type} ${JSON.stringify(path)} is world-writable (mode ${octal(mode)})`,
+        );
       }
       const dest = join(staging, path);
       if (type === 'directory') {
@@ -628,12 +754,24 @@ async function unpack(archive: string, staging: string): Promise<{ manifest: Arc
         entry.resume();
       } else if (type === 'symlink') {
         const target = header.linkname ?? '';
-        if (!linkStaysInside(path, target)) throw archiveError(archive, `unsafe entry: symlink ${JSON.stringify(path)} points outside the node (${target})`);
-        if (target !== want.target) throw archiveError(archive, `symlink ${JSON.stringify(path)} points to ${target}, the manifest says ${want.target}: the archive was tampered with`);
+        if (!linkStaysInside(path, target))
+          throw archiveError(
+            archive,
+            `unsafe entry: symlink ${JSON.stringify(path)} points outside the node (${target})`,
+          );
+        if (target !== want.target)
+          throw archiveError(
+            archive,
+            `symlink ${JSON.stringify(path)} points to ${target}, the manifest says ${want.target}: the archive was tampered with`,
+          );
         symlinkSync(target, dest);
         entry.resume();
       } else {
-        if (header.size !== want.size) throw archiveError(archive, `file ${JSON.stringify(path)} has ${header.size} bytes, the manifest says ${want.size}: the archive was tampered with`);
+        if (header.size !== want.size)
+          throw archiveError(
+            archive,
+            `file ${JSON.stringify(path)} has ${header.size} bytes, the manifest says ${want.size}: the archive was tampered with`,
+          );
         const fileHash = createHash('sha256');
         await pipeline(
           entry,
@@ -646,7 +784,11 @@ async function unpack(archive: string, staging: string): Promise<{ manifest: Arc
           createWriteStream(dest, { flags: 'wx', mode }),
         );
         chmodSync(dest, mode);
-        if (fileHash.digest('hex') !== want.sha256) throw archiveError(archive, `the content of ${JSON.stringify(path)} does not match its sha256 in the manifest: the archive was tampered with`);
+        if (fileHash.digest('hex') !== want.sha256)
+          throw archiveError(
+            archive,
+            `the content of ${JSON.stringify(path)} does not match its sha256 in the manifest: the archive was tampered with`,
+          );
       }
       if (type === 'directory') chmodSync(dest, mode);
       seen.set(path, type);
@@ -655,19 +797,28 @@ async function unpack(archive: string, staging: string): Promise<{ manifest: Arc
     input.destroy();
     if (error instanceof RedpakError) throw error;
     const message = (error as Error).message;
-    throw archiveError(archive, /unexpected end|end of data|premature|size mismatch/i.test(message) ? `truncated (${message})` : `not a readable tar archive (${message})`);
+    throw archiveError(
+      archive,
+      /unexpected end|end of data|premature|size mismatch/i.test(message)
+        ? `truncated (${message})`
+        : `not a readable tar archive (${message})`,
+    );
   }
   if (!manifest) throw archiveError(archive, 'empty: no manifest, not a redpak node archive');
   const missing = manifest.entries.filter((e) => !seen.has(e.path));
   if (missing.length > 0) {
-    throw archiveError(archive, `truncated: ${missing.length} entr${missing.length === 1 ? 'y' : 'ies'} of the manifest missing (first: ${missing[0].path})`);
+    throw archiveError(
+      archive,
+      `truncated: ${missing.length} entr${missing.length === 1 ? 'y' : 'ies'} of the manifest missing (first: ${missing[0].path})`,
+    );
   }
   // Every link, resolved through the unpacked tree and the other links (`s -> .` then
   // `x -> s/s/../..` passes a lexical check and still leaves the node).
   for (const [path, type] of seen) {
     if (type !== 'symlink') continue;
     const why = linkEscapes(staging, path, readlinkSync(join(staging, path)));
-    if (why) throw archiveError(archive, `unsafe entry: symlink ${JSON.stringify(path)} leads outside the node: ${why}`);
+    if (why)
+      throw archiveError(archive, `unsafe entry: symlink ${JSON.stringify(path)} leads outside the node: ${why}`);
   }
   return { manifest, sha256: hash.digest('hex') };
 }
@@ -685,18 +836,41 @@ function parseManifest(archive: string, text: string): ArchiveManifest {
   } catch (error) {
     throw archiveError(archive, `its manifest is not JSON (${(error as Error).message})`);
   }
-  if (value?.format !== ARCHIVE_FORMAT) throw archiveError(archive, 'its manifest is not a redpak node archive manifest');
-  if (value.version !== ARCHIVE_VERSION) throw archiveError(archive, `archive format version ${value.version} is not supported (this redpak reads version ${ARCHIVE_VERSION})`, 'import it with the redpak version that exported it');
-  if (!Array.isArray(value.entries) || !Array.isArray(value.nodes) || value.nodes.length === 0 || typeof value.node?.path !== 'string') throw archiveError(archive, 'its manifest is incomplete');
-  if (value.entries.length > MAX_ENTRIES) throw archiveError(archive, `its manifest lists ${value.entries.length} entries, more than the ${MAX_ENTRIES} an archive may hold`);
+  if (value?.format !== ARCHIVE_FORMAT)
+    throw archiveError(archive, 'its manifest is not a redpak node archive manifest');
+  if (value.version !== ARCHIVE_VERSION)
+    throw archiveError(
+      archive,
+      `archive format version ${value.version} is not supported (this redpak reads version ${ARCHIVE_VERSION})`,
+      'import it with the redpak version that exported it',
+    );
+  if (
+    !Array.isArray(value.entries) ||
+    !Array.isArray(value.nodes) ||
+    value.nodes.length === 0 ||
+    typeof value.node?.path !== 'string'
+  )
+    throw archiveError(archive, 'its manifest is incomplete');
+  if (value.entries.length > MAX_ENTRIES)
+    throw archiveError(
+      archive,
+      `its manifest lists ${value.entries.length} entries, more than the ${MAX_ENTRIES} an archive may hold`,
+    );
   for (const e of value.entries) {
     const checked = typeof e?.path === 'string' ? checkEntryPath(e.path) : { unsafe: 'entry without a path' };
     if ('unsafe' in checked) throw archiveError(archive, `unsafe entry in the manifest: ${checked.unsafe}`);
-    if (!['file', 'directory', 'symlink'].includes(e.type) || !/^0[0-7]{3}$/.test(String(e.mode))) throw archiveError(archive, `manifest entry ${JSON.stringify(e.path)} has a bad type or mode`);
-    if (e.type === 'file' && (typeof e.sha256 !== 'string' || typeof e.size !== 'number')) throw archiveError(archive, `manifest entry ${JSON.stringify(e.path)} has no digest`);
+    if (!['file', 'directory', 'symlink'].includes(e.type) || !/^0[0-7]{3}$/.test(String(e.mode)))
+      throw archiveError(archive, `manifest entry ${JSON.stringify(e.path)} has a bad type or mode`);
+    if (e.type === 'file' && (typeof e.sha256 !== 'string' || typeof e.size !== 'number'))
+      throw archiveError(archive, `manifest entry ${JSON.stringify(e.path)} has no digest`);
   }
   for (const n of value.nodes) {
-    if (typeof n?.path !== 'string' || !Array.isArray(n.packages) || (n.path !== '' && 'unsafe' in checkEntryPath(n.path))) throw archiveError(archive, 'its manifest lists a bad node');
+    if (
+      typeof n?.path !== 'string' ||
+      !Array.isArray(n.packages) ||
+      (n.path !== '' && 'unsafe' in checkEntryPath(n.path))
+    )
+      throw archiveError(archive, 'its manifest lists a bad node');
   }
   return value;
 }
@@ -714,22 +888,46 @@ function checkStagedNodes(archive: string, manifest: ArchiveManifest, staging: s
   const listed = [...manifest.nodes].sort((a, b) => (a.path < b.path ? -1 : 1));
   if (listed[0]?.path !== '') throw archiveError(archive, 'its manifest does not list the exported node itself');
   const byPath = new Set(listed.map((n) => n.path));
-  const found = manifest.entries.filter((e) => e.type === 'file' && posix.basename(e.path) === STATUS_FILE).map((e) => posix.dirname(e.path)).map((d) => (d === '.' ? '' : d));
-  for (const dir of found) if (!byPath.has(dir)) throw archiveError(archive, `${dir}/${STATUS_FILE} makes ${dir} a node, but the manifest does not list it`);
+  const found = manifest.entries
+    .filter((e) => e.type === 'file' && posix.basename(e.path) === STATUS_FILE)
+    .map((e) => posix.dirname(e.path))
+    .map((d) => (d === '.' ? '' : d));
+  for (const dir of found)
+    if (!byPath.has(dir))
+      throw archiveError(archive, `${dir}/${STATUS_FILE} makes ${dir} a node, but the manifest does not list it`);
   return listed.map((n) => {
     const hostPath = n.path ? join(staging, n.path) : staging;
     const statusFile = join(hostPath, STATUS_FILE);
-    if (!lstatSync(statusFile, { throwIfNoEntry: false })?.isFile()) throw archiveError(archive, `node ${n.alias} has no ${STATUS_FILE}`);
+    if (!lstatSync(statusFile, { throwIfNoEntry: false })?.isFile())
+      throw archiveError(archive, `node ${n.alias} has no ${STATUS_FILE}`);
     const configFile = join(hostPath, NORMAL_CONFIG);
-    if (!lstatSync(configFile, { throwIfNoEntry: false })?.isFile()) throw archiveError(archive, `node ${n.alias} has no ${NORMAL_CONFIG}`);
-    const status = parseNodeStatus(readFileSync(statusFile, 'utf8'), `${archive}:${n.path ? `${n.path}/` : ''}${STATUS_FILE}`);
-    parseNodeConfig(readFileSync(configFile, 'utf8'), `${archive}:${n.path ? `${n.path}/` : ''}${NORMAL_CONFIG}`, 'normal');
-    const via = listed.filter((m) => m !== n && (m.path === '' || n.path.startsWith(`${m.path}/`))).sort((a, b) => b.path.length - a.path.length).map((m) => (m.path ? join(staging, m.path) : staging));
+    if (!lstatSync(configFile, { throwIfNoEntry: false })?.isFile())
+      throw archiveError(archive, `node ${n.alias} has no ${NORMAL_CONFIG}`);
+    const status = parseNodeStatus(
+      readFileSync(statusFile, 'utf8'),
+      `${archive}:${n.path ? `${n.path}/` : ''}${STATUS_FILE}`,
+    );
+    parseNodeConfig(
+      readFileSync(configFile, 'utf8'),
+      `${archive}:${n.path ? `${n.path}/` : ''}${NORMAL_CONFIG}`,
+      'normal',
+    );
+    const via = listed
+      .filter((m) => m !== n && (m.path === '' || n.path.startsWith(`${m.path}/`)))
+      .sort((a, b) => b.path.length - a.path.length)
+      .map((m) => (m.path ? join(staging, m.path) : staging));
     return { manifest: n, hostPath, status, via };
   });
 }
 
-async function checkFamilyRules(sysroot: Sysroot, ancestors: readonly RedNode[], staged: readonly StagedNode[], staging: string, targetPath: string, forcenode: boolean): Promise<void> {
+async function checkFamilyRules(
+  sysroot: Sysroot,
+  ancestors: readonly RedNode[],
+  staged: readonly StagedNode[],
+  staging: string,
+  targetPath: string,
+  forcenode: boolean,
+): Promise<void> {
   const dbRoots = ancestors.map((a) => a.hostPath);
   const top = ancestors[ancestors.length - 1];
   const above = dirname(top ? top.path : targetPath);
@@ -742,24 +940,37 @@ async function checkFamilyRules(sysroot: Sysroot, ancestors: readonly RedNode[],
   });
   if (violations.length === 0) return;
   const name = (hostPath: string) => {
-    if (hostPath === staging || hostPath.startsWith(`${staging}/`)) return posix.join(targetPath, relative(staging, hostPath));
+    if (hostPath === staging || hostPath.startsWith(`${staging}/`))
+      return posix.join(targetPath, relative(staging, hostPath));
     const anc = ancestors.find((a) => a.hostPath === hostPath);
     return anc ? `${anc.alias} (${anc.path})` : hostPath;
   };
   // Host paths (staging, ancestors) → the names users know, longest first, in one pass.
-  const paths = [...new Set(violations.flatMap((v) => [v.node, ...(v.ancestor ? [v.ancestor] : [])]))].sort((a, b) => b.length - a.length);
+  const paths = [...new Set(violations.flatMap((v) => [v.node, ...(v.ancestor ? [v.ancestor] : [])]))].sort(
+    (a, b) => b.length - a.length,
+  );
   const pattern = new RegExp(paths.map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g');
-  const describe = (v: PlacementViolation) => ` - ${paths.length ? v.message.replace(pattern, (p) => name(p)) : v.message}`;
+  const describe = (v: PlacementViolation) =>
+    ` - ${paths.length ? v.message.replace(pattern, (p) => name(p)) : v.message}`;
   const dup = violations.some((v) => v.rule === 'duplicate');
   const unsatisfied = violations.some((v) => v.rule === 'unsatisfied');
-  throw new RedpakError('family-rule', `the archive cannot become node ${targetPath}: it would break family rules:\n${violations.map(describe).join('\n')}`, {
-    hint: [
-      dup ? 'remove the duplicated packages from the ancestor, or import with --forcenode to keep the node its own copies' : '',
-      unsatisfied ? 'install the missing providers in an ancestor first, or import under a family that has them' : '',
-    ]
-      .filter(Boolean)
-      .join('; ') || 'import it under another family',
-  });
+  throw new RedpakError(
+    'family-rule',
+    `the archive cannot become node ${targetPath}: it would break family rules:\n${violations.map(describe).join('\n')}`,
+    {
+      hint:
+        [
+          dup
+            ? 'remove the duplicated packages from the ancestor, or import with --forcenode to keep the node its own copies'
+            : '',
+          unsatisfied
+            ? 'install the missing providers in an ancestor first, or import under a family that has them'
+            : '',
+        ]
+          .filter(Boolean)
+          .join('; ') || 'import it under another family',
+    },
+  );
 }
 
 /**

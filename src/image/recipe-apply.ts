@@ -24,8 +24,30 @@ import { nodeRepos, repoCacheDir, syncRepos, type SyncedRepo } from '../pkg/repo
 import { hasRpmDb, HOST_PROVIDES_PACKAGE, type InstalledPackage } from '../pkg/rpm.js';
 import { queryPackages } from '../pkg/installed.js';
 import { readRecipe, type Recipe, type RecipeNode } from './recipe.js';
-import { defaultLockPath, lockDifferences, lockedFiles, readLock, repomdInfo, repositoryIndex, writeLock, LOCK_VERSION, type LockFile, type LockNode } from './recipe-lock.js';
-import { describePlan, IGNORED_PACKAGES, packageJobs, planRecipe, type DesiredConfig, type FamilyState, type LockedPackageFile, type NodePlan, type NodeSnapshot, type PackageState } from './recipe-plan.js';
+import {
+  defaultLockPath,
+  lockDifferences,
+  lockedFiles,
+  readLock,
+  repomdInfo,
+  repositoryIndex,
+  writeLock,
+  LOCK_VERSION,
+  type LockFile,
+  type LockNode,
+} from './recipe-lock.js';
+import {
+  describePlan,
+  IGNORED_PACKAGES,
+  packageJobs,
+  planRecipe,
+  type DesiredConfig,
+  type FamilyState,
+  type LockedPackageFile,
+  type NodePlan,
+  type NodeSnapshot,
+  type PackageState,
+} from './recipe-plan.js';
 import { present } from '../present.js';
 
 export interface ApplyOptions {
@@ -60,7 +82,11 @@ export interface AppliedNode {
   repos: string[];
   hostProvides: boolean;
   /** The node's package transaction, when it had one. */
-  transaction?: { status: TransactionResult['status']; historyId?: number; packages: { action: string; nevra: string; repo: string }[] };
+  transaction?: {
+    status: TransactionResult['status'];
+    historyId?: number;
+    packages: { action: string; nevra: string; repo: string }[];
+  };
 }
 
 export interface ApplyResult {
@@ -137,7 +163,10 @@ export async function readState(recipe: Recipe, sysroot: Sysroot): Promise<Famil
 }
 
 /** What the recipe says a node's configs should be (canonical, without headers). */
-export function desiredConfigs(recipe: Recipe, options: { templateDir?: string; host: HostFacts }): Record<string, DesiredConfig> {
+export function desiredConfigs(
+  recipe: Recipe,
+  options: { templateDir?: string; host: HostFacts },
+): Record<string, DesiredConfig> {
   const dir = templateDir(options);
   const fromTemplate = (name: string, kind: 'normal' | 'admin') => {
     const file = resolveTemplate(name, kind, dir);
@@ -164,11 +193,15 @@ export function desiredConfigs(recipe: Recipe, options: { templateDir?: string; 
 function nodeFailure(error: unknown, node: RecipeNode, done: string[]): RedpakError {
   const e = error instanceof RedpakError ? error : new RedpakError('io', (error as Error).message, { cause: error });
   const before = done.length ? ` Nodes applied before it stay applied: ${done.join(', ')}.` : '';
-  return new RedpakError(e.code, `node ${node.alias} (${node.path}): ${e.message}\nNothing of node ${node.alias} was changed.${before}`, {
-    ...(e.at ? { at: e.at } : {}),
-    ...(e.hint ? { hint: e.hint } : {}),
-    cause: e,
-  });
+  return new RedpakError(
+    e.code,
+    `node ${node.alias} (${node.path}): ${e.message}\nNothing of node ${node.alias} was changed.${before}`,
+    {
+      ...(e.at ? { at: e.at } : {}),
+      ...(e.hint ? { hint: e.hint } : {}),
+      cause: e,
+    },
+  );
 }
 
 interface StepContext {
@@ -213,18 +246,30 @@ async function applyNode(ctx: StepContext, node: RecipeNode, plan: NodePlan, app
   try {
     if (plan.enable) {
       keep(statusPath(hostPath));
-      setNodeState({ redpath: node.path, sysroot: options.sysroot, state: 'Enable', host: options.host, tool: 'redmanager apply' });
+      setNodeState({
+        redpath: node.path,
+        sysroot: options.sysroot,
+        state: 'Enable',
+        host: options.host,
+        tool: 'redmanager apply',
+      });
       applied.state = 'enabled';
     }
     if (plan.create) {
-      const created = await createPackageNode({ ...factoryRequest, hostProvides: plan.hostProvides?.how === 'with-create' });
+      const created = await createPackageNode({
+        ...factoryRequest,
+        hostProvides: plan.hostProvides?.how === 'with-create',
+      });
       undo.push(() => {
-        for (const n of [...created.nodes].reverse()) if (n.action === 'created') rmSync(n.hostPath, { recursive: true, force: true });
+        for (const n of [...created.nodes].reverse())
+          if (n.action === 'created') rmSync(n.hostPath, { recursive: true, force: true });
       });
       applied.created = true;
       if (plan.systemNode) applied.systemNode = plan.systemNode;
       if (created.hostProvides) applied.hostProvides = true;
-      options.onLine?.(`created node ${node.alias} (${node.path})${plan.systemNode ? ` and the system node ${plan.systemNode}` : ''}`);
+      options.onLine?.(
+        `created node ${node.alias} (${node.path})${plan.systemNode ? ` and the system node ${plan.systemNode}` : ''}`,
+      );
     } else if (plan.updateConfig.length) {
       for (const f of [NORMAL_CONFIG, ADMIN_CONFIG]) keep(join(hostPath, f));
       keep(statusPath(hostPath));
@@ -270,10 +315,16 @@ async function applyNode(ctx: StepContext, node: RecipeNode, plan: NodePlan, app
       for (const p of result.packages) options.onLine?.(`${p.action} ${p.nevra} in ${node.alias}`);
     }
     if (ctx.frozen) {
-      const own = (await queryPackages(hostPath)).filter((p) => !IGNORED_PACKAGES.has(p.name)).map((p) => p.nevra).sort();
+      const own = (await queryPackages(hostPath))
+        .filter((p) => !IGNORED_PACKAGES.has(p.name))
+        .map((p) => p.nevra)
+        .sort();
       const locked = (ctx.frozen[node.path] ?? []).map((f) => f.nevra).sort();
       if (JSON.stringify(own) !== JSON.stringify(locked)) {
-        throw new RedpakError('package', `--frozen: node ${node.alias} ended with ${own.join(', ') || 'no package'}, the lock has ${locked.join(', ') || 'none'}`);
+        throw new RedpakError(
+          'package',
+          `--frozen: node ${node.alias} ended with ${own.join(', ') || 'no package'}, the lock has ${locked.join(', ') || 'none'}`,
+        );
       }
     }
   } catch (error) {
@@ -289,14 +340,18 @@ async function applyNode(ctx: StepContext, node: RecipeNode, plan: NodePlan, app
   }
 }
 
-async function readNodeAndAncestors(ctx: StepContext, node: RecipeNode): Promise<{ own: PackageState[]; ancestors: { node: string; pkg: PackageState }[] }> {
+async function readNodeAndAncestors(
+  ctx: StepContext,
+  node: RecipeNode,
+): Promise<{ own: PackageState[]; ancestors: { node: string; pkg: PackageState }[] }> {
   const own = (await queryPackages(ctx.sysroot.toHost(node.path))).map(packageState);
   const ancestors: { node: string; pkg: PackageState }[] = [];
   for (let dir = posix.dirname(node.path); dir !== '/'; dir = posix.dirname(dir)) {
     const hostPath = ctx.sysroot.toHost(dir);
     if (!isNodeDir(hostPath)) continue;
     const alias = present(loadNode(ctx.sysroot, dir, { admin: false }), `node ${dir}`).alias;
-    for (const p of await queryPackages(hostPath)) if (!IGNORED_PACKAGES.has(p.name)) ancestors.push({ node: alias, pkg: packageState(p) });
+    for (const p of await queryPackages(hostPath))
+      if (!IGNORED_PACKAGES.has(p.name)) ancestors.push({ node: alias, pkg: packageState(p) });
   }
   return { own, ancestors };
 }
@@ -304,7 +359,11 @@ async function readNodeAndAncestors(ctx: StepContext, node: RecipeNode): Promise
 // ---------------------------------------------------------------------------------------------
 // Lock
 
-async function syncedFor(path: string, sysroot: Sysroot, options: ApplyOptions): Promise<{ synced: SyncedRepo[]; cacheDir: string }> {
+async function syncedFor(
+  path: string,
+  sysroot: Sysroot,
+  options: ApplyOptions,
+): Promise<{ synced: SyncedRepo[]; cacheDir: string }> {
   // Not openPackageFamily: a node the recipe disables is locked too.
   const family = loadFamily(path, { sysroot, admin: true });
   const repos = nodeRepos({ family, node: family.nodes[0] } as PackageFamily).filter((r) => r.enabled);
@@ -317,7 +376,12 @@ async function syncedFor(path: string, sysroot: Sysroot, options: ApplyOptions):
 }
 
 /** The lock of the recipe's nodes as they are now. */
-export async function buildLock(recipe: Recipe, sysroot: Sysroot, options: ApplyOptions, warnings: string[]): Promise<LockFile> {
+export async function buildLock(
+  recipe: Recipe,
+  sysroot: Sysroot,
+  options: ApplyOptions,
+  warnings: string[],
+): Promise<LockFile> {
   const nodes: LockNode[] = [];
   for (const node of recipe.nodes) {
     const { synced, cacheDir } = await syncedFor(node.path, sysroot, options);
@@ -326,22 +390,34 @@ export async function buildLock(recipe: Recipe, sysroot: Sysroot, options: Apply
     nodes.push({
       path: node.path,
       alias: node.alias,
-      repositories: synced.map((s) => ({ id: s.repo.id, baseurl: s.baseurl, ...repomdInfo(repoCacheDir(cacheDir, s.repo)) })),
+      repositories: synced.map((s) => ({
+        id: s.repo.id,
+        baseurl: s.baseurl,
+        ...repomdInfo(repoCacheDir(cacheDir, s.repo)),
+      })),
       packages: packages
         .map((p) => {
           const hit = index[p.nevra];
           let sha256 = hit?.checksum?.startsWith('sha256:') ? hit.checksum.slice('sha256:'.length) : null;
-          if (hit && !sha256) warnings.push(`${p.nevra} (node ${node.alias}): repository ${hit.repo} gives no sha256 checksum`);
+          if (hit && !sha256)
+            warnings.push(`${p.nevra} (node ${node.alias}): repository ${hit.repo} gives no sha256 checksum`);
           if (!hit) {
             sha256 = null;
-            warnings.push(`${p.nevra} (node ${node.alias}) is in no repository of the node: the lock cannot reproduce it`);
+            warnings.push(
+              `${p.nevra} (node ${node.alias}) is in no repository of the node: the lock cannot reproduce it`,
+            );
           }
           return { nevra: p.nevra, name: p.name, sha256, repo: hit?.repo ?? null, href: hit?.href ?? null };
         })
         .sort((a, b) => (a.nevra < b.nevra ? -1 : a.nevra > b.nevra ? 1 : 0)),
     });
   }
-  return { version: LOCK_VERSION, recipe: { file: basename(recipe.file), sha256: recipe.sha256 }, redroot: recipe.redroot, nodes };
+  return {
+    version: LOCK_VERSION,
+    recipe: { file: basename(recipe.file), sha256: recipe.sha256 },
+    redroot: recipe.redroot,
+    nodes,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -360,11 +436,18 @@ export async function applyRecipe(options: ApplyOptions): Promise<ApplyResult> {
     const lock = readLock(lockFile);
     const differences = lockDifferences(recipe, lock);
     if (differences.length) {
-      throw new RedpakError('package', `the lock file ${lockFile} does not match the recipe ${recipeFile}:\n${differences.map((d) => `  - ${d}`).join('\n')}`, {
-        hint: 'run redmanager apply without --frozen to update the lock file, or use the lock made from this recipe',
-      });
+      throw new RedpakError(
+        'package',
+        `the lock file ${lockFile} does not match the recipe ${recipeFile}:\n${differences.map((d) => `  - ${d}`).join('\n')}`,
+        {
+          hint: 'run redmanager apply without --frozen to update the lock file, or use the lock made from this recipe',
+        },
+      );
     }
-    frozen = lockedFiles(lock, (options.mirrors ?? []).map((m) => resolve(options.cwd ?? process.cwd(), m)));
+    frozen = lockedFiles(
+      lock,
+      (options.mirrors ?? []).map((m) => resolve(options.cwd ?? process.cwd(), m)),
+    );
     lockNodes = lock.nodes.length;
   }
 
@@ -378,21 +461,43 @@ export async function applyRecipe(options: ApplyOptions): Promise<ApplyResult> {
   });
   const lines = describePlan(plan);
   const mode: ApplyResult['mode'] = options.dryRun ? 'dry-run' : options.frozen ? 'frozen' : 'apply';
-  const appliedOf = (n: NodePlan): AppliedNode => ({ path: n.path, alias: n.alias, created: false, configUpdated: [], repos: [], hostProvides: false });
+  const appliedOf = (n: NodePlan): AppliedNode => ({
+    path: n.path,
+    alias: n.alias,
+    created: false,
+    configUpdated: [],
+    repos: [],
+    hostProvides: false,
+  });
   const lockInfo = (written: boolean, lock?: LockFile) => ({
     file: lockFile,
     written,
     nodes: lock?.nodes.length ?? lockNodes,
-    packages: lock ? lock.nodes.reduce((n, x) => n + x.packages.length, 0) : Object.values(frozen ?? {}).reduce((n, x) => n + x.length, 0),
+    packages: lock
+      ? lock.nodes.reduce((n, x) => n + x.packages.length, 0)
+      : Object.values(frozen ?? {}).reduce((n, x) => n + x.length, 0),
   });
   if (options.dryRun) {
-    return { recipe: recipeFile, root: sysroot.dir, mode, changed: !plan.empty, plan: lines, nodes: [], lock: lockInfo(false), warnings };
+    return {
+      recipe: recipeFile,
+      root: sysroot.dir,
+      mode,
+      changed: !plan.empty,
+      plan: lines,
+      nodes: [],
+      lock: lockInfo(false),
+      warnings,
+    };
   }
 
   // One apply at a time per family: the lock its transactions take is held across the whole apply.
   const top = lockRoot(recipe, sysroot);
   mkdirSync(top.hostPath, { recursive: true });
-  const familyLock = await acquireFamilyLock(top.hostPath, { command: `redmanager apply ${recipeFile}`, waitSeconds: options.lockWait, topLabel: top.path });
+  const familyLock = await acquireFamilyLock(top.hostPath, {
+    command: `redmanager apply ${recipeFile}`,
+    waitSeconds: options.lockWait,
+    topLabel: top.path,
+  });
   const scratch = mkdtempSync(join(tmpdir(), 'redpak-apply-'));
   const ctx: StepContext = { recipe, sysroot, options, scratch, ...(frozen ? { frozen } : {}) };
   const results: AppliedNode[] = [];
@@ -404,7 +509,11 @@ export async function applyRecipe(options: ApplyOptions): Promise<ApplyResult> {
       try {
         await applyNode(ctx, node, plan.nodes[i], applied);
       } catch (error) {
-        throw nodeFailure(error, node, results.map((r) => r.alias));
+        throw nodeFailure(
+          error,
+          node,
+          results.map((r) => r.alias),
+        );
       }
       results.push(applied);
     }
@@ -412,7 +521,13 @@ export async function applyRecipe(options: ApplyOptions): Promise<ApplyResult> {
     const lock = options.frozen ? undefined : await buildLock(recipe, sysroot, options, warnings);
     for (const [i, node] of [...recipe.nodes.entries()].reverse()) {
       if (!plan.nodes[i].disable) continue;
-      setNodeState({ redpath: node.path, sysroot: options.sysroot, state: 'Disable', host: options.host, tool: 'redmanager apply' });
+      setNodeState({
+        redpath: node.path,
+        sysroot: options.sysroot,
+        state: 'Disable',
+        host: options.host,
+        tool: 'redmanager apply',
+      });
       results[i].state = 'disabled';
       options.onLine?.(`disabled ${node.alias} (${node.path})`);
     }
@@ -422,8 +537,25 @@ export async function applyRecipe(options: ApplyOptions): Promise<ApplyResult> {
     rmSync(scratch, { recursive: true, force: true });
     familyLock.release();
   }
-  const changed = results.some((r) => r.created || r.configUpdated.length || r.state || r.repos.length || r.hostProvides || r.transaction?.status === 'done');
-  return { recipe: recipeFile, root: sysroot.dir, mode, changed, plan: lines, nodes: results, lock: lockInfo(written, recipeLock), warnings };
+  const changed = results.some(
+    (r) =>
+      r.created ||
+      r.configUpdated.length ||
+      r.state ||
+      r.repos.length ||
+      r.hostProvides ||
+      r.transaction?.status === 'done',
+  );
+  return {
+    recipe: recipeFile,
+    root: sysroot.dir,
+    mode,
+    changed,
+    plan: lines,
+    nodes: results,
+    lock: lockInfo(written, recipeLock),
+    warnings,
+  };
 }
 
 /**
@@ -433,6 +565,7 @@ export async function applyRecipe(options: ApplyOptions): Promise<ApplyResult> {
 function lockRoot(recipe: Recipe, sysroot: Sysroot): { path: string; hostPath: string } {
   let top = recipe.redroot;
   // Family discovery skips directories that are not nodes: so does this.
-  for (let dir = posix.dirname(top); dir !== '/'; dir = posix.dirname(dir)) if (isNodeDir(sysroot.toHost(dir))) top = dir;
+  for (let dir = posix.dirname(top); dir !== '/'; dir = posix.dirname(dir))
+    if (isNodeDir(sysroot.toHost(dir))) top = dir;
   return { path: top, hostPath: sysroot.toHost(top) };
 }

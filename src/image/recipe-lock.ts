@@ -91,10 +91,17 @@ export function readLock(file: string): LockFile {
   try {
     raw = parse(text);
   } catch (error) {
-    throw new RedpakError('yaml-syntax', `lock file ${file}: invalid YAML: ${(error as Error).message.split('\n')[0]}`, { at: { file, line: 0, col: 0 } });
+    throw new RedpakError(
+      'yaml-syntax',
+      `lock file ${file}: invalid YAML: ${(error as Error).message.split('\n')[0]}`,
+      { at: { file, line: 0, col: 0 } },
+    );
   }
   const bad = (what: string): never => {
-    throw new RedpakError('schema', `lock file ${file}: ${what}`, { at: { file, line: 0, col: 0 }, hint: 'regenerate it with redmanager apply (without --frozen)' });
+    throw new RedpakError('schema', `lock file ${file}: ${what}`, {
+      at: { file, line: 0, col: 0 },
+      hint: 'regenerate it with redmanager apply (without --frozen)',
+    });
   };
   const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
   if (!isObj(raw)) return bad('not a mapping');
@@ -102,9 +109,17 @@ export function readLock(file: string): LockFile {
   if (typeof raw.redroot !== 'string') bad('no redroot');
   if (!Array.isArray(raw.nodes)) bad('no nodes list');
   (raw.nodes as unknown[]).forEach((n, i) => {
-    if (!isObj(n) || typeof n.path !== 'string' || typeof n.alias !== 'string' || !Array.isArray(n.packages) || !Array.isArray(n.repositories)) bad(`nodes[${i}] needs path, alias, repositories and packages`);
-    ((n as { packages: unknown[] }).packages).forEach((p, j) => {
-      if (!isObj(p) || typeof p.nevra !== 'string' || typeof p.name !== 'string') bad(`nodes[${i}].packages[${j}] needs nevra and name`);
+    if (
+      !isObj(n) ||
+      typeof n.path !== 'string' ||
+      typeof n.alias !== 'string' ||
+      !Array.isArray(n.packages) ||
+      !Array.isArray(n.repositories)
+    )
+      bad(`nodes[${i}] needs path, alias, repositories and packages`);
+    (n as { packages: unknown[] }).packages.forEach((p, j) => {
+      if (!isObj(p) || typeof p.nevra !== 'string' || typeof p.name !== 'string')
+        bad(`nodes[${i}].packages[${j}] needs nevra and name`);
     });
   });
   return raw as unknown as LockFile;
@@ -148,9 +163,14 @@ json.dump(out, sys.stdout)
 `;
 
 /** Every package of the given (synced) repositories: NEVRA → repository, location, checksum (`type:hex`). */
-export async function repositoryIndex(repos: readonly SolverRepo[]): Promise<Record<string, { repo: string; href: string; checksum: string | null }>> {
+export async function repositoryIndex(
+  repos: readonly SolverRepo[],
+): Promise<Record<string, { repo: string; href: string; checksum: string | null }>> {
   if (repos.length === 0) return {};
-  const { stdout } = await run(solverPython(), ['-c', LOOKUP_SCRIPT], { input: JSON.stringify({ repos }), purpose: 'read the repository metadata for the lock file' });
+  const { stdout } = await run(solverPython(), ['-c', LOOKUP_SCRIPT], {
+    input: JSON.stringify({ repos }),
+    purpose: 'read the repository metadata for the lock file',
+  });
   return JSON.parse(stdout) as Record<string, { repo: string; href: string; checksum: string | null }>;
 }
 
@@ -160,7 +180,8 @@ export async function repositoryIndex(repos: readonly SolverRepo[]): Promise<Rec
 /** Every way the lock does not describe the recipe; empty when it matches. */
 export function lockDifferences(recipe: Recipe, lock: LockFile): string[] {
   const out: string[] = [];
-  if (lock.redroot !== recipe.redroot) out.push(`the redroot is ${recipe.redroot} in the recipe, ${lock.redroot} in the lock`);
+  if (lock.redroot !== recipe.redroot)
+    out.push(`the redroot is ${recipe.redroot} in the recipe, ${lock.redroot} in the lock`);
   const locked = new Map(lock.nodes.map((n) => [n.path, n]));
   for (const node of recipe.nodes) {
     const ln = locked.get(node.path);
@@ -169,21 +190,28 @@ export function lockDifferences(recipe: Recipe, lock: LockFile): string[] {
       continue;
     }
     if (ln.alias !== node.alias) out.push(`node ${node.path} is ${node.alias} in the recipe, ${ln.alias} in the lock`);
-    const ancestors = recipe.nodes.filter((a) => node.path.startsWith(`${a.path}/`)).map((a) => locked.get(a.path)).filter((a): a is LockNode => !!a);
+    const ancestors = recipe.nodes
+      .filter((a) => node.path.startsWith(`${a.path}/`))
+      .map((a) => locked.get(a.path))
+      .filter((a): a is LockNode => !!a);
     for (const spec of node.packages) {
       const own = ln.packages.find((p) => p.name === spec.name);
       const reused = ancestors.flatMap((a) => a.packages).find((p) => p.name === spec.name);
       const have = own ?? reused;
       if (!have) out.push(`package ${spec.text} of node ${node.alias} is not in the lock`);
-      else if (spec.pin && !pinMatches(spec.pin, evrOf(have.nevra))) out.push(`package ${spec.text} of node ${node.alias} is locked at ${have.nevra}`);
+      else if (spec.pin && !pinMatches(spec.pin, evrOf(have.nevra)))
+        out.push(`package ${spec.text} of node ${node.alias} is locked at ${have.nevra}`);
     }
   }
-  for (const ln of lock.nodes) if (!recipe.nodes.some((n) => n.path === ln.path)) out.push(`node ${ln.alias} (${ln.path}) is in the lock but not in the recipe`);
+  for (const ln of lock.nodes)
+    if (!recipe.nodes.some((n) => n.path === ln.path))
+      out.push(`node ${ln.alias} (${ln.path}) is in the lock but not in the recipe`);
   for (const repo of recipe.repositories) {
     const uses = lock.nodes.flatMap((n) => n.repositories).filter((r) => r.id === repo.id);
     if (uses.length === 0) out.push(`repository ${repo.id} is not in the lock`);
     const otherUse = uses.find((r) => r.baseurl !== repo.baseurl[0]);
-    if (uses.length !== 0 && otherUse) out.push(`repository ${repo.id} has baseurl ${repo.baseurl[0]} in the recipe, ${otherUse.baseurl} in the lock`);
+    if (uses.length !== 0 && otherUse)
+      out.push(`repository ${repo.id} has baseurl ${repo.baseurl[0]} in the recipe, ${otherUse.baseurl} in the lock`);
   }
   return out;
 }
@@ -212,18 +240,23 @@ export function lockedFiles(lock: LockFile, mirrors: readonly string[]): Record<
   const checkedRepos = new Set<string>();
   for (const node of lock.nodes) {
     for (const repo of node.repositories) {
-      if (mirrors.length || checkedRepos.has(`${repo.id} ${repo.baseurl}`) || !repo.baseurl.startsWith('file://')) continue;
+      if (mirrors.length || checkedRepos.has(`${repo.id} ${repo.baseurl}`) || !repo.baseurl.startsWith('file://'))
+        continue;
       checkedRepos.add(`${repo.id} ${repo.baseurl}`);
       const dir = fileURLToPath(repo.baseurl);
       if (!existsSync(join(dir, 'repodata/repomd.xml'))) continue;
       const now = repomdInfo(dir);
       if (now.repomd !== repo.repomd) {
-        problems.push(`repository ${repo.id} (${repo.baseurl}) is at metadata revision ${now.revision ?? '?'} (repomd.xml sha256 ${now.repomd.slice(0, 12)}…), the lock has revision ${repo.revision ?? '?'} (${repo.repomd.slice(0, 12)}…)`);
+        problems.push(
+          `repository ${repo.id} (${repo.baseurl}) is at metadata revision ${now.revision ?? '?'} (repomd.xml sha256 ${now.repomd.slice(0, 12)}…), the lock has revision ${repo.revision ?? '?'} (${repo.repomd.slice(0, 12)}…)`,
+        );
       }
     }
     out[node.path] = node.packages.map((pkg) => {
       if (!pkg.sha256 || !pkg.href) {
-        problems.push(`node ${node.alias}: ${pkg.nevra} has no checksum in the lock (it came from no repository): it cannot be reproduced`);
+        problems.push(
+          `node ${node.alias}: ${pkg.nevra} has no checksum in the lock (it came from no repository): it cannot be reproduced`,
+        );
         return { nevra: pkg.nevra, name: pkg.name, file: '' };
       }
       // The lock file is written by apply from repository metadata: its hrefs are joined to the
@@ -235,28 +268,42 @@ export function lockedFiles(lock: LockFile, mirrors: readonly string[]): Record<
         return { nevra: pkg.nevra, name: pkg.name, file: '' };
       }
       const file = basename(pkg.href);
-      const repoDirs = node.repositories.filter((r) => r.id === pkg.repo && r.baseurl.startsWith('file://')).map((r) => fileURLToPath(r.baseurl));
+      const repoDirs = node.repositories
+        .filter((r) => r.id === pkg.repo && r.baseurl.startsWith('file://'))
+        .map((r) => fileURLToPath(r.baseurl));
       const candidates = [
-        ...mirrors.flatMap((m) => [join(m, href), join(m, file), ...(pkg.repo ? [join(m, pkg.repo, 'packages', file)] : [])]),
+        ...mirrors.flatMap((m) => [
+          join(m, href),
+          join(m, file),
+          ...(pkg.repo ? [join(m, pkg.repo, 'packages', file)] : []),
+        ]),
         ...(mirrors.length ? [] : repoDirs.map((d) => join(d, href))),
       ];
       const found = candidates.filter((c) => existsSync(c));
       if (found.length === 0) {
-        problems.push(`node ${node.alias}: ${pkg.nevra} not found (looked for ${candidates.join(', ') || `${file}: no mirror given`})`);
+        problems.push(
+          `node ${node.alias}: ${pkg.nevra} not found (looked for ${candidates.join(', ') || `${file}: no mirror given`})`,
+        );
         return { nevra: pkg.nevra, name: pkg.name, file: '' };
       }
       const good = found.find((c) => sha256File(c) === pkg.sha256);
       if (!good) {
-        problems.push(`node ${node.alias}: ${found[0]} is not the locked ${pkg.nevra} (sha256 ${sha256File(found[0])}, the lock has ${pkg.sha256})`);
+        problems.push(
+          `node ${node.alias}: ${found[0]} is not the locked ${pkg.nevra} (sha256 ${sha256File(found[0])}, the lock has ${pkg.sha256})`,
+        );
         return { nevra: pkg.nevra, name: pkg.name, file: '' };
       }
       return { nevra: pkg.nevra, name: pkg.name, file: good };
     });
   }
   if (problems.length) {
-    throw new RedpakError('package', `--frozen: the mirror does not hold what the lock file says:\n${problems.map((p) => `  - ${p}`).join('\n')}`, {
-      hint: 'point --mirror at the snapshot the lock was made from, or run apply without --frozen to update the lock file',
-    });
+    throw new RedpakError(
+      'package',
+      `--frozen: the mirror does not hold what the lock file says:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+      {
+        hint: 'point --mirror at the snapshot the lock was made from, or run apply without --frozen to update the lock file',
+      },
+    );
   }
   return out;
 }

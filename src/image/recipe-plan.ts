@@ -112,7 +112,8 @@ const isAbove = (above: string, path: string) => path.startsWith(`${above}/`);
 function ancestorsOf(path: string, input: PlanInput, implied: Map<string, string>): string[] {
   const out: string[] = [];
   for (let dir = posix.dirname(path); dir !== '/'; dir = posix.dirname(dir)) {
-    if (input.state.nodes[dir] || input.recipe.nodes.some((n) => n.path === dir) || [...implied.values()].includes(dir)) out.push(dir);
+    if (input.state.nodes[dir] || input.recipe.nodes.some((n) => n.path === dir) || [...implied.values()].includes(dir))
+      out.push(dir);
   }
   return out;
 }
@@ -148,14 +149,22 @@ export function packageJobs(
       if (mine.some((p) => p.nevra === f.nevra)) continue;
       const other = mine.find((p) => p.name === f.name);
       jobs.push({ op: 'install', what: f.file });
-      packages.push({ action: 'install', what: f.nevra, reason: other ? `locked (replaces ${other.nevra})` : 'locked' });
+      packages.push({
+        action: 'install',
+        what: f.nevra,
+        reason: other ? `locked (replaces ${other.nevra})` : 'locked',
+      });
     }
     for (const p of mine) {
       if (wanted.has(p.nevra) || frozen.some((f) => f.name === p.name)) continue;
       if (!node.prune) {
-        throw new RedpakError('package', `node ${node.alias} (${node.path}) has ${p.nevra}, which the lock file does not list`, {
-          hint: 'remove it, set prune: true for the node, or run apply without --frozen to update the lock file',
-        });
+        throw new RedpakError(
+          'package',
+          `node ${node.alias} (${node.path}) has ${p.nevra}, which the lock file does not list`,
+          {
+            hint: 'remove it, set prune: true for the node, or run apply without --frozen to update the lock file',
+          },
+        );
       }
       jobs.push({ op: 'erase', what: p.nevra });
       packages.push({ action: 'remove', what: p.nevra, reason: 'not in the lock (prune)' });
@@ -167,16 +176,24 @@ export function packageJobs(
     if (has) {
       if (!spec.pin || pinMatches(spec.pin, has.evr)) continue;
       jobs.push({ op: 'install', what: `${spec.name} = ${spec.pin}` });
-      packages.push({ action: 'install', what: `${spec.name} = ${spec.pin}`, reason: `pinned (replaces ${has.nevra})` });
+      packages.push({
+        action: 'install',
+        what: `${spec.name} = ${spec.pin}`,
+        reason: `pinned (replaces ${has.nevra})`,
+      });
       continue;
     }
     const inAncestor = ancestorPackages.find((a) => a.pkg.name === spec.name);
     if (inAncestor) {
       if (!spec.pin || pinMatches(spec.pin, inAncestor.pkg.evr)) continue; // reused from the ancestor
-      throw new RedpakError('family-rule', `node ${node.alias} wants ${spec.name} = ${spec.pin}, but its ancestor ${inAncestor.node} has ${inAncestor.pkg.nevra}, which it cannot change`, {
-        at: spec.at,
-        hint: `pin the version in the recipe entry of ${inAncestor.node} instead`,
-      });
+      throw new RedpakError(
+        'family-rule',
+        `node ${node.alias} wants ${spec.name} = ${spec.pin}, but its ancestor ${inAncestor.node} has ${inAncestor.pkg.nevra}, which it cannot change`,
+        {
+          at: spec.at,
+          hint: `pin the version in the recipe entry of ${inAncestor.node} instead`,
+        },
+      );
     }
     jobs.push({ op: 'install', what: spec.pin ? `${spec.name} = ${spec.pin}` : spec.name });
     packages.push({ action: 'install', what: spec.pin ? `${spec.name} = ${spec.pin}` : spec.name, reason: 'listed' });
@@ -202,15 +219,20 @@ export function planRecipe(input: PlanInput): RecipePlan {
     if (ancestorsOf(node.path, input, implied).length > 0) continue;
     const system = posix.dirname(node.path);
     if (system !== recipe.redroot && !isAbove(recipe.redroot, system)) {
-      throw new RedpakError('schema', `node ${node.alias} (${node.path}) would get a system node at ${system}, outside the redroot ${recipe.redroot}`, {
-        at: node.at,
-        hint: 'set system-node: false for it, or add a node above it in the recipe',
-      });
+      throw new RedpakError(
+        'schema',
+        `node ${node.alias} (${node.path}) would get a system node at ${system}, outside the redroot ${recipe.redroot}`,
+        {
+          at: node.at,
+          hint: 'set system-node: false for it, or add a node above it in the recipe',
+        },
+      );
     }
     implied.set(node.path, system);
   }
   const topOf = (path: string) => ancestorsOf(path, input, implied).at(-1) ?? path;
-  const willExist = (path: string) => !!state.nodes[path] || recipe.nodes.some((n) => n.path === path) || [...implied.values()].includes(path);
+  const willExist = (path: string) =>
+    !!state.nodes[path] || recipe.nodes.some((n) => n.path === path) || [...implied.values()].includes(path);
 
   // Repositories: into the given node, else the family's top node.
   const repoSteps = new Map<string, NodePlan['repos']>();
@@ -219,12 +241,20 @@ export function planRecipe(input: PlanInput): RecipePlan {
     let target = repo.node;
     if (target === undefined) {
       if (tops.length !== 1) {
-        throw new RedpakError('schema', `repository ${repo.id}: the recipe builds ${tops.length} families (${tops.join(', ')}): say which node gets it with "node:"`, { at: repo.at });
+        throw new RedpakError(
+          'schema',
+          `repository ${repo.id}: the recipe builds ${tops.length} families (${tops.join(', ')}): say which node gets it with "node:"`,
+          { at: repo.at },
+        );
       }
       target = tops[0];
     }
     if (!willExist(target)) {
-      throw new RedpakError('schema', `repository ${repo.id}: ${target} is not a node and the recipe does not create it`, { at: repo.at, hint: 'give a node of the recipe, or its family\'s top node' });
+      throw new RedpakError(
+        'schema',
+        `repository ${repo.id}: ${target} is not a node and the recipe does not create it`,
+        { at: repo.at, hint: "give a node of the recipe, or its family's top node" },
+      );
     }
     const current = state.nodes[target]?.repoFiles[repo.id];
     if (current === repo.text) continue;
@@ -241,16 +271,22 @@ export function planRecipe(input: PlanInput): RecipePlan {
     const updateConfig: NodePlan['updateConfig'] = [];
     if (snapshot) {
       if (snapshot.alias !== node.alias) {
-        throw new RedpakError('schema', `node ${node.path} exists with alias ${snapshot.alias}, the recipe says ${node.alias}`, {
-          at: node.at,
-          hint: 'aliases are kept by apply: fix the recipe, or remove the node to recreate it',
-        });
+        throw new RedpakError(
+          'schema',
+          `node ${node.path} exists with alias ${snapshot.alias}, the recipe says ${node.alias}`,
+          {
+            at: node.at,
+            hint: 'aliases are kept by apply: fix the recipe, or remove the node to recreate it',
+          },
+        );
       }
       if (desired.normal !== undefined && desired.normal !== snapshot.normal) updateConfig.push('normal');
       if (desired.admin !== undefined && desired.admin !== snapshot.admin) updateConfig.push('admin');
     }
     const ancestorPackages = ancestorsOf(node.path, input, implied).flatMap((a) =>
-      (state.nodes[a]?.packages ?? []).filter((p) => !IGNORED_PACKAGES.has(p.name)).map((pkg) => ({ node: state.nodes[a].alias, pkg })),
+      (state.nodes[a]?.packages ?? [])
+        .filter((p) => !IGNORED_PACKAGES.has(p.name))
+        .map((pkg) => ({ node: state.nodes[a].alias, pkg })),
     );
     const { jobs, packages } = packageJobs(node, snapshot?.packages ?? [], ancestorPackages, input.frozen?.[node.path]);
     // The family root gets the host's capabilities: with the node creation, or registered apart.
@@ -259,8 +295,14 @@ export function planRecipe(input: PlanInput): RecipePlan {
     if (recipe.nodes.find((n) => topOf(n.path) === root) === node) {
       const rootCreated = !state.nodes[root];
       if (rootCreated && recipe.hostCapabilities.length > 0) hostProvides = { how: 'register', root };
-      else if (rootCreated && (recipe.hostProvides ?? input.defaultHostProvides)) hostProvides = { how: 'with-create', root };
-      else if (!rootCreated && !state.nodes[root].hasHostProvides && (recipe.hostProvides === true || recipe.hostCapabilities.length > 0)) hostProvides = { how: 'register', root };
+      else if (rootCreated && (recipe.hostProvides ?? input.defaultHostProvides))
+        hostProvides = { how: 'with-create', root };
+      else if (
+        !rootCreated &&
+        !state.nodes[root].hasHostProvides &&
+        (recipe.hostProvides === true || recipe.hostCapabilities.length > 0)
+      )
+        hostProvides = { how: 'register', root };
     }
     return {
       path: node.path,
@@ -277,7 +319,16 @@ export function planRecipe(input: PlanInput): RecipePlan {
       packages,
     };
   });
-  const empty = nodes.every((n) => !n.create && !n.updateConfig.length && !n.enable && !n.disable && !n.repos.length && !n.hostProvides && !n.jobs.length);
+  const empty = nodes.every(
+    (n) =>
+      !n.create &&
+      !n.updateConfig.length &&
+      !n.enable &&
+      !n.disable &&
+      !n.repos.length &&
+      !n.hostProvides &&
+      !n.jobs.length,
+  );
   return { nodes, empty };
 }
 
@@ -286,10 +337,12 @@ export function describePlan(plan: RecipePlan): string[] {
   const lines: string[] = [];
   for (const n of plan.nodes) {
     const name = `${n.alias} (${n.path})`;
-    if (n.create) lines.push(`create node ${name}${n.systemNode ? ` with the system node ${n.systemNode} above it` : ''}`);
+    if (n.create)
+      lines.push(`create node ${name}${n.systemNode ? ` with the system node ${n.systemNode} above it` : ''}`);
     if (n.updateConfig.length) lines.push(`rewrite the ${n.updateConfig.join(' and ')} config of ${name}`);
     if (n.enable) lines.push(`enable ${name}`);
-    for (const r of n.repos) lines.push(`write repository ${r.id} in ${r.node}/etc/yum.repos.d/${r.id}.repo (${r.reason})`);
+    for (const r of n.repos)
+      lines.push(`write repository ${r.id} in ${r.node}/etc/yum.repos.d/${r.id}.repo (${r.reason})`);
     if (n.hostProvides) lines.push(`register the host's capabilities in the family root ${n.hostProvides.root}`);
     for (const p of n.packages) lines.push(`${p.action} ${p.what} in ${name}: ${p.reason}`);
   }

@@ -13,7 +13,15 @@ import { lstatSync, readFileSync } from 'node:fs';
 import { basename, posix } from 'node:path';
 import type { ValidateFunction } from 'ajv';
 import { RedpakError, type SourcePosition } from '../errors.js';
-import { isValidAlias, parseLocated, parseNodeConfig, schemaFailure, describePath, type Located, type Plain } from '../config/parse.js';
+import {
+  isValidAlias,
+  parseLocated,
+  parseNodeConfig,
+  schemaFailure,
+  describePath,
+  type Located,
+  type Plain,
+} from '../config/parse.js';
 import { AJV_OPTIONS, BOOLEAN_WORDS, NODE_CONFIG_SCHEMA } from '../config/schema.js';
 import { toYaml } from '../config/serialize.js';
 import type { Sysroot } from '../node/layout.js';
@@ -86,13 +94,25 @@ export interface Recipe {
 type Schema = Record<string, unknown>;
 
 function anyCase(words: readonly string[]): string {
-  const word = (w: string) => [...w].map((c) => (/[a-z]/i.test(c) ? `[${c.toLowerCase()}${c.toUpperCase()}]` : c.replace(/[^\w]/g, '\\$&'))).join('');
+  const word = (w: string) =>
+    [...w]
+      .map((c) => (/[a-z]/i.test(c) ? `[${c.toLowerCase()}${c.toUpperCase()}]` : c.replace(/[^\w]/g, '\\$&')))
+      .join('');
   return `^(?:${words.map(word).join('|')})$`;
 }
 const text: Schema = { type: 'string' };
-const boolText: Schema = { type: 'string', pattern: anyCase(Object.keys(BOOLEAN_WORDS)), description: 'a boolean (true/false, yes/no, on/off, 1/0)' };
+const boolText: Schema = {
+  type: 'string',
+  pattern: anyCase(Object.keys(BOOLEAN_WORDS)),
+  description: 'a boolean (true/false, yes/no, on/off, 1/0)',
+};
 const intText: Schema = { type: 'string', pattern: '^\\s*-?[0-9]+\\s*$', description: 'an integer' };
-const object = (properties: Record<string, Schema>, required: string[] = []): Schema => ({ type: 'object', properties, required, additionalProperties: false });
+const object = (properties: Record<string, Schema>, required: string[] = []): Schema => ({
+  type: 'object',
+  properties,
+  required,
+  additionalProperties: false,
+});
 const list = (items: Schema): Schema => ({ type: 'array', items });
 /** An inline node config: the node-config schema, headers optional (apply writes them). */
 const inlineConfig: Schema = { ...NODE_CONFIG_SCHEMA, required: [] };
@@ -106,7 +126,11 @@ export const RECIPE_SCHEMA: Schema = object(
     repositories: list(
       object(
         {
-          id: { type: 'string', pattern: '^[A-Za-z0-9_.:-]+$', description: 'a repository id (letters, digits, "_", ".", ":", "-")' },
+          id: {
+            type: 'string',
+            pattern: '^[A-Za-z0-9_.:-]+$',
+            description: 'a repository id (letters, digits, "_", ".", ":", "-")',
+          },
           name: text,
           baseurl: text,
           enabled: boolText,
@@ -155,7 +179,8 @@ function recipeValidator(): ValidateFunction {
 // Parsing
 
 type Obj = { [key: string]: Plain };
-const str = (o: Obj | undefined, key: string): string | undefined => (o && typeof o[key] === 'string' ? (o[key] as string) : undefined);
+const str = (o: Obj | undefined, key: string): string | undefined =>
+  o && typeof o[key] === 'string' ? (o[key] as string) : undefined;
 const boolOf = (o: Obj | undefined, key: string, fallback: boolean): boolean => {
   const v = str(o, key);
   return v === undefined ? fallback : BOOLEAN_WORDS[v.trim().toLowerCase()]!;
@@ -168,17 +193,29 @@ export function parsePackageSpec(textGiven: string, at: SourcePosition): Package
   const spec = textGiven.trim();
   const match = PACKAGE_SPEC.exec(spec);
   if (!match) {
-    throw new RedpakError('schema', `bad package "${textGiven}": expected a package name, or "name = VERSION[-RELEASE]"`, { at });
+    throw new RedpakError(
+      'schema',
+      `bad package "${textGiven}": expected a package name, or "name = VERSION[-RELEASE]"`,
+      { at },
+    );
   }
   const [, name, op, evr] = match;
   if (op && op !== '=' && op !== '==') {
-    throw new RedpakError('schema', `bad package "${textGiven}": only "=" pins a version (a recipe describes one exact state)`, {
-      at,
-      hint: `write "${name} = VERSION-RELEASE", or just "${name}" for the newest`,
-    });
+    throw new RedpakError(
+      'schema',
+      `bad package "${textGiven}": only "=" pins a version (a recipe describes one exact state)`,
+      {
+        at,
+        hint: `write "${name} = VERSION-RELEASE", or just "${name}" for the newest`,
+      },
+    );
   }
   if (evr !== undefined && !/^(\d+:)?[A-Za-z0-9._+~^]+(-[A-Za-z0-9._+~^]+)?$/.test(evr)) {
-    throw new RedpakError('schema', `bad version "${evr}" in package "${textGiven}": expected [EPOCH:]VERSION[-RELEASE]`, { at });
+    throw new RedpakError(
+      'schema',
+      `bad version "${evr}" in package "${textGiven}": expected [EPOCH:]VERSION[-RELEASE]`,
+      { at },
+    );
   }
   return { name: name!, ...(evr !== undefined ? { pin: evr } : {}), text: spec, at };
 }
@@ -196,7 +233,13 @@ export function pinMatches(pin: string, evr: string): boolean {
   return !want.rest.includes('-') && have.rest.startsWith(`${want.rest}-`);
 }
 
-function inlineConfigText(raw: Plain, alias: string, kind: 'normal' | 'admin', at: SourcePosition, label: string): InlineConfig {
+function inlineConfigText(
+  raw: Plain,
+  alias: string,
+  kind: 'normal' | 'admin',
+  at: SourcePosition,
+  label: string,
+): InlineConfig {
   const value = { ...(raw as Obj) };
   const headers = { ...((value.headers as Obj | undefined) ?? {}) };
   headers.alias = kind === 'admin' ? `admin-of-${alias}` : alias;
@@ -228,7 +271,8 @@ export function parseRecipe(source: string, file: string, options: { sysroot?: S
   const check = recipeValidator();
   if (!check(located.value)) throw schemaFailure(check.errors![0]!, located, file);
   const root = located.value as Obj;
-  const posOf = (path: string): SourcePosition => located.keyAt.get(path) ?? located.valueAt.get(path) ?? { file, line: 0, col: 0 };
+  const posOf = (path: string): SourcePosition =>
+    located.keyAt.get(path) ?? located.valueAt.get(path) ?? { file, line: 0, col: 0 };
   const valueAt = (path: string): SourcePosition => located.valueAt.get(path) ?? posOf(path);
   const fail = (path: string, message: string, hint?: string): never => {
     throw new RedpakError('schema', message, { at: valueAt(path), hint });
@@ -237,7 +281,8 @@ export function parseRecipe(source: string, file: string, options: { sysroot?: S
   const redrootText = str(root, 'redroot')!;
   if (!redrootText.startsWith('/')) fail('redroot', `redroot must be an absolute path, got "${redrootText}"`);
   const redroot = posix.resolve(redrootText).replace(/\/+$/, '') || '/';
-  if (redroot === '/') fail('redroot', 'redroot cannot be /', 'give the directory that holds the family, e.g. /var/redpak');
+  if (redroot === '/')
+    fail('redroot', 'redroot cannot be /', 'give the directory that holds the family, e.g. /var/redpak');
   const below = (p: string) => p === redroot || p.startsWith(`${redroot}/`);
 
   // Nodes: aliases first (a `parent:` names one), then paths.
@@ -255,15 +300,28 @@ export function parseRecipe(source: string, file: string, options: { sysroot?: S
     if (path !== undefined && !path.startsWith('/')) fail(`${where}.path`, `node path must be absolute, got "${path}"`);
     const alias = str(raw, 'alias') ?? basename(path ?? name!);
     if (!isValidAlias(alias)) {
-      throw new RedpakError('invalid-alias', `invalid node alias "${alias}": use letters, digits and + - _ @ :`, { at: valueAt(str(raw, 'alias') ? `${where}.alias` : where) });
+      throw new RedpakError('invalid-alias', `invalid node alias "${alias}": use letters, digits and + - _ @ :`, {
+        at: valueAt(str(raw, 'alias') ? `${where}.alias` : where),
+      });
     }
-    return { index, raw, alias, at: posOf(where), ...(path !== undefined ? { path: posix.resolve(path).replace(/\/+$/, '') } : {}) };
+    return {
+      index,
+      raw,
+      alias,
+      at: posOf(where),
+      ...(path !== undefined ? { path: posix.resolve(path).replace(/\/+$/, '') } : {}),
+    };
   });
   if (rawNodes.length === 0) fail('nodes', 'the recipe has no node');
   const byAlias = new Map<string, RawNode>();
   for (const n of rawNodes) {
     const seen = byAlias.get(n.alias);
-    if (seen) fail(`nodes.${n.index}`, `alias "${n.alias}" is used by two nodes (nodes[${seen.index}] and nodes[${n.index}])`, 'give each node its own alias');
+    if (seen)
+      fail(
+        `nodes.${n.index}`,
+        `alias "${n.alias}" is used by two nodes (nodes[${seen.index}] and nodes[${n.index}])`,
+        'give each node its own alias',
+      );
     byAlias.set(n.alias, n);
   }
   const resolving: RawNode[] = [];
@@ -271,11 +329,19 @@ export function parseRecipe(source: string, file: string, options: { sysroot?: S
     if (n.path !== undefined) return n.path;
     if (resolving.includes(n)) {
       const cycle = [...resolving.slice(resolving.indexOf(n)), n].map((m) => m.alias).join(' → ');
-      fail(`nodes.${n.index}.parent`, `nodes ${cycle} form a cycle through their "parent" keys`, 'a node\'s parent must be a node above it');
+      fail(
+        `nodes.${n.index}.parent`,
+        `nodes ${cycle} form a cycle through their "parent" keys`,
+        "a node's parent must be a node above it",
+      );
     }
     const parentAlias = str(n.raw, 'parent')!;
     const parent = byAlias.get(parentAlias);
-    if (!parent) fail(`nodes.${n.index}.parent`, `parent "${parentAlias}" of node ${n.alias} is not the alias of a node of the recipe`);
+    if (!parent)
+      fail(
+        `nodes.${n.index}.parent`,
+        `parent "${parentAlias}" of node ${n.alias} is not the alias of a node of the recipe`,
+      );
     resolving.push(n);
     const parentPath = resolvePath(parent!);
     resolving.pop();
@@ -288,7 +354,11 @@ export function parseRecipe(source: string, file: string, options: { sysroot?: S
   for (const n of rawNodes) {
     const where = `nodes.${n.index}`;
     if (!below(n.path!)) {
-      fail(n.raw.path !== undefined ? `${where}.path` : where, `node ${n.alias} (${n.path}) is outside the redroot ${redroot}`, `every node must be ${redroot} or below it`);
+      fail(
+        n.raw.path !== undefined ? `${where}.path` : where,
+        `node ${n.alias} (${n.path}) is outside the redroot ${redroot}`,
+        `every node must be ${redroot} or below it`,
+      );
     }
     const seen = byPath.get(n.path!);
     if (seen) fail(where, `nodes[${seen.index}] and nodes[${n.index}] are the same node ${n.path}`);
@@ -302,7 +372,12 @@ export function parseRecipe(source: string, file: string, options: { sysroot?: S
         } catch {
           isLink = false;
         }
-        if (isLink) fail(n.raw.path !== undefined ? `${where}.path` : where, `node ${n.alias} (${n.path}) is outside the redroot ${redroot}: ${p} is a symbolic link`, 'nodes are real directories below the redroot');
+        if (isLink)
+          fail(
+            n.raw.path !== undefined ? `${where}.path` : where,
+            `node ${n.alias} (${n.path}) is outside the redroot ${redroot}: ${p} is a symbolic link`,
+            'nodes are real directories below the redroot',
+          );
       }
     }
   }
@@ -317,13 +392,23 @@ export function parseRecipe(source: string, file: string, options: { sysroot?: S
     if (raw['config-admin'] !== undefined && raw['template-admin'] !== undefined) {
       fail(`${where}.config-admin`, `node ${n.alias} has both "config-admin" and "template-admin": give one`);
     }
-    if ((raw['config-admin'] !== undefined || raw['template-admin'] !== undefined) && raw.config === undefined && raw.template === undefined) {
-      fail(`${where}.${raw['config-admin'] !== undefined ? 'config-admin' : 'template-admin'}`, `node ${n.alias} gives an admin config without a normal one: add "template" or "config"`);
+    if (
+      (raw['config-admin'] !== undefined || raw['template-admin'] !== undefined) &&
+      raw.config === undefined &&
+      raw.template === undefined
+    ) {
+      fail(
+        `${where}.${raw['config-admin'] !== undefined ? 'config-admin' : 'template-admin'}`,
+        `node ${n.alias} gives an admin config without a normal one: add "template" or "config"`,
+      );
     }
-    const packages = ((raw.packages as string[] | undefined) ?? []).map((p, i) => parsePackageSpec(p, valueAt(`${where}.packages.${i}`)));
+    const packages = ((raw.packages as string[] | undefined) ?? []).map((p, i) =>
+      parsePackageSpec(p, valueAt(`${where}.packages.${i}`)),
+    );
     const names = new Map<string, PackageSpec>();
     for (const p of packages) {
-      if (names.has(p.name)) throw new RedpakError('schema', `package ${p.name} is listed twice for node ${n.alias}`, { at: p.at });
+      if (names.has(p.name))
+        throw new RedpakError('schema', `package ${p.name} is listed twice for node ${n.alias}`, { at: p.at });
       names.set(p.name, p);
     }
     return {
@@ -331,9 +416,27 @@ export function parseRecipe(source: string, file: string, options: { sysroot?: S
       alias: n.alias,
       ...(str(raw, 'template') ? { template: str(raw, 'template') } : {}),
       ...(str(raw, 'template-admin') ? { templateAdmin: str(raw, 'template-admin') } : {}),
-      ...(raw.config !== undefined ? { config: inlineConfigText(raw.config, n.alias, 'normal', posOf(`${where}.config`), `inline config of node ${n.alias}`) } : {}),
+      ...(raw.config !== undefined
+        ? {
+            config: inlineConfigText(
+              raw.config,
+              n.alias,
+              'normal',
+              posOf(`${where}.config`),
+              `inline config of node ${n.alias}`,
+            ),
+          }
+        : {}),
       ...(raw['config-admin'] !== undefined
-        ? { configAdmin: inlineConfigText(raw['config-admin'], n.alias, 'admin', posOf(`${where}.config-admin`), `inline admin config of node ${n.alias}`) }
+        ? {
+            configAdmin: inlineConfigText(
+              raw['config-admin'],
+              n.alias,
+              'admin',
+              posOf(`${where}.config-admin`),
+              `inline admin config of node ${n.alias}`,
+            ),
+          }
         : {}),
       systemNode: boolOf(raw, 'system-node', true),
       enabled: boolOf(raw, 'enabled', true),
@@ -352,10 +455,14 @@ export function parseRecipe(source: string, file: string, options: { sysroot?: S
       if (other === node || !node.path.startsWith(`${other.path}/`)) continue;
       for (const p of node.packages) {
         if (other.packages.some((q) => q.name === p.name)) {
-          throw new RedpakError('family-rule', `package ${p.name} is listed for node ${node.alias} and for its ancestor ${other.alias}: a node reuses what its ancestors install`, {
-            at: p.at,
-            hint: `list it only for ${other.alias}`,
-          });
+          throw new RedpakError(
+            'family-rule',
+            `package ${p.name} is listed for node ${node.alias} and for its ancestor ${other.alias}: a node reuses what its ancestors install`,
+            {
+              at: p.at,
+              hint: `list it only for ${other.alias}`,
+            },
+          );
         }
       }
     }
@@ -368,16 +475,31 @@ export function parseRecipe(source: string, file: string, options: { sysroot?: S
     let node: string | undefined;
     if (nodeText !== undefined) {
       node = nodeText.startsWith('/') ? posix.resolve(nodeText).replace(/\/+$/, '') : byAlias.get(nodeText)?.path;
-      if (node === undefined) fail(`${where}.node`, `repository ${id}: node "${nodeText}" is neither an absolute path nor the alias of a node of the recipe`);
+      if (node === undefined)
+        fail(
+          `${where}.node`,
+          `repository ${id}: node "${nodeText}" is neither an absolute path nor the alias of a node of the recipe`,
+        );
       if (!below(node!)) fail(`${where}.node`, `repository ${id}: node ${node} is outside the redroot ${redroot}`);
     }
     // Every value becomes a line of the .repo file: a newline would start another line (another
     // repository section), any control character is refused; `.`/`..` would name the cache's parent.
-    if (!isRepoId(id)) fail(`${where}.id`, `repository id "${id}" in ${file} is not allowed ("." and ".." name the cache directory itself or its parent)`);
+    if (!isRepoId(id))
+      fail(
+        `${where}.id`,
+        `repository id "${id}" in ${file} is not allowed ("." and ".." name the cache directory itself or its parent)`,
+      );
     for (const key of ['name', 'baseurl', 'gpgkey', 'metadata_expire', 'sslcacert', 'priority', 'timeout']) {
       const value = str(raw, key);
-      const bad = value === undefined ? undefined : controlCharacter(key === 'priority' || key === 'timeout' ? value.trim() : value);
-      if (bad) fail(`${where}.${key}`, `repository ${id}: ${key} in ${file} holds a control character (${bad}); it would change the .repo file written from it`);
+      const bad =
+        value === undefined
+          ? undefined
+          : controlCharacter(key === 'priority' || key === 'timeout' ? value.trim() : value);
+      if (bad)
+        fail(
+          `${where}.${key}`,
+          `repository ${id}: ${key} in ${file} holds a control character (${bad}); it would change the .repo file written from it`,
+        );
     }
     const bool01 = (key: string, fallback: boolean) => (boolOf(raw, key, fallback) ? '1' : '0');
     const lines = [
@@ -398,17 +520,24 @@ export function parseRecipe(source: string, file: string, options: { sysroot?: S
     let baseurl: string[];
     try {
       const parsed = parseRepoFile(repoText, `${file} (${describePath(where)})`);
-      if (parsed.length !== 1) fail(where, `repository ${id} in ${file} would write ${parsed.length} repository sections`);
+      if (parsed.length !== 1)
+        fail(where, `repository ${id} in ${file} would write ${parsed.length} repository sections`);
       baseurl = parsed[0]!.baseurl;
     } catch (error) {
       if (!(error instanceof RedpakError)) throw error;
-      throw new RedpakError('schema', `repository ${id}: ${error.message.replace(/^.*?\):\d+: /, '')}`, { at: posOf(where) });
+      throw new RedpakError('schema', `repository ${id}: ${error.message.replace(/^.*?\):\d+: /, '')}`, {
+        at: posOf(where),
+      });
     }
     return { id, ...(node !== undefined ? { node } : {}), text: repoText, baseurl, at: posOf(where) };
   });
   const ids = new Map<string, number>();
   repositories.forEach((r, i) => {
-    if (ids.has(r.id)) fail(`repositories.${i}.id`, `repository ${r.id} is defined twice (repositories[${ids.get(r.id)}] and repositories[${i}])`);
+    if (ids.has(r.id))
+      fail(
+        `repositories.${i}.id`,
+        `repository ${r.id} is defined twice (repositories[${ids.get(r.id)}] and repositories[${i}])`,
+      );
     ids.set(r.id, i);
   });
 

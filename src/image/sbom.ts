@@ -99,11 +99,17 @@ export async function collectInventory(options: InventoryOptions): Promise<Inven
   const sysroot = Sysroot.open(options.sysroot);
   const family = loadFamily(options.redpath, { sysroot, cwd: options.cwd });
   assertEnabled(family);
-  const sources: { node: InventoryNode; hostPath: string }[] = family.nodes.map((n) => ({ node: { path: n.path, alias: n.alias }, hostPath: n.hostPath }));
+  const sources: { node: InventoryNode; hostPath: string }[] = family.nodes.map((n) => ({
+    node: { path: n.path, alias: n.alias },
+    hostPath: n.hostPath,
+  }));
   const top = family.nodes[family.nodes.length - 1];
   const above = dirname(top.path);
   if (top.path !== '/' && above !== '/' && hasRpmDb(sysroot.toHost(above))) {
-    sources.push({ node: { path: above, alias: `host database ${above}`, hostDb: true }, hostPath: sysroot.toHost(above) });
+    sources.push({
+      node: { path: above, alias: `host database ${above}`, hostDb: true },
+      hostPath: sysroot.toHost(above),
+    });
   }
   const components: InventoryComponent[] = [];
   for (const source of sources) {
@@ -164,7 +170,8 @@ export function creationTime(env: Record<string, string | undefined>, now: Date 
   const pinned = env.SOURCE_DATE_EPOCH;
   let date = now;
   if (pinned !== undefined && pinned !== '') {
-    if (!/^\d+$/.test(pinned)) throw new RedpakError('usage', `SOURCE_DATE_EPOCH must be a number of seconds, not ${JSON.stringify(pinned)}`);
+    if (!/^\d+$/.test(pinned))
+      throw new RedpakError('usage', `SOURCE_DATE_EPOCH must be a number of seconds, not ${JSON.stringify(pinned)}`);
     date = new Date(Number(pinned) * 1000);
   }
   return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -180,7 +187,10 @@ export function purlOf(c: InventoryComponent): string {
 
 /** Whether a license string is a syntactically valid SPDX license expression. */
 export function isSpdxExpression(license: string): boolean {
-  const tokens = license.replace(/([()])/g, ' $1 ').trim().split(/\s+/);
+  const tokens = license
+    .replace(/([()])/g, ' $1 ')
+    .trim()
+    .split(/\s+/);
   if (tokens.length === 0 || tokens[0] === '') return false;
   let depth = 0;
   let expectOperand = true;
@@ -211,31 +221,34 @@ export function isSpdxExpression(license: string): boolean {
  * older packages), with their SPDX ids. Names not listed stay as written.
  */
 const LEGACY_LICENSES: Record<string, string> = {
-  'GPLv2': 'GPL-2.0-only',
+  GPLv2: 'GPL-2.0-only',
   'GPLv2+': 'GPL-2.0-or-later',
-  'GPLv3': 'GPL-3.0-only',
+  GPLv3: 'GPL-3.0-only',
   'GPLv3+': 'GPL-3.0-or-later',
   'GPL+': 'GPL-1.0-or-later',
-  'LGPLv2': 'LGPL-2.0-only',
+  LGPLv2: 'LGPL-2.0-only',
   'LGPLv2+': 'LGPL-2.0-or-later',
   'LGPLv2.1': 'LGPL-2.1-only',
   'LGPLv2.1+': 'LGPL-2.1-or-later',
-  'LGPLv3': 'LGPL-3.0-only',
+  LGPLv3: 'LGPL-3.0-only',
   'LGPLv3+': 'LGPL-3.0-or-later',
-  'AGPLv3': 'AGPL-3.0-only',
+  AGPLv3: 'AGPL-3.0-only',
   'AGPLv3+': 'AGPL-3.0-or-later',
   'ASL 1.1': 'Apache-1.1',
   'ASL 2.0': 'Apache-2.0',
   'MPLv1.1': 'MPL-1.1',
   'MPLv2.0': 'MPL-2.0',
   'Artistic 2.0': 'Artistic-2.0',
-  'Boost': 'BSL-1.0',
-  'CC0': 'CC0-1.0',
-  'Python': 'Python-2.0',
-  'zlib': 'Zlib',
+  Boost: 'BSL-1.0',
+  CC0: 'CC0-1.0',
+  Python: 'Python-2.0',
+  zlib: 'Zlib',
 };
 const LEGACY_PATTERN = new RegExp(
-  `(^|[\\s()])(${Object.keys(LEGACY_LICENSES).sort((a, b) => b.length - a.length).map((k) => k.replace(/[.+]/g, '\\$&')).join('|')})(?=$|[\\s()])`,
+  `(^|[\\s()])(${Object.keys(LEGACY_LICENSES)
+    .sort((a, b) => b.length - a.length)
+    .map((k) => k.replace(/[.+]/g, '\\$&'))
+    .join('|')})(?=$|[\\s()])`,
   'g',
 );
 
@@ -275,16 +288,31 @@ export function toSpdx(inventory: Inventory, created: string): Record<string, un
     licenseDeclared: 'NOASSERTION',
     copyrightText: 'NOASSERTION',
     primaryPackagePurpose: n.hostDb ? 'OPERATING_SYSTEM' : 'CONTAINER',
-    comment: n.hostDb ? `rpm database of the host at ${n.path}, below the family's root node` : `redpak node ${n.alias} at ${n.path}`,
+    comment: n.hostDb
+      ? `rpm database of the host at ${n.path}, below the family's root node`
+      : `redpak node ${n.alias} at ${n.path}`,
   }));
   const files: Record<string, unknown>[] = [];
-  const relationships: Record<string, unknown>[] = [{ spdxElementId: 'SPDXRef-DOCUMENT', relationshipType: 'DESCRIBES', relatedSpdxElement: nodeIds.get(inventory.node.path) }];
+  const relationships: Record<string, unknown>[] = [
+    {
+      spdxElementId: 'SPDXRef-DOCUMENT',
+      relationshipType: 'DESCRIBES',
+      relatedSpdxElement: nodeIds.get(inventory.node.path),
+    },
+  ];
   for (let i = 1; i < inventory.nodes.length; i += 1) {
-    relationships.push({ spdxElementId: nodeIds.get(inventory.nodes[i - 1].path), relationshipType: 'DEPENDS_ON', relatedSpdxElement: nodeIds.get(inventory.nodes[i].path) });
+    relationships.push({
+      spdxElementId: nodeIds.get(inventory.nodes[i - 1].path),
+      relationshipType: 'DEPENDS_ON',
+      relatedSpdxElement: nodeIds.get(inventory.nodes[i].path),
+    });
   }
   inventory.components.forEach((c, i) => {
     const id = `SPDXRef-Package-${idString(c.name)}-${i}`;
-    const notes = [`provided by node ${c.node.alias} (${c.node.path})`, c.signatureKeyId ? `signature key id ${c.signatureKeyId}` : 'unsigned'];
+    const notes = [
+      `provided by node ${c.node.alias} (${c.node.path})`,
+      c.signatureKeyId ? `signature key id ${c.signatureKeyId}` : 'unsigned',
+    ];
     packages.push({
       SPDXID: id,
       name: c.name,
@@ -296,19 +324,35 @@ export function toSpdx(inventory: Inventory, created: string): Record<string, un
       licenseDeclared: licenseOf(c.license),
       copyrightText: 'NOASSERTION',
       externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: purlOf(c) }],
-      attributionTexts: [`redpak:node=${c.node.path}`, `redpak:node-alias=${c.node.alias}`, `rpm:arch=${c.arch}`, `rpm:epoch=${c.epoch}`, ...(c.sourceRpm ? [`rpm:sourcerpm=${c.sourceRpm}`] : []), ...(c.signatureKeyId ? [`rpm:signature-key-id=${c.signatureKeyId}`] : [])],
+      attributionTexts: [
+        `redpak:node=${c.node.path}`,
+        `redpak:node-alias=${c.node.alias}`,
+        `rpm:arch=${c.arch}`,
+        `rpm:epoch=${c.epoch}`,
+        ...(c.sourceRpm ? [`rpm:sourcerpm=${c.sourceRpm}`] : []),
+        ...(c.signatureKeyId ? [`rpm:signature-key-id=${c.signatureKeyId}`] : []),
+      ],
       comment: notes.join('; '),
     });
-    relationships.push({ spdxElementId: nodeIds.get(c.node.path), relationshipType: 'CONTAINS', relatedSpdxElement: id });
+    relationships.push({
+      spdxElementId: nodeIds.get(c.node.path),
+      relationshipType: 'CONTAINS',
+      relatedSpdxElement: id,
+    });
     c.files.forEach((f, j) => {
       const fileId = `SPDXRef-File-${i}-${j}`;
       files.push({
         SPDXID: fileId,
         fileName: `.${f.path}`,
-        checksums: [...(f.sha1 ? [{ algorithm: 'SHA1', checksumValue: f.sha1 }] : []), ...(f.algorithm !== 'SHA1' || !f.sha1 ? [{ algorithm: f.algorithm, checksumValue: f.digest }] : [])],
+        checksums: [
+          ...(f.sha1 ? [{ algorithm: 'SHA1', checksumValue: f.sha1 }] : []),
+          ...(f.algorithm !== 'SHA1' || !f.sha1 ? [{ algorithm: f.algorithm, checksumValue: f.digest }] : []),
+        ],
         licenseConcluded: 'NOASSERTION',
         copyrightText: 'NOASSERTION',
-        ...(f.sha1 ? {} : { comment: 'content on disk differs from the package, or is missing: the digest is the one rpm recorded' }),
+        ...(f.sha1
+          ? {}
+          : { comment: 'content on disk differs from the package, or is missing: the digest is the one rpm recorded' }),
       });
       relationships.push({ spdxElementId: id, relationshipType: 'CONTAINS', relatedSpdxElement: fileId });
     });
@@ -320,12 +364,22 @@ export function toSpdx(inventory: Inventory, created: string): Record<string, un
     SPDXID: 'SPDXRef-DOCUMENT',
     name: `redpak node ${inventory.node.alias}`,
     documentNamespace: `https://redpak.invalid/spdx/${encodeURIComponent(inventory.node.alias)}-${digest.slice(0, 32)}`,
-    creationInfo: { created, creators: [`Tool: ${TOOL_NAME}-${TOOL_VERSION}`], comment: `effective package inventory of node ${inventory.node.path} and its ancestors` },
+    creationInfo: {
+      created,
+      creators: [`Tool: ${TOOL_NAME}-${TOOL_VERSION}`],
+      comment: `effective package inventory of node ${inventory.node.path} and its ancestors`,
+    },
     documentDescribes: [nodeIds.get(inventory.node.path)],
     packages,
     files,
     relationships,
-    ...(extracted.size ? { hasExtractedLicensingInfos: [...extracted].sort().map(([licenseId, extractedText]) => ({ licenseId, extractedText, name: extractedText })) } : {}),
+    ...(extracted.size
+      ? {
+          hasExtractedLicensingInfos: [...extracted]
+            .sort()
+            .map(([licenseId, extractedText]) => ({ licenseId, extractedText, name: extractedText })),
+        }
+      : {}),
   };
 }
 
@@ -347,7 +401,10 @@ export function toCycloneDx(inventory: Inventory, created: string): Record<strin
     const ref = `${c.node.path}#${c.nevra}`;
     const files = c.files.map((f) => {
       const algo = Object.values(DIGEST_ALGOS).find((a) => a.spdx === f.algorithm);
-      const hashes = [...(algo?.cyclonedx ? [{ alg: algo.cyclonedx, content: f.digest }] : []), ...(f.sha1 && f.algorithm !== 'SHA1' ? [{ alg: 'SHA-1', content: f.sha1 }] : [])];
+      const hashes = [
+        ...(algo?.cyclonedx ? [{ alg: algo.cyclonedx, content: f.digest }] : []),
+        ...(f.sha1 && f.algorithm !== 'SHA1' ? [{ alg: 'SHA-1', content: f.sha1 }] : []),
+      ];
       return { type: 'file', 'bom-ref': `${ref}:${f.path}`, name: f.path, ...(hashes.length ? { hashes } : {}) };
     });
     const properties = [
@@ -362,7 +419,12 @@ export function toCycloneDx(inventory: Inventory, created: string): Record<strin
     ];
     const { license } = c;
     const spdx = license ? spdxLicense(license) : undefined;
-    const licenses = license && spdx !== undefined ? (isSpdxExpression(spdx) ? [{ expression: spdx }] : [{ license: { name: license } }]) : undefined;
+    const licenses =
+      license && spdx !== undefined
+        ? isSpdxExpression(spdx)
+          ? [{ expression: spdx }]
+          : [{ license: { name: license } }]
+        : undefined;
     return {
       type: 'library',
       'bom-ref': ref,
@@ -395,7 +457,13 @@ export function toCycloneDx(inventory: Inventory, created: string): Record<strin
       properties: [{ name: 'redpak:family', value: inventory.nodes.map((n) => n.path).join(' ') }],
     },
     components: [...inventory.nodes.slice(1).map(nodeComponent), ...components],
-    dependencies: inventory.nodes.map((n, i) => ({ ref: nodeRef(n), dependsOn: [...(inventory.nodes[i + 1] ? [nodeRef(inventory.nodes[i + 1])] : []), ...present(byNode.get(n.path), `the components of ${n.path}`)] })),
+    dependencies: inventory.nodes.map((n, i) => ({
+      ref: nodeRef(n),
+      dependsOn: [
+        ...(inventory.nodes[i + 1] ? [nodeRef(inventory.nodes[i + 1])] : []),
+        ...present(byNode.get(n.path), `the components of ${n.path}`),
+      ],
+    })),
   };
 }
 
@@ -418,8 +486,13 @@ export interface SbomResult {
 /** The SBOM document of a node, in the format asked for (SPDX by default). */
 export async function makeSbom(options: SbomOptions): Promise<SbomResult> {
   const format = options.format ?? 'spdx';
-  if (!SBOM_FORMATS.includes(format)) throw new RedpakError('usage', `unknown SBOM format ${JSON.stringify(format)}: use spdx or cyclonedx`);
+  if (!SBOM_FORMATS.includes(format))
+    throw new RedpakError('usage', `unknown SBOM format ${JSON.stringify(format)}: use spdx or cyclonedx`);
   const created = creationTime(options.env ?? process.env, options.now);
   const inventory = await collectInventory(options);
-  return { format, inventory, document: format === 'spdx' ? toSpdx(inventory, created) : toCycloneDx(inventory, created) };
+  return {
+    format,
+    inventory,
+    document: format === 'spdx' ? toSpdx(inventory, created) : toCycloneDx(inventory, created),
+  };
 }

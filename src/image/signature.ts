@@ -21,9 +21,13 @@ export async function assertSigningKey(keyId: string): Promise<void> {
     await run('gpg', ['--batch', '--list-secret-keys', keyId], { purpose: `find the signing key ${keyId}` });
   } catch (error) {
     if (error instanceof RedpakError && error.code === 'tool-missing') throw error;
-    throw new RedpakError('usage', `no secret key ${keyId} in the keyring of gpg${process.env.GNUPGHOME ? ` (GNUPGHOME=${process.env.GNUPGHOME})` : ''}`, {
-      hint: 'list the keys with gpg --list-secret-keys, or set GNUPGHOME to the keyring that holds it',
-    });
+    throw new RedpakError(
+      'usage',
+      `no secret key ${keyId} in the keyring of gpg${process.env.GNUPGHOME ? ` (GNUPGHOME=${process.env.GNUPGHOME})` : ''}`,
+      {
+        hint: 'list the keys with gpg --list-secret-keys, or set GNUPGHOME to the keyring that holds it',
+      },
+    );
   }
 }
 
@@ -48,8 +52,13 @@ export async function verifyFile(file: string, signature: string, keyFiles: read
   const home = mkdtempSync(join(tmpdir(), 'rp-gpg-'));
   const env = { GNUPGHOME: home };
   try {
-    for (const key of keyFiles) await run('gpg', ['--batch', '--quiet', '--import', key], { env, purpose: `read the public key ${key}` });
-    const result = await run('gpg', ['--batch', '--status-fd', '1', '--verify', signature, file], { env, okStatuses: [0, 1, 2], purpose: `check the signature ${signature}` });
+    for (const key of keyFiles)
+      await run('gpg', ['--batch', '--quiet', '--import', key], { env, purpose: `read the public key ${key}` });
+    const result = await run('gpg', ['--batch', '--status-fd', '1', '--verify', signature, file], {
+      env,
+      okStatuses: [0, 1, 2],
+      purpose: `check the signature ${signature}`,
+    });
     const valid = /^\[GNUPG:\] VALIDSIG (\S+)/m.exec(result.stdout);
     const good = /^\[GNUPG:\] GOODSIG \S+ (.*)$/m.exec(result.stdout);
     if (result.status !== 0 || !valid || !good) {

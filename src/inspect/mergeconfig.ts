@@ -24,7 +24,11 @@ function stripPosition(value: unknown): unknown {
   return value;
 }
 
-function mergedJson<T>(merged: Merged<T>): { value: unknown; from: OriginJson; overrides: ReturnType<typeof overridesJson> } {
+function mergedJson<T>(merged: Merged<T>): {
+  value: unknown;
+  from: OriginJson;
+  overrides: ReturnType<typeof overridesJson>;
+} {
   return { value: merged.value, from: originJson(merged.origin), overrides: overridesJson(merged.overrides) };
 }
 
@@ -38,17 +42,25 @@ type Expanders = { exportPath: (i: number) => string | undefined; environValue: 
 
 function expanders(family: Family, merged: MergedConfig, options: MergeViewOptions): Expanders {
   const leaf = nodeFacts(family.nodes[0]);
-  const ctx = (origin: Origin) => ({ host: options.host, node: nodeFacts(family.nodes[origin.depth]), leaf, commands: true });
+  const ctx = (origin: Origin) => ({
+    host: options.host,
+    node: nodeFacts(family.nodes[origin.depth]),
+    leaf,
+    commands: true,
+  });
   return {
     exportPath: (i) => {
       const e = merged.exports[i];
       if (e.value.mode === 'Execfd') return e.value.path;
-      const written = e.value.path ?? (e.value.mode === 'Anonymous' || e.value.mode === 'Tmpfs' ? undefined : e.value.mount);
+      const written =
+        e.value.path ?? (e.value.mode === 'Anonymous' || e.value.mode === 'Tmpfs' ? undefined : e.value.mount);
       return written === undefined ? undefined : expand(written, ctx(e.origin));
     },
     environValue: (i) => {
       const e = merged.environ[i];
-      return e.value.mode === 'Default' && e.value.value !== undefined ? expand(e.value.value, ctx(e.origin)) : e.value.value;
+      return e.value.mode === 'Default' && e.value.value !== undefined
+        ? expand(e.value.value, ctx(e.origin))
+        : e.value.value;
     },
   };
 }
@@ -59,7 +71,11 @@ export function mergedConfigJson(family: Family, merged: MergedConfig, options: 
   for (const [key, value] of Object.entries(merged.scalars)) config[key] = mergedJson(value as Merged<unknown>);
   for (const key of ['path', 'ldpath'] as const) {
     const list = merged[key];
-    if (list) config[key] = { value: list.value, from: list.contributions.map((c) => ({ ...originJson(c.origin), written: c.written, expanded: c.expanded })) };
+    if (list)
+      config[key] = {
+        value: list.value,
+        from: list.contributions.map((c) => ({ ...originJson(c.origin), written: c.written, expanded: c.expanded })),
+      };
   }
   config.shares = Object.fromEntries(
     Object.entries(merged.shares).map(([key, share]) => [
@@ -72,9 +88,24 @@ export function mergedConfigJson(family: Family, merged: MergedConfig, options: 
       },
     ]),
   );
-  config.capabilities = merged.capabilities.map((c) => ({ ...(stripPosition(c.value) as object), from: originJson(c.origin), overrides: overridesJson(c.overrides) }));
-  config.cgroups = merged.cgroups.map((c) => ({ node: c.node, alias: c.alias, settings: c.settings, from: c.origins.map(originJson) }));
-  config.seccomp = merged.seccomp.map((s) => ({ node: s.node, alias: s.alias, kind: s.kind, filter: s.filter, from: originJson(s.origin) }));
+  config.capabilities = merged.capabilities.map((c) => ({
+    ...(stripPosition(c.value) as object),
+    from: originJson(c.origin),
+    overrides: overridesJson(c.overrides),
+  }));
+  config.cgroups = merged.cgroups.map((c) => ({
+    node: c.node,
+    alias: c.alias,
+    settings: c.settings,
+    from: c.origins.map(originJson),
+  }));
+  config.seccomp = merged.seccomp.map((s) => ({
+    node: s.node,
+    alias: s.alias,
+    kind: s.kind,
+    filter: s.filter,
+    from: originJson(s.origin),
+  }));
   return {
     leaf: merged.leaf,
     admin: merged.admin,
@@ -84,7 +115,9 @@ export function mergedConfigJson(family: Family, merged: MergedConfig, options: 
     config,
     exports: merged.exports.map((e, i) => {
       const entry = stripPosition(e.value) as Record<string, unknown>;
-      const shown = options.expand ? { ...entry, mount: e.mount, ...(x.exportPath(i) !== undefined ? { path: x.exportPath(i) } : {}) } : entry;
+      const shown = options.expand
+        ? { ...entry, mount: e.mount, ...(x.exportPath(i) !== undefined ? { path: x.exportPath(i) } : {}) }
+        : entry;
       return { ...shown, from: originJson(e.origin), overrides: overridesJson(e.overrides) };
     }),
     environ: merged.environ.map((e, i) => {
@@ -92,7 +125,11 @@ export function mergedConfigJson(family: Family, merged: MergedConfig, options: 
       const shown = options.expand && x.environValue(i) !== undefined ? { ...entry, value: x.environValue(i) } : entry;
       return { ...shown, from: originJson(e.origin), overrides: overridesJson(e.overrides) };
     }),
-    warnings: merged.warnings.map((w) => ({ message: w.message, from: originJson(w.origin), ...(w.overrides ? { overrides: originJson(w.overrides) } : {}) })),
+    warnings: merged.warnings.map((w) => ({
+      message: w.message,
+      from: originJson(w.origin),
+      ...(w.overrides ? { overrides: originJson(w.overrides) } : {}),
+    })),
   };
 }
 
@@ -102,7 +139,8 @@ function where(origin: Origin): string {
 
 function provenanceComment(origin: Origin, overrides: Override[]): string {
   const lines = [` info: from ${where(origin)}`];
-  for (const o of overrides) lines.push(` warn: ${o.reason === 'replaced' ? 'replaces' : 'overrides'} ${where(o.origin)}`);
+  for (const o of overrides)
+    lines.push(` warn: ${o.reason === 'replaced' ? 'replaces' : 'overrides'} ${where(o.origin)}`);
   return lines.join('\n');
 }
 
@@ -127,7 +165,12 @@ export function mergedConfigYaml(family: Family, merged: MergedConfig, options: 
     headers: merged.headers,
     ...(json.exports.length ? { exports: json.exports.map(plain) } : {}),
     ...(json.environ.length ? { environ: json.environ.map(plain) } : {}),
-    config: { ...config, ...(merged.capabilities.length ? { capabilities: merged.capabilities.map((c) => plain(stripPosition(c.value) as Record<string, unknown>)) } : {}) },
+    config: {
+      ...config,
+      ...(merged.capabilities.length
+        ? { capabilities: merged.capabilities.map((c) => plain(stripPosition(c.value) as Record<string, unknown>)) }
+        : {}),
+    },
   });
   doc.commentBefore = ` merged config of ${merged.leaf.alias} (${merged.leaf.path})${merged.admin ? ', admin mode' : ''}; family: ${merged.family.map((n) => n.alias).join(' <- ')}`;
 
@@ -147,13 +190,19 @@ export function mergedConfigYaml(family: Family, merged: MergedConfig, options: 
       const scalar = (merged.scalars as Record<string, Merged<unknown>>)[key];
       const node = pair.key as { commentBefore?: string };
       if (scalar) node.commentBefore = provenanceComment(scalar.origin, scalar.overrides);
-      else if (key === 'path' || key === 'ldpath') node.commentBefore = present(merged[key], key).contributions.map((c) => ` info: from ${where(c.origin)}`).join('\n');
+      else if (key === 'path' || key === 'ldpath')
+        node.commentBefore = present(merged[key], key)
+          .contributions.map((c) => ` info: from ${where(c.origin)}`)
+          .join('\n');
       else if (key.startsWith('share_')) {
         const share = merged.shares[key.slice('share_'.length) as keyof MergedConfig['shares']];
         if (share.origin) node.commentBefore = provenanceComment(share.origin, share.overrides);
       } else if (key === 'capabilities' && isSeq(pair.value)) {
         pair.value.items.forEach((item, i) => {
-          (item as YAMLMap).commentBefore = provenanceComment(merged.capabilities[i].origin, merged.capabilities[i].overrides);
+          (item as YAMLMap).commentBefore = provenanceComment(
+            merged.capabilities[i].origin,
+            merged.capabilities[i].overrides,
+          );
         });
       }
     }

@@ -4,7 +4,8 @@ import type { TreeNode } from '../node/load.js';
 
 export function renderTree(tree: TreeNode): string {
   const lines = [dirname(tree.path)];
-  const label = (node: TreeNode) => `${basename(node.path)}  (${node.alias})${node.state === 'Enable' ? '' : ` [${node.state}]`}`;
+  const label = (node: TreeNode) =>
+    `${basename(node.path)}  (${node.alias})${node.state === 'Enable' ? '' : ` [${node.state}]`}`;
   const walk = (node: TreeNode, prefix: string, last: boolean) => {
     lines.push(`${prefix}${last ? '└── ' : '├── '}${label(node)}`);
     const childPrefix = prefix + (last ? '    ' : '│   ');

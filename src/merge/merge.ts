@@ -20,7 +20,16 @@ import {
   type TriState,
 } from '../config/types.js';
 import type { Family, RedNode } from '../node/types.js';
-import { assertNoLoosening, describeOrigin, normaliseMount, parseShare, securityDefinitions, where, type Definition, type ExpandedExport } from './strictness.js';
+import {
+  assertNoLoosening,
+  describeOrigin,
+  normaliseMount,
+  parseShare,
+  securityDefinitions,
+  where,
+  type Definition,
+  type ExpandedExport,
+} from './strictness.js';
 import type {
   Merged,
   MergedCapability,
@@ -45,7 +54,12 @@ interface Visit {
 
 export function nodeFacts(node: RedNode): NodeFacts {
   const h = node.normal.headers;
-  return { alias: h.alias, path: node.path, ...(h.name !== undefined ? { name: h.name } : {}), ...(h.info !== undefined ? { info: h.info } : {}) };
+  return {
+    alias: h.alias,
+    path: node.path,
+    ...(h.name !== undefined ? { name: h.name } : {}),
+    ...(h.info !== undefined ? { info: h.info } : {}),
+  };
 }
 
 /** The order in which redpak meets the family's files. */
@@ -107,7 +121,9 @@ export function mergeFamily(family: Family, options: MergeOptions): MergedConfig
     seccomp: visits
       .flatMap((v) => {
         const filter = v.config.seccomp;
-        return filter ? [{ node: v.node.path, alias: v.node.alias, kind: v.config.kind, filter, origin: originOf(v, 'seccomp') }] : [];
+        return filter
+          ? [{ node: v.node.path, alias: v.node.alias, kind: v.config.kind, filter, origin: originOf(v, 'seccomp') }]
+          : [];
       })
       .reverse(),
     warnings,
@@ -121,12 +137,20 @@ export function mergeFamily(family: Family, options: MergeOptions): MergedConfig
 export function familySecurityDefinitions(family: Family, options: MergeOptions): Definition[] {
   const visits = visitOrder(family);
   const leafFacts = nodeFacts(family.nodes[0]);
-  const contextFor = (visit: Visit, commands: boolean): ExpandContext => ({ host: options.host, node: nodeFacts(visit.node), leaf: leafFacts, commands });
+  const contextFor = (visit: Visit, commands: boolean): ExpandContext => ({
+    host: options.host,
+    node: nodeFacts(visit.node),
+    leaf: leafFacts,
+    commands,
+  });
   const leafContext: ExpandContext = { host: options.host, node: leafFacts, leaf: leafFacts, commands: true };
   return securityDefinitions(visits, expandedExports(visits, contextFor), leafContext);
 }
 
-function optionalList<K extends 'path' | 'ldpath'>(key: K, list: MergedPathList | undefined): Partial<Record<K, MergedPathList>> {
+function optionalList<K extends 'path' | 'ldpath'>(
+  key: K,
+  list: MergedPathList | undefined,
+): Partial<Record<K, MergedPathList>> {
   return list ? ({ [key]: list } as Record<K, MergedPathList>) : {};
 }
 
@@ -139,7 +163,10 @@ const TRI_KEYS = configKeysMerged('tri-state');
 const FLAG_KEYS = configKeysMerged('flag');
 
 function mergeScalars(visits: Visit[], leafContext: ExpandContext): MergedScalars {
-  const passes = [...visits.filter((v) => v.config.kind === 'admin'), ...visits.filter((v) => v.config.kind === 'normal')];
+  const passes = [
+    ...visits.filter((v) => v.config.kind === 'admin'),
+    ...visits.filter((v) => v.config.kind === 'normal'),
+  ];
   const out: Record<string, Merged<unknown>> = {};
   const take = (key: string, visit: Visit, written: unknown, isSet: boolean, value: () => unknown) => {
     if (!isSet) return;
@@ -197,7 +224,9 @@ function mergeShares(visits: Visit[]): Record<ShareKey, MergedShare> {
       if (incoming.type === 'unset') continue;
       const origin = originOf(visit, `config.${field}`);
       if (!slot.origin || (origin.kind === 'admin' && slot.origin.kind === 'normal')) {
-        const previous = slot.origin ? [{ origin: slot.origin, value: shareText(slot), reason: 'replaced' as const }] : [];
+        const previous = slot.origin
+          ? [{ origin: slot.origin, value: shareText(slot), reason: 'replaced' as const }]
+          : [];
         slot = { ...incoming, origin, overrides: [...slot.overrides, ...previous] };
         continue;
       }
@@ -212,7 +241,13 @@ function mergeShares(visits: Visit[]): Record<ShareKey, MergedShare> {
     const own = raw[key];
     shares[key] =
       own.type === 'unset' && key !== 'time' && key !== 'all' && raw.all.type !== 'unset'
-        ? { type: raw.all.type, ...(raw.all.path ? { path: raw.all.path } : {}), ...(raw.all.origin ? { origin: raw.all.origin } : {}), fromShareAll: true, overrides: [] }
+        ? {
+            type: raw.all.type,
+            ...(raw.all.path ? { path: raw.all.path } : {}),
+            ...(raw.all.origin ? { origin: raw.all.origin } : {}),
+            fromShareAll: true,
+            overrides: [],
+          }
         : own;
   }
   return shares;
@@ -237,7 +272,11 @@ interface KeyedRules<T> {
  * The merge matrix shared by environ, exports and capabilities. Returns the kept entries in
  * first-discovery order (closest to the leaf first).
  */
-function mergeKeyed<T>(items: { entry: T; origin: Origin }[], rules: KeyedRules<T>, warnings: MergeWarning[]): Merged<T>[] {
+function mergeKeyed<T>(
+  items: { entry: T; origin: Origin }[],
+  rules: KeyedRules<T>,
+  warnings: MergeWarning[],
+): Merged<T>[] {
   const slots = new Map<string, Merged<T>>();
   const order: string[] = [];
   for (const { entry, origin } of items) {
@@ -259,18 +298,32 @@ function mergeKeyed<T>(items: { entry: T; origin: Origin }[], rules: KeyedRules<
             { at: origin.at },
           );
         }
-        warnings.push({ message: `${rules.what} ${label} is defined twice in ${describeOrigin(origin)} (${where(kept)} and ${where(origin)})`, origin, overrides: kept, redpak: true });
+        warnings.push({
+          message: `${rules.what} ${label} is defined twice in ${describeOrigin(origin)} (${where(kept)} and ${where(origin)})`,
+          origin,
+          overrides: kept,
+          redpak: true,
+        });
         slot.overrides.push({ origin, value: entry, reason: 'duplicate' });
         continue;
       }
       // Same node, the admin file was met first: it wins over the normal one.
       slot.overrides.push({ origin, value: entry, reason: 'shadowed' });
-      warnings.push({ message: `${rules.what} ${label} of ${describeOrigin(origin)} is overridden by its admin file (${where(kept)})`, origin: kept, overrides: origin, redpak: false });
+      warnings.push({
+        message: `${rules.what} ${label} of ${describeOrigin(origin)} is overridden by its admin file (${where(kept)})`,
+        origin: kept,
+        overrides: origin,
+        redpak: false,
+      });
       continue;
     }
     // An ancestor's definition meets a descendant's.
     if (origin.kind === 'admin' && kept.kind === 'normal') {
-      slots.set(key, { value: entry, origin, overrides: [...slot.overrides, { origin: kept, value: slot.value, reason: 'replaced' }] });
+      slots.set(key, {
+        value: entry,
+        origin,
+        overrides: [...slot.overrides, { origin: kept, value: slot.value, reason: 'replaced' }],
+      });
       warnings.push({
         message: `${rules.what} ${label} of ${describeOrigin(kept)} is replaced by the admin file of its ancestor ${describeOrigin(origin)}`,
         origin,
@@ -314,7 +367,10 @@ function mergeEnviron(visits: Visit[], warnings: MergeWarning[]): MergedEnviron[
  * Every export of every visited file, its mount expanded in the defining node's context (commands
  * included, run once here) and normalised: the merge key and the strictness key.
  */
-function expandedExports(visits: Visit[], contextFor: (visit: Visit, commands: boolean) => ExpandContext): ExpandedExport[] {
+function expandedExports(
+  visits: Visit[],
+  contextFor: (visit: Visit, commands: boolean) => ExpandContext,
+): ExpandedExport[] {
   return visits.flatMap((visit) =>
     visit.config.exports.map((entry) => ({
       entry: { ...entry, expandedMount: normaliseMount(expand(entry.mount, contextFor(visit, true))) },
@@ -374,7 +430,10 @@ function mergeCapabilities(visits: Visit[], warnings: MergeWarning[]): MergedCap
     warnings,
   ).reverse();
   // `ALL` first, so that single capabilities are added or dropped after it.
-  return [...merged.filter((c) => c.value.cap.toLowerCase() === 'all'), ...merged.filter((c) => c.value.cap.toLowerCase() !== 'all')];
+  return [
+    ...merged.filter((c) => c.value.cap.toLowerCase() === 'all'),
+    ...merged.filter((c) => c.value.cap.toLowerCase() !== 'all'),
+  ];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -399,7 +458,13 @@ function nodeCgroups(family: Family): NodeCgroups[] {
       alias: node.alias,
       depth,
       settings,
-      origins: files.map((f) => ({ node: node.path, alias: node.alias, kind: f.kind, depth, at: f.positions['config.cgroups'] ?? { file: f.file, line: 0, col: 0 } })),
+      origins: files.map((f) => ({
+        node: node.path,
+        alias: node.alias,
+        kind: f.kind,
+        depth,
+        at: f.positions['config.cgroups'] ?? { file: f.file, line: 0, col: 0 },
+      })),
     });
   });
   return out.reverse();

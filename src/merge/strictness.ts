@@ -18,7 +18,14 @@
 import { posix } from 'node:path';
 import { RedpakError } from '../errors.js';
 import { expand, type ExpandContext } from '../config/expand.js';
-import { PRIVATE_EXPORT_MODES, SHARE_KEYS, type ExportEntry, type ExportMode, type NodeConfig, type TriState } from '../config/types.js';
+import {
+  PRIVATE_EXPORT_MODES,
+  SHARE_KEYS,
+  type ExportEntry,
+  type ExportMode,
+  type NodeConfig,
+  type TriState,
+} from '../config/types.js';
 import type { Origin, ShareValue } from './types.js';
 import { present } from '../present.js';
 
@@ -109,8 +116,16 @@ export function loosening(child: GuardedValue, ancestor: GuardedValue, subject =
   }
   if (child.kind === 'share' && ancestor.kind === 'share') {
     const [c, a] = [child.share, ancestor.share];
-    if (SHARE_RANK[c.type] > SHARE_RANK[a.type]) return a.type === 'disabled' ? `the ancestor forbids sharing ${subject}` : `it shares more of ${subject} than the ancestor`;
-    if (c.type === 'join' && a.type === 'join' && present(c.path, 'a joined namespace').toLowerCase() !== present(a.path, 'a joined namespace').toLowerCase()) return `it joins another namespace than the ancestor for ${subject}`;
+    if (SHARE_RANK[c.type] > SHARE_RANK[a.type])
+      return a.type === 'disabled'
+        ? `the ancestor forbids sharing ${subject}`
+        : `it shares more of ${subject} than the ancestor`;
+    if (
+      c.type === 'join' &&
+      a.type === 'join' &&
+      present(c.path, 'a joined namespace').toLowerCase() !== present(a.path, 'a joined namespace').toLowerCase()
+    )
+      return `it joins another namespace than the ancestor for ${subject}`;
     return undefined;
   }
   if (child.kind === 'capability' && ancestor.kind === 'capability') {
@@ -124,7 +139,8 @@ export function loosening(child: GuardedValue, ancestor: GuardedValue, subject =
     return child.text !== ancestor.text ? 'a child cannot run as another identity than its ancestor set' : undefined;
   }
   if (child.kind === 'cgroup-base' && ancestor.kind === 'cgroup-base') {
-    const below = child.path === ancestor.path || child.path.startsWith(`${ancestor.path === '/' ? '' : ancestor.path}/`);
+    const below =
+      child.path === ancestor.path || child.path.startsWith(`${ancestor.path === '/' ? '' : ancestor.path}/`);
     return below ? undefined : "a child's cgroup base must be its ancestor's or below it (written in the same form)";
   }
   if (child.kind === 'tri' && ancestor.kind === 'tri') {
@@ -158,7 +174,16 @@ export interface ExpandedExport {
   origin: Origin;
 }
 
-export const SCALAR_GUARDS = ['umask', 'set-user', 'set-group', 'cgrouproot', 'die-with-parent', 'new-session', 'inherit-env', 'map-root-user'] as const;
+export const SCALAR_GUARDS = [
+  'umask',
+  'set-user',
+  'set-group',
+  'cgrouproot',
+  'die-with-parent',
+  'new-session',
+  'inherit-env',
+  'map-root-user',
+] as const;
 
 function originAt(visit: ConfigVisit, key: string): Origin {
   const at = visit.config.positions[key] ?? { file: visit.config.file, line: 0, col: 0 };
@@ -170,7 +195,11 @@ function originAt(visit: ConfigVisit, key: string): Origin {
  * (so that commands in mounts run once); scalars are expanded in the leaf's context, as the
  * merge does.
  */
-export function securityDefinitions(visits: ConfigVisit[], exports: ExpandedExport[], leafContext: ExpandContext): Definition[] {
+export function securityDefinitions(
+  visits: ConfigVisit[],
+  exports: ExpandedExport[],
+  leafContext: ExpandContext,
+): Definition[] {
   const defs: Definition[] = [];
   for (const { entry, origin } of exports) {
     defs.push({
@@ -263,7 +292,8 @@ export function parseShare(written: string | undefined): ShareValue {
  * one, else its normal one.
  */
 function boundAt(sameSetting: Definition[], def: Definition, depth: number): Definition | undefined {
-  const at = (kind: 'normal' | 'admin') => sameSetting.find((d) => d.binds && d.origin.depth === depth && d.origin.kind === kind);
+  const at = (kind: 'normal' | 'admin') =>
+    sameSetting.find((d) => d.binds && d.origin.depth === depth && d.origin.kind === kind);
   return def.origin.kind === 'normal' ? at('normal') : (at('admin') ?? at('normal'));
 }
 
@@ -280,7 +310,9 @@ function written(def: Definition): string {
 }
 
 /** The first loosening of the family, leaf's files first, nearest ancestor first; or undefined. */
-export function findLoosening(defs: Definition[]): { child: Definition; ancestor: Definition; why: string } | undefined {
+export function findLoosening(
+  defs: Definition[],
+): { child: Definition; ancestor: Definition; why: string } | undefined {
   const bySetting = new Map<string, Definition[]>();
   for (const d of defs) {
     const list = bySetting.get(d.setting);
@@ -292,7 +324,9 @@ export function findLoosening(defs: Definition[]): { child: Definition; ancestor
     const maxDepth = Math.max(...sameSetting.map((d) => d.origin.depth));
     for (let depth = child.origin.depth + 1; depth <= maxDepth; depth += 1) {
       const ancestor = boundAt(sameSetting, child, depth);
-      const subject = child.setting.startsWith('share_') ? `the ${child.setting.slice('share_'.length)} namespace` : undefined;
+      const subject = child.setting.startsWith('share_')
+        ? `the ${child.setting.slice('share_'.length)} namespace`
+        : undefined;
       const why = ancestor && loosening(child.value, ancestor.value, subject);
       if (ancestor && why) return { child, ancestor, why };
     }
@@ -308,7 +342,10 @@ export function assertNoLoosening(defs: Definition[]): void {
   throw new RedpakError(
     'merge-conflict',
     `${describeOrigin(child.origin)} loosens its ancestor ${describeOrigin(ancestor.origin)}: ${written(child)} at ${where(child.origin)} against ${written(ancestor)} at ${where(ancestor.origin)}; ${why}`,
-    { at: child.origin.at, hint: `a child cannot loosen what an ancestor sets: remove or tighten it in ${child.origin.at.file}` },
+    {
+      at: child.origin.at,
+      hint: `a child cannot loosen what an ancestor sets: remove or tighten it in ${child.origin.at.file}`,
+    },
   );
 }
 
@@ -319,7 +356,10 @@ export function assertNoLoosening(defs: Definition[]): void {
  */
 export function strictestOf(defs: Definition[], setting: string): Definition | undefined {
   const mine = defs.filter((d) => d.setting === setting && (d.binds || d.origin.depth === 0));
-  const perNode = mine.filter((d) => d.origin.kind === 'admin' || !mine.some((o) => o.origin.depth === d.origin.depth && o.origin.kind === 'admin'));
+  const perNode = mine.filter(
+    (d) =>
+      d.origin.kind === 'admin' || !mine.some((o) => o.origin.depth === d.origin.depth && o.origin.kind === 'admin'),
+  );
   let best: Definition | undefined;
   for (const d of perNode) {
     const rank = rankOf(d.value);

@@ -97,8 +97,12 @@ function withHeaders(sourceText: string, sourceFile: string, kind: ConfigKind, h
   parseNodeConfig(sourceText, sourceFile, kind);
   const doc: Document = parseDocument(sourceText);
   const root = doc.contents;
-  if (!isMap(root)) throw new RedpakError('schema', 'the top level must be a mapping', { at: { file: sourceFile, line: 1, col: 1 } });
-  const headersKey = root.items.map((p) => String((p.key as { value?: unknown })?.value ?? '')).find((k) => k.toLowerCase() === 'headers') ?? 'headers';
+  if (!isMap(root))
+    throw new RedpakError('schema', 'the top level must be a mapping', { at: { file: sourceFile, line: 1, col: 1 } });
+  const headersKey =
+    root.items
+      .map((p) => String((p.key as { value?: unknown })?.value ?? ''))
+      .find((k) => k.toLowerCase() === 'headers') ?? 'headers';
   doc.set(headersKey, doc.createNode({ alias: headers.alias, name: headers.name, info: headers.info }));
   const text = doc.toString({ indentSeq: false, lineWidth: 0 });
   parseNodeConfig(text, sourceFile, kind);
@@ -125,13 +129,21 @@ function assertNodePathsNotLinks(hostPath: string, files: string[]): void {
     return; // a new node: nothing there yet
   }
   if (isLink) {
-    throw new RedpakError('io', `${hostPath} is a symbolic link: a node directory must be a directory`, { hint: 'give the real path of the directory' });
+    throw new RedpakError('io', `${hostPath} is a symbolic link: a node directory must be a directory`, {
+      hint: 'give the real path of the directory',
+    });
   }
-  for (const below of [join(hostPath, 'var', RPMDB_DIR.slice('var/'.length)), ...files]) assertNoLinkBelow(hostPath, below);
+  for (const below of [join(hostPath, 'var', RPMDB_DIR.slice('var/'.length)), ...files])
+    assertNoLinkBelow(hostPath, below);
 }
 
 function newStatus(targetPath: string, host: HostFacts, tool: string, verb: string): NodeStatus {
-  return { realpath: targetPath, info: `${verb} by ${tool} the ${formatToday(host.now)}`, timestamp: host.now.getTime(), state: 'Enable' };
+  return {
+    realpath: targetPath,
+    info: `${verb} by ${tool} the ${formatToday(host.now)}`,
+    timestamp: host.now.getTime(),
+    state: 'Enable',
+  };
 }
 
 function draftNode(options: {
@@ -162,12 +174,21 @@ function draftNode(options: {
     adminHeaders = existingHeaders(hostPath, 'admin') ?? adminHeaders;
   }
   const contents = [
-    { file: join(hostPath, NORMAL_CONFIG), text: withHeaders(readSource(options.normalSource), options.normalSource, 'normal', normalHeaders) },
+    {
+      file: join(hostPath, NORMAL_CONFIG),
+      text: withHeaders(readSource(options.normalSource), options.normalSource, 'normal', normalHeaders),
+    },
   ];
   if (options.adminSource) {
-    contents.push({ file: join(hostPath, ADMIN_CONFIG), text: withHeaders(readSource(options.adminSource), options.adminSource, 'admin', adminHeaders) });
+    contents.push({
+      file: join(hostPath, ADMIN_CONFIG),
+      text: withHeaders(readSource(options.adminSource), options.adminSource, 'admin', adminHeaders),
+    });
   }
-  contents.push({ file: statusPath(hostPath), text: serializeStatus(newStatus(targetPath, host, options.tool, options.update ? 'updated' : 'created')) });
+  contents.push({
+    file: statusPath(hostPath),
+    text: serializeStatus(newStatus(targetPath, host, options.tool, options.update ? 'updated' : 'created')),
+  });
   return {
     path: targetPath,
     hostPath,
@@ -191,9 +212,13 @@ function checkAncestors(sysroot: Sysroot, targetPath: string): { hasAncestor: bo
     if (!node) continue;
     hasAncestor = true;
     if (node.status.state !== 'Enable') {
-      throw new RedpakError('node-disabled', `cannot create ${targetPath}: its ancestor ${node.alias} (${node.path}) is disabled`, {
-        hint: `enable it first: redmanager enable --redpath ${node.path}`,
-      });
+      throw new RedpakError(
+        'node-disabled',
+        `cannot create ${targetPath}: its ancestor ${node.alias} (${node.path}) is disabled`,
+        {
+          hint: `enable it first: redmanager enable --redpath ${node.path}`,
+        },
+      );
     }
   }
   return { hasAncestor };
@@ -207,16 +232,20 @@ export function createNode(request: CreateNodeRequest): CreatedNode[] {
   const sysroot = Sysroot.open(request.sysroot);
   // The parent with its links followed (its family is the real one); the node itself must not be a link.
   const givenPath = sysroot.targetPath(request.redpath, request.cwd);
-  const targetPath = givenPath === '/' ? givenPath : join(sysroot.resolveTarget(dirname(givenPath)), basename(givenPath));
+  const targetPath =
+    givenPath === '/' ? givenPath : join(sysroot.resolveTarget(dirname(givenPath)), basename(givenPath));
   const hostPath = sysroot.toHost(targetPath);
   const tool = request.tool ?? 'redmanager';
   const update = request.update ?? false;
   if (targetPath === '/') throw new RedpakError('usage', '/ cannot be a node', { hint: 'give a directory below it' });
   const exists = isNodeDir(hostPath);
   if (exists && !update) {
-    throw new RedpakError('node-exists', `${targetPath} is a node already`, { hint: 'use --update to rewrite its configs (headers are kept)' });
+    throw new RedpakError('node-exists', `${targetPath} is a node already`, {
+      hint: 'use --update to rewrite its configs (headers are kept)',
+    });
   }
-  if (!exists && update) throw new RedpakError('not-a-node', `cannot update ${targetPath}: it is not a node (no ${STATUS_FILE})`);
+  if (!exists && update)
+    throw new RedpakError('not-a-node', `cannot update ${targetPath}: it is not a node (no ${STATUS_FILE})`);
 
   const dir = templateDir(request);
   const isRoot = !checkAncestors(sysroot, targetPath).hasAncestor;
@@ -285,7 +314,14 @@ export function createNode(request: CreateNodeRequest): CreatedNode[] {
 }
 
 /** Enables or disables a node by rewriting its status (the rest of the status is kept). */
-export function setNodeState(options: { redpath: string; sysroot?: string; cwd?: string; state: NodeState; host: HostFacts; tool?: string }): {
+export function setNodeState(options: {
+  redpath: string;
+  sysroot?: string;
+  cwd?: string;
+  state: NodeState;
+  host: HostFacts;
+  tool?: string;
+}): {
   path: string;
   alias: string;
   previous: NodeState;
@@ -294,7 +330,11 @@ export function setNodeState(options: { redpath: string; sysroot?: string; cwd?:
   const sysroot = Sysroot.open(options.sysroot);
   const targetPath = nodeTarget(sysroot, options.redpath, options.cwd);
   const node = loadNode(sysroot, targetPath, { admin: false });
-  if (!node) throw new RedpakError('not-a-node', `${targetPath} is not a node (no ${STATUS_FILE} in ${sysroot.toHost(targetPath)})`);
+  if (!node)
+    throw new RedpakError(
+      'not-a-node',
+      `${targetPath} is not a node (no ${STATUS_FILE} in ${sysroot.toHost(targetPath)})`,
+    );
   const status: NodeStatus = {
     ...node.status,
     state: options.state,
@@ -306,11 +346,15 @@ export function setNodeState(options: { redpath: string; sysroot?: string; cwd?:
 }
 
 /** Removes a node directory; refuses when it has child nodes unless `recursive`. */
-export function removeNode(options: { redpath: string; sysroot?: string; cwd?: string; recursive?: boolean }): { path: string; removed: string[] } {
+export function removeNode(options: { redpath: string; sysroot?: string; cwd?: string; recursive?: boolean }): {
+  path: string;
+  removed: string[];
+} {
   const sysroot = Sysroot.open(options.sysroot);
   const targetPath = nodeTarget(sysroot, options.redpath, options.cwd);
   const hostPath = sysroot.toHost(targetPath);
-  if (!isNodeDir(hostPath)) throw new RedpakError('not-a-node', `${targetPath} is not a node (no ${STATUS_FILE} in ${hostPath})`);
+  if (!isNodeDir(hostPath))
+    throw new RedpakError('not-a-node', `${targetPath} is not a node (no ${STATUS_FILE} in ${hostPath})`);
   const tree = loadTree(targetPath, { sysroot });
   const below = descendantPaths(tree);
   if (below.length && !options.recursive) {

@@ -109,7 +109,10 @@ export class Sysroot {
         continue;
       }
       links += 1;
-      if (links > 40) throw new RedpakError('usage', `too many levels of symbolic links in ${targetPath}`, { hint: `the link at ${candidate} loops` });
+      if (links > 40)
+        throw new RedpakError('usage', `too many levels of symbolic links in ${targetPath}`, {
+          hint: `the link at ${candidate} loops`,
+        });
       const link = readlinkSync(this.toHost(candidate));
       if (link.startsWith('/')) done.length = 0;
       pending.unshift(...link.split('/').filter(Boolean));
@@ -124,7 +127,8 @@ export function statusPath(nodeHostPath: string): string {
 
 /** The config file to read: the current name, else the legacy `redpack` one, else undefined. */
 export function configPath(nodeHostPath: string, kind: 'normal' | 'admin'): string | undefined {
-  const [current, legacy] = kind === 'normal' ? [NORMAL_CONFIG, LEGACY_NORMAL_CONFIG] : [ADMIN_CONFIG, LEGACY_ADMIN_CONFIG];
+  const [current, legacy] =
+    kind === 'normal' ? [NORMAL_CONFIG, LEGACY_NORMAL_CONFIG] : [ADMIN_CONFIG, LEGACY_ADMIN_CONFIG];
   for (const candidate of [current, legacy]) {
     const file = join(nodeHostPath, candidate);
     if (existsSync(file)) return file;

@@ -2,7 +2,13 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { RedpakError } from '../errors.js';
-import { assertConfigSize, configLimits, parseNodeConfig, parseNodeStatus, type ConfigLimits } from '../config/parse.js';
+import {
+  assertConfigSize,
+  configLimits,
+  parseNodeConfig,
+  parseNodeStatus,
+  type ConfigLimits,
+} from '../config/parse.js';
 import type { NodeConfig } from '../config/types.js';
 import { configPath, NORMAL_CONFIG, STATUS_FILE, statusPath, Sysroot } from './layout.js';
 import type { Family, RedNode } from './types.js';
@@ -24,10 +30,14 @@ export function assertNoLinkBelow(nodeHostPath: string, file: string): void {
       return; // missing from here on: nothing below to follow
     }
     if (isLink) {
-      throw new RedpakError('io', `${current} is a symbolic link: a node's own files and directories must not be links`, {
-        at: { file: current, line: 0, col: 0 },
-        hint: 'replace the link by the file or directory itself',
-      });
+      throw new RedpakError(
+        'io',
+        `${current} is a symbolic link: a node's own files and directories must not be links`,
+        {
+          at: { file: current, line: 0, col: 0 },
+          hint: 'replace the link by the file or directory itself',
+        },
+      );
     }
   }
 }
@@ -46,7 +56,8 @@ function readNodeFile(nodeHostPath: string, file: string, limits: ConfigLimits):
   }
   try {
     const stats = fstatSync(fd);
-    if (!stats.isFile()) throw new RedpakError('io', `${file} is not a regular file`, { at: { file, line: 0, col: 0 } });
+    if (!stats.isFile())
+      throw new RedpakError('io', `${file} is not a regular file`, { at: { file, line: 0, col: 0 } });
     assertConfigSize(stats.size, file, limits);
     return readFileSync(fd, 'utf8');
   } finally {
@@ -85,7 +96,15 @@ export function loadNode(sysroot: Sysroot, targetPath: string, options: { admin:
     const adminFile = configPath(hostPath, 'admin');
     if (adminFile) admin = parseNodeConfig(read(adminFile), adminFile, 'admin', limits);
   }
-  return { path: targetPath, hostPath, alias: normal.headers.alias, status, statusFile, normal, ...(admin ? { admin } : {}) };
+  return {
+    path: targetPath,
+    hostPath,
+    alias: normal.headers.alias,
+    status,
+    statusFile,
+    normal,
+    ...(admin ? { admin } : {}),
+  };
 }
 
 export function parentTarget(targetPath: string): string {
@@ -96,15 +115,22 @@ export function parentTarget(targetPath: string): string {
  * The leaf and its ancestors. Walks up from the leaf; directories that are not nodes are
  * skipped (redpak's code behaviour); `/` is never a node.
  */
-export function loadFamily(redpath: string, options: { sysroot?: Sysroot; admin?: boolean; cwd?: string } = {}): Family {
+export function loadFamily(
+  redpath: string,
+  options: { sysroot?: Sysroot; admin?: boolean; cwd?: string } = {},
+): Family {
   const sysroot = options.sysroot ?? new Sysroot('/');
   const admin = options.admin ?? false;
   const leafPath = nodeTarget(sysroot, redpath, options.cwd);
   const leaf = loadNode(sysroot, leafPath, { admin });
   if (!leaf) {
-    throw new RedpakError('not-a-node', `${leafPath} is not a node (no ${STATUS_FILE} in ${sysroot.toHost(leafPath)})`, {
-      hint: `create it with: redmanager create-node --redpath ${leafPath}`,
-    });
+    throw new RedpakError(
+      'not-a-node',
+      `${leafPath} is not a node (no ${STATUS_FILE} in ${sysroot.toHost(leafPath)})`,
+      {
+        hint: `create it with: redmanager create-node --redpath ${leafPath}`,
+      },
+    );
   }
   assertWhereRecorded(leaf, sysroot.targetPath(redpath, options.cwd));
   const nodes: RedNode[] = [leaf];
@@ -131,10 +157,14 @@ export function nodeTarget(sysroot: Sysroot, given: string, cwd?: string): strin
  */
 function assertWhereRecorded(node: RedNode, givenPath: string): void {
   if (givenPath === node.path || node.status.realpath === node.path) return;
-  throw new RedpakError('not-a-node', `${givenPath} leads to the node ${node.alias} at ${node.path}, but its status says it lives at ${node.status.realpath}`, {
-    at: { file: node.statusFile, line: 0, col: 0 },
-    hint: `name the node by its real path, or record where it is now: redmanager create-node --redpath ${node.path} --update`,
-  });
+  throw new RedpakError(
+    'not-a-node',
+    `${givenPath} leads to the node ${node.alias} at ${node.path}, but its status says it lives at ${node.status.realpath}`,
+    {
+      at: { file: node.statusFile, line: 0, col: 0 },
+      hint: `name the node by its real path, or record where it is now: redmanager create-node --redpath ${node.path} --update`,
+    },
+  );
 }
 
 /** Refuses a family with a node that is not `Enable`, naming the first such node from the leaf. */
@@ -142,10 +172,14 @@ export function assertEnabled(family: Family): void {
   for (const node of family.nodes) {
     if (node.status.state !== 'Enable') {
       const role = node === family.nodes[0] ? 'node' : `ancestor of ${family.nodes[0].path}:`;
-      throw new RedpakError('node-disabled', `${role} ${node.alias} (${node.path}) is ${node.status.state === 'Disable' ? 'disabled' : `in state ${node.status.state}`}`, {
-        at: { file: node.statusFile, line: 0, col: 0 },
-        hint: `enable it with: redmanager enable --redpath ${node.path}`,
-      });
+      throw new RedpakError(
+        'node-disabled',
+        `${role} ${node.alias} (${node.path}) is ${node.status.state === 'Disable' ? 'disabled' : `in state ${node.status.state}`}`,
+        {
+          at: { file: node.statusFile, line: 0, col: 0 },
+          hint: `enable it with: redmanager enable --redpath ${node.path}`,
+        },
+      );
     }
   }
 }
@@ -192,4 +226,3 @@ export function childDirectories(hostPath: string): string[] {
 export function descendantPaths(tree: TreeNode): string[] {
   return tree.children.flatMap((child) => [child.path, ...descendantPaths(child)]);
 }
-

@@ -92,8 +92,13 @@ function fetchOnce(url: URL, options: DownloadOptions, deadlineAt: number | unde
     };
     const onAbort = () => fail(new DownloadError('interrupted', undefined, false, 'interrupted'));
     const idle = (options.timeoutSeconds ?? 30) * 1000;
-    const req = url.protocol === 'https:' ? httpsGet(url, { ...tlsOptions(options.tls), timeout: idle }) : httpGet(url, { timeout: idle });
-    req.on('timeout', () => fail(new DownloadError(`no answer for ${idle / 1000} s: the server stalled`, undefined, false, 'stalled')));
+    const req =
+      url.protocol === 'https:'
+        ? httpsGet(url, { ...tlsOptions(options.tls), timeout: idle })
+        : httpGet(url, { timeout: idle });
+    req.on('timeout', () =>
+      fail(new DownloadError(`no answer for ${idle / 1000} s: the server stalled`, undefined, false, 'stalled')),
+    );
     req.on('error', (error) => fail(error));
     if (options.signal) {
       if (options.signal.aborted) return onAbort();
@@ -101,7 +106,12 @@ function fetchOnce(url: URL, options: DownloadOptions, deadlineAt: number | unde
     }
     if (deadlineAt !== undefined) {
       const left = Math.max(0, deadlineAt - Date.now());
-      timers.push(setTimeout(() => fail(new DownloadError(`not done after ${options.deadlineSeconds} s`, undefined, false, 'deadline')), left));
+      timers.push(
+        setTimeout(
+          () => fail(new DownloadError(`not done after ${options.deadlineSeconds} s`, undefined, false, 'deadline')),
+          left,
+        ),
+      );
     }
     req.on('response', (response: IncomingMessage) => {
       const status = response.statusCode ?? 0;
@@ -116,18 +126,23 @@ function fetchOnce(url: URL, options: DownloadOptions, deadlineAt: number | unde
       }
       const total = Number(response.headers['content-length'] ?? 0);
       const max = options.maxBytes;
-      if (max !== undefined && total > max) return fail(new DownloadError(`announces ${total} bytes, more than the ${max} bytes allowed`, status, false, 'too-large'));
+      if (max !== undefined && total > max)
+        return fail(
+          new DownloadError(`announces ${total} bytes, more than the ${max} bytes allowed`, status, false, 'too-large'),
+        );
       const chunks: Buffer[] = [];
       let done = 0;
       response.on('data', (chunk: Buffer) => {
         if (settled) return;
         done += chunk.length;
-        if (max !== undefined && done > max) return fail(new DownloadError(`more than the ${max} bytes allowed`, status, false, 'too-large'));
+        if (max !== undefined && done > max)
+          return fail(new DownloadError(`more than the ${max} bytes allowed`, status, false, 'too-large'));
         chunks.push(chunk);
         options.onProgress?.(done, total);
       });
       response.on('end', () => {
-        if (!response.complete || (total > 0 && done !== total)) return fail(new DownloadError(`got ${done} of ${total} bytes`, status, true));
+        if (!response.complete || (total > 0 && done !== total))
+          return fail(new DownloadError(`got ${done} of ${total} bytes`, status, true));
         succeed({ body: Buffer.concat(chunks) });
       });
       response.on('close', () => {
@@ -144,8 +159,10 @@ export async function download(url: string, options: DownloadOptions = {}): Prom
   for (let hop = 0; ; hop += 1) {
     const answer = await fetchOnce(target, options, deadlineAt);
     if ('body' in answer) return answer.body;
-    if (hop === MAX_REDIRECTS) throw new DownloadError(`more than ${MAX_REDIRECTS} redirects`, undefined, false, 'redirect');
+    if (hop === MAX_REDIRECTS)
+      throw new DownloadError(`more than ${MAX_REDIRECTS} redirects`, undefined, false, 'redirect');
     target = new URL(answer.redirect, target);
-    if (target.protocol !== 'http:' && target.protocol !== 'https:') throw new DownloadError(`redirected to ${target.href}`, undefined, false, 'redirect');
+    if (target.protocol !== 'http:' && target.protocol !== 'https:')
+      throw new DownloadError(`redirected to ${target.href}`, undefined, false, 'redirect');
   }
 }

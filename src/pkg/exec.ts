@@ -39,7 +39,13 @@ export function run(command: string, args: readonly string[], options: RunOption
     child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
     child.on('error', (error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') {
-        reject(new RedpakError('tool-missing', `${command} is not installed (needed to ${options.purpose ?? `run ${command}`})`, { cause: error }));
+        reject(
+          new RedpakError(
+            'tool-missing',
+            `${command} is not installed (needed to ${options.purpose ?? `run ${command}`})`,
+            { cause: error },
+          ),
+        );
       } else {
         reject(new RedpakError('tool-failed', `cannot run ${command}: ${error.message}`, { cause: error }));
       }
@@ -47,7 +53,11 @@ export function run(command: string, args: readonly string[], options: RunOption
     // A child that exits without reading stdin closes the pipe under us: not our failure.
     child.stdin.on('error', () => undefined);
     child.on('close', (code, signal) => {
-      const result = { status: code ?? 128, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
+      const result = {
+        status: code ?? 128,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+      };
       if (signal === null && okStatuses.includes(result.status)) {
         resolve(result);
         return;
@@ -55,9 +65,13 @@ export function run(command: string, args: readonly string[], options: RunOption
       const why = signal ? `was killed by ${signal}` : `exited with status ${result.status}`;
       const detail = result.stderr.trim() || result.stdout.trim();
       reject(
-        new RedpakError('tool-failed', `${command} ${why}${options.purpose ? ` while trying to ${options.purpose}` : ''}${detail ? `: ${detail}` : ''}`, {
-          hint: `command: ${[command, ...args].join(' ')}`,
-        }),
+        new RedpakError(
+          'tool-failed',
+          `${command} ${why}${options.purpose ? ` while trying to ${options.purpose}` : ''}${detail ? `: ${detail}` : ''}`,
+          {
+            hint: `command: ${[command, ...args].join(' ')}`,
+          },
+        ),
       );
     });
     child.stdin.end(options.input ?? '');

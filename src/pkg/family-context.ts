@@ -67,7 +67,8 @@ export function openPackageFamily(options: OpenFamilyOptions): PackageFamily {
   // (a root created with --no-system-node on a host that has an rpm database).
   const above = dirname(top.path);
   const aboveHost = sysroot.toHost(above);
-  if (top.path !== '/' && hasRpmDb(aboveHost)) ancestors.push({ path: above, root: aboveHost, alias: `host database ${above}`, hostDb: true });
+  if (top.path !== '/' && hasRpmDb(aboveHost))
+    ancestors.push({ path: above, root: aboveHost, alias: `host database ${above}`, hostDb: true });
 
   const descendants: DescendantView[] = [];
   const walk = (tree: TreeNode, via: string[]) => {

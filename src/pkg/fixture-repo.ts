@@ -113,12 +113,17 @@ async function buildInto(workDir: string, specsDir: string, sourcesDir: string):
     await run(
       'rpmbuild',
       [
-        '--define', `_topdir ${topdir}`,
-        '--define', `_sourcedir ${sourcesDir}`,
+        '--define',
+        `_topdir ${topdir}`,
+        '--define',
+        `_sourcedir ${sourcesDir}`,
         // rpmbuild would otherwise create ~/.rpmdb (Debian's default dbpath) on first use.
-        '--define', `_dbpath ${join(workDir, 'build-rpmdb')}`,
+        '--define',
+        `_dbpath ${join(workDir, 'build-rpmdb')}`,
         // BuildRequires would be checked against the (empty) build host rpmdb.
-        '--nodeps', '-bb', join(specsDir, spec),
+        '--nodeps',
+        '-bb',
+        join(specsDir, spec),
       ],
       { purpose: `build fixture ${spec}` },
     );
@@ -174,17 +179,48 @@ async function signFixture(workDir: string, rpmPath: string): Promise<FixtureSig
   await mkdir(gnupgHome, { mode: 0o700 });
   const env = { GNUPGHOME: gnupgHome };
   try {
-    await run('gpg', ['--batch', '--pinentry-mode', 'loopback', '--passphrase', '', '--quick-gen-key', `${SIGNER_NAME} <fixture@redpak.invalid>`, 'rsa2048', 'sign', 'never'], {
-      env,
-      purpose: 'generate the fixture signing key',
-    });
+    await run(
+      'gpg',
+      [
+        '--batch',
+        '--pinentry-mode',
+        'loopback',
+        '--passphrase',
+        '',
+        '--quick-gen-key',
+        `${SIGNER_NAME} <fixture@redpak.invalid>`,
+        'rsa2048',
+        'sign',
+        'never',
+      ],
+      {
+        env,
+        purpose: 'generate the fixture signing key',
+      },
+    );
     // Debian's rpm defaults %__gpg to /usr/bin/gpg2, which the gnupg package no longer ships.
-    await run('rpmsign', ['--define', '__gpg /usr/bin/gpg', '--define', `_gpg_name ${SIGNER_NAME}`, '--define', `_gpg_path ${gnupgHome}`, '--addsign', rpmPath], {
-      env,
-      purpose: 'sign the fixture package',
-    });
+    await run(
+      'rpmsign',
+      [
+        '--define',
+        '__gpg /usr/bin/gpg',
+        '--define',
+        `_gpg_name ${SIGNER_NAME}`,
+        '--define',
+        `_gpg_path ${gnupgHome}`,
+        '--addsign',
+        rpmPath,
+      ],
+      {
+        env,
+        purpose: 'sign the fixture package',
+      },
+    );
     const publicKey = join(workDir, 'RPM-GPG-KEY-redpak-fixture');
-    const exported = await run('gpg', ['--batch', '--armor', '--export', SIGNER_NAME], { env, purpose: 'export the fixture signing key' });
+    const exported = await run('gpg', ['--batch', '--armor', '--export', SIGNER_NAME], {
+      env,
+      purpose: 'export the fixture signing key',
+    });
     await writeFile(publicKey, exported.stdout);
 
     const tamperedDir = join(workDir, 'tampered');

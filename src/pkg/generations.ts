@@ -59,7 +59,12 @@ export function listGenerations(node: string): Generation[] {
   const dir = generationsDir(node);
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
-    .filter((name) => /^\d+$/.test(name) && lstatSync(join(dir, name)).isDirectory() && lstatSync(join(dir, name, META), { throwIfNoEntry: false })?.isFile())
+    .filter(
+      (name) =>
+        /^\d+$/.test(name) &&
+        lstatSync(join(dir, name)).isDirectory() &&
+        lstatSync(join(dir, name, META), { throwIfNoEntry: false })?.isFile(),
+    )
     .map((name) => JSON.parse(readFileSync(join(dir, name, META), 'utf8')) as Generation)
     .sort((a, b) => a.id - b.id);
 }
@@ -132,14 +137,24 @@ export function recordGeneration(
     walk('');
     assertNoLinkBelow(node, join(node, RPM_DBPATH));
     if (existsSync(join(node, RPM_DBPATH))) cpSync(join(node, RPM_DBPATH), join(dir, 'rpmdb'), { recursive: true });
-    const generation: Generation = { id, time: new Date().toISOString(), command: meta.command, ...(meta.historyId ? { historyId: meta.historyId } : {}), created };
+    const generation: Generation = {
+      id,
+      time: new Date().toISOString(),
+      command: meta.command,
+      ...(meta.historyId ? { historyId: meta.historyId } : {}),
+      created,
+    };
     writeMeta(dir, generation);
     return generation;
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
-    throw new RedpakError('io', `cannot keep a generation of node ${node} before the transaction: ${(error as Error).message}`, {
-      hint: 'nothing was changed; free some space in the node, or clean old generations with: redwrap-dnf history prune',
-    });
+    throw new RedpakError(
+      'io',
+      `cannot keep a generation of node ${node} before the transaction: ${(error as Error).message}`,
+      {
+        hint: 'nothing was changed; free some space in the node, or clean old generations with: redwrap-dnf history prune',
+      },
+    );
   }
 }
 
@@ -148,11 +163,21 @@ function restore(node: string, generation: Generation): void {
   const dir = generationPath(node, generation.id);
   // Trust: generation.json lies in the node, which what runs there can write: a path leaving the
   // node is refused before anything is removed.
-  const outside = generation.created.find((rel) => typeof rel !== 'string' || rel === '' || rel.startsWith('/') || rel.split('/').some((c) => c === '..' || c === '' || c === '.'));
+  const outside = generation.created.find(
+    (rel) =>
+      typeof rel !== 'string' ||
+      rel === '' ||
+      rel.startsWith('/') ||
+      rel.split('/').some((c) => c === '..' || c === '' || c === '.'),
+  );
   if (outside !== undefined) {
-    throw new RedpakError('io', `generation ${generation.id} of node ${node} names a path outside the node: ${String(outside)}`, {
-      hint: `it was not written by redpak; remove ${dir} and roll back to another generation`,
-    });
+    throw new RedpakError(
+      'io',
+      `generation ${generation.id} of node ${node} names a path outside the node: ${String(outside)}`,
+      {
+        hint: `it was not written by redpak; remove ${dir} and roll back to another generation`,
+      },
+    );
   }
   // Nor may a link stand on the way to one of them, or to the database (checked before anything moves).
   for (const rel of generation.created) assertNoLinkBelow(node, dirname(join(node, rel)));
@@ -160,7 +185,8 @@ function restore(node: string, generation: Generation): void {
   const saved = generationPath(node, generation.id, 'saved');
   const db = generationPath(node, generation.id, 'rpmdb');
   // Paths the transaction created go first, deepest first, so that saved files can take their place.
-  for (const rel of [...generation.created].sort((a, b) => b.split('/').length - a.split('/').length)) rmSync(join(node, rel), { recursive: true, force: true });
+  for (const rel of [...generation.created].sort((a, b) => b.split('/').length - a.split('/').length))
+    rmSync(join(node, rel), { recursive: true, force: true });
   // Both sides are walked by lstat: a directory is entered only when it is one, never through a link.
   const walk = (rel: string) => {
     for (const name of readdirSync(join(saved, rel))) {
@@ -191,7 +217,9 @@ export function rollbackTo(node: string, id: number): Generation[] {
   const all = listGenerations(node);
   const target = all.find((g) => g.id === id);
   if (!target) {
-    throw new RedpakError('package', `node ${node} has no generation ${id}`, { hint: `list them with: redwrap-dnf --redpath ${node} history generations` });
+    throw new RedpakError('package', `node ${node} has no generation ${id}`, {
+      hint: `list them with: redwrap-dnf --redpath ${node} history generations`,
+    });
   }
   const undone = all.filter((g) => g.id >= id).reverse();
   for (const generation of undone) restore(node, generation);

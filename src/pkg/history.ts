@@ -35,7 +35,9 @@ export function readHistory(file: string): HistoryEntry[] {
   try {
     return JSON.parse(text) as HistoryEntry[];
   } catch (error) {
-    throw new RedpakError('io', `history file ${file} is not valid JSON: ${(error as Error).message}`, { hint: 'move it away to start a new history' });
+    throw new RedpakError('io', `history file ${file} is not valid JSON: ${(error as Error).message}`, {
+      hint: 'move it away to start a new history',
+    });
   }
 }
 

@@ -48,7 +48,11 @@ function readOwner(file: string): LockOwner | undefined {
   try {
     const owner = JSON.parse(readFileSync(file, 'utf8')) as Partial<LockOwner>;
     if (typeof owner.pid !== 'number' || typeof owner.command !== 'string') return undefined;
-    return { pid: owner.pid, command: owner.command.slice(0, 300), since: typeof owner.since === 'string' ? owner.since.slice(0, 40) : '' };
+    return {
+      pid: owner.pid,
+      command: owner.command.slice(0, 300),
+      since: typeof owner.since === 'string' ? owner.since.slice(0, 40) : '',
+    };
   } catch {
     return undefined;
   }
@@ -66,22 +70,32 @@ function openLockFile(file: string): number {
   }
   if (!fstatSync(fd).isFile()) {
     closeSync(fd);
-    throw new RedpakError('io', `the family lock ${file} is not a regular file`, { hint: `remove ${file}; it is created again as needed` });
+    throw new RedpakError('io', `the family lock ${file} is not a regular file`, {
+      hint: `remove ${file}; it is created again as needed`,
+    });
   }
   return fd;
 }
 
 /** Try once: true if this process now holds the lock on `fd`. */
 function tryFlock(fd: number, file: string): boolean {
-  const result = spawnSync(flockBinary(), ['--nonblock', '--exclusive', '--conflict-exit-code', String(BUSY_STATUS), '3'], {
-    stdio: ['ignore', 'ignore', 'pipe', fd],
-    encoding: 'utf8',
-  });
+  const result = spawnSync(
+    flockBinary(),
+    ['--nonblock', '--exclusive', '--conflict-exit-code', String(BUSY_STATUS), '3'],
+    {
+      stdio: ['ignore', 'ignore', 'pipe', fd],
+      encoding: 'utf8',
+    },
+  );
   if (result.status === 0) return true;
   if (result.status === BUSY_STATUS) return false;
-  throw new RedpakError('tool-missing', `cannot lock ${file} with ${flockBinary()}: ${result.error?.message ?? result.stderr.trim()}`, {
-    hint: 'install util-linux (it provides flock)',
-  });
+  throw new RedpakError(
+    'tool-missing',
+    `cannot lock ${file} with ${flockBinary()}: ${result.error?.message ?? result.stderr.trim()}`,
+    {
+      hint: 'install util-linux (it provides flock)',
+    },
+  );
 }
 
 /** Lock files this process holds (redmanager apply holds its family's across its transactions). */
@@ -133,7 +147,10 @@ export function tryAcquireFamilyLock(topHostPath: string, command: string): Fami
  * Take the family lock of the root-most node `topHostPath`. Taking it again in the process that
  * holds it nests: the lock goes with the outermost release.
  */
-export async function acquireFamilyLock(topHostPath: string, options: { command: string; waitSeconds?: number; topLabel?: string }): Promise<FamilyLock> {
+export async function acquireFamilyLock(
+  topHostPath: string,
+  options: { command: string; waitSeconds?: number; topLabel?: string },
+): Promise<FamilyLock> {
   const file = join(topHostPath, LOCK_FILE);
   if (held.has(file)) return handle(file, () => undefined);
   const deadline = Date.now() + (options.waitSeconds ?? 0) * 1000;
@@ -142,10 +159,16 @@ export async function acquireFamilyLock(topHostPath: string, options: { command:
     while (!tryFlock(fd, file)) {
       if (Date.now() >= deadline) {
         const owner = readOwner(file);
-        const holder = owner ? `pid ${owner.pid} (${owner.command})${owner.since ? ` since ${owner.since}` : ''}` : 'a process that did not say which';
-        throw new RedpakError('lock-busy', `another package transaction is running in the family of ${options.topLabel ?? topHostPath}: ${holder}`, {
-          hint: 'wait for it to finish and retry, or pass --lock-wait SECONDS to wait (the lock is released as soon as its holder ends, even if it was killed)',
-        });
+        const holder = owner
+          ? `pid ${owner.pid} (${owner.command})${owner.since ? ` since ${owner.since}` : ''}`
+          : 'a process that did not say which';
+        throw new RedpakError(
+          'lock-busy',
+          `another package transaction is running in the family of ${options.topLabel ?? topHostPath}: ${holder}`,
+          {
+            hint: 'wait for it to finish and retry, or pass --lock-wait SECONDS to wait (the lock is released as soon as its holder ends, even if it was killed)',
+          },
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, 100));
     }

@@ -13,18 +13,59 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { RedpakError } from '../errors.js';
 import { RPMDB_DIR } from '../node/layout.js';
-import { describeRoot, HISTORY_FILE, openPackageFamily, type OpenFamilyOptions, type PackageFamily } from './family-context.js';
+import {
+  describeRoot,
+  HISTORY_FILE,
+  openPackageFamily,
+  type OpenFamilyOptions,
+  type PackageFamily,
+} from './family-context.js';
 import { appendHistory, readHistory, undoJobs, type HistoryEntry } from './history.js';
 import { acquireFamilyLock, type FamilyLock } from './lock.js';
-import { cleanCache, familyRepos, fetchPackage, solvCacheDir, syncRepos, verifySignatures, type CleanKind, type CleanOutcome, type FetchedPackage, type NodeRepo, type SyncedRepo } from './repos.js';
-import { detectHostProvides, registerHostProvides, HOST_PROVIDES_PACKAGE, rpmSupportsForceDebian, stagedTransactionArgs } from './rpm.js';
+import {
+  cleanCache,
+  familyRepos,
+  fetchPackage,
+  solvCacheDir,
+  syncRepos,
+  verifySignatures,
+  type CleanKind,
+  type CleanOutcome,
+  type FetchedPackage,
+  type NodeRepo,
+  type SyncedRepo,
+} from './repos.js';
+import {
+  detectHostProvides,
+  registerHostProvides,
+  HOST_PROVIDES_PACKAGE,
+  rpmSupportsForceDebian,
+  stagedTransactionArgs,
+} from './rpm.js';
 import { queryPackages } from './installed.js';
-import { assertSolved, checkPlacement, query, solve, type PackageInfo, type SolveResult, type SolverJob, type StepAction, type TransactionStep } from './solver.js';
+import {
+  assertSolved,
+  checkPlacement,
+  query,
+  solve,
+  type PackageInfo,
+  type SolveResult,
+  type SolverJob,
+  type StepAction,
+  type TransactionStep,
+} from './solver.js';
 import { packageFiles, packageTopDirs, pathIntoDescendant, runStaged, type RpmCommand } from './view.js';
 import { recoverInterrupted } from './recovery.js';
 import { abortable, InterruptedError, signalNameOf } from './interrupt.js';
 import { nextReasons, readReasons, REASONS_FILE, reasonsText, writeReasons, type InstallReason } from './reasons.js';
-import { generationDatabase, listGenerations, markGood, pruneGenerations, rollbackTo, type Generation } from './generations.js';
+import {
+  generationDatabase,
+  listGenerations,
+  markGood,
+  pruneGenerations,
+  rollbackTo,
+  type Generation,
+} from './generations.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options and results
@@ -126,7 +167,11 @@ export interface TransactionResult extends TransactionPlan {
  *   await install({ redpath: '/var/redpak/platform/app', specs: ['redhello'], repoDirs: ['/srv/repo'] })
  */
 export function install(options: TransactionOptions & { specs: string[] }): Promise<TransactionResult> {
-  return transact(options, 'install', options.specs.map((what) => ({ op: 'install', what })));
+  return transact(
+    options,
+    'install',
+    options.specs.map((what) => ({ op: 'install', what })),
+  );
 }
 
 /**
@@ -134,7 +179,11 @@ export function install(options: TransactionOptions & { specs: string[] }): Prom
  * needed; refused for an ancestor's package and when a descendant would break.
  */
 export function remove(options: TransactionOptions & { specs: string[] }): Promise<TransactionResult> {
-  return transact({ ...options, cleanDeps: options.cleanDeps ?? true }, 'remove', options.specs.map((what) => ({ op: 'erase', what })));
+  return transact(
+    { ...options, cleanDeps: options.cleanDeps ?? true },
+    'remove',
+    options.specs.map((what) => ({ op: 'erase', what })),
+  );
 }
 
 /** Erase the node's dependencies that no package of the node or of a descendant needs any more. */
@@ -144,24 +193,41 @@ export function autoremove(options: TransactionOptions): Promise<TransactionResu
 
 /** Upgrade the given packages of the node, or every package of the node without specs. */
 export function upgrade(options: TransactionOptions & { specs?: string[] }): Promise<TransactionResult> {
-  const jobs: SolverJob[] = options.specs?.length ? options.specs.map((what) => ({ op: 'upgrade', what })) : [{ op: 'upgrade-all' }];
+  const jobs: SolverJob[] = options.specs?.length
+    ? options.specs.map((what) => ({ op: 'upgrade', what }))
+    : [{ op: 'upgrade-all' }];
   return transact(options, 'upgrade', jobs);
 }
 
 export function reinstall(options: TransactionOptions & { specs: string[] }): Promise<TransactionResult> {
-  return transact(options, 'reinstall', options.specs.map((what) => ({ op: 'reinstall', what })));
+  return transact(
+    options,
+    'reinstall',
+    options.specs.map((what) => ({ op: 'reinstall', what })),
+  );
 }
 
 export function downgrade(options: TransactionOptions & { specs: string[] }): Promise<TransactionResult> {
-  return transact(options, 'downgrade', options.specs.map((what) => ({ op: 'downgrade', what })));
+  return transact(
+    options,
+    'downgrade',
+    options.specs.map((what) => ({ op: 'downgrade', what })),
+  );
 }
 
 /**
  * Several kinds of jobs as one transaction of one node (redmanager apply: a node's installs,
  * version pins and prunes together). `command` is what the history records.
  */
-export function transactJobs(options: TransactionOptions & { jobs: SolverJob[]; command: string }): Promise<TransactionResult> {
-  return transact(options, options.command, options.jobs.map((j) => ({ ...j })), options.command);
+export function transactJobs(
+  options: TransactionOptions & { jobs: SolverJob[]; command: string },
+): Promise<TransactionResult> {
+  return transact(
+    options,
+    options.command,
+    options.jobs.map((j) => ({ ...j })),
+    options.command,
+  );
 }
 
 /** Undo history entry `id` of the node: what it installed is removed, what it removed or replaced comes back. */
@@ -169,7 +235,9 @@ export async function historyUndo(options: TransactionOptions & { id: number }):
   const pf = openFamily(options);
   const entry = readHistory(pf.historyFile).find((e) => e.id === options.id);
   if (!entry) {
-    throw new RedpakError('package', `node ${pf.node.path} has no history entry ${options.id}`, { hint: `list them with: redwrap-dnf --redpath ${pf.node.path} history` });
+    throw new RedpakError('package', `node ${pf.node.path} has no history entry ${options.id}`, {
+      hint: `list them with: redwrap-dnf --redpath ${pf.node.path} history`,
+    });
   }
   const jobs = undoJobs(entry);
   return transact(options, `history undo ${options.id}`, jobs, `history undo ${options.id}`);
@@ -177,7 +245,11 @@ export async function historyUndo(options: TransactionOptions & { id: number }):
 
 /** The nodes whose databases a command on the node reads: the node, its ancestors, its descendants. */
 function familyNodes(pf: PackageFamily): string[] {
-  return [pf.nodeRoot, ...pf.ancestors.filter((a) => !a.hostDb).map((a) => a.root), ...pf.descendants.map((d) => d.node)];
+  return [
+    pf.nodeRoot,
+    ...pf.ancestors.filter((a) => !a.hostDb).map((a) => a.root),
+    ...pf.descendants.map((d) => d.node),
+  ];
 }
 
 /** Completes or drops what interrupted transactions left in those nodes (src/pkg/recovery.ts). */
@@ -224,14 +296,17 @@ function explainSolveFailure(pf: PackageFamily, result: SolveResult): void {
     let hint = error.hint;
     if (!hint && error.code === 'solver') {
       const noMatch = result.problems.every((p) => p.message.startsWith('No match for argument'));
-      const hostCap = result.problems.some((p) => /nothing provides (\/bin\/sh|\/usr\/bin\/|lib[\w.+-]*\.so|rtld)/.test([p.message, ...p.rules].join('\n')));
+      const hostCap = result.problems.some((p) =>
+        /nothing provides (\/bin\/sh|\/usr\/bin\/|lib[\w.+-]*\.so|rtld)/.test([p.message, ...p.rules].join('\n')),
+      );
       hint = noMatch
         ? `check the name; \`redwrap-dnf --redpath ${pf.node.path} list --available\` shows what the repositories offer`
         : hostCap
           ? `the family does not provide a host capability: register the host's with \`redwrap-dnf --redpath ${pf.top.path} host-provides\``
           : 'apply one of the possible solutions above (e.g. do not ask for that package), or install the missing provider in the right node first';
     }
-    if (!hint && error.code === 'family-rule' && result.violations.some((v) => v.rule === 'descendant-directory')) hint = DESCENDANT_DIRECTORY_HINT;
+    if (!hint && error.code === 'family-rule' && result.violations.some((v) => v.rule === 'descendant-directory'))
+      hint = DESCENDANT_DIRECTORY_HINT;
     if (!hint && error.code === 'family-rule' && result.violations.some((v) => v.rule.startsWith('descendant'))) {
       hint = 'remove or adapt the descendant packages named above first';
     }
@@ -254,16 +329,25 @@ async function refuseIntoDescendants(pf: PackageFamily, fetched: readonly Fetche
   if (pf.descendants.length === 0 || fetched.length === 0) return;
   const lists = await packageFiles(fetched.map((f) => f.path));
   fetched.forEach((f, i) => {
-    const hit = pathIntoDescendant(pf.nodeRoot, pf.descendants.map((d) => d.node), lists[i] ?? []);
+    const hit = pathIntoDescendant(
+      pf.nodeRoot,
+      pf.descendants.map((d) => d.node),
+      lists[i] ?? [],
+    );
     if (hit) {
-      throw new RedpakError('family-rule', `transaction for node ${describeRoot(pf, pf.nodeRoot)} breaks family rules:\n  ${f.step.nevra} would write ${hit.path} into the directory of descendant node ${describeRoot(pf, hit.descendant)}`, {
-        hint: DESCENDANT_DIRECTORY_HINT,
-      });
+      throw new RedpakError(
+        'family-rule',
+        `transaction for node ${describeRoot(pf, pf.nodeRoot)} breaks family rules:\n  ${f.step.nevra} would write ${hit.path} into the directory of descendant node ${describeRoot(pf, hit.descendant)}`,
+        {
+          hint: DESCENDANT_DIRECTORY_HINT,
+        },
+      );
     }
   });
 }
 
-const DESCENDANT_DIRECTORY_HINT = 'a package may not write into a descendant node: install it in that node instead, or use a package whose files stay out of it';
+const DESCENDANT_DIRECTORY_HINT =
+  'a package may not write into a descendant node: install it in that node instead, or use a package whose files stay out of it';
 
 /** The enabled repositories the transaction or query uses. */
 function reposOf(pf: PackageFamily, options: CommonOptions): NodeRepo[] {
@@ -280,8 +364,17 @@ function withGpgPolicy(pf: PackageFamily, options: CommonOptions): NodeRepo[] {
   return options.nogpgcheck ? repos.map((r) => ({ ...r, gpgcheck: false })) : repos;
 }
 
-async function withLock<T>(pf: PackageFamily, options: CommonOptions, command: string, body: (lock: FamilyLock) => Promise<T>): Promise<T> {
-  const lock = await acquireFamilyLock(pf.top.hostPath, { command: `redwrap-dnf --redpath ${pf.node.path} ${command}`, waitSeconds: options.lockWait, topLabel: `${pf.top.alias} (${pf.top.path})` });
+async function withLock<T>(
+  pf: PackageFamily,
+  options: CommonOptions,
+  command: string,
+  body: (lock: FamilyLock) => Promise<T>,
+): Promise<T> {
+  const lock = await acquireFamilyLock(pf.top.hostPath, {
+    command: `redwrap-dnf --redpath ${pf.node.path} ${command}`,
+    waitSeconds: options.lockWait,
+    topLabel: `${pf.top.alias} (${pf.top.path})`,
+  });
   try {
     return await body(lock);
   } finally {
@@ -289,7 +382,12 @@ async function withLock<T>(pf: PackageFamily, options: CommonOptions, command: s
   }
 }
 
-async function transact(options: TransactionOptions, kind: string, jobs: SolverJob[], text = commandText(kind, jobs)): Promise<TransactionResult> {
+async function transact(
+  options: TransactionOptions,
+  kind: string,
+  jobs: SolverJob[],
+  text = commandText(kind, jobs),
+): Promise<TransactionResult> {
   const pf = openFamily(options);
   // SIGINT/SIGTERM abort everything before the merge; during the (synchronous) merge they wait.
   const controller = new AbortController();
@@ -302,7 +400,10 @@ async function transact(options: TransactionOptions, kind: string, jobs: SolverJ
   }
   const interrupted = () => {
     const name = signalNameOf(signal);
-    return new InterruptedError(name, `interrupted${name ? ` by ${name}` : ''}: nothing was changed in node ${pf.node.path}`);
+    return new InterruptedError(
+      name,
+      `interrupted${name ? ` by ${name}` : ''}: nothing was changed in node ${pf.node.path}`,
+    );
   };
   const checkAbort = () => {
     if (signal.aborted) throw interrupted();
@@ -312,7 +413,13 @@ async function transact(options: TransactionOptions, kind: string, jobs: SolverJ
       recoverFamily(pf);
       let reasons = readReasons(pf.nodeRoot);
       const localFiles = jobs
-        .filter((j): j is SolverJob & { what: string } => j.op === 'install' && j.what !== undefined && j.what.endsWith('.rpm') && existsSync(resolve(options.cwd ?? process.cwd(), j.what)))
+        .filter(
+          (j): j is SolverJob & { what: string } =>
+            j.op === 'install' &&
+            j.what !== undefined &&
+            j.what.endsWith('.rpm') &&
+            existsSync(resolve(options.cwd ?? process.cwd(), j.what)),
+        )
         .map((j) => {
           const path = resolve(options.cwd ?? process.cwd(), j.what);
           j.what = path;
@@ -323,21 +430,27 @@ async function transact(options: TransactionOptions, kind: string, jobs: SolverJ
       const needRepos = jobs.some((j) => j.op !== 'erase');
       // The signal also stops metadata downloads (SyncOptions.signal, where repos.ts takes it).
       const syncOptions = { ...options, signal };
-      const synced: SyncedRepo[] = needRepos ? await abortable(syncRepos(reposOf(pf, options), pf.cacheDir, syncOptions), signal, interrupted) : [];
+      const synced: SyncedRepo[] = needRepos
+        ? await abortable(syncRepos(reposOf(pf, options), pf.cacheDir, syncOptions), signal, interrupted)
+        : [];
       checkAbort();
-      const result = await abortable(solve({
-        node: pf.nodeRoot,
-        ancestors: pf.ancestors.map((a) => a.root),
-        descendants: pf.descendants,
-        repos: synced.map((s) => s.solver),
-        jobs,
-        forcenode: options.forcenode,
-        weak: options.weak,
-        localFiles,
-        solvCache: solvCacheDir(pf.cacheDir),
-        reasons,
-        cleanDeps: options.cleanDeps,
-      }), signal, interrupted);
+      const result = await abortable(
+        solve({
+          node: pf.nodeRoot,
+          ancestors: pf.ancestors.map((a) => a.root),
+          descendants: pf.descendants,
+          repos: synced.map((s) => s.solver),
+          jobs,
+          forcenode: options.forcenode,
+          weak: options.weak,
+          localFiles,
+          solvCache: solvCacheDir(pf.cacheDir),
+          reasons,
+          cleanDeps: options.cleanDeps,
+        }),
+        signal,
+        interrupted,
+      );
       explainSolveFailure(pf, result);
       const plan = planOf(pf, result.steps);
       const base = { ...plan, downloaded: 0, warnings: [] as string[] };
@@ -386,7 +499,13 @@ async function transact(options: TransactionOptions, kind: string, jobs: SolverJ
       const history = appendHistory(readHistory(pf.historyFile), {
         time: new Date().toISOString(),
         command: text,
-        steps: result.steps.map((s) => ({ action: s.action, nevra: s.nevra, name: s.name, ...(s.replaces?.length ? { replaces: s.replaces } : {}), ...(s.reason ? { reason: s.reason } : {}) })),
+        steps: result.steps.map((s) => ({
+          action: s.action,
+          nevra: s.nevra,
+          name: s.name,
+          ...(s.replaces?.length ? { replaces: s.replaces } : {}),
+          ...(s.reason ? { reason: s.reason } : {}),
+        })),
       });
       const nevras = result.steps.map((s) => s.nevra);
       options.onProgress?.({ phase: 'apply-start', nevras });
@@ -405,7 +524,13 @@ async function transact(options: TransactionOptions, kind: string, jobs: SolverJ
           pruneEmptyTopDirs: result.steps.filter((s) => s.action === 'erase').flatMap((s) => s.oldTopDirs ?? []),
           onLine: (line) => {
             const trimmed = line.trim();
-            const hit = result.steps.find((s) => !seen.has(s.nevra) && (trimmed === s.nevra || trimmed.startsWith(`${s.nevra} `) || trimmed === s.nevra.replace(/\.[^.]+$/, '')));
+            const hit = result.steps.find(
+              (s) =>
+                !seen.has(s.nevra) &&
+                (trimmed === s.nevra ||
+                  trimmed.startsWith(`${s.nevra} `) ||
+                  trimmed === s.nevra.replace(/\.[^.]+$/, '')),
+            );
             if (hit) {
               seen.add(hit.nevra);
               options.onProgress?.({ phase: 'applied', nevra: hit.nevra });
@@ -450,10 +575,22 @@ export type ListedPackage = PackageInfo;
 
 export type ListScope = 'installed' | 'available' | 'family' | 'all';
 
-async function runQuery(options: CommonOptions, spec: Parameters<typeof query>[1], needRepos: boolean): Promise<{ pf: PackageFamily; packages: ListedPackage[] }> {
+async function runQuery(
+  options: CommonOptions,
+  spec: Parameters<typeof query>[1],
+  needRepos: boolean,
+): Promise<{ pf: PackageFamily; packages: ListedPackage[] }> {
   const pf = openFamily(options);
   const synced = needRepos ? await syncRepos(reposOf(pf, options), pf.cacheDir, options) : [];
-  const packages = await query({ node: pf.nodeRoot, ancestors: pf.ancestors.map((a) => a.root), repos: synced.map((s) => s.solver), solvCache: solvCacheDir(pf.cacheDir) }, spec);
+  const packages = await query(
+    {
+      node: pf.nodeRoot,
+      ancestors: pf.ancestors.map((a) => a.root),
+      repos: synced.map((s) => s.solver),
+      solvCache: solvCacheDir(pf.cacheDir),
+    },
+    spec,
+  );
   for (const p of packages) {
     if (p.node) {
       const root = p.node;
@@ -469,17 +606,29 @@ async function runQuery(options: CommonOptions, spec: Parameters<typeof query>[1
  */
 export async function list(options: CommonOptions & { scope?: ListScope; specs?: string[] }): Promise<ListedPackage[]> {
   const scope = options.scope ?? 'all';
-  const { packages } = await runQuery(options, { scope, names: options.specs, latest: scope === 'available' || scope === 'all' }, scope === 'available' || scope === 'all');
+  const { packages } = await runQuery(
+    options,
+    { scope, names: options.specs, latest: scope === 'available' || scope === 'all' },
+    scope === 'available' || scope === 'all',
+  );
   return packages;
 }
 
 /** dnf info: details of installed (family view) and available packages matching the specs. */
 export async function info(options: CommonOptions & { specs: string[] }): Promise<ListedPackage[]> {
-  const { pf, packages } = await runQuery(options, { scope: 'all', names: options.specs, details: true, latest: true }, true);
+  const { pf, packages } = await runQuery(
+    options,
+    { scope: 'all', names: options.specs, details: true, latest: true },
+    true,
+  );
   if (packages.length === 0) {
-    throw new RedpakError('package', `no package matches ${options.specs.join(', ')} in node ${pf.node.path} or its repositories`, {
-      hint: `\`redwrap-dnf --redpath ${pf.node.path} list\` shows the packages`,
-    });
+    throw new RedpakError(
+      'package',
+      `no package matches ${options.specs.join(', ')} in node ${pf.node.path} or its repositories`,
+      {
+        hint: `\`redwrap-dnf --redpath ${pf.node.path} list\` shows the packages`,
+      },
+    );
   }
   return packages;
 }
@@ -495,11 +644,18 @@ export interface RepoqueryOptions extends CommonOptions {
 }
 
 /** dnf repoquery: packages (nevras) matching, or with `requires`, a package's requirements. */
-export async function repoquery(options: RepoqueryOptions): Promise<{ packages: ListedPackage[]; requires?: string[] }> {
+export async function repoquery(
+  options: RepoqueryOptions,
+): Promise<{ packages: ListedPackage[]; requires?: string[] }> {
   const scope = options.installed ? 'family' : 'all';
   if (options.requires) {
-    const { pf, packages } = await runQuery(options, { scope, names: [options.requires], details: true, latest: true }, !options.installed);
-    if (packages.length === 0) throw new RedpakError('package', `no package matches ${options.requires} for node ${pf.node.path}`);
+    const { pf, packages } = await runQuery(
+      options,
+      { scope, names: [options.requires], details: true, latest: true },
+      !options.installed,
+    );
+    if (packages.length === 0)
+      throw new RedpakError('package', `no package matches ${options.requires} for node ${pf.node.path}`);
     return { packages, requires: [...new Set(packages.flatMap((p) => p.requires ?? []))].sort() };
   }
   const { packages } = await runQuery(
@@ -530,23 +686,44 @@ export function repolist(options: CommonOptions & { all?: boolean }): RepoStatus
   const repos = withGpgPolicy(pf, options);
   return repos
     .filter((r) => options.all || r.enabled)
-    .map((r) => ({ id: r.id, name: r.name, enabled: r.enabled, baseurl: r.baseurl, gpgcheck: r.gpgcheck, priority: r.priority, metadataExpire: r.metadataExpire, file: r.file, definedBy: r.definedBy }));
+    .map((r) => ({
+      id: r.id,
+      name: r.name,
+      enabled: r.enabled,
+      baseurl: r.baseurl,
+      gpgcheck: r.gpgcheck,
+      priority: r.priority,
+      metadataExpire: r.metadataExpire,
+      file: r.file,
+      definedBy: r.definedBy,
+    }));
 }
 
 /** dnf makecache: fetch the metadata of every enabled repository into the node's cachedir. */
-export async function makecache(options: CommonOptions): Promise<{ cacheDir: string; repos: { id: string; baseurl: string; fetched: boolean }[] }> {
+export async function makecache(
+  options: CommonOptions,
+): Promise<{ cacheDir: string; repos: { id: string; baseurl: string; fetched: boolean }[] }> {
   const pf = openFamily(options);
   return withLock(pf, options, 'makecache', async () => {
     const synced = await syncRepos(reposOf(pf, options), pf.cacheDir, options);
-    return { cacheDir: pf.cacheDir, repos: synced.map((s) => ({ id: s.repo.id, baseurl: s.baseurl, fetched: s.fetched })) };
+    return {
+      cacheDir: pf.cacheDir,
+      repos: synced.map((s) => ({ id: s.repo.id, baseurl: s.baseurl, fetched: s.fetched })),
+    };
   });
 }
 
 /** dnf clean KIND (default all): drop cached metadata, packages or parsed copies of the node's repositories. */
-export async function clean(options: CommonOptions & { kind?: CleanKind }): Promise<{ cacheDir: string; kind: CleanKind } & CleanOutcome> {
+export async function clean(
+  options: CommonOptions & { kind?: CleanKind },
+): Promise<{ cacheDir: string; kind: CleanKind } & CleanOutcome> {
   const pf = openFamily(options);
   const kind = options.kind ?? 'all';
-  return withLock(pf, options, `clean ${kind}`, async () => ({ cacheDir: pf.cacheDir, kind, ...(await cleanCache(pf.cacheDir, reposOf(pf, options), kind)) }));
+  return withLock(pf, options, `clean ${kind}`, async () => ({
+    cacheDir: pf.cacheDir,
+    kind,
+    ...(await cleanCache(pf.cacheDir, reposOf(pf, options), kind)),
+  }));
 }
 
 /** The node's generations (its state before each transaction), oldest first. */
@@ -558,12 +735,17 @@ export function generations(options: OpenFamilyOptions): Generation[] {
  * Rolls the node back to generation `id` (default: the newest, undoing the last transaction):
  * the transactions from the newest down to it are undone, files and rpm database restored.
  */
-export async function rollback(options: CommonOptions & { id?: number }): Promise<{ node: string; undone: Generation[] }> {
+export async function rollback(
+  options: CommonOptions & { id?: number },
+): Promise<{ node: string; undone: Generation[] }> {
   const pf = openFamily(options);
   return withLock(pf, options, 'history rollback', async () => {
     const all = listGenerations(pf.nodeRoot);
     const id = options.id ?? all.at(-1)?.id;
-    if (id === undefined) throw new RedpakError('package', `node ${pf.node.path} has no generation to roll back to`, { hint: 'generations are kept from the next transaction on' });
+    if (id === undefined)
+      throw new RedpakError('package', `node ${pf.node.path} has no generation to roll back to`, {
+        hint: 'generations are kept from the next transaction on',
+      });
     await assertDescendantsKeep(pf, generationDatabase(pf.nodeRoot, id));
     return { node: pf.node.path, undone: rollbackTo(pf.nodeRoot, id) };
   });
@@ -578,14 +760,14 @@ async function assertDescendantsKeep(pf: PackageFamily, database: string | undef
   const view = mkdtempSync(join(tmpdir(), 'redpak-rollback-'));
   try {
     cpSync(database, join(view, RPMDB_DIR), { recursive: true });
-    const violations = (await checkPlacement({ ancestors: [view, ...pf.ancestors.map((a) => a.root)], nodes: pf.descendants })).filter(
-      (v) => v.rule !== 'duplicate',
-    );
+    const violations = (
+      await checkPlacement({ ancestors: [view, ...pf.ancestors.map((a) => a.root)], nodes: pf.descendants })
+    ).filter((v) => v.rule !== 'duplicate');
     if (violations.length) {
       throw new RedpakError(
         'family-rule',
         `rolling back node ${pf.node.path} would break its descendants:\n${violations.map((v) => `  ${v.node}: ${v.message}`).join('\n')}`,
-        { hint: 'remove or change the descendants\' packages first, or roll back to a later generation' },
+        { hint: "remove or change the descendants' packages first, or roll back to a later generation" },
       );
     }
   } finally {
@@ -610,7 +792,9 @@ export function history(options: OpenFamilyOptions): HistoryEntry[] {
  * dnf mark install|remove: record the node's packages as asked for ('user') or as dependencies
  * ('dependency': `autoremove` and `remove` may then take them away once nothing needs them).
  */
-export async function mark(options: CommonOptions & { names: string[]; reason: InstallReason }): Promise<{ node: string; reason: InstallReason; marked: string[] }> {
+export async function mark(
+  options: CommonOptions & { names: string[]; reason: InstallReason },
+): Promise<{ node: string; reason: InstallReason; marked: string[] }> {
   const pf = openFamily(options);
   const verb = options.reason === 'user' ? 'install' : 'remove';
   return withLock(pf, options, `mark ${verb} ${options.names.join(' ')}`, async () => {
@@ -621,7 +805,10 @@ export async function mark(options: CommonOptions & { names: string[]; reason: I
         hint: `mark applies to the node's own packages (redwrap-dnf --redpath ${pf.node.path} list --installed)`,
       });
     }
-    writeReasons(pf.nodeRoot, { ...readReasons(pf.nodeRoot), ...Object.fromEntries(options.names.map((n) => [n, options.reason])) });
+    writeReasons(pf.nodeRoot, {
+      ...readReasons(pf.nodeRoot),
+      ...Object.fromEntries(options.names.map((n) => [n, options.reason])),
+    });
     return { node: pf.node.path, reason: options.reason, marked: options.names };
   });
 }
@@ -638,11 +825,16 @@ export interface HostProvidesResult {
  * virtual package redpak-host-provides: for hosts without an rpm database (Debian), on the
  * family's root node. `extra` capabilities are added to the detected ones.
  */
-export async function registerHost(options: CommonOptions & { extra?: string[]; detect?: boolean }): Promise<HostProvidesResult> {
+export async function registerHost(
+  options: CommonOptions & { extra?: string[]; detect?: boolean },
+): Promise<HostProvidesResult> {
   const pf = openFamily(options);
   return withLock(pf, options, 'host-provides', async () => {
-    const provides = [...new Set([...(options.detect === false ? [] : await detectHostProvides()), ...(options.extra ?? [])])].sort();
-    if (provides.length === 0) throw new RedpakError('usage', 'no capability to register', { hint: 'give capabilities with --provide CAP' });
+    const provides = [
+      ...new Set([...(options.detect === false ? [] : await detectHostProvides()), ...(options.extra ?? [])]),
+    ].sort();
+    if (provides.length === 0)
+      throw new RedpakError('usage', 'no capability to register', { hint: 'give capabilities with --provide CAP' });
     const { nevra } = await registerHostProvides(pf.nodeRoot, provides);
     return { node: pf.node.path, nevra, provides };
   });

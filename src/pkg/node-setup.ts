@@ -31,11 +31,19 @@ export async function createPackageNode(request: PackageNodeRequest): Promise<Pa
     const root = nodes.find((n) => n.action === 'created' && loadFamily(n.path, { sysroot }).nodes.length === 1);
     if (!wanted || !root) return { nodes };
     const registered = await registerHost({ redpath: root.path, sysroot: request.sysroot, host: request.host });
-    return { nodes, hostProvides: { node: registered.node, nevra: registered.nevra, count: registered.provides.length } };
+    return {
+      nodes,
+      hostProvides: { node: registered.node, nevra: registered.nevra, count: registered.provides.length },
+    };
   } catch (error) {
     // The nodes just created go with the failure: none is left half-ready.
-    for (const node of [...nodes].reverse()) if (node.action === 'created') rmSync(node.hostPath, { recursive: true, force: true });
+    for (const node of [...nodes].reverse())
+      if (node.action === 'created') rmSync(node.hostPath, { recursive: true, force: true });
     if (error instanceof RedpakError) throw error;
-    throw new RedpakError('tool-failed', `cannot prepare the rpm database of ${nodes.at(-1)?.path}: ${(error as Error).message}`, { cause: error });
+    throw new RedpakError(
+      'tool-failed',
+      `cannot prepare the rpm database of ${nodes.at(-1)?.path}: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
 }

@@ -28,7 +28,9 @@ export function readReasons(nodeRoot: string): Reasons {
   try {
     return JSON.parse(text) as Reasons;
   } catch (error) {
-    throw new RedpakError('io', `${file} is not valid JSON: ${(error as Error).message}`, { hint: 'move it away: every package then counts as asked for' });
+    throw new RedpakError('io', `${file} is not valid JSON: ${(error as Error).message}`, {
+      hint: 'move it away: every package then counts as asked for',
+    });
   }
 }
 
@@ -61,7 +63,8 @@ export function nextReasons(before: Reasons, steps: readonly TransactionStep[]):
       continue;
     }
     const replaced = (step.replaces ?? []).map(nameOf).filter((n) => n !== step.name);
-    const asked = step.reason === 'user' || before[step.name] === 'user' || replaced.some((n) => before[n] !== 'dependency');
+    const asked =
+      step.reason === 'user' || before[step.name] === 'user' || replaced.some((n) => before[n] !== 'dependency');
     if (step.action === 'install' || step.action === 'obsolete') after[step.name] = asked ? 'user' : 'dependency';
     for (const n of replaced) delete after[n];
   }

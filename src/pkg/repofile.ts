@@ -36,7 +36,18 @@ export interface RepoDefinition {
 const DEFAULT_PRIORITY = 99;
 const DEFAULT_METADATA_EXPIRE = 48 * 3600;
 const DEFAULT_TIMEOUT = 30;
-const KNOWN_KEYS = new Set(['name', 'baseurl', 'enabled', 'gpgcheck', 'gpgkey', 'priority', 'metadata_expire', 'sslcacert', 'sslverify', 'timeout']);
+const KNOWN_KEYS = new Set([
+  'name',
+  'baseurl',
+  'enabled',
+  'gpgcheck',
+  'gpgkey',
+  'priority',
+  'metadata_expire',
+  'sslcacert',
+  'sslverify',
+  'timeout',
+]);
 
 /**
  * What dnf accepts as a repository id: letters, digits, `-_.:`. The id names the repository's
@@ -70,7 +81,12 @@ function parseBoolean(value: string, file: string, line: number, key: string): b
 function parseExpire(value: string, file: string, line: number): number | null {
   if (value === 'never' || value === '-1') return null;
   const match = /^(\d+)([smhd]?)$/.exec(value);
-  if (!match) return fail(file, line, `metadata_expire must be a number of seconds (optionally with s/m/h/d) or "never", got "${value}"`);
+  if (!match)
+    return fail(
+      file,
+      line,
+      `metadata_expire must be a number of seconds (optionally with s/m/h/d) or "never", got "${value}"`,
+    );
   const unit = { '': 1, s: 1, m: 60, h: 3600, d: 86400 }[match[2] as '' | 's' | 'm' | 'h' | 'd'];
   return Number(match[1]) * unit;
 }
@@ -111,7 +127,12 @@ export function parseRepoFile(text: string, file: string, defaults: RepoDefaults
     const header = /^\[([^\]]*)\]\s*$/.exec(raw);
     if (header) {
       const id = header[1].trim();
-      if (!isRepoId(id)) fail(file, line, `invalid repository id ${JSON.stringify(id)} (letters, digits, "_", ".", ":", "-"; not "." or "..")`);
+      if (!isRepoId(id))
+        fail(
+          file,
+          line,
+          `invalid repository id ${JSON.stringify(id)} (letters, digits, "_", ".", ":", "-"; not "." or "..")`,
+        );
       const previous = sections.find((s) => s.id === id);
       if (previous) fail(file, line, `repository "${id}" is already defined at line ${previous.line}`);
       current = { id, line, values: new Map() };
@@ -126,7 +147,8 @@ export function parseRepoFile(text: string, file: string, defaults: RepoDefaults
     const bad = URL_KEYS.includes(key) ? controlCharacter(option[2].trim()) : undefined;
     if (bad) fail(file, line, `${key} of repository "${current.id}" holds a control character (${bad})`);
     const earlier = current.values.get(key);
-    if (earlier) fail(file, line, `option "${key}" of repository "${current.id}" is set twice (first at line ${earlier.line})`);
+    if (earlier)
+      fail(file, line, `option "${key}" of repository "${current.id}" is set twice (first at line ${earlier.line})`);
     current.values.set(key, { value: option[2].trim(), line });
     lastKey = key;
   });
@@ -139,11 +161,20 @@ function toDefinition(section: RawSection, file: string, defaults: RepoDefaults)
   const baseurlEntry = get('baseurl');
   if (!baseurlEntry || baseurlEntry.value === '') {
     const other = get('mirrorlist') ?? get('metalink');
-    fail(file, other?.line ?? section.line, `repository "${section.id}" has no baseurl${other ? ' (mirrorlist/metalink are not supported)' : ''}`);
+    fail(
+      file,
+      other?.line ?? section.line,
+      `repository "${section.id}" has no baseurl${other ? ' (mirrorlist/metalink are not supported)' : ''}`,
+    );
   }
   const baseurl = splitList(baseurlEntry.value);
   for (const url of baseurl) {
-    if (!/^(file|https?):\/\//.test(url)) fail(file, baseurlEntry.line, `repository "${section.id}": unsupported baseurl "${url}" (file://, http:// or https:// only)`);
+    if (!/^(file|https?):\/\//.test(url))
+      fail(
+        file,
+        baseurlEntry.line,
+        `repository "${section.id}": unsupported baseurl "${url}" (file://, http:// or https:// only)`,
+      );
   }
   const bool = (key: string, fallback: boolean) => {
     const entry = get(key);
@@ -152,12 +183,14 @@ function toDefinition(section: RawSection, file: string, defaults: RepoDefaults)
   const priorityEntry = get('priority');
   let priority = DEFAULT_PRIORITY;
   if (priorityEntry) {
-    if (!/^-?\d+$/.test(priorityEntry.value)) fail(file, priorityEntry.line, `priority must be an integer, got "${priorityEntry.value}"`);
+    if (!/^-?\d+$/.test(priorityEntry.value))
+      fail(file, priorityEntry.line, `priority must be an integer, got "${priorityEntry.value}"`);
     priority = Number(priorityEntry.value);
   }
   const expireEntry = get('metadata_expire');
   const timeoutEntry = get('timeout');
-  if (timeoutEntry && !/^\d+$/.test(timeoutEntry.value)) fail(file, timeoutEntry.line, `timeout must be a number of seconds, got "${timeoutEntry.value}"`);
+  if (timeoutEntry && !/^\d+$/.test(timeoutEntry.value))
+    fail(file, timeoutEntry.line, `timeout must be a number of seconds, got "${timeoutEntry.value}"`);
   const extra: Record<string, string> = {};
   for (const [key, { value }] of section.values) if (!KNOWN_KEYS.has(key)) extra[key] = value;
   const sslcacert = get('sslcacert')?.value;
@@ -187,5 +220,9 @@ export function localRepoDir(repo: Pick<RepoDefinition, 'baseurl'>): string | un
 
 /** Replace dnf variables ($basearch, $releasever, ${name}…) from `vars`; unknown ones stay. */
 export function substituteVariables(value: string, vars: Record<string, string>): string {
-  return value.replace(/\$(?:\{(\w+)\}|(\w+))/g, (whole, braced: string | undefined, bare: string | undefined) => vars[present(braced ?? bare, 'the variable name')] ?? whole);
+  return value.replace(
+    /\$(?:\{(\w+)\}|(\w+))/g,
+    (whole, braced: string | undefined, bare: string | undefined) =>
+      vars[present(braced ?? bare, 'the variable name')] ?? whole,
+  );
 }

@@ -14,7 +14,14 @@ import { RedpakError } from '../errors.js';
 import { REPOS_DIR } from '../node/layout.js';
 import { download, DownloadError, type DownloadOptions } from './download.js';
 import type { PackageFamily } from './family-context.js';
-import { controlCharacter, isRepoId, parseRepoFile, substituteVariables, type RepoDefaults, type RepoDefinition } from './repofile.js';
+import {
+  controlCharacter,
+  isRepoId,
+  parseRepoFile,
+  substituteVariables,
+  type RepoDefaults,
+  type RepoDefinition,
+} from './repofile.js';
 import { checkSignature, importKey, initDb } from './rpm.js';
 import type { SolverRepo, TransactionStep } from './solver.js';
 import { present } from '../present.js';
@@ -33,7 +40,9 @@ export function repoVariables(): Record<string, string> {
 
 function readRepoDir(dir: string, defaults: RepoDefaults): RepoDefinition[] {
   if (!existsSync(dir)) return [];
-  const files = readdirSync(dir).filter((f) => f.endsWith('.repo')).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.repo'))
+    .sort();
   return files.flatMap((f) => parseRepoFile(readFileSync(join(dir, f), 'utf8'), join(dir, f), defaults));
 }
 
@@ -109,7 +118,10 @@ export function localRepo(id: string, dir: string, extra: Partial<RepoDefinition
 
 export function repoCacheDir(cacheDir: string, repo: Pick<RepoDefinition, 'id'>): string {
   // The .repo parser refuses such ids; library callers (localRepo) are checked here.
-  if (!isRepoId(repo.id)) throw new RedpakError('schema', `invalid repository id ${JSON.stringify(repo.id)}`, { hint: 'letters, digits, "-", "_", ".", ":"; not "." or ".."' });
+  if (!isRepoId(repo.id))
+    throw new RedpakError('schema', `invalid repository id ${JSON.stringify(repo.id)}`, {
+      hint: 'letters, digits, "-", "_", ".", ":"; not "." or ".."',
+    });
   return join(cacheDir, repo.id);
 }
 
@@ -141,7 +153,8 @@ function envNumber(name: string, fallback: number): number {
   const text = process.env[name];
   if (text === undefined || text === '') return fallback;
   const value = Number(text);
-  if (!Number.isFinite(value) || value <= 0) throw new RedpakError('usage', `${name}=${text}: expected a positive number`);
+  if (!Number.isFinite(value) || value <= 0)
+    throw new RedpakError('usage', `${name}=${text}: expected a positive number`);
   return value;
 }
 
@@ -154,7 +167,9 @@ interface FetchBounds {
 }
 
 function interrupted(url: string, purpose: string): RedpakError {
-  return new RedpakError('package', `download of ${url} (${purpose}) was interrupted`, { hint: 'nothing was kept from it; run the command again' });
+  return new RedpakError('package', `download of ${url} (${purpose}) was interrupted`, {
+    hint: 'nothing was kept from it; run the command again',
+  });
 }
 
 /** The cache's record of where and when the metadata was fetched, if it is there and readable. */
@@ -174,7 +189,8 @@ async function fetchBytes(url: string, purpose: string, transport: Transport, bo
       // A fifo or a device would block or never end: regular files only, within the cap.
       const st = await stat(path);
       if (!st.isFile()) throw new Error('not a regular file');
-      if (st.size > bounds.maxBytes) throw new Error(`${st.size} bytes, more than the ${bounds.maxBytes} bytes allowed`);
+      if (st.size > bounds.maxBytes)
+        throw new Error(`${st.size} bytes, more than the ${bounds.maxBytes} bytes allowed`);
       return await readFile(path, { signal: bounds.signal });
     } catch (error) {
       if (bounds.signal?.aborted) throw interrupted(url, purpose);
@@ -184,13 +200,21 @@ async function fetchBytes(url: string, purpose: string, transport: Transport, bo
     }
   }
   try {
-    return await download(url, { ...transport, maxBytes: bounds.maxBytes, deadlineSeconds: bounds.deadlineSeconds, signal: bounds.signal, onProgress: bounds.onProgress });
+    return await download(url, {
+      ...transport,
+      maxBytes: bounds.maxBytes,
+      deadlineSeconds: bounds.deadlineSeconds,
+      signal: bounds.signal,
+      onProgress: bounds.onProgress,
+    });
   } catch (error) {
     if (!(error instanceof DownloadError)) {
       const cause = (error as { cause?: Error }).cause?.message ?? (error as Error).message;
       const tls = /certificate|self[- ]signed|SSL/i.test(cause);
       throw new RedpakError('package', `cannot download ${url} (${purpose}): ${cause}`, {
-        hint: tls ? 'name the authority that signs the server certificate with sslcacert= in the .repo file' : 'check the network and the baseurl in the .repo file, then retry',
+        hint: tls
+          ? 'name the authority that signs the server certificate with sslcacert= in the .repo file'
+          : 'check the network and the baseurl in the .repo file, then retry',
       });
     }
     if (error.failure === 'interrupted') throw interrupted(url, purpose);
@@ -204,9 +228,12 @@ async function fetchBytes(url: string, purpose: string, transport: Transport, bo
         hint: 'retry; a slow but working repository can raise timeout= in its .repo file or REDPAK_DOWNLOAD_DEADLINE (docs/packages.md)',
       });
     }
-    if (error.cut) throw new RedpakError('package', `download of ${url} was cut (${purpose}): ${error.message}`, { hint: 'retry' });
+    if (error.cut)
+      throw new RedpakError('package', `download of ${url} was cut (${purpose}): ${error.message}`, { hint: 'retry' });
     throw new RedpakError('package', `cannot download ${url} (${purpose}): ${error.message}`, {
-      hint: error.status ? 'check the baseurl in the .repo file; `redwrap-dnf makecache` refreshes the metadata' : 'retry',
+      hint: error.status
+        ? 'check the baseurl in the .repo file; `redwrap-dnf makecache` refreshes the metadata'
+        : 'retry',
     });
   }
 }
@@ -236,7 +263,9 @@ function verifyChecksum(bytes: Buffer, type: string, expected: string, what: str
     throw new RedpakError('package', `${what}: unsupported checksum type ${type}`);
   }
   if (actual !== expected.toLowerCase()) {
-    throw new RedpakError('package', `${what}: checksum mismatch (expected ${type} ${expected}, got ${actual})`, { hint });
+    throw new RedpakError('package', `${what}: checksum mismatch (expected ${type} ${expected}, got ${actual})`, {
+      hint,
+    });
   }
 }
 
@@ -268,7 +297,13 @@ export function parseRepomd(xml: string): RepomdEntry[] {
     const location = /<location\s+href="([^"]+)"/.exec(body);
     const size = /<size>\s*(\d+)\s*<\/size>/.exec(body);
     if (checksum && location) {
-      entries.push({ type: match[1], href: xmlText(location[1]), checksumType: checksum[1], checksum: checksum[2], ...(size ? { size: Number(size[1]) } : {}) });
+      entries.push({
+        type: match[1],
+        href: xmlText(location[1]),
+        checksumType: checksum[1],
+        checksum: checksum[2],
+        ...(size ? { size: Number(size[1]) } : {}),
+      });
     }
   }
   return entries;
@@ -283,15 +318,19 @@ export function parseRepomd(xml: string): RepomdEntry[] {
  */
 function assertPlainRepomd(repo: Pick<RepoDefinition, 'id'>, xml: string, source: string): RepomdEntry[] {
   const refuse = (why: string): never => {
-    throw new RedpakError('package', `repository ${repo.id}: refused ${source}: ${why}`, { hint: 'the repository is broken or hostile; nothing was written' });
+    throw new RedpakError('package', `repository ${repo.id}: refused ${source}: ${why}`, {
+      hint: 'the repository is broken or hostile; nothing was written',
+    });
   };
   const odd = /<!DOCTYPE|<!ENTITY|<!--|<!\[CDATA\[|<(data|location)\b[^>]*='/i.exec(xml);
   if (odd) refuse(`it holds ${JSON.stringify(odd[0])} (not written by createrepo)`);
   const entries = parseRepomd(xml);
   const blocks = xml.match(/<data\b/g)?.length ?? 0;
   const locations = xml.match(/<location\b/g)?.length ?? 0;
-  if (blocks !== entries.length || locations !== entries.length) refuse(`${blocks} <data> blocks and ${locations} <location> elements for ${entries.length} readable entries`);
-  for (const type of WANTED) if (entries.filter((e) => e.type === type).length > 1) refuse(`it lists ${type} metadata twice`);
+  if (blocks !== entries.length || locations !== entries.length)
+    refuse(`${blocks} <data> blocks and ${locations} <location> elements for ${entries.length} readable entries`);
+  for (const type of WANTED)
+    if (entries.filter((e) => e.type === type).length > 1) refuse(`it lists ${type} metadata twice`);
   return entries;
 }
 
@@ -322,9 +361,13 @@ export function unsafeHref(href: string): string | undefined {
 function assertHref(repo: Pick<RepoDefinition, 'id'>, href: string, source: string): string {
   const why = unsafeHref(href);
   if (why) {
-    throw new RedpakError('package', `repository ${repo.id}: refused location href ${JSON.stringify(href)} in ${source}: it ${why}`, {
-      hint: 'a file of a repository must be a relative path under it; the repository is broken or hostile, nothing was written',
-    });
+    throw new RedpakError(
+      'package',
+      `repository ${repo.id}: refused location href ${JSON.stringify(href)} in ${source}: it ${why}`,
+      {
+        hint: 'a file of a repository must be a relative path under it; the repository is broken or hostile, nothing was written',
+      },
+    );
   }
   return href;
 }
@@ -372,11 +415,16 @@ export async function syncRepo(repo: NodeRepo, cacheDir: string, options: SyncOp
   const now = options.now ?? Date.now();
   const meta = readCacheMeta(metaFile);
   const solverRepo = { id: repo.id, dir, priority: repo.priority };
-  const usable = meta !== undefined && repo.baseurl.includes(meta.baseurl) && existsSync(join(dir, 'repodata/repomd.xml'));
-  const fresh = usable && !meta.expired && (repo.metadataExpire === null || now - meta.fetched < repo.metadataExpire * 1000);
-  if (usable && (options.cacheOnly || (fresh && !options.refresh))) return { repo, solver: solverRepo, baseurl: meta.baseurl, fetched: false };
+  const usable =
+    meta !== undefined && repo.baseurl.includes(meta.baseurl) && existsSync(join(dir, 'repodata/repomd.xml'));
+  const fresh =
+    usable && !meta.expired && (repo.metadataExpire === null || now - meta.fetched < repo.metadataExpire * 1000);
+  if (usable && (options.cacheOnly || (fresh && !options.refresh)))
+    return { repo, solver: solverRepo, baseurl: meta.baseurl, fetched: false };
   if (options.cacheOnly) {
-    throw new RedpakError('package', `repository ${repo.id} has no cached metadata in ${dir}`, { hint: 'run `redwrap-dnf --redpath NODE makecache` first' });
+    throw new RedpakError('package', `repository ${repo.id} has no cached metadata in ${dir}`, {
+      hint: 'run `redwrap-dnf --redpath NODE makecache` first',
+    });
   }
 
   let lastError: unknown;
@@ -392,7 +440,10 @@ export async function syncRepo(repo: NodeRepo, cacheDir: string, options: SyncOp
       // Every href is checked before anything is fetched or written.
       for (const entry of entries.filter((e) => WANTED.includes(e.type))) assertHref(repo, entry.href, repomdUrl);
       if (!entries.some((e) => e.type === 'primary')) {
-        throw new RedpakError('package', `repository ${repo.id}: ${join_url(baseurl, 'repodata/repomd.xml')} lists no primary metadata`);
+        throw new RedpakError(
+          'package',
+          `repository ${repo.id}: ${join_url(baseurl, 'repodata/repomd.xml')} lists no primary metadata`,
+        );
       }
       // Unchanged repomd.xml: the cached files are still right, only the timestamp moves.
       if (usable && meta.baseurl === baseurl && readFileSync(join(dir, 'repodata/repomd.xml')).equals(repomdBytes)) {
@@ -405,12 +456,23 @@ export async function syncRepo(repo: NodeRepo, cacheDir: string, options: SyncOp
         await mkdir(join(staging, 'repodata'), { recursive: true });
         for (const entry of entries.filter((e) => WANTED.includes(e.type))) {
           // The size repomd.xml declares bounds the body (a longer one is refused), else the cap.
-          const bytes = await fetchBytes(join_url(baseurl, entry.href), `${entry.type} metadata of repository ${repo.id}`, transportOf(repo), {
-            maxBytes: entry.size ?? DOWNLOAD_LIMITS.metadataBytes(),
-            deadlineSeconds: DOWNLOAD_LIMITS.deadlineSeconds(),
-            signal: options.signal,
-          });
-          verifyChecksum(bytes, entry.checksumType, entry.checksum, `repository ${repo.id}: ${entry.href}`, `the repository may be in the middle of an update: retry later; \`redwrap-dnf clean\` drops the cache`);
+          const bytes = await fetchBytes(
+            join_url(baseurl, entry.href),
+            `${entry.type} metadata of repository ${repo.id}`,
+            transportOf(repo),
+            {
+              maxBytes: entry.size ?? DOWNLOAD_LIMITS.metadataBytes(),
+              deadlineSeconds: DOWNLOAD_LIMITS.deadlineSeconds(),
+              signal: options.signal,
+            },
+          );
+          verifyChecksum(
+            bytes,
+            entry.checksumType,
+            entry.checksum,
+            `repository ${repo.id}: ${entry.href}`,
+            `the repository may be in the middle of an update: retry later; \`redwrap-dnf clean\` drops the cache`,
+          );
           await writeFile(join(staging, entry.href), bytes);
         }
         await writeFile(join(staging, 'repodata/repomd.xml'), repomdBytes);
@@ -435,7 +497,11 @@ export async function syncRepo(repo: NodeRepo, cacheDir: string, options: SyncOp
 }
 
 /** Sync every enabled repository (the solver's input). */
-export async function syncRepos(repos: readonly NodeRepo[], cacheDir: string, options: SyncOptions = {}): Promise<SyncedRepo[]> {
+export async function syncRepos(
+  repos: readonly NodeRepo[],
+  cacheDir: string,
+  options: SyncOptions = {},
+): Promise<SyncedRepo[]> {
   const out: SyncedRepo[] = [];
   for (const repo of repos.filter((r) => r.enabled)) out.push(await syncRepo(repo, cacheDir, options));
   return out;
@@ -458,7 +524,11 @@ export interface CleanOutcome {
  * metadata and the solver's parsed copies (downloaded packages stay); `packages` the downloaded
  * packages; `dbcache` the solver's parsed copies; `expire-cache` marks the metadata expired.
  */
-export async function cleanCache(cacheDir: string, repos: readonly NodeRepo[], kind: CleanKind = 'all'): Promise<CleanOutcome> {
+export async function cleanCache(
+  cacheDir: string,
+  repos: readonly NodeRepo[],
+  kind: CleanKind = 'all',
+): Promise<CleanOutcome> {
   const outcome: CleanOutcome = { removed: [], expired: [] };
   const drop = async (path: string) => {
     if (!existsSync(path)) return;
@@ -510,15 +580,21 @@ export async function fetchPackage(
   const { onProgress, signal } = typeof options === 'function' ? { onProgress: options, signal: undefined } : options;
   if (!synced) {
     // A local .rpm given on the command line: nothing to fetch or compare against.
-    if (!step.location || !existsSync(step.location)) throw new RedpakError('package', `package file of ${step.nevra} not found: ${step.location ?? '(none)'}`);
+    if (!step.location || !existsSync(step.location))
+      throw new RedpakError('package', `package file of ${step.nevra} not found: ${step.location ?? '(none)'}`);
     return { step, path: step.location, downloaded: 0 };
   }
   // From the repository's primary metadata: joined to the baseurl and the cache, so checked.
-  const href = assertHref(synced.repo, step.href ?? (step.location ?? '').split('/').pop() ?? '', `the primary metadata (package ${step.nevra})`);
+  const href = assertHref(
+    synced.repo,
+    step.href ?? (step.location ?? '').split('/').pop() ?? '',
+    `the primary metadata (package ${step.nevra})`,
+  );
   const [type, expected] = (step.checksum ?? '').split(':') as [string, string | undefined];
   const hint = `the repository ${synced.repo.id} changed since its metadata was fetched, or the file is corrupt: run \`redwrap-dnf --redpath NODE makecache --refresh\` and retry`;
   const check = (bytes: Buffer) => {
-    if (expected) verifyChecksum(bytes, type, expected, `package ${step.nevra} from repository ${synced.repo.id}`, hint);
+    if (expected)
+      verifyChecksum(bytes, type, expected, `package ${step.nevra} from repository ${synced.repo.id}`, hint);
   };
   if (synced.baseurl.startsWith('file://')) {
     const path = join(fileURLToPath(synced.baseurl), href);
@@ -526,7 +602,11 @@ export async function fetchPackage(
     try {
       bytes = await readFile(path);
     } catch (error) {
-      throw new RedpakError('package', `package ${step.nevra} from repository ${synced.repo.id}: cannot read ${path}: ${(error as Error).message}`, { hint });
+      throw new RedpakError(
+        'package',
+        `package ${step.nevra} from repository ${synced.repo.id}: cannot read ${path}: ${(error as Error).message}`,
+        { hint },
+      );
     }
     check(bytes);
     onProgress?.(bytes.length, bytes.length);
@@ -561,7 +641,10 @@ export async function fetchPackage(
  * With gpgcheck, check each package's signature against the repository's gpgkey keys. The keys
  * go into a throwaway keyring database, never into the node's.
  */
-export async function verifySignatures(packages: readonly FetchedPackage[], synced: readonly SyncedRepo[]): Promise<void> {
+export async function verifySignatures(
+  packages: readonly FetchedPackage[],
+  synced: readonly SyncedRepo[],
+): Promise<void> {
   const byId = new Map(synced.map((s) => [s.repo.id, s]));
   const toCheck = packages.filter((p) => p.step.repo && byId.get(p.step.repo)?.repo.gpgcheck);
   if (toCheck.length === 0) return;
@@ -572,22 +655,36 @@ export async function verifySignatures(packages: readonly FetchedPackage[], sync
     for (const pkg of toCheck) {
       const repo = present(byId.get(pkg.step.repo ?? ''), `repository ${pkg.step.repo}`).repo;
       if (repo.gpgkey.length === 0) {
-        throw new RedpakError('package', `repository ${repo.id} has gpgcheck=1 but no gpgkey: cannot check ${pkg.step.nevra}`, {
-          hint: `add gpgkey=file:///path/to/KEY to [${repo.id}] in ${repo.file}, or set gpgcheck=0`,
-        });
+        throw new RedpakError(
+          'package',
+          `repository ${repo.id} has gpgcheck=1 but no gpgkey: cannot check ${pkg.step.nevra}`,
+          {
+            hint: `add gpgkey=file:///path/to/KEY to [${repo.id}] in ${repo.file}, or set gpgcheck=0`,
+          },
+        );
       }
       for (const url of repo.gpgkey) {
         if (imported.has(url)) continue;
         const keyFile = join(keyring, `key-${imported.size}.asc`);
-        await writeFile(keyFile, await fetchBytes(url, `gpg key of repository ${repo.id}`, transportOf(repo), { maxBytes: 1024 * 1024, deadlineSeconds: DOWNLOAD_LIMITS.smallFileSeconds() }));
+        await writeFile(
+          keyFile,
+          await fetchBytes(url, `gpg key of repository ${repo.id}`, transportOf(repo), {
+            maxBytes: 1024 * 1024,
+            deadlineSeconds: DOWNLOAD_LIMITS.smallFileSeconds(),
+          }),
+        );
         await importKey(keyring, keyFile);
         imported.add(url);
       }
       const verdict = await checkSignature(keyring, pkg.path);
       if (!verdict.ok) {
-        throw new RedpakError('package', `package ${pkg.step.nevra} from repository ${repo.id} failed the signature check: ${verdict.detail.replace(/^[^:]*:\s*/, '')}`, {
-          hint: `the package is unsigned, tampered with, or signed by a key not listed in gpgkey= of [${repo.id}] (${repo.file}); nothing was installed`,
-        });
+        throw new RedpakError(
+          'package',
+          `package ${pkg.step.nevra} from repository ${repo.id} failed the signature check: ${verdict.detail.replace(/^[^:]*:\s*/, '')}`,
+          {
+            hint: `the package is unsigned, tampered with, or signed by a key not listed in gpgkey= of [${repo.id}] (${repo.file}); nothing was installed`,
+          },
+        );
       }
     }
   } finally {

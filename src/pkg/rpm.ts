@@ -65,7 +65,8 @@ export interface InstalledPackage {
 }
 
 /** The header signature, the RSA/EdDSA header one first, else the legacy header+payload one. */
-const SIGNATURE_FORMAT = '%|RSAHEADER?{%{RSAHEADER:pgpsig}}:{%|DSAHEADER?{%{DSAHEADER:pgpsig}}:{%|SIGPGP?{%{SIGPGP:pgpsig}}:{(none)}|}|}|';
+const SIGNATURE_FORMAT =
+  '%|RSAHEADER?{%{RSAHEADER:pgpsig}}:{%|DSAHEADER?{%{DSAHEADER:pgpsig}}:{%|SIGPGP?{%{SIGPGP:pgpsig}}:{(none)}|}|}|';
 
 /**
  * One record per package: `@PKG` line, then P/R/C/O/F lines, tab separated (docs/host-tools.md, "rpm").
@@ -129,16 +130,29 @@ export async function initDb(nodeRoot: string): Promise<void> {
  * for). Commands read a node through pkg/installed.ts, which first recovers an interrupted
  * transaction.
  */
-export async function readPackageDb(nodeRoot: string, options: { includeKeys?: boolean } = {}): Promise<InstalledPackage[]> {
+export async function readPackageDb(
+  nodeRoot: string,
+  options: { includeKeys?: boolean } = {},
+): Promise<InstalledPackage[]> {
   if (!hasRpmDb(nodeRoot)) return [];
-  const { stdout } = await run('rpm', [...(await rpmModeArgs()), ...nodeDbArgs(nodeRoot), '-qa', '--qf', QUERY_FORMAT], {
-    purpose: `list the packages of node ${nodeRoot}`,
-  });
+  const { stdout } = await run(
+    'rpm',
+    [...(await rpmModeArgs()), ...nodeDbArgs(nodeRoot), '-qa', '--qf', QUERY_FORMAT],
+    {
+      purpose: `list the packages of node ${nodeRoot}`,
+    },
+  );
   const packages = parseQueryDump(stdout);
   return options.includeKeys ? packages : packages.filter((p) => p.name !== 'gpg-pubkey');
 }
 
-export function formatNevra(p: { name: string; epoch: number; version: string; release: string; arch: string }): string {
+export function formatNevra(p: {
+  name: string;
+  epoch: number;
+  version: string;
+  release: string;
+  arch: string;
+}): string {
   return `${p.name}-${p.epoch ? `${p.epoch}:` : ''}${p.version}-${p.release}.${p.arch}`;
 }
 
@@ -152,9 +166,32 @@ export function parseQueryDump(text: string): InstalledPackage[] {
     const fields = line.split('\t');
     const kind = fields[0];
     if (kind === '@PKG') {
-      const [, name = '', epoch = '0', version = '', release = '', arch = '', installTime = '0', headerSha256 = '', license, sourceRpm, signature, digestAlgo] = fields;
+      const [
+        ,
+        name = '',
+        epoch = '0',
+        version = '',
+        release = '',
+        arch = '',
+        installTime = '0',
+        headerSha256 = '',
+        license,
+        sourceRpm,
+        signature,
+        digestAlgo,
+      ] = fields;
       const base = { name, epoch: Number(epoch) || 0, version, release, arch };
-      current = { ...base, nevra: formatNevra(base), installTime: Number(installTime) || 0, headerSha256, provides: [], requires: [], conflicts: [], obsoletes: [], files: [] };
+      current = {
+        ...base,
+        nevra: formatNevra(base),
+        installTime: Number(installTime) || 0,
+        headerSha256,
+        provides: [],
+        requires: [],
+        conflicts: [],
+        obsoletes: [],
+        files: [],
+      };
       const given = (v: string | undefined) => (v !== undefined && v !== '' && v !== '(none)' ? v : undefined);
       if (given(license)) current.license = license;
       if (given(sourceRpm)) current.sourceRpm = sourceRpm;
@@ -167,8 +204,13 @@ export function parseQueryDump(text: string): InstalledPackage[] {
       packages.push(current);
       return;
     }
-    if (!current) throw new RedpakError('tool-failed', `unexpected rpm query output at line ${index + 1}: ${JSON.stringify(line)}`);
-    const dep = (): Dependency => ({ name: fields[1] ?? '', flags: (fields[2] ?? '').trim(), version: fields[3] ?? '' });
+    if (!current)
+      throw new RedpakError('tool-failed', `unexpected rpm query output at line ${index + 1}: ${JSON.stringify(line)}`);
+    const dep = (): Dependency => ({
+      name: fields[1] ?? '',
+      flags: (fields[2] ?? '').trim(),
+      version: fields[3] ?? '',
+    });
     switch (kind) {
       case 'P':
         current.provides.push(dep());
@@ -186,7 +228,10 @@ export function parseQueryDump(text: string): InstalledPackage[] {
         current.files.push({ path: fields[1] ?? '', mode: fields[2] ?? '', digest: fields[3] ?? '' });
         break;
       default:
-        throw new RedpakError('tool-failed', `unexpected rpm query output at line ${index + 1}: ${JSON.stringify(line)}`);
+        throw new RedpakError(
+          'tool-failed',
+          `unexpected rpm query output at line ${index + 1}: ${JSON.stringify(line)}`,
+        );
     }
   });
   return packages;
@@ -209,7 +254,11 @@ export interface InstallOptions extends RpmTransactionOptions {
 }
 
 function transactionFlags(options: RpmTransactionOptions): string[] {
-  return [...(options.noscripts ? ['--noscripts'] : []), ...(options.justdb ? ['--justdb'] : []), ...(options.test ? ['--test'] : [])];
+  return [
+    ...(options.noscripts ? ['--noscripts'] : []),
+    ...(options.justdb ? ['--justdb'] : []),
+    ...(options.test ? ['--test'] : []),
+  ];
 }
 
 /**
@@ -218,7 +267,11 @@ function transactionFlags(options: RpmTransactionOptions): string[] {
  * sandboxed runner can execute the same command inside the family view (docs/host-tools.md, "Overlay and staging"):
  * pass root '/' there.
  */
-export async function installArgs(nodeRoot: string, rpmPaths: readonly string[], options: InstallOptions = {}): Promise<string[]> {
+export async function installArgs(
+  nodeRoot: string,
+  rpmPaths: readonly string[],
+  options: InstallOptions = {},
+): Promise<string[]> {
   return [
     ...(await rpmModeArgs()),
     ...nodeDbArgs(nodeRoot),
@@ -255,7 +308,10 @@ export function stagedTransactionArgs(
   if (!existsSync(rpmDbDir(nodeRoot))) commands.push(['--initdb']);
   if (incoming.length > 0) {
     commands.push([
-      '-U', '-v', '--nodeps', ...flags,
+      '-U',
+      '-v',
+      '--nodeps',
+      ...flags,
       ...(options.oldpackage ? ['--oldpackage'] : []),
       ...(options.replacepkgs ? ['--replacepkgs'] : []),
       ...incoming,
@@ -278,11 +334,18 @@ export interface RpmRunReport {
 }
 
 function warningsOf(stderr: string): string[] {
-  return stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  return stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
 }
 
 /** Install or upgrade .rpm files into the node's database and tree. The caller has resolved deps. */
-export async function installPackages(nodeRoot: string, rpmPaths: readonly string[], options: InstallOptions = {}): Promise<RpmRunReport> {
+export async function installPackages(
+  nodeRoot: string,
+  rpmPaths: readonly string[],
+  options: InstallOptions = {},
+): Promise<RpmRunReport> {
   if (rpmPaths.length === 0) return { warnings: [] };
   await initDb(nodeRoot);
   const { stderr } = await run('rpm', await installArgs(nodeRoot, rpmPaths, options), {
@@ -292,18 +355,28 @@ export async function installPackages(nodeRoot: string, rpmPaths: readonly strin
 }
 
 /** Erase packages (by name or NEVRA) from the node. */
-export async function erasePackages(nodeRoot: string, packages: readonly string[], options: RpmTransactionOptions = {}): Promise<RpmRunReport> {
+export async function erasePackages(
+  nodeRoot: string,
+  packages: readonly string[],
+  options: RpmTransactionOptions = {},
+): Promise<RpmRunReport> {
   if (packages.length === 0) return { warnings: [] };
-  const { stderr } = await run('rpm', [...(await rpmModeArgs()), ...nodeDbArgs(nodeRoot), '-e', '--nodeps', ...transactionFlags(options), ...packages], {
-    purpose: `erase ${packages.join(', ')} from node ${nodeRoot}`,
-  });
+  const { stderr } = await run(
+    'rpm',
+    [...(await rpmModeArgs()), ...nodeDbArgs(nodeRoot), '-e', '--nodeps', ...transactionFlags(options), ...packages],
+    {
+      purpose: `erase ${packages.join(', ')} from node ${nodeRoot}`,
+    },
+  );
   return { warnings: warningsOf(stderr) };
 }
 
 /** Import an ASCII-armoured OpenPGP key into the node's database (trusted for signature checks). */
 export async function importKey(nodeRoot: string, keyPath: string): Promise<void> {
   await initDb(nodeRoot);
-  await run('rpm', [...nodeDbArgs(nodeRoot), '--import', keyPath], { purpose: `import key ${keyPath} into node ${nodeRoot}` });
+  await run('rpm', [...nodeDbArgs(nodeRoot), '--import', keyPath], {
+    purpose: `import key ${keyPath} into node ${nodeRoot}`,
+  });
 }
 
 export interface SignatureCheck {
@@ -317,13 +390,25 @@ export interface SignatureCheck {
  * An unsigned package or one signed by an unknown key is not ok.
  */
 export async function checkSignature(nodeRoot: string, rpmPath: string): Promise<SignatureCheck> {
-  const { status, stdout, stderr } = await run('rpm', [...nodeDbArgs(nodeRoot), '-K', rpmPath], { okStatuses: [0, 1], purpose: `verify ${rpmPath}` });
+  const { status, stdout, stderr } = await run('rpm', [...nodeDbArgs(nodeRoot), '-K', rpmPath], {
+    okStatuses: [0, 1],
+    purpose: `verify ${rpmPath}`,
+  });
   const detail = (stdout.trim() || stderr.trim()).split('\n').pop() ?? '';
   // rpm -K exits 0 for an unsigned package with good digests; we require a verified signature.
   return { ok: status === 0 && /\bsignatures OK\b/.test(detail), detail };
 }
 
-const COMMON_INTERPRETERS = ['/bin/sh', '/bin/bash', '/usr/bin/sh', '/usr/bin/bash', '/usr/bin/env', '/bin/busybox', '/usr/bin/perl', '/usr/bin/python3'];
+const COMMON_INTERPRETERS = [
+  '/bin/sh',
+  '/bin/bash',
+  '/usr/bin/sh',
+  '/usr/bin/bash',
+  '/usr/bin/env',
+  '/bin/busybox',
+  '/usr/bin/perl',
+  '/usr/bin/python3',
+];
 
 /**
  * What a host without an rpm database provides, the way rpm's dependency generator would have
@@ -339,9 +424,13 @@ export async function detectHostProvides(): Promise<string[]> {
     .map((line) => line.split(' => ')[1]?.trim())
     .filter((p): p is string => !!p && existsSync(p));
   if (libraries.length > 0) {
-    const elf = await run('/usr/lib/rpm/elfdeps', ['--provides'], { input: `${libraries.join('\n')}\n`, purpose: 'read the sonames of the host libraries' });
+    const elf = await run('/usr/lib/rpm/elfdeps', ['--provides'], {
+      input: `${libraries.join('\n')}\n`,
+      purpose: 'read the sonames of the host libraries',
+    });
     for (const line of elf.stdout.split('\n')) if (line.trim()) provides.add(line.trim());
-    if (libraries.some((p) => /\/ld-linux[^/]*\.so/.test(p)) || existsSync('/lib64/ld-linux-x86-64.so.2')) provides.add('rtld(GNU_HASH)');
+    if (libraries.some((p) => /\/ld-linux[^/]*\.so/.test(p)) || existsSync('/lib64/ld-linux-x86-64.so.2'))
+      provides.add('rtld(GNU_HASH)');
   }
   return [...provides].sort();
 }
@@ -350,7 +439,10 @@ export async function detectHostProvides(): Promise<string[]> {
 function validateProvide(entry: string): string {
   const trimmed = entry.trim();
   if (!/^[^\s,]+(\s+(=|<|>|<=|>=)\s+[^\s,]+)?$/.test(trimmed)) {
-    throw new RedpakError('package', `invalid host capability ${JSON.stringify(entry)}: expected "name" or "name OP version" without commas`);
+    throw new RedpakError(
+      'package',
+      `invalid host capability ${JSON.stringify(entry)}: expected "name" or "name OP version" without commas`,
+    );
   }
   return trimmed.replace(/%/g, '%%');
 }
@@ -383,9 +475,13 @@ export async function registerHostProvides(nodeRoot: string, provides: readonly 
     ].join('\n');
     const specPath = join(work, `${HOST_PROVIDES_PACKAGE}.spec`);
     await writeFile(specPath, spec);
-    await run('rpmbuild', ['--define', `_topdir ${work}`, '--define', `_dbpath ${join(work, 'db')}`, '--nodeps', '-bb', specPath], {
-      purpose: 'build the host capabilities package',
-    });
+    await run(
+      'rpmbuild',
+      ['--define', `_topdir ${work}`, '--define', `_dbpath ${join(work, 'db')}`, '--nodeps', '-bb', specPath],
+      {
+        purpose: 'build the host capabilities package',
+      },
+    );
     const rpmDir = join(work, 'RPMS', 'noarch');
     const built = (await readdir(rpmDir)).map((f) => join(rpmDir, f));
     await installPackages(nodeRoot, built, { justdb: true, noscripts: true, oldpackage: true, replacepkgs: true });
@@ -406,9 +502,19 @@ export interface InstalledFileMeta {
 /** Mode and mtime of every file the node's packages installed, as rpm recorded them. */
 export async function queryFileMetadata(nodeRoot: string): Promise<InstalledFileMeta[]> {
   if (!hasRpmDb(nodeRoot)) return [];
-  const { stdout } = await run('rpm', [...(await rpmModeArgs()), ...nodeDbArgs(nodeRoot), '-qa', '--qf', '[%{FILENAMES}\\t%{FILEMODES:octal}\\t%{FILEMTIMES}\\n]'], {
-    purpose: `list the files of node ${nodeRoot}`,
-  });
+  const { stdout } = await run(
+    'rpm',
+    [
+      ...(await rpmModeArgs()),
+      ...nodeDbArgs(nodeRoot),
+      '-qa',
+      '--qf',
+      '[%{FILENAMES}\\t%{FILEMODES:octal}\\t%{FILEMTIMES}\\n]',
+    ],
+    {
+      purpose: `list the files of node ${nodeRoot}`,
+    },
+  );
   return stdout
     .split('\n')
     .filter((l) => l !== '')
@@ -429,7 +535,17 @@ export interface VerifyProblem {
   attr: string;
 }
 
-const VERIFY_TESTS: [string, string][] = [['S', 'size'], ['M', 'mode'], ['5', 'digest'], ['D', 'device'], ['L', 'link'], ['U', 'user'], ['G', 'group'], ['T', 'mtime'], ['P', 'capabilities']];
+const VERIFY_TESTS: [string, string][] = [
+  ['S', 'size'],
+  ['M', 'mode'],
+  ['5', 'digest'],
+  ['D', 'device'],
+  ['L', 'link'],
+  ['U', 'user'],
+  ['G', 'group'],
+  ['T', 'mtime'],
+  ['P', 'capabilities'],
+];
 
 /** Parses `rpm -Va` output. Pure. Lines that are not file results (rpm's messages) are returned apart. */
 export function parseVerifyOutput(text: string): { problems: VerifyProblem[]; other: string[] } {
@@ -443,7 +559,10 @@ export function parseVerifyOutput(text: string): { problems: VerifyProblem[]; ot
       continue;
     }
     const flags = match[1];
-    const failed = flags === 'missing' ? ['missing'] : VERIFY_TESTS.filter(([letter], i) => flags[i] === letter).map(([, word]) => word);
+    const failed =
+      flags === 'missing'
+        ? ['missing']
+        : VERIFY_TESTS.filter(([letter], i) => flags[i] === letter).map(([, word]) => word);
     if (flags !== 'missing' && flags.includes('?')) failed.push('unreadable');
     problems.push({ path: match[3], flags, failed, attr: match[2] ?? '' });
   }
@@ -457,10 +576,14 @@ export function parseVerifyOutput(text: string): { problems: VerifyProblem[]; ot
  */
 export async function verifyNode(nodeRoot: string): Promise<VerifyProblem[]> {
   if (!hasRpmDb(nodeRoot)) return [];
-  const { status, stdout, stderr } = await run('rpm', [...(await rpmModeArgs()), ...nodeDbArgs(nodeRoot), '-Va', '--nodeps', '--noscripts'], {
-    okStatuses: [0, 1],
-    purpose: `verify the files of node ${nodeRoot}`,
-  });
+  const { status, stdout, stderr } = await run(
+    'rpm',
+    [...(await rpmModeArgs()), ...nodeDbArgs(nodeRoot), '-Va', '--nodeps', '--noscripts'],
+    {
+      okStatuses: [0, 1],
+      purpose: `verify the files of node ${nodeRoot}`,
+    },
+  );
   const { problems, other } = parseVerifyOutput(stdout);
   const errors = [...other, ...warningsOf(stderr)].filter((l) => /^error:/.test(l));
   if (status !== 0 && problems.length === 0 && errors.length > 0) {

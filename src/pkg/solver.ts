@@ -101,7 +101,14 @@ export interface SolverProblem {
   readOnly: { package: string; node: string }[];
 }
 
-export type FamilyRule = 'duplicate' | 'ancestor-read-only' | 'file-conflict' | 'descendant-broken' | 'descendant-conflict' | 'descendant-file-conflict' | 'descendant-directory';
+export type FamilyRule =
+  | 'duplicate'
+  | 'ancestor-read-only'
+  | 'file-conflict'
+  | 'descendant-broken'
+  | 'descendant-conflict'
+  | 'descendant-file-conflict'
+  | 'descendant-directory';
 
 export interface RuleViolation {
   rule: FamilyRule;
@@ -191,7 +198,10 @@ export function solverRequest(mode: SolverMode, request: object): string {
   const validate = REQUEST_SCHEMAS[mode];
   if (!validate(message)) {
     const where = schemaErrors(validate.errors);
-    throw new RedpakError('solver', `internal error: a ${mode} request that does not follow the solver protocol: ${where}`);
+    throw new RedpakError(
+      'solver',
+      `internal error: a ${mode} request that does not follow the solver protocol: ${where}`,
+    );
   }
   return JSON.stringify(message);
 }
@@ -212,9 +222,13 @@ export function solverAnswer<M extends SolverMode>(mode: M, stdout: string): Sol
   const version = typeof answer === 'object' && answer !== null && 'protocol' in answer ? answer.protocol : undefined;
   if (version !== SOLVER_PROTOCOL) {
     const got = JSON.stringify(version);
-    throw new RedpakError('tool-failed', `the solver answered in protocol version ${got}, expected ${SOLVER_PROTOCOL}`, {
-      hint: process.env.REDPAK_SOLVER_DIR ? 'REDPAK_SOLVER_DIR names a solver of another version' : undefined,
-    });
+    throw new RedpakError(
+      'tool-failed',
+      `the solver answered in protocol version ${got}, expected ${SOLVER_PROTOCOL}`,
+      {
+        hint: process.env.REDPAK_SOLVER_DIR ? 'REDPAK_SOLVER_DIR names a solver of another version' : undefined,
+      },
+    );
   }
   if (protocol.error_answer(answer)) throw new RedpakError('solver', answer.error);
   const validate = ANSWER_SCHEMAS[mode];
@@ -228,9 +242,13 @@ export function solverAnswer<M extends SolverMode>(mode: M, stdout: string): Sol
 async function callSolver<M extends SolverMode>(mode: M, request: object, node: string): Promise<SolverAnswer<M>> {
   const python = solverPython();
   if (!existsSync(python)) {
-    throw new RedpakError('tool-missing', `${python} not found: dependency resolution needs python3 with the solv module`, {
-      hint: 'apt-get install python3-solv (or set REDPAK_PYTHON)',
-    });
+    throw new RedpakError(
+      'tool-missing',
+      `${python} not found: dependency resolution needs python3 with the solv module`,
+      {
+        hint: 'apt-get install python3-solv (or set REDPAK_PYTHON)',
+      },
+    );
   }
   const input = solverRequest(mode, request);
   // -I: isolated mode, neither the user's environment variables, site-packages nor the working
@@ -275,7 +293,10 @@ export interface QuerySpec {
 }
 
 /** Read-only questions on the family view and repositories (list, info, repoquery). */
-export async function query(request: Pick<SolveRequest, 'node' | 'ancestors' | 'repos' | 'solvCache'>, spec: QuerySpec): Promise<PackageInfo[]> {
+export async function query(
+  request: Pick<SolveRequest, 'node' | 'ancestors' | 'repos' | 'solvCache'>,
+  spec: QuerySpec,
+): Promise<PackageInfo[]> {
   const { node, ancestors, repos, solvCache } = request;
   const answer = await callSolver('query', { node, ancestors, repos, solvCache, query: spec }, node);
   return answer.packages;
@@ -284,7 +305,13 @@ export async function query(request: Pick<SolveRequest, 'node' | 'ancestors' | '
 /** Resolve `request` against the family view. Never throws for unsolvable requests: see `ok`. */
 export async function solve(request: SolveRequest): Promise<SolveResult> {
   const answer = await callSolver('solve', request, request.node);
-  return { ok: answer.ok, steps: answer.steps, problems: answer.problems, violations: answer.violations, ...(answer.namedInstalled ? { namedInstalled: answer.namedInstalled } : {}) };
+  return {
+    ok: answer.ok,
+    steps: answer.steps,
+    problems: answer.problems,
+    violations: answer.violations,
+    ...(answer.namedInstalled ? { namedInstalled: answer.namedInstalled } : {}),
+  };
 }
 
 /** Problems the way dnf prints them: "Problem N: …", the rules as " - …", then the solutions. */
@@ -293,7 +320,8 @@ export function formatProblems(problems: readonly SolverProblem[]): string {
   problems.forEach((problem, index) => {
     lines.push(`${problems.length > 1 ? ` Problem ${index + 1}` : ' Problem'}: ${problem.message}`);
     for (const rule of problem.rules) if (rule !== problem.message) lines.push(`  - ${rule}`);
-    for (const ro of problem.readOnly) lines.push(`  - ${ro.package} belongs to ancestor node ${ro.node} and cannot be changed from here`);
+    for (const ro of problem.readOnly)
+      lines.push(`  - ${ro.package} belongs to ancestor node ${ro.node} and cannot be changed from here`);
     if (problem.solutions.length > 0) {
       lines.push('  Possible solutions:');
       for (const solution of problem.solutions) lines.push(`   - ${solution.join('; ')}`);
@@ -309,12 +337,21 @@ export function formatViolations(violations: readonly RuleViolation[]): string {
 /** Throw when the result cannot be applied: family rules first ('family-rule'), then solver problems ('solver'). */
 export function assertSolved(result: SolveResult, node: string): void {
   if (result.violations.length > 0) {
-    throw new RedpakError('family-rule', `transaction for node ${node} breaks family rules:\n${formatViolations(result.violations)}`, {
-      hint: result.violations.some((v) => v.rule === 'duplicate') ? 'install it in the ancestor instead, or pass --forcenode to install a copy in this node' : undefined,
-    });
+    throw new RedpakError(
+      'family-rule',
+      `transaction for node ${node} breaks family rules:\n${formatViolations(result.violations)}`,
+      {
+        hint: result.violations.some((v) => v.rule === 'duplicate')
+          ? 'install it in the ancestor instead, or pass --forcenode to install a copy in this node'
+          : undefined,
+      },
+    );
   }
   if (result.problems.length > 0) {
-    throw new RedpakError('solver', `cannot resolve dependencies for node ${node}:\n${formatProblems(result.problems)}`);
+    throw new RedpakError(
+      'solver',
+      `cannot resolve dependencies for node ${node}:\n${formatProblems(result.problems)}`,
+    );
   }
 }
 
@@ -343,7 +380,12 @@ export interface PlacementViolation {
  * (closest first): no duplicate of an ancestor's package (rule 2), every requirement satisfied
  * by the node, its `via` nodes and the ancestors (rule 1), no conflict with an ancestor (rule 5).
  */
-export async function checkPlacement(request: { ancestors: string[]; nodes: PlacedNode[]; forcenode?: boolean; ignoreDuplicates?: string[] }): Promise<PlacementViolation[]> {
+export async function checkPlacement(request: {
+  ancestors: string[];
+  nodes: PlacedNode[];
+  forcenode?: boolean;
+  ignoreDuplicates?: string[];
+}): Promise<PlacementViolation[]> {
   const answer = await callSolver('check', request, request.nodes[0]?.node ?? '');
   return answer.violations;
 }
@@ -388,7 +430,11 @@ export interface AuditAnswer {
  * first). Rules 1 (requirements), 2 (duplicates, except `allowDuplicates`) and 5 (conflicts,
  * obsoletes).
  */
-export async function auditTree(request: { nodes: TreeDb[]; outer: string[]; allowDuplicates?: string[] }): Promise<AuditAnswer> {
+export async function auditTree(request: {
+  nodes: TreeDb[];
+  outer: string[];
+  allowDuplicates?: string[];
+}): Promise<AuditAnswer> {
   const answer = await callSolver('audit', request, request.nodes[0]?.node ?? '');
   return { findings: answer.findings, unreadable: answer.unreadable, packages: answer.packages };
 }
@@ -409,7 +455,12 @@ export interface WhyAnswer {
 }
 
 /** Who provides `capability` in the view of `focus`, and who requires it, in `nodes` (a tree holding focus, its ancestors and its descendants). */
-export async function whyCapability(request: { nodes: TreeDb[]; outer: string[]; focus: string; capability: string }): Promise<WhyAnswer> {
+export async function whyCapability(request: {
+  nodes: TreeDb[];
+  outer: string[];
+  focus: string;
+  capability: string;
+}): Promise<WhyAnswer> {
   const answer = await callSolver('why', request, request.focus);
   return { providers: answer.providers, requirers: answer.requirers, unreadable: answer.unreadable };
 }

@@ -115,16 +115,29 @@ export async function packageTopDirs(rpmPaths: readonly string[]): Promise<strin
 /** Each package file's payload paths, as rpm reads them from the package itself (in the order given). */
 export async function packageFiles(rpmPaths: readonly string[]): Promise<string[][]> {
   if (rpmPaths.length === 0) return [];
-  const { stdout } = await run('rpm', ['-qp', '--nosignature', '--nodigest', '--qf', '@@\\n[%{FILENAMES}\\n]', ...rpmPaths], { purpose: 'list package files' });
-  return stdout.split('@@\n').slice(1).map((block) => block.split('\n').filter((l) => l !== ''));
+  const { stdout } = await run(
+    'rpm',
+    ['-qp', '--nosignature', '--nodigest', '--qf', '@@\\n[%{FILENAMES}\\n]', ...rpmPaths],
+    { purpose: 'list package files' },
+  );
+  return stdout
+    .split('@@\n')
+    .slice(1)
+    .map((block) => block.split('\n').filter((l) => l !== ''));
 }
 
 /**
  * The first payload path that lands in a descendant node's directory (`descendants`: host paths
  * under `node`), with that descendant; the host's merged-/usr links are followed as rpm would.
  */
-export function pathIntoDescendant(node: string, descendants: readonly string[], files: readonly string[]): { path: string; descendant: string } | undefined {
-  const prefixes = descendants.map((d) => ({ prefix: `/${relative(node, d)}`, descendant: d })).filter((p) => !p.prefix.startsWith('/..'));
+export function pathIntoDescendant(
+  node: string,
+  descendants: readonly string[],
+  files: readonly string[],
+): { path: string; descendant: string } | undefined {
+  const prefixes = descendants
+    .map((d) => ({ prefix: `/${relative(node, d)}`, descendant: d }))
+    .filter((p) => !p.prefix.startsWith('/..'));
   if (prefixes.length === 0) return undefined;
   const links = usrLinkTargets();
   for (const path of files) {
@@ -143,13 +156,17 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
   const stage = join(node, STAGE_DIR);
   // A committed merge is completed by recovery (under the lock, before this), never thrown away.
   if (pendingMerge(node)) {
-    throw new RedpakError('io', `node ${node} holds an interrupted merge that is not completed`, { hint: `run: redwrap-dnf --redpath ${node} list --installed` });
+    throw new RedpakError('io', `node ${node} holds an interrupted merge that is not completed`, {
+      hint: `run: redwrap-dnf --redpath ${node} list --installed`,
+    });
   }
   rmSync(stage, { recursive: true, force: true });
   liveStages.add(stage);
   let committed = false;
   const links = hostUsrLinks();
-  const tops = [...new Set([...DEFAULT_TOP_DIRS, ...extraTopDirs])].filter((d) => !SPECIAL.has(d) && !links.includes(d) && !d.startsWith('.'));
+  const tops = [...new Set([...DEFAULT_TOP_DIRS, ...extraTopDirs])].filter(
+    (d) => !SPECIAL.has(d) && !links.includes(d) && !d.startsWith('.'),
+  );
   const mounts: string[] = [];
   const binds: string[] = [];
   for (const d of tops) {
@@ -157,9 +174,11 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
     const work = join(stage, 'work', d);
     const view = join(stage, 'view', d);
     for (const dir of [upper, work, view]) mkdirSync(dir, { recursive: true });
-    const lowers = [join(node, d), ...(d === 'var' ? [] : request.ancestors.map((a) => join(a, d))), ...(HOST_LOWER.has(d) ? [`/${d}`] : [])].filter(
-      (p) => existsSync(p) && statSync(p).isDirectory(),
-    );
+    const lowers = [
+      join(node, d),
+      ...(d === 'var' ? [] : request.ancestors.map((a) => join(a, d))),
+      ...(HOST_LOWER.has(d) ? [`/${d}`] : []),
+    ].filter((p) => existsSync(p) && statSync(p).isDirectory());
     if (lowers.length === 0) {
       const empty = join(stage, 'empty', d);
       mkdirSync(empty, { recursive: true });
@@ -167,7 +186,9 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
     }
     // overlayfs option syntax: ':' separates layers, ',' options; escape both.
     const esc = (p: string) => p.replace(/\\/g, '\\\\').replace(/:/g, '\\:').replace(/,/g, '\\,');
-    mounts.push(`mount -t overlay overlay -o ${q(`lowerdir=${lowers.map(esc).join(':')},upperdir=${esc(upper)},workdir=${esc(work)}`)} ${q(view)}`);
+    mounts.push(
+      `mount -t overlay overlay -o ${q(`lowerdir=${lowers.map(esc).join(':')},upperdir=${esc(upper)},workdir=${esc(work)}`)} ${q(view)}`,
+    );
     binds.push('--bind', view, `/${d}`);
   }
   for (const l of links) binds.push('--symlink', readlinkSync(`/${l}`), `/${l}`);
@@ -180,27 +201,48 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
       const bwrap = [
         'bwrap',
         ...binds,
-        '--dev', '/dev',
-        '--proc', '/proc',
-        '--tmpfs', '/tmp',
-        '--tmpfs', '/run',
+        '--dev',
+        '/dev',
+        '--proc',
+        '/proc',
+        '--tmpfs',
+        '/tmp',
+        '--tmpfs',
+        '/run',
         ...reads.flatMap((r) => ['--ro-bind', r, r]),
         // Anything written outside the layered directories would be lost with the sandbox: refuse it.
-        '--remount-ro', '/',
+        '--remount-ro',
+        '/',
         '--unshare-all',
         '--die-with-parent',
-        '--setenv', 'PATH', '/usr/sbin:/usr/bin:/sbin:/bin',
+        '--setenv',
+        'PATH',
+        '/usr/sbin:/usr/bin:/sbin:/bin',
         '--',
         ...viewRpmArgv(command.args, forceDebian),
       ];
       const script = `set -e\n${mounts.join('\n')}\nexec ${bwrap.map(q).join(' ')}\n`;
-      const result = await spawnStreaming('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script], request.onLine, request.signal);
-      warnings.push(...result.stderr.split('\n').map((l) => l.trim()).filter((l) => l && !/^(warning: )?Unable to change root directory/.test(l)));
+      const result = await spawnStreaming(
+        'unshare',
+        ['--mount', '--propagation', 'private', 'sh', '-c', script],
+        request.onLine,
+        request.signal,
+      );
+      warnings.push(
+        ...result.stderr
+          .split('\n')
+          .map((l) => l.trim())
+          .filter((l) => l && !/^(warning: )?Unable to change root directory/.test(l)),
+      );
       if (request.signal?.aborted) throw abortError(node, request.signal);
       if (result.status !== 0) {
-        throw new RedpakError('tool-failed', `rpm failed in node ${node} (${result.signal ? `killed by ${result.signal}` : `status ${result.status}`}): ${result.stderr.trim() || result.stdout.trim()}`, {
-          hint: 'nothing was changed in the node; fix the cause above and retry',
-        });
+        throw new RedpakError(
+          'tool-failed',
+          `rpm failed in node ${node} (${result.signal ? `killed by ${result.signal}` : `status ${result.status}`}): ${result.stderr.trim() || result.stdout.trim()}`,
+          {
+            hint: 'nothing was changed in the node; fix the cause above and retry',
+          },
+        );
       }
     }
     if (request.signal?.aborted) throw abortError(node, request.signal);
@@ -210,8 +252,12 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
       writeFileSync(join(upper, rel), text);
     }
     const opaque = opaqueDirs(upper);
-    const generation = request.generation ? recordGeneration(node, upper, request.generation, opaque, join(stage, STAGED_GENERATION)) : undefined;
-    const prune = [...new Set(request.pruneEmptyTopDirs ?? [])].filter((d) => tops.includes(d) && !DEFAULT_TOP_DIRS.includes(d) && isPlainRelative(d) && !d.includes('/'));
+    const generation = request.generation
+      ? recordGeneration(node, upper, request.generation, opaque, join(stage, STAGED_GENERATION))
+      : undefined;
+    const prune = [...new Set(request.pruneEmptyTopDirs ?? [])].filter(
+      (d) => tops.includes(d) && !DEFAULT_TOP_DIRS.includes(d) && isPlainRelative(d) && !d.includes('/'),
+    );
     const journal: MergeJournal = {
       format: JOURNAL_FORMAT,
       opaque: [...opaque].sort(),
@@ -227,9 +273,13 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
     try {
       finishMerge(stage, node, journal);
     } catch (error) {
-      throw new RedpakError('io', `the merge of a committed transaction into node ${node} stopped: ${(error as Error).message}`, {
-        hint: `fix the cause, then run any redwrap-dnf command on the node (e.g. redwrap-dnf --redpath ${node} list --installed): it completes the merge from ${join(stage, JOURNAL)}`,
-      });
+      throw new RedpakError(
+        'io',
+        `the merge of a committed transaction into node ${node} stopped: ${(error as Error).message}`,
+        {
+          hint: `fix the cause, then run any redwrap-dnf command on the node (e.g. redwrap-dnf --redpath ${node} list --installed): it completes the merge from ${join(stage, JOURNAL)}`,
+        },
+      );
     }
     return { warnings };
   } finally {
@@ -250,7 +300,12 @@ interface Spawned {
   stderr: string;
 }
 
-function spawnStreaming(command: string, args: string[], onLine?: (line: string) => void, signal?: AbortSignal): Promise<Spawned> {
+function spawnStreaming(
+  command: string,
+  args: string[],
+  onLine?: (line: string) => void,
+  signal?: AbortSignal,
+): Promise<Spawned> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
       reject(new InterruptedError(signalNameOf(signal), 'interrupted before rpm ran: nothing was changed'));
@@ -280,7 +335,11 @@ function spawnStreaming(command: string, args: string[], onLine?: (line: string)
     signal?.addEventListener('abort', onAbort, { once: true });
     child.on('error', (error) => {
       signal?.removeEventListener('abort', onAbort);
-      reject(new RedpakError('tool-missing', `cannot run ${command}: ${error.message}`, { hint: 'apt-get install util-linux bubblewrap' }));
+      reject(
+        new RedpakError('tool-missing', `cannot run ${command}: ${error.message}`, {
+          hint: 'apt-get install util-linux bubblewrap',
+        }),
+      );
     });
     child.on('close', (status, sig) => {
       signal?.removeEventListener('abort', onAbort);
@@ -308,18 +367,20 @@ export function opaqueDirs(upper: string): Set<string> {
     '            opaque = False',
     '        if opaque:',
     '            dirs.remove(name)',
-    "            print(os.path.relpath(path, top))",
+    '            print(os.path.relpath(path, top))',
   ].join('\n');
   const result = spawnSync(solverPython(), ['-S', '-E', '-c', script, upper], { encoding: 'utf8' });
   if (result.status !== 0) {
-    throw new RedpakError('tool-failed', `cannot read the overlay attributes of ${upper}: ${result.error?.message ?? result.stderr.trim()}`, {
-      hint: 'nothing was changed in the node; python3 is needed (see REDPAK_PYTHON)',
-    });
+    throw new RedpakError(
+      'tool-failed',
+      `cannot read the overlay attributes of ${upper}: ${result.error?.message ?? result.stderr.trim()}`,
+      {
+        hint: 'nothing was changed in the node; python3 is needed (see REDPAK_PYTHON)',
+      },
+    );
   }
   return new Set(result.stdout.split('\n').filter((l) => l !== ''));
 }
-
-
 
 // ---------------------------------------------------------------------------------------------
 // The merge: committed by a journal, each step idempotent, so that a run killed at any point is
@@ -417,9 +478,13 @@ function readJournal(stage: string): MergeJournal | undefined {
   const st = lstatOrUndefined(file);
   if (!st) return undefined;
   const bad = (why: string) =>
-    new RedpakError('io', `${file} is not a merge journal redpak wrote (${why}): the node's last transaction cannot be completed`, {
-      hint: `inspect the node; if no transaction is running, remove ${join(stage)} and check the node with: redmanager check`,
-    });
+    new RedpakError(
+      'io',
+      `${file} is not a merge journal redpak wrote (${why}): the node's last transaction cannot be completed`,
+      {
+        hint: `inspect the node; if no transaction is running, remove ${join(stage)} and check the node with: redmanager check`,
+      },
+    );
   if (!st.isFile() || st.size > 1 << 20) throw bad('not a small regular file');
   let parsed: unknown;
   try {
@@ -429,10 +494,19 @@ function readJournal(stage: string): MergeJournal | undefined {
   }
   const j = parsed as Partial<MergeJournal>;
   if (j.format !== JOURNAL_FORMAT) throw bad('unknown format');
-  if (!Array.isArray(j.opaque) || !j.opaque.every((r) => typeof r === 'string' && isPlainRelative(r))) throw bad('bad opaque directories');
-  if (j.generation !== undefined && !(Number.isSafeInteger(j.generation) && j.generation > 0)) throw bad('bad generation id');
+  if (!Array.isArray(j.opaque) || !j.opaque.every((r) => typeof r === 'string' && isPlainRelative(r)))
+    throw bad('bad opaque directories');
+  if (j.generation !== undefined && !(Number.isSafeInteger(j.generation) && j.generation > 0))
+    throw bad('bad generation id');
   if (typeof j.displaced !== 'boolean') throw bad('bad phase');
-  if (j.pruneEmpty !== undefined && !(Array.isArray(j.pruneEmpty) && j.pruneEmpty.every((d) => typeof d === 'string' && isPlainRelative(d) && !d.includes('/')))) throw bad('bad directories to prune');
+  if (
+    j.pruneEmpty !== undefined &&
+    !(
+      Array.isArray(j.pruneEmpty) &&
+      j.pruneEmpty.every((d) => typeof d === 'string' && isPlainRelative(d) && !d.includes('/'))
+    )
+  )
+    throw bad('bad directories to prune');
   return {
     format: JOURNAL_FORMAT,
     opaque: j.opaque,
@@ -544,7 +618,8 @@ function mergeDatabase(upper: string, node: string): void {
   if (!lstatOrUndefined(db)?.isDirectory()) return;
   const dest = join(node, RPM_DBPATH);
   // var and var/lib were made real directories by mergeTree (the upper layer holds them).
-  if (!realParents(node, RPM_DBPATH.slice(1))) throw new RedpakError('io', `${dirname(dest)} is not a directory of node ${node}`);
+  if (!realParents(node, RPM_DBPATH.slice(1)))
+    throw new RedpakError('io', `${dirname(dest)} is not a directory of node ${node}`);
   realDirectory(dest, 0o755);
   // The main file last: -wal/-shm first would pair an old database with a new journal for an instant only.
   const files = readdirSync(db).sort((a, b) => Number(a === 'rpmdb.sqlite') - Number(b === 'rpmdb.sqlite'));
@@ -562,11 +637,14 @@ function mergeDatabase(upper: string, node: string): void {
 // ---------------------------------------------------------------------------------------------
 // Recovery
 
-
 /** True when the node holds a committed merge that is not finished: it must not be used as is. */
 export function pendingMerge(nodeHostPath: string): boolean {
   const stage = join(nodeHostPath, STAGE_DIR);
-  return !liveStages.has(stage) && Boolean(lstatOrUndefined(stage)?.isDirectory()) && lstatOrUndefined(join(stage, JOURNAL)) !== undefined;
+  return (
+    !liveStages.has(stage) &&
+    Boolean(lstatOrUndefined(stage)?.isDirectory()) &&
+    lstatOrUndefined(join(stage, JOURNAL)) !== undefined
+  );
 }
 
 /** True when the node holds a stage this process is not running: an interrupted transaction's. */
@@ -588,11 +666,19 @@ export function recoverStage(node: string): RecoveryNotice | undefined {
   if (!journal) {
     // Not a directory (planted), or a transaction killed before its commit: the node is as it was.
     rmSync(stage, { recursive: true, force: true });
-    return { node, outcome: 'dropped', message: `node ${node}: an interrupted package transaction had not been committed; its staged changes were dropped and the node is as it was` };
+    return {
+      node,
+      outcome: 'dropped',
+      message: `node ${node}: an interrupted package transaction had not been committed; its staged changes were dropped and the node is as it was`,
+    };
   }
   stepsBeforeKill = undefined;
   finishMerge(stage, node, journal);
-  return { node, outcome: 'completed', message: `node ${node}: an interrupted package transaction had been committed; its merge was completed and the node has its new state` };
+  return {
+    node,
+    outcome: 'completed',
+    message: `node ${node}: an interrupted package transaction had been committed; its merge was completed and the node has its new state`,
+  };
 }
 
 /** Arms the test hook for the merge of this process's next transaction. */

@@ -24,7 +24,18 @@ const SANDBOX_ETC = ['passwd', 'group', 'nsswitch.conf', 'ld.so.cache', 'localti
  * /tmp, no network, no capabilities, in its own session, and dies with us.
  */
 export function sandboxArgv(script: string): string[] {
-  const argv = [SANDBOX_BWRAP, '--unshare-all', '--die-with-parent', '--new-session', '--cap-drop', 'ALL', '--clearenv', '--ro-bind', '/usr', '/usr'];
+  const argv = [
+    SANDBOX_BWRAP,
+    '--unshare-all',
+    '--die-with-parent',
+    '--new-session',
+    '--cap-drop',
+    'ALL',
+    '--clearenv',
+    '--ro-bind',
+    '/usr',
+    '/usr',
+  ];
   // Merged-/usr hosts have /bin -> usr/bin and so on: the same links; otherwise the directories, read-only.
   for (const top of ['bin', 'sbin', 'lib', 'lib32', 'lib64']) {
     try {
@@ -36,7 +47,20 @@ export function sandboxArgv(script: string): string[] {
     }
   }
   for (const file of SANDBOX_ETC) argv.push('--ro-bind-try', `/etc/${file}`, `/etc/${file}`);
-  argv.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--chdir', '/', RESTRICTED_SHELL, '-r', '-c', script);
+  argv.push(
+    '--proc',
+    '/proc',
+    '--dev',
+    '/dev',
+    '--tmpfs',
+    '/tmp',
+    '--chdir',
+    '/',
+    RESTRICTED_SHELL,
+    '-r',
+    '-c',
+    script,
+  );
   return argv;
 }
 
@@ -65,10 +89,18 @@ export function runSandboxedCommand(
     });
   } catch (error) {
     const failure = error as { status?: number | null; stderr?: string; code?: string; signal?: string };
-    if (failure.code === 'ENOENT') throw new RedpakError('tool-missing', `bubblewrap (${SANDBOX_BWRAP}) is needed to run "${script}"`, { hint: 'apt-get install bubblewrap' });
-    if (failure.code === 'ETIMEDOUT') throw new RedpakError('expansion', `command "${script}" did not finish within ${timeoutMs / 1000} s: killed`);
-    if (failure.code === 'ENOBUFS') throw new RedpakError('expansion', `command "${script}" printed more than ${maxOutput} bytes: killed`);
-    throw new RedpakError('expansion', `command "${script}" failed (exit ${failure.status ?? failure.signal ?? '?'}): ${(failure.stderr ?? '').trim()}`);
+    if (failure.code === 'ENOENT')
+      throw new RedpakError('tool-missing', `bubblewrap (${SANDBOX_BWRAP}) is needed to run "${script}"`, {
+        hint: 'apt-get install bubblewrap',
+      });
+    if (failure.code === 'ETIMEDOUT')
+      throw new RedpakError('expansion', `command "${script}" did not finish within ${timeoutMs / 1000} s: killed`);
+    if (failure.code === 'ENOBUFS')
+      throw new RedpakError('expansion', `command "${script}" printed more than ${maxOutput} bytes: killed`);
+    throw new RedpakError(
+      'expansion',
+      `command "${script}" failed (exit ${failure.status ?? failure.signal ?? '?'}): ${(failure.stderr ?? '').trim()}`,
+    );
   }
 }
 

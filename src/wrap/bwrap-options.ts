@@ -4,9 +4,24 @@
  * with. An option not listed takes none.
  */
 const OPERANDS: Readonly<Record<string, number>> = {
-  '--bind': 2, '--ro-bind': 2, '--symlink': 2, '--file': 2, '--ro-bind-data': 2, '--setenv': 2,
-  '--dir': 1, '--tmpfs': 1, '--dev': 1, '--proc': 1, '--mqueue': 1, '--lock-file': 1, '--unsetenv': 1,
-  '--cap-add': 1, '--cap-drop': 1, '--hostname': 1, '--chdir': 1, '--add-seccomp-fd': 1,
+  '--bind': 2,
+  '--ro-bind': 2,
+  '--symlink': 2,
+  '--file': 2,
+  '--ro-bind-data': 2,
+  '--setenv': 2,
+  '--dir': 1,
+  '--tmpfs': 1,
+  '--dev': 1,
+  '--proc': 1,
+  '--mqueue': 1,
+  '--lock-file': 1,
+  '--unsetenv': 1,
+  '--cap-add': 1,
+  '--cap-drop': 1,
+  '--hostname': 1,
+  '--chdir': 1,
+  '--add-seccomp-fd': 1,
 };
 
 function bwrapOperandCount(option: unknown): number {

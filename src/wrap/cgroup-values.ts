@@ -22,7 +22,8 @@ export function memoryBytes(raw: string): 'max' | number {
 
 export function integerIn(raw: string, low: number, high: number): number {
   const text = raw.trim();
-  if (!/^-?\d+$/.test(text) || Number(text) < low || Number(text) > high) throw new BadValue(`expected an integer in ${low}..${high}`);
+  if (!/^-?\d+$/.test(text) || Number(text) < low || Number(text) > high)
+    throw new BadValue(`expected an integer in ${low}..${high}`);
   return Number(text);
 }
 
@@ -86,9 +87,13 @@ export function ioWeight(raw: string): { device?: string; weight: number } {
 
 const IO_LIMIT_KEYS = ['rbps', 'wbps', 'riops', 'wiops'] as const;
 /** io.max: "MAJ:MIN rbps=N wbps=N riops=N wiops=N" (any subset, N or max). */
-export function ioMax(raw: string): { device: string; limits: Partial<Record<(typeof IO_LIMIT_KEYS)[number], string>> } {
+export function ioMax(raw: string): {
+  device: string;
+  limits: Partial<Record<(typeof IO_LIMIT_KEYS)[number], string>>;
+} {
   const [device, ...pairs] = raw.trim().split(/\s+/);
-  if (!/^\d+:\d+$/.test(device ?? '') || pairs.length === 0) throw new BadValue('expected "MAJ:MIN rbps=N wbps=N riops=N wiops=N"');
+  if (!/^\d+:\d+$/.test(device ?? '') || pairs.length === 0)
+    throw new BadValue('expected "MAJ:MIN rbps=N wbps=N riops=N wiops=N"');
   const limits: Partial<Record<(typeof IO_LIMIT_KEYS)[number], string>> = {};
   for (const pair of pairs) {
     const match = /^(rbps|wbps|riops|wiops)=(max|\d+)$/.exec(pair);
@@ -100,6 +105,6 @@ export function ioMax(raw: string): { device: string; limits: Partial<Record<(ty
 
 /** The kernel's sched_prio_to_weight[]: nice -20..19 → CFS weight (cpu.shares in v1). */
 export const NICE_TO_WEIGHT = [
-  88761, 71755, 56483, 46273, 36291, 29154, 23254, 18705, 14949, 11916, 9548, 7620, 6100, 4904, 3906, 3121, 2501, 1991, 1586, 1277, 1024, 820,
-  655, 526, 423, 335, 272, 215, 172, 137, 110, 87, 70, 56, 45, 36, 29, 23, 18, 15,
+  88761, 71755, 56483, 46273, 36291, 29154, 23254, 18705, 14949, 11916, 9548, 7620, 6100, 4904, 3906, 3121, 2501, 1991,
+  1586, 1277, 1024, 820, 655, 526, 423, 335, 272, 215, 172, 137, 110, 87, 70, 56, 45, 36, 29, 23, 18, 15,
 ];

@@ -15,7 +15,14 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CgroupController } from '../config/types.js';
 import { RedpakError } from '../errors.js';
-import { PIDS_LEAF, v1HierarchyOf, v2ControllerName, type CgroupPlan, type CgroupPlanOptions, type V1Hierarchy } from './cgroups.js';
+import {
+  PIDS_LEAF,
+  v1HierarchyOf,
+  v2ControllerName,
+  type CgroupPlan,
+  type CgroupPlanOptions,
+  type V1Hierarchy,
+} from './cgroups.js';
 import { present } from '../present.js';
 
 export interface CgroupFs {
@@ -101,7 +108,11 @@ function joinCgroupPath(mount: string, path: string): string {
  * the base's redpak-pids-leaf, and the next launch must reuse the same base, not nest under it.
  */
 function baseDir(mount: string, callerPath: string, cgrouproot: string | undefined): string {
-  let dir = cgrouproot ? (cgrouproot.startsWith(`${mount.replace(/\/+$/, '')}/`) ? cgrouproot.replace(/\/+$/, '') : joinCgroupPath(mount, cgrouproot)) : joinCgroupPath(mount, callerPath);
+  let dir = cgrouproot
+    ? cgrouproot.startsWith(`${mount.replace(/\/+$/, '')}/`)
+      ? cgrouproot.replace(/\/+$/, '')
+      : joinCgroupPath(mount, cgrouproot)
+    : joinCgroupPath(mount, callerPath);
   while (dir.endsWith(`/${PIDS_LEAF}`)) dir = dir.slice(0, -PIDS_LEAF.length - 1);
   return dir;
 }
@@ -141,9 +152,13 @@ export function resolveCgroupOptions(
     }
     return { version: 'v1', roots };
   }
-  throw new RedpakError('launch', `cgroups: controller(s) ${v2Missing.map(v2ControllerName).join(', ')} available neither in cgroup v2 nor as cgroup v1 hierarchies`, {
-    hint: 'enable them in the parent cgroup (cgroup.subtree_control) or delegate a cgroup to this user, e.g. systemd-run --user -p Delegate=yes',
-  });
+  throw new RedpakError(
+    'launch',
+    `cgroups: controller(s) ${v2Missing.map(v2ControllerName).join(', ')} available neither in cgroup v2 nor as cgroup v1 hierarchies`,
+    {
+      hint: 'enable them in the parent cgroup (cgroup.subtree_control) or delegate a cgroup to this user, e.g. systemd-run --user -p Delegate=yes',
+    },
+  );
 }
 
 /**
@@ -243,7 +258,9 @@ export function placeProcess(applied: AppliedCgroups, pid: number, fs: CgroupFs 
     try {
       fs.write(`${leaf}/cgroup.procs`, String(pid));
     } catch (error) {
-      throw new RedpakError('launch', `cgroups: cannot move process ${pid} into ${leaf}: ${describeFailure(error)}`, { cause: error });
+      throw new RedpakError('launch', `cgroups: cannot move process ${pid} into ${leaf}: ${describeFailure(error)}`, {
+        cause: error,
+      });
     }
   }
 }
@@ -259,7 +276,15 @@ export const CGROUP_ENTRY_FAILED = 125;
 export function cgroupEntryArgv(applied: AppliedCgroups, argv: string[]): string[] {
   if (applied.plan.leaves.length === 0) return argv;
   const script = `while [ "$1" != -- ]; do echo $$ > "$1" || { echo "redpak: cannot join cgroup $1" >&2; exit ${CGROUP_ENTRY_FAILED}; }; shift; done; shift; exec "$@"`;
-  return ['/bin/sh', '-c', script, 'redpak-cgroup-entry', ...applied.plan.leaves.map((leaf) => `${leaf}/cgroup.procs`), '--', ...argv];
+  return [
+    '/bin/sh',
+    '-c',
+    script,
+    'redpak-cgroup-entry',
+    ...applied.plan.leaves.map((leaf) => `${leaf}/cgroup.procs`),
+    '--',
+    ...argv,
+  ];
 }
 
 function isBusy(error: unknown): boolean {
@@ -269,7 +294,11 @@ function isBusy(error: unknown): boolean {
 
 function hasLiveProcesses(dir: string, fs: CgroupFs): boolean {
   try {
-    return fs.read(`${dir}/cgroup.procs`).split('\n').filter(Boolean).some((pid) => fs.isAlive(pid));
+    return fs
+      .read(`${dir}/cgroup.procs`)
+      .split('\n')
+      .filter(Boolean)
+      .some((pid) => fs.isAlive(pid));
   } catch {
     return false;
   }
@@ -287,7 +316,11 @@ export interface ReleasedCgroups {
  * moment after its last task is reaped. A cgroup still holding processes, or an ancestor with
  * another child, belongs to another launch as well and is kept, with everything above it.
  */
-export async function releaseCgroups(applied: AppliedCgroups, options: { retryMs?: number } = {}, fs: CgroupFs = realCgroupFs): Promise<ReleasedCgroups> {
+export async function releaseCgroups(
+  applied: AppliedCgroups,
+  options: { retryMs?: number } = {},
+  fs: CgroupFs = realCgroupFs,
+): Promise<ReleasedCgroups> {
   const start = Date.now();
   const deadline = start + (options.retryMs ?? 1000);
   // Right after the launched process is reaped, its own children (bwrap's pid 1, the program)
@@ -306,7 +339,8 @@ export async function releaseCgroups(applied: AppliedCgroups, options: { retryMs
         }
         return true;
       } catch (error) {
-        if (!isBusy(error)) throw new RedpakError('launch', `cgroups: cannot remove ${dir}: ${describeFailure(error)}`, { cause: error });
+        if (!isBusy(error))
+          throw new RedpakError('launch', `cgroups: cannot remove ${dir}: ${describeFailure(error)}`, { cause: error });
         const now = Date.now();
         if (fs.hasChildren(dir) || now > deadline || (now > graceEnd && hasLiveProcesses(dir, fs))) return false;
         await sleep(10);

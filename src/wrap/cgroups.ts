@@ -56,8 +56,11 @@ export interface CgroupNode {
 export type V1Hierarchy = 'cpuset' | 'cpu' | 'memory' | 'blkio' | 'pids';
 
 export type CgroupPlanOptions =
-  | { version: 'v2'; /** Absolute directory of the base cgroup. */ root: string }
-  | { version: 'v1'; /** Absolute base directory in each hierarchy the chain needs. */ roots: Partial<Record<V1Hierarchy, string>> };
+  | { version: 'v2' /** Absolute directory of the base cgroup. */; root: string }
+  | {
+      version: 'v1' /** Absolute base directory in each hierarchy the chain needs. */;
+      roots: Partial<Record<V1Hierarchy, string>>;
+    };
 
 export type CgroupStep =
   /** Create the directory unless it exists. `owned`: ours to remove after the launch. */
@@ -80,15 +83,28 @@ export interface CgroupPlan {
 
 export const PIDS_LEAF = 'redpak-pids-leaf';
 /** v2 controller names, in the order the kernel lists them. */
-const V2_CONTROLLER: Record<CgroupController, string> = { cpuset: 'cpuset', cpu: 'cpu', io: 'io', mem: 'memory', pids: 'pids' };
-const V1_HIERARCHY: Record<CgroupController, V1Hierarchy> = { cpuset: 'cpuset', cpu: 'cpu', io: 'blkio', mem: 'memory', pids: 'pids' };
+const V2_CONTROLLER: Record<CgroupController, string> = {
+  cpuset: 'cpuset',
+  cpu: 'cpu',
+  io: 'io',
+  mem: 'memory',
+  pids: 'pids',
+};
+const V1_HIERARCHY: Record<CgroupController, V1Hierarchy> = {
+  cpuset: 'cpuset',
+  cpu: 'cpu',
+  io: 'blkio',
+  mem: 'memory',
+  pids: 'pids',
+};
 const CONTROLLER_ORDER: CgroupController[] = ['cpuset', 'cpu', 'io', 'mem', 'pids'];
 const NAME_MAX = 255;
 
 /** The controllers the chain asks for: the union of the sub-maps present (even empty), plus pids. */
 export function requestedControllers(nodes: CgroupNode[]): CgroupController[] {
   const asked = new Set<CgroupController>();
-  for (const node of nodes) for (const controller of CONTROLLER_ORDER) if (node.cgroups?.[controller]) asked.add(controller);
+  for (const node of nodes)
+    for (const controller of CONTROLLER_ORDER) if (node.cgroups?.[controller]) asked.add(controller);
   if (asked.size === 0) return [];
   asked.add('pids');
   return CONTROLLER_ORDER.filter((controller) => asked.has(controller));
@@ -143,7 +159,11 @@ function rejectDoubleWeight(node: CgroupNode, cgroups: CgroupsConfig): void {
 function rejectRootOnlyIo(node: CgroupNode, cgroups: CgroupsConfig): void {
   for (const key of ['cost_qos', 'cost_model'] as const) {
     if (cgroups.io?.[key] !== undefined) {
-      unsupported(node, `io.${key}`, `io.${key.replace('_', '.')} exists only in the root cgroup and applies to the whole machine; set it on the host`);
+      unsupported(
+        node,
+        `io.${key}`,
+        `io.${key.replace('_', '.')} exists only in the root cgroup and applies to the whole machine; set it on the host`,
+      );
     }
   }
 }
@@ -155,20 +175,45 @@ function v2Settings(node: CgroupNode, cgroups: CgroupsConfig): Setting[] {
   const add = (file: string, value: string, key: string) => out.push({ hierarchy: 'v2', file, value, key });
   const bytes = (key: string, raw: string) => String(checked(node, key, raw, memoryBytes));
   // cpus and mems before the partition type, which the kernel validates against them.
-  if (cgroups.cpuset?.cpus !== undefined) add('cpuset.cpus', checked(node, 'cpuset.cpus', cgroups.cpuset.cpus, cpuList), 'cpuset.cpus');
-  if (cgroups.cpuset?.mems !== undefined) add('cpuset.mems', checked(node, 'cpuset.mems', cgroups.cpuset.mems, cpuList), 'cpuset.mems');
+  if (cgroups.cpuset?.cpus !== undefined)
+    add('cpuset.cpus', checked(node, 'cpuset.cpus', cgroups.cpuset.cpus, cpuList), 'cpuset.cpus');
+  if (cgroups.cpuset?.mems !== undefined)
+    add('cpuset.mems', checked(node, 'cpuset.mems', cgroups.cpuset.mems, cpuList), 'cpuset.mems');
   if (cgroups.cpuset?.cpus_partition !== undefined) {
-    add('cpuset.cpus.partition', checked(node, 'cpuset.cpus_partition', cgroups.cpuset.cpus_partition, (raw) => oneOf(raw, ['member', 'root', 'isolated'])), 'cpuset.cpus_partition');
+    add(
+      'cpuset.cpus.partition',
+      checked(node, 'cpuset.cpus_partition', cgroups.cpuset.cpus_partition, (raw) =>
+        oneOf(raw, ['member', 'root', 'isolated']),
+      ),
+      'cpuset.cpus_partition',
+    );
   }
-  const memoryFiles = { min: 'memory.min', low: 'memory.low', high: 'memory.high', max: 'memory.max', swap_high: 'memory.swap.high', swap_max: 'memory.swap.max' } as const;
+  const memoryFiles = {
+    min: 'memory.min',
+    low: 'memory.low',
+    high: 'memory.high',
+    max: 'memory.max',
+    swap_high: 'memory.swap.high',
+    swap_max: 'memory.swap.max',
+  } as const;
   for (const [key, file] of Object.entries(memoryFiles) as [keyof typeof memoryFiles, string][]) {
     const raw = cgroups.mem?.[key];
     if (raw !== undefined) add(file, bytes(`mem.${key}`, raw), `mem.${key}`);
   }
-  if (cgroups.mem?.oom_group !== undefined) add('memory.oom.group', checked(node, 'mem.oom_group', cgroups.mem.oom_group, oomGroup), 'mem.oom_group');
-  if (cgroups.cpu?.weight !== undefined) add('cpu.weight', String(checked(node, 'cpu.weight', cgroups.cpu.weight, (raw) => integerIn(raw, 1, 10_000))), 'cpu.weight');
+  if (cgroups.mem?.oom_group !== undefined)
+    add('memory.oom.group', checked(node, 'mem.oom_group', cgroups.mem.oom_group, oomGroup), 'mem.oom_group');
+  if (cgroups.cpu?.weight !== undefined)
+    add(
+      'cpu.weight',
+      String(checked(node, 'cpu.weight', cgroups.cpu.weight, (raw) => integerIn(raw, 1, 10_000))),
+      'cpu.weight',
+    );
   if (cgroups.cpu?.weight_nice !== undefined) {
-    add('cpu.weight.nice', String(checked(node, 'cpu.weight_nice', cgroups.cpu.weight_nice, (raw) => integerIn(raw, -20, 19))), 'cpu.weight_nice');
+    add(
+      'cpu.weight.nice',
+      String(checked(node, 'cpu.weight_nice', cgroups.cpu.weight_nice, (raw) => integerIn(raw, -20, 19))),
+      'cpu.weight_nice',
+    );
   }
   if (cgroups.cpu?.max !== undefined) {
     const { quota, period } = checked(node, 'cpu.max', cgroups.cpu.max, cpuMax);
@@ -182,7 +227,8 @@ function v2Settings(node: CgroupNode, cgroups: CgroupsConfig): Setting[] {
     const { device, limits } = checked(node, 'io.max', cgroups.io.max, ioMax);
     add('io.max', [device, ...entriesOf(limits).map(([key, value]) => `${key}=${value}`)].join(' '), 'io.max');
   }
-  if (cgroups.pids?.max !== undefined) add('pids.max', checked(node, 'pids.max', cgroups.pids.max, pidsMax), 'pids.max');
+  if (cgroups.pids?.max !== undefined)
+    add('pids.max', checked(node, 'pids.max', cgroups.pids.max, pidsMax), 'pids.max');
   return out;
 }
 
@@ -199,27 +245,41 @@ function v1Settings(node: CgroupNode, cgroups: CgroupsConfig): Setting[] {
   rejectRootOnlyIo(node, cgroups);
   for (const [key, why] of Object.entries(V1_NO_EQUIVALENT)) {
     const [controller, field] = key.split('.') as [CgroupController, string];
-    if ((cgroups[controller] as Record<string, string | undefined> | undefined)?.[field] !== undefined) unsupported(node, key, why);
+    if ((cgroups[controller] as Record<string, string | undefined> | undefined)?.[field] !== undefined)
+      unsupported(node, key, why);
   }
   const out: Setting[] = [];
-  const add = (hierarchy: V1Hierarchy, file: string, value: string, key: string) => out.push({ hierarchy, file, value, key });
+  const add = (hierarchy: V1Hierarchy, file: string, value: string, key: string) =>
+    out.push({ hierarchy, file, value, key });
   const v1Bytes = (key: string, raw: string) => {
     const bytes = checked(node, key, raw, memoryBytes);
     return bytes === 'max' ? -1 : bytes;
   };
-  if (cgroups.cpuset?.cpus !== undefined) add('cpuset', 'cpuset.cpus', checked(node, 'cpuset.cpus', cgroups.cpuset.cpus, cpuList), 'cpuset.cpus');
-  if (cgroups.cpuset?.mems !== undefined) add('cpuset', 'cpuset.mems', checked(node, 'cpuset.mems', cgroups.cpuset.mems, cpuList), 'cpuset.mems');
+  if (cgroups.cpuset?.cpus !== undefined)
+    add('cpuset', 'cpuset.cpus', checked(node, 'cpuset.cpus', cgroups.cpuset.cpus, cpuList), 'cpuset.cpus');
+  if (cgroups.cpuset?.mems !== undefined)
+    add('cpuset', 'cpuset.mems', checked(node, 'cpuset.mems', cgroups.cpuset.mems, cpuList), 'cpuset.mems');
   const memoryMax = cgroups.mem?.max === undefined ? undefined : v1Bytes('mem.max', cgroups.mem.max);
   if (memoryMax !== undefined) add('memory', 'memory.limit_in_bytes', String(memoryMax), 'mem.max');
   // The soft limit is what v1 reclaims towards under pressure: the nearest thing to memory.high.
-  if (cgroups.mem?.high !== undefined) add('memory', 'memory.soft_limit_in_bytes', String(v1Bytes('mem.high', cgroups.mem.high)), 'mem.high');
+  if (cgroups.mem?.high !== undefined)
+    add('memory', 'memory.soft_limit_in_bytes', String(v1Bytes('mem.high', cgroups.mem.high)), 'mem.high');
   if (cgroups.mem?.swap_max !== undefined) {
     // v1 limits memory+swap together, so the swap allowance only makes sense next to a memory limit.
     const swap = v1Bytes('mem.swap_max', cgroups.mem.swap_max);
     if (swap !== -1 && (memoryMax === undefined || memoryMax === -1)) {
-      unsupported(node, 'mem.swap_max', 'cgroup v1 limits memory+swap together (memory.memsw.limit_in_bytes); set mem.max too');
+      unsupported(
+        node,
+        'mem.swap_max',
+        'cgroup v1 limits memory+swap together (memory.memsw.limit_in_bytes); set mem.max too',
+      );
     }
-    add('memory', 'memory.memsw.limit_in_bytes', String(swap === -1 ? -1 : swap + (memoryMax as number)), 'mem.swap_max');
+    add(
+      'memory',
+      'memory.memsw.limit_in_bytes',
+      String(swap === -1 ? -1 : swap + (memoryMax as number)),
+      'mem.swap_max',
+    );
   }
   if (cgroups.cpu?.weight !== undefined) {
     const weight = checked(node, 'cpu.weight', cgroups.cpu.weight, (raw) => integerIn(raw, 1, 10_000));
@@ -238,15 +298,27 @@ function v1Settings(node: CgroupNode, cgroups: CgroupsConfig): Setting[] {
   if (cgroups.io?.weight !== undefined) {
     const { device, weight } = checked(node, 'io.weight', cgroups.io.weight, ioWeight);
     if (weight > 1000) unsupported(node, 'io.weight', 'cgroup v1 (blkio.bfq.weight) accepts weights up to 1000');
-    add('blkio', device ? 'blkio.bfq.weight_device' : 'blkio.bfq.weight', device ? `${device} ${weight}` : String(weight), 'io.weight');
+    add(
+      'blkio',
+      device ? 'blkio.bfq.weight_device' : 'blkio.bfq.weight',
+      device ? `${device} ${weight}` : String(weight),
+      'io.weight',
+    );
   }
   if (cgroups.io?.max !== undefined) {
     const { device, limits } = checked(node, 'io.max', cgroups.io.max, ioMax);
-    const files = { rbps: 'read_bps_device', wbps: 'write_bps_device', riops: 'read_iops_device', wiops: 'write_iops_device' } as const;
+    const files = {
+      rbps: 'read_bps_device',
+      wbps: 'write_bps_device',
+      riops: 'read_iops_device',
+      wiops: 'write_iops_device',
+    } as const;
     // In v1, 0 removes a throttle, which is what "max" means in v2.
-    for (const [key, value] of entriesOf(limits)) add('blkio', `blkio.throttle.${files[key]}`, `${device} ${value === 'max' ? 0 : value}`, 'io.max');
+    for (const [key, value] of entriesOf(limits))
+      add('blkio', `blkio.throttle.${files[key]}`, `${device} ${value === 'max' ? 0 : value}`, 'io.max');
   }
-  if (cgroups.pids?.max !== undefined) add('pids', 'pids.max', checked(node, 'pids.max', cgroups.pids.max, pidsMax), 'pids.max');
+  if (cgroups.pids?.max !== undefined)
+    add('pids', 'pids.max', checked(node, 'pids.max', cgroups.pids.max, pidsMax), 'pids.max');
   return out;
 }
 
@@ -267,9 +339,21 @@ function planV2(nodes: CgroupNode[], controllers: CgroupController[], rootDir: s
   for (const node of nodes) {
     const dir = `${parent}/${cgroupNameOf(node)}`;
     steps.push({ kind: 'mkdir', dir, node: node.alias, owned: true });
-    steps.push({ kind: 'write', file: `${dir}/cgroup.subtree_control`, value: enable, node: node.alias, key: 'controllers' });
+    steps.push({
+      kind: 'write',
+      file: `${dir}/cgroup.subtree_control`,
+      value: enable,
+      node: node.alias,
+      key: 'controllers',
+    });
     for (const setting of node.cgroups ? v2Settings(node, node.cgroups) : []) {
-      steps.push({ kind: 'write', file: `${dir}/${setting.file}`, value: setting.value, node: node.alias, key: setting.key });
+      steps.push({
+        kind: 'write',
+        file: `${dir}/${setting.file}`,
+        value: setting.value,
+        node: node.alias,
+        key: setting.key,
+      });
     }
     steps.push({ kind: 'mkdir', dir: `${dir}/${PIDS_LEAF}`, node: node.alias, owned: true });
     chain.push(dir, `${dir}/${PIDS_LEAF}`);
@@ -278,27 +362,47 @@ function planV2(nodes: CgroupNode[], controllers: CgroupController[], rootDir: s
   return { version: 'v2', steps, leaves: [`${parent}/${PIDS_LEAF}`], chains: [chain] };
 }
 
-function planV1(nodes: CgroupNode[], controllers: CgroupController[], roots: Partial<Record<V1Hierarchy, string>>): CgroupPlan {
+function planV1(
+  nodes: CgroupNode[],
+  controllers: CgroupController[],
+  roots: Partial<Record<V1Hierarchy, string>>,
+): CgroupPlan {
   const settingsOf = new Map(nodes.map((node) => [node, node.cgroups ? v1Settings(node, node.cgroups) : []]));
   const plan: CgroupPlan = { version: 'v1', steps: [], leaves: [], chains: [] };
   for (const hierarchy of [...new Set(controllers.map((controller) => V1_HIERARCHY[controller]))]) {
     const root = roots[hierarchy];
-    if (!root) throw new RedpakError('launch', `cgroup v1: no base directory for the ${hierarchy} hierarchy (is it mounted?)`);
+    if (!root)
+      throw new RedpakError('launch', `cgroup v1: no base directory for the ${hierarchy} hierarchy (is it mounted?)`);
     const chain: string[] = [];
     let parent = withoutTrailingSlash(root);
     for (const node of nodes) {
       const dir = `${parent}/${cgroupNameOf(node)}`;
       plan.steps.push({ kind: 'mkdir', dir, node: node.alias, owned: true });
-      const settings = present(settingsOf.get(node), `the settings of ${node.alias}`).filter((setting) => setting.hierarchy === hierarchy);
+      const settings = present(settingsOf.get(node), `the settings of ${node.alias}`).filter(
+        (setting) => setting.hierarchy === hierarchy,
+      );
       if (hierarchy === 'cpuset') {
         // A v1 cpuset with empty cpus or mems refuses tasks: inherit what the node does not set.
         for (const file of ['cpuset.cpus', 'cpuset.mems']) {
           if (!settings.some((setting) => setting.file === file)) {
-            plan.steps.push({ kind: 'copy', file: `${dir}/${file}`, from: `${parent}/${file}`, node: node.alias, key: `inherited ${file}` });
+            plan.steps.push({
+              kind: 'copy',
+              file: `${dir}/${file}`,
+              from: `${parent}/${file}`,
+              node: node.alias,
+              key: `inherited ${file}`,
+            });
           }
         }
       }
-      for (const setting of settings) plan.steps.push({ kind: 'write', file: `${dir}/${setting.file}`, value: setting.value, node: node.alias, key: setting.key });
+      for (const setting of settings)
+        plan.steps.push({
+          kind: 'write',
+          file: `${dir}/${setting.file}`,
+          value: setting.value,
+          node: node.alias,
+          key: setting.key,
+        });
       chain.push(dir);
       parent = dir;
     }
@@ -316,7 +420,9 @@ function planV1(nodes: CgroupNode[], controllers: CgroupController[], roots: Par
 export function planCgroups(nodes: CgroupNode[], options: CgroupPlanOptions): CgroupPlan {
   const controllers = requestedControllers(nodes);
   if (controllers.length === 0) return { version: options.version, steps: [], leaves: [], chains: [] };
-  return options.version === 'v2' ? planV2(nodes, controllers, options.root) : planV1(nodes, controllers, options.roots);
+  return options.version === 'v2'
+    ? planV2(nodes, controllers, options.root)
+    : planV1(nodes, controllers, options.roots);
 }
 
 /** The plan as readable lines, for `--dump` / `--dump-only` (which must not create anything). */

@@ -33,8 +33,10 @@ export function dumpText(compiled: CompiledLaunch, argv0 = 'redwrap'): string {
   const { plan } = compiled;
   for (const dir of plan.mkdirs) lines.push(`# creates ${dir}`);
   for (const skip of plan.skipped) lines.push(`# skips ${skip.mount}: ${skip.reason}`);
-  for (const filter of compiled.seccomp) lines.push(`# seccomp filter of ${filter.alias} (${filter.kind}) on fd ${filter.fd}`);
-  if (compiled.cgroups?.unavailable) lines.push(`# cgroups cannot be applied on this host (${compiled.cgroups.unavailable}); as on cgroup v2:`);
+  for (const filter of compiled.seccomp)
+    lines.push(`# seccomp filter of ${filter.alias} (${filter.kind}) on fd ${filter.fd}`);
+  if (compiled.cgroups?.unavailable)
+    lines.push(`# cgroups cannot be applied on this host (${compiled.cgroups.unavailable}); as on cgroup v2:`);
   if (compiled.cgroups) for (const line of describeCgroupPlan(compiled.cgroups.plan)) lines.push(`# cgroup: ${line}`);
   return lines.join('\n');
 }
@@ -69,10 +71,21 @@ export function dumpJson(compiled: CompiledLaunch): LaunchDump {
     bwrap: dumpArgs(compiled),
     command: compiled.command,
     env: dumpEnv(compiled),
-    cgroups: merged.cgroups.map((c) => ({ node: c.node, alias: c.alias, settings: c.settings as Record<string, unknown>, from: c.origins.map(originJson) })),
+    cgroups: merged.cgroups.map((c) => ({
+      node: c.node,
+      alias: c.alias,
+      settings: c.settings as Record<string, unknown>,
+      from: c.origins.map(originJson),
+    })),
     cgroupSteps: compiled.cgroups ? describeCgroupPlan(compiled.cgroups.plan) : [],
     ...(compiled.cgroups?.unavailable ? { cgroupsUnavailable: compiled.cgroups.unavailable } : {}),
-    seccomp: compiled.seccomp.map((f) => ({ node: f.node, alias: f.alias, kind: f.kind, fd: f.fd, instructions: f.filter.length / 8 })),
+    seccomp: compiled.seccomp.map((f) => ({
+      node: f.node,
+      alias: f.alias,
+      kind: f.kind,
+      fd: f.fd,
+      instructions: f.filter.length / 8,
+    })),
     provenance: plan.provenance.map((p) => ({ arg: p.arg, what: p.what, from: originJson(p.origin) })),
     prepare: {
       mkdirs: plan.mkdirs,

@@ -26,7 +26,15 @@
 import { readFileSync, realpathSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../system/atomic-write.js';
-import { LEGACY_ADMIN_CONFIG, LEGACY_NORMAL_CONFIG, ADMIN_CONFIG, MERGE_JOURNAL, NORMAL_CONFIG, STAGE_DIR, STATUS_FILE } from '../node/layout.js';
+import {
+  LEGACY_ADMIN_CONFIG,
+  LEGACY_NORMAL_CONFIG,
+  ADMIN_CONFIG,
+  MERGE_JOURNAL,
+  NORMAL_CONFIG,
+  STAGE_DIR,
+  STATUS_FILE,
+} from '../node/layout.js';
 import { DEFAULT_BWRAP } from '../system/bwrap-path.js';
 import type { HostRecord } from './host-record.js';
 import type { CompiledLaunch } from './launch.js';
@@ -53,7 +61,8 @@ export function uncacheableReason(compiled: CompiledLaunch, record: HostRecord):
   const { plan } = compiled;
   if (record.dynamic.size) return `it uses ${[...record.dynamic].join(', ')}`;
   if (compiled.family.sysroot !== '/') return 'it runs inside a sysroot';
-  if (compiled.bwrap !== DEFAULT_BWRAP) return `it runs ${compiled.bwrap}, not the bwrap fixed at build (${DEFAULT_BWRAP})`;
+  if (compiled.bwrap !== DEFAULT_BWRAP)
+    return `it runs ${compiled.bwrap}, not the bwrap fixed at build (${DEFAULT_BWRAP})`;
   // The launcher only ever runs bwrap: plans needing setpriv, nsenter or unshare first stay on the full CLI.
   if (compiled.switchUser) return 'it switches user (set-user/set-group)';
   if (plan.joins.length) return 'it joins namespaces';
@@ -120,7 +129,10 @@ export function fastPlanRecords(
     }
     // A package merge interrupted in the node: the full CLI refuses the launch until it is completed.
     records.push(absentRecord(join(dir, STAGE_DIR, MERGE_JOURNAL)));
-    if (node.statusFile !== join(dir, STATUS_FILE) || ![join(dir, NORMAL_CONFIG), join(dir, LEGACY_NORMAL_CONFIG)].includes(node.normal.file)) {
+    if (
+      node.statusFile !== join(dir, STATUS_FILE) ||
+      ![join(dir, NORMAL_CONFIG), join(dir, LEGACY_NORMAL_CONFIG)].includes(node.normal.file)
+    ) {
       throw new Uncacheable(`node ${dir} has files the launcher does not know`);
     }
   }
@@ -192,7 +204,9 @@ export function writeFastPlan(
       writeAtomically(name, filter.filter);
       return name;
     });
-    const body = Buffer.concat(fastPlanRecords(compiled, record, stamped.stamps, seccompFiles, callerIds).flat().map(field));
+    const body = Buffer.concat(
+      fastPlanRecords(compiled, record, stamped.stamps, seccompFiles, callerIds).flat().map(field),
+    );
     const name = planFileName(key);
     writeAtomically(name, body);
     return { file: join(opened.dir, name) };

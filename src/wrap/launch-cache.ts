@@ -14,7 +14,10 @@ import { isAbsolute, join } from 'node:path';
 import { processIds } from '../present.js';
 
 /** The cache directory for this caller, or undefined when there is none (every launch then goes through the full CLI). */
-export function launchCacheDir(euid: number = processIds.euid(), env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function launchCacheDir(
+  euid: number = processIds.euid(),
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
   if (env.REDWRAP_NO_CACHE) return undefined;
   if (euid === 0) return '/run/redpak/0';
   const runtime = env.XDG_RUNTIME_DIR;
@@ -27,7 +30,8 @@ function untrustedAncestor(dir: string, euid: number): string | undefined {
   const st = lstatSync(dir);
   if (!st.isDirectory()) return `${dir} is not a directory`;
   if (st.uid !== 0 && st.uid !== euid) return `${dir} belongs to uid ${st.uid}`;
-  if (st.mode & 0o022 && !(st.mode & 0o1000)) return `${dir} is writable by others (mode ${(st.mode & 0o7777).toString(8)})`;
+  if (st.mode & 0o022 && !(st.mode & 0o1000))
+    return `${dir} is writable by others (mode ${(st.mode & 0o7777).toString(8)})`;
   return undefined;
 }
 
@@ -44,7 +48,10 @@ function untrustedCacheDir(dir: string, euid: number): string | undefined {
  * Creates the cache directory when missing (mode 0700) and checks the whole path. Returns the
  * directory, or the reason it cannot be used.
  */
-export function openLaunchCacheDir(dir: string, euid: number = processIds.euid()): { dir: string } | { refused: string } {
+export function openLaunchCacheDir(
+  dir: string,
+  euid: number = processIds.euid(),
+): { dir: string } | { refused: string } {
   const parts = dir.split('/').filter(Boolean);
   let path = '';
   try {

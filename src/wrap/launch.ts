@@ -8,7 +8,17 @@
  *   [cgroup entry shell] → [setpriv: set-user/set-group] → [nsenter: joins] → [unshare: time ns] → bwrap → command
  */
 import { spawn } from 'node:child_process';
-import { chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { RedpakError } from '../errors.js';
@@ -21,7 +31,14 @@ import type { Family } from '../node/types.js';
 import { groupId, userId } from '../system/accounts.js';
 import { runSandboxedCommand } from '../system/host-facts.js';
 import { assertKnownCapabilities } from './capabilities.js';
-import { applyCgroupPlan, assumedV2Options, cgroupEntryArgv, detectCgroupLayout, releaseCgroups, resolveCgroupOptions } from './cgroups-apply.js';
+import {
+  applyCgroupPlan,
+  assumedV2Options,
+  cgroupEntryArgv,
+  detectCgroupLayout,
+  releaseCgroups,
+  resolveCgroupOptions,
+} from './cgroups-apply.js';
 import { planCgroups, requestedControllers, type CgroupNode, type CgroupPlan } from './cgroups.js';
 import { compileLaunchPlan, type LaunchPlan, type PlanArg, type Probe } from './plan.js';
 import { compileSeccomp, nativeSeccompArch, seccompBwrapArgs } from './seccomp.js';
@@ -71,19 +88,25 @@ export interface CompiledLaunch {
   switchUser: boolean;
   umask?: number;
   seccomp: SeccompFilter[];
-  cgroups?: { nodes: CgroupNode[]; plan: CgroupPlan; /** planOnly: why this host could not apply it. */ unavailable?: string };
+  cgroups?: {
+    nodes: CgroupNode[];
+    plan: CgroupPlan /** planOnly: why this host could not apply it. */;
+    unavailable?: string;
+  };
   /** The environment bwrap itself starts with (empty unless inherit-env). */
   baseEnv: Record<string, string>;
 }
 
 /** What an export source is on this machine (the `probe` of the plan compiler). */
-export const probeHost = (sysroot: Sysroot): Probe => (path) => {
-  try {
-    return statSync(sysroot.toHost(path)).isDirectory() ? 'dir' : 'file';
-  } catch {
-    return 'missing';
-  }
-};
+export const probeHost =
+  (sysroot: Sysroot): Probe =>
+  (path) => {
+    try {
+      return statSync(sysroot.toHost(path)).isDirectory() ? 'dir' : 'file';
+    } catch {
+      return 'missing';
+    }
+  };
 
 /** Everything about a launch, decided before anything is created or run. */
 export function compileLaunch(request: LaunchRequest): CompiledLaunch {
@@ -111,13 +134,18 @@ export function compileLaunch(request: LaunchRequest): CompiledLaunch {
   for (const join of plan.joins) {
     if (!existsSync(join.path)) {
       const share = merged.shares[join.namespace];
-      throw new RedpakError('launch', `share_${join.namespace}: namespace ${join.path} does not exist`, { at: share.origin?.at, hint: 'the process owning it must be running' });
+      throw new RedpakError('launch', `share_${join.namespace}: namespace ${join.path} does not exist`, {
+        at: share.origin?.at,
+        hint: 'the process owning it must be running',
+      });
     }
   }
 
   const seccomp = compileFamilyFilters(merged, 3 + plan.fds.length);
   const cgroups = compileCgroups(family, merged, request.planOnly);
-  const baseEnv = plan.inheritEnv ? (Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== undefined)) as Record<string, string>) : {};
+  const baseEnv = plan.inheritEnv
+    ? (Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== undefined)) as Record<string, string>)
+    : {};
   return {
     family,
     merged,
@@ -158,15 +186,21 @@ export function assertLaunchable(merged: MergedConfig): number | undefined {
   const smack = merged.scalars.smack;
   if (smack) {
     // Running without the label asked for would be a silent loss of isolation.
-    throw new RedpakError('launch', `smack label "${smack.value}" of ${smack.origin.alias} cannot be applied: this redwrap does not set SMACK labels`, {
-      at: smack.origin.at,
-      hint: 'remove smack from the config, or run the node with upstream redpak on a SMACK system',
-    });
+    throw new RedpakError(
+      'launch',
+      `smack label "${smack.value}" of ${smack.origin.alias} cannot be applied: this redwrap does not set SMACK labels`,
+      {
+        at: smack.origin.at,
+        hint: 'remove smack from the config, or run the node with upstream redpak on a SMACK system',
+      },
+    );
   }
   const umask = merged.scalars.umask;
   if (umask === undefined) return undefined;
   if (!/^[0-7]{1,4}$/.test(umask.value)) {
-    throw new RedpakError('launch', `umask "${umask.value}" of ${umask.origin.alias} is not an octal mask`, { at: umask.origin.at });
+    throw new RedpakError('launch', `umask "${umask.value}" of ${umask.origin.alias} is not an octal mask`, {
+      at: umask.origin.at,
+    });
   }
   return Number.parseInt(umask.value, 8);
 }
@@ -176,7 +210,13 @@ function compileFamilyFilters(merged: MergedConfig, firstFd: number): SeccompFil
   if (!merged.seccomp.length) return [];
   const arch = nativeSeccompArch();
   if (!arch) throw new RedpakError('launch', `seccomp filters are not supported on ${process.arch}`);
-  return merged.seccomp.map((s, i) => ({ node: s.node, alias: s.alias, kind: s.kind, fd: firstFd + i, filter: compileSeccomp(s.filter, arch) }));
+  return merged.seccomp.map((s, i) => ({
+    node: s.node,
+    alias: s.alias,
+    kind: s.kind,
+    fd: firstFd + i,
+    filter: compileSeccomp(s.filter, arch),
+  }));
 }
 
 /** The chain of node cgroups, root-most first: every node gets one, so that each parent's limits nest its children's. */
@@ -216,9 +256,18 @@ const UNSHARE = '/usr/bin/unshare';
 export function launchArgv(compiled: CompiledLaunch): PlanArg[] {
   const { plan } = compiled;
   const argv: PlanArg[] = [];
-  if (compiled.switchUser) argv.push(SETPRIV, `--reuid=${compiled.uid}`, `--regid=${compiled.gid}`, '--clear-groups', '--');
+  if (compiled.switchUser)
+    argv.push(SETPRIV, `--reuid=${compiled.uid}`, `--regid=${compiled.gid}`, '--clear-groups', '--');
   if (plan.joins.length) {
-    const flag = { time: '--time', cgroup: '--cgroup', ipc: '--ipc', net: '--net', pid: '--pid', user: '--user', all: '' } as const;
+    const flag = {
+      time: '--time',
+      cgroup: '--cgroup',
+      ipc: '--ipc',
+      net: '--net',
+      pid: '--pid',
+      user: '--user',
+      all: '',
+    } as const;
     argv.push(NSENTER, ...plan.joins.map((j) => `${flag[j.namespace]}=${j.path}`), '--preserve-credentials', '--');
   }
   if (plan.unshareTime || plan.userNamespaceByLauncher) {
@@ -231,7 +280,13 @@ export function launchArgv(compiled: CompiledLaunch): PlanArg[] {
     argv.push('--');
   }
   // `--` ends bwrap's options: a program named like an option is still the program.
-  argv.push(compiled.bwrap, ...plan.args, ...seccompBwrapArgs(compiled.seccomp[0]?.fd ?? 0, compiled.seccomp.length), '--', ...compiled.command);
+  argv.push(
+    compiled.bwrap,
+    ...plan.args,
+    ...seccompBwrapArgs(compiled.seccomp[0]?.fd ?? 0, compiled.seccomp.length),
+    '--',
+    ...compiled.command,
+  );
   return argv;
 }
 
@@ -299,7 +354,11 @@ export async function executeLaunch(compiled: CompiledLaunch, options: { sysroot
     for (const s of signals) process.on(s, forward);
     const status = await new Promise<number>((resolve, reject) => {
       child.once('error', (error) =>
-        reject(new RedpakError('tool-missing', `cannot run ${full[0]}: ${error.message}`, { hint: 'install bubblewrap (apt-get install bubblewrap)' })),
+        reject(
+          new RedpakError('tool-missing', `cannot run ${full[0]}: ${error.message}`, {
+            hint: 'install bubblewrap (apt-get install bubblewrap)',
+          }),
+        ),
       );
       child.once('exit', (code, signal) => resolve(exitStatusOf(code, signal)));
     });

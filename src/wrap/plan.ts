@@ -102,15 +102,27 @@ export function compileLaunchPlan(family: Family, merged: MergedConfig, options:
     const source = expand(written, contextOf(origin));
     // A relative source would be taken from the caller's directory (and created there); a
     // command not run (inspection) leaves it unknown, which is not an error.
-    if ((DIR_EXPORT_MODES.has(entry.mode) || FILE_EXPORT_MODES.has(entry.mode)) && !source.startsWith('/') && !hasNotRun(source)) {
-      throw new RedpakError('launch', `export ${mount} of ${origin.alias} (${origin.node}) has a relative source "${source}" (from "${written}"): sources must be absolute`, {
-        at: origin.at,
-        hint: 'start the path with / or $NODE_PATH',
-      });
+    if (
+      (DIR_EXPORT_MODES.has(entry.mode) || FILE_EXPORT_MODES.has(entry.mode)) &&
+      !source.startsWith('/') &&
+      !hasNotRun(source)
+    ) {
+      throw new RedpakError(
+        'launch',
+        `export ${mount} of ${origin.alias} (${origin.node}) has a relative source "${source}" (from "${written}"): sources must be absolute`,
+        {
+          at: origin.at,
+          hint: 'start the path with / or $NODE_PATH',
+        },
+      );
     }
     // A symlink's target is not a host path: `../usr/lib` is a legitimate one.
     if (entry.mode !== 'Symlink' && source.split('/').includes('..')) {
-      throw new RedpakError('launch', `export ${mount} of ${origin.alias} has a source that escapes with "..": ${source}`, { at: origin.at });
+      throw new RedpakError(
+        'launch',
+        `export ${mount} of ${origin.alias} has a source that escapes with "..": ${source}`,
+        { at: origin.at },
+      );
     }
     if (DIR_EXPORT_MODES.has(entry.mode)) {
       const found = options.probe(source);
@@ -157,13 +169,15 @@ export function compileLaunchPlan(family: Family, merged: MergedConfig, options:
   const s = merged.scalars;
   if (s.hostname) push(s.hostname.origin, 'hostname', '--unshare-uts', '--hostname', s.hostname.value);
   if (s.chdir) push(s.chdir.origin, 'chdir', '--chdir', s.chdir.value);
-  if (s['die-with-parent']?.value === 'Enabled') push(s['die-with-parent'].origin, 'die-with-parent', '--die-with-parent');
+  if (s['die-with-parent']?.value === 'Enabled')
+    push(s['die-with-parent'].origin, 'die-with-parent', '--die-with-parent');
   if (s['new-session']?.value === 'Enabled') push(s['new-session'].origin, 'new-session', '--new-session');
 
   compileNamespaces(merged, plan, push);
 
   if (merged.path) push(merged.path.contributions[0].origin, 'path', '--setenv', 'PATH', merged.path.value);
-  if (merged.ldpath) push(merged.ldpath.contributions[0].origin, 'ldpath', '--setenv', 'LD_LIBRARY_PATH', merged.ldpath.value);
+  if (merged.ldpath)
+    push(merged.ldpath.contributions[0].origin, 'ldpath', '--setenv', 'LD_LIBRARY_PATH', merged.ldpath.value);
   return plan;
 }
 
@@ -208,7 +222,8 @@ function compileNamespaces(
   const time = share.time;
   if (time.type === 'disabled') plan.unshareTime = true;
   for (const key of ['time', 'cgroup', 'ipc', 'net', 'pid', 'user'] as const) {
-    if (share[key].type === 'join') plan.joins.push({ namespace: key, path: present(share[key].path, `the ${key} namespace to join`) });
+    if (share[key].type === 'join')
+      plan.joins.push({ namespace: key, path: present(share[key].path, `the ${key} namespace to join`) });
   }
   const isolated = (key: ShareKey) => share[key].type === 'unset' || share[key].type === 'disabled';
   // With a time namespace to create or join, redpak creates the user namespace itself; the

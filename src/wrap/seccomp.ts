@@ -92,7 +92,11 @@ const jump = (code: number, k: number, jt: number, jf: number): Instruction => (
  */
 export function compileSeccomp(config: SeccompConfig, arch: SeccompArch): Buffer {
   const table = SYSCALL_NUMBERS[arch];
-  if (!table) throw new RedpakError('schema', `seccomp: unsupported architecture "${arch}" (supported: ${SUPPORTED_ARCHES.join(', ')})`);
+  if (!table)
+    throw new RedpakError(
+      'schema',
+      `seccomp: unsupported architecture "${arch}" (supported: ${SUPPORTED_ARCHES.join(', ')})`,
+    );
   const defaultAction = config.default ?? 'allow';
   const defaultVerdict = returnValue(defaultAction, config.errno, 'seccomp.errno');
 
@@ -123,7 +127,10 @@ export function compileSeccomp(config: SeccompConfig, arch: SeccompArch): Buffer
   program.push(statement(BPF_RET_K, defaultVerdict));
 
   if (program.length > MAX_BPF_INSTRUCTIONS) {
-    throw new RedpakError('schema', `seccomp: the filter needs ${program.length} BPF instructions, the kernel accepts at most ${MAX_BPF_INSTRUCTIONS}`);
+    throw new RedpakError(
+      'schema',
+      `seccomp: the filter needs ${program.length} BPF instructions, the kernel accepts at most ${MAX_BPF_INSTRUCTIONS}`,
+    );
   }
   const buffer = Buffer.alloc(program.length * 8);
   program.forEach((instruction, index) => {
@@ -140,7 +147,9 @@ export function compileSeccomp(config: SeccompConfig, arch: SeccompArch): Buffer
  * the kernel's verdict does not depend on it, but dumps read naturally).
  */
 export function compileFamilySeccomp(configs: (SeccompConfig | undefined)[], arch: SeccompArch): Buffer[] {
-  return configs.filter((config): config is SeccompConfig => config !== undefined).map((config) => compileSeccomp(config, arch));
+  return configs
+    .filter((config): config is SeccompConfig => config !== undefined)
+    .map((config) => compileSeccomp(config, arch));
 }
 
 /** bwrap arguments for filters passed on consecutive file descriptors starting at `firstFd`. */

@@ -8,7 +8,15 @@
  */
 import { statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { ADMIN_CONFIG, LEGACY_ADMIN_CONFIG, LEGACY_NORMAL_CONFIG, MERGE_JOURNAL, NORMAL_CONFIG, STAGE_DIR, STATUS_FILE } from '../node/layout.js';
+import {
+  ADMIN_CONFIG,
+  LEGACY_ADMIN_CONFIG,
+  LEGACY_NORMAL_CONFIG,
+  MERGE_JOURNAL,
+  NORMAL_CONFIG,
+  STAGE_DIR,
+  STATUS_FILE,
+} from '../node/layout.js';
 
 export interface FileStamp {
   size: bigint;
@@ -60,7 +68,15 @@ export function stampedRead<T>(paths: readonly string[], read: () => T, stamp: S
 export function familyFileCandidates(leafHostPath: string): string[] {
   const files: string[] = [];
   for (let dir = leafHostPath; dir !== '/' && dir !== dirname(dir); dir = dirname(dir)) {
-    for (const name of [STATUS_FILE, NORMAL_CONFIG, LEGACY_NORMAL_CONFIG, ADMIN_CONFIG, LEGACY_ADMIN_CONFIG, join(STAGE_DIR, MERGE_JOURNAL)]) files.push(join(dir, name));
+    for (const name of [
+      STATUS_FILE,
+      NORMAL_CONFIG,
+      LEGACY_NORMAL_CONFIG,
+      ADMIN_CONFIG,
+      LEGACY_ADMIN_CONFIG,
+      join(STAGE_DIR, MERGE_JOURNAL),
+    ])
+      files.push(join(dir, name));
   }
   return files;
 }

@@ -2,7 +2,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { cpuList, cpuMaxValue, lintCgroups, memoryValue, pidsValue, type LintNode } from '../../src/audit/cgroups-lint.js';
+import {
+  cpuList,
+  cpuMaxValue,
+  lintCgroups,
+  memoryValue,
+  pidsValue,
+  type LintNode,
+} from '../../src/audit/cgroups-lint.js';
 import { Sysroot } from '../../src/node/layout.js';
 import { loadNode } from '../../src/node/load.js';
 import { makeNode, tempDir } from '../helpers/family.js';
@@ -20,7 +27,7 @@ describe('cgroup lint', () => {
     assert.equal(cpuList('x'), undefined);
   });
 
-  it('reads values with the launch\'s grammar: a value the lint compares is one the launch accepts', () => {
+  it("reads values with the launch's grammar: a value the lint compares is one the launch accepts", () => {
     // The rows after the first of each key were read differently by the lint and the launch before they shared one grammar.
     const rows: [keyof CgroupsConfig, string, string, (raw: string) => unknown][] = [
       ['mem', 'max', '256M', memoryValue],
@@ -45,26 +52,46 @@ describe('cgroup lint', () => {
       }
       return [`${controller}.${key} ${raw}`, launch, lint(raw) !== undefined];
     });
-    assert.deepEqual(agreement, agreement.map(([row, launch]) => [row, launch, launch]));
-    assert.deepEqual(agreement.map(([, launch]) => launch), [true, false, true, true, true, false, false, true, false, false]);
+    assert.deepEqual(
+      agreement,
+      agreement.map(([row, launch]) => [row, launch, launch]),
+    );
+    assert.deepEqual(
+      agreement.map(([, launch]) => launch),
+      [true, false, true, true, true, false, false, true, false, false],
+    );
   });
 
   it('finds overcommitted children at any depth, and admin-only findings', (t) => {
     const dir = tempDir(t);
-    const top = makeNode(dir, join(dir, 'top'), 'top', conf('top', '    mem:\n      max: 1G\n    pids:\n      max: 100\n'));
+    const top = makeNode(
+      dir,
+      join(dir, 'top'),
+      'top',
+      conf('top', '    mem:\n      max: 1G\n    pids:\n      max: 100\n'),
+    );
     const a = makeNode(dir, join(top, 'a'), 'a', conf('a', '    mem:\n      max: 768M\n'));
     const mid = makeNode(dir, join(top, 'mid'), 'mid', conf('mid', '    cpu:\n      weight: 100\n'));
-    const b = makeNode(dir, join(mid, 'b'), 'b', conf('b', '    mem:\n      max: 512M\n    pids:\n      max: max\n'), conf('b', '    pids:\n      max: 200\n'));
+    const b = makeNode(
+      dir,
+      join(mid, 'b'),
+      'b',
+      conf('b', '    mem:\n      max: 512M\n    pids:\n      max: max\n'),
+      conf('b', '    pids:\n      max: 200\n'),
+    );
     const sysroot = new Sysroot('/');
     const nodes: LintNode[] = [[top], [a, top], [mid, top], [b, mid]].map(([path, parent]) => {
       const node = loadNode(sysroot, path!, { admin: true })!;
       return { path: path!, alias: node.alias, node, ...(parent ? { parent } : {}) };
     });
     const found = lintCgroups(nodes);
-    assert.deepEqual(found.map((f) => [f.rule, f.node, f.key, Boolean(f.adminOnly)]), [
-      ['overcommit', top, 'mem.max', false],
-      ['above-ancestor', b, 'pids.max', true],
-    ]);
+    assert.deepEqual(
+      found.map((f) => [f.rule, f.node, f.key, Boolean(f.adminOnly)]),
+      [
+        ['overcommit', top, 'mem.max', false],
+        ['above-ancestor', b, 'pids.max', true],
+      ],
+    );
     assert.match(found[0]!.message, /add up to 1280M, above its own 1G: a 768M, b 512M/);
   });
 
@@ -82,10 +109,13 @@ describe('cgroup lint', () => {
       return { path: path!, alias: node.alias, node, ...(parent ? { parent } : {}) };
     });
     const found = lintCgroups(nodes);
-    assert.deepEqual(found.map((f) => [f.rule, f.node, f.key]), [
-      ['above-ancestor', b, 'cpu.max'],
-      ['overcommit', top, 'cpu.max'],
-    ]);
+    assert.deepEqual(
+      found.map((f) => [f.rule, f.node, f.key]),
+      [
+        ['above-ancestor', b, 'cpu.max'],
+        ['overcommit', top, 'cpu.max'],
+      ],
+    );
     assert.match(found[0]!.message, /cpu\.max 1\.5 CPUs of b .* is above 1 CPU of its ancestor top/);
     assert.match(found[1]!.message, /add up to 2\.1 CPUs, above its own 1 CPU: a 0\.6 CPUs, b 1\.5 CPUs/);
   });

@@ -19,16 +19,24 @@ export async function coherentFamily(): Promise<NodeFamily> {
 }
 
 /** Edit a node's normal config: `replace` pairs, then `configLines` inserted at the top of `config:`. */
-export function editConfig(node: string, options: { replace?: [RegExp, string][]; configLines?: string[]; admin?: boolean }): string {
+export function editConfig(
+  node: string,
+  options: { replace?: [RegExp, string][]; configLines?: string[]; admin?: boolean },
+): string {
   const file = join(node, options.admin ? 'etc/redpak-admin.yaml' : 'etc/redpak.yaml');
   let text = readFileSync(file, 'utf8');
   for (const [from, to] of options.replace ?? []) text = text.replace(from, to);
-  if (options.configLines) text = text.replace(/^config:\n/m, `config:\n${options.configLines.map((l) => `  ${l}\n`).join('')}`);
+  if (options.configLines)
+    text = text.replace(/^config:\n/m, `config:\n${options.configLines.map((l) => `  ${l}\n`).join('')}`);
   writeFileSync(file, text);
   return file;
 }
 
 /** Line (1-based) of the first line of a file matching. */
 export function lineOf(file: string, match: RegExp): number {
-  return readFileSync(file, 'utf8').split('\n').findIndex((l) => match.test(l)) + 1;
+  return (
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .findIndex((l) => match.test(l)) + 1
+  );
 }

@@ -37,16 +37,37 @@ function edit(appHost: string, options: { config?: string[]; exports?: string[] 
   const file = join(appHost, 'etc/redpak.yaml');
   let text = readFileSync(file, 'utf8');
   if (options.config) text = text.replace(/^config:\n/m, `config:\n${options.config.map((l) => `  ${l}\n`).join('')}`);
-  if (options.exports) text = text.replace(/^exports:\n/m, `exports:\n${options.exports.map((l) => `${l}\n`).join('')}`);
+  if (options.exports)
+    text = text.replace(/^exports:\n/m, `exports:\n${options.exports.map((l) => `${l}\n`).join('')}`);
   writeFileSync(file, text);
   return file;
 }
 
-const lineOf = (file: string, needle: string) => readFileSync(file, 'utf8').split('\n').findIndex((l) => l.includes(needle)) + 1;
+const lineOf = (file: string, needle: string) =>
+  readFileSync(file, 'utf8')
+    .split('\n')
+    .findIndex((l) => l.includes(needle)) + 1;
 
 async function launchFindings(root: string, view: HostView, sysroot?: string) {
-  const result = await checkTree({ redroot: root, sysroot, host, packages: false, files: false, cgroups: false, hostView: view });
-  return { result, findings: result.findings.map((f) => ({ rule: f.rule, node: f.node, line: f.at?.line, message: f.message, mode: f.mode })) };
+  const result = await checkTree({
+    redroot: root,
+    sysroot,
+    host,
+    packages: false,
+    files: false,
+    cgroups: false,
+    hostView: view,
+  });
+  return {
+    result,
+    findings: result.findings.map((f) => ({
+      rule: f.rule,
+      node: f.node,
+      line: f.at?.line,
+      message: f.message,
+      mode: f.mode,
+    })),
+  };
 }
 
 describe('check proves each node can launch', () => {
@@ -64,8 +85,14 @@ describe('check proves each node can launch', () => {
     const file = edit(appHost, { exports: ['- mode: Private', '  mount: /opt/data', '  path: $NODE_PATH/afile/data'] });
     const { result, findings } = await launchFindings(system, generous());
     assert.equal(result.exitCode, CHECK_EXIT_CODES.config);
-    assert.deepEqual(findings.map((f) => [f.rule, f.node, f.line]), [['export-source', app, lineOf(file, 'mode: Private') ]]);
-    assert.match(findings[0]!.message, new RegExp(`export source ${app}/afile/data of app cannot be created: ${app}/afile is not a directory`));
+    assert.deepEqual(
+      findings.map((f) => [f.rule, f.node, f.line]),
+      [['export-source', app, lineOf(file, 'mode: Private')]],
+    );
+    assert.match(
+      findings[0]!.message,
+      new RegExp(`export source ${app}/afile/data of app cannot be created: ${app}/afile is not a directory`),
+    );
   });
 
   it('a relative export source is refused, naming the export and its line', async (t) => {
@@ -73,8 +100,14 @@ describe('check proves each node can launch', () => {
     const { system, app, appHost } = tree(dir);
     const file = edit(appHost, { exports: ['- mode: Private', '  mount: /opt/data', '  path: relative/data'] });
     const { findings } = await launchFindings(system, generous());
-    assert.deepEqual(findings.map((f) => [f.rule, f.node, f.line]), [['launch', app, lineOf(file, 'mode: Private')]]);
-    assert.match(findings[0]!.message, /export \/opt\/data of app .* has a relative source "relative\/data".*must be absolute/);
+    assert.deepEqual(
+      findings.map((f) => [f.rule, f.node, f.line]),
+      [['launch', app, lineOf(file, 'mode: Private')]],
+    );
+    assert.match(
+      findings[0]!.message,
+      /export \/opt\/data of app .* has a relative source "relative\/data".*must be absolute/,
+    );
   });
 
   it('what the host lacks: user namespaces, a capability outside the bounding set, a user, cgroup controllers, CPUs', async (t) => {
@@ -82,9 +115,24 @@ describe('check proves each node can launch', () => {
     const { system, app, appHost } = tree(dir);
     // The system template drops every capability: the family grants cap_net_raw there, so that app may add it.
     const systemFile = join(dir, 'redpak/etc/redpak.yaml');
-    writeFileSync(systemFile, readFileSync(systemFile, 'utf8').replace(/( +)- cap: ALL\n( +)add: 0\n/, '$1- cap: ALL\n$2add: 0\n$1- cap: cap_net_raw\n$2add: 1\n'));
+    writeFileSync(
+      systemFile,
+      readFileSync(systemFile, 'utf8').replace(
+        /( +)- cap: ALL\n( +)add: 0\n/,
+        '$1- cap: ALL\n$2add: 0\n$1- cap: cap_net_raw\n$2add: 1\n',
+      ),
+    );
     const file = edit(appHost, {
-      config: ['share_user: disabled', 'set-user: no-such-user-redpak', 'capabilities:', '  - cap: cap_net_raw', '    add: 1', 'cgroups:', '  cpuset:', '    cpus: "0-7"'],
+      config: [
+        'share_user: disabled',
+        'set-user: no-such-user-redpak',
+        'capabilities:',
+        '  - cap: cap_net_raw',
+        '    add: 1',
+        'cgroups:',
+        '  cpuset:',
+        '    cpus: "0-7"',
+      ],
     });
     const view: HostView = {
       ...generous(),
@@ -94,7 +142,10 @@ describe('check proves each node can launch', () => {
         throw new RedpakError('launch', `no user ${name}`);
       },
       resolveCgroups: () => {
-        throw new RedpakError('launch', 'cgroups: controller(s) cpuset available neither in cgroup v2 nor as cgroup v1 hierarchies');
+        throw new RedpakError(
+          'launch',
+          'cgroups: controller(s) cpuset available neither in cgroup v2 nor as cgroup v1 hierarchies',
+        );
       },
     };
     const { findings } = await launchFindings(system, view);
@@ -122,10 +173,21 @@ describe('check proves each node can launch', () => {
     const image = tempDir(t);
     const { system, app, appHost } = tree(image, image);
     writeFileSync(join(appHost, 'afile'), '');
-    edit(appHost, { config: ['set-user: no-such-user-redpak'], exports: ['- mode: Private', '  mount: /opt/data', '  path: $NODE_PATH/afile/data'] });
-    const view: HostView = { ...generous(), lookupUser: () => { throw new RedpakError('launch', 'no user'); } };
+    edit(appHost, {
+      config: ['set-user: no-such-user-redpak'],
+      exports: ['- mode: Private', '  mount: /opt/data', '  path: $NODE_PATH/afile/data'],
+    });
+    const view: HostView = {
+      ...generous(),
+      lookupUser: () => {
+        throw new RedpakError('launch', 'no user');
+      },
+    };
     const { findings } = await launchFindings(system, view, image);
-    assert.deepEqual(findings.map((f) => [f.rule, f.node]), [['export-source', app]]);
+    assert.deepEqual(
+      findings.map((f) => [f.rule, f.node]),
+      [['export-source', app]],
+    );
   });
 
   it('reads this host: its CPUs and namespaces', () => {

@@ -11,7 +11,6 @@ import { fixtureRepo } from '../pkg/helpers/family.js';
 import type { BinRun } from '../helpers/cli.js';
 import { runCommand } from '../helpers/in-process.js';
 
-
 const redmanager = (args: string[]): Promise<BinRun> => runCommand('redmanager', args);
 
 describe('redmanager apply', () => {
@@ -47,7 +46,10 @@ nodes:
 
     const dry = await redmanager(['apply', recipe, '--root', rootfs, '--dry-run']);
     assert.equal(dry.status, 0, dry.stderr);
-    assert.match(dry.stdout, /^create node platform \(\/var\/redpak\/platform\) with the system node \/var\/redpak above it\nwrite repository base in \/var\/redpak\/etc\/yum.repos.d\/base.repo \(new\)\n/);
+    assert.match(
+      dry.stdout,
+      /^create node platform \(\/var\/redpak\/platform\) with the system node \/var\/redpak above it\nwrite repository base in \/var\/redpak\/etc\/yum.repos.d\/base.repo \(new\)\n/,
+    );
     assert.match(dry.stdout, /install redhello in app \(\/var\/redpak\/platform\/app\): listed/);
     assert.deepEqual(readdirSync(rootfs), []);
 
@@ -55,16 +57,33 @@ nodes:
     assert.equal(first.status, 0, first.stderr);
     assert.equal(first.json.changed, true);
     assert.equal(first.json.mode, 'apply');
-    assert.deepEqual(first.json.nodes.map((n: { transaction: { packages: { nevra: string }[] } }) => n.transaction.packages.map((p) => p.nevra).sort()), [['libredfoo-2.0-1.x86_64', 'redfoo-conf-1.0-1.noarch'], ['redhello-1.0-1.x86_64']]);
+    assert.deepEqual(
+      first.json.nodes.map((n: { transaction: { packages: { nevra: string }[] } }) =>
+        n.transaction.packages.map((p) => p.nevra).sort(),
+      ),
+      [['libredfoo-2.0-1.x86_64', 'redfoo-conf-1.0-1.noarch'], ['redhello-1.0-1.x86_64']],
+    );
     assert.deepEqual(first.json.lock, { file: join(dir, 'image.lock.yaml'), written: true, nodes: 2, packages: 3 });
 
     const again = await redmanager(['apply', recipe, '--root', rootfs]);
     assert.equal(again.status, 0, again.stderr);
-    assert.match(again.stdout, /^nothing to do: the nodes are as the recipe says\nunchanged: lock file .*image\.lock\.yaml \(2 nodes, 3 packages\)\n$/);
+    assert.match(
+      again.stdout,
+      /^nothing to do: the nodes are as the recipe says\nunchanged: lock file .*image\.lock\.yaml \(2 nodes, 3 packages\)\n$/,
+    );
 
     const other = join(dir, 'other');
     mkdirSync(other);
-    const frozen = await redmanager(['apply', recipe, '--root', other, '--frozen', '--mirror', join(repoDir, 'packages'), '--json']);
+    const frozen = await redmanager([
+      'apply',
+      recipe,
+      '--root',
+      other,
+      '--frozen',
+      '--mirror',
+      join(repoDir, 'packages'),
+      '--json',
+    ]);
     assert.equal(frozen.status, 0, frozen.stderr);
     assert.equal(frozen.json.mode, 'frozen');
     assert.deepEqual(frozen.json.lock.packages, 3);
@@ -94,11 +113,17 @@ nodes:
     const n = await redmanager(['apply', nolock, '--root', rootfs, '--frozen', '--json']);
     assert.equal(n.status, 1);
     assert.match(n.json.error.message, /cannot read the lock file .*nolock\.lock\.yaml/);
-    writeFileSync(join(dir, 'nolock.lock.yaml'), 'version: 1\nrecipe: {file: x, sha256: y}\nredroot: /var/redpak\nnodes: []\n');
+    writeFileSync(
+      join(dir, 'nolock.lock.yaml'),
+      'version: 1\nrecipe: {file: x, sha256: y}\nredroot: /var/redpak\nnodes: []\n',
+    );
     const m = await redmanager(['apply', nolock, '--root', rootfs, '--frozen', '--json']);
     assert.equal(m.status, 7, m.stdout);
     assert.equal(m.json.error.code, 'package');
-    assert.match(m.json.error.message, /does not match the recipe[\s\S]*node platform \(\/var\/redpak\/platform\) is not in the lock/);
+    assert.match(
+      m.json.error.message,
+      /does not match the recipe[\s\S]*node platform \(\/var\/redpak\/platform\) is not in the lock/,
+    );
     assert.deepEqual(readdirSync(rootfs), []);
   });
 });

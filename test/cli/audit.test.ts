@@ -8,7 +8,6 @@ import { coherentFamily, editConfig, put } from '../audit/helpers.js';
 import type { BinRun } from '../helpers/cli.js';
 import { runCommand } from '../helpers/in-process.js';
 
-
 const redmanager = (args: string[]): Promise<BinRun> => runCommand('redmanager', args);
 
 describe('redmanager check / why / explain', () => {
@@ -42,14 +41,27 @@ describe('redmanager check / why / explain', () => {
     assert.equal(r.status, 24, r.stdout);
     assert.equal(r.json.worst, 'dependency');
     assert.deepEqual(
-      r.json.findings.map((f: { class: string; node: string; file?: string; package?: string }) => [f.class, f.node, f.file ?? f.package ?? null]),
+      r.json.findings.map((f: { class: string; node: string; file?: string; package?: string }) => [
+        f.class,
+        f.node,
+        f.file ?? f.package ?? null,
+      ]),
       [
         ['dependency', bad.app, 'redhello-1.0-1.x86_64'],
         ['files', bad.app, '/usr/bin/redhello-wrapper'],
         ['cgroups', bad.app, null],
       ],
     );
-    assert.deepEqual(r.json.counts, { cgroups: 1, duplicate: 0, files: 1, conflict: 0, dependency: 1, merge: 0, config: 0, rpmdb: 0 });
+    assert.deepEqual(r.json.counts, {
+      cgroups: 1,
+      duplicate: 0,
+      files: 1,
+      conflict: 0,
+      dependency: 1,
+      merge: 0,
+      config: 0,
+      rpmdb: 0,
+    });
     assert.deepEqual(snapshotNode(bad.app), before);
     const text = await redmanager(['check', '--redroot', bad.sys, '--no-packages']);
     assert.equal(text.status, 22);
@@ -60,7 +72,14 @@ describe('redmanager check / why / explain', () => {
   it('check --remove: would removing break a descendant', async () => {
     const r = await redmanager(['check', '--redpath', good.platform, '--remove', 'redfoo-conf', '--json']);
     assert.equal(r.status, 24);
-    assert.deepEqual(r.json.findings.map((f: { node: string; package: string; requirement: string }) => [f.node, f.package, f.requirement]), [[good.app, 'redhello-1.0-1.x86_64', '/etc/redfoo.conf']]);
+    assert.deepEqual(
+      r.json.findings.map((f: { node: string; package: string; requirement: string }) => [
+        f.node,
+        f.package,
+        f.requirement,
+      ]),
+      [[good.app, 'redhello-1.0-1.x86_64', '/etc/redfoo.conf']],
+    );
     const safe = await redmanager(['check', '--redpath', good.app, '--remove', 'redpinned']);
     assert.equal(safe.status, 0);
     assert.match(safe.stdout, /no descendant would break/);
@@ -77,8 +96,18 @@ describe('redmanager check / why / explain', () => {
   it('why: providers and requirers as JSON', async () => {
     const r = await redmanager(['why', 'libredfoo.so.1()(64bit)', '--redpath', good.app, '--json']);
     assert.equal(r.status, 0, r.stderr);
-    assert.deepEqual(r.json.providers.map((p: { package: string; node: string }) => [p.package, p.node]), [['libredfoo-1.0-1.x86_64', good.platform]]);
-    assert.deepEqual(r.json.requirers.map((p: { package: string; node: string; satisfied: boolean }) => [p.package, p.node, p.satisfied]), [['redhello-1.0-1.x86_64', good.app, true]]);
+    assert.deepEqual(
+      r.json.providers.map((p: { package: string; node: string }) => [p.package, p.node]),
+      [['libredfoo-1.0-1.x86_64', good.platform]],
+    );
+    assert.deepEqual(
+      r.json.requirers.map((p: { package: string; node: string; satisfied: boolean }) => [
+        p.package,
+        p.node,
+        p.satisfied,
+      ]),
+      [['redhello-1.0-1.x86_64', good.app, true]],
+    );
     assert.equal((await redmanager(['why', 'nothing-at-all', '--redpath', good.app])).status, 7);
   });
 

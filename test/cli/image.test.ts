@@ -11,7 +11,6 @@ import { listing, makeInstalledFamily, rpm } from '../image/family.js';
 import type { BinRun } from '../helpers/cli.js';
 import { runCommand } from '../helpers/in-process.js';
 
-
 const redmanager = (args: string[], env: Record<string, string> = {}): Promise<BinRun> =>
   runCommand('redmanager', args, { env });
 
@@ -67,10 +66,16 @@ describe('redmanager export, import, sbom', () => {
 
     const dup = await redmanager(['import', tar, '--redpath', join(f.platform, 'again')]);
     assert.equal(dup.status, 8, dup.stderr);
-    assert.match(dup.stderr, /error: the archive cannot become node .*libredfoo-2\.0-1\.x86_64 is already installed in ancestor node platform/s);
+    assert.match(
+      dup.stderr,
+      /error: the archive cannot become node .*libredfoo-2\.0-1\.x86_64 is already installed in ancestor node platform/s,
+    );
     assert.match(dup.stderr, /hint: .*--forcenode/);
     assert.ok(!existsSync(dest));
-    assert.deepEqual(listing(f.platform).filter((n) => n.startsWith('.redpak-import') || n === 'again'), []);
+    assert.deepEqual(
+      listing(f.platform).filter((n) => n.startsWith('.redpak-import') || n === 'again'),
+      [],
+    );
   });
 
   it('sbom prints SPDX by default, writes CycloneDX with -o, and is pinned by SOURCE_DATE_EPOCH', async () => {
@@ -79,10 +84,15 @@ describe('redmanager export, import, sbom', () => {
     const doc = JSON.parse(spdx.stdout);
     assert.equal(doc.spdxVersion, 'SPDX-2.3');
     assert.equal(doc.creationInfo.created, '1970-01-01T00:00:00Z');
-    assert.deepEqual(JSON.parse((await redmanager(['sbom', '--redpath', f.app], { SOURCE_DATE_EPOCH: '0' })).stdout), doc);
+    assert.deepEqual(
+      JSON.parse((await redmanager(['sbom', '--redpath', f.app], { SOURCE_DATE_EPOCH: '0' })).stdout),
+      doc,
+    );
 
     const out = join(f.dir, 'app.cdx.json');
-    const cdx = await redmanager(['sbom', '--redpath', f.app, '--format', 'cyclonedx', '-o', out, '--json'], { SOURCE_DATE_EPOCH: '0' });
+    const cdx = await redmanager(['sbom', '--redpath', f.app, '--format', 'cyclonedx', '-o', out, '--json'], {
+      SOURCE_DATE_EPOCH: '0',
+    });
     assert.equal(cdx.status, 0, cdx.stderr);
     assert.equal(cdx.json.output, out);
     assert.equal(cdx.json.components, 3);

@@ -85,14 +85,14 @@ describe('runCommand', () => {
       seen.push(who(run));
     }
     assert.deepEqual(seen.slice(1, 3), ['alice', 'bob']);
-    assert.equal(seen[3], seen[0], 'without env, the test process\'s own LOGNAME again');
+    assert.equal(seen[3], seen[0], "without env, the test process's own LOGNAME again");
     // A relative path that only the other directory has: the cwd of a run is its own.
     const elsewhere = await runCommand('redmanager', ['mergeconfig', '--redpath', 'fam/two', '--json'], { cwd: first });
     assert.equal(elsewhere.status, 3, elsewhere.stderr);
     assert.deepEqual(processState(), before);
   });
 
-  it('an error status set by one run does not become the next one\'s', async (t) => {
+  it("an error status set by one run does not become the next one's", async (t) => {
     const dir = tempDir(t);
     const before = process.exitCode;
     assert.equal((await runCommand('redmanager', ['tree', '--redroot', dir])).status, 3);

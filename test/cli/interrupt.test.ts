@@ -42,7 +42,13 @@ async function interrupt(args: string[], signal: NodeJS.Signals, ready: () => bo
   return { status, stderr, took: Date.now() - t0 };
 }
 
-function assertClean(f: NodeFamily, node: string, before: Record<string, string>, r: Interrupted, signal: NodeJS.Signals): void {
+function assertClean(
+  f: NodeFamily,
+  node: string,
+  before: Record<string, string>,
+  r: Interrupted,
+  signal: NodeJS.Signals,
+): void {
   assert.equal(r.status, signal === 'SIGINT' ? 130 : 143, r.stderr);
   assert.match(r.stderr, new RegExp(`interrupted by ${signal}: nothing was changed in node`));
   assert.ok(r.took < 2500, `ended ${r.took} ms after the signal`);
@@ -72,7 +78,8 @@ describe('interrupting redwrap-dnf', () => {
         hung.push(res);
         return;
       }
-      if (!file.startsWith(root) || !existsSync(file) || lstatSync(file).isDirectory()) return void res.writeHead(404).end();
+      if (!file.startsWith(root) || !existsSync(file) || lstatSync(file).isDirectory())
+        return void res.writeHead(404).end();
       res.writeHead(200).end(readFileSync(file));
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -86,7 +93,10 @@ describe('interrupting redwrap-dnf', () => {
 
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     it(`${signal} while rpm runs a scriptlet: exit ${signal === 'SIGINT' ? 130 : 143}, message, lock free, no stage, node unchanged`, async () => {
-      const slow = buildTestRpm('redslow', '%install\nmkdir -p %{buildroot}/usr/share/redslow\necho slow > %{buildroot}/usr/share/redslow/README\n%post\nsleep 20\n%files\n/usr/share/redslow/README\n');
+      const slow = buildTestRpm(
+        'redslow',
+        '%install\nmkdir -p %{buildroot}/usr/share/redslow\necho slow > %{buildroot}/usr/share/redslow/README\n%post\nsleep 20\n%files\n/usr/share/redslow/README\n',
+      );
       const before = snapshotNode(f.app);
       const staged = join(f.app, STAGE_DIR, 'upper/usr/share/redslow/README');
       const r = await interrupt(['--redpath', f.app, '-y', 'install', slow], signal, () => existsSync(staged));
@@ -103,7 +113,10 @@ describe('interrupting redwrap-dnf', () => {
       rmSync(join(f.platform, 'var/cache'), { recursive: true, force: true });
       const after = snapshotNode(f.platform);
       // The repository file and the metadata cache are the test's and the download's, not the transaction's.
-      const strip = (s: Record<string, string>) => Object.fromEntries(Object.entries(s).filter(([k]) => !k.startsWith('etc/yum.repos.d') && !k.startsWith('var/cache')));
+      const strip = (s: Record<string, string>) =>
+        Object.fromEntries(
+          Object.entries(s).filter(([k]) => !k.startsWith('etc/yum.repos.d') && !k.startsWith('var/cache')),
+        );
       assert.deepEqual(strip(after), strip(before));
       assertClean(f, f.platform, after, r, signal);
     });

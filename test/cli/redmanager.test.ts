@@ -10,7 +10,6 @@ import { tempDir } from '../helpers/family.js';
 import { runBin, type BinRun } from '../helpers/cli.js';
 import { runCommand } from '../helpers/in-process.js';
 
-
 const run = (bin: 'redmanager' | 'redwrap-dnf', args: string[], options: { cwd?: string } = {}): Promise<BinRun> =>
   runCommand(bin, args, { cwd: options.cwd, env: { LOGNAME: 'tester', HOSTNAME: 'testhost' } });
 
@@ -57,7 +56,11 @@ describe('redmanager create-node', () => {
     const status = readFileSync(join(node, '.rednode.yaml'), 'utf8');
     assert.match(status, new RegExp(`realpath: ${node}\n`));
     assert.match(status, /state: Enable/);
-    assert.match(readFileSync(join(dir, 'nodes', 'etc/redpak.yaml'), 'utf8'), /share_all: disabled/, 'system node uses the system templates');
+    assert.match(
+      readFileSync(join(dir, 'nodes', 'etc/redpak.yaml'), 'utf8'),
+      /share_all: disabled/,
+      'system node uses the system templates',
+    );
     assert.match(readFileSync(join(dir, 'nodes', 'etc/redpak-admin.yaml'), 'utf8'), /alias: admin-of-system/);
   });
 
@@ -113,7 +116,11 @@ describe('redmanager create-node', () => {
     const dir = tempDir(t);
     writeFileSync(join(dir, 'mine.yaml'), '# kept comment\nheaders:\n  alias: whatever\nconfig:\n  hostname: box\n');
     const node = join(dir, 'n');
-    assert.equal((await redmanager(['create-node', '--redpath', node, '--no-system-node', '--config', join(dir, 'mine.yaml')])).status, 0);
+    assert.equal(
+      (await redmanager(['create-node', '--redpath', node, '--no-system-node', '--config', join(dir, 'mine.yaml')]))
+        .status,
+      0,
+    );
     const config = readFileSync(join(node, 'etc/redpak.yaml'), 'utf8');
     assert.match(config, /# kept comment/);
     assert.match(config, /alias: n\n/);
@@ -147,7 +154,15 @@ describe('--root SYSROOT', () => {
     assert.equal((await redmanager(['create-node', '--root', image, '--redpath', '/var/redpak/app'])).status, 0);
     assert.equal(existsSync(join(image, 'var/redpak/app/.rednode.yaml')), true);
     assert.match(readFileSync(join(image, 'var/redpak/app/.rednode.yaml'), 'utf8'), /realpath: \/var\/redpak\/app\n/);
-    const merged = await redmanager(['mergeconfig', '--root', image, '--redpath', '/var/redpak/app', '--expand', '--json']);
+    const merged = await redmanager([
+      'mergeconfig',
+      '--root',
+      image,
+      '--redpath',
+      '/var/redpak/app',
+      '--expand',
+      '--json',
+    ]);
     assert.equal(merged.status, 0, merged.stderr);
     const mounts = merged.json.exports.map((e: { mount: string; path?: string }) => `${e.mount}<-${e.path ?? ''}`);
     assert.ok(mounts.includes('/nodes/app/usr<-/var/redpak/app/usr'), mounts.join('\n'));
@@ -210,7 +225,10 @@ describe('inspection', () => {
     assert.equal(net.from.alias, 'myapp', 'the leaf template enables the network, the closest definition');
     assert.equal(net.overrides.length, 2);
     const text = (await redmanager(['mergeconfig', '--redpath', app])).stdout;
-    assert.match(text, new RegExp(`# info: from system \\(${system}\\) ${system}/etc/redpak.yaml:\\d+\n\\s*hostname: myapp`));
+    assert.match(
+      text,
+      new RegExp(`# info: from system \\(${system}\\) ${system}/etc/redpak.yaml:\\d+\n\\s*hostname: myapp`),
+    );
   });
 
   it('mergeconfig --admin reads the admin files, --expand expands exports and environ', async (t) => {
@@ -249,9 +267,18 @@ describe('hostile node files and paths', () => {
     const file = join(app, 'etc/redpak.yaml');
     const levels = 'abcdefgh'.split('');
     const lines = ['headers:', '  alias: myapp', 'environ:', '  - &a [x, x, x, x, x, x, x, x, x]'];
-    for (let i = 1; i < levels.length; i += 1) lines.push(`  - &${levels[i]} [${Array(9).fill(`*${levels[i - 1]}`).join(', ')}]`);
+    for (let i = 1; i < levels.length; i += 1)
+      lines.push(
+        `  - &${levels[i]} [${Array(9)
+          .fill(`*${levels[i - 1]}`)
+          .join(', ')}]`,
+      );
     writeFileSync(file, `${lines.join('\n')}\n`);
-    for (const command of [['mergeconfig', '--redpath', app], ['config', '--redpath', app], ['tree', '--redroot', app]]) {
+    for (const command of [
+      ['mergeconfig', '--redpath', app],
+      ['config', '--redpath', app],
+      ['tree', '--redroot', app],
+    ]) {
       const result = await redmanager(command);
       assert.equal(result.status, 4, `${command[0]}: ${result.stderr}`);
       assert.match(result.stderr, new RegExp(`${file}:\\d+:\\d+: more than 100 alias references`), command[0]);
@@ -259,15 +286,24 @@ describe('hostile node files and paths', () => {
     }
   });
 
-  it('a relative export source is refused at launch (exit 10), nothing created in the caller\'s directory', async (t) => {
+  it("a relative export source is refused at launch (exit 10), nothing created in the caller's directory", async (t) => {
     const { dir, app } = await family(t);
     const file = join(app, 'etc/redpak.yaml');
-    writeFileSync(file, readFileSync(file, 'utf8').replace('exports:\n', 'exports:\n- mode: Private\n  mount: /opt/data\n  path: made-here/data\n'));
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8').replace(
+        'exports:\n',
+        'exports:\n- mode: Private\n  mount: /opt/data\n  path: made-here/data\n',
+      ),
+    );
     const cwd = join(dir, 'caller');
     mkdirSync(cwd);
     const result = runBin('redwrap', ['--redpath', app, '--', '/bin/true'], { cwd });
     assert.equal(result.status, 10, result.stderr);
-    assert.match(result.stderr, new RegExp(`${file}:\\d+:\\d+: export /opt/data of myapp .* has a relative source "made-here/data"`));
+    assert.match(
+      result.stderr,
+      new RegExp(`${file}:\\d+:\\d+: export /opt/data of myapp .* has a relative source "made-here/data"`),
+    );
     assert.deepEqual(readdirSync(cwd), []);
   });
 
@@ -276,7 +312,10 @@ describe('hostile node files and paths', () => {
     symlinkSync(app, join(dir, 'shortcut'));
     const result = await redmanager(['mergeconfig', '--redpath', join(dir, 'shortcut'), '--json']);
     assert.equal(result.status, 0, result.stderr);
-    assert.deepEqual(result.json.family.map((n: { path: string }) => n.path), [app, platform, system]);
+    assert.deepEqual(
+      result.json.family.map((n: { path: string }) => n.path),
+      [app, platform, system],
+    );
   });
 });
 
@@ -289,10 +328,15 @@ describe('no command runs during inspection', () => {
       file,
       readFileSync(file, 'utf8')
         .replace('environ:\n', `environ:\n- key: PWNED\n  value: "$(touch ${ran('environ')})"\n`)
-        .replace('exports:\n', `exports:\n- mode: Private\n  mount: /opt/x\n  path: $NODE_PATH/$(touch ${ran('export')})\n`),
+        .replace(
+          'exports:\n',
+          `exports:\n- mode: Private\n  mount: /opt/x\n  path: $NODE_PATH/$(touch ${ran('export')})\n`,
+        ),
     );
     const shown = new RegExp(`<not run: \\$\\(touch ${dir}/ran-environ\\)>`);
-    const dump = await runCommand('redwrap', ['--redpath', app, '--dump-only', '--', '/bin/true'], { env: { LOGNAME: 'tester' } });
+    const dump = await runCommand('redwrap', ['--redpath', app, '--dump-only', '--', '/bin/true'], {
+      env: { LOGNAME: 'tester' },
+    });
     assert.equal(dump.status, 0, dump.stderr);
     assert.match(dump.stdout, shown);
     const merged = await redmanager(['mergeconfig', '--redpath', app, '--expand']);
@@ -308,7 +352,7 @@ describe('no command runs during inspection', () => {
 });
 
 describe('redwrap-dnf manager', () => {
-  it('is redpak\'s spelling of create-node, options before the command', async (t) => {
+  it("is redpak's spelling of create-node, options before the command", async (t) => {
     const dir = tempDir(t);
     const node = join(dir, 'sys', 'app');
     const result = await run('redwrap-dnf', ['--redpath', node, 'manager', '--alias', 'app1']);
@@ -321,7 +365,16 @@ describe('redwrap-dnf manager', () => {
 
 describe('--help', () => {
   it('explains every command', async () => {
-    for (const command of ['create-node', 'tree', 'config', 'mergeconfig', 'enable', 'disable', 'remove-node', 'demo']) {
+    for (const command of [
+      'create-node',
+      'tree',
+      'config',
+      'mergeconfig',
+      'enable',
+      'disable',
+      'remove-node',
+      'demo',
+    ]) {
       const result = await redmanager([command, '--help']);
       assert.equal(result.status, 0, command);
       assert.match(result.stdout, /USAGE/, command);
@@ -329,4 +382,3 @@ describe('--help', () => {
     }
   });
 });
-

@@ -12,7 +12,6 @@ import type { BinRun } from '../helpers/cli.js';
 import { runCommand } from '../helpers/in-process.js';
 import { holdLock } from '../helpers/lock-holder.js';
 
-
 const dnf = (args: string[]): Promise<BinRun> => runCommand('redwrap-dnf', args);
 
 describe('redwrap-dnf CLI', () => {
@@ -23,7 +22,24 @@ describe('redwrap-dnf CLI', () => {
   after(() => f.cleanup());
 
   it('every command explains itself in --help', async () => {
-    for (const command of ['install', 'remove', 'autoremove', 'mark', 'upgrade', 'reinstall', 'downgrade', 'list', 'info', 'repoquery', 'repolist', 'makecache', 'clean', 'history', 'host-provides', 'manager']) {
+    for (const command of [
+      'install',
+      'remove',
+      'autoremove',
+      'mark',
+      'upgrade',
+      'reinstall',
+      'downgrade',
+      'list',
+      'info',
+      'repoquery',
+      'repolist',
+      'makecache',
+      'clean',
+      'history',
+      'host-provides',
+      'manager',
+    ]) {
       const r = await dnf([command, '--help']);
       assert.equal(r.status, 0, `${command}: ${r.stderr}`);
       assert.match(r.stdout, /USAGE/, command);
@@ -37,7 +53,10 @@ describe('redwrap-dnf CLI', () => {
     const r = await dnf(['--redpath', f.platform, '--assumeno', 'install', 'redhello']);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /Package\s+Arch\s+Version\s+Repository\s+Size/);
-    assert.match(r.stdout, /Installing:\n redhello\s+x86_64\s+1\.0-1\s+fixtures\s+[\d.]+ k\nInstalling dependencies:\n/);
+    assert.match(
+      r.stdout,
+      /Installing:\n redhello\s+x86_64\s+1\.0-1\s+fixtures\s+[\d.]+ k\nInstalling dependencies:\n/,
+    );
     assert.match(r.stdout, / redfoo-conf\s+noarch\s+1\.0-1\s+fixtures/);
     assert.match(r.stdout, /Install\s+3 Packages/);
     assert.match(r.stdout, /Operation aborted/);
@@ -55,7 +74,10 @@ describe('redwrap-dnf CLI', () => {
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.json.status, 'done');
     assert.equal(r.json.node, f.platform);
-    assert.deepEqual(r.json.packages.map((p: { nevra: string; action: string }) => `${p.action} ${p.nevra}`).sort(), ['install libredfoo-1.0-1.x86_64', 'install redfoo-conf-1.0-1.noarch']);
+    assert.deepEqual(r.json.packages.map((p: { nevra: string; action: string }) => `${p.action} ${p.nevra}`).sort(), [
+      'install libredfoo-1.0-1.x86_64',
+      'install redfoo-conf-1.0-1.noarch',
+    ]);
     assert.equal(typeof r.json.historyId, 'number');
     const plain = await dnf(['--redpath', f.app, '-y', 'install', 'redhello']);
     assert.equal(plain.status, 0, plain.stderr);
@@ -74,7 +96,10 @@ describe('redwrap-dnf CLI', () => {
     assert.match(r.json.error.hint, /--forcenode/);
     const removal = await dnf(['--redpath', f.platform, '-y', 'remove', 'libredfoo']);
     assert.equal(removal.status, 8);
-    assert.match(removal.stderr, /descendant node .*app: redhello-1\.0-1\.x86_64 requires libredfoo\.so\.1\(\)\(64bit\)/);
+    assert.match(
+      removal.stderr,
+      /descendant node .*app: redhello-1\.0-1\.x86_64 requires libredfoo\.so\.1\(\)\(64bit\)/,
+    );
   });
 
   it('solver problems exit 7, shown the dnf way', async () => {
@@ -92,7 +117,10 @@ describe('redwrap-dnf CLI', () => {
     assert.equal(owners.redhello, f.app);
     assert.equal(owners.libredfoo, f.platform);
     const history = await dnf(['--redpath', f.app, 'history', '--json']);
-    assert.deepEqual(history.json.entries.map((e: { command: string }) => e.command), ['install redhello']);
+    assert.deepEqual(
+      history.json.entries.map((e: { command: string }) => e.command),
+      ['install redhello'],
+    );
     const q = await dnf(['--redpath', f.app, 'repoquery', '--installed', '--whatprovides', '/etc/redfoo.conf']);
     assert.equal(q.stdout.trim(), 'redfoo-conf-1.0-1.noarch');
   });
@@ -108,6 +136,4 @@ describe('redwrap-dnf CLI', () => {
       holder.kill('SIGKILL');
     }
   });
-
-
 });

@@ -24,7 +24,9 @@ describe('start.cjs and the code cache', () => {
   }
   const cache = join(root, 'dist/cli/redwrap-dnf.cjs.v8-cache');
   const run = (...args: string[]) => {
-    const result = spawnSync('node', [join(root, 'dist/src/cli/start.cjs'), 'redwrap-dnf', ...args], { encoding: 'utf8' });
+    const result = spawnSync('node', [join(root, 'dist/src/cli/start.cjs'), 'redwrap-dnf', ...args], {
+      encoding: 'utf8',
+    });
     assert.equal(result.status, 0, result.stderr);
     return result.stdout;
   };
@@ -59,8 +61,15 @@ describe('start.cjs and the code cache', () => {
 
 describe('the executables and NODE_EXTRA_CA_CERTS', () => {
   it('starts Node without it (Node would load the file eagerly, and warn about a missing one)', () => {
-    const plain = spawnSync('node', ['-e', '0'], { encoding: 'utf8', env: { ...process.env, NODE_EXTRA_CA_CERTS: '/nonexistent/ca.pem' } });
-    assert.match(plain.stderr, /Ignoring extra certs from `\/nonexistent\/ca.pem`/, 'control: plain node reads it at start-up');
+    const plain = spawnSync('node', ['-e', '0'], {
+      encoding: 'utf8',
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: '/nonexistent/ca.pem' },
+    });
+    assert.match(
+      plain.stderr,
+      /Ignoring extra certs from `\/nonexistent\/ca.pem`/,
+      'control: plain node reads it at start-up',
+    );
     for (const bin of ['redwrap-dnf', 'redmanager', 'redwrap'] as const) {
       const probe = runBin(bin, ['--help'], { env: { NODE_EXTRA_CA_CERTS: '/nonexistent/ca.pem' } });
       assert.equal(probe.status, 0, probe.stderr);

@@ -19,7 +19,10 @@ const update = process.env.REDPAK_UPDATE_GOLDEN === '1';
 describe('mergeconfig --json golden files', () => {
   for (const file of readdirSync(join(DATA, 'families')).filter((f) => f.endsWith('.yaml'))) {
     const name = file.replace(/\.yaml$/, '');
-    const spec = parse(readFileSync(join(DATA, 'families', file), 'utf8')) as Record<'root' | 'sub', { normal: string; admin?: string }>;
+    const spec = parse(readFileSync(join(DATA, 'families', file), 'utf8')) as Record<
+      'root' | 'sub',
+      { normal: string; admin?: string }
+    >;
     for (const mode of ['normal', 'admin'] as const) {
       for (const expand of [false, true]) {
         const golden = join(DATA, 'mergeconfig', `${name}.${mode}${expand ? '.expanded' : ''}.json`);
@@ -32,7 +35,10 @@ describe('mergeconfig --json golden files', () => {
           const json = mergedConfigJson(family, mergeFamily(family, { host }), { expand, host });
           const actual = `${JSON.stringify(json, null, 2).replaceAll(dir, '<ROOT>')}\n`;
           if (update) writeFileSync(golden, actual);
-          assert.ok(existsSync(golden), `missing golden file ${golden}: run REDPAK_UPDATE_GOLDEN=1 npm test and review it`);
+          assert.ok(
+            existsSync(golden),
+            `missing golden file ${golden}: run REDPAK_UPDATE_GOLDEN=1 npm test and review it`,
+          );
           assert.equal(actual, readFileSync(golden, 'utf8'));
         });
       }

@@ -115,7 +115,10 @@ describe('redwrap --dump-only --json golden files', { concurrency: true }, () =>
         return MODES.map((mode) => ({
           label: `${layout} ${mode}`,
           run: limit(() =>
-            redwrap(['--redpath', leaf, ...(mode === 'admin' ? ['--admin'] : []), '--dump-only', '--json', '--', '/bin/true'], { env: { INHERITED } }),
+            redwrap(
+              ['--redpath', leaf, ...(mode === 'admin' ? ['--admin'] : []), '--dump-only', '--json', '--', '/bin/true'],
+              { env: { INHERITED } },
+            ),
           ),
         }));
       });
@@ -131,8 +134,14 @@ describe('redwrap --dump-only --json golden files', { concurrency: true }, () =>
       if (update) writeFileSync(golden, text);
       assert.ok(existsSync(golden), `missing golden file ${golden}: run REDPAK_UPDATE_GOLDEN=1 npm test and review it`);
       const expected = JSON.parse(readFileSync(golden, 'utf8'));
-      if (!recordedHost) t.diagnostic('host unlike the recording one (x86_64, cgroup v1): cgroup steps and seccomp lengths not compared');
-      assert.deepEqual({ ...actual, cases: hostIndependent(cases) }, { ...expected, cases: hostIndependent(expected.cases) });
+      if (!recordedHost)
+        t.diagnostic(
+          'host unlike the recording one (x86_64, cgroup v1): cgroup steps and seccomp lengths not compared',
+        );
+      assert.deepEqual(
+        { ...actual, cases: hostIndependent(cases) },
+        { ...expected, cases: hostIndependent(expected.cases) },
+      );
       if (recordedHost) assert.equal(text, readFileSync(golden, 'utf8'), 'golden file formatted as the test writes it');
     });
   }
@@ -193,7 +202,9 @@ ${canPlanPids ? 'config:\n  cgroups:\n    pids:\n      max: 10\n' : ''}`,
     assert.deepEqual(dump.prepare.mkdirs, [`${dir}/missing/dir`]);
     assert.deepEqual(dump.prepare.execfd, [{ fd: 3, mount: '/etc/ran', script: `touch ${marker('export')}` }]);
     assert.equal(dump.env.RAN, `<output of: touch ${marker('environ')}>`);
-    const cgroupDirs: string[] = dump.cgroupSteps.filter((s: string) => s.startsWith('mkdir ')).map((s: string) => s.slice('mkdir '.length));
+    const cgroupDirs: string[] = dump.cgroupSteps
+      .filter((s: string) => s.startsWith('mkdir '))
+      .map((s: string) => s.slice('mkdir '.length));
     if (canPlanPids) assert.ok(cgroupDirs.length > 0, `the plan creates cgroups: ${dump.cgroupSteps}`);
     else t.diagnostic('no pids controller on this host: the cgroup part is left out');
 

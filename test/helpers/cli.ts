@@ -14,7 +14,11 @@ export interface BinRun {
   json: any;
 }
 
-export function runBin(bin: 'redmanager' | 'redwrap-dnf' | 'redwrap', args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): BinRun {
+export function runBin(
+  bin: 'redmanager' | 'redwrap-dnf' | 'redwrap',
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): BinRun {
   const result = spawnSync(join(PACKAGE_ROOT, 'bin', bin), args, {
     cwd: options.cwd ?? PACKAGE_ROOT,
     encoding: 'utf8',

@@ -42,7 +42,14 @@ export const HEADERS_ONLY = 'headers:\n  alias: alias\n  name: name\n  info: inf
  * Creates a node from config texts, the way redpak's tests use `redconf create --config`:
  * `admin: undefined` writes no admin file.
  */
-export function makeNode(dir: string, path: string, alias: string, normal: string, admin?: string, host = pinnedHost()): string {
+export function makeNode(
+  dir: string,
+  path: string,
+  alias: string,
+  normal: string,
+  admin?: string,
+  host = pinnedHost(),
+): string {
   const scratch = join(dir, '.sources');
   mkdirSync(scratch, { recursive: true });
   const normalFile = join(scratch, `${alias}-normal.yaml`);
@@ -64,11 +71,28 @@ export const LAYOUTS: Layout[] = ['node', 'rootnn', 'rootna', 'rootan', 'rootaa'
  * node: one node, normal CONF1, admin CONF2; rootXY: root and sub node, X/Y saying whether each
  * one's CONF sits in its normal (n) or admin (a) file, the other file headers-only.
  */
-export function buildLayout(dir: string, layout: Layout, conf1: { name: string; yaml: string }, conf2: { name: string; yaml: string }): string {
+export function buildLayout(
+  dir: string,
+  layout: Layout,
+  conf1: { name: string; yaml: string },
+  conf2: { name: string; yaml: string },
+): string {
   const rootPath = join(dir, layout, conf1.name);
   const subPath = join(rootPath, conf2.name);
   if (layout === 'node') return makeNode(dir, subPath, 'NODE', conf1.yaml, conf2.yaml);
   const [rootKind, subKind] = [layout[4], layout[5]];
-  makeNode(dir, rootPath, 'ROOT', rootKind === 'n' ? conf1.yaml : HEADERS_ONLY, rootKind === 'a' ? conf1.yaml : HEADERS_ONLY);
-  return makeNode(dir, subPath, 'SUBNODE', subKind === 'n' ? conf2.yaml : HEADERS_ONLY, subKind === 'a' ? conf2.yaml : HEADERS_ONLY);
+  makeNode(
+    dir,
+    rootPath,
+    'ROOT',
+    rootKind === 'n' ? conf1.yaml : HEADERS_ONLY,
+    rootKind === 'a' ? conf1.yaml : HEADERS_ONLY,
+  );
+  return makeNode(
+    dir,
+    subPath,
+    'SUBNODE',
+    subKind === 'n' ? conf2.yaml : HEADERS_ONLY,
+    subKind === 'a' ? conf2.yaml : HEADERS_ONLY,
+  );
 }

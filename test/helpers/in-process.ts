@@ -100,9 +100,7 @@ function capturingWrite(name: StreamName, original: NodeJS.WriteStream['write'])
     const [chunk, encoding, callback] = args;
     if (!capture.closed) {
       capture[name] +=
-        typeof chunk === 'string'
-          ? chunk
-          : capture.decoders[name].write(Buffer.from(chunk as Uint8Array));
+        typeof chunk === 'string' ? chunk : capture.decoders[name].write(Buffer.from(chunk as Uint8Array));
     }
     const done = typeof encoding === 'function' ? encoding : callback;
     if (typeof done === 'function') process.nextTick(done as WriteCallback);

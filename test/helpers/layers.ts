@@ -135,7 +135,10 @@ function sourceFiles(root: string, dir: string): string[] {
 /** `./x.js` written in `from` → the repository-relative source file it names. */
 function resolveRelative(root: string, from: string, specifier: string): string {
   const target = relative(root, resolve(root, dirname(from), specifier));
-  const source = target.replace(/\.js$/, '.ts').replace(/\.cjs$/, '.cts').replace(/\.mjs$/, '.mts');
+  const source = target
+    .replace(/\.js$/, '.ts')
+    .replace(/\.cjs$/, '.cts')
+    .replace(/\.mjs$/, '.mts');
   return existsSync(join(root, source)) ? source : target;
 }
 

@@ -19,7 +19,9 @@ export const REDWRAP_BIN = process.env.REDWRAP_BIN ?? resolve(PACKAGE_ROOT, 'bin
 export const LAUNCHER = join(PACKAGE_ROOT, 'dist/bin/redwrap-launch');
 
 /** A test `skip` value: false when the fast launcher is built (an ELF file), else the reason. */
-export const WITHOUT_FAST_LAUNCHER: false | string = isElf(LAUNCHER) ? false : 'the fast launcher is not built (no C compiler)';
+export const WITHOUT_FAST_LAUNCHER: false | string = isElf(LAUNCHER)
+  ? false
+  : 'the fast launcher is not built (no C compiler)';
 
 function isElf(path: string): boolean {
   const magic = Buffer.alloc(4);
@@ -74,8 +76,7 @@ function redpathOf(args: readonly string[], cwd: string): string | undefined {
     if (['--redpath', '-r', '--rpath', '--rp'].includes(arg)) {
       i += 1;
       found = args[i];
-    }
-    else if (/^--(redpath|rpath|rp)=/.test(arg)) found = arg.slice(arg.indexOf('=') + 1);
+    } else if (/^--(redpath|rpath|rp)=/.test(arg)) found = arg.slice(arg.indexOf('=') + 1);
   }
   return found ? resolve(cwd, found) : undefined;
 }
@@ -129,14 +130,26 @@ export function redwrap(args: string[], opts: RedwrapOptions = {}): Promise<Redw
 }
 
 /** Where the launch cache keeps `leaf`'s plan for this process's user (wrap/launch-cache.ts). */
-export function cachedPlanPath(leaf: string, admin = false, uid = process.getuid!(), env: NodeJS.ProcessEnv = process.env, euid = process.geteuid!()): string {
+export function cachedPlanPath(
+  leaf: string,
+  admin = false,
+  uid = process.getuid!(),
+  env: NodeJS.ProcessEnv = process.env,
+  euid = process.geteuid!(),
+): string {
   const dir = launchCacheDir(euid, { ...env, REDWRAP_NO_CACHE: undefined });
   if (!dir) throw new Error('no launch cache directory for this user');
   return join(dir, planFileName(planKey(leaf, admin, uid)));
 }
 
 /** Removes `leaf`'s cached plans (normal and admin, with their seccomp files) when the test ends. */
-export function forgetCachedPlans(t: TestContext, leaf: string, uid = process.getuid!(), env: NodeJS.ProcessEnv = process.env, euid = process.geteuid!()): void {
+export function forgetCachedPlans(
+  t: TestContext,
+  leaf: string,
+  uid = process.getuid!(),
+  env: NodeJS.ProcessEnv = process.env,
+  euid = process.geteuid!(),
+): void {
   const files = [false, true].map((admin) => cachedPlanPath(leaf, admin, uid, env, euid));
   t.after(() => {
     for (const plan of files) {

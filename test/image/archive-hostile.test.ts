@@ -13,7 +13,15 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { extract as tarExtract } from 'tar-stream';
 import { RedpakError } from '../../src/errors.js';
-import { exportNode, importNode, linkEscapes, MANIFEST_NAME, MAX_ENTRIES, type ArchiveManifest, type ManifestEntry } from '../../src/image/archive.js';
+import {
+  exportNode,
+  importNode,
+  linkEscapes,
+  MANIFEST_NAME,
+  MAX_ENTRIES,
+  type ArchiveManifest,
+  type ManifestEntry,
+} from '../../src/image/archive.js';
 import { pinnedHost } from '../helpers/family.js';
 import type { NodeFamily } from '../pkg/helpers/nodes.js';
 import { listing, makeInstalledFamily, sha, writeTar } from './family.js';
@@ -34,7 +42,13 @@ async function readTar(file: string): Promise<Entry[]> {
       const chunks: Buffer[] = [];
       for await (const c of entry) chunks.push(c as Buffer);
       const h = entry.header;
-      out.push({ name: h.name, type: h.type ?? 'file', mode: h.mode ?? 0, ...(h.type === 'file' ? { content: Buffer.concat(chunks) } : {}), ...(h.linkname ? { linkname: h.linkname } : {}) });
+      out.push({
+        name: h.name,
+        type: h.type ?? 'file',
+        mode: h.mode ?? 0,
+        ...(h.type === 'file' ? { content: Buffer.concat(chunks) } : {}),
+        ...(h.linkname ? { linkname: h.linkname } : {}),
+      });
     }
   })();
   extract.end(readFileSync(file));
@@ -42,9 +56,11 @@ async function readTar(file: string): Promise<Entry[]> {
   return out;
 }
 
-
 /** What to add: a directory, a file (content, mode) or a symlink. */
-type Extra = { dir: string; mode?: number } | { file: string; content?: string; mode?: number } | { link: string; target: string };
+type Extra =
+  | { dir: string; mode?: number }
+  | { file: string; content?: string; mode?: number }
+  | { link: string; target: string };
 
 /** The real archive `base` plus `extras`, appended to the tar and listed in the manifest. */
 async function withExtras(base: string, out: string, extras: Extra[]): Promise<void> {
@@ -61,14 +77,24 @@ async function withExtras(base: string, out: string, extras: Extra[]): Promise<v
       const content = Buffer.from(x.content ?? 'x\n');
       const mode = x.mode ?? 0o644;
       added.push({ name: x.file, type: 'file', mode, content });
-      listed.push({ path: x.file, type: 'file', mode: mode.toString(8).padStart(4, '0'), size: content.length, sha256: sha(content) });
+      listed.push({
+        path: x.file,
+        type: 'file',
+        mode: mode.toString(8).padStart(4, '0'),
+        size: content.length,
+        sha256: sha(content),
+      });
     } else {
       added.push({ name: x.link, type: 'symlink', mode: 0o777, linkname: x.target });
       listed.push({ path: x.link, type: 'symlink', mode: '0777', target: x.target });
     }
   }
   const newManifest = { ...manifest, entries: [...manifest.entries, ...listed] };
-  await writeTar(out, [{ name: MANIFEST_NAME, type: 'file', mode: 0o644, content: Buffer.from(JSON.stringify(newManifest)) }, ...entries.slice(1), ...added]);
+  await writeTar(out, [
+    { name: MANIFEST_NAME, type: 'file', mode: 0o644, content: Buffer.from(JSON.stringify(newManifest)) },
+    ...entries.slice(1),
+    ...added,
+  ]);
 }
 
 describe('redmanager import: hostile archives', () => {
@@ -96,29 +122,63 @@ describe('redmanager import: hostile archives', () => {
       return true;
     });
     assert.ok(!existsSync(dest), 'no node');
-    assert.deepEqual(listing(f.platform).filter((name) => name.startsWith('.redpak-import')), [], 'no staging directory left');
+    assert.deepEqual(
+      listing(f.platform).filter((name) => name.startsWith('.redpak-import')),
+      [],
+      'no staging directory left',
+    );
   }
 
   it('the real archive with a harmless link chain still imports (the control case)', async () => {
     const ok = join(f.dir, 'ok.tar');
-    await withExtras(appTar, ok, [{ link: 's', target: '.' }, { link: 'inside', target: 's/s/usr/../usr' }]);
+    await withExtras(appTar, ok, [
+      { link: 's', target: '.' },
+      { link: 'inside', target: 's/s/usr/../usr' },
+    ]);
     const dest = join(f.platform, 'okchain');
     await importNode({ archive: ok, redpath: dest, host: pinnedHost() });
     assert.ok(existsSync(join(dest, 'inside/bin')));
   });
 
   it('a symlink chain through links already unpacked (s -> ., private -> s/s/s/../../..) is refused', async () => {
-    await refused([{ link: 's', target: '.' }, { link: 'private', target: 's/s/s/../../..' }], /symlink "private" leads outside the node: s\/s\/s\/\.\.\/\.\.\/\.\. climbs above the node/);
+    await refused(
+      [
+        { link: 's', target: '.' },
+        { link: 'private', target: 's/s/s/../../..' },
+      ],
+      /symlink "private" leads outside the node: s\/s\/s\/\.\.\/\.\.\/\.\. climbs above the node/,
+    );
     // The link it goes through may come after it in the archive.
-    await refused([{ link: 'a-private', target: 'z/z/../..' }, { link: 'z', target: '.' }], /symlink "a-private" leads outside the node/);
+    await refused(
+      [
+        { link: 'a-private', target: 'z/z/../..' },
+        { link: 'z', target: '.' },
+      ],
+      /symlink "a-private" leads outside the node/,
+    );
     // Through a link in a subdirectory pointing up.
-    await refused([{ link: 'usr/up', target: '..' }, { link: 'esc', target: 'usr/up/usr/up/../..' }], /symlink "esc" leads outside the node/);
+    await refused(
+      [
+        { link: 'usr/up', target: '..' },
+        { link: 'esc', target: 'usr/up/usr/up/../..' },
+      ],
+      /symlink "esc" leads outside the node/,
+    );
     // A loop.
-    await refused([{ link: 'l1', target: 'l2/x' }, { link: 'l2', target: 'l1' }], /more than 40 links/);
+    await refused(
+      [
+        { link: 'l1', target: 'l2/x' },
+        { link: 'l2', target: 'l1' },
+      ],
+      /more than 40 links/,
+    );
   });
 
-  it('redpak\'s own names (.redpak, .redpak-stage, the lock) are refused at any depth, and anything under them', async () => {
-    await refused([{ dir: '.redpak' }, { file: '.redpak/fast-plan.json' }], /entry "\.redpak\/?" is or is under \.redpak/);
+  it("redpak's own names (.redpak, .redpak-stage, the lock) are refused at any depth, and anything under them", async () => {
+    await refused(
+      [{ dir: '.redpak' }, { file: '.redpak/fast-plan.json' }],
+      /entry "\.redpak\/?" is or is under \.redpak/,
+    );
     await refused([{ dir: '.redpak-stage' }], /is or is under \.redpak-stage/);
     await refused([{ file: '.redpak-transaction.lock' }], /is or is under \.redpak-transaction\.lock/);
     await refused([{ file: 'usr/.redpak' }], /entry "usr\/\.redpak" is or is under \.redpak/);
@@ -139,10 +199,31 @@ describe('redmanager import: hostile archives', () => {
     const bad = join(f.dir, 'many.tar');
     const entries = await readTar(appTar);
     const manifest = JSON.parse(entries[0]!.content!.toString('utf8')) as ArchiveManifest;
-    const many = Array.from({ length: MAX_ENTRIES + 1 }, (_, i) => ({ path: `m${i}`, type: 'directory' as const, mode: '0755' }));
-    await writeTar(bad, [{ name: MANIFEST_NAME, type: 'file', mode: 0o644, content: Buffer.from(JSON.stringify({ ...manifest, entries: [...manifest.entries, ...many] })) }, ...entries.slice(1)]);
-    await assert.rejects(importNode({ archive: bad, redpath: join(f.platform, 'many'), host: pinnedHost() }), (e: unknown) => e instanceof RedpakError && /lists 1000\d+ entries, more than the 1000000/.test(e.message) && e.message.includes(bad));
-    assert.deepEqual(listing(f.platform).filter((name) => name.startsWith('.redpak-import') || name === 'many'), []);
+    const many = Array.from({ length: MAX_ENTRIES + 1 }, (_, i) => ({
+      path: `m${i}`,
+      type: 'directory' as const,
+      mode: '0755',
+    }));
+    await writeTar(bad, [
+      {
+        name: MANIFEST_NAME,
+        type: 'file',
+        mode: 0o644,
+        content: Buffer.from(JSON.stringify({ ...manifest, entries: [...manifest.entries, ...many] })),
+      },
+      ...entries.slice(1),
+    ]);
+    await assert.rejects(
+      importNode({ archive: bad, redpath: join(f.platform, 'many'), host: pinnedHost() }),
+      (e: unknown) =>
+        e instanceof RedpakError &&
+        /lists 1000\d+ entries, more than the 1000000/.test(e.message) &&
+        e.message.includes(bad),
+    );
+    assert.deepEqual(
+      listing(f.platform).filter((name) => name.startsWith('.redpak-import') || name === 'many'),
+      [],
+    );
   });
 
   it('world-writable files and directories are refused (0777 file, 0777 directory)', async () => {
@@ -152,7 +233,7 @@ describe('redmanager import: hostile archives', () => {
   });
 });
 
-describe('export leaves redpak\'s own names out at any depth', () => {
+describe("export leaves redpak's own names out at any depth", () => {
   let f: NodeFamily;
   before(async () => {
     f = await makeInstalledFamily();

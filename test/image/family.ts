@@ -44,14 +44,24 @@ export function listing(dir: string): string[] {
 }
 
 /** Writes a tar from entries (for hand-made bad archives). */
-export async function writeTar(file: string, entries: { name: string; type?: string; mode?: number; content?: Buffer; linkname?: string }[]): Promise<void> {
+export async function writeTar(
+  file: string,
+  entries: { name: string; type?: string; mode?: number; content?: Buffer; linkname?: string }[],
+): Promise<void> {
   const pack = tarPack();
   const chunks: Buffer[] = [];
   pack.on('data', (c) => chunks.push(c as Buffer));
   const ended = new Promise<void>((resolve) => pack.on('end', () => resolve()));
   for (const e of entries) {
     await new Promise<void>((resolve, reject) => {
-      const header = { name: e.name, type: (e.type ?? 'file') as 'file', mode: e.mode ?? 0o644, mtime: new Date(0), linkname: e.linkname, ...(e.content ? { size: e.content.length } : {}) };
+      const header = {
+        name: e.name,
+        type: (e.type ?? 'file') as 'file',
+        mode: e.mode ?? 0o644,
+        mtime: new Date(0),
+        linkname: e.linkname,
+        ...(e.content ? { size: e.content.length } : {}),
+      };
       const cb = (err?: Error | null) => (err ? reject(err) : resolve());
       if (e.content) pack.entry(header, e.content, cb);
       else pack.entry(header, cb);

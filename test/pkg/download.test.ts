@@ -75,10 +75,54 @@ describe('download', () => {
       assert.equal(r.status, 0, r.stderr);
     };
     writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
-    openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=redpak test CA');
-    openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
-    openssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'san.ext');
-    https = createHttpsServer({ key: readFileSync(join(dir, 'server.key')), cert: readFileSync(join(dir, 'server.pem')) }, handler);
+    openssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.pem',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=redpak test CA',
+    );
+    openssl(
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'server.key',
+      '-out',
+      'server.csr',
+      '-subj',
+      '/CN=127.0.0.1',
+    );
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'server.pem',
+      '-days',
+      '2',
+      '-extfile',
+      'san.ext',
+    );
+    https = createHttpsServer(
+      { key: readFileSync(join(dir, 'server.key')), cert: readFileSync(join(dir, 'server.pem')) },
+      handler,
+    );
     httpUrl = `http://127.0.0.1:${await listen(http)}`;
     httpsUrl = `https://127.0.0.1:${await listen(https)}`;
   });
@@ -99,11 +143,17 @@ describe('download', () => {
 
   it('follows redirects, but not forever', async () => {
     assert.ok((await download(`${httpUrl}/moved`)).equals(BODY));
-    await assert.rejects(download(`${httpUrl}/loop`), (e: unknown) => e instanceof DownloadError && /more than 10 redirects/.test(e.message));
+    await assert.rejects(
+      download(`${httpUrl}/loop`),
+      (e: unknown) => e instanceof DownloadError && /more than 10 redirects/.test(e.message),
+    );
   });
 
   it('reports an HTTP error with its status, and a cut body as cut', async () => {
-    await assert.rejects(download(`${httpUrl}/missing`), (e: unknown) => e instanceof DownloadError && e.status === 404 && !e.cut);
+    await assert.rejects(
+      download(`${httpUrl}/missing`),
+      (e: unknown) => e instanceof DownloadError && e.status === 404 && !e.cut,
+    );
     await assert.rejects(download(`${httpUrl}/cut`), (e: unknown) => e instanceof DownloadError && e.cut);
   });
 
@@ -115,7 +165,10 @@ describe('download', () => {
 
   it('a stalled transfer (no byte for the timeout) fails, even after the body started', async () => {
     const started = Date.now();
-    await assert.rejects(download(`${httpUrl}/drip`, { timeoutSeconds: 1 }), (e: unknown) => e instanceof DownloadError && e.failure === 'stalled');
+    await assert.rejects(
+      download(`${httpUrl}/drip`, { timeoutSeconds: 1 }),
+      (e: unknown) => e instanceof DownloadError && e.failure === 'stalled',
+    );
     assert.ok(Date.now() - started < 5000);
   });
 
@@ -129,9 +182,15 @@ describe('download', () => {
   });
 
   it('refuses a body larger than allowed: announced, or endless without a length', async () => {
-    await assert.rejects(download(`${httpUrl}/big-announced`, { maxBytes: 4096 }), (e: unknown) => e instanceof DownloadError && e.failure === 'too-large' && /announces 5000 bytes/.test(e.message));
+    await assert.rejects(
+      download(`${httpUrl}/big-announced`, { maxBytes: 4096 }),
+      (e: unknown) => e instanceof DownloadError && e.failure === 'too-large' && /announces 5000 bytes/.test(e.message),
+    );
     const before = process.memoryUsage().rss;
-    await assert.rejects(download(`${httpUrl}/endless`, { maxBytes: 1024 * 1024 }), (e: unknown) => e instanceof DownloadError && e.failure === 'too-large');
+    await assert.rejects(
+      download(`${httpUrl}/endless`, { maxBytes: 1024 * 1024 }),
+      (e: unknown) => e instanceof DownloadError && e.failure === 'too-large',
+    );
     assert.ok(process.memoryUsage().rss - before < 256 * 1024 * 1024);
   });
 
@@ -140,7 +199,10 @@ describe('download', () => {
       const controller = new AbortController();
       const started = Date.now();
       setTimeout(() => controller.abort(), 200);
-      await assert.rejects(download(`${httpUrl}/silent`, { timeoutSeconds, signal: controller.signal }), (e: unknown) => e instanceof DownloadError && e.failure === 'interrupted');
+      await assert.rejects(
+        download(`${httpUrl}/silent`, { timeoutSeconds, signal: controller.signal }),
+        (e: unknown) => e instanceof DownloadError && e.failure === 'interrupted',
+      );
       const took = Date.now() - started;
       assert.ok(took < 200 + 100, `took ${took} ms`);
     }
@@ -149,11 +211,17 @@ describe('download', () => {
     const pending = download(`${httpUrl}/drip`, { signal: controller.signal });
     setTimeout(() => controller.abort(), 100);
     await assert.rejects(pending, (e: unknown) => e instanceof DownloadError && e.failure === 'interrupted');
-    await assert.rejects(download(`${httpUrl}/file`, { signal: AbortSignal.abort() }), (e: unknown) => e instanceof DownloadError && e.failure === 'interrupted');
+    await assert.rejects(
+      download(`${httpUrl}/file`, { signal: AbortSignal.abort() }),
+      (e: unknown) => e instanceof DownloadError && e.failure === 'interrupted',
+    );
   });
 
   it('https: refuses an unknown authority; trusts it through sslcacert or the environment; sslverify=false skips the check', async () => {
-    await assert.rejects(download(`${httpsUrl}/file`), (e: unknown) => !(e instanceof DownloadError) && /certificate/i.test((e as Error).message));
+    await assert.rejects(
+      download(`${httpsUrl}/file`),
+      (e: unknown) => !(e instanceof DownloadError) && /certificate/i.test((e as Error).message),
+    );
     assert.ok((await download(`${httpsUrl}/file`, { tls: { caFiles: [ca] } })).equals(BODY));
     assert.ok((await download(`${httpsUrl}/file`, { tls: { verify: false } })).equals(BODY));
     process.env.REDPAK_EXTRA_CA_CERTS = ca;

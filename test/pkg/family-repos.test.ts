@@ -8,7 +8,7 @@ import { familyRepos } from '../../src/pkg/repos.js';
 import { makeNode, pinnedHost, tempDir } from '../helpers/family.js';
 
 describe('familyRepos', () => {
-  it('takes the family .repo files, then each given directory, a relative one from the caller\'s directory', (t) => {
+  it("takes the family .repo files, then each given directory, a relative one from the caller's directory", (t) => {
     const dir = tempDir(t);
     const node = makeNode(dir, join(dir, 'app'), 'app', 'headers:\n  alias: app\n');
     mkdirSync(join(node, 'etc/yum.repos.d'), { recursive: true });

@@ -14,7 +14,8 @@ import { installedNames } from './helpers/family.js';
 import { makeNodeFamily, snapshotNode, type NodeFamily } from './helpers/nodes.js';
 
 /** The node as a snapshot, without the generations themselves. */
-const state = (node: string) => Object.fromEntries(Object.entries(snapshotNode(node)).filter(([path]) => !path.startsWith('.redpak')));
+const state = (node: string) =>
+  Object.fromEntries(Object.entries(snapshotNode(node)).filter(([path]) => !path.startsWith('.redpak')));
 
 describe('generations', () => {
   let f: NodeFamily;
@@ -37,8 +38,16 @@ describe('generations', () => {
 
     // Back before the last transaction: libredfoo 1.0 again, with its own file content.
     const last = await dnf.rollback({ redpath: f.platform });
-    assert.deepEqual(last.undone.map((g) => g.id), [gens[2].id]);
-    assert.deepEqual((await dnf.list({ redpath: f.platform, scope: 'installed' })).map((p) => p.nevra).filter((n) => n.startsWith('libredfoo')), ['libredfoo-1.0-1.x86_64']);
+    assert.deepEqual(
+      last.undone.map((g) => g.id),
+      [gens[2].id],
+    );
+    assert.deepEqual(
+      (await dnf.list({ redpath: f.platform, scope: 'installed' }))
+        .map((p) => p.nevra)
+        .filter((n) => n.startsWith('libredfoo')),
+      ['libredfoo-1.0-1.x86_64'],
+    );
 
     // Back before the second one: exactly the node with only the library.
     await dnf.rollback({ redpath: f.platform, id: gens[1].id });
@@ -54,7 +63,10 @@ describe('generations', () => {
     assert.equal((await dnf.install({ redpath: f.app, specs: ['redhello'] })).status, 'done');
     const before = state(f.platform);
     const [libraryGeneration] = dnf.generations({ redpath: f.platform });
-    await assert.rejects(dnf.rollback({ redpath: f.platform, id: libraryGeneration.id }), /would break its descendants:[\s\S]*redhello/);
+    await assert.rejects(
+      dnf.rollback({ redpath: f.platform, id: libraryGeneration.id }),
+      /would break its descendants:[\s\S]*redhello/,
+    );
     assert.deepEqual(state(f.platform), before);
     assert.equal((await dnf.remove({ redpath: f.app, specs: ['redhello'] })).status, 'done');
     await dnf.rollback({ redpath: f.platform, id: libraryGeneration.id });
@@ -72,7 +84,10 @@ describe('generations', () => {
     const newest = all.at(-1)!;
     dnf.markGoodGeneration({ redpath: f.app, id: good.id });
     const removed = pruneGenerations(f.app, 1);
-    assert.deepEqual(removed, all.filter((g) => g.id !== good.id && g.id !== newest.id).map((g) => g.id));
+    assert.deepEqual(
+      removed,
+      all.filter((g) => g.id !== good.id && g.id !== newest.id).map((g) => g.id),
+    );
     assert.deepEqual(
       listGenerations(f.app).map((g) => [g.id, Boolean(g.good)]),
       [

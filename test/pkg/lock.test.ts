@@ -63,27 +63,30 @@ describe('family lock', () => {
     try {
       await untilHeld(holder);
       writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ pid: 999999, command: 'dead', since: 'before' }));
-      await assert.rejects(acquireFamilyLock(dir, { command: 'second' }), (e: unknown) => e instanceof RedpakError && e.code === 'lock-busy');
+      await assert.rejects(
+        acquireFamilyLock(dir, { command: 'second' }),
+        (e: unknown) => e instanceof RedpakError && e.code === 'lock-busy',
+      );
       assert.ok(lockIsHeld(join(dir, LOCK_FILE)));
     } finally {
       holder.kill('SIGKILL');
     }
   });
 
-  it('a SIGKILLed holder\'s lock is free at once: no stale lock, even with its owner line left in the file', async () => {
+  it("a SIGKILLed holder's lock is free at once: no stale lock, even with its owner line left in the file", async () => {
     const holder = contender(dir, 'await new Promise((r) => setTimeout(r, 30000));');
     await untilHeld(holder);
     const gone = new Promise((r) => holder.on('close', r));
     holder.kill('SIGKILL');
     await gone;
-    assert.match(readFileSync(join(dir, LOCK_FILE), 'utf8'), /test contender/, 'the dead owner\'s line is still there');
+    assert.match(readFileSync(join(dir, LOCK_FILE), 'utf8'), /test contender/, "the dead owner's line is still there");
     const lock = await acquireFamilyLock(dir, { command: 'next' });
     assert.ok(existsSync(join(dir, LOCK_FILE)));
     lock.release();
     assert.ok(!lockIsHeld(join(dir, LOCK_FILE)), 'released, file kept');
   });
 
-  it('8 contenders over a dead owner\'s lock each get it alone: a read-modify-write counter loses no increment', async () => {
+  it("8 contenders over a dead owner's lock each get it alone: a read-modify-write counter loses no increment", async () => {
     const file = join(dir, LOCK_FILE);
     // What the old lock took over: a dead pid's owner line.
     writeFileSync(file, JSON.stringify({ pid: 999999, command: 'killed', since: 'before' }));
@@ -97,7 +100,9 @@ describe('family lock', () => {
       // Dies holding it, as a killed transaction does: every hand-over is over a dead owner's lock.
       process.exit(0);`;
     const children = Array.from({ length: 8 }, () => contender(dir, body, 60));
-    const codes = await Promise.all(children.map((c) => new Promise<number>((res) => c.on('close', (code) => res(code ?? -1)))));
+    const codes = await Promise.all(
+      children.map((c) => new Promise<number>((res) => c.on('close', (code) => res(code ?? -1)))),
+    );
     assert.deepEqual(codes, Array(8).fill(0));
     assert.equal(readFileSync(counter, 'utf8'), '8');
   });
@@ -108,7 +113,10 @@ describe('family lock', () => {
       const target = join(other, 'precious');
       writeFileSync(target, 'precious\n');
       symlinkSync(target, join(other, LOCK_FILE));
-      await assert.rejects(acquireFamilyLock(other, { command: 'x' }), (e: unknown) => e instanceof RedpakError && e.code === 'io' && e.message.includes(LOCK_FILE));
+      await assert.rejects(
+        acquireFamilyLock(other, { command: 'x' }),
+        (e: unknown) => e instanceof RedpakError && e.code === 'io' && e.message.includes(LOCK_FILE),
+      );
       assert.equal(readFileSync(target, 'utf8'), 'precious\n');
       assert.ok(lstatSync(join(other, LOCK_FILE)).isSymbolicLink());
     } finally {
@@ -124,14 +132,26 @@ describe('family lock under contention, through redwrap-dnf', () => {
   });
   after(() => f.cleanup());
 
-  it('8 installs started at once over a dead owner\'s lock: every one reported installed is in the database', async () => {
-    writeFileSync(join(f.sys, LOCK_FILE), JSON.stringify({ pid: 999999, command: 'redwrap-dnf install killed', since: 'before' }));
+  it("8 installs started at once over a dead owner's lock: every one reported installed is in the database", async () => {
+    writeFileSync(
+      join(f.sys, LOCK_FILE),
+      JSON.stringify({ pid: 999999, command: 'redwrap-dnf install killed', since: 'before' }),
+    );
     const names = Array.from({ length: 8 }, (_, i) => `redlock${i}`);
-    const rpms = names.map((n) => buildTestRpm(n, `%install\nmkdir -p %{buildroot}/usr/share/${n}\necho ${n} > %{buildroot}/usr/share/${n}/data\n%files\n/usr/share/${n}/data\n`));
+    const rpms = names.map((n) =>
+      buildTestRpm(
+        n,
+        `%install\nmkdir -p %{buildroot}/usr/share/${n}\necho ${n} > %{buildroot}/usr/share/${n}/data\n%files\n/usr/share/${n}/data\n`,
+      ),
+    );
     const runs = rpms.map(
       (rpm) =>
         new Promise<{ status: number | null; stdout: string; stderr: string }>((res) => {
-          const child = spawn(join(PACKAGE_ROOT, 'bin', 'redwrap-dnf'), ['--redpath', f.app, '-y', '--lock-wait', '300', 'install', rpm], { stdio: ['ignore', 'pipe', 'pipe'] });
+          const child = spawn(
+            join(PACKAGE_ROOT, 'bin', 'redwrap-dnf'),
+            ['--redpath', f.app, '-y', '--lock-wait', '300', 'install', rpm],
+            { stdio: ['ignore', 'pipe', 'pipe'] },
+          );
           let stdout = '';
           let stderr = '';
           child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -140,7 +160,9 @@ describe('family lock under contention, through redwrap-dnf', () => {
         }),
     );
     const results = await Promise.all(runs);
-    const reported = names.filter((n, i) => results[i]!.status === 0 && new RegExp(`Installed: ${n}-1\\.0-1`).test(results[i]!.stdout));
+    const reported = names.filter(
+      (n, i) => results[i]!.status === 0 && new RegExp(`Installed: ${n}-1\\.0-1`).test(results[i]!.stdout),
+    );
     assert.deepEqual(reported, names, results.map((r) => r.stderr).join('\n'));
     assert.deepEqual(await installedNames(f.app), names);
     for (const n of names) assert.equal(readFileSync(join(f.app, `usr/share/${n}/data`), 'utf8'), `${n}\n`);

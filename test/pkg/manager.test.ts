@@ -5,7 +5,16 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { RedpakError } from '../../src/errors.js';
@@ -19,15 +28,29 @@ import { STAGE_DIR } from '../../src/pkg/view.js';
 import { pinnedHost } from '../helpers/family.js';
 import { holdLock, lockIsHeld } from '../helpers/lock-holder.js';
 import { fixtureRepo, installedNames, rpmFile } from './helpers/family.js';
-import { buildTestRpm, hostCapabilities, makeNodeFamily, serveDirectory, snapshotNode, writeRepoFile, type NodeFamily } from './helpers/nodes.js';
+import {
+  buildTestRpm,
+  hostCapabilities,
+  makeNodeFamily,
+  serveDirectory,
+  snapshotNode,
+  writeRepoFile,
+  type NodeFamily,
+} from './helpers/nodes.js';
 
-const isError = (code: string, ...parts: (string | RegExp)[]) => (e: unknown) => {
-  assert.ok(e instanceof RedpakError, `expected a RedpakError, got ${String(e)}`);
-  assert.equal(e.code, code, e.message);
-  for (const p of parts) assert.ok(typeof p === 'string' ? e.message.includes(p) : p.test(e.message), `${e.message}\n  should contain ${p}`);
-  assert.ok(e.hint, 'errors say what to do next');
-  return true;
-};
+const isError =
+  (code: string, ...parts: (string | RegExp)[]) =>
+  (e: unknown) => {
+    assert.ok(e instanceof RedpakError, `expected a RedpakError, got ${String(e)}`);
+    assert.equal(e.code, code, e.message);
+    for (const p of parts)
+      assert.ok(
+        typeof p === 'string' ? e.message.includes(p) : p.test(e.message),
+        `${e.message}\n  should contain ${p}`,
+      );
+    assert.ok(e.hint, 'errors say what to do next');
+    return true;
+  };
 
 describe('rules 1–5 through the manager', () => {
   let f: NodeFamily;
@@ -41,7 +64,10 @@ describe('rules 1–5 through the manager', () => {
   it('rule 1: installs only redhello in app, the library and config coming from platform, /bin/sh and libc from the system node', async () => {
     const before = snapshotNode(f.platform);
     const r = await dnf.install({ redpath: f.app, specs: ['redhello'] });
-    assert.deepEqual(r.packages.map((p) => `${p.action} ${p.nevra} ${p.repo}`), ['install redhello-1.0-1.x86_64 fixtures']);
+    assert.deepEqual(
+      r.packages.map((p) => `${p.action} ${p.nevra} ${p.repo}`),
+      ['install redhello-1.0-1.x86_64 fixtures'],
+    );
     assert.deepEqual(await installedNames(f.app), ['redhello']);
     assert.ok(existsSync(join(f.app, 'usr/bin/redhello')));
     assert.deepEqual(snapshotNode(f.platform), before, 'the ancestor is untouched');
@@ -54,22 +80,34 @@ describe('rules 1–5 through the manager', () => {
 
   it('rule 2: refuses libredfoo in app naming the package and the ancestor, before touching anything; --forcenode overrides', async () => {
     const before = snapshotNode(f.app);
-    await assert.rejects(dnf.install({ redpath: f.app, specs: ['libredfoo'] }), isError('family-rule', 'libredfoo', f.platform));
+    await assert.rejects(
+      dnf.install({ redpath: f.app, specs: ['libredfoo'] }),
+      isError('family-rule', 'libredfoo', f.platform),
+    );
     assert.deepEqual(snapshotNode(f.app), before);
     const forced = await dnf.install({ redpath: f.app, specs: ['libredfoo-2.0'], forcenode: true });
-    assert.deepEqual(forced.packages.map((p) => p.nevra), ['libredfoo-2.0-1.x86_64']);
+    assert.deepEqual(
+      forced.packages.map((p) => p.nevra),
+      ['libredfoo-2.0-1.x86_64'],
+    );
     assert.deepEqual(await installedNames(f.app), ['libredfoo', 'redhello']);
     await dnf.remove({ redpath: f.app, specs: ['libredfoo'] });
     assert.deepEqual(await installedNames(f.app), ['redhello']);
   });
 
   it('rule 2 also covers a local .rpm file given by path', async () => {
-    await assert.rejects(dnf.install({ redpath: f.app, specs: [await rpmFile('libredfoo-2.0')] }), isError('family-rule', 'libredfoo', f.platform));
+    await assert.rejects(
+      dnf.install({ redpath: f.app, specs: [await rpmFile('libredfoo-2.0')] }),
+      isError('family-rule', 'libredfoo', f.platform),
+    );
   });
 
   it('rule 3: remove, upgrade, reinstall and downgrade of an ancestor package are refused from app', async () => {
     const before = snapshotNode(f.platform);
-    await assert.rejects(dnf.remove({ redpath: f.app, specs: ['libredfoo'] }), isError('family-rule', 'libredfoo-1.0-1.x86_64', f.platform, 'read-only'));
+    await assert.rejects(
+      dnf.remove({ redpath: f.app, specs: ['libredfoo'] }),
+      isError('family-rule', 'libredfoo-1.0-1.x86_64', f.platform, 'read-only'),
+    );
     await assert.rejects(dnf.upgrade({ redpath: f.app, specs: ['libredfoo'] }), isError('family-rule', f.platform));
     await assert.rejects(dnf.reinstall({ redpath: f.app, specs: ['redfoo-conf'] }), isError('family-rule', f.platform));
     assert.equal((await dnf.upgrade({ redpath: f.app })).status, 'nothing-to-do', 'upgrade-all leaves ancestors alone');
@@ -84,7 +122,10 @@ describe('rules 1–5 through the manager', () => {
     );
     // redpinned in app pins libredfoo < 2.0: the upgrade in platform would break it.
     await dnf.install({ redpath: f.app, specs: ['redpinned'] });
-    await assert.rejects(dnf.upgrade({ redpath: f.platform, specs: ['libredfoo'] }), isError('family-rule', f.app, 'redpinned-1.0-1.noarch', 'libredfoo < 2.0'));
+    await assert.rejects(
+      dnf.upgrade({ redpath: f.platform, specs: ['libredfoo'] }),
+      isError('family-rule', f.app, 'redpinned-1.0-1.noarch', 'libredfoo < 2.0'),
+    );
     assert.deepEqual(snapshotNode(f.platform), before);
     await dnf.remove({ redpath: f.app, specs: ['redpinned'] });
   });
@@ -94,7 +135,12 @@ describe('rules 1–5 through the manager', () => {
     try {
       await dnf.install({ redpath: g.platform, specs: ['libredfoo-2.0', 'redfoo-conf'] });
       await assert.rejects(dnf.install({ redpath: g.app, specs: ['redcompat'] }), (e: unknown) => {
-        isError('solver', /Problem: /, /redcompat-1\.0-1\.noarch conflicts with libredfoo >= 2\.0 provided by libredfoo-2\.0-1\.x86_64/, 'Possible solutions:')(e);
+        isError(
+          'solver',
+          /Problem: /,
+          /redcompat-1\.0-1\.noarch conflicts with libredfoo >= 2\.0 provided by libredfoo-2\.0-1\.x86_64/,
+          'Possible solutions:',
+        )(e);
         return true;
       });
     } finally {
@@ -103,7 +149,8 @@ describe('rules 1–5 through the manager', () => {
   });
 
   it('rule 5 for files: a package owning a file that a package of an ancestor or of a descendant has is refused, in both directions', async () => {
-    const body = (name: string) => `%install\nmkdir -p %{buildroot}/usr/share/redshared\necho ${name} > %{buildroot}/usr/share/redshared/file\n%files\n/usr/share/redshared/file\n`;
+    const body = (name: string) =>
+      `%install\nmkdir -p %{buildroot}/usr/share/redshared\necho ${name} > %{buildroot}/usr/share/redshared/file\n%files\n/usr/share/redshared/file\n`;
     const first = buildTestRpm('redfilea', body('a'));
     const second = buildTestRpm('redfileb', body('b'));
     const g = await makeNodeFamily();
@@ -112,17 +159,34 @@ describe('rules 1–5 through the manager', () => {
       const before = snapshotNode(g.app);
       await assert.rejects(
         dnf.install({ redpath: g.app, specs: [second] }),
-        isError('family-rule', 'file /usr/share/redshared/file of redfileb-1.0-1.noarch conflicts with the file of redfilea-1.0-1.noarch', `ancestor node ${g.platform}`),
+        isError(
+          'family-rule',
+          'file /usr/share/redshared/file of redfileb-1.0-1.noarch conflicts with the file of redfilea-1.0-1.noarch',
+          `ancestor node ${g.platform}`,
+        ),
       );
       assert.deepEqual(snapshotNode(g.app), before);
       await dnf.remove({ redpath: g.platform, specs: ['redfilea'] });
       await dnf.install({ redpath: g.app, specs: [second] });
-      await assert.rejects(dnf.install({ redpath: g.platform, specs: [first] }), isError('family-rule', `descendant node ${g.app}`, 'redfileb-1.0-1.noarch has file /usr/share/redshared/file'));
+      await assert.rejects(
+        dnf.install({ redpath: g.platform, specs: [first] }),
+        isError('family-rule', `descendant node ${g.app}`, 'redfileb-1.0-1.noarch has file /usr/share/redshared/file'),
+      );
       // On a merged-/usr host, /bin/x and /usr/bin/x are one file in a node.
       if (lstatSync('/bin').isSymbolicLink()) {
-        const bin = (name: string, dir: string) => buildTestRpm(name, `%install\nmkdir -p %{buildroot}${dir}\necho ${name} > %{buildroot}${dir}/redtwice\n%files\n${dir}/redtwice\n`);
+        const bin = (name: string, dir: string) =>
+          buildTestRpm(
+            name,
+            `%install\nmkdir -p %{buildroot}${dir}\necho ${name} > %{buildroot}${dir}/redtwice\n%files\n${dir}/redtwice\n`,
+          );
         await dnf.install({ redpath: g.platform, specs: [bin('redusrbin', '/usr/bin')] });
-        await assert.rejects(dnf.install({ redpath: g.app, specs: [bin('redbin', '/bin')] }), isError('family-rule', 'file /bin/redtwice of redbin-1.0-1.noarch conflicts with the file of redusrbin-1.0-1.noarch'));
+        await assert.rejects(
+          dnf.install({ redpath: g.app, specs: [bin('redbin', '/bin')] }),
+          isError(
+            'family-rule',
+            'file /bin/redtwice of redbin-1.0-1.noarch conflicts with the file of redusrbin-1.0-1.noarch',
+          ),
+        );
       }
     } finally {
       g.cleanup();
@@ -134,7 +198,10 @@ describe('rules 1–5 through the manager', () => {
     try {
       await dnf.install({ redpath: g.app, specs: ['redcompat'] });
       const before = snapshotNode(g.platform);
-      await assert.rejects(dnf.install({ redpath: g.platform, specs: ['libredfoo-2.0'] }), isError('family-rule', g.app, 'redcompat-1.0-1.noarch', 'conflicts'));
+      await assert.rejects(
+        dnf.install({ redpath: g.platform, specs: ['libredfoo-2.0'] }),
+        isError('family-rule', g.app, 'redcompat-1.0-1.noarch', 'conflicts'),
+      );
       assert.deepEqual(snapshotNode(g.platform), before);
     } finally {
       g.cleanup();
@@ -155,8 +222,14 @@ describe('rule 1: the host database one level above a --no-system-node root', ()
       await registerHostProvides(f.dir, await hostCapabilities());
       await installPackages(f.dir, [await rpmFile('libredfoo-1.0'), await rpmFile('redfoo-conf')], { justdb: true });
       const r = await dnf.install({ redpath: top, specs: ['redhello'] });
-      assert.deepEqual(r.packages.map((p) => p.name), ['redhello']);
-      await assert.rejects(dnf.install({ redpath: top, specs: ['libredfoo'] }), isError('family-rule', 'libredfoo', f.dir));
+      assert.deepEqual(
+        r.packages.map((p) => p.name),
+        ['redhello'],
+      );
+      await assert.rejects(
+        dnf.install({ redpath: top, specs: ['libredfoo'] }),
+        isError('family-rule', 'libredfoo', f.dir),
+      );
     } finally {
       f.cleanup();
     }
@@ -170,15 +243,25 @@ describe('rule 6: repositories', () => {
   });
   after(() => f.cleanup());
 
-  it('inherits the closest ancestor\'s .repo files, caches metadata in the configured cachedir (the system node\'s), and verifies it', async () => {
+  it("inherits the closest ancestor's .repo files, caches metadata in the configured cachedir (the system node's), and verifies it", async () => {
     writeRepoFile(f.sys, 'fx', `file://${(await fixtureRepo()).repoDir}`);
-    assert.deepEqual(dnf.repolist({ redpath: f.app }).map((r) => [r.id, r.definedBy]), [['fx', f.sys]]);
+    assert.deepEqual(
+      dnf.repolist({ redpath: f.app }).map((r) => [r.id, r.definedBy]),
+      [['fx', f.sys]],
+    );
     const made = await dnf.makecache({ redpath: f.app });
-    assert.equal(made.cacheDir, join(f.sys, 'var/cache/dnf'), 'system template: cachedir $NODE_PATH/var/cache/dnf, expanded in the system node');
+    assert.equal(
+      made.cacheDir,
+      join(f.sys, 'var/cache/dnf'),
+      'system template: cachedir $NODE_PATH/var/cache/dnf, expanded in the system node',
+    );
     assert.ok(readdirSync(join(made.cacheDir, 'fx/repodata')).some((n) => n.endsWith('primary.xml.gz')));
     // The leaf's own .repo files win over the ancestor's.
     writeRepoFile(f.app, 'own', `file://${(await fixtureRepo()).repoDir}`);
-    assert.deepEqual(dnf.repolist({ redpath: f.app }).map((r) => r.id), ['own']);
+    assert.deepEqual(
+      dnf.repolist({ redpath: f.app }).map((r) => r.id),
+      ['own'],
+    );
     const cleaned = await dnf.clean({ redpath: f.app });
     assert.deepEqual(cleaned.removed, []);
     const cleanedSys = await dnf.clean({ redpath: f.platform });
@@ -192,17 +275,28 @@ describe('rule 6: repositories', () => {
     try {
       writeRepoFile(f.platform, 'web', server.url, { metadata_expire: 'never' });
       assert.equal((await dnf.install({ redpath: f.platform, specs: ['redfoo-conf'] })).status, 'done');
-      const present = () => ['web/repodata', 'web/redpak-cache.json', 'web/packages', '@solv'].filter((p) => existsSync(join(cache, p)));
+      const present = () =>
+        ['web/repodata', 'web/redpak-cache.json', 'web/packages', '@solv'].filter((p) => existsSync(join(cache, p)));
       assert.deepEqual(present(), ['web/repodata', 'web/redpak-cache.json', 'web/packages', '@solv']);
 
       const expired = await dnf.clean({ redpath: f.platform, kind: 'expire-cache' });
       assert.deepEqual([expired.expired, expired.removed], [['web'], []]);
-      assert.deepEqual((await dnf.makecache({ redpath: f.platform })).repos.map((r) => r.fetched), [true], 'expired metadata is checked again');
-      assert.deepEqual((await dnf.makecache({ redpath: f.platform })).repos.map((r) => r.fetched), [false]);
+      assert.deepEqual(
+        (await dnf.makecache({ redpath: f.platform })).repos.map((r) => r.fetched),
+        [true],
+        'expired metadata is checked again',
+      );
+      assert.deepEqual(
+        (await dnf.makecache({ redpath: f.platform })).repos.map((r) => r.fetched),
+        [false],
+      );
 
       assert.deepEqual((await dnf.clean({ redpath: f.platform, kind: 'dbcache' })).removed, [join(cache, '@solv')]);
       assert.deepEqual(present(), ['web/repodata', 'web/redpak-cache.json', 'web/packages']);
-      assert.deepEqual((await dnf.clean({ redpath: f.platform, kind: 'metadata' })).removed, [join(web, 'repodata'), join(web, 'redpak-cache.json')]);
+      assert.deepEqual((await dnf.clean({ redpath: f.platform, kind: 'metadata' })).removed, [
+        join(web, 'repodata'),
+        join(web, 'redpak-cache.json'),
+      ]);
       assert.deepEqual(present(), ['web/packages'], 'downloaded packages stay');
       assert.deepEqual((await dnf.clean({ redpath: f.platform, kind: 'packages' })).removed, [join(web, 'packages')]);
       assert.equal((await dnf.makecache({ redpath: f.platform })).repos[0]!.fetched, true);
@@ -223,18 +317,27 @@ describe('rule 6: repositories', () => {
       assert.equal(r.status, 'done');
       assert.ok(r.downloaded > 0);
       assert.ok(server.hits.includes('/packages/redfoo-conf-1.0-1.noarch.rpm'));
-      assert.ok(existsSync(join(f.sys, 'var/cache/dnf/web/packages/redfoo-conf-1.0-1.noarch.rpm')), 'package cached in the cachedir');
+      assert.ok(
+        existsSync(join(f.sys, 'var/cache/dnf/web/packages/redfoo-conf-1.0-1.noarch.rpm')),
+        'package cached in the cachedir',
+      );
       assert.ok(existsSync(join(f.platform, 'etc/redfoo.conf')));
 
       const before = snapshotNode(f.platform);
       server.corrupt(/libredfoo-1\.0/);
-      await assert.rejects(dnf.install({ redpath: f.platform, specs: ['libredfoo-1.0'] }), isError('package', 'libredfoo-1.0-1.x86_64', 'checksum mismatch'));
+      await assert.rejects(
+        dnf.install({ redpath: f.platform, specs: ['libredfoo-1.0'] }),
+        isError('package', 'libredfoo-1.0-1.x86_64', 'checksum mismatch'),
+      );
       assert.deepEqual(snapshotNode(f.platform), before);
 
       // An unchanged repomd.xml keeps the cache; once it is dropped, the corrupted primary is caught.
       server.corrupt(/primary\.xml/);
       await dnf.clean({ redpath: f.platform });
-      await assert.rejects(dnf.install({ redpath: f.platform, specs: ['redscript'] }), isError('package', 'repository web', 'primary.xml.gz', 'checksum mismatch'));
+      await assert.rejects(
+        dnf.install({ redpath: f.platform, specs: ['redscript'] }),
+        isError('package', 'repository web', 'primary.xml.gz', 'checksum mismatch'),
+      );
       assert.deepEqual(snapshotNode(f.platform), before);
     } finally {
       await server.close();
@@ -249,7 +352,10 @@ describe('rule 6: repositories', () => {
     await dnf.makecache({ redpath: f.app, noRepoFiles: false });
     await server.close();
     const before = snapshotNode(f.app);
-    await assert.rejects(dnf.install({ redpath: f.app, specs: ['redlegacy'] }), isError('package', 'cannot download', 'redlegacy'));
+    await assert.rejects(
+      dnf.install({ redpath: f.app, specs: ['redlegacy'] }),
+      isError('package', 'cannot download', 'redlegacy'),
+    );
     assert.deepEqual(snapshotNode(f.app), before);
   });
 
@@ -258,16 +364,30 @@ describe('rule 6: repositories', () => {
     if (!repo.signing) return t.skip(`signing unavailable: ${repo.signingUnavailable}`);
     const g = await makeNodeFamily({ repoFile: false });
     try {
-      writeRepoFile(g.sys, 'signed', `file://${repo.signing.signedRepoDir}`, { gpgkey: `file://${repo.signing.publicKey}` });
-      writeFileSync(join(g.sys, 'etc/yum.repos.d/signed.repo'), readFileSync(join(g.sys, 'etc/yum.repos.d/signed.repo'), 'utf8').replace('gpgcheck=0', 'gpgcheck=1'));
+      writeRepoFile(g.sys, 'signed', `file://${repo.signing.signedRepoDir}`, {
+        gpgkey: `file://${repo.signing.publicKey}`,
+      });
+      writeFileSync(
+        join(g.sys, 'etc/yum.repos.d/signed.repo'),
+        readFileSync(join(g.sys, 'etc/yum.repos.d/signed.repo'), 'utf8').replace('gpgcheck=0', 'gpgcheck=1'),
+      );
       writeRepoFile(g.sys, 'unsigned', `file://${repo.repoDir}`, { gpgkey: `file://${repo.signing.publicKey}` });
-      writeFileSync(join(g.sys, 'etc/yum.repos.d/unsigned.repo'), readFileSync(join(g.sys, 'etc/yum.repos.d/unsigned.repo'), 'utf8').replace('gpgcheck=0', 'gpgcheck=1'));
+      writeFileSync(
+        join(g.sys, 'etc/yum.repos.d/unsigned.repo'),
+        readFileSync(join(g.sys, 'etc/yum.repos.d/unsigned.repo'), 'utf8').replace('gpgcheck=0', 'gpgcheck=1'),
+      );
       const ok = await dnf.install({ redpath: g.app, specs: ['redsigned'] });
       assert.equal(ok.status, 'done');
       const before = snapshotNode(g.app);
-      await assert.rejects(dnf.install({ redpath: g.app, specs: ['redscript'] }), isError('package', 'redscript', 'signature'));
+      await assert.rejects(
+        dnf.install({ redpath: g.app, specs: ['redscript'] }),
+        isError('package', 'redscript', 'signature'),
+      );
       assert.deepEqual(snapshotNode(g.app), before);
-      assert.ok(!(await queryPackages(g.app, { includeKeys: true })).some((p) => p.name === 'gpg-pubkey'), 'keys never enter the node database');
+      assert.ok(
+        !(await queryPackages(g.app, { includeKeys: true })).some((p) => p.name === 'gpg-pubkey'),
+        'keys never enter the node database',
+      );
     } finally {
       g.cleanup();
     }
@@ -281,33 +401,45 @@ describe('rule 7: scriptlets in the family view', () => {
   });
   after(() => f.cleanup());
 
-  it('runs %pre/%post with the family\'s /bin/sh (the node has none) and keeps their effects in the node', async () => {
+  it("runs %pre/%post with the family's /bin/sh (the node has none) and keeps their effects in the node", async () => {
     assert.ok(!existsSync(join(f.app, 'bin/sh')) && !existsSync(join(f.app, 'usr/bin/sh')));
     const r = await dnf.install({ redpath: f.app, specs: ['redscript'] });
     assert.deepEqual(r.warnings, []);
     assert.equal(readFileSync(join(f.app, 'var/lib/redscript/post.marker'), 'utf8').trim(), 'post');
     assert.ok(existsSync(join(f.app, 'var/lib/redscript/pre.marker')));
-    assert.ok(!existsSync(join(f.platform, 'var/lib/redscript')) && !existsSync(join(f.sys, 'var/lib/redscript')), 'nothing lands in ancestors');
+    assert.ok(
+      !existsSync(join(f.platform, 'var/lib/redscript')) && !existsSync(join(f.sys, 'var/lib/redscript')),
+      'nothing lands in ancestors',
+    );
     assert.ok(!existsSync(join(f.app, STAGE_DIR)));
   });
 
-  it('a directory a scriptlet removes and creates again replaces the node\'s (overlayfs made it opaque); a rollback brings the old one back', async () => {
+  it("a directory a scriptlet removes and creates again replaces the node's (overlayfs made it opaque); a rollback brings the old one back", async () => {
     mkdirSync(join(f.app, 'opt/redstate'), { recursive: true });
     writeFileSync(join(f.app, 'opt/redstate/old'), 'from before\n');
     const before = snapshotNode(f.app);
-    const recreate = buildTestRpm('redrecreate', '%post\nrm -rf /opt/redstate\nmkdir -p /opt/redstate\necho new > /opt/redstate/new\n%files\n');
+    const recreate = buildTestRpm(
+      'redrecreate',
+      '%post\nrm -rf /opt/redstate\nmkdir -p /opt/redstate\necho new > /opt/redstate/new\n%files\n',
+    );
     const r = await dnf.install({ redpath: f.app, specs: [recreate] });
     assert.deepEqual(r.warnings, []);
     assert.deepEqual(readdirSync(join(f.app, 'opt/redstate')), ['new'], 'not merged with what was there');
     await dnf.rollback({ redpath: f.app });
     assert.deepEqual(readdirSync(join(f.app, 'opt/redstate')), ['old']);
     const after = snapshotNode(f.app);
-    assert.deepEqual(Object.keys(after).filter((k) => !k.startsWith('.redpak')), Object.keys(before).filter((k) => !k.startsWith('.redpak')));
+    assert.deepEqual(
+      Object.keys(after).filter((k) => !k.startsWith('.redpak')),
+      Object.keys(before).filter((k) => !k.startsWith('.redpak')),
+    );
   });
 
-  it('a package with files in a top-level directory no overlay has by default gets one: found in the repository\'s file lists, or in the package when the repository has none', async () => {
+  it("a package with files in a top-level directory no overlay has by default gets one: found in the repository's file lists, or in the package when the repository has none", async () => {
     const body = '%install\nmkdir -p %{buildroot}/redtop\necho data > %{buildroot}/redtop/data\n%files\n/redtop/data\n';
-    for (const [name, filelists] of [['redtopdir', true], ['redtopdir2', false]] as const) {
+    for (const [name, filelists] of [
+      ['redtopdir', true],
+      ['redtopdir2', false],
+    ] as const) {
       const repoDir = join(f.dir, `repo-${name}`);
       mkdirSync(repoDir, { recursive: true });
       copyFileSync(buildTestRpm(name, body.replaceAll('redtop', name)), join(repoDir, `${name}.rpm`));
@@ -323,22 +455,32 @@ describe('rule 7: scriptlets in the family view', () => {
   });
 
   it('remove takes every file it installed, in a top-level directory no overlay has by default too', async () => {
-    const odd = buildTestRpm('redoddtop', '%install\nmkdir -p %{buildroot}/redodd/sub %{buildroot}/usr/share/redodd\necho data > %{buildroot}/redodd/sub/data\necho doc > %{buildroot}/usr/share/redodd/doc\n%files\n/redodd\n/usr/share/redodd/doc\n');
+    const odd = buildTestRpm(
+      'redoddtop',
+      '%install\nmkdir -p %{buildroot}/redodd/sub %{buildroot}/usr/share/redodd\necho data > %{buildroot}/redodd/sub/data\necho doc > %{buildroot}/usr/share/redodd/doc\n%files\n/redodd\n/usr/share/redodd/doc\n',
+    );
     assert.equal((await dnf.install({ redpath: f.app, specs: [odd] })).status, 'done');
     assert.equal(readFileSync(join(f.app, 'redodd/sub/data'), 'utf8'), 'data\n');
     const r = await dnf.remove({ redpath: f.app, specs: ['redoddtop'] });
-    assert.deepEqual(r.packages.map((p) => `${p.action} ${p.name}`), ['erase redoddtop']);
+    assert.deepEqual(
+      r.packages.map((p) => `${p.action} ${p.name}`),
+      ['erase redoddtop'],
+    );
     assert.ok(!(await installedNames(f.app)).includes('redoddtop'));
     assert.ok(!existsSync(join(f.app, 'redodd')), 'its files and directories are gone with it');
     assert.ok(!existsSync(join(f.app, 'usr/share/redodd/doc')));
   });
 
-  it('a package whose payload lands in a child node\'s directory is refused, naming package, path and child, before anything is fetched or written', async () => {
-    const body = '%install\nmkdir -p %{buildroot}/app/etc\necho "admin: hostile" > %{buildroot}/app/etc/redpak-admin.yaml\n%files\n/app/etc/redpak-admin.yaml\n';
+  it("a package whose payload lands in a child node's directory is refused, naming package, path and child, before anything is fetched or written", async () => {
+    const body =
+      '%install\nmkdir -p %{buildroot}/app/etc\necho "admin: hostile" > %{buildroot}/app/etc/redpak-admin.yaml\n%files\n/app/etc/redpak-admin.yaml\n';
     const adminConfig = readFileSync(join(f.app, 'etc/redpak-admin.yaml'), 'utf8');
     const before = snapshotNode(f.platform);
     // From the repository's file lists (solver), and from the package itself when the metadata has none.
-    for (const [name, filelists] of [['redintochild', true], ['redintochild2', false]] as const) {
+    for (const [name, filelists] of [
+      ['redintochild', true],
+      ['redintochild2', false],
+    ] as const) {
       const repoDir = join(f.dir, `repo-${name}`);
       mkdirSync(repoDir, { recursive: true });
       copyFileSync(buildTestRpm(name, body), join(repoDir, `${name}.rpm`));
@@ -349,7 +491,11 @@ describe('rule 7: scriptlets in the family view', () => {
       }
       await assert.rejects(
         dnf.install({ redpath: f.platform, specs: [name], repoDirs: [repoDir] }),
-        isError('family-rule', `${name}-1.0-1.noarch would write /app/etc/redpak-admin.yaml into the directory of descendant node`, f.app),
+        isError(
+          'family-rule',
+          `${name}-1.0-1.noarch would write /app/etc/redpak-admin.yaml into the directory of descendant node`,
+          f.app,
+        ),
       );
       assert.equal(readFileSync(join(f.app, 'etc/redpak-admin.yaml'), 'utf8'), adminConfig, name);
       assert.deepEqual(snapshotNode(f.platform), before, name);
@@ -375,7 +521,10 @@ describe('rule 8: lock, rollback, interruption', () => {
     const lock = join(f.sys, LOCK_FILE);
     const holder = await holdLock(lock, 'redwrap-dnf install other');
     try {
-      await assert.rejects(dnf.install({ redpath: f.app, specs: ['redscript'] }), isError('lock-busy', `pid ${holder.pid}`, 'redwrap-dnf install other'));
+      await assert.rejects(
+        dnf.install({ redpath: f.app, specs: ['redscript'] }),
+        isError('lock-busy', `pid ${holder.pid}`, 'redwrap-dnf install other'),
+      );
       setTimeout(() => holder.kill('SIGKILL'), 300);
       const r = await dnf.install({ redpath: f.app, specs: ['redscript'], lockWait: 10 });
       assert.equal(r.status, 'done', 'the lock of a process that died is free');
@@ -388,20 +537,33 @@ describe('rule 8: lock, rollback, interruption', () => {
   it('an rpm failure in the middle of a transaction leaves the node exactly as it was', async () => {
     const failing = buildTestRpm('redfailpre', '%pre\nexit 1\n%files\n');
     const before = snapshotNode(f.platform);
-    await assert.rejects(dnf.install({ redpath: f.platform, specs: ['redfoo-conf', failing] }), isError('tool-failed', /rpm failed/, /redfailpre/));
-    assert.deepEqual(snapshotNode(f.platform), before, 'redfoo-conf, installed by rpm before the failure, is not in the node');
+    await assert.rejects(
+      dnf.install({ redpath: f.platform, specs: ['redfoo-conf', failing] }),
+      isError('tool-failed', /rpm failed/, /redfailpre/),
+    );
+    assert.deepEqual(
+      snapshotNode(f.platform),
+      before,
+      'redfoo-conf, installed by rpm before the failure, is not in the node',
+    );
     assert.ok(!existsSync(join(f.platform, 'etc/redfoo.conf')));
     assert.deepEqual(dnf.history({ redpath: f.platform }), []);
   });
 
   it('a solver problem changes nothing', async () => {
     const before = snapshotNode(f.platform);
-    await assert.rejects(dnf.install({ redpath: f.platform, specs: ['no-such-package'] }), isError('solver', 'No match for argument: no-such-package'));
+    await assert.rejects(
+      dnf.install({ redpath: f.platform, specs: ['no-such-package'] }),
+      isError('solver', 'No match for argument: no-such-package'),
+    );
     assert.deepEqual(snapshotNode(f.platform), before);
   });
 
   it('an interrupted transaction (abort while a scriptlet runs) leaves no half-installed package', async () => {
-    const slow = buildTestRpm('redslow', '%install\nmkdir -p %{buildroot}/usr/share/redslow\necho slow > %{buildroot}/usr/share/redslow/README\n%post\nsleep 20\n%files\n/usr/share/redslow/README\n');
+    const slow = buildTestRpm(
+      'redslow',
+      '%install\nmkdir -p %{buildroot}/usr/share/redslow\necho slow > %{buildroot}/usr/share/redslow/README\n%post\nsleep 20\n%files\n/usr/share/redslow/README\n',
+    );
     const before = snapshotNode(f.platform);
     const controller = new AbortController();
     const running = dnf.install({ redpath: f.platform, specs: [slow], signal: controller.signal });
@@ -427,18 +589,34 @@ describe('own packages: upgrade, downgrade, reinstall, history and undo, queries
   after(() => f.cleanup());
 
   it('walks libredfoo in platform up, down, again, and undoes through the history', async () => {
-    const version = async () => (await queryPackages(f.platform)).filter((p) => p.name === 'libredfoo').map((p) => p.version);
+    const version = async () =>
+      (await queryPackages(f.platform)).filter((p) => p.name === 'libredfoo').map((p) => p.version);
     assert.equal((await dnf.install({ redpath: f.platform, specs: ['libredfoo-1.0'] })).status, 'done');
     const up = await dnf.upgrade({ redpath: f.platform, specs: ['libredfoo'] });
-    assert.deepEqual(up.packages.map((p) => [p.action, p.nevra, p.replaces]), [['upgrade', 'libredfoo-2.0-1.x86_64', ['libredfoo-1.0-1.x86_64']]]);
+    assert.deepEqual(
+      up.packages.map((p) => [p.action, p.nevra, p.replaces]),
+      [['upgrade', 'libredfoo-2.0-1.x86_64', ['libredfoo-1.0-1.x86_64']]],
+    );
     assert.deepEqual(await version(), ['2.0']);
     await dnf.downgrade({ redpath: f.platform, specs: ['libredfoo'] });
     assert.deepEqual(await version(), ['1.0']);
     const re = await dnf.reinstall({ redpath: f.platform, specs: ['libredfoo'] });
-    assert.deepEqual(re.packages.map((p) => p.action), ['reinstall']);
+    assert.deepEqual(
+      re.packages.map((p) => p.action),
+      ['reinstall'],
+    );
 
     const entries = dnf.history({ redpath: f.platform });
-    assert.deepEqual(entries.map((e) => e.command), ['install redfoo-conf', 'install libredfoo-1.0', 'upgrade libredfoo', 'downgrade libredfoo', 'reinstall libredfoo']);
+    assert.deepEqual(
+      entries.map((e) => e.command),
+      [
+        'install redfoo-conf',
+        'install libredfoo-1.0',
+        'upgrade libredfoo',
+        'downgrade libredfoo',
+        'reinstall libredfoo',
+      ],
+    );
     const undoDowngrade = await dnf.historyUndo({ redpath: f.platform, id: 4 });
     assert.equal(undoDowngrade.status, 'done');
     assert.deepEqual(await version(), ['2.0']);
@@ -448,7 +626,11 @@ describe('own packages: upgrade, downgrade, reinstall, history and undo, queries
     const last = dnf.history({ redpath: f.platform }).at(-1)!;
     assert.equal(last.command, `history undo ${added.historyId}`);
     await dnf.historyUndo({ redpath: f.platform, id: last.id });
-    assert.deepEqual(await installedNames(f.platform), ['libredfoo', 'redfoo-conf', 'redscript'], 'undoing the undo brings it back');
+    assert.deepEqual(
+      await installedNames(f.platform),
+      ['libredfoo', 'redfoo-conf', 'redscript'],
+      'undoing the undo brings it back',
+    );
     await assert.rejects(dnf.historyUndo({ redpath: f.platform, id: 99 }), isError('package', 'no history entry 99'));
   });
 
@@ -456,15 +638,27 @@ describe('own packages: upgrade, downgrade, reinstall, history and undo, queries
     await dnf.install({ redpath: f.platform, specs: ['libredfoo-1.0'] });
     await dnf.install({ redpath: f.app, specs: ['redhello'] });
     const available = await dnf.list({ redpath: f.app, scope: 'available', specs: ['libredfoo'] });
-    assert.deepEqual(available.map((p) => p.nevra), ['libredfoo-2.0-1.x86_64']);
-    assert.deepEqual((await dnf.list({ redpath: f.app, scope: 'installed' })).map((p) => p.nevra), ['redhello-1.0-1.x86_64']);
+    assert.deepEqual(
+      available.map((p) => p.nevra),
+      ['libredfoo-2.0-1.x86_64'],
+    );
+    assert.deepEqual(
+      (await dnf.list({ redpath: f.app, scope: 'installed' })).map((p) => p.nevra),
+      ['redhello-1.0-1.x86_64'],
+    );
     const [hello] = (await dnf.info({ redpath: f.app, specs: ['redhello'] })).filter((p) => p.repo === '@System');
     assert.equal(hello!.node, f.app);
     assert.ok(hello!.requires!.includes('libredfoo.so.1()(64bit)'));
     const providers = await dnf.repoquery({ redpath: f.app, whatprovides: 'libredfoo.so.1()(64bit)', installed: true });
-    assert.deepEqual(providers.packages.map((p) => `${p.nevra} ${p.node}`), [`libredfoo-1.0-1.x86_64 ${f.platform}`]);
+    assert.deepEqual(
+      providers.packages.map((p) => `${p.nevra} ${p.node}`),
+      [`libredfoo-1.0-1.x86_64 ${f.platform}`],
+    );
     const users = await dnf.repoquery({ redpath: f.app, whatrequires: 'libredfoo', installed: true });
-    assert.deepEqual(users.packages.map((p) => p.nevra), ['redhello-1.0-1.x86_64']);
+    assert.deepEqual(
+      users.packages.map((p) => p.nevra),
+      ['redhello-1.0-1.x86_64'],
+    );
     const req = await dnf.repoquery({ redpath: f.app, requires: 'redhello', installed: true });
     assert.ok(req.requires!.includes('/etc/redfoo.conf'));
   });
@@ -474,7 +668,10 @@ describe('own packages: upgrade, downgrade, reinstall, history and undo, queries
     const text = readFileSync(status, 'utf8');
     writeFileSync(status, text.replace(/state: Enable/, 'state: Disable'));
     try {
-      await assert.rejects(dnf.install({ redpath: f.app, specs: ['redscript'] }), (e: unknown) => e instanceof RedpakError && e.code === 'node-disabled');
+      await assert.rejects(
+        dnf.install({ redpath: f.app, specs: ['redscript'] }),
+        (e: unknown) => e instanceof RedpakError && e.code === 'node-disabled',
+      );
     } finally {
       writeFileSync(status, text);
     }
@@ -504,21 +701,32 @@ describe('dependencies: reasons, remove cleans them up, autoremove, mark', () =>
   });
   after(() => f.cleanup());
 
-  const reasonsOf = (node: string) => JSON.parse(readFileSync(join(node, 'var/lib/dnf/redpak-reasons.json'), 'utf8')) as Record<string, string>;
+  const reasonsOf = (node: string) =>
+    JSON.parse(readFileSync(join(node, 'var/lib/dnf/redpak-reasons.json'), 'utf8')) as Record<string, string>;
   const plan = (r: dnf.TransactionResult) => r.packages.map((p) => `${p.action} ${p.name} ${p.reason}`).sort();
 
   it('records what was asked for and what came as a dependency, and shows them apart', async () => {
     const r = await dnf.install({ redpath: f.platform, specs: ['redhello'] });
-    assert.deepEqual(plan(r), ['install libredfoo dependency', 'install redfoo-conf dependency', 'install redhello user']);
+    assert.deepEqual(plan(r), [
+      'install libredfoo dependency',
+      'install redfoo-conf dependency',
+      'install redhello user',
+    ]);
     assert.deepEqual(reasonsOf(f.platform), { libredfoo: 'dependency', 'redfoo-conf': 'dependency', redhello: 'user' });
     const table = renderTransactionTable(r);
-    assert.match(table, /Installing:\n redhello .*\nInstalling dependencies:\n (redfoo-conf|libredfoo) .*\n (redfoo-conf|libredfoo) /);
+    assert.match(
+      table,
+      /Installing:\n redhello .*\nInstalling dependencies:\n (redfoo-conf|libredfoo) .*\n (redfoo-conf|libredfoo) /,
+    );
   });
 
   it('remove takes the dependencies only the removed package needed, unless --noautoremove; autoremove takes them later', async () => {
     const shown = await dnf.remove({ redpath: f.platform, specs: ['redhello'], assumeno: true });
     assert.deepEqual(plan(shown), ['erase libredfoo unused', 'erase redfoo-conf unused', 'erase redhello user']);
-    assert.match(renderTransactionTable(shown), /Removing:\n redhello .*\nRemoving unused dependencies:\n (redfoo-conf|libredfoo) /);
+    assert.match(
+      renderTransactionTable(shown),
+      /Removing:\n redhello .*\nRemoving unused dependencies:\n (redfoo-conf|libredfoo) /,
+    );
 
     const kept = await dnf.remove({ redpath: f.platform, specs: ['redhello'], cleanDeps: false });
     assert.deepEqual(plan(kept), ['erase redhello user']);
@@ -547,7 +755,10 @@ describe('dependencies: reasons, remove cleans them up, autoremove, mark', () =>
 
   it('asking to install what the node has as a dependency records it as asked for, as dnf does', async () => {
     assert.equal(reasonsOf(f.platform).libredfoo, 'dependency');
-    assert.equal((await dnf.install({ redpath: f.platform, specs: ['libredfoo'], assumeno: true })).status, 'nothing-to-do');
+    assert.equal(
+      (await dnf.install({ redpath: f.platform, specs: ['libredfoo'], assumeno: true })).status,
+      'nothing-to-do',
+    );
     assert.equal(reasonsOf(f.platform).libredfoo, 'dependency', '--assumeno changes nothing');
     assert.equal((await dnf.install({ redpath: f.platform, specs: ['libredfoo'] })).status, 'nothing-to-do');
     assert.equal(reasonsOf(f.platform).libredfoo, 'user');
@@ -558,8 +769,14 @@ describe('dependencies: reasons, remove cleans them up, autoremove, mark', () =>
     await dnf.mark({ redpath: f.platform, names: ['libredfoo'], reason: 'user' });
     assert.equal((await dnf.autoremove({ redpath: f.platform })).status, 'nothing-to-do');
     await dnf.mark({ redpath: f.platform, names: ['libredfoo', 'redscript'], reason: 'dependency' });
-    assert.deepEqual(plan(await dnf.autoremove({ redpath: f.platform, assumeno: true })), ['erase libredfoo unused', 'erase redscript unused']);
-    await assert.rejects(dnf.mark({ redpath: f.platform, names: ['redhello'], reason: 'user' }), isError('package', 'not installed in node', 'redhello'));
+    assert.deepEqual(plan(await dnf.autoremove({ redpath: f.platform, assumeno: true })), [
+      'erase libredfoo unused',
+      'erase redscript unused',
+    ]);
+    await assert.rejects(
+      dnf.mark({ redpath: f.platform, names: ['redhello'], reason: 'user' }),
+      isError('package', 'not installed in node', 'redhello'),
+    );
     // Without a record (installed before reasons were kept, or by rpm itself), a package counts as asked for.
     rmSync(join(f.platform, 'var/lib/dnf/redpak-reasons.json'));
     assert.equal((await dnf.autoremove({ redpath: f.platform })).status, 'nothing-to-do');

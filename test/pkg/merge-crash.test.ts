@@ -8,7 +8,17 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -44,18 +54,38 @@ function buildRedmany(version: string, work: string): string {
     '%config /etc/redmany.conf',
   ].join('\n');
   writeFileSync(join(work, `redmany-${version}.spec`), spec);
-  const r = spawnSync('rpmbuild', ['--define', `_topdir ${join(work, 'build')}`, '--define', `_dbpath ${join(work, 'db')}`, '--nodeps', '-bb', join(work, `redmany-${version}.spec`)], { encoding: 'utf8' });
+  const r = spawnSync(
+    'rpmbuild',
+    [
+      '--define',
+      `_topdir ${join(work, 'build')}`,
+      '--define',
+      `_dbpath ${join(work, 'db')}`,
+      '--nodeps',
+      '-bb',
+      join(work, `redmany-${version}.spec`),
+    ],
+    { encoding: 'utf8' },
+  );
   assert.equal(r.status, 0, r.stderr);
   return join(work, 'build/RPMS/noarch', `redmany-${version}-1.noarch.rpm`);
 }
 
 /** What the node holds of redmany: its installed version (or null) and a hash of each of its files. */
 function state(node: string): { version: string | null; files: Record<string, string> } {
-  const q = spawnSync('rpm', ['--dbpath', '/var/lib/rpm', '--root', node, '-q', '--qf', '%{VERSION}', 'redmany'], { encoding: 'utf8' });
+  const q = spawnSync('rpm', ['--dbpath', '/var/lib/rpm', '--root', node, '-q', '--qf', '%{VERSION}', 'redmany'], {
+    encoding: 'utf8',
+  });
   const files: Record<string, string> = {};
   const dir = join(node, 'usr/share/redmany');
-  if (existsSync(dir)) for (const f of readdirSync(dir).sort()) files[`usr/share/redmany/${f}`] = createHash('sha256').update(readFileSync(join(dir, f))).digest('hex').slice(0, 12);
-  if (existsSync(join(node, 'etc/redmany.conf'))) files['etc/redmany.conf'] = readFileSync(join(node, 'etc/redmany.conf'), 'utf8').trim();
+  if (existsSync(dir))
+    for (const f of readdirSync(dir).sort())
+      files[`usr/share/redmany/${f}`] = createHash('sha256')
+        .update(readFileSync(join(dir, f)))
+        .digest('hex')
+        .slice(0, 12);
+  if (existsSync(join(node, 'etc/redmany.conf')))
+    files['etc/redmany.conf'] = readFileSync(join(node, 'etc/redmany.conf'), 'utf8').trim();
   return { version: q.status === 0 ? q.stdout.trim() : null, files };
 }
 
@@ -78,7 +108,8 @@ describe('a merge killed at any point is completed by the next command', () => {
     assert.equal(spawnSync('createrepo_c', ['--quiet', repo]).status, 0);
     // The reference states, from uninterrupted runs in a sibling node.
     const ref = join(f.sys, 'ref');
-    const dnf = (args: string[]) => runBin('redwrap-dnf', ['--redpath', ref, '--no-repo-files', '--repo-dir', repo, '-y', ...args]);
+    const dnf = (args: string[]) =>
+      runBin('redwrap-dnf', ['--redpath', ref, '--no-repo-files', '--repo-dir', repo, '-y', ...args]);
     createNode({ redpath: ref, host: pinnedHost() });
     await initDb(ref);
     expected.absent = state(ref);
@@ -93,14 +124,20 @@ describe('a merge killed at any point is completed by the next command', () => {
   it('21 kills over installs, upgrades and removes: the node ends exactly in the new state, rpm -V clean, the user told', () => {
     const node = f.app;
     // absent → 1.0 → 2.0 → absent …: each trial moves the node to the next state.
-    const cycle: [string, string[]][] = [['1.0', ['install', 'redmany-1.0']], ['2.0', ['upgrade', 'redmany']], ['absent', ['remove', 'redmany']]];
+    const cycle: [string, string[]][] = [
+      ['1.0', ['install', 'redmany-1.0']],
+      ['2.0', ['upgrade', 'redmany']],
+      ['absent', ['remove', 'redmany']],
+    ];
     const killed: string[] = [];
     for (let trial = 0; trial < 21; trial += 1) {
       // Spread over each kind of merge: an install or upgrade has some 50 steps, a remove some 10.
       const round = Math.floor(trial / 3);
       const steps = trial % 3 === 2 ? 1 + round : 1 + round * 8;
       const [target, args] = cycle[trial % 3]!;
-      const r = runBin('redwrap-dnf', ['--redpath', node, '--no-repo-files', '--repo-dir', repo, '-y', ...args], { env: { REDPAK_TEST_KILL_AFTER_MERGE_STEPS: String(steps) } });
+      const r = runBin('redwrap-dnf', ['--redpath', node, '--no-repo-files', '--repo-dir', repo, '-y', ...args], {
+        env: { REDPAK_TEST_KILL_AFTER_MERGE_STEPS: String(steps) },
+      });
       const what: string = `${args.join(' ')} killed after ${steps} merge steps`;
       if (r.status === 0) assert.ok(!existsSync(join(node, STAGE_DIR)), what);
       else {
@@ -111,19 +148,35 @@ describe('a merge killed at any point is completed by the next command', () => {
       // The next command that reads the node: it completes the merge before anything else.
       const list = runBin('redwrap-dnf', ['--redpath', node, 'list', '--installed', '--json']);
       assert.equal(list.status, 0, `${what}: ${list.stderr}`);
-      if (stageLeft) assert.match(list.stderr, /an interrupted package transaction had (been committed; its merge was completed|not been committed; its staged changes were dropped)/, what);
+      if (stageLeft)
+        assert.match(
+          list.stderr,
+          /an interrupted package transaction had (been committed; its merge was completed|not been committed; its staged changes were dropped)/,
+          what,
+        );
       assert.ok(!existsSync(join(node, STAGE_DIR)), what);
       assert.deepEqual(state(node), expected[target], what);
       if (target !== 'absent') assert.deepEqual(rpmVerify(node), { status: 0, out: '' }, what);
-      assert.deepEqual(list.json.packages.map((p: { name: string }) => p.name).filter((n: string) => n === 'redmany'), target === 'absent' ? [] : ['redmany'], what);
+      assert.deepEqual(
+        list.json.packages.map((p: { name: string }) => p.name).filter((n: string) => n === 'redmany'),
+        target === 'absent' ? [] : ['redmany'],
+        what,
+      );
     }
     assert.ok(killed.length >= 20, `killed ${killed.length} times: ${killed.join('; ')}`);
   });
 
   it('a kill after the commit leaves a pending merge that redmanager check reports with what to run', () => {
     const node = f.app;
-    const spec = state(node).version === null ? ['install', 'redmany-1.0'] : state(node).version === '1.0' ? ['upgrade', 'redmany'] : ['remove', 'redmany'];
-    const r = runBin('redwrap-dnf', ['--redpath', node, '--no-repo-files', '--repo-dir', repo, '-y', ...spec], { env: { REDPAK_TEST_KILL_AFTER_MERGE_STEPS: '5' } });
+    const spec =
+      state(node).version === null
+        ? ['install', 'redmany-1.0']
+        : state(node).version === '1.0'
+          ? ['upgrade', 'redmany']
+          : ['remove', 'redmany'];
+    const r = runBin('redwrap-dnf', ['--redpath', node, '--no-repo-files', '--repo-dir', repo, '-y', ...spec], {
+      env: { REDPAK_TEST_KILL_AFTER_MERGE_STEPS: '5' },
+    });
     assert.equal(r.status, -1, r.stderr);
     assert.ok(pendingMerge(node));
     const check = runBin('redmanager', ['check', '--redroot', f.sys, '--json']);
@@ -145,16 +198,24 @@ describe('a killed merge that replaces an opaque directory', () => {
   after(() => f.cleanup());
 
   it('is completed to the new directory alone, never merged with the old one, whatever the step of the kill', () => {
-    const recreate = buildTestRpm('redrecreate', '%post\nrm -rf /opt/redstate\nmkdir -p /opt/redstate\necho new > /opt/redstate/new\n%files\n');
+    const recreate = buildTestRpm(
+      'redrecreate',
+      '%post\nrm -rf /opt/redstate\nmkdir -p /opt/redstate\necho new > /opt/redstate/new\n%files\n',
+    );
     for (const steps of [1, 2, 3, 4, 5, 6]) {
       mkdirSync(join(f.app, 'opt/redstate'), { recursive: true });
       writeFileSync(join(f.app, 'opt/redstate/old'), 'from before\n');
-      const r = runBin('redwrap-dnf', ['--redpath', f.app, '-y', 'install', recreate], { env: { REDPAK_TEST_KILL_AFTER_MERGE_STEPS: String(steps) } });
+      const r = runBin('redwrap-dnf', ['--redpath', f.app, '-y', 'install', recreate], {
+        env: { REDPAK_TEST_KILL_AFTER_MERGE_STEPS: String(steps) },
+      });
       assert.equal(r.status, -1, `killed after ${steps}: ${r.stderr}`);
       const list = runBin('redwrap-dnf', ['--redpath', f.app, 'list', '--installed', '--json']);
       assert.equal(list.status, 0, list.stderr);
       assert.deepEqual(readdirSync(join(f.app, 'opt/redstate')), ['new'], `killed after ${steps}`);
-      assert.deepEqual(list.json.packages.map((p: { name: string }) => p.name), ['redrecreate']);
+      assert.deepEqual(
+        list.json.packages.map((p: { name: string }) => p.name),
+        ['redrecreate'],
+      );
       // Back to the old directory for the next kill: the generation recorded with the transaction restores it.
       const back = runBin('redwrap-dnf', ['--redpath', f.app, '-y', 'history', 'rollback']);
       assert.equal(back.status, 0, back.stderr);
@@ -207,7 +268,10 @@ describe('hostile stages planted in a node', () => {
     symlinkSync(outside, join(node, 'var/lib'));
     mkdirSync(join(node, STAGE_DIR, 'upper/var/lib/rpm'), { recursive: true });
     writeFileSync(join(node, STAGE_DIR, 'upper/var/lib/rpm/rpmdb.sqlite'), 'node database');
-    writeFileSync(join(node, STAGE_DIR, JOURNAL), JSON.stringify({ format: 'redpak-merge/1', opaque: [], displaced: false }));
+    writeFileSync(
+      join(node, STAGE_DIR, JOURNAL),
+      JSON.stringify({ format: 'redpak-merge/1', opaque: [], displaced: false }),
+    );
     assert.equal(recoverInterrupted([node], node)[0]?.outcome, 'completed');
     assert.equal(readFileSync(join(outside, 'rpm/rpmdb.sqlite'), 'utf8'), 'host database');
     assert.ok(lstatSync(join(node, 'var/lib')).isDirectory());
@@ -217,14 +281,23 @@ describe('hostile stages planted in a node', () => {
   it('a journal naming opaque directories outside the node, or through a symlink, is refused or moves nothing outside', () => {
     const node = nodeWithStage('escape');
     mkdirSync(join(node, STAGE_DIR, 'upper'), { recursive: true });
-    writeFileSync(join(node, STAGE_DIR, JOURNAL), JSON.stringify({ format: 'redpak-merge/1', opaque: ['../outside-lib'], displaced: false }));
-    assert.throws(() => recoverInterrupted([node], node), /not a merge journal redpak wrote \(bad opaque directories\)/);
+    writeFileSync(
+      join(node, STAGE_DIR, JOURNAL),
+      JSON.stringify({ format: 'redpak-merge/1', opaque: ['../outside-lib'], displaced: false }),
+    );
+    assert.throws(
+      () => recoverInterrupted([node], node),
+      /not a merge journal redpak wrote \(bad opaque directories\)/,
+    );
     assert.ok(existsSync(join(dir, 'outside-lib/rpm/rpmdb.sqlite')));
     const victim = join(dir, 'victim');
     mkdirSync(join(victim, 'data'), { recursive: true });
     writeFileSync(join(victim, 'data/keep'), 'keep');
     symlinkSync(victim, join(node, 'usr/link'));
-    writeFileSync(join(node, STAGE_DIR, JOURNAL), JSON.stringify({ format: 'redpak-merge/1', opaque: ['usr/link/data'], displaced: false }));
+    writeFileSync(
+      join(node, STAGE_DIR, JOURNAL),
+      JSON.stringify({ format: 'redpak-merge/1', opaque: ['usr/link/data'], displaced: false }),
+    );
     assert.equal(recoverInterrupted([node], node)[0]?.outcome, 'completed');
     assert.equal(readFileSync(join(victim, 'data/keep'), 'utf8'), 'keep');
   });

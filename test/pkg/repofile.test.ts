@@ -6,7 +6,12 @@ import { isRepoId, localRepoDir, parseRepoFile, substituteVariables } from '../.
 const rejects = (text: string, pattern: RegExp, line: number) =>
   assert.throws(
     () => parseRepoFile(text, '/etc/yum.repos.d/x.repo'),
-    (e: unknown) => e instanceof RedpakError && e.code === 'schema' && pattern.test(e.message) && e.at?.line === line && e.message.startsWith(`/etc/yum.repos.d/x.repo:${line}:`),
+    (e: unknown) =>
+      e instanceof RedpakError &&
+      e.code === 'schema' &&
+      pattern.test(e.message) &&
+      e.at?.line === line &&
+      e.message.startsWith(`/etc/yum.repos.d/x.repo:${line}:`),
   );
 
 describe('parseRepoFile', () => {
@@ -56,7 +61,11 @@ describe('parseRepoFile', () => {
         line: 2,
       },
     );
-    assert.deepEqual(remote!.baseurl, ['https://a.example/repo', 'https://b.example/repo'], 'indented line continues baseurl');
+    assert.deepEqual(
+      remote!.baseurl,
+      ['https://a.example/repo', 'https://b.example/repo'],
+      'indented line continues baseurl',
+    );
     assert.equal(remote!.enabled, false);
     assert.equal(remote!.gpgcheck, false);
     assert.equal(remote!.priority, 99);
@@ -68,7 +77,10 @@ describe('parseRepoFile', () => {
   });
 
   it('understands metadata_expire=never and ignores a [main] section', () => {
-    const [repo, ...rest] = parseRepoFile('[main]\ngpgcheck=1\n[r]\nbaseurl=file:///r\nmetadata_expire=never\n', 'x.repo');
+    const [repo, ...rest] = parseRepoFile(
+      '[main]\ngpgcheck=1\n[r]\nbaseurl=file:///r\nmetadata_expire=never\n',
+      'x.repo',
+    );
     assert.equal(rest.length, 0);
     assert.equal(repo!.metadataExpire, null);
   });
@@ -98,8 +110,11 @@ describe('localRepoDir / substituteVariables', () => {
   });
 
   it('replaces known dnf variables only', () => {
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: dnf's ${var} spelling is the input under test
-    assert.equal(substituteVariables('https://h/$releasever/${basearch}/$unknown', { releasever: '12', basearch: 'x86_64' }), 'https://h/12/x86_64/$unknown');
+    assert.equal(
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: dnf's ${var} spelling is the input under test
+      substituteVariables('https://h/$releasever/${basearch}/$unknown', { releasever: '12', basearch: 'x86_64' }),
+      'https://h/12/x86_64/$unknown',
+    );
   });
 
   it('takes gpgcheck from the node config when the repository does not set it', () => {
@@ -116,7 +131,11 @@ describe('hostile .repo files', () => {
   const refused = (text: string, pattern: RegExp) => () =>
     assert.throws(
       () => parseRepoFile(text, '/n/etc/yum.repos.d/x.repo'),
-      (e: unknown) => e instanceof RedpakError && e.code === 'schema' && /^\/n\/etc\/yum\.repos\.d\/x\.repo:\d+: /.test(e.message) && pattern.test(e.message),
+      (e: unknown) =>
+        e instanceof RedpakError &&
+        e.code === 'schema' &&
+        /^\/n\/etc\/yum\.repos\.d\/x\.repo:\d+: /.test(e.message) &&
+        pattern.test(e.message),
     );
 
   it('repository ids "." and ".." (they would name the cache itself or its parent) are refused with file and line', () => {
@@ -127,7 +146,10 @@ describe('hostile .repo files', () => {
   });
 
   it('control characters in baseurl, mirrorlist, gpgkey (also on continuation lines) are refused with file, line and key', () => {
-    refused('[a]\nbaseurl=file:///r\u0000x\n', /x\.repo:2: baseurl of repository "a" holds a control character \(\\x00\)/)();
+    refused(
+      '[a]\nbaseurl=file:///r\u0000x\n',
+      /x\.repo:2: baseurl of repository "a" holds a control character \(\\x00\)/,
+    )();
     refused('[a]\nbaseurl=file:///r\u000bgpgcheck=0\n', /x\.repo:2: baseurl .*\\x0b/)();
     refused('[a]\nbaseurl=file:///r\ngpgkey=file:///k\u001b[2J\n', /x\.repo:3: gpgkey .*\\x1b/)();
     refused('[a]\nmirrorlist=http://m/\u0007\nbaseurl=file:///r\n', /x\.repo:2: mirrorlist/)();

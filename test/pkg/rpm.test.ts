@@ -43,7 +43,10 @@ describe('parseQueryDump', () => {
   });
 
   it('rejects dependency lines before any package', () => {
-    assert.throws(() => parseQueryDump('P\tx\t\t\n'), (e: unknown) => e instanceof RedpakError && /line 1/.test(e.message));
+    assert.throws(
+      () => parseQueryDump('P\tx\t\t\n'),
+      (e: unknown) => e instanceof RedpakError && /line 1/.test(e.message),
+    );
   });
 });
 
@@ -60,11 +63,20 @@ describe('staged transaction arguments', () => {
     assert.deepEqual(stagedTransactionArgs(node, files, [], { noscripts: true, oldpackage: true, replacepkgs: true }), [
       ['-U', '-v', '--nodeps', '--noscripts', '--oldpackage', '--replacepkgs', '/cache/a-1-1.noarch.rpm'],
     ]);
-    assert.deepEqual(stagedTransactionArgs(node, [], ['b'], { noscripts: true }), [['-e', '-v', '--nodeps', '--noscripts', 'b']]);
+    assert.deepEqual(stagedTransactionArgs(node, [], ['b'], { noscripts: true }), [
+      ['-e', '-v', '--nodeps', '--noscripts', 'b'],
+    ]);
   });
 
   it('passes --force-debian to rpm modes only, never to --initdb', () => {
-    assert.deepEqual(viewRpmArgv(['-U', 'f.rpm'], true), ['rpm', '--force-debian', '--dbpath', '/var/lib/rpm', '-U', 'f.rpm']);
+    assert.deepEqual(viewRpmArgv(['-U', 'f.rpm'], true), [
+      'rpm',
+      '--force-debian',
+      '--dbpath',
+      '/var/lib/rpm',
+      '-U',
+      'f.rpm',
+    ]);
     assert.deepEqual(viewRpmArgv(['-e', 'b'], false), ['rpm', '--dbpath', '/var/lib/rpm', '-e', 'b']);
     assert.deepEqual(viewRpmArgv(['--initdb'], true), ['rpm', '--dbpath', '/var/lib/rpm', '--initdb']);
   });
@@ -100,16 +112,23 @@ describe('rpm on real node databases', () => {
     await installPackages(node, [await rpmFile('redhello')], { justdb: true });
     const [app] = (await queryPackages(node)).filter((p) => p.name === 'redhello');
     const names = app!.requires.map((r) => r.name);
-    for (const wanted of ['libredfoo.so.1()(64bit)', '/bin/sh', '/etc/redfoo.conf', 'libc.so.6()(64bit)']) assert.ok(names.includes(wanted), wanted);
+    for (const wanted of ['libredfoo.so.1()(64bit)', '/bin/sh', '/etc/redfoo.conf', 'libc.so.6()(64bit)'])
+      assert.ok(names.includes(wanted), wanted);
     assert.ok(!existsSync(join(node, 'usr/bin/redhello')), '--justdb writes no file');
   });
 
   it('builds a redhello that really runs against either libredfoo, printing its version', async () => {
     const two = await makeFamily('V1', 'V2');
     try {
-      for (const [node, lib, version] of [['V1', 'libredfoo-1.0', '1.0'], ['V2', 'libredfoo-2.0', '2.0']] as const) {
+      for (const [node, lib, version] of [
+        ['V1', 'libredfoo-1.0', '1.0'],
+        ['V2', 'libredfoo-2.0', '2.0'],
+      ] as const) {
         await installPackages(two.node(node), [await rpmFile(lib), await rpmFile('redhello')], { noscripts: true });
-        const out = execFileSync(join(two.node(node), 'usr/bin/redhello'), { env: { LD_LIBRARY_PATH: join(two.node(node), 'usr/lib') }, encoding: 'utf8' });
+        const out = execFileSync(join(two.node(node), 'usr/bin/redhello'), {
+          env: { LD_LIBRARY_PATH: join(two.node(node), 'usr/lib') },
+          encoding: 'utf8',
+        });
         assert.equal(out, `hello from redhello, libredfoo ${version}\n`);
       }
     } finally {
@@ -127,7 +146,10 @@ describe('rpm on real node databases', () => {
   it('upgrades in place and erases', async () => {
     const node = family.node('N');
     await installPackages(node, [await rpmFile('libredfoo-2.0')]);
-    assert.deepEqual((await queryPackages(node)).filter((p) => p.name === 'libredfoo').map((p) => p.version), ['2.0']);
+    assert.deepEqual(
+      (await queryPackages(node)).filter((p) => p.name === 'libredfoo').map((p) => p.version),
+      ['2.0'],
+    );
     await erasePackages(node, ['libredfoo', 'redhello']);
     assert.deepEqual(await installedNames(node), []);
     assert.ok(!existsSync(join(node, 'usr/lib/libredfoo.so.1')));
@@ -153,7 +175,10 @@ describe('rpm on real node databases', () => {
     try {
       await assert.rejects(
         installPackages(bare.node('B'), [await rpmFile('redscript')]),
-        (e: unknown) => e instanceof RedpakError && e.code === 'tool-failed' && /%prein\(redscript-1\.0-1\.noarch\) scriptlet failed/.test(e.message),
+        (e: unknown) =>
+          e instanceof RedpakError &&
+          e.code === 'tool-failed' &&
+          /%prein\(redscript-1\.0-1\.noarch\) scriptlet failed/.test(e.message),
       );
       assert.deepEqual(await installedNames(bare.node('B')), []);
     } finally {
@@ -172,16 +197,25 @@ describe('registerHostProvides', () => {
   it('records host capabilities in the node database, replacing an earlier registration', async () => {
     const node = family.node('SYS');
     await registerHostProvides(node, ['/bin/sh', 'libc.so.6()(64bit)']);
-    await registerHostProvides(node, ['/bin/sh', 'libc.so.6()(64bit)', 'libc.so.6(GLIBC_2.34)(64bit)', 'hostcap = 1.2']);
+    await registerHostProvides(node, [
+      '/bin/sh',
+      'libc.so.6()(64bit)',
+      'libc.so.6(GLIBC_2.34)(64bit)',
+      'hostcap = 1.2',
+    ]);
     const packages = await queryPackages(node);
     assert.equal(packages.length, 1, 'one host-provides package, not two');
     const provides = packages[0]!.provides.map((p) => (p.flags ? `${p.name} ${p.flags} ${p.version}` : p.name));
-    for (const wanted of ['/bin/sh', 'libc.so.6(GLIBC_2.34)(64bit)', 'hostcap = 1.2']) assert.ok(provides.includes(wanted), wanted);
+    for (const wanted of ['/bin/sh', 'libc.so.6(GLIBC_2.34)(64bit)', 'hostcap = 1.2'])
+      assert.ok(provides.includes(wanted), wanted);
     assert.deepEqual(packages[0]!.files, [], 'a virtual package owns no file');
   });
 
   it('rejects capabilities a spec Provides: line would misread', async () => {
-    await assert.rejects(registerHostProvides(family.node('SYS'), ['a, b']), (e: unknown) => e instanceof RedpakError && e.code === 'package');
+    await assert.rejects(
+      registerHostProvides(family.node('SYS'), ['a, b']),
+      (e: unknown) => e instanceof RedpakError && e.code === 'package',
+    );
   });
 });
 

@@ -8,7 +8,15 @@ import { erasePackages, installPackages } from '../../src/pkg/rpm.js';
 import { queryPackages } from '../../src/pkg/installed.js';
 import { assertSolved, formatProblems, solve, type SolveRequest, type SolveResult } from '../../src/pkg/solver.js';
 import type { TransactionStep } from '../../src/pkg/solver.js';
-import { fixtureRepo, fixtureRepos, installedNames, makeFamily, makeSystemNode, rpmFile, type TestFamily } from './helpers/family.js';
+import {
+  fixtureRepo,
+  fixtureRepos,
+  installedNames,
+  makeFamily,
+  makeSystemNode,
+  rpmFile,
+  type TestFamily,
+} from './helpers/family.js';
 
 /**
  * Family used throughout: P is a system node (host capabilities registered, libredfoo 1.0 and
@@ -20,7 +28,12 @@ async function standardFamily(pPackages = ['libredfoo-1.0', 'redfoo-conf']): Pro
   return family;
 }
 
-async function solveIn(family: TestFamily, node: 'P' | 'C' | 'G', jobs: SolveRequest['jobs'], extra: Partial<SolveRequest> = {}): Promise<SolveResult> {
+async function solveIn(
+  family: TestFamily,
+  node: 'P' | 'C' | 'G',
+  jobs: SolveRequest['jobs'],
+  extra: Partial<SolveRequest> = {},
+): Promise<SolveResult> {
   const ancestors = { P: [], C: ['P'], G: ['C', 'P'] }[node].map((n) => family.node(n));
   return solve({ node: family.node(node), ancestors, repos: await fixtureRepos(), jobs, ...extra });
 }
@@ -33,13 +46,23 @@ const stepSummary = (r: SolveResult) => r.steps.map((s) => `${s.action} ${s.nevr
  * plain erasures. The product runs the same rpm commands in a staged view (src/pkg/view.ts).
  */
 async function applySteps(nodeRoot: string, steps: readonly TransactionStep[]): Promise<void> {
-  assert.ok(steps.every((s) => s.node === nodeRoot), 'every step belongs to the node');
+  assert.ok(
+    steps.every((s) => s.node === nodeRoot),
+    'every step belongs to the node',
+  );
   const incoming = steps.filter((s) => s.action !== 'erase');
-  await installPackages(nodeRoot, incoming.map((s) => s.location ?? assert.fail(`no package file for ${s.nevra}`)), {
-    oldpackage: incoming.some((s) => s.action === 'downgrade'),
-    replacepkgs: incoming.some((s) => s.action === 'reinstall'),
-  });
-  await erasePackages(nodeRoot, steps.filter((s) => s.action === 'erase').map((s) => s.nevra));
+  await installPackages(
+    nodeRoot,
+    incoming.map((s) => s.location ?? assert.fail(`no package file for ${s.nevra}`)),
+    {
+      oldpackage: incoming.some((s) => s.action === 'downgrade'),
+      replacepkgs: incoming.some((s) => s.action === 'reinstall'),
+    },
+  );
+  await erasePackages(
+    nodeRoot,
+    steps.filter((s) => s.action === 'erase').map((s) => s.nevra),
+  );
 }
 
 describe('rule 1: installs resolve against the aggregated family view', () => {
@@ -66,10 +89,19 @@ describe('rule 1: installs resolve against the aggregated family view', () => {
     const solo = await makeFamily('S');
     try {
       await makeSystemNode(solo.node('S'), []);
-      const result = await solve({ node: solo.node('S'), ancestors: [], repos: await fixtureRepos(), jobs: [{ op: 'install', what: 'redhello' }] });
+      const result = await solve({
+        node: solo.node('S'),
+        ancestors: [],
+        repos: await fixtureRepos(),
+        jobs: [{ op: 'install', what: 'redhello' }],
+      });
       assertSolved(result, 'S');
       assert.deepEqual(result.steps.map((s) => s.name).sort(), ['libredfoo', 'redfoo-conf', 'redhello']);
-      assert.equal(result.steps.find((s) => s.name === 'libredfoo')!.evr, '2.0-1', 'best version when nothing constrains it');
+      assert.equal(
+        result.steps.find((s) => s.name === 'libredfoo')!.evr,
+        '2.0-1',
+        'best version when nothing constrains it',
+      );
     } finally {
       solo.cleanup();
     }
@@ -84,7 +116,11 @@ describe('rule 1: installs resolve against the aggregated family view', () => {
     assert.deepEqual(bySoname.steps, [], 'P already provides the soname: nothing to do');
     const rich = await solveIn(family, 'G', [{ op: 'install', what: 'redrich' }]);
     assertSolved(rich, 'G');
-    assert.deepEqual(rich.steps.map((s) => s.name).sort(), ['redcompat', 'redrich'], 'redcompat, not an upgrade of P\'s libredfoo');
+    assert.deepEqual(
+      rich.steps.map((s) => s.name).sort(),
+      ['redcompat', 'redrich'],
+      "redcompat, not an upgrade of P's libredfoo",
+    );
   });
 
   it('pulls weak dependencies only when asked', async () => {
@@ -116,7 +152,11 @@ describe('rule 2: no duplicates of an ancestor package', () => {
     );
     assert.throws(
       () => assertSolved(result, 'C'),
-      (e: unknown) => e instanceof RedpakError && e.code === 'family-rule' && e.message.includes('libredfoo') && e.message.includes(family.node('P')),
+      (e: unknown) =>
+        e instanceof RedpakError &&
+        e.code === 'family-rule' &&
+        e.message.includes('libredfoo') &&
+        e.message.includes(family.node('P')),
     );
   });
 
@@ -129,10 +169,13 @@ describe('rule 2: no duplicates of an ancestor package', () => {
     const result = await solveIn(family, 'C', [{ op: 'install', what: 'libredfoo-2.0' }], { forcenode: true });
     assertSolved(result, 'C');
     assert.deepEqual(stepSummary(result), ['install libredfoo-2.0-1.x86_64']);
-    assert.deepEqual(result.steps[0]!.replaces, [], 'P\'s libredfoo is not replaced');
+    assert.deepEqual(result.steps[0]!.replaces, [], "P's libredfoo is not replaced");
     await applySteps(family.node('C'), result.steps);
     assert.deepEqual(await installedNames(family.node('C')), ['libredfoo']);
-    assert.deepEqual((await queryPackages(family.node('P'))).filter((p) => p.name === 'libredfoo').map((p) => p.version), ['1.0']);
+    assert.deepEqual(
+      (await queryPackages(family.node('P'))).filter((p) => p.name === 'libredfoo').map((p) => p.version),
+      ['1.0'],
+    );
   });
 });
 
@@ -153,26 +196,36 @@ describe('rule 3: ancestors are read-only', () => {
     });
   }
 
-  it('upgrade-all in C leaves P\'s packages alone', async () => {
+  it("upgrade-all in C leaves P's packages alone", async () => {
     const result = await solveIn(family, 'C', [{ op: 'upgrade-all' }]);
     assertSolved(result, 'C');
     assert.deepEqual(result.steps, []);
   });
 
-  it('a dependency that needs P\'s package upgraded is a dnf-style problem naming the read-only package', async () => {
+  it("a dependency that needs P's package upgraded is a dnf-style problem naming the read-only package", async () => {
     const result = await solveIn(family, 'C', [{ op: 'install', what: 'redtool' }]);
     assert.equal(result.ok, false);
     const [problem] = result.problems;
-    assert.match(problem!.message, /redtool-1\.0-1\.noarch requires libredfoo >= 2\.0, but none of the providers can be installed/);
+    assert.match(
+      problem!.message,
+      /redtool-1\.0-1\.noarch requires libredfoo >= 2\.0, but none of the providers can be installed/,
+    );
     assert.deepEqual(problem!.readOnly, [{ package: 'libredfoo-1.0-1.x86_64', node: family.node('P') }]);
-    assert.deepEqual(problem!.solutions, [['do not ask to install redtool']], 'no solution unlocks an ancestor package');
+    assert.deepEqual(
+      problem!.solutions,
+      [['do not ask to install redtool']],
+      'no solution unlocks an ancestor package',
+    );
     const text = formatProblems(result.problems);
     assert.match(text, /^ Problem: /);
     assert.match(text, /Possible solutions:\n {3}- do not ask to install redtool/);
-    assert.throws(() => assertSolved(result, 'C'), (e: unknown) => e instanceof RedpakError && e.code === 'solver');
+    assert.throws(
+      () => assertSolved(result, 'C'),
+      (e: unknown) => e instanceof RedpakError && e.code === 'solver',
+    );
   });
 
-  it('obsoleting an ancestor\'s package is a problem, not a silent erase in P', async () => {
+  it("obsoleting an ancestor's package is a problem, not a silent erase in P", async () => {
     const result = await solveIn(family, 'C', [{ op: 'install', what: 'rednew' }]);
     assert.equal(result.ok, false);
     assert.deepEqual(result.problems[0]!.readOnly, [{ package: 'redlegacy-1.0-1.noarch', node: family.node('P') }]);
@@ -190,16 +243,21 @@ describe('rule 5: conflicts and obsoletes across the family view', () => {
     const result = await solveIn(family, 'C', [{ op: 'install', what: 'redcompat' }]);
     assert.equal(result.ok, false);
     assert.ok(
-      result.problems[0]!.rules.some((r) => /redcompat-1\.0-1\.noarch conflicts with libredfoo >= 2\.0 provided by libredfoo-2\.0-1\.x86_64/.test(r)),
+      result.problems[0]!.rules.some((r) =>
+        /redcompat-1\.0-1\.noarch conflicts with libredfoo >= 2\.0 provided by libredfoo-2\.0-1\.x86_64/.test(r),
+      ),
       formatProblems(result.problems),
     );
   });
 
-  it('applies Obsoletes within the node: rednew replaces C\'s own redlegacy', async () => {
+  it("applies Obsoletes within the node: rednew replaces C's own redlegacy", async () => {
     await installPackages(family.node('C'), [await rpmFile('redlegacy')]);
     const result = await solveIn(family, 'C', [{ op: 'install', what: 'rednew' }]);
     assertSolved(result, 'C');
-    assert.deepEqual(result.steps.map((s) => [s.action, s.nevra, s.replaces]), [['obsolete', 'rednew-2.0-1.noarch', ['redlegacy-1.0-1.noarch']]]);
+    assert.deepEqual(
+      result.steps.map((s) => [s.action, s.nevra, s.replaces]),
+      [['obsolete', 'rednew-2.0-1.noarch', ['redlegacy-1.0-1.noarch']]],
+    );
     await applySteps(family.node('C'), result.steps);
     assert.deepEqual(await installedNames(family.node('C')), ['rednew']);
   });
@@ -246,15 +304,20 @@ describe('rule 4: descendants are protected', () => {
   });
   after(() => family.cleanup());
 
-  it('refuses to erase libredfoo from P while C\'s redhello needs it, naming node, package and requirement', async () => {
-    const result = await solveIn(family, 'P', [{ op: 'erase', what: 'libredfoo' }], { descendants: [family.node('C')] });
+  it("refuses to erase libredfoo from P while C's redhello needs it, naming node, package and requirement", async () => {
+    const result = await solveIn(family, 'P', [{ op: 'erase', what: 'libredfoo' }], {
+      descendants: [family.node('C')],
+    });
     assert.equal(result.ok, false);
     const broken = result.violations.filter((v) => v.rule === 'descendant-broken');
     assert.deepEqual(
       broken.map((v) => [v.node, v.package, v.requirement, v.removed]),
       [[family.node('C'), 'redhello-1.0-1.x86_64', 'libredfoo.so.1()(64bit)', ['libredfoo-1.0-1.x86_64']]],
     );
-    assert.throws(() => assertSolved(result, 'P'), (e: unknown) => e instanceof RedpakError && e.code === 'family-rule' && /redhello/.test(e.message));
+    assert.throws(
+      () => assertSolved(result, 'P'),
+      (e: unknown) => e instanceof RedpakError && e.code === 'family-rule' && /redhello/.test(e.message),
+    );
   });
 
   it('without descendants given, the same erase goes through (control)', async () => {
@@ -292,7 +355,10 @@ describe('the .solv cache of databases and repositories', () => {
     const first = await solveIn(family, 'C', [{ op: 'install', what: 'redhello' }], { solvCache: cache });
     assert.deepEqual(first, plain);
     // The repository, P's database and C's.
-    assert.deepEqual(cacheFiles().map((f) => f.split('-')[0]), ['repo', 'rpmdb', 'rpmdb']);
+    assert.deepEqual(
+      cacheFiles().map((f) => f.split('-')[0]),
+      ['repo', 'rpmdb', 'rpmdb'],
+    );
     const before = stamps();
     const second = await solveIn(family, 'C', [{ op: 'install', what: 'redhello' }], { solvCache: cache });
     assert.deepEqual(second, plain);
@@ -304,7 +370,10 @@ describe('the .solv cache of databases and repositories', () => {
     await installPackages(family.node('P'), [await rpmFile('redscript-1.0')], { noscripts: true });
     const result = await solveIn(family, 'C', [{ op: 'install', what: 'redscript' }], { solvCache: cache });
     assert.equal(result.ok, false, 'redscript is now in P: a duplicate for C');
-    assert.deepEqual(result.violations.map((v) => [v.rule, v.name]), [['duplicate', 'redscript']]);
+    assert.deepEqual(
+      result.violations.map((v) => [v.rule, v.name]),
+      [['duplicate', 'redscript']],
+    );
     const after = cacheFiles();
     assert.equal(after.length, before.length, 'the stale copy of P is dropped');
     assert.notDeepEqual(after, before);
@@ -317,7 +386,14 @@ describe('the .solv cache of databases and repositories', () => {
     const createrepo = () => assert.equal(spawnSync('createrepo_c', ['--quiet', repoDir]).status, 0);
     createrepo();
     const repos = [{ id: 'growing', dir: repoDir }];
-    const ask = () => solve({ node: family.node('C'), ancestors: [family.node('P')], repos, jobs: [{ op: 'install', what: 'redlegacy' }], solvCache: cache });
+    const ask = () =>
+      solve({
+        node: family.node('C'),
+        ancestors: [family.node('P')],
+        repos,
+        jobs: [{ op: 'install', what: 'redlegacy' }],
+        solvCache: cache,
+      });
     assert.match(formatProblems((await ask()).problems), /No match for argument: redlegacy/);
     copyFileSync(await rpmFile('redlegacy-1.0'), join(repoDir, 'redlegacy.rpm'));
     createrepo();
@@ -327,7 +403,9 @@ describe('the .solv cache of databases and repositories', () => {
   it('a cache directory that cannot be written only costs time', async () => {
     const blocked = join(family.root, 'a-file');
     writeFileSync(blocked, '');
-    const result = await solveIn(family, 'C', [{ op: 'install', what: 'redhello' }], { solvCache: join(blocked, '@solv') });
+    const result = await solveIn(family, 'C', [{ op: 'install', what: 'redhello' }], {
+      solvCache: join(blocked, '@solv'),
+    });
     assert.deepEqual(stepSummary(result), ['install redhello-1.0-1.x86_64']);
   });
 });

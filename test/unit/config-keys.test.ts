@@ -12,7 +12,7 @@ function propertiesOf(schema: unknown, key: string): Record<string, unknown> {
 }
 
 describe('config keys', () => {
-  it('every key of the schema\'s config section has exactly one descriptor, and nothing else has one', () => {
+  it("every key of the schema's config section has exactly one descriptor, and nothing else has one", () => {
     const schemaKeys = Object.keys(propertiesOf(NODE_CONFIG_SCHEMA, 'config')).sort();
     assert.deepEqual(Object.keys(CONFIG_KEY_MERGE).sort(), schemaKeys);
   });

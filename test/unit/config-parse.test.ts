@@ -9,7 +9,14 @@ import assert from 'node:assert/strict';
 import { RedpakError, type ErrorCode } from '../../src/errors.js';
 import { isValidAlias, parseNodeConfig, parseNodeStatus } from '../../src/config/parse.js';
 import { serializeConfig, serializeStatus } from '../../src/config/serialize.js';
-import { DIR_EXPORT_MODES, ENVIRON_MODES, EXPORT_MODES, PRIVATE_EXPORT_MODES, TRI_STATES, type NodeConfig } from '../../src/config/types.js';
+import {
+  DIR_EXPORT_MODES,
+  ENVIRON_MODES,
+  EXPORT_MODES,
+  PRIVATE_EXPORT_MODES,
+  TRI_STATES,
+  type NodeConfig,
+} from '../../src/config/types.js';
 
 const FILE = '/nodes/conftest/etc/redpak.yaml';
 const STATUS_FILE = '/nodes/conftest/.rednode.yaml';
@@ -297,7 +304,8 @@ config:
 
 /** Key case and enum/boolean case mangled deterministically: `mode: Public` → `MoDe: PuBlIc`. */
 function mangleCase(text: string): string {
-  const weird = (s: string, flip: number) => [...s].map((ch, i) => ((i + flip) % 2 === 0 ? ch.toUpperCase() : ch.toLowerCase())).join('');
+  const weird = (s: string, flip: number) =>
+    [...s].map((ch, i) => ((i + flip) % 2 === 0 ? ch.toUpperCase() : ch.toLowerCase())).join('');
   return text
     .split('\n')
     .map((line, n) => {
@@ -338,14 +346,42 @@ describe('upstream parser cases (tests/conf)', () => {
 
   it('2: the model of the full configuration holds the values of the file', () => {
     const config = parse(FULL_INPUT);
-    assert.deepEqual(config.headers, { alias: 'full-NODE', name: '0f8e7a66-6d3c-4c1e-9b8a-2d1f1c0e5a77', info: 'full configuration' });
+    assert.deepEqual(config.headers, {
+      alias: 'full-NODE',
+      name: '0f8e7a66-6d3c-4c1e-9b8a-2d1f1c0e5a77',
+      info: 'full configuration',
+    });
     assert.deepEqual(
       config.exports.map((e) => e.mode),
-      ['Public', 'Restricted', 'PrivateRestricted', 'PrivateFile', 'RestrictedFile', 'PublicFile', 'Private', 'Anonymous', 'Symlink', 'Execfd', 'Internal', 'Devfs', 'Tmpfs', 'Mqueue', 'Procfs', 'Lock'],
+      [
+        'Public',
+        'Restricted',
+        'PrivateRestricted',
+        'PrivateFile',
+        'RestrictedFile',
+        'PublicFile',
+        'Private',
+        'Anonymous',
+        'Symlink',
+        'Execfd',
+        'Internal',
+        'Devfs',
+        'Tmpfs',
+        'Mqueue',
+        'Procfs',
+        'Lock',
+      ],
     );
     assert.deepEqual(
       config.environ.map((e) => [e.mode, e.key]),
-      [['Default', 'XDG_RUNTIME_DIR'], ['Default', 'PS1'], ['Remove', 'SHELL_SESSION_ID'], ['Static', 'LANG'], ['Inherit', 'TERM'], ['Execfd', 'BUILD_ID']],
+      [
+        ['Default', 'XDG_RUNTIME_DIR'],
+        ['Default', 'PS1'],
+        ['Remove', 'SHELL_SESSION_ID'],
+        ['Static', 'LANG'],
+        ['Inherit', 'TERM'],
+        ['Execfd', 'BUILD_ID'],
+      ],
     );
     const c = config.config;
     assert.equal(c.verbose, 2);
@@ -358,7 +394,10 @@ describe('upstream parser cases (tests/conf)', () => {
     assert.equal(c.share_pid, '/proc/1/ns/pid');
     assert.deepEqual(
       c.capabilities.map(({ cap, add }) => ({ cap, add })),
-      [{ cap: 'cap_net_raw', add: 1 }, { cap: 'ALL', add: 0 }],
+      [
+        { cap: 'cap_net_raw', add: 1 },
+        { cap: 'ALL', add: 0 },
+      ],
     );
   });
 
@@ -367,11 +406,17 @@ describe('upstream parser cases (tests/conf)', () => {
     // The mangling really changed keys and enum values.
     const keys = [...mangled.matchAll(/^\s*(?:- )?([A-Za-z_-]+):/gm)].map((m) => m[1]);
     assert.ok(keys.length > 100);
-    assert.deepEqual(keys.filter((k) => k === k.toLowerCase()), []);
+    assert.deepEqual(
+      keys.filter((k) => k === k.toLowerCase()),
+      [],
+    );
     const enums = [...mangled.matchAll(/^\s*(?:- )?(?:mode|die-with-parent|new-session): *(\S+)$/gim)].map((m) => m[1]);
     assert.equal(enums.length, 23);
     const canonical: readonly string[] = [...EXPORT_MODES, ...ENVIRON_MODES, 'enabled', 'disabled'];
-    assert.deepEqual(enums.filter((v) => canonical.includes(v)), []);
+    assert.deepEqual(
+      enums.filter((v) => canonical.includes(v)),
+      [],
+    );
     const config = parse(mangled);
     assert.equal(serializeConfig(config), FULL_CANONICAL);
     // The models are equal too, apart from where things were written.
@@ -379,7 +424,12 @@ describe('upstream parser cases (tests/conf)', () => {
   });
 
   it('4: a missing headers.alias is rejected, naming "alias"', () => {
-    rejects(() => parse('headers:\n  name: x\n  info: no alias here\n'), { code: 'schema', message: [/"alias"/, /headers/], file: FILE, line: 2 });
+    rejects(() => parse('headers:\n  name: x\n  info: no alias here\n'), {
+      code: 'schema',
+      message: [/"alias"/, /headers/],
+      file: FILE,
+      line: 2,
+    });
   });
 
   it('5: a headers-only file is accepted; the always-present scalars are emitted with their defaults', () => {
@@ -422,7 +472,13 @@ describe('upstream parser cases (tests/conf)', () => {
   });
 
   it('7: alias "./" is rejected with code invalid-alias', () => {
-    rejects(() => parse('headers:\n  alias: ./\n'), { code: 'invalid-alias', message: [/\.\//], file: FILE, line: 2, col: 10 });
+    rejects(() => parse('headers:\n  alias: ./\n'), {
+      code: 'invalid-alias',
+      message: [/\.\//],
+      file: FILE,
+      line: 2,
+      col: 10,
+    });
   });
 });
 
@@ -435,10 +491,13 @@ describe('headers.alias', () => {
     });
   }
   for (const alias of ['a', 'Z', '0', '+', '-', '_', '@', ':', 'node-1_a@b:c+d']) {
-    it(`accepts ${JSON.stringify(alias)}`, () => assert.equal(parse(`headers:\n  alias: ${JSON.stringify(alias)}\n`).headers.alias, alias));
+    it(`accepts ${JSON.stringify(alias)}`, () =>
+      assert.equal(parse(`headers:\n  alias: ${JSON.stringify(alias)}\n`).headers.alias, alias));
   }
-  it('an empty alias is rejected', () => rejects(() => parse('headers:\n  alias: ""\n'), { code: 'schema', message: [/alias/] }));
-  it('headers are required', () => rejects(() => parse('config:\n  verbose: 1\n'), { code: 'schema', message: [/"headers"/] }));
+  it('an empty alias is rejected', () =>
+    rejects(() => parse('headers:\n  alias: ""\n'), { code: 'schema', message: [/alias/] }));
+  it('headers are required', () =>
+    rejects(() => parse('config:\n  verbose: 1\n'), { code: 'schema', message: [/"headers"/] }));
 });
 
 describe('unknown keys are rejected with the position of the key', () => {
@@ -453,18 +512,54 @@ describe('unknown keys are rejected with the position of the key', () => {
       line: 8,
       col: 5,
     },
-    { name: 'in an environ entry', text: `${headers()}environ:\n- key: A\n  vaule: 1\n`, key: 'vaule', line: 5, col: 3 },
+    {
+      name: 'in an environ entry',
+      text: `${headers()}environ:\n- key: A\n  vaule: 1\n`,
+      key: 'vaule',
+      line: 5,
+      col: 3,
+    },
     { name: 'in cgroups', text: withConfig('cgroups:\n  memory:\n    max: 1\n'), key: 'memory', line: 5, col: 5 },
-    { name: 'in a cgroups sub-map', text: withConfig('cgroups:\n  mem:\n    max: 1\n    maximum: 2\n'), key: 'maximum', line: 7, col: 7 },
-    { name: 'in a capability', text: withConfig('capabilities:\n- cap: cap_chown\n  add: 1\n  drop: 1\n'), key: 'drop', line: 7, col: 5 },
+    {
+      name: 'in a cgroups sub-map',
+      text: withConfig('cgroups:\n  mem:\n    max: 1\n    maximum: 2\n'),
+      key: 'maximum',
+      line: 7,
+      col: 7,
+    },
+    {
+      name: 'in a capability',
+      text: withConfig('capabilities:\n- cap: cap_chown\n  add: 1\n  drop: 1\n'),
+      key: 'drop',
+      line: 7,
+      col: 5,
+    },
     { name: 'legacy key maxage outside config', text: `${headers()}maxage: 1\n`, key: 'maxage', line: 3, col: 1 },
-    { name: 'unknown key written in upper case (reported lower-cased)', text: `${headers()}BOGUS: 1\n`, key: 'bogus', line: 3, col: 1 },
+    {
+      name: 'unknown key written in upper case (reported lower-cased)',
+      text: `${headers()}BOGUS: 1\n`,
+      key: 'bogus',
+      line: 3,
+      col: 1,
+    },
   ];
   for (const c of cases) {
-    it(c.name, () => rejects(() => parse(c.text), { code: 'schema', message: [new RegExp(`unknown key "${c.key}"`)], file: FILE, line: c.line, col: c.col }));
+    it(c.name, () =>
+      rejects(() => parse(c.text), {
+        code: 'schema',
+        message: [new RegExp(`unknown key "${c.key}"`)],
+        file: FILE,
+        line: c.line,
+        col: c.col,
+      }),
+    );
   }
   it('the error names the file it was given', () => {
-    rejects(() => parse(`${headers()}bogus: 1\n`, '/elsewhere/etc/redpak-admin.yaml'), { code: 'schema', file: '/elsewhere/etc/redpak-admin.yaml', line: 3 });
+    rejects(() => parse(`${headers()}bogus: 1\n`, '/elsewhere/etc/redpak-admin.yaml'), {
+      code: 'schema',
+      file: '/elsewhere/etc/redpak-admin.yaml',
+      line: 3,
+    });
   });
 });
 
@@ -476,7 +571,12 @@ describe('removed or absent sections are rejected', () => {
   // seccomp is not among them: this implementation supports it (docs/compatibility.md).
   for (const [section, text] of sections) {
     it(`${section}`, () => {
-      rejects(() => parse(text), { code: 'schema', message: [new RegExp(`unknown key "${section}"`)], line: 3, col: 1 });
+      rejects(() => parse(text), {
+        code: 'schema',
+        message: [new RegExp(`unknown key "${section}"`)],
+        line: 3,
+        col: 1,
+      });
     });
   }
 });
@@ -503,11 +603,35 @@ describe('legacy config keys maxage and inherit are accepted and ignored', () =>
 describe('enum values', () => {
   describe('bad values are rejected naming the value and the allowed values', () => {
     const cases: Array<{ name: string; text: string; value: string; allowed: readonly string[]; line: number }> = [
-      { name: 'export mode', text: `${headers()}exports:\n- mode: Pubic\n  mount: /a\n`, value: 'Pubic', allowed: EXPORT_MODES, line: 4 },
-      { name: 'environ mode', text: `${headers()}environ:\n- key: A\n  mode: Dynamic\n`, value: 'Dynamic', allowed: ENVIRON_MODES, line: 5 },
-      { name: 'die-with-parent', text: withConfig('die-with-parent: maybe\n'), value: 'maybe', allowed: TRI_STATES, line: 4 },
+      {
+        name: 'export mode',
+        text: `${headers()}exports:\n- mode: Pubic\n  mount: /a\n`,
+        value: 'Pubic',
+        allowed: EXPORT_MODES,
+        line: 4,
+      },
+      {
+        name: 'environ mode',
+        text: `${headers()}environ:\n- key: A\n  mode: Dynamic\n`,
+        value: 'Dynamic',
+        allowed: ENVIRON_MODES,
+        line: 5,
+      },
+      {
+        name: 'die-with-parent',
+        text: withConfig('die-with-parent: maybe\n'),
+        value: 'maybe',
+        allowed: TRI_STATES,
+        line: 4,
+      },
       { name: 'new-session', text: withConfig('new-session: yes\n'), value: 'yes', allowed: TRI_STATES, line: 4 },
-      { name: 'export mode with a near miss in case and spelling', text: `${headers()}exports:\n- mode: private_file\n  mount: /a\n`, value: 'private_file', allowed: EXPORT_MODES, line: 4 },
+      {
+        name: 'export mode with a near miss in case and spelling',
+        text: `${headers()}exports:\n- mode: private_file\n  mount: /a\n`,
+        value: 'private_file',
+        allowed: EXPORT_MODES,
+        line: 4,
+      },
     ];
     for (const c of cases) {
       it(c.name, () =>
@@ -523,15 +647,19 @@ describe('enum values', () => {
   describe('values are matched without case and stored in canonical case', () => {
     for (const mode of EXPORT_MODES) {
       for (const written of [mode.toLowerCase(), mode.toUpperCase()]) {
-        it(`export mode ${written} → ${mode}`, () => assert.equal(parse(`${headers()}exports:\n- mode: ${written}\n  mount: /a\n`).exports[0].mode, mode));
+        it(`export mode ${written} → ${mode}`, () =>
+          assert.equal(parse(`${headers()}exports:\n- mode: ${written}\n  mount: /a\n`).exports[0].mode, mode));
       }
     }
     for (const mode of ENVIRON_MODES) {
-      it(`environ mode ${mode.toUpperCase()} → ${mode}`, () => assert.equal(parse(`${headers()}environ:\n- key: K\n  mode: ${mode.toUpperCase()}\n`).environ[0].mode, mode));
+      it(`environ mode ${mode.toUpperCase()} → ${mode}`, () =>
+        assert.equal(parse(`${headers()}environ:\n- key: K\n  mode: ${mode.toUpperCase()}\n`).environ[0].mode, mode));
     }
     for (const state of TRI_STATES) {
       it(`die-with-parent/new-session ${state.toLowerCase()} → ${state}`, () => {
-        const c = parse(withConfig(`die-with-parent: ${state.toLowerCase()}\nnew-session: ${state.toUpperCase()}\n`)).config;
+        const c = parse(
+          withConfig(`die-with-parent: ${state.toLowerCase()}\nnew-session: ${state.toUpperCase()}\n`),
+        ).config;
         assert.equal(c['die-with-parent'], state);
         assert.equal(c['new-session'], state);
       });
@@ -545,11 +673,16 @@ describe('enum values', () => {
   });
 
   it('share_* values are free strings, written as given (not canonicalised)', () => {
-    const config = parse(withConfig('share_all: DISABLED\nshare_net: Enabled\nshare_pid: /proc/42/ns/pid\nshare_time: UnSet\n'));
+    const config = parse(
+      withConfig('share_all: DISABLED\nshare_net: Enabled\nshare_pid: /proc/42/ns/pid\nshare_time: UnSet\n'),
+    );
     assert.equal(config.config.share_all, 'DISABLED');
     assert.equal(config.config.share_net, 'Enabled');
     assert.equal(config.config.share_pid, '/proc/42/ns/pid');
-    assert.match(serializeConfig(config), /share_all: DISABLED\n {2}share_net: Enabled\n {2}share_pid: \/proc\/42\/ns\/pid\n {2}share_time: UnSet\n/);
+    assert.match(
+      serializeConfig(config),
+      /share_all: DISABLED\n {2}share_net: Enabled\n {2}share_pid: \/proc\/42\/ns\/pid\n {2}share_time: UnSet\n/,
+    );
   });
 });
 
@@ -557,7 +690,10 @@ describe('PrivateRestricted is a private export (intended difference, docs/compa
   it('is in the private mask with Private and PrivateFile, and is a directory export', () => {
     assert.deepEqual([...PRIVATE_EXPORT_MODES].sort(), ['Private', 'PrivateFile', 'PrivateRestricted']);
     assert.ok(DIR_EXPORT_MODES.has('PrivateRestricted'));
-    assert.equal(parse(`${headers()}exports:\n- mode: privaterestricted\n  mount: /p\n`).exports[0].mode, 'PrivateRestricted');
+    assert.equal(
+      parse(`${headers()}exports:\n- mode: privaterestricted\n  mount: /p\n`).exports[0].mode,
+      'PrivateRestricted',
+    );
   });
 });
 
@@ -581,25 +717,74 @@ describe('keys are case-insensitive; duplicates that differ only by case are rej
     { name: 'in cgroups', text: withConfig('cgroups:\n  mem:\n    max: 1\n    MAX: 2\n'), line: 7, col: 7 },
   ];
   for (const c of dups) {
-    it(`duplicate differing by case ${c.name}`, () => rejects(() => parse(c.text), { code: 'schema', message: [/twice/], file: FILE, line: c.line, col: c.col }));
+    it(`duplicate differing by case ${c.name}`, () =>
+      rejects(() => parse(c.text), { code: 'schema', message: [/twice/], file: FILE, line: c.line, col: c.col }));
   }
   it('an exact duplicate key is rejected as well', () => {
-    assert.throws(() => parse('headers:\n  alias: a\n  alias: b\n'), (e: unknown) => e instanceof RedpakError && ['yaml-syntax', 'schema'].includes(e.code));
+    assert.throws(
+      () => parse('headers:\n  alias: a\n  alias: b\n'),
+      (e: unknown) => e instanceof RedpakError && ['yaml-syntax', 'schema'].includes(e.code),
+    );
   });
 });
 
 describe('scalars keep their source text', () => {
   const cases: Array<{ name: string; body: string; pick: (c: NodeConfig) => unknown; expected: unknown }> = [
-    { name: 'umask 027 stays "027" (not 23, not 27)', body: 'umask: 027\n', pick: (c) => c.config.umask, expected: '027' },
+    {
+      name: 'umask 027 stays "027" (not 23, not 27)',
+      body: 'umask: 027\n',
+      pick: (c) => c.config.umask,
+      expected: '027',
+    },
     { name: 'umask 0022 stays "0022"', body: 'umask: 0022\n', pick: (c) => c.config.umask, expected: '0022' },
-    { name: 'hostname that looks like a number', body: 'hostname: 1e3\n', pick: (c) => c.config.hostname, expected: '1e3' },
-    { name: 'string that looks like a boolean', body: 'set-user: yes\n', pick: (c) => c.config['set-user'], expected: 'yes' },
-    { name: 'string that looks like null is kept as text', body: 'smack: ~x\n', pick: (c) => c.config.smack, expected: '~x' },
-    { name: 'share value that looks like a boolean', body: 'share_net: true\n', pick: (c) => c.config.share_net, expected: 'true' },
-    { name: 'cgroups numbers are strings', body: 'cgroups:\n  pids:\n    max: 100\n  mem:\n    max: 1073741824\n', pick: (c) => c.config.cgroups, expected: { pids: { max: '100' }, mem: { max: '1073741824' } } },
-    { name: 'cgroups cpus with leading zero', body: 'cgroups:\n  cpuset:\n    cpus: 00\n    mems: 0-1\n', pick: (c) => c.config.cgroups, expected: { cpuset: { cpus: '00', mems: '0-1' } } },
-    { name: 'an empty cgroups sub-map is kept (it requests the controller)', body: 'cgroups:\n  pids: {}\n', pick: (c) => c.config.cgroups, expected: { pids: {} } },
-    { name: 'quoted and plain texts are the same', body: 'chdir: "/home/x"\nhostname: \'h\'\n', pick: (c) => [c.config.chdir, c.config.hostname], expected: ['/home/x', 'h'] },
+    {
+      name: 'hostname that looks like a number',
+      body: 'hostname: 1e3\n',
+      pick: (c) => c.config.hostname,
+      expected: '1e3',
+    },
+    {
+      name: 'string that looks like a boolean',
+      body: 'set-user: yes\n',
+      pick: (c) => c.config['set-user'],
+      expected: 'yes',
+    },
+    {
+      name: 'string that looks like null is kept as text',
+      body: 'smack: ~x\n',
+      pick: (c) => c.config.smack,
+      expected: '~x',
+    },
+    {
+      name: 'share value that looks like a boolean',
+      body: 'share_net: true\n',
+      pick: (c) => c.config.share_net,
+      expected: 'true',
+    },
+    {
+      name: 'cgroups numbers are strings',
+      body: 'cgroups:\n  pids:\n    max: 100\n  mem:\n    max: 1073741824\n',
+      pick: (c) => c.config.cgroups,
+      expected: { pids: { max: '100' }, mem: { max: '1073741824' } },
+    },
+    {
+      name: 'cgroups cpus with leading zero',
+      body: 'cgroups:\n  cpuset:\n    cpus: 00\n    mems: 0-1\n',
+      pick: (c) => c.config.cgroups,
+      expected: { cpuset: { cpus: '00', mems: '0-1' } },
+    },
+    {
+      name: 'an empty cgroups sub-map is kept (it requests the controller)',
+      body: 'cgroups:\n  pids: {}\n',
+      pick: (c) => c.config.cgroups,
+      expected: { pids: {} },
+    },
+    {
+      name: 'quoted and plain texts are the same',
+      body: 'chdir: "/home/x"\nhostname: \'h\'\n',
+      pick: (c) => [c.config.chdir, c.config.hostname],
+      expected: ['/home/x', 'h'],
+    },
   ];
   for (const c of cases) {
     it(c.name, () => assert.deepEqual(c.pick(parse(withConfig(c.body))), c.expected));
@@ -636,7 +821,12 @@ describe('booleans (gpgcheck, unsafe, inherit-env)', () => {
     }
   }
   for (const word of ['maybe', '2', 'y', 'enabled']) {
-    it(`gpgcheck: ${word} is rejected naming the value`, () => rejects(() => parse(withConfig(`gpgcheck: ${word}\n`)), { code: 'schema', message: [new RegExp(`"${word}"`), /gpgcheck/, /boolean/], line: 4 }));
+    it(`gpgcheck: ${word} is rejected naming the value`, () =>
+      rejects(() => parse(withConfig(`gpgcheck: ${word}\n`)), {
+        code: 'schema',
+        message: [new RegExp(`"${word}"`), /gpgcheck/, /boolean/],
+        line: 4,
+      }));
   }
   it('absent booleans are false', () => {
     const c = parse(headers()).config;
@@ -653,18 +843,62 @@ describe('integers (verbose, map-root-user, capabilities[].add)', () => {
     ['+3', 3],
   ];
   for (const [text, value] of good) {
-    it(`verbose: ${text} → ${value}`, () => assert.equal(parse(withConfig(`verbose: ${text}\n`)).config.verbose, value));
-    it(`map-root-user: ${text} → ${value}`, () => assert.equal(parse(withConfig(`map-root-user: ${text}\n`)).config['map-root-user'], value));
+    it(`verbose: ${text} → ${value}`, () =>
+      assert.equal(parse(withConfig(`verbose: ${text}\n`)).config.verbose, value));
+    it(`map-root-user: ${text} → ${value}`, () =>
+      assert.equal(parse(withConfig(`map-root-user: ${text}\n`)).config['map-root-user'], value));
   }
   const bad: Array<{ name: string; text: string; value: string; where: RegExp; line: number; col: number }> = [
-    { name: 'verbose abc', text: withConfig('verbose: abc\n'), value: 'abc', where: /config\.verbose/, line: 4, col: 12 },
-    { name: 'map-root-user abc', text: withConfig('map-root-user: abc\n'), value: 'abc', where: /config\.map-root-user/, line: 4, col: 18 },
-    { name: 'verbose 1.5', text: withConfig('verbose: 1.5\n'), value: '1\\.5', where: /config\.verbose/, line: 4, col: 12 },
-    { name: 'verbose 12abc', text: withConfig('verbose: 12abc\n'), value: '12abc', where: /config\.verbose/, line: 4, col: 12 },
-    { name: 'capability add abc', text: withConfig('capabilities:\n- cap: cap_chown\n  add: abc\n'), value: 'abc', where: /capabilities\[0\]\.add/, line: 6, col: 10 },
+    {
+      name: 'verbose abc',
+      text: withConfig('verbose: abc\n'),
+      value: 'abc',
+      where: /config\.verbose/,
+      line: 4,
+      col: 12,
+    },
+    {
+      name: 'map-root-user abc',
+      text: withConfig('map-root-user: abc\n'),
+      value: 'abc',
+      where: /config\.map-root-user/,
+      line: 4,
+      col: 18,
+    },
+    {
+      name: 'verbose 1.5',
+      text: withConfig('verbose: 1.5\n'),
+      value: '1\\.5',
+      where: /config\.verbose/,
+      line: 4,
+      col: 12,
+    },
+    {
+      name: 'verbose 12abc',
+      text: withConfig('verbose: 12abc\n'),
+      value: '12abc',
+      where: /config\.verbose/,
+      line: 4,
+      col: 12,
+    },
+    {
+      name: 'capability add abc',
+      text: withConfig('capabilities:\n- cap: cap_chown\n  add: abc\n'),
+      value: 'abc',
+      where: /capabilities\[0\]\.add/,
+      line: 6,
+      col: 10,
+    },
   ];
   for (const c of bad) {
-    it(`${c.name} is rejected`, () => rejects(() => parse(c.text), { code: 'schema', message: [new RegExp(`"${c.value}"`), c.where, /integer/], file: FILE, line: c.line, col: c.col }));
+    it(`${c.name} is rejected`, () =>
+      rejects(() => parse(c.text), {
+        code: 'schema',
+        message: [new RegExp(`"${c.value}"`), c.where, /integer/],
+        file: FILE,
+        line: c.line,
+        col: c.col,
+      }));
   }
   it('capabilities need cap and add', () => {
     rejects(() => parse(withConfig('capabilities:\n- cap: cap_chown\n')), { code: 'schema', message: [/"add"/] });
@@ -674,10 +908,18 @@ describe('integers (verbose, map-root-user, capabilities[].add)', () => {
 
 describe('required keys and shapes of entries', () => {
   const cases: Array<{ name: string; text: string; message: RegExp[] }> = [
-    { name: 'export without mount', text: `${headers()}exports:\n- mode: Public\n`, message: [/"mount"/, /exports\[0\]/] },
+    {
+      name: 'export without mount',
+      text: `${headers()}exports:\n- mode: Public\n`,
+      message: [/"mount"/, /exports\[0\]/],
+    },
     { name: 'export without mode', text: `${headers()}exports:\n- mount: /a\n`, message: [/"mode"/, /exports\[0\]/] },
     { name: 'environ without key', text: `${headers()}environ:\n- value: a\n`, message: [/"key"/, /environ\[0\]/] },
-    { name: 'exports as a mapping', text: `${headers()}exports:\n  mode: Public\n`, message: [/exports must be a list/] },
+    {
+      name: 'exports as a mapping',
+      text: `${headers()}exports:\n  mode: Public\n`,
+      message: [/exports must be a list/],
+    },
     { name: 'config as a list', text: `${headers()}config:\n- a\n`, message: [/config must be a mapping/] },
     { name: 'hostname as a list', text: withConfig('hostname: [a, b]\n'), message: [/config\.hostname/] },
   ];
@@ -724,13 +966,20 @@ describe('positions (provenance)', () => {
     ['environ.0.value', 16, 3],
   ];
   for (const [key, line, col] of cases) {
-    it(`positions['${key}'] = ${line}:${col}`, () => assert.deepEqual(config.positions[key], { file: FILE, line, col }));
+    it(`positions['${key}'] = ${line}:${col}`, () =>
+      assert.deepEqual(config.positions[key], { file: FILE, line, col }));
   }
   it('keys are recorded lower-cased (HostName → config.hostname)', () => {
     assert.ok(!('config.HostName' in config.positions));
   });
   it('entries carry the position where they start', () => {
-    assert.deepEqual(config.exports.map((e) => [e.at.line, e.at.col]), [[10, 5], [12, 7]]);
+    assert.deepEqual(
+      config.exports.map((e) => [e.at.line, e.at.col]),
+      [
+        [10, 5],
+        [12, 7],
+      ],
+    );
     assert.deepEqual([config.environ[0].at.line, config.environ[0].at.col], [15, 3]);
     assert.ok(config.exports.every((e) => e.at.file === FILE));
   });
@@ -749,10 +998,20 @@ describe('status file .rednode.yaml', () => {
       .filter(([, v]) => v !== undefined)
       .map(([k, v]) => `${k}: ${v}`)
       .join('\n')}\n`;
-  const base = { realpath: '/tmp/rpak-conftest', info: 'created by tests', timestamp: '1577862000000', state: 'Enable' };
+  const base = {
+    realpath: '/tmp/rpak-conftest',
+    info: 'created by tests',
+    timestamp: '1577862000000',
+    state: 'Enable',
+  };
 
   it('a full status is accepted', () => {
-    assert.deepEqual(parseNodeStatus(status(base), STATUS_FILE), { realpath: '/tmp/rpak-conftest', info: 'created by tests', timestamp: 1577862000000, state: 'Enable' });
+    assert.deepEqual(parseNodeStatus(status(base), STATUS_FILE), {
+      realpath: '/tmp/rpak-conftest',
+      info: 'created by tests',
+      timestamp: 1577862000000,
+      state: 'Enable',
+    });
   });
   it('info is optional', () => {
     const s = parseNodeStatus(status({ ...base, info: undefined }), STATUS_FILE);
@@ -764,20 +1023,41 @@ describe('status file .rednode.yaml', () => {
     assert.deepEqual(s, { realpath: '/x', timestamp: 5, state: 'Disable' });
   });
   for (const state of ['Disable', 'Enable', 'Unknown', 'Error']) {
-    it(`state ${state} is accepted`, () => assert.equal(parseNodeStatus(status({ ...base, state }), STATUS_FILE).state, state));
+    it(`state ${state} is accepted`, () =>
+      assert.equal(parseNodeStatus(status({ ...base, state }), STATUS_FILE).state, state));
   }
   for (const state of ['enable', 'ENABLE', 'disable', 'Enabled', 'unknown', 'error']) {
     it(`state ${state} is rejected (enum values are case-sensitive)`, () =>
-      rejects(() => parseNodeStatus(status({ ...base, state }), STATUS_FILE), { code: 'schema', message: [new RegExp(`"${state}"`), /state/], file: STATUS_FILE, line: 4 }));
+      rejects(() => parseNodeStatus(status({ ...base, state }), STATUS_FILE), {
+        code: 'schema',
+        message: [new RegExp(`"${state}"`), /state/],
+        file: STATUS_FILE,
+        line: 4,
+      }));
   }
   for (const timestamp of ['abc', '12x', '1.5', 'now']) {
     it(`non-numeric timestamp ${timestamp} is rejected`, () =>
-      rejects(() => parseNodeStatus(status({ ...base, timestamp }), STATUS_FILE), { code: 'schema', message: [/timestamp/], file: STATUS_FILE, line: 3 }));
+      rejects(() => parseNodeStatus(status({ ...base, timestamp }), STATUS_FILE), {
+        code: 'schema',
+        message: [/timestamp/],
+        file: STATUS_FILE,
+        line: 3,
+      }));
   }
   for (const key of ['realpath', 'timestamp', 'state'] as const) {
-    it(`missing ${key} is rejected`, () => rejects(() => parseNodeStatus(status({ ...base, [key]: undefined }), STATUS_FILE), { code: 'schema', message: [new RegExp(`"${key}"`)] }));
+    it(`missing ${key} is rejected`, () =>
+      rejects(() => parseNodeStatus(status({ ...base, [key]: undefined }), STATUS_FILE), {
+        code: 'schema',
+        message: [new RegExp(`"${key}"`)],
+      }));
   }
-  it('an unknown key is rejected', () => rejects(() => parseNodeStatus(`${status(base)}owner: me\n`, STATUS_FILE), { code: 'schema', message: [/unknown key "owner"/], line: 5, col: 1 }));
+  it('an unknown key is rejected', () =>
+    rejects(() => parseNodeStatus(`${status(base)}owner: me\n`, STATUS_FILE), {
+      code: 'schema',
+      message: [/unknown key "owner"/],
+      line: 5,
+      col: 1,
+    }));
   it('is written in the order realpath, info, timestamp, state', () => {
     const s = parseNodeStatus('state: Enable\ntimestamp: 1577862000000\ninfo: i\nrealpath: /r\n', STATUS_FILE);
     assert.equal(serializeStatus(s), 'realpath: /r\ninfo: i\ntimestamp: 1577862000000\nstate: Enable\n');
@@ -803,29 +1083,55 @@ describe('bounded inputs (hostile node files)', () => {
 
   it('refuses an alias bomb quickly, naming the file and line', () => {
     const started = Date.now();
-    rejects(() => parse(bomb), { code: 'yaml-syntax', message: [/more than 100 alias references/], file: FILE, line: 7 });
+    rejects(() => parse(bomb), {
+      code: 'yaml-syntax',
+      message: [/more than 100 alias references/],
+      file: FILE,
+      line: 7,
+    });
     assert.ok(Date.now() - started < 2000, 'refused before the aliases are expanded');
   });
 
   it('accepts a few aliases', () => {
     const config = parse(`${headers()}environ:\n  - &e {key: A, value: "1"}\n  - *e\n`);
-    assert.deepEqual(config.environ.map((e) => e.key), ['A', 'A']);
+    assert.deepEqual(
+      config.environ.map((e) => e.key),
+      ['A', 'A'],
+    );
   });
 
   it('refuses a nesting deeper than 32 levels', () => {
-    rejects(() => parse(`${headers()}x: ${'['.repeat(40)}${']'.repeat(40)}\n`), { code: 'yaml-syntax', message: [/nested more than 32 levels deep/], file: FILE, line: 3 });
+    rejects(() => parse(`${headers()}x: ${'['.repeat(40)}${']'.repeat(40)}\n`), {
+      code: 'yaml-syntax',
+      message: [/nested more than 32 levels deep/],
+      file: FILE,
+      line: 3,
+    });
   });
 
   it('refuses a text above the size limit', () => {
-    rejects(() => parse(`${headers()}#${'x'.repeat(1 << 20)}\n`), { code: 'schema', message: [/above the limit of 1048576/] });
+    rejects(() => parse(`${headers()}#${'x'.repeat(1 << 20)}\n`), {
+      code: 'schema',
+      message: [/above the limit of 1048576/],
+    });
   });
 
   it('refuses a NUL in a value, with its line', () => {
-    rejects(() => parse(`${headers()}exports:\n  - mode: Restricted\n    mount: "/usr\\0/etc"\n`), { code: 'schema', message: [/exports\[0\]\.mount holds a NUL character/], file: FILE, line: 5 });
+    rejects(() => parse(`${headers()}exports:\n  - mode: Restricted\n    mount: "/usr\\0/etc"\n`), {
+      code: 'schema',
+      message: [/exports\[0\]\.mount holds a NUL character/],
+      file: FILE,
+      line: 5,
+    });
   });
 
   it('refuses a NUL in a key and in the status file', () => {
     rejects(() => parse(`${headers()}"con\\0fig": {}\n`), { code: 'schema', message: [/NUL/], line: 3 });
-    rejects(() => parseNodeStatus('realpath: "/x\\0y"\ntimestamp: 1\nstate: Enable\n', STATUS_FILE), { code: 'schema', message: [/realpath holds a NUL/], file: STATUS_FILE, line: 1 });
+    rejects(() => parseNodeStatus('realpath: "/x\\0y"\ntimestamp: 1\nstate: Enable\n', STATUS_FILE), {
+      code: 'schema',
+      message: [/realpath holds a NUL/],
+      file: STATUS_FILE,
+      line: 1,
+    });
   });
 });

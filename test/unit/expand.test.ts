@@ -7,7 +7,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { RedpakError } from '../../src/errors.js';
-import { appendPathList, expand, formatToday, type ExpandContext, type HostFacts, type NodeFacts } from '../../src/config/expand.js';
+import {
+  appendPathList,
+  expand,
+  formatToday,
+  type ExpandContext,
+  type HostFacts,
+  type NodeFacts,
+} from '../../src/config/expand.js';
 import { pinnedHost } from '../helpers/family.js';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -70,8 +77,16 @@ describe('expansion syntax', () => {
       { name: '\\$ gives a literal $ (backslash dropped, name not looked up)', text: '\\$USER', expected: '$USER' },
       { name: '\\$ in the middle of text', text: 'cost \\$5 for $USER', expected: 'cost $5 for tester' },
       { name: 'a backslash not before $ is kept', text: 'a\\nb\\tc\\', expected: 'a\\nb\\tc\\' },
-      { name: 'a doubled backslash before $ keeps one backslash and escapes the $', text: '\\\\$USER', expected: '\\$USER' },
-      { name: 'backslash before an expanded variable position is kept, variable still expands', text: '\\ $USER', expected: '\\ tester' },
+      {
+        name: 'a doubled backslash before $ keeps one backslash and escapes the $',
+        text: '\\\\$USER',
+        expected: '\\$USER',
+      },
+      {
+        name: 'backslash before an expanded variable position is kept, variable still expands',
+        text: '\\ $USER',
+        expected: '\\ tester',
+      },
     ]);
   });
 
@@ -80,7 +95,11 @@ describe('expansion syntax', () => {
       { name: 'name ends at /', text: '$USER/x', expected: 'tester/x' },
       { name: 'name ends at -', text: '$USER-x', expected: 'tester-x' },
       { name: 'name ends at .', text: '$USER.conf', expected: 'tester.conf' },
-      { name: 'underscore and digits belong to the name ($USER_1 is not $USER + "_1")', text: '[$USER_1]', expected: '[]' },
+      {
+        name: 'underscore and digits belong to the name ($USER_1 is not $USER + "_1")',
+        text: '[$USER_1]',
+        expected: '[]',
+      },
       { name: 'longer name found in env is used', text: '$USER_1', expected: 'one', o: { addEnv: { USER_1: 'one' } } },
       { name: 'name may start with a digit', text: '$1abc', expected: 'digits', o: { addEnv: { '1abc': 'digits' } } },
       { name: 'two variables back to back', text: '$USER$HOSTNAME', expected: 'testertesthost' },
@@ -93,7 +112,12 @@ describe('expansion syntax', () => {
       { name: '$user is not the built-in USER', text: '[$user]', expected: '[]' },
       { name: '$uid is not the built-in UID', text: '[$uid]', expected: '[]' },
       { name: '$node_path is not the built-in NODE_PATH', text: '[$node_path]', expected: '[]' },
-      { name: 'env lookup is case-sensitive too', text: '[$Foo][$FOO]', expected: '[][bar]', o: { addEnv: { FOO: 'bar' } } },
+      {
+        name: 'env lookup is case-sensitive too',
+        text: '[$Foo][$FOO]',
+        expected: '[][bar]',
+        o: { addEnv: { FOO: 'bar' } },
+      },
     ]);
   });
 
@@ -102,26 +126,66 @@ describe('expansion syntax', () => {
       { name: 'unknown name expands to nothing', text: 'a$NO_SUCH_VARIABLE_XYZb', expected: 'a' },
       { name: 'unknown name between separators', text: 'a/$NO_SUCH_VARIABLE_XYZ/b', expected: 'a//b' },
       { name: 'environment variable is used', text: '$HOME/x', expected: '/home/tester/x' },
-      { name: 'environment value is re-expanded', text: '$MYDIR/x', expected: '/home/tester/sub/x', o: { addEnv: { MYDIR: '$HOME/sub' } } },
+      {
+        name: 'environment value is re-expanded',
+        text: '$MYDIR/x',
+        expected: '/home/tester/sub/x',
+        o: { addEnv: { MYDIR: '$HOME/sub' } },
+      },
       {
         name: 'environment value is re-expanded recursively (several levels)',
         text: '$A',
         expected: '<<<tester>>>',
         o: { addEnv: { A: '<$B>', B: '<$C>', C: '<$USER>' } },
       },
-      { name: 'environment value may use built-ins and node context', text: '$MYDIR', expected: '/var/redpak/mid/data', o: { addEnv: { MYDIR: '$NODE_PATH/data' } } },
-      { name: 'empty environment value expands to nothing', text: '[$EMPTY]', expected: '[]', o: { addEnv: { EMPTY: '' } } },
-      { name: 'escape inside an environment value is honoured', text: '$PRICE', expected: '$5', o: { addEnv: { PRICE: '\\$5' } } },
-      { name: 'built-in wins over an environment variable of the same name (UID)', text: '$UID', expected: '1000', o: { addEnv: { UID: '77' } } },
-      { name: 'built-in wins over an environment variable of the same name (PID)', text: '$PID', expected: '4242', o: { addEnv: { PID: '1' } } },
-      { name: 'built-in wins over an environment variable of the same name (NODE_PATH)', text: '$NODE_PATH', expected: '/var/redpak/mid', o: { addEnv: { NODE_PATH: '/env' } } },
+      {
+        name: 'environment value may use built-ins and node context',
+        text: '$MYDIR',
+        expected: '/var/redpak/mid/data',
+        o: { addEnv: { MYDIR: '$NODE_PATH/data' } },
+      },
+      {
+        name: 'empty environment value expands to nothing',
+        text: '[$EMPTY]',
+        expected: '[]',
+        o: { addEnv: { EMPTY: '' } },
+      },
+      {
+        name: 'escape inside an environment value is honoured',
+        text: '$PRICE',
+        expected: '$5',
+        o: { addEnv: { PRICE: '\\$5' } },
+      },
+      {
+        name: 'built-in wins over an environment variable of the same name (UID)',
+        text: '$UID',
+        expected: '1000',
+        o: { addEnv: { UID: '77' } },
+      },
+      {
+        name: 'built-in wins over an environment variable of the same name (PID)',
+        text: '$PID',
+        expected: '4242',
+        o: { addEnv: { PID: '1' } },
+      },
+      {
+        name: 'built-in wins over an environment variable of the same name (NODE_PATH)',
+        text: '$NODE_PATH',
+        expected: '/var/redpak/mid',
+        o: { addEnv: { NODE_PATH: '/env' } },
+      },
       {
         name: 'built-in wins even without context (NODE_ALIAS)',
         text: '$NODE_ALIAS',
         expected: '#undef:NODE_ALIAS',
         o: { node: null, addEnv: { NODE_ALIAS: 'fromenv' } },
       },
-      { name: 'a re-expanded environment value never runs commands', text: '[$CMD]', expected: '[]', o: { commands: true, addEnv: { CMD: '$(echo ran)' } } },
+      {
+        name: 'a re-expanded environment value never runs commands',
+        text: '[$CMD]',
+        expected: '[]',
+        o: { commands: true, addEnv: { CMD: '$(echo ran)' } },
+      },
       {
         name: 'a re-expanded built-in value never runs commands',
         text: '[$REDPESK_VERSION]',
@@ -146,12 +210,32 @@ describe('expansion syntax', () => {
 
   describe('$(command)', () => {
     table([
-      { name: 'runs with the restricted shell; raw stdout, trailing newline kept', text: '$(echo hi)', expected: 'hi\n', o: { commands: true } },
+      {
+        name: 'runs with the restricted shell; raw stdout, trailing newline kept',
+        text: '$(echo hi)',
+        expected: 'hi\n',
+        o: { commands: true },
+      },
       { name: 'output spliced into surrounding text', text: '<$(echo hi)>', expected: '<hi\n>', o: { commands: true } },
-      { name: 'output without newline is kept as is', text: '[$(printf abc)]', expected: '[abc]', o: { commands: true } },
+      {
+        name: 'output without newline is kept as is',
+        text: '[$(printf abc)]',
+        expected: '[abc]',
+        o: { commands: true },
+      },
       { name: 'empty output', text: '[$(true)]', expected: '[]', o: { commands: true } },
-      { name: 'commands disabled: the whole $(...) is empty', text: '<$(echo hi)>', expected: '<>', o: { commands: false } },
-      { name: 'commands disabled: nested parentheses are skipped as a whole', text: '<$(echo "(a)" (b))>', expected: '<>', o: { commands: false } },
+      {
+        name: 'commands disabled: the whole $(...) is empty',
+        text: '<$(echo hi)>',
+        expected: '<>',
+        o: { commands: false },
+      },
+      {
+        name: 'commands disabled: nested parentheses are skipped as a whole',
+        text: '<$(echo "(a)" (b))>',
+        expected: '<>',
+        o: { commands: false },
+      },
       {
         name: 'nested parentheses: the command ends at the balancing )',
         text: '<$(echo "(a)")>',
@@ -184,35 +268,61 @@ describe('expansion syntax', () => {
       },
       { name: 'two commands in one string', text: '$(echo a)-$(echo b)', expected: 'a\n-b\n', o: { commands: true } },
       { name: 'unbalanced $( drops only the $', text: 'x$(echo hi', expected: 'x(echo hi', o: { commands: true } },
-      { name: 'unbalanced $( with a variable after it', text: '$(a $USER', expected: '(a tester', o: { commands: true } },
-      { name: 'unbalanced $( with commands disabled', text: 'x$(echo hi', expected: 'x(echo hi', o: { commands: false } },
+      {
+        name: 'unbalanced $( with a variable after it',
+        text: '$(a $USER',
+        expected: '(a tester',
+        o: { commands: true },
+      },
+      {
+        name: 'unbalanced $( with commands disabled',
+        text: 'x$(echo hi',
+        expected: 'x(echo hi',
+        o: { commands: false },
+      },
       { name: '\\$( is not a command', text: '\\$(echo hi)', expected: '$(echo hi)', o: { commands: true } },
     ]);
 
     it('the shell is restricted bash (cd is refused)', () => {
-      assert.throws(() => ex('$(cd /tmp && echo moved)', { commands: true }), (error: unknown) => {
-        assert.ok(error instanceof RedpakError);
-        assert.match(error.message, /restricted/);
-        return true;
-      });
+      assert.throws(
+        () => ex('$(cd /tmp && echo moved)', { commands: true }),
+        (error: unknown) => {
+          assert.ok(error instanceof RedpakError);
+          assert.match(error.message, /restricted/);
+          return true;
+        },
+      );
     });
 
     it('the command is handed the expanded text exactly', () => {
       const seen: string[] = [];
-      const out = ex('$(run $USER "$(inner)" \\$HOME (x))', { commands: true, host: { runCommand: (s) => {
-        seen.push(s);
-        return 'OUT';
-      } } });
+      const out = ex('$(run $USER "$(inner)" \\$HOME (x))', {
+        commands: true,
+        host: {
+          runCommand: (s) => {
+            seen.push(s);
+            return 'OUT';
+          },
+        },
+      });
       assert.equal(out, 'OUT');
       assert.deepEqual(seen, ['run tester "" $HOME (x)']);
     });
 
     it('commands are not run at all when disabled', () => {
       const seen: string[] = [];
-      assert.equal(ex('a$(x)b', { commands: false, host: { runCommand: (s) => {
-        seen.push(s);
-        return 'OUT';
-      } } }), 'ab');
+      assert.equal(
+        ex('a$(x)b', {
+          commands: false,
+          host: {
+            runCommand: (s) => {
+              seen.push(s);
+              return 'OUT';
+            },
+          },
+        }),
+        'ab',
+      );
       assert.deepEqual(seen, []);
     });
   });
@@ -230,12 +340,42 @@ describe('expansion syntax', () => {
 
   describe('self-reference raises RedpakError "expansion" (intended difference)', () => {
     const cases: Array<{ name: string; text: string; o: Options; names: RegExp }> = [
-      { name: 'environment variable referring to itself', text: '$SELF', o: { addEnv: { SELF: 'a$SELF' } }, names: /\$SELF → \$SELF/ },
-      { name: 'two environment variables referring to each other', text: '$A', o: { addEnv: { A: '$B', B: '$A' } }, names: /\$A → \$B → \$A/ },
-      { name: 'header field referring to itself ($NODE_NAME in name)', text: '$NODE_NAME', o: { node: { ...NODE, name: 'n-$NODE_NAME' } }, names: /\$NODE_NAME/ },
-      { name: 'leaf info referring to itself', text: 'x $LEAF_INFO', o: { leaf: { ...LEAF, info: 'i $LEAF_INFO' } }, names: /\$LEAF_INFO/ },
-      { name: 'env-sourced built-in referring to itself (USER=$USER)', text: '$USER', o: { addEnv: { USER: '$USER' } }, names: /\$USER/ },
-      { name: 'self-reference reached through a built-in', text: '$REDNODE_CONF', o: { node: { ...NODE, path: '$REDNODE_CONF' } }, names: /\$REDNODE_CONF → \$NODE_PATH → \$REDNODE_CONF/ },
+      {
+        name: 'environment variable referring to itself',
+        text: '$SELF',
+        o: { addEnv: { SELF: 'a$SELF' } },
+        names: /\$SELF → \$SELF/,
+      },
+      {
+        name: 'two environment variables referring to each other',
+        text: '$A',
+        o: { addEnv: { A: '$B', B: '$A' } },
+        names: /\$A → \$B → \$A/,
+      },
+      {
+        name: 'header field referring to itself ($NODE_NAME in name)',
+        text: '$NODE_NAME',
+        o: { node: { ...NODE, name: 'n-$NODE_NAME' } },
+        names: /\$NODE_NAME/,
+      },
+      {
+        name: 'leaf info referring to itself',
+        text: 'x $LEAF_INFO',
+        o: { leaf: { ...LEAF, info: 'i $LEAF_INFO' } },
+        names: /\$LEAF_INFO/,
+      },
+      {
+        name: 'env-sourced built-in referring to itself (USER=$USER)',
+        text: '$USER',
+        o: { addEnv: { USER: '$USER' } },
+        names: /\$USER/,
+      },
+      {
+        name: 'self-reference reached through a built-in',
+        text: '$REDNODE_CONF',
+        o: { node: { ...NODE, path: '$REDNODE_CONF' } },
+        names: /\$REDNODE_CONF → \$NODE_PATH → \$REDNODE_CONF/,
+      },
     ];
     for (const c of cases) {
       it(c.name, () => assert.throws(() => ex(c.text, c.o), isExpansionError(c.names)));
@@ -261,29 +401,78 @@ describe('built-in variables', () => {
     { name: 'NODE_PREFIX defaults to empty', text: '[$NODE_PREFIX]', expected: '[]', o: noEnv },
     { name: 'NODE_PREFIX from env', text: '$NODE_PREFIX', expected: '/opt', o: { addEnv: { NODE_PREFIX: '/opt' } } },
     { name: 'redpak_MAIN default', text: '$redpak_MAIN', expected: '/etc/redpak/main.yaml', o: noEnv },
-    { name: 'redpak_MAIN default uses NODE_PREFIX', text: '$redpak_MAIN', expected: '/opt/etc/redpak/main.yaml', o: { env: { NODE_PREFIX: '/opt' } } },
-    { name: 'redpak_MAIN from env', text: '$redpak_MAIN', expected: '/x/main.yaml', o: { env: { redpak_MAIN: '/x/main.yaml', NODE_PREFIX: '/opt' } } },
-    { name: 'redpak_MAIN from env is re-expanded', text: '$redpak_MAIN', expected: '/opt/m.yaml', o: { env: { redpak_MAIN: '$NODE_PREFIX/m.yaml', NODE_PREFIX: '/opt' } } },
-    { name: 'redpak_MAIN is case-sensitive ($REDPAK_MAIN is not it)', text: '[$REDPAK_MAIN]', expected: '[]', o: noEnv },
+    {
+      name: 'redpak_MAIN default uses NODE_PREFIX',
+      text: '$redpak_MAIN',
+      expected: '/opt/etc/redpak/main.yaml',
+      o: { env: { NODE_PREFIX: '/opt' } },
+    },
+    {
+      name: 'redpak_MAIN from env',
+      text: '$redpak_MAIN',
+      expected: '/x/main.yaml',
+      o: { env: { redpak_MAIN: '/x/main.yaml', NODE_PREFIX: '/opt' } },
+    },
+    {
+      name: 'redpak_MAIN from env is re-expanded',
+      text: '$redpak_MAIN',
+      expected: '/opt/m.yaml',
+      o: { env: { redpak_MAIN: '$NODE_PREFIX/m.yaml', NODE_PREFIX: '/opt' } },
+    },
+    {
+      name: 'redpak_MAIN is case-sensitive ($REDPAK_MAIN is not it)',
+      text: '[$REDPAK_MAIN]',
+      expected: '[]',
+      o: noEnv,
+    },
     { name: 'redpak_TMPL default', text: '$redpak_TMPL', expected: '/etc/redpak/templates.d', o: noEnv },
-    { name: 'redpak_TMPL default uses NODE_PREFIX', text: '$redpak_TMPL', expected: '/p/etc/redpak/templates.d', o: { env: { NODE_PREFIX: '/p' } } },
+    {
+      name: 'redpak_TMPL default uses NODE_PREFIX',
+      text: '$redpak_TMPL',
+      expected: '/p/etc/redpak/templates.d',
+      o: { env: { NODE_PREFIX: '/p' } },
+    },
     { name: 'redpak_TMPL from env', text: '$redpak_TMPL', expected: '/t', o: { env: { redpak_TMPL: '/t' } } },
     { name: 'REDNODE_CONF', text: '$REDNODE_CONF', expected: '/var/redpak/mid/etc/redpak.yaml' },
     { name: 'REDNODE_ADMIN', text: '$REDNODE_ADMIN', expected: '/var/redpak/mid/etc/redpak-admin.yaml' },
     { name: 'REDNODE_STATUS', text: '$REDNODE_STATUS', expected: '/var/redpak/mid/.rednode.yaml' },
-    { name: 'REDNODE_VARDIR keeps redpak\'s "var/rpm/lib" (sic)', text: '$REDNODE_VARDIR', expected: '/var/redpak/mid/var/rpm/lib' },
+    {
+      name: 'REDNODE_VARDIR keeps redpak\'s "var/rpm/lib" (sic)',
+      text: '$REDNODE_VARDIR',
+      expected: '/var/redpak/mid/var/rpm/lib',
+    },
     { name: 'REDNODE_REPODIR', text: '$REDNODE_REPODIR', expected: '/var/redpak/mid/etc/yum.repos.d' },
     { name: 'REDNODE_LOCK', text: '$REDNODE_LOCK', expected: '/var/redpak/mid/.rpm.lock' },
-    { name: 'REDNODE_* use the defining node, not the leaf', text: '$REDNODE_CONF', expected: '/n/etc/redpak.yaml', o: { node: { alias: 'n', path: '/n' } } },
-    { name: 'REDNODE_CONF is fixed (env ignored)', text: '$REDNODE_CONF', expected: '/var/redpak/mid/etc/redpak.yaml', o: { addEnv: { REDNODE_CONF: '/env' } } },
-    { name: 'REDNODE_CONF without node context', text: '$REDNODE_CONF', expected: '#undef:NODE_PATH/etc/redpak.yaml', o: { node: null } },
+    {
+      name: 'REDNODE_* use the defining node, not the leaf',
+      text: '$REDNODE_CONF',
+      expected: '/n/etc/redpak.yaml',
+      o: { node: { alias: 'n', path: '/n' } },
+    },
+    {
+      name: 'REDNODE_CONF is fixed (env ignored)',
+      text: '$REDNODE_CONF',
+      expected: '/var/redpak/mid/etc/redpak.yaml',
+      o: { addEnv: { REDNODE_CONF: '/env' } },
+    },
+    {
+      name: 'REDNODE_CONF without node context',
+      text: '$REDNODE_CONF',
+      expected: '#undef:NODE_PATH/etc/redpak.yaml',
+      o: { node: null },
+    },
     { name: 'USER from env', text: '$USER', expected: 'tester' },
     { name: 'USER default', text: '$USER', expected: 'Unknown', o: noEnv },
     { name: 'LOGNAME from env', text: '$LOGNAME', expected: 'lg', o: { env: { LOGNAME: 'lg' } } },
     { name: 'LOGNAME default', text: '$LOGNAME', expected: 'Unknown', o: noEnv },
     { name: 'HOSTNAME from env', text: '$HOSTNAME', expected: 'testhost' },
     { name: 'HOSTNAME default', text: '$HOSTNAME', expected: 'localhost', o: noEnv },
-    { name: 'CGROUPS_MOUNT_POINT from the host (first cgroup2 mount)', text: '$CGROUPS_MOUNT_POINT', expected: '/mnt/cg2', o: { host: { cgroupMountPoint: () => '/mnt/cg2' } } },
+    {
+      name: 'CGROUPS_MOUNT_POINT from the host (first cgroup2 mount)',
+      text: '$CGROUPS_MOUNT_POINT',
+      expected: '/mnt/cg2',
+      o: { host: { cgroupMountPoint: () => '/mnt/cg2' } },
+    },
     {
       name: 'CGROUPS_MOUNT_POINT from env wins over the mounts',
       text: '$CGROUPS_MOUNT_POINT',
@@ -293,13 +482,27 @@ describe('built-in variables', () => {
     { name: 'PID', text: '$PID', expected: '4242' },
     { name: 'PID follows the host', text: '$PID', expected: '17', o: { host: { pid: 17 } } },
     { name: 'UID', text: '$UID', expected: '1000' },
-    { name: 'UID follows the host (e.g. resolved set-user)', text: 'user-$UID.slice', expected: 'user-0.slice', o: { host: { uid: 0 } } },
+    {
+      name: 'UID follows the host (e.g. resolved set-user)',
+      text: 'user-$UID.slice',
+      expected: 'user-0.slice',
+      o: { host: { uid: 0 } },
+    },
     { name: 'GID', text: '$GID', expected: '1000' },
     { name: 'GID follows the host', text: '$GID', expected: '55', o: { host: { gid: 55 } } },
     { name: 'UUID', text: '$UUID', expected: '00000000-0000-4000-8000-000000000001' },
-    { name: 'UUID is fresh at each use', text: '$UUID $UUID', expected: '00000000-0000-4000-8000-000000000001 00000000-0000-4000-8000-000000000002' },
+    {
+      name: 'UUID is fresh at each use',
+      text: '$UUID $UUID',
+      expected: '00000000-0000-4000-8000-000000000001 00000000-0000-4000-8000-000000000002',
+    },
     { name: 'REDPESK_VERSION default', text: '$REDPESK_VERSION', expected: 'agl-redpesk9' },
-    { name: 'REDPESK_VERSION from env', text: '$REDPESK_VERSION', expected: 'rp10', o: { addEnv: { REDPESK_VERSION: 'rp10' } } },
+    {
+      name: 'REDPESK_VERSION from env',
+      text: '$REDPESK_VERSION',
+      expected: 'rp10',
+      o: { addEnv: { REDPESK_VERSION: 'rp10' } },
+    },
     { name: 'NODE_ALIAS', text: '$NODE_ALIAS', expected: 'mid' },
     { name: 'NODE_NAME', text: '$NODE_NAME', expected: 'uuid-mid' },
     { name: 'NODE_PATH', text: '$NODE_PATH', expected: '/var/redpak/mid' },
@@ -308,15 +511,40 @@ describe('built-in variables', () => {
     { name: 'LEAF_NAME', text: '$LEAF_NAME', expected: 'uuid-leaf' },
     { name: 'LEAF_PATH', text: '$LEAF_PATH', expected: '/var/redpak/mid/leaf' },
     { name: 'LEAF_INFO', text: '$LEAF_INFO', expected: 'the leaf node' },
-    { name: 'node header fields are re-expanded', text: '$NODE_INFO', expected: 'made by tester on testhost', o: { node: { ...NODE, info: 'made by $USER on $HOSTNAME' } } },
-    { name: 'leaf header fields are re-expanded', text: '$LEAF_INFO', expected: 'in /var/redpak/mid', o: { leaf: { ...LEAF, info: 'in $NODE_PATH' } } },
-    { name: 'missing optional header field (name) expands to nothing', text: '[$NODE_NAME][$LEAF_INFO]', expected: '[][]', o: { node: { alias: 'a', path: '/a' }, leaf: { alias: 'b', path: '/b' } } },
+    {
+      name: 'node header fields are re-expanded',
+      text: '$NODE_INFO',
+      expected: 'made by tester on testhost',
+      o: { node: { ...NODE, info: 'made by $USER on $HOSTNAME' } },
+    },
+    {
+      name: 'leaf header fields are re-expanded',
+      text: '$LEAF_INFO',
+      expected: 'in /var/redpak/mid',
+      o: { leaf: { ...LEAF, info: 'in $NODE_PATH' } },
+    },
+    {
+      name: 'missing optional header field (name) expands to nothing',
+      text: '[$NODE_NAME][$LEAF_INFO]',
+      expected: '[][]',
+      o: { node: { alias: 'a', path: '/a' }, leaf: { alias: 'b', path: '/b' } },
+    },
   ]);
 
   describe('#undef:NAME without node/leaf context', () => {
-    const names = ['NODE_ALIAS', 'NODE_NAME', 'NODE_PATH', 'NODE_INFO', 'LEAF_ALIAS', 'LEAF_NAME', 'LEAF_PATH', 'LEAF_INFO'];
+    const names = [
+      'NODE_ALIAS',
+      'NODE_NAME',
+      'NODE_PATH',
+      'NODE_INFO',
+      'LEAF_ALIAS',
+      'LEAF_NAME',
+      'LEAF_PATH',
+      'LEAF_INFO',
+    ];
     for (const name of names) {
-      it(`$${name} → #undef:${name}`, () => assert.equal(ex(`<$${name}>`, { node: null, leaf: null }), `<#undef:${name}>`));
+      it(`$${name} → #undef:${name}`, () =>
+        assert.equal(ex(`<$${name}>`, { node: null, leaf: null }), `<#undef:${name}>`));
     }
     it('NODE_* and LEAF_* contexts are independent', () => {
       assert.equal(ex('$NODE_ALIAS/$LEAF_ALIAS', { node: null }), '#undef:NODE_ALIAS/leaf');
@@ -353,7 +581,12 @@ describe('built-in variables', () => {
       });
     }
     it('day and hour are zero-padded', () => {
-      withTz('UTC', () => assert.equal(ex('created $TODAY', { host: { now: new Date(Date.UTC(2025, 2, 5, 7, 8)) } }), 'created 05-Mar-2025 07:08 (UTC)'));
+      withTz('UTC', () =>
+        assert.equal(
+          ex('created $TODAY', { host: { now: new Date(Date.UTC(2025, 2, 5, 7, 8)) } }),
+          'created 05-Mar-2025 07:08 (UTC)',
+        ),
+      );
     });
   });
 });
@@ -385,7 +618,8 @@ describe('appendPathList (tests/checks-conf.c)', () => {
   }
   it('is cumulative over a hierarchy (root → mid → leaf)', () => {
     let acc = '';
-    for (const add of ['/bin', '/nodes/mid/usr/bin:/bin', '/nodes/leaf/usr/bin:/nodes/mid/usr/bin']) acc = appendPathList(acc, add);
+    for (const add of ['/bin', '/nodes/mid/usr/bin:/bin', '/nodes/leaf/usr/bin:/nodes/mid/usr/bin'])
+      acc = appendPathList(acc, add);
     assert.equal(acc, '/bin:/nodes/mid/usr/bin:/nodes/leaf/usr/bin');
   });
 });
@@ -393,10 +627,13 @@ describe('appendPathList (tests/checks-conf.c)', () => {
 describe('$(command): never during inspection, sandboxed at launch', () => {
   it('in "never" mode the command is shown, marked, and not run', () => {
     const seen: string[] = [];
-    const host = { commands: 'never' as const, runCommand: (s: string) => {
-      seen.push(s);
-      return 'RAN';
-    } };
+    const host = {
+      commands: 'never' as const,
+      runCommand: (s: string) => {
+        seen.push(s);
+        return 'RAN';
+      },
+    };
     assert.equal(ex('<$(touch /tmp/x) $USER>', { commands: true, host }), '<<not run: $(touch /tmp/x)> tester>');
     assert.deepEqual(seen, []);
   });
@@ -411,13 +648,19 @@ describe('$(command): never during inspection, sandboxed at launch', () => {
     const dir = mkdtempSync(join(tmpdir(), 'redpak-sandbox-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     const planted = join(dir, 'pwned');
-    assert.throws(() => runSandboxedCommand(`touch ${planted}`), (error: unknown) => error instanceof RedpakError && error.code === 'expansion');
+    assert.throws(
+      () => runSandboxedCommand(`touch ${planted}`),
+      (error: unknown) => error instanceof RedpakError && error.code === 'expansion',
+    );
     assert.equal(existsSync(planted), false);
   });
 
   it('a command sees no network, no capability, no host secret, and a read-only /usr', () => {
     assert.deepEqual(
-      runSandboxedCommand('cat /proc/net/dev').split('\n').filter((l) => l.includes(':')).map((l) => l.trim().split(':')[0]),
+      runSandboxedCommand('cat /proc/net/dev')
+        .split('\n')
+        .filter((l) => l.includes(':'))
+        .map((l) => l.trim().split(':')[0]),
       ['lo'],
     );
     assert.match(runSandboxedCommand('grep CapEff /proc/self/status'), /CapEff:\s+0+\n/);
@@ -428,8 +671,14 @@ describe('$(command): never during inspection, sandboxed at launch', () => {
 
   it('a command is killed after its time and refused above its output limit', () => {
     const started = Date.now();
-    assert.throws(() => runSandboxedCommand('sleep 20', undefined, { timeoutMs: 500 }), /did not finish within 0.5 s: killed/);
+    assert.throws(
+      () => runSandboxedCommand('sleep 20', undefined, { timeoutMs: 500 }),
+      /did not finish within 0.5 s: killed/,
+    );
     assert.ok(Date.now() - started < 5000);
-    assert.throws(() => runSandboxedCommand('head -c 5000 /dev/zero', undefined, { maxOutput: 1000 }), /printed more than 1000 bytes: killed/);
+    assert.throws(
+      () => runSandboxedCommand('head -c 5000 /dev/zero', undefined, { maxOutput: 1000 }),
+      /printed more than 1000 bytes: killed/,
+    );
   });
 });

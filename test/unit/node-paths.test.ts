@@ -66,10 +66,7 @@ describe('the family of a node reached through a symbolic link', () => {
     const pf = openPackageFamily({ redpath: link, host });
     assert.equal(pf.node.path, app);
     assert.equal(pf.top.hostPath, system, 'the family lock is taken on the real root');
-    assert.deepEqual(
-      pf.ancestors.map((a) => a.root).slice(0, 2),
-      [join(system, 'platform'), system],
-    );
+    assert.deepEqual(pf.ancestors.map((a) => a.root).slice(0, 2), [join(system, 'platform'), system]);
   });
 
   it('a link in a parent directory is followed too', (t) => {
@@ -89,7 +86,10 @@ describe('the family of a node reached through a symbolic link', () => {
     writeFileSync(status, readFileSync(status, 'utf8').replace(/realpath: .*/, 'realpath: /elsewhere/app'));
     const link = join(dir, 'shortcut');
     symlinkSync(app, link);
-    assert.throws(() => loadFamily(link), isRedpak('not-a-node', /leads to the node app at .*status says it lives at \/elsewhere\/app/));
+    assert.throws(
+      () => loadFamily(link),
+      isRedpak('not-a-node', /leads to the node app at .*status says it lives at \/elsewhere\/app/),
+    );
     // Named by its own path, a moved node is taken where it is.
     assert.equal(loadFamily(app).nodes[0]!.path, app);
   });
@@ -120,7 +120,10 @@ describe('the family of a node reached through a symbolic link', () => {
     symlinkSync(platform, join(dir, 'plat'));
     const tree = loadTree(join(dir, 'plat'));
     assert.equal(tree.path, platform);
-    assert.deepEqual(tree.children.map((c) => c.path), [app]);
+    assert.deepEqual(
+      tree.children.map((c) => c.path),
+      [app],
+    );
   });
 });
 
@@ -137,7 +140,10 @@ describe('create-node and symbolic links in a node', () => {
       rmSync(at, { recursive: true });
       symlinkSync(outside, at);
       const before = snapshot(outside);
-      assert.throws(() => createNode({ redpath: app, update: true, host }), isRedpak('io', new RegExp(`${escapeRegExp(at)} is a symbolic link`)));
+      assert.throws(
+        () => createNode({ redpath: app, update: true, host }),
+        isRedpak('io', new RegExp(`${escapeRegExp(at)} is a symbolic link`)),
+      );
       assert.deepEqual(snapshot(outside), before, 'nothing written through the link');
     });
   }
@@ -148,7 +154,10 @@ describe('create-node and symbolic links in a node', () => {
     const elsewhere = join(dir, 'elsewhere');
     mkdirSync(elsewhere);
     symlinkSync(elsewhere, join(platform, 'new'));
-    assert.throws(() => createNode({ redpath: join(platform, 'new'), host }), isRedpak('io', /new is a symbolic link: a node directory must be a directory/));
+    assert.throws(
+      () => createNode({ redpath: join(platform, 'new'), host }),
+      isRedpak('io', /new is a symbolic link: a node directory must be a directory/),
+    );
     assert.deepEqual(readdirSync(elsewhere), []);
   });
 
@@ -157,8 +166,14 @@ describe('create-node and symbolic links in a node', () => {
     const { platform } = family(dir);
     symlinkSync(platform, join(dir, 'plat'));
     const created = createNode({ redpath: join(dir, 'plat', 'other'), host });
-    assert.deepEqual(created.map((c) => c.path), [join(platform, 'other')]);
-    assert.match(readFileSync(join(platform, 'other', '.rednode.yaml'), 'utf8'), new RegExp(`realpath: ${join(platform, 'other')}\n`));
+    assert.deepEqual(
+      created.map((c) => c.path),
+      [join(platform, 'other')],
+    );
+    assert.match(
+      readFileSync(join(platform, 'other', '.rednode.yaml'), 'utf8'),
+      new RegExp(`realpath: ${join(platform, 'other')}\n`),
+    );
   });
 });
 
@@ -195,7 +210,10 @@ describe('node file bounds', () => {
     const dir = tempDir(t);
     const { app } = family(dir);
     writeFileSync(join(app, 'etc/redpak.yaml'), `headers:\n  alias: app\n#${'x'.repeat(2 << 20)}\n`);
-    assert.throws(() => loadFamily(app), isRedpak('schema', /etc\/redpak\.yaml is \d+ bytes, above the limit of 1048576/));
+    assert.throws(
+      () => loadFamily(app),
+      isRedpak('schema', /etc\/redpak\.yaml is \d+ bytes, above the limit of 1048576/),
+    );
   });
 
   it('REDPAK_MAX_CONFIG_BYTES raises the limit', (t) => {
@@ -207,4 +225,3 @@ describe('node file bounds', () => {
     assert.equal(loadFamily(app).nodes[0]!.alias, 'app');
   });
 });
-

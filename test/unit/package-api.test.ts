@@ -28,8 +28,14 @@ test('importing the package loads no command-line code (oclif, listr2, src/cli)'
   const child = spawnSync(process.execPath, argv, { cwd: PACKAGE_ROOT, encoding: 'utf8' });
   assert.equal(child.status, 0, child.stderr);
   const loaded = child.stderr.split('\n').filter((line) => line.startsWith('resolved '));
-  assert.ok(loaded.some((line) => line.endsWith('/dist/src/index.js')), 'the hook saw the library load');
-  assert.ok(loaded.some((line) => line.includes('/node_modules/yaml/')), 'the hook saw its dependencies load');
+  assert.ok(
+    loaded.some((line) => line.endsWith('/dist/src/index.js')),
+    'the hook saw the library load',
+  );
+  assert.ok(
+    loaded.some((line) => line.includes('/node_modules/yaml/')),
+    'the hook saw its dependencies load',
+  );
   assert.deepEqual(
     loaded.filter((line) => /@oclif|listr2|\/dist\/src\/cli\//.test(line)),
     [],

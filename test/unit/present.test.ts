@@ -18,6 +18,9 @@ describe('present', () => {
 
 describe('processIds', () => {
   it('are the process ids node reports', () => {
-    assert.deepEqual([processIds.uid(), processIds.gid(), processIds.euid()], [process.getuid?.(), process.getgid?.(), process.geteuid?.()]);
+    assert.deepEqual(
+      [processIds.uid(), processIds.gid(), processIds.euid()],
+      [process.getuid?.(), process.getgid?.(), process.geteuid?.()],
+    );
   });
 });

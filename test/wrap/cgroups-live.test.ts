@@ -11,13 +11,21 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { RedpakError } from '../../src/errors.js';
 import { planCgroups, requestedControllers, type CgroupNode } from '../../src/wrap/cgroups.js';
-import { applyCgroupPlan, cgroupEntryArgv, detectCgroupLayout, releaseCgroups, resolveCgroupOptions, type AppliedCgroups } from '../../src/wrap/cgroups-apply.js';
+import {
+  applyCgroupPlan,
+  cgroupEntryArgv,
+  detectCgroupLayout,
+  releaseCgroups,
+  resolveCgroupOptions,
+  type AppliedCgroups,
+} from '../../src/wrap/cgroups-apply.js';
 import { run, SANDBOX_ARGS } from './run-bwrap.js';
 
 const tag = `-redpak-test-${process.pid}-`;
 const layout = detectCgroupLayout();
 const haveBwrap = spawnSync('bwrap', ['--version'], { stdio: 'ignore' }).status === 0;
-const canLimit = process.getuid?.() === 0 && haveBwrap && Boolean((layout.v1.pids && layout.v1.memory) || layout.unified);
+const canLimit =
+  process.getuid?.() === 0 && haveBwrap && Boolean((layout.v1.pids && layout.v1.memory) || layout.unified);
 const touchedRoots = new Set<string>();
 
 /** Plans and applies cgroups for `nodes`, and remembers where, for the safety sweep. */
@@ -30,7 +38,8 @@ function applyFor(nodes: CgroupNode[]): AppliedCgroups {
 /** Removes anything a failed test left behind: directories named after this process, deepest first. */
 function sweep(dir: string, ours = false): void {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (entry.isDirectory() && (ours || entry.name.startsWith(tag) || entry.name === 'redpak-pids-leaf')) sweep(join(dir, entry.name), true);
+    if (entry.isDirectory() && (ours || entry.name.startsWith(tag) || entry.name === 'redpak-pids-leaf'))
+      sweep(join(dir, entry.name), true);
   }
   if (ours) {
     try {
@@ -61,11 +70,17 @@ const forkTwenty = ['sh', '-c', 'i=0; while [ $i -lt 20 ]; do sleep 2 & i=$((i+1
 
 describe('live cgroup limits', { skip: !canLimit && 'needs root, bwrap and a pids+memory cgroup hierarchy' }, () => {
   test('pids.max stops forks of a process run in bwrap in the leaf cgroup', async () => {
-    const limited = await runLimited([{ path: `/${tag}/pids/`, alias: 'pids', admin: false, cgroups: { pids: { max: '5' } } }], forkTwenty);
+    const limited = await runLimited(
+      [{ path: `/${tag}/pids/`, alias: 'pids', admin: false, cgroups: { pids: { max: '5' } } }],
+      forkTwenty,
+    );
     assert.match(limited.stderr, /Cannot fork/);
     assert.doesNotMatch(limited.stdout, /started 20/);
 
-    const control = await runLimited([{ path: `/${tag}/pids-control/`, alias: 'control', admin: false, cgroups: { pids: { max: '100' } } }], forkTwenty);
+    const control = await runLimited(
+      [{ path: `/${tag}/pids-control/`, alias: 'control', admin: false, cgroups: { pids: { max: '100' } } }],
+      forkTwenty,
+    );
     assert.match(control.stdout, /started 20/, control.stderr);
   });
 
@@ -76,7 +91,9 @@ describe('live cgroup limits', { skip: !canLimit && 'needs root, bwrap and a pid
       ['/usr/bin/python3', '-c', 'b = bytearray(128 << 20); print("survived")'],
       (applied) => {
         const memoryLeaf = applied.plan.leaves.find((leaf) => leaf.includes('/memory/')) ?? applied.plan.leaves[0];
-        const events = existsSync(join(memoryLeaf, 'memory.oom_control')) ? join(memoryLeaf, 'memory.oom_control') : join(memoryLeaf, '..', 'memory.events');
+        const events = existsSync(join(memoryLeaf, 'memory.oom_control'))
+          ? join(memoryLeaf, 'memory.oom_control')
+          : join(memoryLeaf, '..', 'memory.events');
         oomKills = Number(/oom_kill (\d+)/.exec(readFileSync(events, 'utf8'))?.[1]);
       },
     );
@@ -97,12 +114,13 @@ describe('live cgroup limits', { skip: !canLimit && 'needs root, bwrap and a pid
     assert.doesNotMatch(result.stdout, /started 20/);
   });
 
-  test('cpuset: the process only runs on the CPUs the node allows (mems inherited)', { skip: !layout.v1.cpuset && !layout.unified && 'no cpuset hierarchy' }, async () => {
-    const result = await runLimited([{ path: `/${tag}/cpuset/`, alias: 'cpus', admin: false, cgroups: { cpuset: { cpus: '0' } } }], [
-      'grep',
-      'Cpus_allowed_list',
-      '/proc/self/status',
-    ]);
+  test('cpuset: the process only runs on the CPUs the node allows (mems inherited)', {
+    skip: !layout.v1.cpuset && !layout.unified && 'no cpuset hierarchy',
+  }, async () => {
+    const result = await runLimited(
+      [{ path: `/${tag}/cpuset/`, alias: 'cpus', admin: false, cgroups: { cpuset: { cpus: '0' } } }],
+      ['grep', 'Cpus_allowed_list', '/proc/self/status'],
+    );
     assert.match(result.stdout, /Cpus_allowed_list:\s*0\n/);
   });
 
@@ -115,8 +133,16 @@ describe('live cgroup limits', { skip: !canLimit && 'needs root, bwrap and a pid
     ];
     assert.throws(
       () => applyFor(nodes),
-      (error: unknown) => error instanceof RedpakError && error.code === 'launch' && new RegExp(`node bad-child: cannot write "${missingCpu}" to \\S+/cpuset\\.cpus`).test(error.message),
+      (error: unknown) =>
+        error instanceof RedpakError &&
+        error.code === 'launch' &&
+        new RegExp(`node bad-child: cannot write "${missingCpu}" to \\S+/cpuset\\.cpus`).test(error.message),
     );
-    for (const root of touchedRoots) assert.deepEqual(readdirSync(root).filter((name) => name.startsWith(tag)), [], `nothing left in ${root}`);
+    for (const root of touchedRoots)
+      assert.deepEqual(
+        readdirSync(root).filter((name) => name.startsWith(tag)),
+        [],
+        `nothing left in ${root}`,
+      );
   });
 });

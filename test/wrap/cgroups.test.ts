@@ -4,8 +4,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { RedpakError } from '../../src/errors.js';
-import { describeCgroupPlan, planCgroups, requestedControllers, type CgroupNode, type CgroupPlan } from '../../src/wrap/cgroups.js';
-import { applyCgroupPlan, detectCgroupLayout, placeProcess, releaseCgroups, resolveCgroupOptions } from '../../src/wrap/cgroups-apply.js';
+import {
+  describeCgroupPlan,
+  planCgroups,
+  requestedControllers,
+  type CgroupNode,
+  type CgroupPlan,
+} from '../../src/wrap/cgroups.js';
+import {
+  applyCgroupPlan,
+  detectCgroupLayout,
+  placeProcess,
+  releaseCgroups,
+  resolveCgroupOptions,
+} from '../../src/wrap/cgroups-apply.js';
 import { FakeCgroupV2 } from './fake-cgroupfs.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'redpak-cgroups-'));
@@ -14,9 +26,19 @@ let fakeCount = 0;
 const fakeRoot = () => join(scratch, `fake-${fakeCount++}`);
 
 const family: CgroupNode[] = [
-  { path: '/var/redpak/platform/', alias: 'platform', admin: false, cgroups: { mem: { max: '512M', low: '64M' }, pids: { max: '100' } } },
+  {
+    path: '/var/redpak/platform/',
+    alias: 'platform',
+    admin: false,
+    cgroups: { mem: { max: '512M', low: '64M' }, pids: { max: '100' } },
+  },
   { path: '/var/redpak/platform/middle/', alias: 'middle', admin: false },
-  { path: '/var/redpak/platform/middle/app/', alias: 'app', admin: true, cgroups: { cpu: { max: '50000 100000', weight_nice: '5' }, cpuset: { cpus: '1' } } },
+  {
+    path: '/var/redpak/platform/middle/app/',
+    alias: 'app',
+    admin: true,
+    cgroups: { cpu: { max: '50000 100000', weight_nice: '5' }, cpuset: { cpus: '1' } },
+  },
 ];
 
 function writes(plan: CgroupPlan): string[] {
@@ -51,12 +73,17 @@ describe('planCgroups (pure)', () => {
       `${a}/cpu.max = 50000 100000`,
     ]);
     assert.deepEqual(plan.leaves, [`${a}/redpak-pids-leaf`]);
-    assert.deepEqual(plan.chains, [[p, `${p}/redpak-pids-leaf`, m, `${m}/redpak-pids-leaf`, a, `${a}/redpak-pids-leaf`]]);
+    assert.deepEqual(plan.chains, [
+      [p, `${p}/redpak-pids-leaf`, m, `${m}/redpak-pids-leaf`, a, `${a}/redpak-pids-leaf`],
+    ]);
   });
 
   test('v1: one nested chain per hierarchy, converted values, cpusets inherit cpus/mems', () => {
     const roots = { memory: '/v1/memory/me', pids: '/v1/pids', cpu: '/v1/cpu', cpuset: '/v1/cpuset' };
-    const nodes = family.map((node) => ({ ...node, cgroups: node.cgroups && { ...node.cgroups, mem: node.cgroups.mem && { max: '512M', high: '256M' } } }));
+    const nodes = family.map((node) => ({
+      ...node,
+      cgroups: node.cgroups && { ...node.cgroups, mem: node.cgroups.mem && { max: '512M', high: '256M' } },
+    }));
     const plan = planCgroups(nodes, { version: 'v1', roots });
     const lines = describeCgroupPlan(plan);
     const app = '-var-redpak-platform-/-var-redpak-platform-middle-/-var-redpak-platform-middle-app-.admin';
@@ -74,19 +101,35 @@ describe('planCgroups (pure)', () => {
     ]) {
       assert.ok(lines.includes(expected), `missing "${expected}" in\n${lines.join('\n')}`);
     }
-    assert.ok(lines.indexOf(`write /v1/cpu/${app}/cpu.cfs_period_us = 100000`) < lines.indexOf(`write /v1/cpu/${app}/cpu.cfs_quota_us = 50000`), 'period before quota');
-    assert.deepEqual(plan.leaves.sort(), ['cpu', 'cpuset', 'memory/me', 'pids'].map((h) => `/v1/${h}/${app}`));
+    assert.ok(
+      lines.indexOf(`write /v1/cpu/${app}/cpu.cfs_period_us = 100000`) <
+        lines.indexOf(`write /v1/cpu/${app}/cpu.cfs_quota_us = 50000`),
+      'period before quota',
+    );
+    assert.deepEqual(
+      plan.leaves.sort(),
+      ['cpu', 'cpuset', 'memory/me', 'pids'].map((h) => `/v1/${h}/${app}`),
+    );
   });
 
   test('no cgroups anywhere in the chain: an empty plan', () => {
     const plan = planCgroups([{ path: '/n/', alias: 'n', admin: false }], { version: 'v2', root: '/cg' });
     assert.deepEqual(plan, { version: 'v2', steps: [], leaves: [], chains: [] });
-    assert.deepEqual(requestedControllers([{ path: '/n/', alias: 'n', admin: false, cgroups: { io: {} } }]), ['io', 'pids'], 'an empty sub-map still asks for its controller');
+    assert.deepEqual(
+      requestedControllers([{ path: '/n/', alias: 'n', admin: false, cgroups: { io: {} } }]),
+      ['io', 'pids'],
+      'an empty sub-map still asks for its controller',
+    );
   });
 
   test('values the kernel would reject are errors naming node, key and value, before anything runs', () => {
     const one = (cgroups: CgroupNode['cgroups'], version: 'v1' | 'v2' = 'v2') =>
-      planCgroups([{ path: '/n/', alias: 'web', admin: false, cgroups }], version === 'v2' ? { version, root: '/cg' } : { version, roots: { memory: '/m', pids: '/p', cpu: '/c', cpuset: '/s', blkio: '/b' } });
+      planCgroups(
+        [{ path: '/n/', alias: 'web', admin: false, cgroups }],
+        version === 'v2'
+          ? { version, root: '/cg' }
+          : { version, roots: { memory: '/m', pids: '/p', cpu: '/c', cpuset: '/s', blkio: '/b' } },
+      );
     assert.throws(() => one({ mem: { max: '12Q' } }), schemaError(/node web: cgroups\.mem\.max "12Q" is invalid/));
     assert.throws(() => one({ pids: { max: '-3' } }), schemaError(/cgroups\.pids\.max "-3"/));
     assert.throws(() => one({ cpu: { max: '500' } }), schemaError(/quota must be at least 1000/));
@@ -94,7 +137,10 @@ describe('planCgroups (pure)', () => {
     assert.throws(() => one({ cpuset: { cpus: 'all' } }), schemaError(/cpuset\.cpus "all"/));
     assert.throws(() => one({ cpuset: { cpus_partition: 'shared' } }), schemaError(/member, root, isolated/));
     assert.throws(() => one({ io: { max: '8:0 rbps=fast' } }), schemaError(/io\.max/));
-    assert.throws(() => one({ io: { cost_qos: 'enable=1' } }), schemaError(/io\.cost_qos cannot be applied: io\.cost\.qos exists only in the root cgroup/));
+    assert.throws(
+      () => one({ io: { cost_qos: 'enable=1' } }),
+      schemaError(/io\.cost_qos cannot be applied: io\.cost\.qos exists only in the root cgroup/),
+    );
     assert.throws(() => one({ cpu: { weight: '100', weight_nice: '0' } }), schemaError(/same knob/));
     assert.throws(() => one({ mem: { low: '1M' } }, 'v1'), schemaError(/mem\.low cannot be applied: cgroup v1 has no/));
     assert.throws(() => one({ mem: { swap_max: '1M' } }, 'v1'), schemaError(/set mem\.max too/));
@@ -117,7 +163,11 @@ describe('cgroup v2 writer, on a FAKE cgroupfs (this machine has no v2 controlle
     const app = join(platform, '-var-redpak-platform-middle-', '-var-redpak-platform-middle-app-.admin');
     assert.equal(readFileSync(join(platform, 'memory.max'), 'utf8'), '536870912');
     assert.equal(readFileSync(join(app, 'cpu.max'), 'utf8'), '50000 100000');
-    assert.equal(readFileSync(join(fake.root, 'redpak-pids-leaf', 'cgroup.procs'), 'utf8'), '100\n101', 'caller processes evacuated');
+    assert.equal(
+      readFileSync(join(fake.root, 'redpak-pids-leaf', 'cgroup.procs'), 'utf8'),
+      '100\n101',
+      'caller processes evacuated',
+    );
     assert.equal(readFileSync(join(fake.root, 'cgroup.procs'), 'utf8'), '');
 
     placeProcess(applied, 4242, fake);
@@ -133,13 +183,18 @@ describe('cgroup v2 writer, on a FAKE cgroupfs (this machine has no v2 controlle
 
   test('a value the kernel rejects is an error naming node, file and value, and nothing is left behind', () => {
     const fake = new FakeCgroupV2(fakeRoot());
-    const plan = planCgroups([family[0], { ...family[2], cgroups: { cpuset: { cpus: '7' } } }], { version: 'v2', root: fake.root });
+    const plan = planCgroups([family[0], { ...family[2], cgroups: { cpuset: { cpus: '7' } } }], {
+      version: 'v2',
+      root: fake.root,
+    });
     assert.throws(
       () => applyCgroupPlan(plan, fake),
       (error: unknown) =>
         error instanceof RedpakError &&
         error.code === 'launch' &&
-        /node app: cannot write "7" to \S+-var-redpak-platform-middle-app-\.admin\/cpuset\.cpus \(cpuset\.cpus\): EINVAL/.test(error.message),
+        /node app: cannot write "7" to \S+-var-redpak-platform-middle-app-\.admin\/cpuset\.cpus \(cpuset\.cpus\): EINVAL/.test(
+          error.message,
+        ),
     );
     assert.deepEqual(fake.tree(), []);
   });
@@ -148,7 +203,10 @@ describe('cgroup v2 writer, on a FAKE cgroupfs (this machine has no v2 controlle
     const fake = new FakeCgroupV2(fakeRoot(), ['hugetlb']);
     assert.throws(
       () => applyCgroupPlan(planCgroups(family, { version: 'v2', root: fake.root }), fake),
-      (error: unknown) => error instanceof RedpakError && /base cgroup: cannot write "\+cpuset \+cpu \+memory \+pids" to .*: ENOENT/.test(error.message) && /controller is not enabled/.test(error.hint ?? ''),
+      (error: unknown) =>
+        error instanceof RedpakError &&
+        /base cgroup: cannot write "\+cpuset \+cpu \+memory \+pids" to .*: ENOENT/.test(error.message) &&
+        /controller is not enabled/.test(error.hint ?? ''),
     );
     assert.deepEqual(fake.tree(), []);
   });
@@ -156,8 +214,14 @@ describe('cgroup v2 writer, on a FAKE cgroupfs (this machine has no v2 controlle
   test('two launches sharing a parent node: releasing one keeps the parent for the other', async () => {
     const fake = new FakeCgroupV2(fakeRoot());
     const parent: CgroupNode = { path: '/p/', alias: 'p', admin: false, cgroups: { pids: { max: '10' } } };
-    const first = applyCgroupPlan(planCgroups([parent, { path: '/p/a/', alias: 'a', admin: false }], { version: 'v2', root: fake.root }), fake);
-    const second = applyCgroupPlan(planCgroups([parent, { path: '/p/b/', alias: 'b', admin: false }], { version: 'v2', root: fake.root }), fake);
+    const first = applyCgroupPlan(
+      planCgroups([parent, { path: '/p/a/', alias: 'a', admin: false }], { version: 'v2', root: fake.root }),
+      fake,
+    );
+    const second = applyCgroupPlan(
+      planCgroups([parent, { path: '/p/b/', alias: 'b', admin: false }], { version: 'v2', root: fake.root }),
+      fake,
+    );
     placeProcess(second, 7, fake);
     const released = await releaseCgroups(first, {}, fake);
     assert.deepEqual(released.kept, [join(fake.root, '-p-')]);
@@ -167,18 +231,36 @@ describe('cgroup v2 writer, on a FAKE cgroupfs (this machine has no v2 controlle
   test('picks v2 when the base offers the controllers, v1 on a hybrid host, and an error otherwise', () => {
     const fake = new FakeCgroupV2(fakeRoot(), ['memory', 'pids']);
     const unifiedOnly = { unified: { mount: fake.root, path: '/' }, v1: {} };
-    assert.deepEqual(resolveCgroupOptions(unifiedOnly, ['mem', 'pids'], undefined, fake), { version: 'v2', root: fake.root });
-    assert.throws(() => resolveCgroupOptions(unifiedOnly, ['cpu', 'pids'], undefined, fake), (error: unknown) => error instanceof RedpakError && /cpu available neither/.test(error.message));
+    assert.deepEqual(resolveCgroupOptions(unifiedOnly, ['mem', 'pids'], undefined, fake), {
+      version: 'v2',
+      root: fake.root,
+    });
+    assert.throws(
+      () => resolveCgroupOptions(unifiedOnly, ['cpu', 'pids'], undefined, fake),
+      (error: unknown) => error instanceof RedpakError && /cpu available neither/.test(error.message),
+    );
 
     const hybrid = detectCgroupLayout(
-      ['cgroup /sys/fs/cgroup/cpu,cpuacct cgroup rw,cpu,cpuacct 0 0', 'cgroup /sys/fs/cgroup/pids cgroup rw,pids 0 0', 'cgroup /sys/fs/cgroup/memory cgroup rw,memory 0 0', 'cgroup2 /sys/fs/cgroup/unified cgroup2 rw 0 0'].join('\n'),
+      [
+        'cgroup /sys/fs/cgroup/cpu,cpuacct cgroup rw,cpu,cpuacct 0 0',
+        'cgroup /sys/fs/cgroup/pids cgroup rw,pids 0 0',
+        'cgroup /sys/fs/cgroup/memory cgroup rw,memory 0 0',
+        'cgroup2 /sys/fs/cgroup/unified cgroup2 rw 0 0',
+      ].join('\n'),
       ['4:memory:/session/x', '3:pids:/', '2:cpu,cpuacct:/', '0::/'].join('\n'),
     );
     assert.deepEqual(resolveCgroupOptions(hybrid, ['cpu', 'mem', 'pids'], undefined, fake), {
       version: 'v1',
-      roots: { cpu: '/sys/fs/cgroup/cpu,cpuacct', memory: '/sys/fs/cgroup/memory/session/x', pids: '/sys/fs/cgroup/pids' },
+      roots: {
+        cpu: '/sys/fs/cgroup/cpu,cpuacct',
+        memory: '/sys/fs/cgroup/memory/session/x',
+        pids: '/sys/fs/cgroup/pids',
+      },
     });
-    assert.deepEqual(resolveCgroupOptions(hybrid, ['pids'], '/redpak/', fake), { version: 'v1', roots: { pids: '/sys/fs/cgroup/pids/redpak' } }, 'cgrouproot relative to the mount');
+    assert.deepEqual(
+      resolveCgroupOptions(hybrid, ['pids'], '/redpak/', fake),
+      { version: 'v1', roots: { pids: '/sys/fs/cgroup/pids/redpak' } },
+      'cgrouproot relative to the mount',
+    );
   });
 });
-

@@ -12,7 +12,6 @@ import { join } from 'node:path';
 import { HOST_USR_EXPORTS, makeNode, tempDir } from '../helpers/family.js';
 import { forgetCachedPlans, redwrap, WITHOUT_FAST_LAUNCHER } from '../helpers/redwrap.js';
 
-
 const config = (script: string) => `headers:
   alias: execfd
 config:
@@ -22,7 +21,8 @@ ${HOST_USR_EXPORTS}  - {mode: Execfd, mount: /etc/motd, path: "${script}"}
 `;
 
 // What the command sees: its root, its /tmp, its capabilities, its environment, its network.
-const REPORT = "ls -A /; ls -A /tmp; grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status; env | sort; ls /sys/class/net 2>&1 | sort";
+const REPORT =
+  "ls -A /; ls -A /tmp; grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status; env | sort; ls /sys/class/net 2>&1 | sort";
 
 describe('Execfd commands run sandboxed on both launch paths', { skip: WITHOUT_FAST_LAUNCHER }, () => {
   it('sees the same sandbox from the full CLI and from the fast launcher', async (t) => {
@@ -39,7 +39,11 @@ describe('Execfd commands run sandboxed on both launch paths', { skip: WITHOUT_F
     assert.match(full.stdout, /^CapEff:\s+0+$/m, 'no capability');
     assert.match(full.stdout, /^PATH=\/usr\/bin:\/bin$/m);
     assert.doesNotMatch(full.stdout, /^(HOME|USER|LANG)=/m, 'nothing of the caller’s environment');
-    assert.doesNotMatch(full.stdout, /\bnode_modules\b|\bwork\b|\broot\b/, 'no host directory but /usr and a few /etc files');
+    assert.doesNotMatch(
+      full.stdout,
+      /\bnode_modules\b|\bwork\b|\broot\b/,
+      'no host directory but /usr and a few /etc files',
+    );
   });
 
   it('cannot write a host file, on either path', async (t) => {

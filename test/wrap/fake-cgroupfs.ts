@@ -20,7 +20,15 @@ const CONTROLLER_FILES: Record<string, string[]> = {
   cpuset: ['cpuset.cpus', 'cpuset.mems', 'cpuset.cpus.partition'],
   cpu: ['cpu.max', 'cpu.weight', 'cpu.weight.nice'],
   io: ['io.max', 'io.weight'],
-  memory: ['memory.max', 'memory.high', 'memory.min', 'memory.low', 'memory.swap.max', 'memory.swap.high', 'memory.oom.group'],
+  memory: [
+    'memory.max',
+    'memory.high',
+    'memory.min',
+    'memory.low',
+    'memory.swap.max',
+    'memory.swap.high',
+    'memory.oom.group',
+  ],
   pids: ['pids.max'],
 };
 const MACHINE_CPUS = new Set([0, 1]);
@@ -68,7 +76,8 @@ export class FakeCgroupV2 implements CgroupFs {
     writeFileSync(join(dir, 'cgroup.subtree_control'), '');
     writeFileSync(join(dir, 'cgroup.type'), 'domain');
     writeFileSync(join(dir, 'cgroup.procs'), '');
-    for (const controller of enabled) for (const file of CONTROLLER_FILES[controller] ?? []) writeFileSync(join(dir, file), '');
+    for (const controller of enabled)
+      for (const file of CONTROLLER_FILES[controller] ?? []) writeFileSync(join(dir, file), '');
   }
 
   write(file: string, value: string): void {
@@ -123,7 +132,13 @@ export class FakeCgroupV2 implements CgroupFs {
   /** Simulates a process exiting. */
   exit(pid: number): void {
     const dir = this.cgroupOf.get(String(pid));
-    if (dir) writeFileSync(join(dir, 'cgroup.procs'), words(join(dir, 'cgroup.procs')).filter((p) => p !== String(pid)).join('\n'));
+    if (dir)
+      writeFileSync(
+        join(dir, 'cgroup.procs'),
+        words(join(dir, 'cgroup.procs'))
+          .filter((p) => p !== String(pid))
+          .join('\n'),
+      );
     this.cgroupOf.delete(String(pid));
   }
 
@@ -136,9 +151,14 @@ export class FakeCgroupV2 implements CgroupFs {
 
   private enter(dir: string, pid: string): void {
     const previous = this.cgroupOf.get(pid);
-    if (previous) writeFileSync(join(previous, 'cgroup.procs'), words(join(previous, 'cgroup.procs')).filter((p) => p !== pid).join('\n'));
+    if (previous)
+      writeFileSync(
+        join(previous, 'cgroup.procs'),
+        words(join(previous, 'cgroup.procs'))
+          .filter((p) => p !== pid)
+          .join('\n'),
+      );
     writeFileSync(join(dir, 'cgroup.procs'), [...words(join(dir, 'cgroup.procs')), pid].join('\n'));
     this.cgroupOf.set(pid, dir);
   }
 }
-

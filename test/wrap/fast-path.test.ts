@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import { HOST_USR_EXPORTS, makeNode, tempDir } from '../helpers/family.js';
 import { cachedPlanPath, forgetCachedPlans, redwrap, WITHOUT_FAST_LAUNCHER } from '../helpers/redwrap.js';
 
-
 const ROOT_CONFIG = `headers:
   alias: root
 config:
@@ -71,13 +70,16 @@ describe('redwrap fast path', { skip: WITHOUT_FAST_LAUNCHER }, () => {
     assert.equal(refused.status, 10, 'no plan yet: the launcher refuses rather than compiling');
     const first = await redwrap(['--redpath', leaf, '--', ...PROBE], { env });
     assert.equal(first.status, 0, first.stderr);
-    assert.ok(existsSync(cachedPlanPath(leaf)), 'plan cached in the caller\'s cache directory');
+    assert.ok(existsSync(cachedPlanPath(leaf)), "plan cached in the caller's cache directory");
     assert.ok(!existsSync(join(leaf, '.redpak')), 'nothing cached in the node');
     const second = await redwrap(['--redpath', leaf, '--', ...PROBE], { env: { ...env, ...fastOnly } });
     assert.equal(second.status, 0, second.stderr);
     const pidsCgroupOf = (out: string) => out.replace(/^\d+:pids:.*$/m, 'PIDS-CGROUP');
     assert.equal(pidsCgroupOf(second.stdout), pidsCgroupOf(first.stdout));
-    assert.match(first.stdout, /^fast-leaf\n0027\nhello-root-leaf\/caller\/computed\n\nfrom-execfd\nCapEff:\t0{16}\nSeccomp_filters:\t1\nmkdir: .*Operation not permitted\nwrote\n/);
+    assert.match(
+      first.stdout,
+      /^fast-leaf\n0027\nhello-root-leaf\/caller\/computed\n\nfrom-execfd\nCapEff:\t0{16}\nSeccomp_filters:\t1\nmkdir: .*Operation not permitted\nwrote\n/,
+    );
     assert.match(second.stdout, /^\d+:pids:\/$/m, 'in a pids cgroup of its own (the cgroup namespace shows it as /)');
   });
 
@@ -93,7 +95,10 @@ describe('redwrap fast path', { skip: WITHOUT_FAST_LAUNCHER }, () => {
 
   it('hands over to the full CLI when a config, a status, the family or an environment variable changed', async (t) => {
     const { leaf, root } = family(t);
-    const launch = (env: Record<string, string> = {}) => redwrap(['--redpath', leaf, '--', 'sh', '-c', 'echo "$GREETING/$FROM_CALLER"'], { env: { FROM_CALLER: 'a', ...env } });
+    const launch = (env: Record<string, string> = {}) =>
+      redwrap(['--redpath', leaf, '--', 'sh', '-c', 'echo "$GREETING/$FROM_CALLER"'], {
+        env: { FROM_CALLER: 'a', ...env },
+      });
     const warm = async () => assert.equal((await launch()).status, 0);
 
     await warm();

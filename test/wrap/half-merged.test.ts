@@ -23,7 +23,11 @@ describe('a half-merged node', () => {
     const app = makeNode(dir, join(plat, 'app'), 'app', 'headers:\n  alias: app\n');
     forgetCachedPlans(t, app);
     assert.equal((await redwrap(['--redpath', app, '--', 'true'])).status, 0);
-    assert.equal((await redwrap(['--redpath', app, '--', 'true'], { env: { REDWRAP_NO_FALLBACK: '1' } })).status, 0, 'served from the cache');
+    assert.equal(
+      (await redwrap(['--redpath', app, '--', 'true'], { env: { REDWRAP_NO_FALLBACK: '1' } })).status,
+      0,
+      'served from the cache',
+    );
 
     // The ancestor's merge was interrupted after its commit point.
     mkdirSync(join(plat, STAGE_DIR));

@@ -8,7 +8,19 @@
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { HOST_USR_EXPORTS, makeNode, tempDir } from '../helpers/family.js';
@@ -40,7 +52,9 @@ const HOSTNAME = ['sh', '-c', 'hostname'];
 /** A throwaway unprivileged user, removed when the test ends. */
 function throwawayUser(t: TestContext): { uid: number; gid: number; name: string } {
   const name = `rpk${process.pid % 100000}${Math.floor(Math.random() * 1000)}`;
-  const made = spawnSync('useradd', ['--no-create-home', '--shell', '/usr/sbin/nologin', '--user-group', name], { encoding: 'utf8' });
+  const made = spawnSync('useradd', ['--no-create-home', '--shell', '/usr/sbin/nologin', '--user-group', name], {
+    encoding: 'utf8',
+  });
   assert.equal(made.status, 0, made.stderr);
   t.after(() => spawnSync('userdel', [name]));
   const id = (flag: string) => Number(spawnSync('id', [flag, name], { encoding: 'utf8' }).stdout.trim());
@@ -48,17 +62,31 @@ function throwawayUser(t: TestContext): { uid: number; gid: number; name: string
 }
 
 /** redwrap run as `user` through setpriv, with the given environment. */
-function redwrapAs(user: { uid: number; gid: number }, args: string[], env: Record<string, string>): { status: number | null; stdout: string; stderr: string } {
+function redwrapAs(
+  user: { uid: number; gid: number },
+  args: string[],
+  env: Record<string, string>,
+): { status: number | null; stdout: string; stderr: string } {
   const result = spawnSync(
     'setpriv',
-    [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--', 'env', '-i', ...Object.entries({ PATH: '/usr/bin:/bin', HOME: '/', ...env }).map(([k, v]) => `${k}=${v}`), join(PACKAGE_ROOT, 'bin/redwrap'), ...args],
+    [
+      `--reuid=${user.uid}`,
+      `--regid=${user.gid}`,
+      '--clear-groups',
+      '--',
+      'env',
+      '-i',
+      ...Object.entries({ PATH: '/usr/bin:/bin', HOME: '/', ...env }).map(([k, v]) => `${k}=${v}`),
+      join(PACKAGE_ROOT, 'bin/redwrap'),
+      ...args,
+    ],
     { encoding: 'utf8', cwd: '/', timeout: 30_000 },
   );
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
 describe('launch cache', { skip: WITHOUT_FAST_LAUNCHER }, () => {
-  it('never reads a plan planted in the node, by admin mode or by the node\'s owner', async (t) => {
+  it("never reads a plan planted in the node, by admin mode or by the node's owner", async (t) => {
     const dir = tempDir(t);
     const app = join(dir, 'plat', 'app');
     const created = spawnSync(REDMANAGER, ['create-node', '--redpath', app], { encoding: 'utf8' });
@@ -68,7 +96,15 @@ describe('launch cache', { skip: WITHOUT_FAST_LAUNCHER }, () => {
     // The admin template binds the node read-write: a sandboxed program writes a plan that runs
     // its command with no sandbox at all, in the old cache location and format.
     const planted = join(app, '.redpak', `launch-normal-${process.getuid!()}.plan`);
-    const admin = await redwrap(['--redpath', app, '--admin', '--', '/bin/sh', '-c', `mkdir -p ${app}/.redpak && printf '1:v1:23:end' > ${planted}`]);
+    const admin = await redwrap([
+      '--redpath',
+      app,
+      '--admin',
+      '--',
+      '/bin/sh',
+      '-c',
+      `mkdir -p ${app}/.redpak && printf '1:v1:23:end' > ${planted}`,
+    ]);
     assert.equal(admin.status, 0, admin.stderr);
     assert.equal(readFileSync(planted, 'utf8'), '1:v1:23:end', 'the sandbox could write it');
     const hostInit = readFileSync('/proc/1/comm', 'utf8');
@@ -77,14 +113,21 @@ describe('launch cache', { skip: WITHOUT_FAST_LAUNCHER }, () => {
       const run = await redwrap(['--redpath', app, '--', ...probe], { env });
       assert.equal(run.status, 0, run.stderr);
       assert.notEqual(run.stdout, `${hostInit}${hostname()}\n`, 'the program ran sandboxed');
-      assert.doesNotMatch(run.stdout, new RegExp(`^${hostInit.trim()}\\n`), 'not as the host\'s init');
+      assert.doesNotMatch(run.stdout, new RegExp(`^${hostInit.trim()}\\n`), "not as the host's init");
     }
     // The same plan written by a non-root owner of the node, when root launches it.
     const owner = throwawayUser(t);
     chmodSync(dir, 0o755);
     const old = `${['v', '2', 'redpath', app, 'admin', '0', 'ids', '0', '0', 'arg', '/bin/sh', 'end'].map((f) => `${Buffer.byteLength(f)}:${f}`).join('')}`;
     chownSync(join(app, '.redpak'), owner.uid, owner.gid);
-    const wrote = spawnSync('setpriv', [`--reuid=${owner.uid}`, `--regid=${owner.gid}`, '--clear-groups', 'sh', '-c', `printf '%s' '${old}' > ${planted}.new && mv ${planted}.new ${planted}`]);
+    const wrote = spawnSync('setpriv', [
+      `--reuid=${owner.uid}`,
+      `--regid=${owner.gid}`,
+      '--clear-groups',
+      'sh',
+      '-c',
+      `printf '%s' '${old}' > ${planted}.new && mv ${planted}.new ${planted}`,
+    ]);
     assert.equal(wrote.status, 0, String(wrote.stderr));
     assert.equal(lstatSync(planted).uid, owner.uid);
     const run = await redwrap(['--redpath', app, '--', ...probe], { env: fastOnly });
@@ -92,7 +135,7 @@ describe('launch cache', { skip: WITHOUT_FAST_LAUNCHER }, () => {
     assert.doesNotMatch(run.stdout, new RegExp(`^${hostInit.trim()}\\n`));
   });
 
-  it('refuses, in one line, a cached plan that is not the caller\'s, writable by others or a symlink', async (t) => {
+  it("refuses, in one line, a cached plan that is not the caller's, writable by others or a symlink", async (t) => {
     const dir = tempDir(t);
     const leaf = node(t, dir, 'leaf', 'cached-leaf');
     const plan = cachedPlanPath(leaf);
@@ -126,13 +169,17 @@ describe('launch cache', { skip: WITHOUT_FAST_LAUNCHER }, () => {
     await refusedWith(/larger than the plan size limit/);
   });
 
-  it('binds a plan to its node\'s path and inode: a copied plan or a node made again is not served', async (t) => {
+  it("binds a plan to its node's path and inode: a copied plan or a node made again is not served", async (t) => {
     const dir = tempDir(t);
     const a = node(t, dir, 'a', 'host-a');
     const b = node(t, dir, 'b', 'host-b');
     for (const leaf of [a, b]) assert.equal((await redwrap(['--redpath', leaf, '--', ...HOSTNAME])).status, 0);
     copyFileSync(cachedPlanPath(a), cachedPlanPath(b));
-    assert.equal((await redwrap(['--redpath', b, '--', ...HOSTNAME], { env: fastOnly })).status, 10, 'a\'s plan is not b\'s');
+    assert.equal(
+      (await redwrap(['--redpath', b, '--', ...HOSTNAME], { env: fastOnly })).status,
+      10,
+      "a's plan is not b's",
+    );
     assert.equal((await redwrap(['--redpath', b, '--', ...HOSTNAME])).stdout, 'host-b\n');
 
     const oldPlan = cachedPlanPath(a);
@@ -140,7 +187,11 @@ describe('launch cache', { skip: WITHOUT_FAST_LAUNCHER }, () => {
     node(t, dir, 'a', 'host-a-again');
     // The inode may well be reused: the old plan then sits under the new node's name.
     if (cachedPlanPath(a) !== oldPlan) copyFileSync(oldPlan, cachedPlanPath(a));
-    assert.equal((await redwrap(['--redpath', a, '--', ...HOSTNAME], { env: fastOnly })).status, 10, 'the old node\'s plan is stale');
+    assert.equal(
+      (await redwrap(['--redpath', a, '--', ...HOSTNAME], { env: fastOnly })).status,
+      10,
+      "the old node's plan is stale",
+    );
     assert.equal((await redwrap(['--redpath', a, '--', ...HOSTNAME])).stdout, 'host-a-again\n');
     if (cachedPlanPath(a) !== oldPlan) rmSync(oldPlan, { force: true });
   });
@@ -166,7 +217,7 @@ describe('launch cache', { skip: WITHOUT_FAST_LAUNCHER }, () => {
     assert.equal((await redwrap(['--redpath', leaf, '--', ...HOSTNAME])).stdout, 'after--edit\n');
   });
 
-  it('caches in $XDG_RUNTIME_DIR/redpak for a non-root caller, only when that directory is the caller\'s alone', async (t) => {
+  it("caches in $XDG_RUNTIME_DIR/redpak for a non-root caller, only when that directory is the caller's alone", async (t) => {
     const user = throwawayUser(t);
     const dir = tempDir(t);
     chmodSync(dir, 0o755);
@@ -200,6 +251,10 @@ describe('launch cache', { skip: WITHOUT_FAST_LAUNCHER }, () => {
 
     const noRuntime = { XDG_RUNTIME_DIR: '' };
     assert.equal(redwrapAs(user, args, noRuntime).stdout, 'user-leaf\n', 'the full CLI still runs it');
-    assert.equal(redwrapAs(user, args, { ...noRuntime, ...fastOnly }).status, 10, 'without a runtime directory nothing is cached');
+    assert.equal(
+      redwrapAs(user, args, { ...noRuntime, ...fastOnly }).status,
+      10,
+      'without a runtime directory nothing is cached',
+    );
   });
 });

@@ -11,7 +11,6 @@ import { HOST_USR_EXPORTS, makeNode, tempDir } from '../helpers/family.js';
 import { forgetCachedPlans, redwrap, WITHOUT_FAST_LAUNCHER } from '../helpers/redwrap.js';
 import { parseRedwrapArgv } from '../../src/cli/redwrap-argv.js';
 
-
 const CONFIG = `headers:
   alias: argv
 config:
@@ -63,7 +62,11 @@ describe('redwrap command line', () => {
     for (const [args, expect] of TABLE) {
       const argv = args.map((a) => a.replace(/^L$/, '/n').replace(/=L$/, '=/n'));
       if ('usage' in expect) {
-        assert.throws(() => parseRedwrapArgv(argv), (error: Error & { code?: string }) => error.code === 'usage' && expect.usage.test(error.message), argv.join(' '));
+        assert.throws(
+          () => parseRedwrapArgv(argv),
+          (error: Error & { code?: string }) => error.code === 'usage' && expect.usage.test(error.message),
+          argv.join(' '),
+        );
       } else {
         const parsed = parseRedwrapArgv(argv);
         assert.ok(!parsed.help);
@@ -97,7 +100,9 @@ describe('redwrap command line', () => {
         assert.match(fallback.stderr, expect.usage, what);
         continue;
       }
-      const printed = subst(expect.runs).map((a) => `[${a}]`).join('');
+      const printed = subst(expect.runs)
+        .map((a) => `[${a}]`)
+        .join('');
       assert.equal(cli.status, 0, `${what}: ${cli.stderr}`);
       assert.equal(cli.stdout, printed, `${what} (full CLI)`);
       if (expect.fast) {

@@ -25,15 +25,25 @@ describe('the redwrap executable', () => {
   describe('built without a C compiler', () => {
     const root = mkdtempSync(join(tmpdir(), 'redpak-nocc-'));
     after(() => rmSync(root, { recursive: true, force: true }));
-    const copied = ['package.json', 'scripts/build-launcher.sh', 'scripts/redwrap-full-cli.sh', 'src/launcher/redwrap-launch.c',
-      'dist/src/cli/start.cjs', 'dist/cli/redwrap.cjs', 'dist/oclif/redwrap'];
+    const copied = [
+      'package.json',
+      'scripts/build-launcher.sh',
+      'scripts/redwrap-full-cli.sh',
+      'src/launcher/redwrap-launch.c',
+      'dist/src/cli/start.cjs',
+      'dist/cli/redwrap.cjs',
+      'dist/oclif/redwrap',
+    ];
     for (const path of copied) {
       mkdirSync(join(root, path, '..'), { recursive: true });
       cpSync(join(PACKAGE_ROOT, path), join(root, path), { recursive: true });
     }
 
     it('puts a script running the full CLI in its place', () => {
-      const build = spawnSync('sh', [join(root, 'scripts/build-launcher.sh')], { encoding: 'utf8', env: { ...process.env, CC: 'no-such-cc' } });
+      const build = spawnSync('sh', [join(root, 'scripts/build-launcher.sh')], {
+        encoding: 'utf8',
+        env: { ...process.env, CC: 'no-such-cc' },
+      });
       assert.equal(build.status, 0, build.stderr);
       assert.match(build.stderr, /no C compiler/);
       const launcher = join(root, 'dist/bin/redwrap-launch');

@@ -8,7 +8,16 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmdirSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { makeNode, tempDir } from '../helpers/family.js';
@@ -20,7 +29,10 @@ const skipLive =
     ? false
     : 'needs root, bwrap and /usr/bin/busybox';
 const PIDS = '/sys/fs/cgroup/pids';
-const noPids = !existsSync(join(PIDS, 'pids.max')) && !existsSync(join(PIDS, 'cgroup.procs')) ? `no cgroup v1 pids hierarchy at ${PIDS}` : false;
+const noPids =
+  !existsSync(join(PIDS, 'pids.max')) && !existsSync(join(PIDS, 'cgroup.procs'))
+    ? `no cgroup v1 pids hierarchy at ${PIDS}`
+    : false;
 
 /** What busybox (dynamically linked) needs, and a private /proc, /dev and /tmp. */
 const BUSYBOX_EXPORTS = `exports:
@@ -51,7 +63,8 @@ function cgroupsOf(dir: string): string[] {
 /** Removes, after the test, whatever cgroup a failed run left for nodes below `dir`. */
 function sweepCgroupsAfter(t: TestContext, dir: string): void {
   const sweep = (path: string) => {
-    for (const entry of readdirSync(path, { withFileTypes: true })) if (entry.isDirectory()) sweep(join(path, entry.name));
+    for (const entry of readdirSync(path, { withFileTypes: true }))
+      if (entry.isDirectory()) sweep(join(path, entry.name));
     rmdirSync(path);
   };
   t.after(() => {
@@ -78,7 +91,12 @@ function sections(stdout: string): Record<string, string> {
 
 /** /proc/mounts lines → mount point → options. */
 function mountOptions(text: string): Map<string, string[]> {
-  return new Map(text.split('\n').filter(Boolean).map((line) => [line.split(' ')[1], line.split(' ')[3].split(',')]));
+  return new Map(
+    text
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => [line.split(' ')[1], line.split(' ')[3].split(',')]),
+  );
 }
 
 describe('redwrap live', { skip: skipLive, concurrency: 3 }, () => {
@@ -206,15 +224,21 @@ echo @@pwd; pwd
     assert.equal(out.hostname, 'LEAF-box\n', 'hostname expanded in the leaf context');
     assert.match(out.caps, /^CapEff:\s+0000000000000021$/m, 'drop ALL + add cap_chown (bit 0) and cap_kill (bit 5)');
 
-    const interfaces = out.netdev.split('\n').slice(2).filter(Boolean).map((line) => line.trim().split(':')[0]);
+    const interfaces = out.netdev
+      .split('\n')
+      .slice(2)
+      .filter(Boolean)
+      .map((line) => line.trim().split(':')[0]);
     assert.deepEqual(interfaces, ['lo'], 'an unshared network has only lo');
     const [pidNs, netNs] = out.ns.trim().split('\n');
     assert.notEqual(pidNs, readlinkSync('/proc/self/ns/pid'), 'own pid namespace');
     assert.notEqual(netNs, readlinkSync('/proc/self/ns/net'), 'own network namespace');
 
     const mounts = mountOptions(out.mounts);
-    for (const ro of ['/usr', '/ro', '/etc/leaf.yaml', '/etc/greeting']) assert.ok(mounts.get(ro)?.includes('ro'), `${ro} is mounted read-only: ${mounts.get(ro)}`);
-    for (const rw of ['/pub', '/made']) assert.ok(mounts.get(rw)?.includes('rw'), `${rw} is mounted read-write: ${mounts.get(rw)}`);
+    for (const ro of ['/usr', '/ro', '/etc/leaf.yaml', '/etc/greeting'])
+      assert.ok(mounts.get(ro)?.includes('ro'), `${ro} is mounted read-only: ${mounts.get(ro)}`);
+    for (const rw of ['/pub', '/made'])
+      assert.ok(mounts.get(rw)?.includes('rw'), `${rw} is mounted read-write: ${mounts.get(rw)}`);
 
     assert.match(out.writes, /^ro=[1-9]/m, 'writing into a Restricted export fails');
     assert.equal(readFileSync(join(hostRo, 'file'), 'utf8'), 'original\n');
@@ -223,7 +247,11 @@ echo @@pwd; pwd
     assert.match(out.writes, /^greeting=[1-9]/m, 'the Execfd file is read-only');
     assert.match(out.writes, /^mkdir=0$/m, 'no seccomp filter: mkdir works');
     assert.equal(out.greeting, 'execfd content\n', 'the Execfd export holds the command output');
-    assert.equal(out['leaf.yaml'], readFileSync(join(leaf, 'etc/redpak.yaml'), 'utf8'), 'a RestrictedFile export shows the file');
+    assert.equal(
+      out['leaf.yaml'],
+      readFileSync(join(leaf, 'etc/redpak.yaml'), 'utf8'),
+      'a RestrictedFile export shows the file',
+    );
 
     assert.equal(
       out.seen,
@@ -249,16 +277,22 @@ echo @@pwd; pwd
       dir,
       join(root, 'leaf'),
       'LEAF',
-      conf('LEAF', 'seccomp:\n  rules:\n    - syscall: [mkdir, mkdirat]\n      action: allow\n    - syscall: sync\n      action: kill\n'),
+      conf(
+        'LEAF',
+        'seccomp:\n  rules:\n    - syscall: [mkdir, mkdirat]\n      action: allow\n    - syscall: sync\n      action: kill\n',
+      ),
     );
-    const result = await sh(leaf, 'mkdir /tmp/denied; echo "mkdir=$?"; grep Seccomp_filters /proc/self/status; exec /usr/bin/busybox sync');
+    const result = await sh(
+      leaf,
+      'mkdir /tmp/denied; echo "mkdir=$?"; grep Seccomp_filters /proc/self/status; exec /usr/bin/busybox sync',
+    );
     assert.equal(result.status, 128 + 31, `killed by SIGSYS: ${result.stderr}`);
     assert.match(result.stdout, /^mkdir=1$/m, "the root's denial holds although the leaf allows mkdir");
     assert.match(result.stderr, /Operation not permitted/, 'denied with EPERM');
     assert.match(result.stdout, /^Seccomp_filters:\s+2$/m, 'one filter per node');
   });
 
-  it('exit status: the program\'s, and 128+signal when it is killed', async (t) => {
+  it("exit status: the program's, and 128+signal when it is killed", async (t) => {
     const dir = tempDir(t, 'redpak-live-');
     const node = makeNode(dir, join(dir, 'node'), 'NODE', conf('NODE', BUSYBOX_EXPORTS));
     const [three, killed, ok] = await Promise.all([sh(node, 'exit 3'), sh(node, 'kill -9 $$'), sh(node, 'true')]);
@@ -267,12 +301,17 @@ echo @@pwd; pwd
     assert.equal(ok.status, 0, ok.stderr);
   });
 
-  it('cgroups: a parent node\'s pids.max stops forks of the leaf\'s process', { skip: noPids }, async (t) => {
+  it("cgroups: a parent node's pids.max stops forks of the leaf's process", { skip: noPids }, async (t) => {
     const dir = tempDir(t, 'redpak-live-');
     sweepCgroupsAfter(t, dir);
     // die-with-parent: the background sleeps must not outlive the launch (bwrap's pid 1 would
     // otherwise wait for them after the shell exits, and their cgroups would stay).
-    const root = makeNode(dir, join(dir, 'root'), 'ROOT', conf('ROOT', BUSYBOX_EXPORTS, 'config:\n  die-with-parent: Enabled\n  cgroups:\n    pids:\n      max: 8\n'));
+    const root = makeNode(
+      dir,
+      join(dir, 'root'),
+      'ROOT',
+      conf('ROOT', BUSYBOX_EXPORTS, 'config:\n  die-with-parent: Enabled\n  cgroups:\n    pids:\n      max: 8\n'),
+    );
     const leaf = makeNode(dir, join(root, 'leaf'), 'LEAF', conf('LEAF'));
     const result = await sh(leaf, 'i=0; while [ $i -lt 20 ]; do sleep 5 & i=$((i+1)); done; echo "started $i"');
     assert.match(result.stderr, /can't fork|cannot fork/i, `forks fail: ${result.stderr}`);
@@ -297,9 +336,22 @@ function markedFamily(t: TestContext, rootExtra = '', leafExtra = '') {
     dir,
     join(root, 'leaf'),
     'LEAF',
-    conf('LEAF', `exports:\n  - mode: Public\n    mount: /out\n    path: ${out}\n  - mode: Execfd\n    mount: /etc/marker\n    path: echo ran\n`, leafExtra),
+    conf(
+      'LEAF',
+      `exports:\n  - mode: Public\n    mount: /out\n    path: ${out}\n  - mode: Execfd\n    mount: /etc/marker\n    path: echo ran\n`,
+      leafExtra,
+    ),
   );
-  const launch = () => redwrap(['--redpath', leaf, '--', BUSYBOX, 'sh', '-c', `${BUSYBOX} grep -q ran /etc/marker && ${BUSYBOX} touch /out/execfd-ran; ${BUSYBOX} touch /out/program-ran`]);
+  const launch = () =>
+    redwrap([
+      '--redpath',
+      leaf,
+      '--',
+      BUSYBOX,
+      'sh',
+      '-c',
+      `${BUSYBOX} grep -q ran /etc/marker && ${BUSYBOX} touch /out/execfd-ran; ${BUSYBOX} touch /out/program-ran`,
+    ]);
   const ran = () => ({ execfd: existsSync(execfdMarker), program: existsSync(programMarker) });
   return { dir, root, leaf, launch, ran };
 }
@@ -345,7 +397,11 @@ describe('redwrap live: bad input is refused before anything runs', { skip: skip
 
   it('a namespace to join that does not exist', async (t) => {
     const family = markedFamily(t, '', 'config:\n  share_net: /proc/999999999/ns/net\n');
-    await assertRefused(family, 10, new RegExp(`${family.leaf}/etc/redpak.yaml.*share_net: namespace /proc/999999999/ns/net does not exist`));
+    await assertRefused(
+      family,
+      10,
+      new RegExp(`${family.leaf}/etc/redpak.yaml.*share_net: namespace /proc/999999999/ns/net does not exist`),
+    );
   });
 
   it('an unknown capability', async (t) => {
@@ -362,7 +418,10 @@ describe('redwrap live: bad input is refused before anything runs', { skip: skip
     const family = markedFamily(t);
     // Written after creation: creating a node already validates its config.
     const config = join(family.root, 'etc/redpak.yaml');
-    writeFileSync(config, `${readFileSync(config, 'utf8')}seccomp:\n  rules:\n    - syscall: mkdri\n      action: errno\n`);
+    writeFileSync(
+      config,
+      `${readFileSync(config, 'utf8')}seccomp:\n  rules:\n    - syscall: mkdri\n      action: errno\n`,
+    );
     await assertRefused(family, 4, new RegExp(`${config}.*unknown syscall "mkdri"`));
   });
 
@@ -378,16 +437,38 @@ describe('redwrap live: bad input is refused before anything runs', { skip: skip
 describe('a host without cgroup controllers', { skip: skipLive }, () => {
   // Made for real: redwrap runs in a private mount namespace where the cgroup filesystems are unmounted.
   const withoutCgroups = (args: string[]) =>
-    spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', 'umount -R -l /sys/fs/cgroup && exec "$@"', 'sh', REDWRAP_BIN, ...args], { encoding: 'utf8' });
+    spawnSync(
+      'unshare',
+      [
+        '--mount',
+        '--propagation',
+        'private',
+        'sh',
+        '-c',
+        'umount -R -l /sys/fs/cgroup && exec "$@"',
+        'sh',
+        REDWRAP_BIN,
+        ...args,
+      ],
+      { encoding: 'utf8' },
+    );
 
   it('--dump-only still shows the plan, with the cgroups as on cgroup v2 and why they cannot be applied; a launch is refused', (t) => {
     const dir = tempDir(t, 'redpak-live-');
-    const node = makeNode(dir, join(dir, 'root'), 'ROOT', conf('ROOT', BUSYBOX_EXPORTS, 'config:\n  cgroups:\n    pids:\n      max: 8\n'));
+    const node = makeNode(
+      dir,
+      join(dir, 'root'),
+      'ROOT',
+      conf('ROOT', BUSYBOX_EXPORTS, 'config:\n  cgroups:\n    pids:\n      max: 8\n'),
+    );
     const dump = withoutCgroups(['--redpath', node, '--dump-only', '--json', '--', BUSYBOX, 'true']);
     assert.equal(dump.status, 0, dump.stderr);
     const plan = JSON.parse(dump.stdout) as { cgroupSteps: string[]; cgroupsUnavailable?: string };
     assert.match(plan.cgroupsUnavailable ?? '', /controller\(s\) pids available neither in cgroup v2 nor as cgroup v1/);
-    assert.ok(plan.cgroupSteps.some((step) => /^write \/sys\/fs\/cgroup\/.*pids\.max = 8$/.test(step)), plan.cgroupSteps.join('\n'));
+    assert.ok(
+      plan.cgroupSteps.some((step) => /^write \/sys\/fs\/cgroup\/.*pids\.max = 8$/.test(step)),
+      plan.cgroupSteps.join('\n'),
+    );
     const launch = withoutCgroups(['--redpath', node, '--', BUSYBOX, 'true']);
     assert.notEqual(launch.status, 0);
     assert.match(launch.stderr, /available neither in cgroup v2 nor as cgroup v1/);

@@ -1,7 +1,19 @@
 /** Test helper: run a command in a minimal bwrap sandbox, with extra file descriptors. */
 import { spawn } from 'node:child_process';
 
-export const SANDBOX_ARGS = ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--unshare-all', '--die-with-parent'];
+export const SANDBOX_ARGS = [
+  '--ro-bind',
+  '/',
+  '/',
+  '--dev',
+  '/dev',
+  '--proc',
+  '/proc',
+  '--tmpfs',
+  '/tmp',
+  '--unshare-all',
+  '--die-with-parent',
+];
 
 export interface RunResult {
   status: number | null;

@@ -7,7 +7,13 @@ import { after, describe, test } from 'node:test';
 import { RedpakError } from '../../src/errors.js';
 import { validateSeccomp, type SeccompConfig } from '../../src/config/seccomp.js';
 import { SYSCALL_NUMBERS } from '../../src/config/syscalls.js';
-import { compileFamilySeccomp, compileSeccomp, nativeSeccompArch, seccompBwrapArgs, type SeccompArch } from '../../src/wrap/seccomp.js';
+import {
+  compileFamilySeccomp,
+  compileSeccomp,
+  nativeSeccompArch,
+  seccompBwrapArgs,
+  type SeccompArch,
+} from '../../src/wrap/seccomp.js';
 import { runSeccompBpf, verdictName } from './bpf-interpreter.js';
 import { run, SANDBOX_ARGS } from './run-bwrap.js';
 
@@ -22,7 +28,8 @@ const native = nativeSeccompArch();
 const denyMkdir: SeccompConfig = { rules: [{ syscall: ['mkdir', 'mkdirat'], action: 'errno', errno: 'EPERM' }] };
 
 function schemaError(pattern: RegExp) {
-  return (error: unknown) => error instanceof RedpakError && error.code === 'schema' && pattern.test(`${error.message} ${error.hint ?? ''}`);
+  return (error: unknown) =>
+    error instanceof RedpakError && error.code === 'schema' && pattern.test(`${error.message} ${error.hint ?? ''}`);
 }
 
 describe('validateSeccomp', () => {
@@ -45,25 +52,57 @@ describe('validateSeccomp', () => {
 
   test('an unknown syscall is an error naming the rule, the name and a likely fix', () => {
     assert.throws(
-      () => validateSeccomp({ rules: [{ syscall: 'mkdir', action: 'kill' }, { syscall: ['open', 'mkdri'], action: 'errno' }] }, 'n/etc/redpak.yaml: seccomp'),
+      () =>
+        validateSeccomp(
+          {
+            rules: [
+              { syscall: 'mkdir', action: 'kill' },
+              { syscall: ['open', 'mkdri'], action: 'errno' },
+            ],
+          },
+          'n/etc/redpak.yaml: seccomp',
+        ),
       (error: unknown) =>
-        schemaError(/n\/etc\/redpak\.yaml: seccomp\.rules\[1\]\.syscall: unknown syscall "mkdri".*did you mean "mkdir"/)(error),
+        schemaError(
+          /n\/etc\/redpak\.yaml: seccomp\.rules\[1\]\.syscall: unknown syscall "mkdri".*did you mean "mkdir"/,
+        )(error),
     );
   });
 
   test('one syscall with two different verdicts is an error', () => {
     assert.throws(
-      () => validateSeccomp({ rules: [{ syscall: 'mkdir', action: 'errno' }, { syscall: ['mkdir'], action: 'allow' }] }),
+      () =>
+        validateSeccomp({
+          rules: [
+            { syscall: 'mkdir', action: 'errno' },
+            { syscall: ['mkdir'], action: 'allow' },
+          ],
+        }),
       schemaError(/rules\[1\]\.syscall: "mkdir" is already errno 1 in rule 0, cannot also be allow/),
     );
   });
 
   test('bad actions, errnos and keys are rejected with the offending value', () => {
-    assert.throws(() => validateSeccomp({ rules: [{ syscall: 'mkdir', action: 'deny' }] }), schemaError(/rules\[0\]\.action: .*"deny"/));
-    assert.throws(() => validateSeccomp({ rules: [{ syscall: 'mkdir', action: 'kill', errno: 1 }] }), schemaError(/only meaningful with action errno/));
-    assert.throws(() => validateSeccomp({ rules: [{ syscall: 'mkdir', action: 'errno', errno: 'ENOPE' }] }), schemaError(/unknown errno "ENOPE"/));
-    assert.throws(() => validateSeccomp({ rules: [{ syscall: 'mkdir', action: 'errno', errno: 5000 }] }), schemaError(/not in 1\.\.4095/));
-    assert.throws(() => validateSeccomp({ rules: [{ syscalls: 'mkdir', action: 'kill' }] }), schemaError(/unknown key "syscalls"/));
+    assert.throws(
+      () => validateSeccomp({ rules: [{ syscall: 'mkdir', action: 'deny' }] }),
+      schemaError(/rules\[0\]\.action: .*"deny"/),
+    );
+    assert.throws(
+      () => validateSeccomp({ rules: [{ syscall: 'mkdir', action: 'kill', errno: 1 }] }),
+      schemaError(/only meaningful with action errno/),
+    );
+    assert.throws(
+      () => validateSeccomp({ rules: [{ syscall: 'mkdir', action: 'errno', errno: 'ENOPE' }] }),
+      schemaError(/unknown errno "ENOPE"/),
+    );
+    assert.throws(
+      () => validateSeccomp({ rules: [{ syscall: 'mkdir', action: 'errno', errno: 5000 }] }),
+      schemaError(/not in 1\.\.4095/),
+    );
+    assert.throws(
+      () => validateSeccomp({ rules: [{ syscalls: 'mkdir', action: 'kill' }] }),
+      schemaError(/unknown key "syscalls"/),
+    );
     assert.throws(() => validateSeccomp({ rules: [{ syscall: [], action: 'kill' }] }), schemaError(/non-empty list/));
     assert.throws(() => validateSeccomp(['mkdir']), schemaError(/must be a mapping/));
   });
@@ -71,7 +110,10 @@ describe('validateSeccomp', () => {
 
 describe('compileSeccomp', () => {
   test('rejects an unknown syscall even when the config skipped validation', () => {
-    assert.throws(() => compileSeccomp({ rules: [{ syscall: 'frobnicate', action: 'kill' }] }, 'x86_64'), schemaError(/unknown syscall "frobnicate"/));
+    assert.throws(
+      () => compileSeccomp({ rules: [{ syscall: 'frobnicate', action: 'kill' }] }, 'x86_64'),
+      schemaError(/unknown syscall "frobnicate"/),
+    );
   });
 
   test('kills other architectures and x32 syscalls, applies rules, defaults to allow', () => {
@@ -96,7 +138,9 @@ describe('compileSeccomp', () => {
     assert.deepEqual(seccompBwrapArgs(3, 2), ['--add-seccomp-fd', '3', '--add-seccomp-fd', '4']);
   });
 
-  test('syscall numbers agree with scmp_sys_resolver', { skip: !haveResolver && 'scmp_sys_resolver not installed' }, () => {
+  test('syscall numbers agree with scmp_sys_resolver', {
+    skip: !haveResolver && 'scmp_sys_resolver not installed',
+  }, () => {
     for (const arch of ['x86_64', 'aarch64'] as SeccompArch[]) {
       for (const name of ['read', 'mkdirat', 'openat', 'clone3', 'kexec_load', 'ptrace']) {
         const resolved = spawnSync('scmp_sys_resolver', ['-a', arch, name], { encoding: 'utf8' }).stdout.trim();
@@ -130,9 +174,24 @@ f.export_bpf(sys.stdout.buffer)
 
 describe('cross-check against libseccomp', { skip: !havePythonSeccomp && 'python3-seccomp not installed' }, () => {
   const configs: SeccompConfig[] = [
-    validateSeccomp({ rules: [{ syscall: ['mkdir', 'mkdirat'], action: 'errno' }, { syscall: ['kexec_load', 'reboot'], action: 'kill' }] }),
-    validateSeccomp({ rules: [{ syscall: 'ptrace', action: 'trap' }, { syscall: 'unshare', action: 'log' }, { syscall: 'mount', action: 'errno', errno: 'EACCES' }] }),
-    validateSeccomp({ default: 'errno', errno: 'ENOSYS', rules: [{ syscall: ['read', 'write', 'exit_group', 'openat'], action: 'allow' }] }),
+    validateSeccomp({
+      rules: [
+        { syscall: ['mkdir', 'mkdirat'], action: 'errno' },
+        { syscall: ['kexec_load', 'reboot'], action: 'kill' },
+      ],
+    }),
+    validateSeccomp({
+      rules: [
+        { syscall: 'ptrace', action: 'trap' },
+        { syscall: 'unshare', action: 'log' },
+        { syscall: 'mount', action: 'errno', errno: 'EACCES' },
+      ],
+    }),
+    validateSeccomp({
+      default: 'errno',
+      errno: 'ENOSYS',
+      rules: [{ syscall: ['read', 'write', 'exit_group', 'openat'], action: 'allow' }],
+    }),
   ];
   for (const arch of ['x86_64', 'aarch64'] as SeccompArch[]) {
     test(`same verdict as libseccomp for every syscall number on ${arch}`, () => {
@@ -141,7 +200,11 @@ describe('cross-check against libseccomp', { skip: !havePythonSeccomp && 'python
         const theirs = libseccompFilter(config, arch);
         for (let nr = 0; nr < 1024; nr++) {
           const data = { nr, arch: AUDIT_ARCH[arch] };
-          assert.equal(verdictName(runSeccompBpf(ours, data)), verdictName(runSeccompBpf(theirs, data)), `${arch} nr ${nr} ${JSON.stringify(config)}`);
+          assert.equal(
+            verdictName(runSeccompBpf(ours, data)),
+            verdictName(runSeccompBpf(theirs, data)),
+            `${arch} nr ${nr} ${JSON.stringify(config)}`,
+          );
         }
         const foreign = { nr: 34, arch: arch === 'x86_64' ? AUDIT_ARCH.aarch64 : AUDIT_ARCH.x86_64 };
         assert.equal(verdictName(runSeccompBpf(ours, foreign)), 'kill');
@@ -151,7 +214,9 @@ describe('cross-check against libseccomp', { skip: !havePythonSeccomp && 'python
   }
 });
 
-describe('live: filters applied by bwrap', { skip: (!haveBwrap && 'bwrap not installed') || (!native && `no seccomp table for ${process.arch}`) }, () => {
+describe('live: filters applied by bwrap', {
+  skip: (!haveBwrap && 'bwrap not installed') || (!native && `no seccomp table for ${process.arch}`),
+}, () => {
   const scratch = mkdtempSync(join(tmpdir(), 'redpak-seccomp-'));
   after(() => rmSync(scratch, { recursive: true, force: true }));
   let fileCount = 0;
@@ -177,7 +242,10 @@ describe('live: filters applied by bwrap', { skip: (!haveBwrap && 'bwrap not ins
   });
 
   test('kill: a killed syscall ends the process with SIGSYS (exit 159)', async () => {
-    const result = await sandboxed([{ rules: [{ syscall: ['mkdir', 'mkdirat'], action: 'kill' }] }], 'exec mkdir /tmp/x');
+    const result = await sandboxed(
+      [{ rules: [{ syscall: ['mkdir', 'mkdirat'], action: 'kill' }] }],
+      'exec mkdir /tmp/x',
+    );
     assert.equal(result.status, 128 + 31);
   });
 
@@ -199,7 +267,10 @@ describe('live: filters applied by bwrap', { skip: (!haveBwrap && 'bwrap not ins
     const narrowed = await sandboxed([parentPermissive, denyMkdir], 'mkdir /tmp/x');
     assert.match(narrowed.stderr, /Operation not permitted/);
 
-    const strictest = await sandboxed([denyMkdir, { rules: [{ syscall: ['mkdir', 'mkdirat'], action: 'kill' }] }], 'exec mkdir /tmp/x');
+    const strictest = await sandboxed(
+      [denyMkdir, { rules: [{ syscall: ['mkdir', 'mkdirat'], action: 'kill' }] }],
+      'exec mkdir /tmp/x',
+    );
     assert.equal(strictest.status, 159, 'kill beats errno whichever node asks for it');
   });
 

@@ -59,7 +59,14 @@ describe('launch cache stamps', () => {
     const files = familyFileCandidates('/var/redpak/app');
     assert.deepEqual(
       files.filter((f) => f.startsWith('/var/redpak/app/')),
-      ['/var/redpak/app/.rednode.yaml', '/var/redpak/app/etc/redpak.yaml', '/var/redpak/app/etc/redpack.yaml', '/var/redpak/app/etc/redpak-admin.yaml', '/var/redpak/app/etc/redpack-admin.yaml', '/var/redpak/app/.redpak-stage/MERGE'],
+      [
+        '/var/redpak/app/.rednode.yaml',
+        '/var/redpak/app/etc/redpak.yaml',
+        '/var/redpak/app/etc/redpack.yaml',
+        '/var/redpak/app/etc/redpak-admin.yaml',
+        '/var/redpak/app/etc/redpack-admin.yaml',
+        '/var/redpak/app/.redpak-stage/MERGE',
+      ],
     );
     assert.ok(files.includes('/var/.rednode.yaml') && !files.some((f) => f.startsWith('/.rednode')));
   });

@@ -12,7 +12,6 @@ import { join } from 'node:path';
 import { HOST_USR_EXPORTS, makeNode, tempDir } from '../helpers/family.js';
 import { forgetCachedPlans, redwrap, WITHOUT_FAST_LAUNCHER } from '../helpers/redwrap.js';
 
-
 const ROOT = `headers:
   alias: root
 exports:
@@ -29,7 +28,11 @@ describe('fast path and the no-loosening rules', { skip: WITHOUT_FAST_LAUNCHER }
     forgetCachedPlans(t, leaf);
     const fastOnly = { REDWRAP_NO_FALLBACK: '1' };
     assert.equal((await redwrap(['--redpath', leaf, '--', 'true'])).status, 0);
-    assert.equal((await redwrap(['--redpath', leaf, '--', 'true'], { env: fastOnly })).status, 0, 'served from the cache');
+    assert.equal(
+      (await redwrap(['--redpath', leaf, '--', 'true'], { env: fastOnly })).status,
+      0,
+      'served from the cache',
+    );
 
     // The leaf now loosens /data, its config file keeping size, inode and times.
     const config = join(leaf, 'etc/redpak.yaml');
@@ -37,10 +40,23 @@ describe('fast path and the no-loosening rules', { skip: WITHOUT_FAST_LAUNCHER }
     const loosened = readFileSync(config, 'utf8').replace('mode: Restricted', 'mode: Public    ');
     writeFileSync(config, loosened);
     const ns = before.mtimeNs;
-    execFileSync('touch', ['-m', '-d', `@${ns / 1_000_000_000n}.${String(ns % 1_000_000_000n).padStart(9, '0')}`, config]);
+    execFileSync('touch', [
+      '-m',
+      '-d',
+      `@${ns / 1_000_000_000n}.${String(ns % 1_000_000_000n).padStart(9, '0')}`,
+      config,
+    ]);
     const after = statSync(config, { bigint: true });
-    assert.deepEqual([after.size, after.ino, after.mtimeNs], [before.size, before.ino, before.mtimeNs], 'config file looks unchanged');
-    assert.equal((await redwrap(['--redpath', leaf, '--', 'true'], { env: fastOnly })).status, 10, 'the cached plan is not served (its stamp has the ctime)');
+    assert.deepEqual(
+      [after.size, after.ino, after.mtimeNs],
+      [before.size, before.ino, before.mtimeNs],
+      'config file looks unchanged',
+    );
+    assert.equal(
+      (await redwrap(['--redpath', leaf, '--', 'true'], { env: fastOnly })).status,
+      10,
+      'the cached plan is not served (its stamp has the ctime)',
+    );
     const refused = await redwrap(['--redpath', leaf, '--', 'true']);
     assert.equal(refused.status, 5, refused.stderr);
     assert.match(refused.stderr, /leaf .* loosens its ancestor root .*: export \/data: Public/);

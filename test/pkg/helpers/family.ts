@@ -55,7 +55,10 @@ export async function makeSystemNode(nodeRoot: string, fixturePrefixes: string[]
 
 /** Names installed in a node, sorted (host-provides package left out). */
 export async function installedNames(nodeRoot: string): Promise<string[]> {
-  return (await queryPackages(nodeRoot)).map((p) => p.name).filter((n) => n !== 'redpak-host-provides').sort();
+  return (await queryPackages(nodeRoot))
+    .map((p) => p.name)
+    .filter((n) => n !== 'redpak-host-provides')
+    .sort();
 }
 
 /** Put busybox (as /bin/sh and /bin/mkdir) and the libraries it needs into a node, so scriptlets can run chrooted there. */
@@ -65,7 +68,12 @@ export function giveNodeAShell(nodeRoot: string): void {
     copyFileSync(from, join(nodeRoot, to));
   };
   copy('/bin/busybox');
-  for (const lib of ['/lib/x86_64-linux-gnu/libc.so.6', '/lib/x86_64-linux-gnu/libresolv.so.2', '/lib64/ld-linux-x86-64.so.2']) copy(lib);
+  for (const lib of [
+    '/lib/x86_64-linux-gnu/libc.so.6',
+    '/lib/x86_64-linux-gnu/libresolv.so.2',
+    '/lib64/ld-linux-x86-64.so.2',
+  ])
+    copy(lib);
   symlinkSync('busybox', join(nodeRoot, 'bin/sh'));
   symlinkSync('busybox', join(nodeRoot, 'bin/mkdir'));
 }

@@ -5,7 +5,17 @@
  */
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -48,7 +58,13 @@ export function writeRepoFile(node: string, id: string, baseurl: string, extra: 
   const dir = join(node, 'etc/yum.repos.d');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${id}.repo`);
-  const lines = [`[${id}]`, `name=${id}`, `baseurl=${baseurl}`, 'gpgcheck=0', ...Object.entries(extra).map(([k, v]) => `${k}=${v}`)];
+  const lines = [
+    `[${id}]`,
+    `name=${id}`,
+    `baseurl=${baseurl}`,
+    'gpgcheck=0',
+    ...Object.entries(extra).map(([k, v]) => `${k}=${v}`),
+  ];
   writeFileSync(file, `${lines.join('\n')}\n`);
   return file;
 }
@@ -137,7 +153,19 @@ export function buildTestRpm(name: string, body: string, preamble: string[] = []
   if (existsSync(rpm)) return rpm;
   mkdirSync(work, { recursive: true });
   writeFileSync(join(work, `${name}.spec`), spec);
-  const result = spawnSync('rpmbuild', ['--define', `_topdir ${work}`, '--define', `_dbpath ${join(work, 'db')}`, '--nodeps', '-bb', join(work, `${name}.spec`)], { encoding: 'utf8' });
+  const result = spawnSync(
+    'rpmbuild',
+    [
+      '--define',
+      `_topdir ${work}`,
+      '--define',
+      `_dbpath ${join(work, 'db')}`,
+      '--nodeps',
+      '-bb',
+      join(work, `${name}.spec`),
+    ],
+    { encoding: 'utf8' },
+  );
   if (result.status !== 0) throw new Error(`rpmbuild ${name} failed: ${result.stderr}`);
   return rpm;
 }
