@@ -92,7 +92,12 @@ export class RedpakError extends Error {
   }
 }
 
+/** `file:line:col`, or less where the position is less precise. */
 export function formatPosition(at: SourcePosition): string {
-  if (!at.line) return at.file;
-  return at.col ? `${at.file}:${at.line}:${at.col}` : `${at.file}:${at.line}`;
+  return at.line && at.col ? `${formatLine(at)}:${at.col}` : formatLine(at);
+}
+
+/** `file:line` (the file alone for a whole-file position): how origins are named in messages. */
+export function formatLine(at: { file: string; line?: number }): string {
+  return at.line ? `${at.file}:${at.line}` : at.file;
 }

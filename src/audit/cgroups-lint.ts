@@ -5,7 +5,7 @@
  * to more than the ancestor's overcommit it (mem.max, pids.max, and cpu.max as CPUs: quota over
  * period). cpusets must be subsets of the closest ancestor's.
  */
-import type { SourcePosition } from '../errors.js';
+import { formatLine, type SourcePosition } from '../errors.js';
 import type { CgroupsConfig } from '../config/types.js';
 import type { RedNode } from '../node/types.js';
 import { BadValue, cpuList as cpuListText, cpuMax, cpuRanges, memoryBytes, pidsMax } from '../wrap/cgroup-values.js';
@@ -102,7 +102,7 @@ function settingOf(node: RedNode, admin: boolean, controller: keyof CgroupsConfi
   return undefined;
 }
 
-const where = (at: SourcePosition | undefined) => (at ? (at.line ? `${at.file}:${at.line}` : at.file) : 'its config');
+const where = (at: SourcePosition | undefined) => (at ? formatLine(at) : 'its config');
 
 function lintMode(nodes: LintNode[], admin: boolean): CgroupLintFinding[] {
   const out: CgroupLintFinding[] = [];

@@ -21,7 +21,7 @@
  */
 import { dirname, join } from 'node:path';
 import { hasNotRun, type HostFacts } from '../config/expand.js';
-import { RedpakError, type SourcePosition } from '../errors.js';
+import { formatPosition, RedpakError, type SourcePosition } from '../errors.js';
 import { mergeFamily } from '../merge/merge.js';
 import { RPMDB_DIR, Sysroot } from '../node/layout.js';
 import { childDirectories, isNodeDir, loadNode, nodeTarget } from '../node/load.js';
@@ -635,7 +635,7 @@ function findingLines(findings: Finding[]): string[] {
     lines.push(
       `[${f.class}] ${f.message}${f.mode === 'admin' && !f.message.includes('admin') ? ' (with the admin configs)' : ''}`,
     );
-    if (f.at?.line) lines.push(`    at ${f.at.file}:${f.at.line}${f.at.col ? `:${f.at.col}` : ''}`);
+    if (f.at?.line) lines.push(`    at ${formatPosition(f.at)}`);
     if (f.hint) lines.push(`    hint: ${f.hint}`);
   }
   return lines;

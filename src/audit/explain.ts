@@ -14,7 +14,7 @@
 import type { HostFacts } from '../config/expand.js';
 import { SHARE_KEYS, type NodeConfig } from '../config/types.js';
 import { configKeysMerged } from '../config/keys.js';
-import { RedpakError, type SourcePosition } from '../errors.js';
+import { formatLine, RedpakError, type SourcePosition } from '../errors.js';
 import { originJson, type OriginJson } from '../merge/origin-json.js';
 import { familySecurityDefinitions, mergeFamily, visitOrder } from '../merge/merge.js';
 import { SCALAR_GUARDS, strictestOf, type Definition } from '../merge/strictness.js';
@@ -212,7 +212,7 @@ export function explain(options: ExplainOptions): ExplainResult {
           key,
           value: v.config.config[key],
           from,
-          message: `${key}: ${v.node.alias} turns it off, but ${kept.origin.alias} turns it on (${kept.origin.at.file}:${kept.origin.at.line}) and once on it stays on`,
+          message: `${key}: ${v.node.alias} turns it off, but ${kept.origin.alias} turns it on (${formatLine(kept.origin.at)}) and once on it stays on`,
         });
       } else {
         kept.overrides.push({
@@ -443,8 +443,7 @@ function cgroupSettings(family: Family, merged: MergedConfig): ExplainSetting[] 
   return out;
 }
 
-const fromText = (o: OriginJson) =>
-  `${o.alias}${o.kind === 'admin' ? ' (admin)' : ''} ${o.file}${o.line ? `:${o.line}` : ''}`;
+const fromText = (o: OriginJson) => `${o.alias}${o.kind === 'admin' ? ' (admin)' : ''} ${formatLine(o)}`;
 const show = (v: unknown): string => {
   if (typeof v === 'string') return v;
   if (v && typeof v === 'object' && 'mode' in v) {

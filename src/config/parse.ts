@@ -15,7 +15,7 @@ import {
 import { RedpakError, type SourcePosition } from '../errors.js';
 import { BOOLEAN_WORDS, canonicalEnum, type SchemaError } from './schema.js';
 import { validators } from './validators.js';
-import { validateSeccomp } from './seccomp.js';
+import { SeccompValueError, validateSeccomp } from './seccomp.js';
 import {
   ENVIRON_MODES,
   EXPORT_MODES,
@@ -364,9 +364,8 @@ function parseSeccomp(raw: Plain, located: Located, file: string) {
   try {
     return validateSeccomp(raw, 'seccomp');
   } catch (error) {
-    if (!(error instanceof RedpakError) || error.at) throw error;
-    // Messages start with the path of the value at fault, e.g. `seccomp.rules[1].syscall: …`.
-    let path = (/^(seccomp[^\s:]*)/.exec(error.message)?.[1] ?? 'seccomp').replace(/\[(\d+)\]/g, '.$1');
+    if (!(error instanceof SeccompValueError) || error.at) throw error;
+    let path = error.valuePath.replace(/\[(\d+)\]/g, '.$1');
     while (path.includes('.') && !located.valueAt.has(path)) path = path.slice(0, path.lastIndexOf('.'));
     const at = located.keyAt.get(path) ?? located.valueAt.get(path) ?? { file, line: 0, col: 0 };
     throw new RedpakError(error.code, error.message, { at, hint: error.hint });

@@ -57,8 +57,19 @@ export function isKnownSyscall(name: string): boolean {
   return SUPPORTED_ARCHES.some((arch) => Object.hasOwn(SYSCALL_NUMBERS[arch], name));
 }
 
+/** A seccomp value at fault, with the path of that value (`seccomp.rules[1].syscall`) as data. */
+export class SeccompValueError extends RedpakError {
+  constructor(
+    readonly valuePath: string,
+    message: string,
+    hint?: string,
+  ) {
+    super('schema', `${valuePath}: ${message}`, hint ? { hint } : {});
+  }
+}
+
 function schemaError(where: string, message: string, hint?: string): RedpakError {
-  return new RedpakError('schema', `${where}: ${message}`, hint ? { hint } : {});
+  return new SeccompValueError(where, message, hint);
 }
 
 function closestSyscall(name: string): string | undefined {

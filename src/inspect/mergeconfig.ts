@@ -5,6 +5,7 @@
  */
 import { Document, isMap, isSeq, type YAMLMap } from 'yaml';
 import { expand, type HostFacts } from '../config/expand.js';
+import { formatLine } from '../errors.js';
 import { describeOrigin, nodeFacts } from '../merge/merge.js';
 import { originJson, type OriginJson } from '../merge/origin-json.js';
 import type { Merged, MergedConfig, Origin, Override } from '../merge/types.js';
@@ -134,7 +135,7 @@ export function mergedConfigJson(family: Family, merged: MergedConfig, options: 
 }
 
 function where(origin: Origin): string {
-  return `${describeOrigin(origin)} ${origin.at.file}${origin.at.line ? `:${origin.at.line}` : ''}`;
+  return `${describeOrigin(origin)} ${formatLine(origin.at)}`;
 }
 
 function provenanceComment(origin: Origin, overrides: Override[]): string {

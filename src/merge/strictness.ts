@@ -16,7 +16,7 @@
  * trusted to loosen what an ancestor's owner set, which is what this module enforces.
  */
 import { posix } from 'node:path';
-import { RedpakError } from '../errors.js';
+import { formatLine, RedpakError } from '../errors.js';
 import { expand, type ExpandContext } from '../config/expand.js';
 import {
   PRIVATE_EXPORT_MODES,
@@ -302,7 +302,7 @@ export function describeOrigin(origin: Origin): string {
 }
 
 export function where(origin: Origin): string {
-  return origin.at.line ? `${origin.at.file}:${origin.at.line}` : origin.at.file;
+  return formatLine(origin.at);
 }
 
 function written(def: Definition): string {
