@@ -502,18 +502,8 @@ function validateLaunch(family: Family, host: HostFacts, sysroot: Sysroot): { me
   if (merged.cgroups.length) {
     const nodes = cgroupChain(family, merged);
     if (requestedControllers(nodes).length) {
-      try {
-        planCgroups(nodes, { version: 'v2', root: '/sys/fs/cgroup/redpak-check' });
-      } catch (error) {
-        if (error instanceof RedpakError && !error.at) {
-          const c = merged.cgroups.find((x) => error.message.includes(x.alias));
-          throw new RedpakError(error.code, error.message, {
-            ...(c ? { at: c.origins[c.origins.length - 1].at } : {}),
-            hint: error.hint,
-          });
-        }
-        throw error;
-      }
+      // Errors about a node's values carry where that node's cgroups are written (cgroupChain).
+      planCgroups(nodes, { version: 'v2', root: '/sys/fs/cgroup/redpak-check' });
     }
   }
   return { merged, plan };

@@ -26,7 +26,7 @@
  * cgroup and would change the whole machine.
  */
 import type { CgroupController, CgroupsConfig } from '../config/types.js';
-import { RedpakError } from '../errors.js';
+import { RedpakError, type SourcePosition } from '../errors.js';
 import { present } from '../present.js';
 import {
   BadValue,
@@ -50,6 +50,8 @@ export interface CgroupNode {
   alias: string;
   admin: boolean;
   cgroups?: CgroupsConfig;
+  /** Where the node's cgroups are written: errors about them are placed there. */
+  at?: SourcePosition;
 }
 
 /** The v1 hierarchies redpak's controllers live in (io is called blkio there). */
@@ -142,12 +144,16 @@ function checked<T>(node: CgroupNode, key: string, raw: string | undefined, chec
     return check(String(raw));
   } catch (error) {
     if (!(error instanceof BadValue)) throw error;
-    throw new RedpakError('schema', `node ${node.alias}: cgroups.${key} "${raw}" is invalid: ${error.message}`);
+    throw new RedpakError('schema', `node ${node.alias}: cgroups.${key} "${raw}" is invalid: ${error.message}`, {
+      ...(node.at ? { at: node.at } : {}),
+    });
   }
 }
 
 function unsupported(node: CgroupNode, key: string, why: string): never {
-  throw new RedpakError('schema', `node ${node.alias}: cgroups.${key} cannot be applied: ${why}`);
+  throw new RedpakError('schema', `node ${node.alias}: cgroups.${key} cannot be applied: ${why}`, {
+    ...(node.at ? { at: node.at } : {}),
+  });
 }
 
 function rejectDoubleWeight(node: CgroupNode, cgroups: CgroupsConfig): void {

@@ -221,13 +221,18 @@ function compileFamilyFilters(merged: MergedConfig, firstFd: number): SeccompFil
 
 /** The chain of node cgroups, root-most first: every node gets one, so that each parent's limits nest its children's. */
 export function cgroupChain(family: Family, merged: MergedConfig): CgroupNode[] {
-  const settings = new Map(merged.cgroups.map((c) => [c.node, c.settings]));
-  return [...family.nodes].reverse().map((node) => ({
-    path: node.path,
-    alias: node.alias,
-    admin: Boolean(node.admin),
-    ...(settings.has(node.path) ? { cgroups: settings.get(node.path) } : {}),
-  }));
+  const byNode = new Map(merged.cgroups.map((c) => [c.node, c]));
+  return [...family.nodes].reverse().map((node) => {
+    const cgroups = byNode.get(node.path);
+    const at = cgroups?.origins.at(-1)?.at;
+    return {
+      path: node.path,
+      alias: node.alias,
+      admin: Boolean(node.admin),
+      ...(cgroups ? { cgroups: cgroups.settings } : {}),
+      ...(at ? { at } : {}),
+    };
+  });
 }
 
 /** The family's cgroups, planned (not created) when any node asks for one. */
