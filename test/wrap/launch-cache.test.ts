@@ -25,6 +25,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { HOST_USR_EXPORTS, makeNode, tempDir } from '../helpers/family.js';
 import { cachedPlanPath, forgetCachedPlans, PACKAGE_ROOT, redwrap, WITHOUT_FAST_LAUNCHER } from '../helpers/redwrap.js';
+import { throwawayUser } from '../helpers/users.js';
 
 const REDMANAGER = join(PACKAGE_ROOT, 'bin/redmanager');
 const fastOnly = { REDWRAP_NO_FALLBACK: '1' };
@@ -48,18 +49,6 @@ function node(t: TestContext, dir: string, name: string, host: string): string {
 }
 
 const HOSTNAME = ['sh', '-c', 'hostname'];
-
-/** A throwaway unprivileged user, removed when the test ends. */
-function throwawayUser(t: TestContext): { uid: number; gid: number; name: string } {
-  const name = `rpk${process.pid % 100000}${Math.floor(Math.random() * 1000)}`;
-  const made = spawnSync('useradd', ['--no-create-home', '--shell', '/usr/sbin/nologin', '--user-group', name], {
-    encoding: 'utf8',
-  });
-  assert.equal(made.status, 0, made.stderr);
-  t.after(() => spawnSync('userdel', [name]));
-  const id = (flag: string) => Number(spawnSync('id', [flag, name], { encoding: 'utf8' }).stdout.trim());
-  return { name, uid: id('-u'), gid: id('-g') };
-}
 
 /** redwrap run as `user` through setpriv, with the given environment. */
 function redwrapAs(
@@ -116,7 +105,7 @@ describe('launch cache', { skip: WITHOUT_FAST_LAUNCHER }, () => {
       assert.doesNotMatch(run.stdout, new RegExp(`^${hostInit.trim()}\\n`), "not as the host's init");
     }
     // The same plan written by a non-root owner of the node, when root launches it.
-    const owner = throwawayUser(t);
+    const owner = throwawayUser(t, { home: false });
     chmodSync(dir, 0o755);
     const old = `${['v', '2', 'redpath', app, 'admin', '0', 'ids', '0', '0', 'arg', '/bin/sh', 'end'].map((f) => `${Buffer.byteLength(f)}:${f}`).join('')}`;
     chownSync(join(app, '.redpak'), owner.uid, owner.gid);
@@ -218,7 +207,7 @@ describe('launch cache', { skip: WITHOUT_FAST_LAUNCHER }, () => {
   });
 
   it("caches in $XDG_RUNTIME_DIR/redpak for a non-root caller, only when that directory is the caller's alone", async (t) => {
-    const user = throwawayUser(t);
+    const user = throwawayUser(t, { home: false });
     const dir = tempDir(t);
     chmodSync(dir, 0o755);
     const leaf = join(dir, 'leaf');
