@@ -16,7 +16,7 @@ rmSync(outdir, { recursive: true, force: true });
 /** Command ids are file names; nested folders would be topics (none today). */
 function commandEntry(bin) {
   const dir = `./dist/commands/${bin}`;
-  const runner = `import { runExecutable } from './dist/src/cli/run.js';\nexport function main(argv) { return runExecutable('${bin}', argv); }\n`;
+  const runner = `import { runExecutable } from './dist/src/cli/run.js';\nexport function main(argv) { return runExecutable('${bin}', argv${bin === 'redwrap' ? '' : ', COMMANDS'}); }\n`;
   if (bin === 'redwrap') return `export { default } from '${dir}/index.js';\n${runner}`;
   const files = readdirSync(join(root, dir))
     .filter((f) => f.endsWith('.js'))

@@ -38,6 +38,7 @@ The lock file (RECIPE.lock.yaml next to the recipe, or --lock) gets every node's
       description:
         'with --frozen: a directory holding the locked .rpm files (a repository copy, a flat directory or a dnf cache); repeatable',
       multiple: true,
+      multipleNonGreedy: true,
       helpValue: 'DIR',
     }),
     'template-dir': Flags.string({

@@ -61,6 +61,7 @@ With --upgrade or --remove (and --redpath), answers instead whether upgrading or
     upgrade: Flags.string({
       description: 'what if this package of the --redpath node were upgraded (repeatable; empty string: every package)',
       multiple: true,
+      multipleNonGreedy: true,
       helpValue: 'PKG',
       exclusive: ['remove'],
       dependsOn: ['redpath'],
@@ -68,6 +69,7 @@ With --upgrade or --remove (and --redpath), answers instead whether upgrading or
     remove: Flags.string({
       description: 'what if this package of the --redpath node were removed (repeatable)',
       multiple: true,
+      multipleNonGreedy: true,
       helpValue: 'PKG',
       exclusive: ['upgrade'],
       dependsOn: ['redpath'],
@@ -90,11 +92,13 @@ With --upgrade or --remove (and --redpath), answers instead whether upgrading or
     'allow-duplicate': Flags.string({
       description: 'a package name a node may have although an ancestor has it (installed with --forcenode on purpose)',
       multiple: true,
+      multipleNonGreedy: true,
       helpValue: 'NAME',
     }),
     'repo-dir': Flags.string({
       description: 'with --upgrade: also use this local repository directory',
       multiple: true,
+      multipleNonGreedy: true,
       helpValue: 'DIR',
     }),
     'no-repo-files': Flags.boolean({ description: "with --upgrade: ignore the family's .repo files" }),

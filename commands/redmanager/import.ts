@@ -32,6 +32,7 @@ Everything is unpacked and checked in a hidden staging directory beside the dest
     'verify-key': Flags.string({
       description: 'public key file (OpenPGP): refuse the archive unless one of these keys signed it',
       multiple: true,
+      multipleNonGreedy: true,
       helpValue: 'KEY.asc',
     }),
     signature: Flags.string({

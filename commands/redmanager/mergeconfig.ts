@@ -27,8 +27,8 @@ Every value names the node, file and line it comes from, and every definition it
       description: 'include the admin configs (as redwrap --admin and redwrap-dnf see the family)',
     }),
     expand: Flags.boolean({ char: 'e', description: 'expand variables in exports and environ as the launch would' }),
+    // No -y: -y is --assumeyes wherever it is given.
     yaml: Flags.boolean({
-      char: 'y',
       description: 'print YAML (the default), provenance in comments',
       exclusive: ['json'],
     }),

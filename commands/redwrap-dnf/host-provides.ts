@@ -19,6 +19,7 @@ export default class HostProvides extends RedpakCommand {
     provide: Flags.string({
       description: 'a capability to add ("name" or "name OP version"); repeatable',
       multiple: true,
+      multipleNonGreedy: true,
       helpValue: 'CAP',
     }),
     detect: Flags.boolean({

@@ -65,7 +65,7 @@ The exit status is the program's (128+signal when it is killed); redwrap's own e
   async run(): Promise<RedwrapResult> {
     await this.parse(Redwrap); // oclif's view (--json, help); the launch itself follows redwrap's grammar
     const parsed = parseRedwrapArgv(this.argv);
-    if (parsed.help) throw new RedpakError('usage', 'help is shown before the command runs');
+    if (parsed.show) throw new RedpakError('usage', `${parsed.show} is shown before the command runs`);
     const { options, command } = parsed;
     const redpath = present(options.redpath, '--redpath (the argument grammar requires it)');
     const bwrap = options.bwrap ?? DEFAULT_BWRAP;

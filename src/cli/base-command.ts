@@ -2,7 +2,8 @@
  * What every command shares: `--json`, the mapping of library errors to a message on stderr (or
  * `{"error": {...}}` under --json) and to the exit status of their class (README "Exit statuses").
  */
-import { Command, Flags } from '@oclif/core';
+import { Command, CommandHelp, Errors, Flags, type Interfaces } from '@oclif/core';
+import { stripVTControlCharacters } from 'node:util';
 import { formatPosition, RedpakError } from '../errors.js';
 import { liveHostFacts } from '../system/host-facts.js';
 import { onRecovery } from '../pkg/recovery-notices.js';
@@ -22,11 +23,24 @@ export abstract class RedpakCommand extends Command {
     onRecovery((notice) => process.stderr.write(`${this.config.bin}: ${notice.message}\n`));
   }
 
+  private usageError(error: Errors.CLIError): RedpakError {
+    // A single-command executable (redwrap) has a symbol for its id.
+    const id = typeof this.id === 'string' ? this.id : undefined;
+    const command = id === undefined ? undefined : this.config.findCommand(id);
+    const usage = command ? `usage: ${new UsageLine(command, this.config).line()}; ` : '';
+    return new RedpakError('usage', parserMessage(error), {
+      hint: `${usage}'${this.config.bin}${id ? ` ${id}` : ''} --help' explains the arguments`,
+      cause: error,
+    });
+  }
+
   protected warnLine(message: string): void {
     if (!this.jsonEnabled()) process.stderr.write(`warning: ${message}\n`);
   }
 
-  protected override async catch(error: Error & { exitCode?: number }): Promise<unknown> {
+  protected override async catch(thrown: Error & { exitCode?: number }): Promise<unknown> {
+    const error =
+      thrown instanceof Errors.CLIError && !(thrown instanceof Errors.ExitError) ? this.usageError(thrown) : thrown;
     if (!(error instanceof RedpakError)) return super.catch(error);
     process.exitCode = error.exitCode;
     if (this.jsonEnabled()) {
@@ -40,6 +54,33 @@ export abstract class RedpakCommand extends Command {
     // An interrupted command ends now, even if an abandoned download still holds a socket open.
     if (error.code === 'interrupted') process.exit(error.exitCode);
     return undefined;
+  }
+}
+
+/**
+ * oclif's parser reports bad arguments as CLIError (exit 2). They become usage errors, so that they
+ * read like every other error and `--json` gets the documented document, not oclif's internals.
+ */
+function parserMessage(error: Errors.CLIError): string {
+  const lines = stripVTControlCharacters(error.message)
+    .replace(/\nSee more help with --help$/, '')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !/^The following errors? occurred:$/.test(line));
+  // "Parsing --lock-wait" / "Expected an integer but received: x"
+  const parsing = /^Parsing (\S+)$/.exec(lines[0] ?? '');
+  if (parsing && lines.length > 1) return `${parsing[1]}: ${lines.slice(1).join('; ')}`;
+  return lines.join('\n');
+}
+
+/** A command's usage line, as its help shows it, on one line. */
+class UsageLine extends CommandHelp {
+  constructor(command: ConstructorParameters<typeof CommandHelp>[0], config: Interfaces.Config) {
+    super(command, config, { stripAnsi: true, maxWidth: 10_000 } as Interfaces.HelpOptions);
+  }
+
+  line(): string {
+    return stripVTControlCharacters(this.usage()).replace(/^\$ /, '').replace(/\s+/g, ' ').trim();
   }
 }
 

@@ -27,10 +27,23 @@ export interface RedwrapOptions {
   json: boolean;
 }
 
-export type ParsedRedwrapArgv = { help: true } | { help: false; options: RedwrapOptions; command: string[] };
+/** What redwrap is asked for: its help or version (shown by oclif), or a launch. */
+export type ParsedRedwrapArgv =
+  | { show: 'help' | 'version' }
+  | { show?: undefined; options: RedwrapOptions; command: string[] };
 
 type ValueKey = 'redpath' | 'user' | 'group' | 'bwrap' | 'root';
-type BooleanKey = 'admin' | 'dump' | 'dumpOnly' | 'json' | 'strict' | 'force' | 'unsafe' | 'verbose' | 'help';
+type BooleanKey =
+  | 'admin'
+  | 'dump'
+  | 'dumpOnly'
+  | 'json'
+  | 'strict'
+  | 'force'
+  | 'unsafe'
+  | 'verbose'
+  | 'help'
+  | 'version';
 
 /** Flags that take an optional attached value with upstream (`--strict=no`), and what it may be. */
 const OPTIONAL_VALUE: Partial<Record<BooleanKey, 'yes-no' | 'any' | 'integer'>> = {
@@ -75,6 +88,7 @@ const BOOLEAN_OPTIONS: Record<string, BooleanKey> = {
   '--help': 'help',
   '-h': 'help',
   '-?': 'help',
+  '--version': 'version',
 };
 
 export const REDWRAP_USAGE =
@@ -85,7 +99,9 @@ const usage = (message: string) =>
 
 export function parseRedwrapArgv(argv: readonly string[]): ParsedRedwrapArgv {
   const options: RedwrapOptions = { admin: false, dump: false, dumpOnly: false, strict: false, json: false };
-  let help = false;
+  // `redwrap help`, as the other executables take it; `redwrap --redpath P help` runs a program named help.
+  if (argv[0] === 'help') return { show: 'help' };
+  let show: 'help' | 'version' | undefined;
   let i = 0;
   for (; i < argv.length; i += 1) {
     const arg = argv[i];
@@ -118,7 +134,7 @@ export function parseRedwrapArgv(argv: readonly string[]): ParsedRedwrapArgv {
       if (value !== undefined && valueKind === 'integer' && !/^\d+$/.test(value))
         throw usage(`option ${name} takes a number (got "${value}")`);
       const yes = value !== 'no';
-      if (booleanKey === 'help') help = true;
+      if (booleanKey === 'help' || booleanKey === 'version') show ??= booleanKey;
       else if (booleanKey === 'force') options.strict = !yes;
       else if (booleanKey === 'strict') options.strict = yes;
       else if (booleanKey === 'verbose' || booleanKey === 'unsafe')
@@ -126,16 +142,16 @@ export function parseRedwrapArgv(argv: readonly string[]): ParsedRedwrapArgv {
       else options[booleanKey] = true;
     } else throw usage(`Nonexistent flag: ${name}`);
   }
-  if (help) return { help: true };
+  if (show) return { show };
   const command = argv.slice(i);
   if (!options.redpath) throw usage('missing --redpath NODE');
   if (!command.length && !options.dumpOnly) throw usage('no program to run');
-  return { help: false, options, command };
+  return { options, command };
 }
 
 /** The same launch for oclif: canonical options, `--`, the program, so that oclif reads nothing after `--`. */
 export function canonicalRedwrapArgv(parsed: ParsedRedwrapArgv): string[] {
-  if (parsed.help) return ['--help'];
+  if (parsed.show) return [`--${parsed.show}`];
   const { options } = parsed;
   const argv = [`--redpath=${options.redpath}`];
   for (const key of ['user', 'group', 'bwrap', 'root'] as const)

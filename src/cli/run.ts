@@ -1,7 +1,8 @@
 /**
  * Entry of the three executables. One package, three command sets: each executable is one
  * bundle (dist/cli/BIN.js, written by scripts/build-bundles.mjs) holding its commands, and loads
- * oclif with its own `bin` name and that bundle as its command list.
+ * oclif with its own `bin` name and that bundle as its command list. Usage errors found here or
+ * by oclif's parser are reported like every other error (base-command.ts).
  */
 import { execute, type Interfaces } from '@oclif/core';
 import { readFileSync } from 'node:fs';
@@ -9,64 +10,13 @@ import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../package-root.js';
 import { RedpakError } from '../errors.js';
 import { canonicalRedwrapArgv, parseRedwrapArgv } from './redwrap-argv.js';
+import { commandWords, orderArguments, type CommandShape } from './command-words.js';
 
 export type Executable = 'redmanager' | 'redwrap-dnf' | 'redwrap';
 
-/**
- * redwrap-dnf takes its options before the command, as redpak does (`redwrap-dnf --redpath P
- * install X`): the first word that names a command is moved to the front for oclif.
- */
-export function commandFirst(argv: string[], commands: readonly string[], valueFlags: readonly string[]): string[] {
-  for (let i = 0; i < argv.length; i += 1) {
-    const arg = argv[i];
-    if (arg === '--') break;
-    if (arg.startsWith('-')) {
-      if (valueFlags.includes(arg)) i += 1;
-      continue;
-    }
-    if (commands.includes(arg)) return [arg, ...argv.slice(0, i), ...argv.slice(i + 1)];
-    break;
-  }
-  return argv;
+function packageJson(): Interfaces.PJSON {
+  return JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as Interfaces.PJSON;
 }
-
-/** redwrap-dnf's commands and the options that take a value (to find the command word). */
-const DNF_COMMANDS = [
-  'manager',
-  'install',
-  'remove',
-  'erase',
-  'autoremove',
-  'mark',
-  'upgrade',
-  'update',
-  'reinstall',
-  'downgrade',
-  'list',
-  'info',
-  'repoquery',
-  'repolist',
-  'makecache',
-  'clean',
-  'history',
-  'host-provides',
-];
-const DNF_VALUE_FLAGS = [
-  '--redpath',
-  '-r',
-  '--rpath',
-  '--rp',
-  '--root',
-  '--alias',
-  '--template',
-  '--template-admin',
-  '--repo-dir',
-  '--lock-wait',
-  '--whatprovides',
-  '--whatrequires',
-  '--requires',
-  '--provide',
-];
 
 /**
  * oclif's view of one executable. Each has its own root (dist/oclif/BIN) so that each has its own
@@ -75,7 +25,7 @@ const DNF_VALUE_FLAGS = [
  * bundle (its `COMMANDS` export), which is the module already running.
  */
 export function oclifOptions(bin: Executable): Interfaces.LoadOptions & { root: string } {
-  const pjson = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as Interfaces.PJSON;
+  const pjson = packageJson();
   const target = `../../cli/${bin}.cjs`;
   // redwrap is a single-command executable: its flags come first, then the program.
   const commands =
@@ -84,32 +34,46 @@ export function oclifOptions(bin: Executable): Interfaces.LoadOptions & { root: 
   return { root: join(PACKAGE_ROOT, 'dist', 'oclif', bin), pjson, isRoot: true };
 }
 
-export async function runExecutable(bin: Executable, argv: string[]): Promise<void> {
+/**
+ * Runs one executable. `commands` is its bundle's command table (redwrap: none, its grammar is
+ * its own).
+ */
+export async function runExecutable(
+  bin: Executable,
+  argv: string[],
+  commands: Readonly<Record<string, CommandShape>> = {},
+): Promise<void> {
   // bin/ starts Node without NODE_EXTRA_CA_CERTS (see bin/redwrap-dnf); child processes get it back.
   if (process.env.REDPAK_EXTRA_CA_CERTS && !process.env.NODE_EXTRA_CA_CERTS)
     process.env.NODE_EXTRA_CA_CERTS = process.env.REDPAK_EXTRA_CA_CERTS;
-  if (bin === 'redwrap-dnf') argv = commandFirst(argv, DNF_COMMANDS, DNF_VALUE_FLAGS);
-  if (bin === 'redwrap') {
+  try {
     // redwrap's own grammar (cli/redwrap-argv.ts), the fast launcher's too; oclif then gets the
     // canonical form, which it cannot read differently.
-    try {
-      argv = canonicalRedwrapArgv(parseRedwrapArgv(argv));
-    } catch (error) {
-      if (!(error instanceof RedpakError)) throw error;
-      reportUsageError(error, argv);
-      return;
-    }
+    if (bin === 'redwrap') {
+      const parsed = parseRedwrapArgv(argv);
+      // oclif answers --version for executables with several commands only: the same line here.
+      if (parsed.show === 'version') {
+        const { name, version } = packageJson();
+        process.stdout.write(`${name}/${version} ${process.platform}-${process.arch} node-${process.version}\n`);
+        return;
+      }
+      argv = canonicalRedwrapArgv(parsed);
+    } else argv = orderArguments(bin, argv, commandWords(commands));
+  } catch (error) {
+    if (!(error instanceof RedpakError)) throw error;
+    reportUsageError(bin, error, argv);
+    return;
   }
   // oclif reads process.argv itself to show help after a usage error: give it the same arguments.
   process.argv = [...process.argv.slice(0, 2), ...argv];
   await execute({ args: argv, loadOptions: oclifOptions(bin) });
 }
 
-/** A redwrap usage error, as the commands report theirs (base-command.ts): exit 2, `--json` honoured. */
-function reportUsageError(error: RedpakError, argv: readonly string[]): void {
+/** A usage error found before any command runs, as the commands report theirs (base-command.ts): exit 2, `--json` honoured. */
+function reportUsageError(bin: Executable, error: RedpakError, argv: readonly string[]): void {
   const end = argv.indexOf('--');
   if ((end < 0 ? argv : argv.slice(0, end)).includes('--json'))
     process.stdout.write(`${JSON.stringify({ error: error.toJSON() }, null, 2)}\n`);
-  else process.stderr.write(`redwrap: error: ${error.message}\n${error.hint ? `  hint: ${error.hint}\n` : ''}`);
+  else process.stderr.write(`${bin}: error: ${error.message}\n${error.hint ? `  hint: ${error.hint}\n` : ''}`);
   process.exitCode = error.exitCode;
 }

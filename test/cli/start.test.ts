@@ -82,8 +82,8 @@ describe('a usage error', () => {
   it('exits 2 with the message and the usage of the command at fault, never a stack trace', () => {
     const cases: [Parameters<typeof runBin>[0], string[], RegExp][] = [
       ['redwrap', ['--bogus'], /usage: redwrap --redpath NODE .*\[--\] PROGRAM \[ARG\.\.\.\]/],
-      ['redwrap-dnf', ['--redpath', '/tmp', 'install', '--bogus'], /\$ redwrap-dnf install PACKAGES\.\.\./],
-      ['redmanager', ['tree', '--bogus'], /\$ redmanager tree/],
+      ['redwrap-dnf', ['--redpath', '/tmp', 'install', '--bogus'], /usage: redwrap-dnf install PACKAGES\.\.\./],
+      ['redmanager', ['tree', '--bogus'], /usage: redmanager tree /],
     ];
     for (const [bin, args, usage] of cases) {
       const r = runBin(bin, args);

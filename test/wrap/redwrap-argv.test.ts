@@ -69,7 +69,7 @@ describe('redwrap command line', () => {
         );
       } else {
         const parsed = parseRedwrapArgv(argv);
-        assert.ok(!parsed.help);
+        assert.ok(!parsed.show);
         assert.deepEqual(parsed.command, [...P, ...expect.runs.map((a) => (a === 'L' ? '/n' : a))], argv.join(' '));
       }
     }
