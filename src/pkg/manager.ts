@@ -50,6 +50,7 @@ import {
   solve,
   type PackageInfo,
   type SolveResult,
+  type SearchField,
   type SolverJob,
   type StepAction,
   type TransactionStep,
@@ -664,6 +665,95 @@ export async function repoquery(
     !options.installed,
   );
   return { packages };
+}
+
+/** Where `search` found every term: dnf search's sections, best first. */
+export type SearchMatch = 'name-exact' | 'name-and-summary' | 'name' | 'summary' | 'description-or-url';
+
+export interface SearchedPackage extends ListedPackage {
+  matched: SearchMatch;
+}
+
+/**
+ * dnf search: the newest version of each package (installed in the family or available) where
+ * every term is in the name or summary (with `all`, also the description or URL), case-insensitive,
+ * each in the best of dnf's sections. No match is a package error.
+ */
+export async function search(options: CommonOptions & { terms: string[]; all?: boolean }): Promise<SearchedPackage[]> {
+  const fields: SearchField[] = options.all ? ['name', 'summary', 'description', 'url'] : ['name', 'summary'];
+  const { pf, packages } = await runQuery(
+    options,
+    { scope: 'all', search: { terms: options.terms, fields }, latest: true, details: options.all },
+    true,
+  );
+  const seen = new Set<string>();
+  const found: SearchedPackage[] = [];
+  // Installed first (runQuery's order): a package shows once, as the family has it.
+  for (const p of packages) {
+    const key = `${p.name}.${p.arch}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    found.push({ ...p, matched: searchMatch(p, options.terms) });
+  }
+  if (found.length === 0)
+    throw new RedpakError('package', `no package matches ${options.terms.join(' ')} for node ${pf.node.path}`, {
+      hint: options.all ? undefined : '--all also searches descriptions and URLs',
+    });
+  const order: SearchMatch[] = ['name-exact', 'name-and-summary', 'name', 'summary', 'description-or-url'];
+  return found.sort((a, b) => order.indexOf(a.matched) - order.indexOf(b.matched) || a.name.localeCompare(b.name));
+}
+
+function searchMatch(p: ListedPackage, terms: readonly string[]): SearchMatch {
+  const lower = terms.map((t) => t.toLowerCase());
+  const name = p.name.toLowerCase();
+  const summary = p.summary.toLowerCase();
+  if (lower.includes(name)) return 'name-exact';
+  const inName = lower.every((t) => name.includes(t));
+  const inSummary = lower.every((t) => summary.includes(t));
+  if (inName && inSummary) return 'name-and-summary';
+  if (inName) return 'name';
+  if (lower.every((t) => name.includes(t) || summary.includes(t))) return 'summary';
+  return 'description-or-url';
+}
+
+/** dnf provides: the packages (installed in the family or available) that provide a capability or file. */
+export async function provides(options: CommonOptions & { what: string[] }): Promise<ListedPackage[]> {
+  const found: ListedPackage[] = [];
+  let node = '';
+  for (const what of options.what) {
+    const { pf, packages } = await runQuery(options, { scope: 'all', whatprovides: what }, true);
+    node = pf.node.path;
+    found.push(...packages.filter((p) => !found.some((f) => f.nevra === p.nevra && f.repo === p.repo)));
+  }
+  if (found.length === 0)
+    throw new RedpakError('package', `no package provides ${options.what.join(', ')} for node ${node}`, {
+      hint: 'a file is matched by its full path: /usr/bin/NAME, not NAME',
+    });
+  return found;
+}
+
+/** An update check-update found: the newest available version and the node's installed one. */
+export interface AvailableUpdate extends ListedPackage {
+  installed: string;
+}
+
+/**
+ * dnf check-update: for the node's own packages (the ancestors' are theirs to upgrade), the newest
+ * version the repositories have when it is newer than the installed one.
+ */
+export async function checkUpdate(options: CommonOptions & { specs?: string[] }): Promise<AvailableUpdate[]> {
+  const { packages } = await runQuery(
+    options,
+    { scope: 'all', names: options.specs, upgrades: true, latest: true },
+    true,
+  );
+  const { packages: own } = await runQuery(options, { scope: 'installed', names: options.specs }, false);
+  return packages.map((p) => ({
+    ...p,
+    installed:
+      own.find((o) => o.name === p.name && (o.arch === p.arch || 'noarch' === o.arch || 'noarch' === p.arch))?.evr ??
+      '',
+  }));
 }
 
 export interface RepoStatus {

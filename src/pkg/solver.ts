@@ -280,6 +280,8 @@ export interface PackageInfo {
   provides?: string[];
 }
 
+export type SearchField = 'name' | 'summary' | 'description' | 'url';
+
 export interface QuerySpec {
   /** installed: the node's own packages; family: node + ancestors; available: the repositories; all: everything. */
   scope: 'installed' | 'family' | 'available' | 'all';
@@ -287,6 +289,10 @@ export interface QuerySpec {
   names?: string[];
   whatprovides?: string;
   whatrequires?: string;
+  /** Only available packages newer than a package of the node itself (same name and arch, or noarch). */
+  upgrades?: boolean;
+  /** Only packages where every term is a case-insensitive substring of one of the fields. */
+  search?: { terms: string[]; fields: SearchField[] };
   /** Keep only the newest version per name, arch and installed/available. */
   latest?: boolean;
   details?: boolean;

@@ -38,6 +38,9 @@ describe('redwrap-dnf CLI', () => {
       'clean',
       'history',
       'host-provides',
+      'search',
+      'provides',
+      'check-update',
       'manager',
     ]) {
       const r = await dnf([command, '--help']);

@@ -59,11 +59,18 @@ class SolveRequest(TypedDict):
     cleanDeps: NotRequired[bool]
 
 
+class SearchSpec(TypedDict):
+    terms: list[str]
+    fields: list[Literal['name', 'summary', 'description', 'url']]
+
+
 class QuerySpec(TypedDict):
     scope: Literal['installed', 'family', 'available', 'all']
     names: NotRequired[list[str]]
     whatprovides: NotRequired[str]
     whatrequires: NotRequired[str]
+    upgrades: NotRequired[bool]
+    search: NotRequired[SearchSpec]
     latest: NotRequired[bool]
     details: NotRequired[bool]
 

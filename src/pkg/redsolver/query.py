@@ -4,7 +4,7 @@ import solv
 from redsolver.deps import CAPABILITY_SELECTION, nevra, requirements, select
 from redsolver.family import Family
 from redsolver.pool import repo_data
-from redsolver.protocol import PROTOCOL_VERSION, PackageRecord, QueryAnswer, QueryRequest
+from redsolver.protocol import PROTOCOL_VERSION, PackageRecord, QueryAnswer, QueryRequest, SearchSpec
 
 
 def describe(fam: Family, s: solv.XSolvable, details: bool) -> PackageRecord:
@@ -24,6 +24,35 @@ def describe(fam: Family, s: solv.XSolvable, details: bool) -> PackageRecord:
         rec['requires'] = [d.str() for d in requirements(s)]
         rec['provides'] = [d.str() for d in s.lookup_deparray(solv.SOLVABLE_PROVIDES)]
     return rec
+
+
+SEARCH_KEYS = {'summary': solv.SOLVABLE_SUMMARY, 'description': solv.SOLVABLE_DESCRIPTION,
+               'url': solv.SOLVABLE_URL}
+
+
+def matches(s: solv.XSolvable, search: SearchSpec) -> bool:
+    """Every term is in one of the fields (case-insensitive), as dnf search reads them."""
+    texts = [(s.name if f == 'name' else s.lookup_str(SEARCH_KEYS[f]) or '').lower() for f in search['fields']]
+    return all(any(term.lower() in text for text in texts) for term in search['terms'])
+
+
+def upgrades_of(fam: Family, ids: set[int]) -> set[int]:
+    """The candidates newer than a package of the node itself with the same name and arch (or noarch
+    on either side): what an upgrade of the node could take. Ancestors' packages are theirs to upgrade."""
+    own: dict[str, list[solv.XSolvable]] = {}
+    for s in fam.node_packages():
+        own.setdefault(s.name, []).append(s)
+    pool = fam.pool
+    newer: set[int] = set()
+    for sid in ids:
+        s = pool.solvables[sid]
+        if s.repo == fam.system:
+            continue
+        for mine in own.get(s.name, []):
+            if (s.arch == mine.arch or 'noarch' in (s.arch, mine.arch)) and s.evrcmp(mine) > 0:
+                newer.add(sid)
+                break
+    return newer
 
 
 def query(req: QueryRequest) -> QueryAnswer:
@@ -62,6 +91,11 @@ def query(req: QueryRequest) -> QueryAnswer:
                     requiring.add(sid)
                     break
         ids = requiring
+    if q.get('upgrades'):
+        ids &= upgrades_of(fam, ids)
+    search = q.get('search')
+    if search:
+        ids = set(sid for sid in ids if matches(pool.solvables[sid], search))
     if q.get('latest'):
         best: dict[tuple[str, str, bool], int] = {}
         for sid in ids:
