@@ -107,6 +107,7 @@ export type FamilyRule =
   | 'file-conflict'
   | 'descendant-broken'
   | 'descendant-conflict'
+  | 'descendant-duplicate'
   | 'descendant-file-conflict'
   | 'descendant-directory';
 

@@ -218,6 +218,13 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
         '--setenv',
         'PATH',
         '/usr/sbin:/usr/bin:/sbin:/bin',
+        // Scriptlets learn which node they install into, as redpak's installer sets it.
+        '--setenv',
+        'NODE_PATH',
+        node,
+        '--setenv',
+        'AFMPKG_REDPAKID',
+        node,
         '--',
         ...viewRpmArgv(command.args, forceDebian),
       ];

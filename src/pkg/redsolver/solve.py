@@ -305,7 +305,7 @@ def check_descendants(fam: Family, req: SolveRequest, trans: solv.Transaction) -
     out: list[Violation] = []
     new_ids = set(s.id for s in trans.newsolvables())
     for node, own_ids, view_ids in loaded:
-        out += descendant_conflicts(fam, node, own_ids, new_ids)
+        out += descendant_conflicts(fam, node, own_ids, new_ids, before)
         for sid in own_ids:
             s = pool.solvables[sid]
             for dep in requirements(s):
@@ -323,9 +323,11 @@ def check_descendants(fam: Family, req: SolveRequest, trans: solv.Transaction) -
     return out
 
 
-def descendant_conflicts(fam: Family, node: str, own_ids: list[int], new_ids: set[int]) -> Iterator[Violation]:
-    """Rule 5 across the family: what the transaction brings in must not conflict with a
-    descendant's package, nor a descendant's package with it, nor share a file with it."""
+def descendant_conflicts(fam: Family, node: str, own_ids: list[int], new_ids: set[int],
+                         before: set[int]) -> Iterator[Violation]:
+    """Rules 2 and 5 across the family: what the transaction brings in must not be a package a
+    descendant has, conflict with a descendant's package (nor one of them with it), nor share a
+    file with it."""
     pool = fam.pool
     for nid in new_ids:
         n = pool.solvables[nid]
@@ -347,6 +349,19 @@ def descendant_conflicts(fam: Family, node: str, own_ids: list[int], new_ids: se
                         message='descendant node %s: %s conflicts with %s (Conflicts: %s), which node %s would get'
                                 % (node, nevra(d), nevra(p), dep.str(), fam.node),
                         node=node, package=nevra(d), requirement=dep.str(), removed=[])
+    # Rule 2 seen from above: a name new to the node's view that a descendant already has would
+    # make the descendant's copy a duplicate of its ancestor's (check's rule duplicate).
+    names_before = set(pool.solvables[sid].name for sid in before)
+    own_by_name = {pool.solvables[sid].name: pool.solvables[sid] for sid in own_ids}
+    for nid in sorted(new_ids):
+        n = pool.solvables[nid]
+        mine = own_by_name.get(n.name)
+        if mine is not None and n.name not in names_before:
+            yield Violation(
+                rule='descendant-duplicate',
+                message='descendant node %s already has its own %s; node %s cannot install %s above it (remove it '
+                        'from %s first, or install it there only)' % (node, nevra(mine), fam.node, nevra(n), node),
+                node=node, package=nevra(mine), name=n.name, removed=[])
     for nid in new_ids:
         for path, _root, owner in shadowed_files(pool, pool.solvables[nid], [node], {node: set(own_ids)}):
             yield Violation(
