@@ -790,7 +790,11 @@ static void make_dirs(const char *path, uid_t uid, gid_t gid) {
       *p = 0;
       if (mkdir(copy, 0775) == 0) {
         if (chown(copy, uid, gid) < 0) fprintf(stderr, "warning: cannot give %s to %u:%u: %s\n", copy, uid, gid, strerror(errno));
-      } else if (errno != EEXIST) fail("cannot create export directory", copy);
+      } else if (errno != EEXIST) {
+        /* The full CLI names the export and the node that declare it: undo the cgroups, hand over. */
+        rollback_cgroups();
+        fallback();
+      }
       *p = saved;
       if (!saved) break;
     }
