@@ -20,6 +20,7 @@ import { assertEnabled, loadFamily } from '../node/load.js';
 import type { Family } from '../node/types.js';
 import { groupId, userId } from '../system/accounts.js';
 import { runSandboxedCommand } from '../system/host-facts.js';
+import { assertUserNamespaces } from '../system/userns.js';
 import { assertKnownCapabilities } from './capabilities.js';
 import { createExportDirs } from './export-dirs.js';
 import {
@@ -306,6 +307,8 @@ export async function executeLaunch(compiled: CompiledLaunch, options: { sysroot
   const { plan } = compiled;
   // Cgroups first: a value the kernel rejects must stop the launch before any export directory
   // is created or any Execfd command runs.
+  // A host that forbids the user namespace bwrap needs: one clear error before anything is made.
+  assertUserNamespaces({ bwrap: compiled.bwrap });
   const applied = compiled.cgroups ? applyCgroupPlan(compiled.cgroups.plan) : undefined;
   const fds: number[] = [];
   let scratch: string | undefined;
