@@ -9,7 +9,11 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, chownSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { mergeFamily } from '../../src/merge/merge.js';
+import { loadFamily } from '../../src/node/load.js';
 import { usernsRestriction } from '../../src/system/userns.js';
+import { compileLaunchPlan } from '../../src/wrap/plan.js';
+import { pinnedHost } from '../helpers/family.js';
 import { PACKAGE_ROOT, WITHOUT_FAST_LAUNCHER } from '../helpers/redwrap.js';
 import { runAs, runtimeDirOf, throwawayUser, type TestUser, WITHOUT_THROWAWAY_USER } from '../helpers/users.js';
 
@@ -56,6 +60,31 @@ describe('rootless: a user runs their own family', { skip: WITHOUT_THROWAWAY_USE
     }
     // This host allows unprivileged user namespaces (else the launches above would have failed with the refusal).
     assert.equal(usernsRestriction(), undefined);
+  });
+
+  it('the shipped templates give a user nothing to create outside the family but their runtime directory', (t) => {
+    const user = throwawayUser(t);
+    const families = [makeFamily(user)];
+    const full = join(user.home, 'full/app');
+    const made = runAs(user, [REDMANAGER, 'create-node', '--no-system-node', '--redpath', full]);
+    assert.equal(made.status, 0, made.stderr);
+    families.push(full);
+    // The host as it is, except that it has no /run/platform (this one may have one).
+    const probe = (path: string) =>
+      path === '/run/platform' || !existsSync(path) ? 'missing' : statSync(path).isDirectory() ? 'dir' : 'file';
+    for (const app of families) {
+      const family = loadFamily(app);
+      const host = pinnedHost({ uid: user.uid, gid: user.gid });
+      const plan = compileLaunchPlan(family, mergeFamily(family, { host }), { host, probe });
+      const top = family.nodes[family.nodes.length - 1].path;
+      const outside = plan.mkdirs.filter((dir) => !dir.startsWith(`${top}/`) && dir !== runtimeDirOf(user));
+      assert.deepEqual(outside, [], `${app}: directories a user could not create`);
+      assert.ok(plan.mkdirs.includes(join(top, 'var/app-data', String(user.uid))), 'per-user data in the node');
+      assert.ok(
+        plan.skipped.some((s) => s.mount === '/run/platform'),
+        '/run/platform is left out when the host lacks it',
+      );
+    }
   });
 
   it('an export directory the user may not create is one error naming the export, node and path; nothing is left', (t) => {
