@@ -782,6 +782,29 @@ static char *slurp_fd(int fd) {
   return buf;
 }
 
+/* Whether /proc/sys forbids unprivileged user namespaces (src/system/userns.ts has the list): then
+ * the full CLI runs its trial and says which setting to change, instead of bwrap's own error. */
+static int proc_value_is(const char *file, const char *value) {
+  char buf[32];
+  int fd = open(file, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  size_t len = strlen(value);
+  return !strncmp(buf, value, len) && (buf[len] == '\n' || buf[len] == 0);
+}
+
+static int userns_forbidden(void) {
+  struct stat st;
+  if (geteuid() == 0) return 0;
+  if (stat(BWRAP_PATH, &st) == 0 && st.st_uid == 0 && (st.st_mode & S_ISUID)) return 0;
+  return proc_value_is("/proc/sys/kernel/unprivileged_userns_clone", "0") ||
+         proc_value_is("/proc/sys/user/max_user_namespaces", "0") ||
+         proc_value_is("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", "1");
+}
+
 static void make_dirs(const char *path, uid_t uid, gid_t gid) {
   char *copy = xstrdup(path);
   for (char *p = copy + 1;; p++) {
@@ -790,7 +813,11 @@ static void make_dirs(const char *path, uid_t uid, gid_t gid) {
       *p = 0;
       if (mkdir(copy, 0775) == 0) {
         if (chown(copy, uid, gid) < 0) fprintf(stderr, "warning: cannot give %s to %u:%u: %s\n", copy, uid, gid, strerror(errno));
-      } else if (errno != EEXIST) fail("cannot create export directory", copy);
+      } else if (errno != EEXIST) {
+        /* The full CLI names the export and the node that declare it: undo the cgroups, hand over. */
+        rollback_cgroups();
+        fallback();
+      }
       *p = saved;
       if (!saved) break;
     }
@@ -950,6 +977,7 @@ int main(int argc, char **argv) {
 
   /* Fresh and checked: carry the plan out. Cgroups first: a limit that cannot be applied stops
    * the launch before anything else is created or run. */
+  if (userns_forbidden()) fallback();
   if (plan.n_cg) apply_cgroups(&plan);
   for (int k = 0; k < plan.n_mkdirs; k++) make_dirs(plan.mkdirs[k].a, (uid_t)atol(plan.mkdirs[k].b), (gid_t)atol(plan.mkdirs[k].c));
 

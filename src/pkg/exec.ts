@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { RedpakError } from '../errors.js';
+import { hostTool } from '../system/host-tools.js';
 
 export interface RunOptions {
   /** Written to the child's stdin, then closed. */
@@ -28,7 +29,7 @@ export interface RunResult {
 export function run(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   const okStatuses = options.okStatuses ?? [0];
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, {
+    const child = spawn(hostTool(command), args, {
       cwd: options.cwd,
       env: options.env ? { ...process.env, ...options.env } : process.env,
       stdio: ['pipe', 'pipe', 'pipe'],

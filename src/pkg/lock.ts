@@ -15,9 +15,10 @@
  * A second command waits up to `waitSeconds`, then fails with 'lock-busy' naming the holder.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, constants, existsSync, fstatSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { RedpakError } from '../errors.js';
+import { hostTool } from '../system/host-tools.js';
 
 export const LOCK_FILE = '.redpak-transaction.lock';
 
@@ -33,10 +34,9 @@ export interface FamilyLock {
 }
 
 /** util-linux flock(1), from the standard system directories first (PATH may be the caller's). */
-const FLOCK_DIRS = ['/usr/bin', '/bin', '/usr/sbin', '/sbin'];
 let flockPath: string | undefined;
 function flockBinary(): string {
-  flockPath ??= FLOCK_DIRS.map((d) => join(d, 'flock')).find((p) => existsSync(p)) ?? 'flock';
+  flockPath ??= hostTool('flock');
   return flockPath;
 }
 

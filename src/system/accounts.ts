@@ -1,12 +1,16 @@
 /** User and group names → ids, through the system's databases (getent), for set-user/set-group. */
 import { execFileSync } from 'node:child_process';
 import { RedpakError } from '../errors.js';
+import { hostTool } from './host-tools.js';
 
 function lookup(database: 'passwd' | 'group', name: string): number {
   if (/^\d+$/.test(name)) return Number(name);
   let line: string;
   try {
-    line = execFileSync('getent', [database, name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    line = execFileSync(hostTool('getent'), [database, name], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
   } catch {
     throw new RedpakError('launch', `unknown ${database === 'passwd' ? 'user' : 'group'} "${name}"`, {
       hint: `check set-${database === 'passwd' ? 'user' : 'group'} in the family's configs, or the --${database === 'passwd' ? 'user' : 'group'} option`,

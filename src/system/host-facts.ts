@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { RedpakError } from '../errors.js';
+import { usernsRefusal, usernsRestriction } from './userns.js';
 import type { HostFacts } from '../config/expand.js';
 import { DEFAULT_BWRAP } from './bwrap-path.js';
 
@@ -93,6 +94,10 @@ export function runSandboxedCommand(
       throw new RedpakError('tool-missing', `bubblewrap (${SANDBOX_BWRAP}) is needed to run "${script}"`, {
         hint: 'apt-get install bubblewrap',
       });
+    // bwrap failing where the host forbids its user namespace: say that, not the command's failure.
+    const fromBwrap = /^bwrap: /.test(failure.stderr ?? '');
+    const restriction = fromBwrap && process.geteuid?.() !== 0 ? usernsRestriction() : undefined;
+    if (restriction) throw usernsRefusal(restriction, process.geteuid?.() ?? 0, (failure.stderr ?? '').trim());
     if (failure.code === 'ETIMEDOUT')
       throw new RedpakError('expansion', `command "${script}" did not finish within ${timeoutMs / 1000} s: killed`);
     if (failure.code === 'ENOBUFS')

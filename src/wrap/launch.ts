@@ -8,19 +8,9 @@
  *   [cgroup entry shell] → [setpriv: set-user/set-group] → [nsenter: joins] → [unshare: time ns] → bwrap → command
  */
 import { spawn } from 'node:child_process';
-import {
-  chownSync,
-  closeSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { constants as osConstants, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { RedpakError } from '../errors.js';
 import type { HostFacts } from '../config/expand.js';
 import { mergeFamily } from '../merge/merge.js';
@@ -30,7 +20,9 @@ import { assertEnabled, loadFamily } from '../node/load.js';
 import type { Family } from '../node/types.js';
 import { groupId, userId } from '../system/accounts.js';
 import { runSandboxedCommand } from '../system/host-facts.js';
+import { assertUserNamespaces } from '../system/userns.js';
 import { assertKnownCapabilities } from './capabilities.js';
+import { createExportDirs } from './export-dirs.js';
 import {
   applyCgroupPlan,
   assumedV2Options,
@@ -295,20 +287,6 @@ export function launchArgv(compiled: CompiledLaunch): PlanArg[] {
   return argv;
 }
 
-/** Creates a missing export source with its missing parents, owned by the launched user. */
-function createExportDir(dir: string, uid: number, gid: number): void {
-  const missing: string[] = [];
-  for (let d = dir; !existsSync(d); d = dirname(d)) missing.unshift(d);
-  for (const d of missing) {
-    mkdirSync(d, { mode: 0o775 });
-    try {
-      chownSync(d, uid, gid);
-    } catch (error) {
-      process.stderr.write(`warning: cannot give ${d} to ${uid}:${gid}: ${(error as Error).message}\n`);
-    }
-  }
-}
-
 /** A read-only file descriptor holding `content` (a deleted temporary file, as redpak's memfd). */
 function contentFd(scratch: string, name: string, content: string | Buffer): number {
   const file = join(scratch, name);
@@ -329,11 +307,18 @@ export async function executeLaunch(compiled: CompiledLaunch, options: { sysroot
   const { plan } = compiled;
   // Cgroups first: a value the kernel rejects must stop the launch before any export directory
   // is created or any Execfd command runs.
+  // A host that forbids the user namespace bwrap needs: one clear error before anything is made.
+  assertUserNamespaces({ bwrap: compiled.bwrap });
   const applied = compiled.cgroups ? applyCgroupPlan(compiled.cgroups.plan) : undefined;
   const fds: number[] = [];
   let scratch: string | undefined;
   try {
-    for (const dir of plan.mkdirs) createExportDir(sysroot.toHost(dir), compiled.uid, compiled.gid);
+    createExportDirs(
+      plan,
+      (dir) => sysroot.toHost(dir),
+      compiled,
+      (message) => process.stderr.write(`warning: ${message}\n`),
+    );
     scratch = mkdtempSync(join(tmpdir(), 'redwrap-'));
     const stdio: (number | 'inherit')[] = ['inherit', 'inherit', 'inherit'];
     for (const fd of plan.fds) {
