@@ -12,7 +12,7 @@ import { RedpakError } from '../errors.js';
 import type { HostFacts } from '../config/expand.js';
 import { parseNodeConfig } from '../config/parse.js';
 import { canonicalConfigObject } from '../config/serialize.js';
-import { createNode, resolveTemplate, setNodeState, templateDir } from '../node/factory.js';
+import { createNode, resolveTemplate, setNodeState, templateDirs } from '../node/factory.js';
 import { ADMIN_CONFIG, configPath, NORMAL_CONFIG, REPOS_DIR, statusPath, Sysroot } from '../node/layout.js';
 import { isNodeDir, loadFamily, loadNode } from '../node/load.js';
 import { FsTransaction } from '../system/fs-transaction.js';
@@ -167,7 +167,7 @@ export function desiredConfigs(
   recipe: Recipe,
   options: { templateDir?: string; host: HostFacts },
 ): Record<string, DesiredConfig> {
-  const dir = templateDir(options);
+  const dir = templateDirs(options);
   const fromTemplate = (name: string, kind: 'normal' | 'admin') => {
     const file = resolveTemplate(name, kind, dir);
     return canonical(readFileSync(file, 'utf8'), file, kind);

@@ -59,23 +59,45 @@ interface NodeDraft extends CreatedNode {
   contents: { file: string; text: string }[];
 }
 
-export function templateDir(request: { templateDir?: string; host: HostFacts }): string {
-  return request.templateDir ?? request.host.env.REDNODE_TEMPLATE_DIR ?? BUILTIN_TEMPLATE_DIR;
+/**
+ * Where templates are looked up, first match wins: the directory given, else
+ * `$REDNODE_TEMPLATE_DIR`, else redpak's own directory (`$redpak_TMPL`, or
+ * `$NODE_PREFIX/etc/redpak/templates.d`) when it exists, then the templates shipped here. The
+ * directories are root's to write on a host (`/etc`), as the shipped ones are.
+ */
+export function templateDirs(request: { templateDir?: string; host: HostFacts }): string[] {
+  const { env } = request.host;
+  const given = request.templateDir ?? env.REDNODE_TEMPLATE_DIR;
+  if (given) return [given];
+  const redpak = env.redpak_TMPL ?? `${env.NODE_PREFIX ?? ''}/etc/redpak/templates.d`;
+  return [...(existsSync(redpak) && statSync(redpak).isDirectory() ? [redpak] : []), BUILTIN_TEMPLATE_DIR];
+}
+
+/** redpak names the system templates `root` (`root-normal.yaml`); the shipped ones are `system`. */
+function templateSpellings(name: string): string[] {
+  const other = name.replace(/^(root|system)(?=$|-)/, (word) => (word === 'root' ? 'system' : 'root'));
+  return other === name ? [name] : [name, other];
 }
 
 /**
- * Finds a template: a name with `/` is a path, else it is looked up in the template directory.
- * Tried in order: NAME, NAME.yaml, NAME-normal.yaml (or NAME-admin.yaml). `root`, redpak's name
- * of the system templates, is accepted for `system`.
+ * Finds a template: a name with `/` is a path, else it is looked up in the template directories.
+ * Tried in order, in each directory: NAME, NAME.yaml, NAME-normal.yaml (or NAME-admin.yaml), with
+ * `root` and `system` taken for each other.
  */
-export function resolveTemplate(name: string, kind: ConfigKind, dir: string): string {
-  const base = name.includes('/') ? resolve(name) : join(dir, name === 'root' ? 'system' : name);
-  const candidates = [base, ...(base.endsWith('.yaml') ? [] : [`${base}.yaml`]), `${base}-${kind}.yaml`];
+export function resolveTemplate(name: string, kind: ConfigKind, dirs: readonly string[]): string {
+  const bases = name.includes('/')
+    ? [resolve(name)]
+    : dirs.flatMap((dir) => templateSpellings(name).map((spelling) => join(dir, spelling)));
+  const candidates = bases.flatMap((base) => [
+    base,
+    ...(base.endsWith('.yaml') ? [] : [`${base}.yaml`]),
+    `${base}-${kind}.yaml`,
+  ]);
   for (const candidate of candidates) {
     if (existsSync(candidate) && statSync(candidate).isFile()) return candidate;
   }
   throw new RedpakError('template-missing', `no ${kind} template "${name}": tried ${candidates.join(', ')}`, {
-    hint: `templates in ${dir}: system, leaf, full (each with -normal.yaml and -admin.yaml)`,
+    hint: `templates in ${dirs.join(', ')}: system (or root), leaf, full (each with -normal.yaml and -admin.yaml)`,
   });
 }
 
@@ -247,7 +269,7 @@ export function createNode(request: CreateNodeRequest): CreatedNode[] {
   if (!exists && update)
     throw new RedpakError('not-a-node', `cannot update ${targetPath}: it is not a node (no ${STATUS_FILE})`);
 
-  const dir = templateDir(request);
+  const dir = templateDirs(request);
   const isRoot = !checkAncestors(sysroot, targetPath).hasAncestor;
   const withSystemNode = (request.systemNode ?? true) && isRoot && !update;
   const drafts: NodeDraft[] = [];
