@@ -11,6 +11,7 @@ import { assertEnabled, loadFamily, loadTree, type TreeNode } from '../node/load
 import type { Family, RedNode } from '../node/types.js';
 import { liveHostFacts } from '../system/host-facts.js';
 import { hasRpmDb } from './rpm.js';
+import { runsRootless, userCacheDir } from './rootless.js';
 import type { DescendantView } from './solver.js';
 
 export interface DbRoot {
@@ -99,9 +100,11 @@ export const HISTORY_FILE = 'var/lib/dnf/redpak-history.json';
 
 /**
  * redpak: the first node leaf→root whose config defines `cachedir` (admin file first), expanded
- * in that node's context; without one, the leaf's own var/cache/dnf.
+ * in that node's context; without one, the leaf's own var/cache/dnf. For an ordinary user, the
+ * user's own cache (src/pkg/rootless.ts): a configured cachedir is root's.
  */
 export function cacheDirOf(family: Family, sysroot: Sysroot, host: HostFacts): string {
+  if (runsRootless()) return userCacheDir(host.env, family.nodes[0].hostPath);
   const leaf = nodeFacts(family.nodes[0]);
   for (const n of family.nodes) {
     for (const config of [n.admin, n.normal]) {

@@ -57,6 +57,8 @@ import {
 } from './solver.js';
 import { packageFiles, packageTopDirs, pathIntoDescendant, runStaged, type RpmCommand } from './view.js';
 import { recoverInterrupted } from './recovery.js';
+import { assertMayChange } from './ownership.js';
+import { assertOwnCacheDir, assertRootlessStaging, runsRootless } from './rootless.js';
 import { abortable, InterruptedError, signalNameOf } from './interrupt.js';
 import { nextReasons, readReasons, REASONS_FILE, reasonsText, writeReasons, type InstallReason } from './reasons.js';
 import {
@@ -265,6 +267,29 @@ function openFamily(options: OpenFamilyOptions): PackageFamily {
   return pf;
 }
 
+/** The node's name in messages: alias and path. */
+function labelOf(pf: PackageFamily): string {
+  return `${pf.node.alias} (${pf.node.path})`;
+}
+
+/** The package cache, checked to be the caller's own for an ordinary user (src/pkg/rootless.ts). */
+function cacheOf(pf: PackageFamily): string {
+  if (runsRootless()) assertOwnCacheDir(pf.cacheDir);
+  return pf.cacheDir;
+}
+
+/**
+ * Before anything is fetched or changed: the node must be the caller's to change (an ordinary
+ * user's ancestors are read, never written), and for an ordinary user the cache must be theirs
+ * and the kernel must allow the staged view in a user namespace.
+ */
+function assertCanChange(pf: PackageFamily, staged: boolean): void {
+  assertMayChange(pf.nodeRoot, labelOf(pf));
+  if (!runsRootless()) return;
+  assertOwnCacheDir(pf.cacheDir);
+  if (staged) assertRootlessStaging(pf.cacheDir, labelOf(pf));
+}
+
 function planOf(pf: PackageFamily, steps: readonly TransactionStep[]): TransactionPlan {
   const packages = steps.map((s) => ({
     action: s.action,
@@ -390,6 +415,7 @@ async function transact(
   text = commandText(kind, jobs),
 ): Promise<TransactionResult> {
   const pf = openFamily(options);
+  assertCanChange(pf, true);
   // SIGINT/SIGTERM abort everything before the merge; during the (synchronous) merge they wait.
   const controller = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => controller.abort(sig);
@@ -582,7 +608,7 @@ async function runQuery(
   needRepos: boolean,
 ): Promise<{ pf: PackageFamily; packages: ListedPackage[] }> {
   const pf = openFamily(options);
-  const synced = needRepos ? await syncRepos(reposOf(pf, options), pf.cacheDir, options) : [];
+  const synced = needRepos ? await syncRepos(reposOf(pf, options), cacheOf(pf), options) : [];
   const packages = await query(
     {
       node: pf.nodeRoot,
@@ -795,7 +821,7 @@ export async function makecache(
 ): Promise<{ cacheDir: string; repos: { id: string; baseurl: string; fetched: boolean }[] }> {
   const pf = openFamily(options);
   return withLock(pf, options, 'makecache', async () => {
-    const synced = await syncRepos(reposOf(pf, options), pf.cacheDir, options);
+    const synced = await syncRepos(reposOf(pf, options), cacheOf(pf), options);
     return {
       cacheDir: pf.cacheDir,
       repos: synced.map((s) => ({ id: s.repo.id, baseurl: s.baseurl, fetched: s.fetched })),
@@ -812,7 +838,7 @@ export async function clean(
   return withLock(pf, options, `clean ${kind}`, async () => ({
     cacheDir: pf.cacheDir,
     kind,
-    ...(await cleanCache(pf.cacheDir, reposOf(pf, options), kind)),
+    ...(await cleanCache(cacheOf(pf), reposOf(pf, options), kind)),
   }));
 }
 
@@ -829,6 +855,7 @@ export async function rollback(
   options: CommonOptions & { id?: number },
 ): Promise<{ node: string; undone: Generation[] }> {
   const pf = openFamily(options);
+  assertCanChange(pf, false);
   return withLock(pf, options, 'history rollback', async () => {
     const all = listGenerations(pf.nodeRoot);
     const id = options.id ?? all.at(-1)?.id;
@@ -868,6 +895,7 @@ async function assertDescendantsKeep(pf: PackageFamily, database: string | undef
 /** Marks a generation (default: the newest) as known-good: pruning keeps the newest such one. */
 export function markGoodGeneration(options: OpenFamilyOptions & { id?: number }): Generation {
   const pf = openFamily(options);
+  assertCanChange(pf, false);
   const id = options.id ?? listGenerations(pf.nodeRoot).at(-1)?.id;
   if (id === undefined) throw new RedpakError('package', `node ${pf.node.path} has no generation yet`);
   return markGood(pf.nodeRoot, id);
@@ -886,6 +914,7 @@ export async function mark(
   options: CommonOptions & { names: string[]; reason: InstallReason },
 ): Promise<{ node: string; reason: InstallReason; marked: string[] }> {
   const pf = openFamily(options);
+  assertCanChange(pf, false);
   const verb = options.reason === 'user' ? 'install' : 'remove';
   return withLock(pf, options, `mark ${verb} ${options.names.join(' ')}`, async () => {
     const installed = new Set((await queryPackages(pf.nodeRoot)).map((p) => p.name));
@@ -919,6 +948,7 @@ export async function registerHost(
   options: CommonOptions & { extra?: string[]; detect?: boolean },
 ): Promise<HostProvidesResult> {
   const pf = openFamily(options);
+  assertCanChange(pf, false);
   return withLock(pf, options, 'host-provides', async () => {
     const provides = [
       ...new Set([...(options.detect === false ? [] : await detectHostProvides()), ...(options.extra ?? [])]),

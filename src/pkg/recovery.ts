@@ -3,16 +3,20 @@
  * changes a node's packages, a stage left in the node by a killed transaction is dropped (never
  * committed: the node is as it was) or its committed merge is completed (the node gets its new
  * state), under the family lock. When the lock is held, a live transaction owns the stage and
- * nothing is done.
+ * nothing is done. An ordinary user recovers only the nodes they own (src/pkg/ownership.ts): a
+ * stage in another user's node is left to its owner, and a committed merge pending there is an
+ * error, since the node's files and database may disagree until it is completed.
  *
  * The library never prints: what was recovered is returned, and queued for the command line,
  * which shows it on stderr (src/pkg/recovery-notices.ts, src/cli/base-command.ts).
  */
 import { dirname } from 'node:path';
 import { isNodeDir } from '../node/load.js';
+import { RedpakError } from '../errors.js';
 import { tryAcquireFamilyLock } from './lock.js';
+import { foreignPart, userName } from './ownership.js';
 import { reportRecovery, type RecoveryNotice } from './recovery-notices.js';
-import { interruptedStage, recoverStage } from './view.js';
+import { interruptedStage, pendingMerge, recoverStage } from './view.js';
 
 export type { RecoveryNotice };
 
@@ -34,7 +38,20 @@ export function recoverInterrupted(nodes: readonly string[], top?: string): Reco
   const lock = tryAcquireFamilyLock(top ?? familyTopOf(interrupted[0]), 'recover an interrupted package transaction');
   if (!lock) return [];
   try {
-    const notices = interrupted.map(recoverStage).filter((n): n is RecoveryNotice => n !== undefined);
+    for (const node of interrupted.filter((n) => foreignPart(n) && pendingMerge(n))) {
+      const owner = userName(foreignPart(node)?.uid ?? 0);
+      throw new RedpakError(
+        'io',
+        `node ${node} (owned by ${owner}) holds an interrupted package transaction whose merge is not completed`,
+        {
+          hint: `${owner} completes it with any redwrap-dnf command on that node, e.g. redwrap-dnf --redpath ${node} list --installed`,
+        },
+      );
+    }
+    const notices = interrupted
+      .filter((n) => !foreignPart(n))
+      .map(recoverStage)
+      .filter((n): n is RecoveryNotice => n !== undefined);
     for (const n of notices) reportRecovery(n);
     return notices;
   } finally {

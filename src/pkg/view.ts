@@ -15,10 +15,12 @@
  *     committed merge (`recoverStage`, under the family lock). docs/transactions.md.
  *
  * var is layered on the node alone: an ancestor's rpm database must never show through.
- * Needs root (mount namespaces), util-linux `unshare` and bubblewrap.
+ * Needs util-linux `unshare` and bubblewrap; as root, mount namespaces; as an ordinary user, a user
+ * namespace with root mapped onto the user and overlays with `userxattr` (src/pkg/rootless.ts).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import {
+  chmodSync,
   closeSync,
   existsSync,
   fsyncSync,
@@ -45,6 +47,7 @@ import { MERGE_JOURNAL, STAGE_DIR } from '../node/layout.js';
 import { assertNoLinkBelow } from '../node/load.js';
 import { writeFileAtomic } from '../system/atomic-write.js';
 import { solverPython } from './solver.js';
+import { opaqueAttribute, overlayExtraOptions, runsRootless, unshareUserArgs } from './rootless.js';
 
 export { STAGE_DIR };
 /** Directories always layered (others are added when a package has files there). */
@@ -163,6 +166,7 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
   rmSync(stage, { recursive: true, force: true });
   liveStages.add(stage);
   let committed = false;
+  const rootless = runsRootless();
   const links = hostUsrLinks();
   const tops = [...new Set([...DEFAULT_TOP_DIRS, ...extraTopDirs])].filter(
     (d) => !SPECIAL.has(d) && !links.includes(d) && !d.startsWith('.'),
@@ -187,11 +191,15 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
     // overlayfs option syntax: ':' separates layers, ',' options; escape both.
     const esc = (p: string) => p.replace(/\\/g, '\\\\').replace(/:/g, '\\:').replace(/,/g, '\\,');
     mounts.push(
-      `mount -t overlay overlay -o ${q(`lowerdir=${lowers.map(esc).join(':')},upperdir=${esc(upper)},workdir=${esc(work)}`)} ${q(view)}`,
+      `mount -t overlay overlay -o ${q(`lowerdir=${lowers.map(esc).join(':')},upperdir=${esc(upper)},workdir=${esc(work)}${overlayExtraOptions(rootless)}`)} ${q(view)}`,
     );
     binds.push('--bind', view, `/${d}`);
   }
   for (const l of links) binds.push('--symlink', readlinkSync(`/${l}`), `/${l}`);
+  if (rootless) {
+    const reads = request.commands.flatMap((c) => c.reads ?? []);
+    coverForeignParents(join(stage, 'upper'), [node, ...request.ancestors], tops, (await packageFiles(reads)).flat());
+  }
   const forceDebian = await rpmSupportsForceDebian();
 
   const warnings: string[] = [];
@@ -231,7 +239,7 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
       const script = `set -e\n${mounts.join('\n')}\nexec ${bwrap.map(q).join(' ')}\n`;
       const result = await spawnStreaming(
         'unshare',
-        ['--mount', '--propagation', 'private', 'sh', '-c', script],
+        [...unshareUserArgs(rootless), '--mount', '--propagation', 'private', 'sh', '-c', script],
         request.onLine,
         request.signal,
       );
@@ -258,7 +266,7 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
       mkdirSync(dirname(join(upper, rel)), { recursive: true });
       writeFileSync(join(upper, rel), text);
     }
-    const opaque = opaqueDirs(upper);
+    const opaque = opaqueDirs(upper, opaqueAttribute(rootless));
     const generation = request.generation
       ? recordGeneration(node, upper, request.generation, opaque, join(stage, STAGED_GENERATION))
       : undefined;
@@ -292,6 +300,35 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
   } finally {
     liveStages.delete(stage);
     if (!committed) rmSync(stage, { recursive: true, force: true });
+  }
+}
+
+/**
+ * In a user namespace only the user's own uid is mapped: overlayfs cannot copy up a directory of
+ * root's (the host's /usr/lib, an ancestor's), whose owner has no id there, so rpm could not
+ * create a file in it. Every parent directory of the payload paths that the node lacks is made
+ * in the upper layer first, with the mode of the directory it covers (the topmost of `layers`,
+ * node first, that has it): overlayfs merges it with the lower ones instead of copying up, and
+ * the merge makes it a directory of the node, as a copy-up would have.
+ */
+function coverForeignParents(upper: string, layers: readonly string[], tops: readonly string[], files: string[]): void {
+  const links = usrLinkTargets();
+  const dirs = new Set<string>();
+  for (const path of files) {
+    const [, top = '', ...rest] = path.split('/');
+    const parts = [...(links[top] ? links[top].replace(/^\//, '').split('/') : [top]), ...rest];
+    for (let i = 2; i < parts.length; i += 1) dirs.add(parts.slice(0, i).join('/'));
+  }
+  for (const rel of [...dirs].sort()) {
+    if (!tops.includes(rel.split('/')[0] ?? '') || !isPlainRelative(rel)) continue;
+    const covered = [...layers.map((l) => join(l, rel)), `/${rel}`]
+      .map((p) => lstatOrUndefined(p))
+      .find((st) => st !== undefined);
+    if (layers[0] !== undefined && lstatOrUndefined(join(layers[0], rel))?.isDirectory()) continue;
+    if (covered && !covered.isDirectory()) continue;
+    const dest = join(upper, rel);
+    mkdirSync(dest, { recursive: true });
+    chmodSync(dest, covered ? covered.mode & 0o7777 : 0o755);
   }
 }
 
@@ -357,11 +394,11 @@ function spawnStreaming(
 }
 
 /**
- * The directories of an overlay upper layer that overlayfs marked opaque (xattr
- * trusted.overlay.opaque=y): what the lower layers had there is hidden, not merged. Node has no
- * xattr call; Python's os.getxattr does it.
+ * The directories of an overlay upper layer that overlayfs marked opaque (`attribute`=y:
+ * trusted.overlay.opaque as root, user.overlay.opaque in a user namespace): what the lower layers
+ * had there is hidden, not merged. Node has no xattr call; Python's os.getxattr does it.
  */
-export function opaqueDirs(upper: string): Set<string> {
+export function opaqueDirs(upper: string, attribute: string): Set<string> {
   const script = [
     'import os, sys',
     'top = sys.argv[1]',
@@ -369,14 +406,14 @@ export function opaqueDirs(upper: string): Set<string> {
     '    for name in list(dirs):',
     '        path = os.path.join(d, name)',
     '        try:',
-    "            opaque = os.getxattr(path, 'trusted.overlay.opaque', follow_symlinks=False) == b'y'",
+    '            opaque = os.getxattr(path, sys.argv[2], follow_symlinks=False) == b"y"',
     '        except OSError:',
     '            opaque = False',
     '        if opaque:',
     '            dirs.remove(name)',
     '            print(os.path.relpath(path, top))',
   ].join('\n');
-  const result = spawnSync(solverPython(), ['-S', '-E', '-c', script, upper], { encoding: 'utf8' });
+  const result = spawnSync(solverPython(), ['-S', '-E', '-c', script, upper, attribute], { encoding: 'utf8' });
   if (result.status !== 0) {
     throw new RedpakError(
       'tool-failed',

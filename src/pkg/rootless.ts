@@ -1,0 +1,167 @@
+/**
+ * Package management as an ordinary user (docs/transactions.md, "As an ordinary user").
+ *
+ * rpm runs as root mapped onto the user inside a user namespace (`unshare --user
+ * --map-root-user`) over the user's own node files, so everything it writes is owned by the user.
+ * The staged view is made of overlays mounted in that namespace, which the kernel allows from
+ * Linux 5.11 with the `userxattr` option; overlayfs then marks opaque directories with the
+ * `user.overlay.opaque` attribute instead of `trusted.overlay.opaque`. There is no copy-up
+ * fallback: on an older kernel, or where unprivileged user namespaces are off, the transaction is
+ * refused before anything is downloaded, saying why.
+ *
+ * The repository cache of an ordinary user is `$XDG_CACHE_HOME/redpak` (default
+ * `~/.cache/redpak`), one directory per node: the cachedir a family's config names is meant for
+ * root and may be shared or root-owned. Trust: the cache holds the metadata that the packages'
+ * checksums are checked against, so it must be the user's own directory (owner, no group or
+ * other write, not a symlink); one planted by someone else is refused.
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { lstatSync, mkdirSync, mkdtempSync, rmSync, type Stats } from 'node:fs';
+import { release } from 'node:os';
+import { dirname, join } from 'node:path';
+import { RedpakError } from '../errors.js';
+import { userName } from './ownership.js';
+
+/**
+ * True when this process is not root: the staged run needs a user namespace. The process's
+ * real privilege, not a host fact of the configs (tests pin those), decides what the kernel allows.
+ */
+export function runsRootless(): boolean {
+  return process.getuid?.() !== 0;
+}
+
+/** unshare's options before the mount namespace's: root mapped onto the user, for an ordinary user. */
+export function unshareUserArgs(rootless: boolean): string[] {
+  return rootless ? ['--user', '--map-root-user'] : [];
+}
+
+/** Extra overlay mount options: `userxattr` for a mount in a user namespace. */
+export function overlayExtraOptions(rootless: boolean): string {
+  return rootless ? ',userxattr' : '';
+}
+
+/** The attribute overlayfs marks an opaque directory of the upper layer with. */
+export function opaqueAttribute(rootless: boolean): string {
+  return rootless ? 'user.overlay.opaque' : 'trusted.overlay.opaque';
+}
+
+/** First kernel whose overlayfs mounts in a user namespace (with `userxattr`). */
+const USER_OVERLAY_KERNEL: readonly [number, number] = [5, 11];
+
+/** Whether the kernel release (`uname -r`) is recent enough for an overlay in a user namespace. */
+export function kernelAllowsUserOverlay(kernel: string = release()): boolean {
+  const [major = 0, minor = 0] = (/^(\d+)\.(\d+)/.exec(kernel) ?? []).slice(1).map(Number);
+  return major > USER_OVERLAY_KERNEL[0] || (major === USER_OVERLAY_KERNEL[0] && minor >= USER_OVERLAY_KERNEL[1]);
+}
+
+/**
+ * Mounts a throwaway overlay in a user namespace, as the staged run will: a clear refusal now,
+ * before anything is downloaded, instead of rpm failing after. `scratch` is a directory of the
+ * user's (the cache) where the probe's few empty directories are made and removed.
+ */
+export function assertRootlessStaging(scratch: string, node: string): void {
+  const refuse = (why: string, hint: string) =>
+    new RedpakError('tool-failed', `cannot change the packages of node ${node} as an ordinary user: ${why}`, {
+      hint,
+    });
+  if (!kernelAllowsUserOverlay()) {
+    throw refuse(
+      `the staged view needs overlayfs in a user namespace (Linux ${USER_OVERLAY_KERNEL.join('.')} or newer, the userxattr option), and this kernel is ${release()}`,
+      'run redwrap-dnf as root, or on a newer kernel',
+    );
+  }
+  mkdirSync(scratch, { recursive: true, mode: 0o700 });
+  const probe = mkdtempSync(join(scratch, '.overlay-probe-'));
+  try {
+    for (const d of ['lower', 'upper', 'work', 'view']) mkdirSync(join(probe, d));
+    const options = `lowerdir=${probe}/lower,upperdir=${probe}/upper,workdir=${probe}/work${overlayExtraOptions(true)}`;
+    const result = spawnSync(
+      'unshare',
+      [
+        ...unshareUserArgs(true),
+        '--mount',
+        '--propagation',
+        'private',
+        'mount',
+        '-t',
+        'overlay',
+        'overlay',
+        '-o',
+        options,
+        join(probe, 'view'),
+      ],
+      { encoding: 'utf8' },
+    );
+    if (result.error) throw refuse(`cannot run unshare: ${result.error.message}`, 'apt-get install util-linux');
+    if (result.status !== 0) {
+      const why = result.stderr.trim();
+      throw refuse(
+        /unshare/.test(why)
+          ? `the kernel refuses an unprivileged user namespace (${why})`
+          : `the kernel refuses an overlay in a user namespace (${why})`,
+        'enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0), or run redwrap-dnf as root',
+      );
+    }
+  } finally {
+    rmSync(probe, { recursive: true, force: true });
+  }
+}
+
+/** `$XDG_CACHE_HOME/redpak`, else `$HOME/.cache/redpak` (an absolute XDG_CACHE_HOME only, as the spec says). */
+export function userCacheRoot(env: Readonly<Record<string, string | undefined>>): string {
+  const xdg = env.XDG_CACHE_HOME;
+  if (xdg?.startsWith('/')) return join(xdg, 'redpak');
+  const home = env.HOME;
+  if (!home?.startsWith('/')) {
+    throw new RedpakError('usage', 'no cache directory for an ordinary user: neither XDG_CACHE_HOME nor HOME is set', {
+      hint: 'set HOME (or XDG_CACHE_HOME) to an absolute path',
+    });
+  }
+  return join(home, '.cache', 'redpak');
+}
+
+/** An ordinary user's cache of one node (host path): one directory per node, like root's `NODE/var/cache/dnf`. */
+export function userCacheDir(env: Readonly<Record<string, string | undefined>>, nodeHostPath: string): string {
+  const key = createHash('sha256').update(nodeHostPath).digest('hex').slice(0, 16);
+  return join(userCacheRoot(env), key);
+}
+
+function lstatOrUndefined(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Makes the user's cache directory (0700) if absent, and refuses one that is not the user's own:
+ * a symlink, not a directory, owned by someone else, or writable by group or others. The cache
+ * root and the node's directory are both checked: whoever can write either can plant metadata.
+ */
+export function assertOwnCacheDir(cacheDir: string): void {
+  const uid = process.getuid?.() ?? 0;
+  for (const dir of [dirname(cacheDir), cacheDir]) {
+    if (!lstatOrUndefined(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const st = lstatSync(dir);
+    const why = st.isSymbolicLink()
+      ? 'is a symlink'
+      : !st.isDirectory()
+        ? 'is not a directory'
+        : st.uid !== uid
+          ? `is owned by ${userName(st.uid)}, not by ${userName(uid)}`
+          : (st.mode & 0o022) !== 0
+            ? `is writable by ${st.mode & 0o020 ? 'its group' : 'others'}`
+            : undefined;
+    if (why) {
+      throw new RedpakError(
+        'io',
+        `the package cache ${dir} ${why}: someone else could plant repository metadata or packages there`,
+        {
+          hint: `remove ${dir} (it is made again, mode 0700), or set XDG_CACHE_HOME to a directory of your own`,
+        },
+      );
+    }
+  }
+}

@@ -1,0 +1,223 @@
+/**
+ * redwrap-dnf as an ordinary user (docs/transactions.md, "As an ordinary user"): throwaway users
+ * (test/helpers/users.ts) run the built executables through setpriv with a login's environment,
+ * on real families, a real fixture repository, real rpm in a user namespace and real bwrap.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import {
+  chmodSync,
+  chownSync,
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import { EXIT_CODES } from '../../src/errors.js';
+import { LOCK_FILE } from '../../src/pkg/lock.js';
+import { STAGE_DIR } from '../../src/pkg/view.js';
+import { PACKAGE_ROOT, runBin } from '../helpers/cli.js';
+import { holdLock, lockIsHeld } from '../helpers/lock-holder.js';
+import { runAs, runAsAsync, throwawayUser, WITHOUT_THROWAWAY_USER, type TestUser } from '../helpers/users.js';
+import { fixtureRepo } from './helpers/family.js';
+
+const bin = (name: string) => join(PACKAGE_ROOT, 'bin', name);
+// create-node registers the host's libraries with ldconfig, which Debian keeps in /sbin (not in
+// a user's PATH); finding it there is the host-tools lookup's job, not this file's.
+const WITH_SBIN = { PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin' };
+
+/** A copy of the fixture repository in a directory every user may read (mkdtemp makes 0700). */
+async function readableRepo(t: TestContext): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'redpak-rootless-repo-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  chmodSync(dir, 0o755);
+  cpSync((await fixtureRepo()).repoDir, join(dir, 'repo'), { recursive: true });
+  spawnSync('chmod', ['-R', 'a+rX', dir]);
+  return join(dir, 'repo');
+}
+
+function repoFile(node: string, repo: string, owner?: TestUser): void {
+  const dir = join(node, 'etc/yum.repos.d');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'fixtures.repo'), `[fixtures]\nname=fixtures\nbaseurl=file://${repo}\ngpgcheck=0\n`);
+  if (owner) for (const p of [dir, join(dir, 'fixtures.repo')]) chownSync(p, owner.uid, owner.gid);
+}
+
+function ok(r: { status: number | null; stdout: string; stderr: string }, what: string): void {
+  assert.equal(r.status, 0, `${what}: status ${r.status}\n${r.stdout}\n${r.stderr}`);
+}
+
+/** Every path under `dir` (not following links) whose owner is not `uid`. */
+function notOwnedBy(dir: string, uid: number): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const p = join(d, name);
+      const st = lstatSync(p);
+      if (st.uid !== uid) out.push(p);
+      if (st.isDirectory()) walk(p);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+const dnf = (user: TestUser, args: string[], env: Record<string, string> = {}) =>
+  runAs(user, [bin('redwrap-dnf'), ...args], { env });
+
+describe('redwrap-dnf as an ordinary user', { skip: WITHOUT_THROWAWAY_USER }, () => {
+  it('an own family under the home: install, run, remove, history, rollback; every file the user’s', async (t) => {
+    const user = throwawayUser(t);
+    const repo = await readableRepo(t);
+    const top = join(user.home, 'r');
+    const plat = join(top, 'plat');
+    const app = join(plat, 'app');
+    for (const n of [plat, app])
+      ok(runAs(user, [bin('redmanager'), 'create-node', '--redpath', n], { env: WITH_SBIN }), `create-node ${n}`);
+    repoFile(top, repo, user);
+
+    ok(dnf(user, ['--redpath', plat, '-y', 'install', 'libredfoo-1.0', 'redfoo-conf']), 'install in platform');
+    ok(dnf(user, ['--redpath', app, '-y', 'install', 'redhello']), 'install in app');
+    const listed = dnf(user, ['--redpath', app, 'list', '--installed', '--json']);
+    ok(listed, 'list');
+    assert.deepEqual(
+      (JSON.parse(listed.stdout) as { name: string }[]).map((p) => p.name),
+      ['redhello'],
+      'the app node holds its own package only',
+    );
+    assert.ok(existsSync(join(app, 'usr/bin/redhello')));
+    assert.ok(existsSync(join(plat, 'usr/lib/libredfoo.so.1')));
+    assert.deepEqual(notOwnedBy(top, user.uid), [], 'rpm ran as root mapped onto the user: every file is theirs');
+    // The cache is the one the README names, the user's own (0700).
+    const cacheRoot = join(user.home, '.cache/redpak');
+    assert.equal(lstatSync(cacheRoot).uid, user.uid);
+    assert.equal(lstatSync(cacheRoot).mode & 0o777, 0o700);
+    assert.ok(!existsSync(join(app, 'var/cache/dnf')), 'no cache in the node for an ordinary user');
+
+    const run = runAs(user, [bin('redwrap'), '--redpath', app, '--', '/usr/bin/redhello']);
+    ok(run, 'redwrap runs the installed app');
+    assert.match(run.stdout, /hello from redhello, libredfoo 1\.0/);
+
+    ok(dnf(user, ['--redpath', app, '-y', 'remove', 'redhello']), 'remove');
+    assert.ok(!existsSync(join(app, 'usr/bin/redhello')));
+    const history = dnf(user, ['--redpath', app, 'history', '--json']);
+    ok(history, 'history');
+    assert.deepEqual(
+      (JSON.parse(history.stdout) as { command: string }[]).map((e) => e.command),
+      ['install redhello', 'remove redhello'],
+    );
+    ok(dnf(user, ['--redpath', app, '-y', 'history', 'rollback']), 'rollback');
+    assert.ok(existsSync(join(app, 'usr/bin/redhello')), 'the rollback brought the app back');
+    ok(runAs(user, [bin('redwrap'), '--redpath', app, '--', '/usr/bin/redhello']), 'and it runs');
+    assert.deepEqual(notOwnedBy(top, user.uid), []);
+  });
+
+  it('a cache directory planted by someone else is refused before anything is fetched', async (t) => {
+    const user = throwawayUser(t);
+    const repo = await readableRepo(t);
+    const plat = join(user.home, 'r/plat');
+    ok(runAs(user, [bin('redmanager'), 'create-node', '--redpath', plat], { env: WITH_SBIN }), 'create-node');
+    repoFile(plat, repo, user);
+    // Root-owned and world-writable: anyone could plant metadata whose checksums packages are checked against.
+    const planted = mkdtempSync(join(tmpdir(), 'redpak-planted-cache-'));
+    t.after(() => rmSync(planted, { recursive: true, force: true }));
+    chmodSync(planted, 0o755);
+    mkdirSync(join(planted, 'redpak'), { mode: 0o777 });
+    chmodSync(join(planted, 'redpak'), 0o777);
+    const r = dnf(user, ['--redpath', plat, '-y', 'install', 'libredfoo-1.0'], { XDG_CACHE_HOME: planted });
+    assert.equal(r.status, EXIT_CODES.io, r.stderr);
+    assert.match(r.stderr, new RegExp(`the package cache ${planted}/redpak is owned by root`));
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    assert.deepEqual(readdirSync(join(planted, 'redpak')), [], 'nothing was written into it');
+    assert.ok(!existsSync(join(plat, 'usr/lib/libredfoo.so.1')));
+  });
+});
+
+describe('a shared family with a personal leaf', { skip: WITHOUT_THROWAWAY_USER }, () => {
+  /** root's system and platform nodes (libredfoo installed by root), and an app node the user made in a directory handed over. */
+  async function sharedFamily(t: TestContext) {
+    const user = throwawayUser(t);
+    const repo = await readableRepo(t);
+    const dir = mkdtempSync(join(tmpdir(), 'redpak-shared-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    chmodSync(dir, 0o755);
+    const top = join(dir, 'redpak');
+    const plat = join(top, 'plat');
+    ok(runBin('redmanager', ['create-node', '--redpath', plat]), 'root: create-node');
+    repoFile(top, repo);
+    ok(runBin('redwrap-dnf', ['--redpath', plat, '-y', 'install', 'libredfoo-1.0', 'redfoo-conf']), 'root: install');
+    const app = join(plat, 'app');
+    mkdirSync(app, { mode: 0o755 });
+    chownSync(app, user.uid, user.gid);
+    ok(runAs(user, [bin('redmanager'), 'create-node', '--redpath', app], { env: WITH_SBIN }), 'user: create-node');
+    return { user, top, plat, app };
+  }
+
+  it('the user installs into the leaf; a transaction on root’s node is refused before any download', async (t) => {
+    const { user, top, plat, app } = await sharedFamily(t);
+    // A stage root's killed transaction left in the platform: the user's commands leave it to root.
+    mkdirSync(join(plat, STAGE_DIR));
+
+    ok(dnf(user, ['--redpath', app, '-y', 'install', 'redhello']), 'user: install in the leaf');
+    assert.deepEqual(notOwnedBy(app, user.uid), []);
+    assert.ok(existsSync(join(plat, STAGE_DIR)), 'a stage in root’s node is never touched by the user');
+    const run = runAs(user, [bin('redwrap'), '--redpath', app, '--', '/usr/bin/redhello']);
+    ok(run, 'redwrap');
+    assert.match(run.stdout, /libredfoo 1\.0/, 'the library comes from root’s platform node');
+
+    rmSync(join(user.home, '.cache'), { recursive: true, force: true });
+    const refused = dnf(user, ['--redpath', plat, '-y', 'install', 'redtool']);
+    assert.equal(refused.status, EXIT_CODES['family-rule'], refused.stderr);
+    assert.match(refused.stderr, new RegExp(`node plat \\(${plat}\\) is owned by root: ${user.name} may read it`));
+    assert.doesNotMatch(refused.stderr, /\n\s+at /, 'no stack trace');
+    assert.ok(!existsSync(join(user.home, '.cache')), 'refused before anything was fetched or cached');
+    const json = dnf(user, ['--redpath', plat, '-y', 'install', 'redtool', '--json']);
+    assert.equal(JSON.parse(json.stdout).error.code, 'family-rule');
+    // Upgrading or removing root's package from the leaf is the solver's family rule.
+    const fromLeaf = dnf(user, ['--redpath', app, '-y', 'remove', 'libredfoo']);
+    assert.equal(fromLeaf.status, EXIT_CODES['family-rule'], fromLeaf.stderr);
+    assert.ok(existsSync(join(plat, 'usr/lib/libredfoo.so.1')));
+    assert.equal(lstatSync(join(top, LOCK_FILE)).uid, 0, 'the family lock stays root’s file');
+  });
+
+  it('the family lock across users names the holder’s user and command', async (t) => {
+    const { user, top, plat, app } = await sharedFamily(t);
+    const lockFile = join(top, LOCK_FILE);
+
+    // root holds it: the user is told who.
+    const rootHolder = await holdLock(lockFile, 'redwrap-dnf --redpath /x install other');
+    try {
+      const busy = dnf(user, ['--redpath', app, '-y', 'install', 'redhello']);
+      assert.equal(busy.status, EXIT_CODES['lock-busy'], busy.stderr);
+      assert.match(busy.stderr, /user root, pid \d+ .*redwrap-dnf --redpath \/x install other/);
+    } finally {
+      rootHolder.kill();
+    }
+
+    // The user holds it through a read-only descriptor (the file is root's): root is told who,
+    // from the kernel's record, since the user cannot write the owner line.
+    const userHolder = runAsAsync(user, ['flock', '--exclusive', lockFile, 'sleep', '30']);
+    for (let i = 0; i < 100 && !lockIsHeld(lockFile); i += 1) await new Promise((r) => setTimeout(r, 50));
+    try {
+      const busy = runBin('redwrap-dnf', ['--redpath', plat, '-y', 'install', 'redtool']);
+      assert.equal(busy.status, EXIT_CODES['lock-busy'], busy.stderr);
+      assert.match(busy.stderr, new RegExp(`user ${user.name}, pid \\d+ \\((flock --exclusive|sleep 30)`));
+    } finally {
+      spawnSync('pkill', ['-KILL', '-u', String(user.uid)]);
+      await userHolder;
+    }
+    // A lock file the user may not read is reported as such, naming its owner.
+    chmodSync(lockFile, 0o600);
+    const unreadable = dnf(user, ['--redpath', app, '-y', 'install', 'redhello']);
+    assert.equal(unreadable.status, EXIT_CODES['lock-busy'], unreadable.stderr);
+    assert.match(unreadable.stderr, /cannot take the family lock .* \(owned by root\) is not readable/);
+    assert.ok(!existsSync(join(app, 'usr/bin/redhello')));
+  });
+});
