@@ -20,7 +20,8 @@
  * then names the holder from the kernel's own record where it may read it: the process whose
  * descriptor of the file carries the flock (`/proc/PID/fdinfo`, readable for one's own processes
  * and by root for all), with its user from the owner of `/proc/PID` and its command line. That
- * record cannot be forged by the holder, so it is preferred to the line in the file.
+ * record cannot be forged by the holder, so it is preferred to the line in the file; where it is
+ * out of sight, the user is that of the process the line names (the owner of `/proc/PID`).
  */
 import { spawnSync } from 'node:child_process';
 import {
@@ -121,6 +122,15 @@ function holderFromKernel(file: string): LockOwner | undefined {
   return undefined;
 }
 
+/** The user running `pid` (the owner of /proc/PID, visible for every process), if it runs. */
+function userOfPid(pid: number): string | undefined {
+  try {
+    return userName(lstatSync(`/proc/${pid}`).uid);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Who holds the lock, for the busy message: the kernel's record (user, pid, command line) when it
  * can be read, with the holder's own line (its command as redpak names it) when the pids agree,
@@ -133,7 +143,8 @@ function describeHolder(file: string): string {
     `${o.user ? `user ${o.user}, ` : ''}pid ${o.pid} (${o.command})${o.since ? ` since ${o.since}` : ''}`;
   if (kernel && line?.pid === kernel.pid) return text({ ...line, user: kernel.user });
   if (kernel) return `${text(kernel)}${line ? `; the lock file says: ${text(line)}` : ''}`;
-  if (line) return text(line);
+  // Another user's process: its descriptors are out of sight, but who runs the pid the line names is not.
+  if (line) return text({ ...line, user: userOfPid(line.pid) ?? `${line.user ?? 'unknown'} (pid no longer running)` });
   return 'a process that did not say which (one of another user, who cannot write the lock file)';
 }
 

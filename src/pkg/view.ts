@@ -163,7 +163,7 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
       hint: `run: redwrap-dnf --redpath ${node} list --installed`,
     });
   }
-  rmSync(stage, { recursive: true, force: true });
+  removeStage(stage);
   liveStages.add(stage);
   let committed = false;
   const rootless = runsRootless();
@@ -299,7 +299,7 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
     return { warnings };
   } finally {
     liveStages.delete(stage);
-    if (!committed) rmSync(stage, { recursive: true, force: true });
+    if (!committed) removeStage(stage);
   }
 }
 
@@ -330,6 +330,29 @@ function coverForeignParents(upper: string, layers: readonly string[], tops: rea
     mkdirSync(dest, { recursive: true });
     chmodSync(dest, covered ? covered.mode & 0o7777 : 0o755);
   }
+}
+
+/**
+ * Removes a stage. overlayfs leaves each work directory's `work` subdirectory with mode 0 and
+ * owned by the mounter, which stops an ordinary user from removing it: it is made accessible
+ * first. Only for an ordinary user, who can chmod nothing but their own files: root needs no such
+ * step, and a chmod as root could follow a link planted in the node between the check and the call.
+ */
+function removeStage(stage: string): void {
+  const work = join(stage, 'work');
+  if (runsRootless() && lstatOrUndefined(work)?.isDirectory()) {
+    for (const top of readdirSync(work)) {
+      const inner = join(work, top, 'work');
+      if (lstatOrUndefined(join(work, top))?.isDirectory() && lstatOrUndefined(inner)?.isDirectory()) {
+        try {
+          chmodSync(inner, 0o700);
+        } catch {
+          /* not ours: rmSync says so */
+        }
+      }
+    }
+  }
+  rmSync(stage, { recursive: true, force: true });
 }
 
 function abortError(node: string, signal?: AbortSignal): RedpakError {
@@ -608,7 +631,7 @@ function finishMerge(stage: string, node: string, journal: MergeJournal): void {
   rmSync(join(stage, JOURNAL), { force: true });
   fsyncPath(stage, 'r');
   mergeStep();
-  rmSync(stage, { recursive: true, force: true });
+  removeStage(stage);
   mergeStep();
 }
 
@@ -709,7 +732,7 @@ export function recoverStage(node: string): RecoveryNotice | undefined {
   const journal = st.isDirectory() ? readJournal(stage) : undefined;
   if (!journal) {
     // Not a directory (planted), or a transaction killed before its commit: the node is as it was.
-    rmSync(stage, { recursive: true, force: true });
+    removeStage(stage);
     return {
       node,
       outcome: 'dropped',

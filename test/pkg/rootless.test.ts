@@ -22,7 +22,8 @@ import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { EXIT_CODES } from '../../src/errors.js';
 import { LOCK_FILE } from '../../src/pkg/lock.js';
-import { STAGE_DIR } from '../../src/pkg/view.js';
+import { kernelAllowsUserOverlay, opaqueAttribute } from '../../src/pkg/rootless.js';
+import { opaqueDirs, STAGE_DIR } from '../../src/pkg/view.js';
 import { PACKAGE_ROOT, runBin } from '../helpers/cli.js';
 import { holdLock, lockIsHeld } from '../helpers/lock-holder.js';
 import { runAs, runAsAsync, throwawayUser, WITHOUT_THROWAWAY_USER, type TestUser } from '../helpers/users.js';
@@ -88,7 +89,7 @@ describe('redwrap-dnf as an ordinary user', { skip: WITHOUT_THROWAWAY_USER }, ()
     const listed = dnf(user, ['--redpath', app, 'list', '--installed', '--json']);
     ok(listed, 'list');
     assert.deepEqual(
-      (JSON.parse(listed.stdout) as { name: string }[]).map((p) => p.name),
+      (JSON.parse(listed.stdout) as { packages: { name: string }[] }).packages.map((p) => p.name),
       ['redhello'],
       'the app node holds its own package only',
     );
@@ -110,7 +111,7 @@ describe('redwrap-dnf as an ordinary user', { skip: WITHOUT_THROWAWAY_USER }, ()
     const history = dnf(user, ['--redpath', app, 'history', '--json']);
     ok(history, 'history');
     assert.deepEqual(
-      (JSON.parse(history.stdout) as { command: string }[]).map((e) => e.command),
+      (JSON.parse(history.stdout) as { entries: { command: string }[] }).entries.map((e) => e.command),
       ['install redhello', 'remove redhello'],
     );
     ok(dnf(user, ['--redpath', app, '-y', 'history', 'rollback']), 'rollback');
@@ -193,10 +194,17 @@ describe('a shared family with a personal leaf', { skip: WITHOUT_THROWAWAY_USER 
 
     // root holds it: the user is told who.
     const rootHolder = await holdLock(lockFile, 'redwrap-dnf --redpath /x install other');
+    // The line in the file is the holder's claim (anything running as root in the top node can
+    // write it): a user it names is not believed, the owner of the process it names is.
+    writeFileSync(
+      lockFile,
+      `${JSON.stringify({ pid: rootHolder.pid, user: 'mallory', command: 'redwrap-dnf --redpath /x install other', since: '' })}\n`,
+    );
     try {
       const busy = dnf(user, ['--redpath', app, '-y', 'install', 'redhello']);
       assert.equal(busy.status, EXIT_CODES['lock-busy'], busy.stderr);
       assert.match(busy.stderr, /user root, pid \d+ .*redwrap-dnf --redpath \/x install other/);
+      assert.doesNotMatch(busy.stderr, /mallory/);
     } finally {
       rootHolder.kill();
     }
@@ -219,5 +227,29 @@ describe('a shared family with a personal leaf', { skip: WITHOUT_THROWAWAY_USER 
     assert.equal(unreadable.status, EXIT_CODES['lock-busy'], unreadable.stderr);
     assert.match(unreadable.stderr, /cannot take the family lock .* \(owned by root\) is not readable/);
     assert.ok(!existsSync(join(app, 'usr/bin/redhello')));
+  });
+});
+
+describe('the staged view in a user namespace', () => {
+  it('needs Linux 5.11 for overlayfs with userxattr', () => {
+    assert.equal(kernelAllowsUserOverlay('5.10.209-1-amd64'), false);
+    assert.equal(kernelAllowsUserOverlay('5.11.0'), true);
+    assert.equal(kernelAllowsUserOverlay('6.1.0-18-amd64'), true);
+    assert.equal(kernelAllowsUserOverlay('4.19.0'), false);
+  });
+
+  it('opaque directories are read from user.overlay.opaque', { skip: WITHOUT_THROWAWAY_USER }, (t) => {
+    const user = throwawayUser(t);
+    const dir = join(user.home, 'ovl');
+    // A directory of the lower layer removed and made again: overlayfs marks the new one opaque.
+    const script = [
+      'set -e',
+      `mkdir -p ${dir}/lower/d ${dir}/upper ${dir}/work ${dir}/view`,
+      `touch ${dir}/lower/d/old`,
+      `unshare --user --map-root-user --mount sh -c 'mount -t overlay overlay -o lowerdir=${dir}/lower,upperdir=${dir}/upper,workdir=${dir}/work,userxattr ${dir}/view && rm -r ${dir}/view/d && mkdir ${dir}/view/d'`,
+    ].join('\n');
+    ok(runAs(user, ['sh', '-c', script]), 'overlay in a user namespace');
+    assert.deepEqual([...opaqueDirs(join(dir, 'upper'), opaqueAttribute(true))], ['d']);
+    assert.deepEqual([...opaqueDirs(join(dir, 'upper'), opaqueAttribute(false))], [], 'root’s attribute is not set');
   });
 });
