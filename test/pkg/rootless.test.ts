@@ -186,6 +186,16 @@ describe('a shared family with a personal leaf', { skip: WITHOUT_THROWAWAY_USER 
     assert.equal(fromLeaf.status, EXIT_CODES['family-rule'], fromLeaf.stderr);
     assert.ok(existsSync(join(plat, 'usr/lib/libredfoo.so.1')));
     assert.equal(lstatSync(join(top, LOCK_FILE)).uid, 0, 'the family lock stays root’s file');
+
+    // A committed merge pending in root's node: the user's commands stop, naming its owner.
+    writeFileSync(join(plat, STAGE_DIR, 'MERGE'), '{}\n');
+    const pending = dnf(user, ['--redpath', app, 'list', '--installed']);
+    assert.equal(pending.status, EXIT_CODES.io, pending.stderr);
+    assert.match(
+      pending.stderr,
+      new RegExp(`node ${plat} \\(owned by root\\) holds an interrupted package transaction`),
+    );
+    assert.ok(existsSync(join(plat, STAGE_DIR, 'MERGE')), 'and leave it to root');
   });
 
   it('the family lock across users names the holder’s user and command', async (t) => {
