@@ -26,7 +26,14 @@ import { kernelAllowsUserOverlay, opaqueAttribute } from '../../src/pkg/rootless
 import { opaqueDirs, STAGE_DIR } from '../../src/pkg/view.js';
 import { PACKAGE_ROOT, runBin } from '../helpers/cli.js';
 import { holdLock, lockIsHeld } from '../helpers/lock-holder.js';
-import { runAs, runAsAsync, throwawayUser, WITHOUT_THROWAWAY_USER, type TestUser } from '../helpers/users.js';
+import {
+  runAs,
+  runAsAsync,
+  runtimeDirOf,
+  throwawayUser,
+  WITHOUT_THROWAWAY_USER,
+  type TestUser,
+} from '../helpers/users.js';
 import { fixtureRepo } from './helpers/family.js';
 
 const bin = (name: string) => join(PACKAGE_ROOT, 'bin', name);
@@ -118,6 +125,27 @@ describe('redwrap-dnf as an ordinary user', { skip: WITHOUT_THROWAWAY_USER }, ()
     assert.ok(existsSync(join(app, 'usr/bin/redhello')), 'the rollback brought the app back');
     ok(runAs(user, [bin('redwrap'), '--redpath', app, '--', '/usr/bin/redhello']), 'and it runs');
     assert.deepEqual(notOwnedBy(top, user.uid), []);
+    // Outside the home, a user can write only in world-writable directories: none holds a file of theirs,
+    // but for the runtime directory.
+    const outside = spawnSync(
+      'find',
+      [
+        '/tmp',
+        '/var/tmp',
+        '/dev/shm',
+        '/run',
+        '-xdev',
+        '-path',
+        runtimeDirOf(user),
+        '-prune',
+        '-o',
+        '-user',
+        String(user.uid),
+        '-print',
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(outside.stdout, '', 'nothing written outside the home, the runtime directory and the cache');
   });
 
   it('a cache directory planted by someone else is refused before anything is fetched', async (t) => {
