@@ -14,6 +14,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readdirSync,
+  readFileSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
@@ -113,13 +114,18 @@ describe('redwrap-dnf as an ordinary user', { skip: WITHOUT_THROWAWAY_USER }, ()
     ok(run, 'redwrap runs the installed app');
     assert.match(run.stdout, /hello from redhello, libredfoo 1\.0/);
 
+    // Scriptlets run with the family's shell, as mapped root, writing into the node.
+    ok(dnf(user, ['--redpath', app, '-y', 'install', 'redscript']), 'install with scriptlets');
+    assert.equal(readFileSync(join(app, 'var/lib/redscript/post.marker'), 'utf8'), 'post\n');
+    ok(dnf(user, ['--redpath', app, '-y', 'remove', 'redscript']), 'remove with scriptlets');
+
     ok(dnf(user, ['--redpath', app, '-y', 'remove', 'redhello']), 'remove');
     assert.ok(!existsSync(join(app, 'usr/bin/redhello')));
     const history = dnf(user, ['--redpath', app, 'history', '--json']);
     ok(history, 'history');
     assert.deepEqual(
       (JSON.parse(history.stdout) as { entries: { command: string }[] }).entries.map((e) => e.command),
-      ['install redhello', 'remove redhello'],
+      ['install redhello', 'install redscript', 'remove redscript', 'remove redhello'],
     );
     ok(dnf(user, ['--redpath', app, '-y', 'history', 'rollback']), 'rollback');
     assert.ok(existsSync(join(app, 'usr/bin/redhello')), 'the rollback brought the app back');
