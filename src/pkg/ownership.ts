@@ -11,6 +11,7 @@ import { lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { RedpakError } from '../errors.js';
 import { RPMDB_DIR } from '../node/layout.js';
+import { hostTool } from '../system/host-tools.js';
 
 const names = new Map<number, string>();
 
@@ -18,7 +19,7 @@ const names = new Map<number, string>();
 export function userName(uid: number): string {
   let name = names.get(uid);
   if (name === undefined) {
-    const found = spawnSync('getent', ['passwd', String(uid)], { encoding: 'utf8' });
+    const found = spawnSync(hostTool('getent'), ['passwd', String(uid)], { encoding: 'utf8' });
     const field = found.status === 0 ? found.stdout.split(':')[0] : '';
     name = field ? field : `uid ${uid}`;
     names.set(uid, name);

@@ -21,6 +21,8 @@ import { lstatSync, mkdirSync, mkdtempSync, rmSync, type Stats } from 'node:fs';
 import { release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { RedpakError } from '../errors.js';
+import { hostTool } from '../system/host-tools.js';
+import { usernsRestriction } from '../system/userns.js';
 import { userName } from './ownership.js';
 
 /**
@@ -77,7 +79,7 @@ export function assertRootlessStaging(scratch: string, node: string): void {
     for (const d of ['lower', 'upper', 'work', 'view']) mkdirSync(join(probe, d));
     const options = `lowerdir=${probe}/lower,upperdir=${probe}/upper,workdir=${probe}/work${overlayExtraOptions(true)}`;
     const result = spawnSync(
-      'unshare',
+      hostTool('unshare'),
       [
         ...unshareUserArgs(true),
         '--mount',
@@ -96,12 +98,14 @@ export function assertRootlessStaging(scratch: string, node: string): void {
     if (result.error) throw refuse(`cannot run unshare: ${result.error.message}`, 'apt-get install util-linux');
     if (result.status !== 0) {
       const why = result.stderr.trim();
-      throw refuse(
-        /unshare/.test(why)
-          ? `the kernel refuses an unprivileged user namespace (${why})`
-          : `the kernel refuses an overlay in a user namespace (${why})`,
-        'enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0), or run redwrap-dnf as root',
-      );
+      const restriction = usernsRestriction();
+      if (restriction) {
+        throw refuse(
+          `this host does not let unprivileged users create user namespaces (${restriction.setting} = ${restriction.value}; ${why})`,
+          `as root: ${restriction.fix}; or run redwrap-dnf as root`,
+        );
+      }
+      throw refuse(`the kernel refuses an overlay in a user namespace (${why})`, 'run redwrap-dnf as root');
     }
   } finally {
     rmSync(probe, { recursive: true, force: true });

@@ -47,6 +47,7 @@ import { MERGE_JOURNAL, STAGE_DIR } from '../node/layout.js';
 import { assertNoLinkBelow } from '../node/load.js';
 import { writeFileAtomic } from '../system/atomic-write.js';
 import { solverPython } from './solver.js';
+import { hostTool } from '../system/host-tools.js';
 import { opaqueAttribute, overlayExtraOptions, runsRootless, unshareUserArgs } from './rootless.js';
 
 export { STAGE_DIR };
@@ -238,7 +239,7 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
       ];
       const script = `set -e\n${mounts.join('\n')}\nexec ${bwrap.map(q).join(' ')}\n`;
       const result = await spawnStreaming(
-        'unshare',
+        hostTool('unshare'),
         [...unshareUserArgs(rootless), '--mount', '--propagation', 'private', 'sh', '-c', script],
         request.onLine,
         request.signal,

@@ -38,9 +38,6 @@ import {
 import { fixtureRepo } from './helpers/family.js';
 
 const bin = (name: string) => join(PACKAGE_ROOT, 'bin', name);
-// create-node registers the host's libraries with ldconfig, which Debian keeps in /sbin (not in
-// a user's PATH); finding it there is the host-tools lookup's job, not this file's.
-const WITH_SBIN = { PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin' };
 
 /** A copy of the fixture repository in a directory every user may read (mkdtemp makes 0700). */
 async function readableRepo(t: TestContext): Promise<string> {
@@ -89,7 +86,7 @@ describe('redwrap-dnf as an ordinary user', { skip: WITHOUT_THROWAWAY_USER }, ()
     const plat = join(top, 'plat');
     const app = join(plat, 'app');
     for (const n of [plat, app])
-      ok(runAs(user, [bin('redmanager'), 'create-node', '--redpath', n], { env: WITH_SBIN }), `create-node ${n}`);
+      ok(runAs(user, [bin('redmanager'), 'create-node', '--redpath', n]), `create-node ${n}`);
     repoFile(top, repo, user);
 
     ok(dnf(user, ['--redpath', plat, '-y', 'install', 'libredfoo-1.0', 'redfoo-conf']), 'install in platform');
@@ -110,7 +107,7 @@ describe('redwrap-dnf as an ordinary user', { skip: WITHOUT_THROWAWAY_USER }, ()
     assert.equal(lstatSync(cacheRoot).mode & 0o777, 0o700);
     assert.ok(!existsSync(join(app, 'var/cache/dnf')), 'no cache in the node for an ordinary user');
 
-    const run = runAs(user, [bin('redwrap'), '--redpath', app, '--', '/usr/bin/redhello']);
+    const run = runAs(user, [bin('redwrap'), '--redpath', app, '--', 'redhello']);
     ok(run, 'redwrap runs the installed app');
     assert.match(run.stdout, /hello from redhello, libredfoo 1\.0/);
 
@@ -129,7 +126,7 @@ describe('redwrap-dnf as an ordinary user', { skip: WITHOUT_THROWAWAY_USER }, ()
     );
     ok(dnf(user, ['--redpath', app, '-y', 'history', 'rollback']), 'rollback');
     assert.ok(existsSync(join(app, 'usr/bin/redhello')), 'the rollback brought the app back');
-    ok(runAs(user, [bin('redwrap'), '--redpath', app, '--', '/usr/bin/redhello']), 'and it runs');
+    ok(runAs(user, [bin('redwrap'), '--redpath', app, '--', 'redhello']), 'and it runs');
     assert.deepEqual(notOwnedBy(top, user.uid), []);
     // Outside the home, a user can write only in world-writable directories: none holds a file of theirs,
     // but for the runtime directory.
@@ -158,7 +155,7 @@ describe('redwrap-dnf as an ordinary user', { skip: WITHOUT_THROWAWAY_USER }, ()
     const user = throwawayUser(t);
     const repo = await readableRepo(t);
     const plat = join(user.home, 'r/plat');
-    ok(runAs(user, [bin('redmanager'), 'create-node', '--redpath', plat], { env: WITH_SBIN }), 'create-node');
+    ok(runAs(user, [bin('redmanager'), 'create-node', '--redpath', plat]), 'create-node');
     repoFile(plat, repo, user);
     // Root-owned and world-writable: anyone could plant metadata whose checksums packages are checked against.
     const planted = mkdtempSync(join(tmpdir(), 'redpak-planted-cache-'));
@@ -191,7 +188,12 @@ describe('a shared family with a personal leaf', { skip: WITHOUT_THROWAWAY_USER 
     const app = join(plat, 'app');
     mkdirSync(app, { mode: 0o755 });
     chownSync(app, user.uid, user.gid);
-    ok(runAs(user, [bin('redmanager'), 'create-node', '--redpath', app], { env: WITH_SBIN }), 'user: create-node');
+    ok(runAs(user, [bin('redmanager'), 'create-node', '--redpath', app]), 'user: create-node');
+    // What root hands the user with the directory: the system node's per-user data directory,
+    // which its template exports and the user may not create in root's node.
+    const appData = join(top, 'var/app-data', String(user.uid));
+    mkdirSync(appData, { recursive: true });
+    chownSync(appData, user.uid, user.gid);
     return { user, top, plat, app };
   }
 
@@ -203,7 +205,7 @@ describe('a shared family with a personal leaf', { skip: WITHOUT_THROWAWAY_USER 
     ok(dnf(user, ['--redpath', app, '-y', 'install', 'redhello']), 'user: install in the leaf');
     assert.deepEqual(notOwnedBy(app, user.uid), []);
     assert.ok(existsSync(join(plat, STAGE_DIR)), 'a stage in root’s node is never touched by the user');
-    const run = runAs(user, [bin('redwrap'), '--redpath', app, '--', '/usr/bin/redhello']);
+    const run = runAs(user, [bin('redwrap'), '--redpath', app, '--', 'redhello']);
     ok(run, 'redwrap');
     assert.match(run.stdout, /libredfoo 1\.0/, 'the library comes from root’s platform node');
 
