@@ -26,7 +26,7 @@ import { mergeFamily } from '../merge/merge.js';
 import { RPMDB_DIR, Sysroot } from '../node/layout.js';
 import { childDirectories, isNodeDir, loadNode, nodeTarget } from '../node/load.js';
 import type { Family, RedNode } from '../node/types.js';
-import { openPackageFamily } from '../pkg/family-context.js';
+import { openPackageFamily, outerDatabases } from '../pkg/family-context.js';
 import { familyRepos, syncRepos } from '../pkg/repos.js';
 import { readReasons } from '../pkg/reasons.js';
 import { pendingMerge } from '../pkg/view.js';
@@ -327,8 +327,7 @@ export async function checkTree(options: CheckOptions): Promise<CheckResult> {
     }
     if (run.packages) {
       const top = entries[0];
-      const aboveTop = dirname(top.path);
-      const outer = top.path !== '/' && hasRpmDb(sysroot.toHost(aboveTop)) ? [sysroot.toHost(aboveTop)] : [];
+      const outer = outerDatabases(sysroot, top.path).map((db) => db.root);
       const answer = await auditTree({
         nodes: entries.map((e) => ({
           node: e.hostPath,

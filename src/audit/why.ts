@@ -1,14 +1,8 @@
-/**
- * `redmanager why CAPABILITY --redpath P`: which package, in which node, provides a capability
- * to P, and which packages, in P's family line and below P, require it (each with what satisfies
- * it in its own node's view). Answered by libsolv (redsolver mode `why`) on the real databases.
- */
-import { dirname } from 'node:path';
+import { outerDatabases } from '../pkg/family-context.js';
 import { RedpakError } from '../errors.js';
 import { Sysroot } from '../node/layout.js';
 import { loadFamily, loadTree, type TreeNode } from '../node/load.js';
 import { recoverInterrupted } from '../pkg/recovery.js';
-import { hasRpmDb } from '../pkg/rpm.js';
 import { whyCapability, type TreeDb } from '../pkg/solver.js';
 
 export interface WhyPackageRef {
@@ -56,8 +50,7 @@ export async function why(options: WhyOptions): Promise<WhyResult> {
   };
   walk(loadTree(leaf.path, { sysroot }), leaf.hostPath);
   const top = line[0];
-  const above = dirname(top.path);
-  const outer = top.path !== '/' && hasRpmDb(sysroot.toHost(above)) ? [sysroot.toHost(above)] : [];
+  const outer = outerDatabases(sysroot, top.path).map((db) => db.root);
 
   recoverInterrupted(
     nodes.map((n) => n.node),

@@ -53,6 +53,22 @@ export interface OpenFamilyOptions {
 }
 
 /**
+ * The rpm databases above a family, outermost last, each given by the directory holding
+ * `var/lib/rpm`: redpak's appendFamilyDb (the database one level above the top-most node, a root
+ * created with --no-system-node on an rpm host), then the host's own (`/var/lib/rpm`, of the
+ * sysroot when there is one): on an rpm-based host whatever the host has installed is the top
+ * of every family's view. They are root's on the host; a family only reads them.
+ */
+export function outerDatabases(sysroot: Sysroot, topPath: string): { path: string; root: string }[] {
+  const out: { path: string; root: string }[] = [];
+  const above = dirname(topPath);
+  if (topPath !== '/' && hasRpmDb(sysroot.toHost(above))) out.push({ path: above, root: sysroot.toHost(above) });
+  if (topPath !== '/' && above !== '/' && hasRpmDb(sysroot.toHost('/')))
+    out.push({ path: '/', root: sysroot.toHost('/') });
+  return out;
+}
+
+/**
  * Loads the family in admin mode (redpak forces it for package management), refuses disabled
  * nodes, and works out the databases, descendants and cache directory.
  */
@@ -64,12 +80,8 @@ export function openPackageFamily(options: OpenFamilyOptions): PackageFamily {
   const [node, ...ancestorNodes] = family.nodes as [RedNode, ...RedNode[]];
   const top = family.nodes[family.nodes.length - 1];
   const ancestors: DbRoot[] = ancestorNodes.map((n) => ({ path: n.path, root: n.hostPath, alias: n.alias }));
-  // redpak's appendFamilyDb: the database one level above the top-most node, when there is one
-  // (a root created with --no-system-node on a host that has an rpm database).
-  const above = dirname(top.path);
-  const aboveHost = sysroot.toHost(above);
-  if (top.path !== '/' && hasRpmDb(aboveHost))
-    ancestors.push({ path: above, root: aboveHost, alias: `host database ${above}`, hostDb: true });
+  for (const outer of outerDatabases(sysroot, top.path))
+    ancestors.push({ path: outer.path, root: outer.root, alias: `host database ${outer.path}`, hostDb: true });
 
   const descendants: DescendantView[] = [];
   const walk = (tree: TreeNode, via: string[]) => {

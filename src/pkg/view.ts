@@ -179,10 +179,14 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
     const work = join(stage, 'work', d);
     const view = join(stage, 'view', d);
     for (const dir of [upper, work, view]) mkdirSync(dir, { recursive: true });
+    // Once each: on an rpm-based host the host itself (/) is the family's top database, and
+    // overlayfs refuses a layer given twice.
     const lowers = [
-      join(node, d),
-      ...(d === 'var' ? [] : request.ancestors.map((a) => join(a, d))),
-      ...(HOST_LOWER.has(d) ? [`/${d}`] : []),
+      ...new Set([
+        join(node, d),
+        ...(d === 'var' ? [] : request.ancestors.map((a) => join(a, d))),
+        ...(HOST_LOWER.has(d) ? [`/${d}`] : []),
+      ]),
     ].filter((p) => existsSync(p) && statSync(p).isDirectory());
     if (lowers.length === 0) {
       const empty = join(stage, 'empty', d);

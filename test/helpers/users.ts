@@ -39,16 +39,25 @@ export function throwawayUser(t: TestContext, options: { home?: boolean } = {}):
   if (made.status !== 0) throw new Error(`useradd ${name}: ${made.stderr}`);
   const id = (flag: string) => Number(spawnSync('id', [flag, name], { encoding: 'utf8' }).stdout.trim());
   const user: TestUser = { name, uid: id('-u'), gid: id('-g'), home: withHome ? `/home/${name}` : '/' };
+  // useradd reuses the uid of a user removed earlier: what that one left in the world-writable
+  // directories would be taken for this user's.
+  removeFilesOf(user.uid);
   const runtime = runtimeDirOf(user);
   mkdirSync(runtime, { recursive: true, mode: 0o700 });
   chownSync(runtime, user.uid, user.gid);
   t.after(() => {
     // Processes left by a failed test would keep userdel from removing the user.
     spawnSync('pkill', ['-KILL', '-u', String(user.uid)]);
+    removeFilesOf(user.uid);
     spawnSync('userdel', withHome ? ['--remove', name] : [name]);
     rmSync(runtime, { recursive: true, force: true });
   });
   return user;
+}
+
+/** Removes what `uid` owns in the directories every user may write to (not following mounts). */
+function removeFilesOf(uid: number): void {
+  spawnSync('find', ['/tmp', '/var/tmp', '/dev/shm', '-xdev', '-user', String(uid), '-delete']);
 }
 
 /** The runtime directory logind would give the user. */
