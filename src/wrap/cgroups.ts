@@ -155,7 +155,7 @@ function unsupported(node: CgroupNode, key: string, why: string): never {
   });
 }
 
-/** The keys redpak parses and ignores (redpak-semantics §2.4), with why they stay ignored here. */
+/** The keys redpak parses and ignores (docs/compatibility.md), with why they stay ignored here. */
 const REDPAK_IGNORED: Record<string, string> = {
   'mem.low': 'redpak parses mem.low but never writes memory.low',
   'mem.oom_group': 'redpak parses mem.oom_group but never writes memory.oom.group',
