@@ -13,9 +13,9 @@
  * comparison.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { detectCgroupLayout, realCgroupFs, resolveCgroupOptions } from '../../src/wrap/cgroups-apply.js';
 import { buildLayout, makeNode, LAYOUTS, tempDir } from '../helpers/family.js';
 import { redwrap, type RedwrapRun } from '../helpers/redwrap.js';
@@ -107,6 +107,24 @@ function format(value: unknown, indent = ''): string {
 }
 
 describe('redwrap --dump-only --json golden files', { concurrency: true }, () => {
+  // The isolation configs' cgrouproots exist on the recording host (a launch refuses a missing
+  // base, and --dump-only then says so): made in each hierarchy for the run, removed after.
+  const madeBases: string[] = [];
+  before(() => {
+    if (!recordedHost) return;
+    const layout = detectCgroupLayout();
+    for (const mount of [layout.v1.pids?.mount, layout.v1.memory?.mount]) {
+      for (const base of mount ? ['redpak-golden', 'redpak-golden/sub'] : []) {
+        const dir = join(mount as string, base);
+        if (existsSync(dir)) continue;
+        mkdirSync(dir);
+        madeBases.push(dir);
+      }
+    }
+  });
+  after(() => {
+    for (const dir of madeBases.reverse()) rmdirSync(dir);
+  });
   for (const [name1, name2] of PAIRS) {
     const golden = join(DATA, `${name1}__${name2}.json`);
     it(`${name1}__${name2}`, async (t) => {
