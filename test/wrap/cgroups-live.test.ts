@@ -17,7 +17,7 @@ import { RedpakError } from '../../src/errors.js';
 import { nodeCgroupDirs, planCgroups, requestedControllers, type CgroupNode } from '../../src/wrap/cgroups.js';
 import { HOST_USR_EXPORTS, makeNode, tempDir } from '../helpers/family.js';
 import { REDWRAP_BIN, redwrap } from '../helpers/redwrap.js';
-import { runAs, throwawayUser, WITHOUT_THROWAWAY_USER } from '../helpers/users.js';
+import { runAsAsync, throwawayUser, WITHOUT_THROWAWAY_USER } from '../helpers/users.js';
 import {
   applyCgroupPlan,
   cgroupEntryArgv,
@@ -269,11 +269,11 @@ describe('redwrap with cgroup limits, live', {
 describe('redwrap with cgroup limits as an ordinary user', {
   skip: (!canLimit && 'needs root, bwrap and cgroups') || WITHOUT_THROWAWAY_USER,
 }, () => {
-  test('no delegated cgroup: the launch fails naming the limit and the reason, and runs nothing', (t) => {
+  test('no delegated cgroup: the launch fails naming the limit and the reason, and runs nothing', async (t) => {
     const user = throwawayUser(t);
     const node = limitedNode(t, '    pids:\n      max: 10\n');
     chmodSync(dirname(node), 0o755);
-    const result = runAs(user, [REDWRAP_BIN, '--redpath', node, '--', '/bin/sh', '-c', 'echo ran'], {
+    const result = await runAsAsync(user, [REDWRAP_BIN, '--redpath', node, '--', '/bin/sh', '-c', 'echo ran'], {
       timeout: 60_000,
     });
     assert.notEqual(result.status, 0);
