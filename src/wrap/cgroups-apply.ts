@@ -437,6 +437,16 @@ export async function sandboxEnded(sandbox: SandboxProcess): Promise<void> {
   }
 }
 
+/** Kills the sandbox's init (and so its pid namespace), if it is still the same process. */
+export function stopSandbox(sandbox: SandboxProcess): void {
+  if (processIdentity(sandbox.pid)?.start !== sandbox.start) return;
+  try {
+    process.kill(sandbox.pid, 'SIGKILL');
+  } catch {
+    // ended meanwhile
+  }
+}
+
 /** This process's own cgroup in the hierarchy of each leaf: where the launcher's processes belong. */
 function ownCgroupDirs(applied: AppliedCgroups, layout: CgroupLayout): string[] {
   const places = [...(layout.unified ? [layout.unified] : []), ...Object.values(layout.v1)];

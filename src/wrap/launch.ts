@@ -35,6 +35,7 @@ import {
   realCgroupFs,
   type SandboxProcess,
   sandboxEnded,
+  stopSandbox,
   releaseCgroups,
   resolveCgroupOptions,
 } from './cgroups-apply.js';
@@ -412,26 +413,41 @@ export async function executeLaunch(compiled: CompiledLaunch, options: { sysroot
           )
         : Promise.resolve({});
 
-    const forward = (signal: NodeJS.Signals) => child.kill(signal);
+    // While the sandbox's init still reaps what the program left (below), a signal ends it: the
+    // pid namespace goes with it, and the cgroups can be removed.
+    let lingering: SandboxProcess | undefined;
+    let interrupted = false;
+    const forward = (signal: NodeJS.Signals) => {
+      interrupted = true;
+      if (lingering) stopSandbox(lingering);
+      else child.kill(signal);
+    };
     const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
     for (const s of signals) process.on(s, forward);
-    const status = await new Promise<number>((resolve, reject) => {
-      child.once('error', (error) =>
-        reject(
-          new RedpakError('tool-missing', `cannot run ${full[0]}: ${error.message}`, {
-            hint: 'install bubblewrap (apt-get install bubblewrap)',
-          }),
-        ),
-      );
-      child.once('exit', (code, signal) => resolve(exitStatusOf(code, signal)));
-    });
-    for (const s of signals) process.off(s, forward);
-    const { sandbox, failure } = await settled;
-    if (failure) throw failure;
-    // The children the program left in its pid namespace end with the sandbox's init: the
-    // launch, and so its cgroups, last until then (at once with die-with-parent).
-    if (sandbox) await sandboxEnded(sandbox);
-    return status;
+    try {
+      const status = await new Promise<number>((resolve, reject) => {
+        child.once('error', (error) =>
+          reject(
+            new RedpakError('tool-missing', `cannot run ${full[0]}: ${error.message}`, {
+              hint: 'install bubblewrap (apt-get install bubblewrap)',
+            }),
+          ),
+        );
+        child.once('exit', (code, signal) => resolve(exitStatusOf(code, signal)));
+      });
+      const { sandbox, failure } = await settled;
+      if (failure) throw failure;
+      // The children the program left in its pid namespace end with the sandbox's init: the
+      // launch, and so its cgroups, last until then (at once with die-with-parent).
+      if (sandbox) {
+        lingering = sandbox;
+        if (interrupted) stopSandbox(sandbox);
+        await sandboxEnded(sandbox);
+      }
+      return status;
+    } finally {
+      for (const s of signals) process.off(s, forward);
+    }
   } finally {
     for (const fd of fds) closeSync(fd);
     if (scratch) rmSync(scratch, { recursive: true, force: true });

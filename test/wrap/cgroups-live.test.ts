@@ -5,7 +5,7 @@
  * after this test process and removed afterwards, even when a test fails.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chmodSync } from 'node:fs';
@@ -16,7 +16,7 @@ import { explain } from '../../src/audit/explain.js';
 import { RedpakError } from '../../src/errors.js';
 import { nodeCgroupDirs, planCgroups, requestedControllers, type CgroupNode } from '../../src/wrap/cgroups.js';
 import { HOST_USR_EXPORTS, makeNode, tempDir } from '../helpers/family.js';
-import { REDWRAP_BIN, redwrap } from '../helpers/redwrap.js';
+import { BASE_ENV, REDWRAP_BIN, redwrap } from '../helpers/redwrap.js';
 import { runAsAsync, throwawayUser, WITHOUT_THROWAWAY_USER } from '../helpers/users.js';
 import {
   applyCgroupPlan,
@@ -215,6 +215,28 @@ describe('redwrap with cgroup limits, live', {
     assert.equal(result.status, 0, result.stderr);
     assert.match(result.stdout, /started/);
     assert.deepEqual(leftovers(node), [], 'no cgroup left once redwrap has returned');
+  });
+
+  test('a signal while redwrap waits for those children ends them, and the cgroups go', async (t) => {
+    const node = limitedNode(t, '    pids:\n      max: 20\n', '  share_pid: disabled\n');
+    const child = spawn(
+      REDWRAP_BIN,
+      ['--redpath', node, '--', '/bin/sh', '-c', 'sleep 60 >/dev/null 2>&1 & echo started'],
+      {
+        env: BASE_ENV,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await new Promise<void>((resolve) =>
+      child.stdout.on('data', (chunk: Buffer) => /started/.test(String(chunk)) && resolve()),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const signalled = Date.now();
+    child.kill('SIGTERM');
+    await exited;
+    assert.ok(Date.now() - signalled < 10_000, 'redwrap ended the sandbox instead of waiting for its children');
+    assert.deepEqual(leftovers(node), []);
   });
 
   test('background children in the host pid namespace: kept while they run, removed by the next launch', async (t) => {
