@@ -3,6 +3,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { checkTree } from '../../src/audit/check.js';
+import { explain } from '../../src/audit/explain.js';
 import { RedpakError } from '../../src/errors.js';
 import {
   describeCgroupPlan,
@@ -21,6 +23,7 @@ import {
   releaseCgroups,
   resolveCgroupOptions,
 } from '../../src/wrap/cgroups-apply.js';
+import { makeNode, tempDir } from '../helpers/family.js';
 import { FakeCgroupV2 } from './fake-cgroupfs.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'redpak-cgroups-'));
@@ -407,5 +410,31 @@ describe('cgrouproot on each hierarchy (v1 hierarchies as plain directories here
         /point cgrouproot at an existing cgroup/.test(error.hint ?? ''),
     );
     assert.deepEqual(readdirSync(join(top, 'memory')).sort(), ['cgroup.procs', 'session'], 'nothing created');
+  });
+});
+
+describe('check and explain list the keys redpak ignores', () => {
+  test('a cgroups/ignored finding per key at the node, and a note on the setting in explain', async (t) => {
+    const dir = tempDir(t, 'redpak-cgignored-');
+    const node = makeNode(
+      dir,
+      join(dir, 'app'),
+      'app',
+      'headers:\n  alias: app\nconfig:\n  cgroups:\n    cpu:\n      weight_nice: 5\n    pids:\n      max: 10\n',
+    );
+    const checked = await checkTree({ redroot: node, packages: false, files: false, unowned: false });
+    const ignored = checked.findings.filter((f) => f.rule === 'ignored');
+    assert.deepEqual(
+      ignored.map((f) => [f.class, f.node, f.message]),
+      [
+        [
+          'cgroups',
+          node,
+          'node app: cgroups.cpu.weight_nice is ignored: redpak parses cpu.weight_nice but never applies it',
+        ],
+      ],
+    );
+    const setting = explain({ redpath: node }).settings.find((s) => s.kind === 'cgroup' && s.key === 'cpu.weight_nice');
+    assert.match(setting?.note ?? '', /is ignored: redpak parses cpu\.weight_nice but never applies it/);
   });
 });
