@@ -99,6 +99,11 @@ The exit status is the program's (128+signal when it is killed); redwrap's own e
     const stamped = plain ? stampedRead(familyFileCandidates(realPathOrText(resolve(redpath))), compile) : undefined;
     const compiled = stamped ? stamped.result : compile();
     for (const warning of compiled.merged.warnings.filter((w) => w.redpak)) this.warnLine(warning.message);
+    const ignored = compiled.cgroups?.plan.warnings ?? [];
+    if (ignored.length)
+      this.warnLine(
+        `cgroups: not applied, as redpak ignores them too: ${ignored.map((w) => `${w.alias} ${w.key}`).join(', ')}`,
+      );
     if (options.dumpOnly) {
       if (!this.jsonEnabled()) this.log(dumpText(compiled));
       return dumpJson(compiled);

@@ -14,7 +14,7 @@
  *   (redsolver mode `audit`): requirements met by the node and its ancestors, no package an ancestor
  *   has, no Conflicts/Obsoletes between the node and its view;
  * - files: `rpm -V` of the node's own database against the node's own files;
- * - cgroups: budgets that do not nest (src/audit/cgroups-lint.ts).
+ * - cgroups: budgets that do not nest (src/audit/cgroups-lint.ts), keys accepted but ignored.
  *
  * `whatIf` answers, for an upgrade or a removal in one node, whether any descendant would break,
  * with the solver of the real transaction, nothing fetched or changed.
@@ -36,7 +36,7 @@ import { queryPackages } from '../pkg/installed.js';
 import { auditTree, solve, assertSolved, type RuleViolation, type SolverJob } from '../pkg/solver.js';
 import { inspectionHostFacts } from '../system/host-facts.js';
 import { assertLaunchable, cgroupChain, probeHost } from '../wrap/launch.js';
-import { planCgroups, requestedControllers } from '../wrap/cgroups.js';
+import { ignoredCgroupKeys, planCgroups, requestedControllers } from '../wrap/cgroups.js';
 import { compileLaunchPlan, type LaunchPlan } from '../wrap/plan.js';
 import type { MergedConfig } from '../merge/types.js';
 import { launchRefusals, liveHostView, type HostView } from './launch-proof.js';
@@ -76,7 +76,7 @@ export const CHECK_EXIT_CODES: Record<CheckClass, number> = {
 
 export const CHECK_CLASS_MEANING: Record<CheckClass, string> = {
   cgroups:
-    "cgroup budgets that do not nest: a child limit above an ancestor's, children overcommitting it, a cpuset outside the ancestor's",
+    "cgroup budgets that do not nest: a child limit above an ancestor's, children overcommitting it, a cpuset outside the ancestor's; keys accepted but ignored (as redpak does)",
   duplicate: 'a package also installed in an ancestor (or twice in the node)',
   files: "files that differ from the node's rpm database (rpm -V): modified, missing, other mode or owner",
   conflict: 'Conflicts or Obsoletes between a package of the node and one of the node or its ancestors',
@@ -453,6 +453,25 @@ export async function checkTree(options: CheckOptions): Promise<CheckResult> {
         ...(f.at ? { at: f.at } : {}),
         ...(f.adminOnly ? { mode: 'admin' as const } : {}),
       });
+    }
+    // Keys accepted but not applied (redpak ignores them too): the launch warns, check lists them.
+    for (const e of tree) {
+      if (!e.node) continue;
+      for (const file of [e.node.normal, ...(e.node.admin ? [e.node.admin] : [])]) {
+        const at = file.positions['config.cgroups'];
+        const node = { path: e.path, alias: e.node.alias, admin: file.kind === 'admin' };
+        for (const w of ignoredCgroupKeys({ ...node, cgroups: file.config.cgroups, ...(at ? { at } : {}) })) {
+          add({
+            class: 'cgroups',
+            rule: 'ignored',
+            node: e.path,
+            alias: e.node.alias,
+            message: w.message,
+            ...(w.at ? { at: w.at } : {}),
+            ...(file.kind === 'admin' ? { mode: 'admin' as const } : {}),
+          });
+        }
+      }
     }
   }
 

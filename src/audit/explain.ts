@@ -24,7 +24,10 @@ import { assertEnabled, loadFamily } from '../node/load.js';
 import type { Family } from '../node/types.js';
 import { inspectionHostFacts } from '../system/host-facts.js';
 import { compileLaunchPlan, type LaunchPlan } from '../wrap/plan.js';
-import { probeHost } from '../wrap/launch.js';
+import { cgroupChain, probeHost } from '../wrap/launch.js';
+import { hostCgroupPlan } from '../wrap/cgroups-apply.js';
+import { ignoredCgroupKeys } from '../wrap/cgroups.js';
+import { assertSmackLabel } from '../wrap/smack.js';
 import { bwrapOptions } from '../wrap/bwrap-options.js';
 import { cpuList, memoryValue, pidsValue } from './cgroups-lint.js';
 import { present } from '../present.js';
@@ -231,6 +234,22 @@ export function explain(options: ExplainOptions): ExplainResult {
     if (!(error instanceof RedpakError)) throw error;
     errors.push(error.message);
   }
+  // What the launch refuses on this host: the same functions as the launch.
+  const smack = merged.scalars.smack;
+  const hostChecks = [
+    () => smack && assertSmackLabel(smack.value, { alias: smack.origin.alias, at: smack.origin.at }),
+    () =>
+      merged.cgroups.length &&
+      hostCgroupPlan(cgroupChain(family, merged), { cgrouproot: merged.scalars.cgrouproot?.value }),
+  ];
+  for (const hostCheck of hostChecks) {
+    try {
+      hostCheck();
+    } catch (error) {
+      if (!(error instanceof RedpakError)) throw error;
+      errors.push(error.message);
+    }
+  }
   const argsOf = (what: string): string[] | undefined => {
     if (!plan) return undefined;
     const index = plan.provenance.findIndex((p) => p.what === what);
@@ -402,6 +421,12 @@ function cgroupSettings(family: Family, merged: MergedConfig): ExplainSetting[] 
   const chain = merged.cgroups; // root-most first
   for (const [index, c] of chain.entries()) {
     const node = family.nodes[c.depth];
+    const ignored = new Map(
+      ignoredCgroupKeys({ path: c.node, alias: c.alias, admin: family.admin, cgroups: c.settings }).map((w) => [
+        w.key,
+        w.message.replace(/^node \S+: cgroups\.\S+ /, ''),
+      ]),
+    );
     for (const [controller, values] of Object.entries(c.settings) as [string, Record<string, string>][]) {
       for (const [key, raw] of Object.entries(values)) {
         if (raw === undefined) continue;
@@ -434,7 +459,7 @@ function cgroupSettings(family: Family, merged: MergedConfig): ExplainSetting[] 
           key: label,
           value: raw,
           from: originJson({ node: node.path, alias: node.alias, kind: file.kind, depth: c.depth, at }),
-          note: `cgroup of ${c.alias}${note ? `; ${note}` : ''}`,
+          note: `cgroup of ${c.alias}${note ? `; ${note}` : ''}${ignored.has(label) ? `; ${ignored.get(label)}` : ''}`,
           overridden: [],
         });
       }

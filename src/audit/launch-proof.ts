@@ -12,14 +12,13 @@
 import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { RedpakError, type SourcePosition } from '../errors.js';
-import type { CgroupController } from '../config/types.js';
 import type { MergedConfig } from '../merge/types.js';
 import type { Sysroot } from '../node/layout.js';
 import type { Family } from '../node/types.js';
 import { groupId, userId } from '../system/accounts.js';
 import { CAPABILITY_NAMES } from '../wrap/capabilities.js';
-import { detectCgroupLayout, resolveCgroupOptions } from '../wrap/cgroups-apply.js';
-import { requestedControllers } from '../wrap/cgroups.js';
+import { hostCgroupPlan } from '../wrap/cgroups-apply.js';
+import { requestedControllers, type CgroupNode, type CgroupPlan } from '../wrap/cgroups.js';
 import { hasBwrapOption } from '../wrap/bwrap-options.js';
 import { cgroupChain } from '../wrap/launch.js';
 import type { LaunchPlan } from '../wrap/plan.js';
@@ -34,8 +33,8 @@ export interface HostView {
   userNamespaces: boolean;
   /** CPUs online (/sys/devices/system/cpu/online), undefined when unknown. */
   cpus?: Set<number>;
-  /** The cgroup controllers check, as a launch would resolve them; throws what the launch would. */
-  resolveCgroups: (controllers: CgroupController[], cgrouproot?: string) => void;
+  /** The cgroup plan of a launch on this host (wrap/cgroups-apply.ts hostCgroupPlan); throws what the launch would. */
+  cgroupPlan: (nodes: CgroupNode[], cgrouproot?: string) => CgroupPlan;
   lookupUser: (name: string) => void;
   lookupGroup: (name: string) => void;
 }
@@ -78,9 +77,7 @@ export function liveHostView(): HostView {
       const cpus = online ? parseCpuList(online) : undefined;
       return cpus?.size ? { cpus } : {};
     })(),
-    resolveCgroups: (controllers, cgrouproot) => {
-      resolveCgroupOptions(detectCgroupLayout(), controllers, cgrouproot);
-    },
+    cgroupPlan: (nodes, cgrouproot) => hostCgroupPlan(nodes, { cgrouproot }),
     lookupUser: (name) => void userId(name),
     lookupGroup: (name) => void groupId(name),
   };
@@ -200,14 +197,20 @@ export function launchRefusals(
 
   if (merged.cgroups.length) {
     const nodes = cgroupChain(family, merged);
-    const controllers = requestedControllers(nodes);
     const lastAt = merged.cgroups[0]?.origins[merged.cgroups[0].origins.length - 1]?.at;
-    if (controllers.length) {
+    if (requestedControllers(nodes).length) {
       try {
-        view.resolveCgroups(controllers, merged.scalars.cgrouproot?.value);
+        view.cgroupPlan(nodes, merged.scalars.cgrouproot?.value);
       } catch (error) {
         if (!(error instanceof RedpakError)) throw error;
-        out.push(refusal('cgroups-host', `cgroups of ${family.nodes[0].path}: ${error.message}`, lastAt, error.hint));
+        out.push(
+          refusal(
+            'cgroups-host',
+            `cgroups of ${family.nodes[0].path}: ${error.message}`,
+            error.at ?? lastAt,
+            error.hint,
+          ),
+        );
       }
     }
     const onlineCpus = view.cpus;

@@ -38,7 +38,7 @@
 #error "BWRAP_PATH must be given at build (scripts/build-launcher.sh)"
 #endif
 
-#define PLAN_VERSION "4" /* = FAST_PLAN_VERSION in src/wrap/fast-plan.ts */
+#define PLAN_VERSION "5" /* = FAST_PLAN_VERSION in src/wrap/fast-plan.ts */
 #define LAUNCH_ERROR 10
 #define MAX_PLAN_SIZE (1024 * 1024)
 #define MAX_ITEMS 4096

@@ -70,13 +70,6 @@ export function oneOf(raw: string, allowed: string[]): string {
   return text;
 }
 
-export function oomGroup(raw: string): string {
-  const text = raw.trim().toLowerCase();
-  if (text === '1' || text === 'true') return '1';
-  if (text === '0' || text === 'false') return '0';
-  throw new BadValue('expected 0 or 1');
-}
-
 /** io.weight: "N" or "default N" or "MAJ:MIN N", N in 1..10000. */
 export function ioWeight(raw: string): { device?: string; weight: number } {
   const match = /^(?:(default|\d+:\d+)\s+)?(\d+)$/.exec(raw.trim());
@@ -102,9 +95,3 @@ export function ioMax(raw: string): {
   }
   return { device, limits };
 }
-
-/** The kernel's sched_prio_to_weight[]: nice -20..19 → CFS weight (cpu.shares in v1). */
-export const NICE_TO_WEIGHT = [
-  88761, 71755, 56483, 46273, 36291, 29154, 23254, 18705, 14949, 11916, 9548, 7620, 6100, 4904, 3906, 3121, 2501, 1991,
-  1586, 1277, 1024, 820, 655, 526, 423, 335, 272, 215, 172, 137, 110, 87, 70, 56, 45, 36, 29, 23, 18, 15,
-];

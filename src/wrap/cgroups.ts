@@ -20,27 +20,15 @@
  * straight into the leaf node's directory. A key with no v1 file is an error, never dropped.
  *
  * Values are checked here, before anything runs, and converted once (64M → 67108864) so both
- * backends write what the kernel expects. Keys redpak parses but ignores are mapped to the file
- * the kernel has (mem.low → memory.low, mem.oom_group → memory.oom.group, cpu.weight_nice →
- * cpu.weight.nice); io.cost_qos/io.cost_model are rejected, their files exist only in the root
- * cgroup and would change the whole machine.
+ * backends write what the kernel expects. The keys redpak parses but never applies (mem.low,
+ * mem.oom_group, cpu.weight_nice, io.cost_qos, io.cost_model) are not applied here either: the
+ * plan lists them as warnings (`CgroupWarning`), the same on every host, so a config written for
+ * redpak launches unchanged. A key the chosen cgroup version cannot apply is an error.
  */
 import type { CgroupController, CgroupsConfig } from '../config/types.js';
 import { RedpakError, type SourcePosition } from '../errors.js';
 import { present } from '../present.js';
-import {
-  BadValue,
-  cpuList,
-  cpuMax,
-  integerIn,
-  ioMax,
-  ioWeight,
-  memoryBytes,
-  NICE_TO_WEIGHT,
-  oneOf,
-  oomGroup,
-  pidsMax,
-} from './cgroup-values.js';
+import { BadValue, cpuList, cpuMax, integerIn, ioMax, ioWeight, memoryBytes, oneOf, pidsMax } from './cgroup-values.js';
 
 export type CgroupVersion = 'v1' | 'v2';
 
@@ -74,9 +62,20 @@ export type CgroupStep =
   /** v2: move the processes of `from` into `to` so that `from` may delegate controllers. */
   | { kind: 'evacuate'; from: string; to: string };
 
+/** A key of a node's cgroups that is accepted but not applied (redpak ignores it too). */
+export interface CgroupWarning {
+  node: string;
+  alias: string;
+  key: string;
+  message: string;
+  at?: SourcePosition;
+}
+
 export interface CgroupPlan {
   version: CgroupVersion;
   steps: CgroupStep[];
+  /** Keys accepted but not applied, for check, explain and one line at launch. */
+  warnings: CgroupWarning[];
   /** Directories whose cgroup.procs receives the launched process (one per v1 hierarchy). */
   leaves: string[];
   /** Per hierarchy, the owned directories root-most first: removed leaf-most first after the launch. */
@@ -156,27 +155,33 @@ function unsupported(node: CgroupNode, key: string, why: string): never {
   });
 }
 
-function rejectDoubleWeight(node: CgroupNode, cgroups: CgroupsConfig): void {
-  if (cgroups.cpu?.weight !== undefined && cgroups.cpu?.weight_nice !== undefined) {
-    unsupported(node, 'cpu.weight_nice', 'cpu.weight and cpu.weight_nice set the same knob; keep one');
-  }
-}
+/** The keys redpak parses and ignores (docs/compatibility.md), with why they stay ignored here. */
+const REDPAK_IGNORED: Record<string, string> = {
+  'mem.low': 'redpak parses mem.low but never writes memory.low',
+  'mem.oom_group': 'redpak parses mem.oom_group but never writes memory.oom.group',
+  'cpu.weight_nice': 'redpak parses cpu.weight_nice but never applies it',
+  'io.cost_qos': 'redpak ignores io.cost_qos; io.cost.qos exists only in the root cgroup (a host-wide setting)',
+  'io.cost_model': 'redpak ignores io.cost_model; io.cost.model exists only in the root cgroup (a host-wide setting)',
+};
 
-function rejectRootOnlyIo(node: CgroupNode, cgroups: CgroupsConfig): void {
-  for (const key of ['cost_qos', 'cost_model'] as const) {
-    if (cgroups.io?.[key] !== undefined) {
-      unsupported(
-        node,
-        `io.${key}`,
-        `io.${key.replace('_', '.')} exists only in the root cgroup and applies to the whole machine; set it on the host`,
-      );
-    }
+/** The node's keys that redpak ignores, as warnings: accepted, not applied. */
+export function ignoredCgroupKeys(node: CgroupNode): CgroupWarning[] {
+  const out: CgroupWarning[] = [];
+  for (const [key, why] of Object.entries(REDPAK_IGNORED)) {
+    const [controller, field] = key.split('.') as [CgroupController, string];
+    if ((node.cgroups?.[controller] as Record<string, string | undefined> | undefined)?.[field] === undefined) continue;
+    out.push({
+      node: node.path,
+      alias: node.alias,
+      key,
+      message: `node ${node.alias}: cgroups.${key} is ignored: ${why}`,
+      ...(node.at ? { at: node.at } : {}),
+    });
   }
+  return out;
 }
 
 function v2Settings(node: CgroupNode, cgroups: CgroupsConfig): Setting[] {
-  rejectDoubleWeight(node, cgroups);
-  rejectRootOnlyIo(node, cgroups);
   const out: Setting[] = [];
   const add = (file: string, value: string, key: string) => out.push({ hierarchy: 'v2', file, value, key });
   const bytes = (key: string, raw: string) => String(checked(node, key, raw, memoryBytes));
@@ -196,7 +201,6 @@ function v2Settings(node: CgroupNode, cgroups: CgroupsConfig): Setting[] {
   }
   const memoryFiles = {
     min: 'memory.min',
-    low: 'memory.low',
     high: 'memory.high',
     max: 'memory.max',
     swap_high: 'memory.swap.high',
@@ -206,21 +210,12 @@ function v2Settings(node: CgroupNode, cgroups: CgroupsConfig): Setting[] {
     const raw = cgroups.mem?.[key];
     if (raw !== undefined) add(file, bytes(`mem.${key}`, raw), `mem.${key}`);
   }
-  if (cgroups.mem?.oom_group !== undefined)
-    add('memory.oom.group', checked(node, 'mem.oom_group', cgroups.mem.oom_group, oomGroup), 'mem.oom_group');
   if (cgroups.cpu?.weight !== undefined)
     add(
       'cpu.weight',
       String(checked(node, 'cpu.weight', cgroups.cpu.weight, (raw) => integerIn(raw, 1, 10_000))),
       'cpu.weight',
     );
-  if (cgroups.cpu?.weight_nice !== undefined) {
-    add(
-      'cpu.weight.nice',
-      String(checked(node, 'cpu.weight_nice', cgroups.cpu.weight_nice, (raw) => integerIn(raw, -20, 19))),
-      'cpu.weight_nice',
-    );
-  }
   if (cgroups.cpu?.max !== undefined) {
     const { quota, period } = checked(node, 'cpu.max', cgroups.cpu.max, cpuMax);
     add('cpu.max', `${quota} ${period}`, 'cpu.max');
@@ -240,15 +235,11 @@ function v2Settings(node: CgroupNode, cgroups: CgroupsConfig): Setting[] {
 
 const V1_NO_EQUIVALENT: Record<string, string> = {
   'mem.min': 'cgroup v1 has no memory protection (memory.min)',
-  'mem.low': 'cgroup v1 has no best-effort memory protection (memory.low)',
   'mem.swap_high': 'cgroup v1 has no swap throttling (memory.swap.high)',
-  'mem.oom_group': 'cgroup v1 cannot OOM-kill a group as a whole (memory.oom.group)',
   'cpuset.cpus_partition': 'cgroup v1 has no cpuset partitions (cpuset.cpus.partition)',
 };
 
 function v1Settings(node: CgroupNode, cgroups: CgroupsConfig): Setting[] {
-  rejectDoubleWeight(node, cgroups);
-  rejectRootOnlyIo(node, cgroups);
   for (const [key, why] of Object.entries(V1_NO_EQUIVALENT)) {
     const [controller, field] = key.split('.') as [CgroupController, string];
     if ((cgroups[controller] as Record<string, string | undefined> | undefined)?.[field] !== undefined)
@@ -291,10 +282,6 @@ function v1Settings(node: CgroupNode, cgroups: CgroupsConfig): Setting[] {
     const weight = checked(node, 'cpu.weight', cgroups.cpu.weight, (raw) => integerIn(raw, 1, 10_000));
     // cgroup v2's default weight 100 is v1's default 1024 shares (systemd's conversion).
     add('cpu', 'cpu.shares', String(Math.max(2, Math.round((weight * 1024) / 100))), 'cpu.weight');
-  }
-  if (cgroups.cpu?.weight_nice !== undefined) {
-    const nice = checked(node, 'cpu.weight_nice', cgroups.cpu.weight_nice, (raw) => integerIn(raw, -20, 19));
-    add('cpu', 'cpu.shares', String(NICE_TO_WEIGHT[nice + 20]), 'cpu.weight_nice');
   }
   if (cgroups.cpu?.max !== undefined) {
     const { quota, period } = checked(node, 'cpu.max', cgroups.cpu.max, cpuMax);
@@ -365,7 +352,7 @@ function planV2(nodes: CgroupNode[], controllers: CgroupController[], rootDir: s
     chain.push(dir, `${dir}/${PIDS_LEAF}`);
     parent = dir;
   }
-  return { version: 'v2', steps, leaves: [`${parent}/${PIDS_LEAF}`], chains: [chain] };
+  return { version: 'v2', steps, warnings: [], leaves: [`${parent}/${PIDS_LEAF}`], chains: [chain] };
 }
 
 function planV1(
@@ -374,7 +361,7 @@ function planV1(
   roots: Partial<Record<V1Hierarchy, string>>,
 ): CgroupPlan {
   const settingsOf = new Map(nodes.map((node) => [node, node.cgroups ? v1Settings(node, node.cgroups) : []]));
-  const plan: CgroupPlan = { version: 'v1', steps: [], leaves: [], chains: [] };
+  const plan: CgroupPlan = { version: 'v1', steps: [], warnings: [], leaves: [], chains: [] };
   for (const hierarchy of [...new Set(controllers.map((controller) => V1_HIERARCHY[controller]))]) {
     const root = roots[hierarchy];
     if (!root)
@@ -425,10 +412,28 @@ function planV1(
  */
 export function planCgroups(nodes: CgroupNode[], options: CgroupPlanOptions): CgroupPlan {
   const controllers = requestedControllers(nodes);
-  if (controllers.length === 0) return { version: options.version, steps: [], leaves: [], chains: [] };
-  return options.version === 'v2'
-    ? planV2(nodes, controllers, options.root)
-    : planV1(nodes, controllers, options.roots);
+  if (controllers.length === 0) return { version: options.version, steps: [], warnings: [], leaves: [], chains: [] };
+  const plan =
+    options.version === 'v2' ? planV2(nodes, controllers, options.root) : planV1(nodes, controllers, options.roots);
+  return { ...plan, warnings: nodes.flatMap(ignoredCgroupKeys) };
+}
+
+/**
+ * The cgroup directories of the last node of the chain (its launches run there), one per
+ * hierarchy the chain uses, with its redpak-pids-leaf on v2: where `redwrap ps`/`stop` look for
+ * a node's processes. The same naming as the launch (cgroupNameOf, PIDS_LEAF).
+ * @public
+ */
+export function nodeCgroupDirs(nodes: CgroupNode[], options: CgroupPlanOptions): string[] {
+  if (nodes.length === 0) return [];
+  const bases =
+    options.version === 'v2'
+      ? [options.root]
+      : (Object.values(options.roots).filter((root) => root !== undefined) as string[]);
+  return bases.flatMap((base) => {
+    const dir = nodes.reduce((parent, node) => `${parent}/${cgroupNameOf(node)}`, withoutTrailingSlash(base));
+    return options.version === 'v2' ? [dir, `${dir}/${PIDS_LEAF}`] : [dir];
+  });
 }
 
 /** The plan as readable lines, for `--dump` / `--dump-only` (which must not create anything). */

@@ -15,15 +15,13 @@
  *   absent PATH                                  must not exist (a directory becoming a node, a new config)
  *   probe PATH dir|file|missing|mkdir            an export source, as it was (mkdir: missing or created since)
  *   env NAME 0|1 VALUE                           an environment variable the plan read, unset or its value
- *   selfcg TEXT                                  the caller's /proc/self/cgroup (cgroups only)
  *   ns BWRAP-FLAG · cap add|drop NAME            the isolation the merged config asks for
  *   umask OCTAL · inherit-env 0|1 · mkdir PATH UID GID
  *   execfd FD SCRIPT · fdfile FD NAME            file descriptors handed to bwrap (NAME: a seccomp file beside the plan)
- *   cg-mkdir DIR · cg-write FILE VALUE · cg-copy FILE FROM · cg-evac FROM TO · cg-leaf DIR · cg-chain DIRS(NUL-separated)
  *   arg TEXT · arg-execfd SCRIPT                 bwrap's arguments (the binary is fixed at build), without the command
  *   end
  */
-import { readFileSync, realpathSync, rmSync } from 'node:fs';
+import { realpathSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../system/atomic-write.js';
 import {
@@ -44,9 +42,10 @@ import type { Stamp } from './stamps.js';
 
 /**
  * Bumped with the plan format and with the rules that compile a plan (3: the cache out of the
- * node; 4: no child loosens a parent), so that a plan an older compiler cached is compiled again, not served.
+ * node; 4: no child loosens a parent; 5: launches with cgroups or a SMACK label are not cached),
+ * so that a plan an older compiler cached is compiled again, not served.
  */
-export const FAST_PLAN_VERSION = '4';
+export const FAST_PLAN_VERSION = '5';
 
 /** Raised while building records: the launch is fine, it just cannot be cached. */
 class Uncacheable extends Error {}
@@ -67,6 +66,10 @@ export function uncacheableReason(compiled: CompiledLaunch, record: HostRecord):
   if (compiled.switchUser) return 'it switches user (set-user/set-group)';
   if (plan.joins.length) return 'it joins namespaces';
   if (plan.unshareTime || plan.userNamespaceByLauncher) return 'it needs a time namespace';
+  // Keeping the launcher's own processes out of the limits (wrap/cgroups-apply.ts keepLauncherOut)
+  // and setting a SMACK label are done by the full CLI only.
+  if (compiled.cgroups) return 'it applies cgroup limits';
+  if (compiled.merged.scalars.smack) return 'it sets a SMACK label';
   return undefined;
 }
 
@@ -142,7 +145,6 @@ export function fastPlanRecords(
   const mkdirs = new Set(plan.mkdirs);
   for (const [path, kind] of record.probes) records.push(['probe', path, mkdirs.has(path) ? 'mkdir' : kind]);
   for (const [name, value] of record.env) records.push(['env', name, value === undefined ? 0 : 1, value ?? '']);
-  if (compiled.cgroups) records.push(['selfcg', readFileSync('/proc/self/cgroup', 'utf8')]);
   records.push(...isolationRecords(compiled));
 
   if (compiled.umask !== undefined) records.push(['umask', compiled.umask.toString(8)]);
@@ -152,17 +154,6 @@ export function fastPlanRecords(
   compiled.seccomp.forEach((filter, i) => {
     records.push(['fdfile', filter.fd, seccompFiles[i] ?? seccompFileName(key, i)]);
   });
-  if (compiled.cgroups) {
-    const cg = compiled.cgroups.plan;
-    for (const step of cg.steps) {
-      if (step.kind === 'mkdir') records.push(['cg-mkdir', step.dir]);
-      else if (step.kind === 'write') records.push(['cg-write', step.file, step.value]);
-      else if (step.kind === 'copy') records.push(['cg-copy', step.file, step.from]);
-      else records.push(['cg-evac', step.from, step.to]);
-    }
-    for (const leafDir of cg.leaves) records.push(['cg-leaf', leafDir]);
-    for (const chain of cg.chains) records.push(['cg-chain', chain.join('\0')]);
-  }
   const bwrapArgs = [...plan.args, ...seccompBwrapArgs(compiled.seccomp[0]?.fd ?? 0, compiled.seccomp.length)];
   for (const arg of bwrapArgs) records.push(typeof arg === 'string' ? ['arg', arg] : ['arg-execfd', arg.execfd]);
   records.push(['end']);

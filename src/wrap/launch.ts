@@ -7,7 +7,8 @@
  * The process chain, each step exec'ing the next so that nothing escapes the limits:
  *   [cgroup entry shell] → [setpriv: set-user/set-group] → [nsenter: joins] → [unshare: time ns] → bwrap → command
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
 import { closeSync, existsSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,14 +25,22 @@ import { assertUserNamespaces } from '../system/userns.js';
 import { assertKnownCapabilities } from './capabilities.js';
 import { createExportDirs } from './export-dirs.js';
 import {
+  type AppliedCgroups,
   applyCgroupPlan,
   assumedV2Options,
   cgroupEntryArgv,
   detectCgroupLayout,
+  hostCgroupPlan,
+  keepLauncherOut,
+  realCgroupFs,
+  type SandboxProcess,
+  sandboxEnded,
+  stopSandbox,
   releaseCgroups,
   resolveCgroupOptions,
 } from './cgroups-apply.js';
 import { planCgroups, requestedControllers, type CgroupNode, type CgroupPlan } from './cgroups.js';
+import { assertSmackLabel, smackEntryArgv } from './smack.js';
 import { compileLaunchPlan, type LaunchPlan, type PlanArg, type Probe } from './plan.js';
 import { compileSeccomp, nativeSeccompArch, seccompBwrapArgs } from './seccomp.js';
 import { recordingHost, recordingProbe, type HostRecord } from './host-record.js';
@@ -171,22 +180,12 @@ function assertFullyMerged(family: Family): void {
 
 /**
  * What the merged configuration asks for that this redwrap cannot give, as errors before anything
- * runs: unknown capabilities, a SMACK label, a umask that is not octal. Returns the umask.
+ * runs: unknown capabilities, a SMACK label this host cannot set, a umask that is not octal. Returns the umask.
  */
 export function assertLaunchable(merged: MergedConfig): number | undefined {
   assertKnownCapabilities(merged.capabilities);
   const smack = merged.scalars.smack;
-  if (smack) {
-    // Running without the label asked for would be a silent loss of isolation.
-    throw new RedpakError(
-      'launch',
-      `smack label "${smack.value}" of ${smack.origin.alias} cannot be applied: this redwrap does not set SMACK labels`,
-      {
-        at: smack.origin.at,
-        hint: 'remove smack from the config, or run the node with upstream redpak on a SMACK system',
-      },
-    );
-  }
+  if (smack) assertSmackLabel(smack.value, { alias: smack.origin.alias, at: smack.origin.at });
   const umask = merged.scalars.umask;
   if (umask === undefined) return undefined;
   if (!/^[0-7]{1,4}$/.test(umask.value)) {
@@ -234,10 +233,17 @@ function compileCgroups(family: Family, merged: MergedConfig, planOnly = false):
   const layout = detectCgroupLayout();
   const cgrouproot = merged.scalars.cgrouproot?.value;
   try {
-    return { nodes, plan: planCgroups(nodes, resolveCgroupOptions(layout, requestedControllers(nodes), cgrouproot)) };
+    return { nodes, plan: hostCgroupPlan(nodes, { cgrouproot, layout }) };
   } catch (error) {
-    if (!planOnly || !(error instanceof RedpakError)) throw error;
-    return { nodes, plan: planCgroups(nodes, assumedV2Options(layout, cgrouproot)), unavailable: error.message };
+    if (!planOnly || !(error instanceof RedpakError) || error.code !== 'launch') throw error;
+    // Shown only: where the cgroups would go if the bases existed and were writable, else as on v2.
+    const assumed = resolveCgroupOptions(layout, requestedControllers(nodes), cgrouproot, {
+      ...realCgroupFs,
+      exists: () => true,
+      writable: () => true,
+    });
+    const options = 'options' in assumed ? assumed.options : assumedV2Options(layout, cgrouproot);
+    return { nodes, plan: planCgroups(nodes, options), unavailable: error.message };
   }
 }
 
@@ -250,7 +256,7 @@ const UNSHARE = '/usr/bin/unshare';
  * launcher runs the same bwrap arguments, cached by fast-plan.ts, and only plans without
  * wrappers. Execfd environment values stay deferred.
  */
-export function launchArgv(compiled: CompiledLaunch): PlanArg[] {
+export function launchArgv(compiled: CompiledLaunch, bwrapOptions: string[] = []): PlanArg[] {
   const { plan } = compiled;
   const argv: PlanArg[] = [];
   if (compiled.switchUser)
@@ -281,6 +287,7 @@ export function launchArgv(compiled: CompiledLaunch): PlanArg[] {
     compiled.bwrap,
     ...plan.args,
     ...seccompBwrapArgs(compiled.seccomp[0]?.fd ?? 0, compiled.seccomp.length),
+    ...bwrapOptions,
     '--',
     ...compiled.command,
   );
@@ -299,6 +306,54 @@ function contentFd(scratch: string, name: string, content: string | Buffer): num
 function exitStatusOf(code: number | null, signal: NodeJS.Signals | null): number {
   if (code !== null) return code;
   return 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0);
+}
+
+/** Whether bwrap runs an init in the sandbox (a pid namespace), which then starts the program. */
+function forksInit(args: PlanArg[]): boolean {
+  return args.some((arg) => arg === '--unshare-pid' || arg === '--unshare-all') && !args.includes('--as-pid-1');
+}
+
+/** The first JSON object bwrap writes on its --info-fd, or undefined when it ends without one. */
+function readInfo(stream: Readable): Promise<Record<string, unknown> | undefined> {
+  return new Promise((resolve) => {
+    let text = '';
+    const done = (value: Record<string, unknown> | undefined) => {
+      stream.removeAllListeners('data');
+      stream.destroy();
+      resolve(value);
+    };
+    stream.on('data', (chunk: Buffer) => {
+      text += chunk.toString('utf8');
+      try {
+        done(JSON.parse(text) as Record<string, unknown>);
+      } catch {
+        // not complete yet
+      }
+    });
+    stream.once('end', () => done(undefined));
+    stream.once('error', () => done(undefined));
+  });
+}
+
+/**
+ * Once bwrap has created the sandbox, takes the launcher's processes out of the leaf cgroups and
+ * lets the sandbox go on. A failure kills the sandbox (keepLauncherOut) and fails the launch.
+ */
+async function settleSandbox(
+  child: ChildProcess,
+  applied: AppliedCgroups,
+  fds: { block: number; info: number },
+  init: boolean,
+): Promise<SandboxProcess | undefined> {
+  const block = child.stdio[fds.block] as Writable | null;
+  const info = child.stdio[fds.info] as Readable | null;
+  if (!block || !info || child.pid === undefined) return undefined;
+  const unblock = () => block.end('x');
+  if (!(await readInfo(info))) {
+    unblock(); // bwrap ended before creating a sandbox: it reports why itself
+    return undefined;
+  }
+  return keepLauncherOut(applied, child.pid, unblock, { forksInit: init });
 }
 
 /** Runs a compiled launch; resolves to the program's exit status (128+signal when killed). */
@@ -320,7 +375,7 @@ export async function executeLaunch(compiled: CompiledLaunch, options: { sysroot
       (message) => process.stderr.write(`warning: ${message}\n`),
     );
     scratch = mkdtempSync(join(tmpdir(), 'redwrap-'));
-    const stdio: (number | 'inherit')[] = ['inherit', 'inherit', 'inherit'];
+    const stdio: (number | 'inherit' | 'pipe')[] = ['inherit', 'inherit', 'inherit'];
     for (const fd of plan.fds) {
       const opened = contentFd(scratch, `execfd-${fd.fd}`, runSandboxedCommand(fd.script));
       fds.push(opened);
@@ -331,29 +386,68 @@ export async function executeLaunch(compiled: CompiledLaunch, options: { sysroot
       fds.push(opened);
       stdio[filter.fd] = opened;
     }
-    const argv = launchArgv(compiled).map((arg) => (typeof arg === 'string' ? arg : runSandboxedCommand(arg.execfd)));
-    const full = applied ? cgroupEntryArgv(applied, argv) : argv;
+    // With cgroups, bwrap reports its sandbox (--info-fd) and holds it (--block-fd) until only
+    // the program's processes are left in the leaf cgroups (keepLauncherOut).
+    const sandboxFds = applied ? { block: stdio.length, info: stdio.length + 1 } : undefined;
+    if (sandboxFds) stdio.push('pipe', 'pipe');
+    const bwrapOptions = sandboxFds
+      ? ['--block-fd', String(sandboxFds.block), '--info-fd', String(sandboxFds.info)]
+      : [];
+    const argv = launchArgv(compiled, bwrapOptions).map((arg) =>
+      typeof arg === 'string' ? arg : runSandboxedCommand(arg.execfd),
+    );
+    const smack = compiled.merged.scalars.smack?.value;
+    const labelled = smack ? smackEntryArgv(smack, argv) : argv;
+    const full = applied ? cgroupEntryArgv(applied, labelled) : labelled;
 
     const previousUmask = compiled.umask !== undefined ? process.umask(compiled.umask) : undefined;
     const child = spawn(full[0], full.slice(1), { stdio, env: compiled.baseEnv });
     if (previousUmask !== undefined) process.umask(previousUmask);
     for (const fd of fds.splice(0)) closeSync(fd);
+    // Settled alongside the exit; its failure (the sandbox is then killed) fails the launch.
+    const settled: Promise<{ sandbox?: SandboxProcess; failure?: unknown }> =
+      applied && sandboxFds
+        ? settleSandbox(child, applied, sandboxFds, forksInit(compiled.plan.args)).then(
+            (sandbox) => (sandbox ? { sandbox } : {}),
+            (error: unknown) => ({ failure: error ?? new Error('the sandbox could not be settled') }),
+          )
+        : Promise.resolve({});
 
-    const forward = (signal: NodeJS.Signals) => child.kill(signal);
+    // While the sandbox's init still reaps what the program left (below), a signal ends it: the
+    // pid namespace goes with it, and the cgroups can be removed.
+    let lingering: SandboxProcess | undefined;
+    let interrupted = false;
+    const forward = (signal: NodeJS.Signals) => {
+      interrupted = true;
+      if (lingering) stopSandbox(lingering);
+      else child.kill(signal);
+    };
     const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
     for (const s of signals) process.on(s, forward);
-    const status = await new Promise<number>((resolve, reject) => {
-      child.once('error', (error) =>
-        reject(
-          new RedpakError('tool-missing', `cannot run ${full[0]}: ${error.message}`, {
-            hint: 'install bubblewrap (apt-get install bubblewrap)',
-          }),
-        ),
-      );
-      child.once('exit', (code, signal) => resolve(exitStatusOf(code, signal)));
-    });
-    for (const s of signals) process.off(s, forward);
-    return status;
+    try {
+      const status = await new Promise<number>((resolve, reject) => {
+        child.once('error', (error) =>
+          reject(
+            new RedpakError('tool-missing', `cannot run ${full[0]}: ${error.message}`, {
+              hint: 'install bubblewrap (apt-get install bubblewrap)',
+            }),
+          ),
+        );
+        child.once('exit', (code, signal) => resolve(exitStatusOf(code, signal)));
+      });
+      const { sandbox, failure } = await settled;
+      if (failure) throw failure;
+      // The children the program left in its pid namespace end with the sandbox's init: the
+      // launch, and so its cgroups, last until then (at once with die-with-parent).
+      if (sandbox) {
+        lingering = sandbox;
+        if (interrupted) stopSandbox(sandbox);
+        await sandboxEnded(sandbox);
+      }
+      return status;
+    } finally {
+      for (const s of signals) process.off(s, forward);
+    }
   } finally {
     for (const fd of fds) closeSync(fd);
     if (scratch) rmSync(scratch, { recursive: true, force: true });

@@ -21,7 +21,7 @@ const generous = (): HostView => ({
   namespaces: new Set(['user', 'cgroup', 'time', 'ipc', 'mnt', 'net', 'pid', 'uts']),
   userNamespaces: true,
   cpus: new Set([0, 1, 2, 3]),
-  resolveCgroups: () => undefined,
+  cgroupPlan: () => ({ version: 'v2', steps: [], warnings: [], leaves: [], chains: [] }),
   lookupUser: () => undefined,
   lookupGroup: () => undefined,
 });
@@ -141,10 +141,10 @@ describe('check proves each node can launch', () => {
       lookupUser: (name) => {
         throw new RedpakError('launch', `no user ${name}`);
       },
-      resolveCgroups: () => {
+      cgroupPlan: () => {
         throw new RedpakError(
           'launch',
-          'cgroups: controller(s) cpuset available neither in cgroup v2 nor as cgroup v1 hierarchies',
+          'cgroups cannot be applied on this host (node app: cgroups.cpuset.cpus): cgroup v1: hierarchy not mounted: cpuset',
         );
       },
     };

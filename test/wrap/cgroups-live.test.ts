@@ -5,12 +5,19 @@
  * after this test process and removed afterwards, even when a test fails.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { chmodSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { after, describe, test, type TestContext } from 'node:test';
+import { checkTree } from '../../src/audit/check.js';
+import { explain } from '../../src/audit/explain.js';
 import { RedpakError } from '../../src/errors.js';
-import { planCgroups, requestedControllers, type CgroupNode } from '../../src/wrap/cgroups.js';
+import { nodeCgroupDirs, planCgroups, requestedControllers, type CgroupNode } from '../../src/wrap/cgroups.js';
+import { HOST_USR_EXPORTS, makeNode, tempDir } from '../helpers/family.js';
+import { BASE_ENV, REDWRAP_BIN, redwrap } from '../helpers/redwrap.js';
+import { runAsAsync, throwawayUser, WITHOUT_THROWAWAY_USER } from '../helpers/users.js';
 import {
   applyCgroupPlan,
   cgroupEntryArgv,
@@ -30,7 +37,9 @@ const touchedRoots = new Set<string>();
 
 /** Plans and applies cgroups for `nodes`, and remembers where, for the safety sweep. */
 function applyFor(nodes: CgroupNode[]): AppliedCgroups {
-  const options = resolveCgroupOptions(layout, requestedControllers(nodes));
+  const resolved = resolveCgroupOptions(layout, requestedControllers(nodes));
+  if (!('options' in resolved)) throw new Error(resolved.refused.join('; '));
+  const { options } = resolved;
   for (const root of options.version === 'v2' ? [options.root] : Object.values(options.roots)) touchedRoots.add(root!);
   return applyCgroupPlan(planCgroups(nodes, options));
 }
@@ -144,5 +153,154 @@ describe('live cgroup limits', { skip: !canLimit && 'needs root, bwrap and a pid
         [],
         `nothing left in ${root}`,
       );
+  });
+});
+
+/** A node whose program counts how many processes of its own it can have at once (itself included). */
+const COUNT_PROCESSES = [
+  '/usr/bin/python3',
+  '-c',
+  [
+    'import os, time',
+    'kids = []',
+    'for _ in range(40):',
+    '    try: pid = os.fork()',
+    '    except OSError: break',
+    '    if pid == 0: time.sleep(1); os._exit(0)',
+    '    kids.append(pid)',
+    'print("processes", len(kids) + 1, flush=True)',
+    'for pid in kids: os.waitpid(pid, 0)',
+  ].join('\n'),
+];
+
+function limitedNode(t: TestContext, cgroups: string, config = ''): string {
+  const dir = tempDir(t, 'redpak-cglive-');
+  return makeNode(
+    dir,
+    join(dir, `node-${process.pid}`),
+    'limited',
+    `headers:\n  alias: limited\nconfig:\n${config}  cgroups:\n${cgroups}exports:\n${HOST_USR_EXPORTS}  - {mode: Procfs, mount: /proc}\n  - {mode: Devfs, mount: /dev}\n  - {mode: Tmpfs, mount: /tmp}\n`,
+  );
+}
+
+/** The node's cgroup directories, as `redwrap ps`/`stop` find them: none must be left after a launch. */
+function leftovers(node: string): string[] {
+  const nodes: CgroupNode[] = [{ path: node, alias: 'limited', admin: false }];
+  const resolved = resolveCgroupOptions(layout, ['pids']);
+  if (!('options' in resolved)) return [];
+  return nodeCgroupDirs(nodes, resolved.options).filter((dir) => existsSync(dir));
+}
+
+describe('redwrap with cgroup limits, live', {
+  skip: !canLimit && 'needs root, bwrap and a pids+memory cgroup hierarchy',
+}, () => {
+  for (const [share, config] of [
+    ['a pid namespace (bwrap runs an init)', '  share_pid: disabled\n'],
+    ['the host pid namespace', '  share_pid: enabled\n'],
+  ] as const) {
+    test(`pids.max N allows exactly N processes of the program, with ${share}`, async (t) => {
+      for (const max of [2, 5]) {
+        const node = limitedNode(t, `    pids:\n      max: ${max}\n`, config);
+        const result = await redwrap(['--redpath', node, '--', ...COUNT_PROCESSES]);
+        assert.equal(result.status, 0, result.stderr);
+        assert.match(result.stdout, new RegExp(`^processes ${max}$`, 'm'), `pids.max ${max}: ${result.stdout}`);
+        assert.deepEqual(leftovers(node), [], 'no cgroup left once the launch is over');
+      }
+    });
+  }
+
+  test('background children in a pid namespace: redwrap waits for them, then the cgroups are removed', async (t) => {
+    const node = limitedNode(t, '    pids:\n      max: 20\n', '  share_pid: disabled\n');
+    const result = await redwrap(['--redpath', node, '--', '/bin/sh', '-c', 'sleep 1 & sleep 1 & echo started']);
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /started/);
+    assert.deepEqual(leftovers(node), [], 'no cgroup left once redwrap has returned');
+  });
+
+  test('a signal while redwrap waits for those children ends them, and the cgroups go', async (t) => {
+    const node = limitedNode(t, '    pids:\n      max: 20\n', '  share_pid: disabled\n');
+    const child = spawn(
+      REDWRAP_BIN,
+      ['--redpath', node, '--', '/bin/sh', '-c', 'sleep 60 >/dev/null 2>&1 & echo started'],
+      {
+        env: BASE_ENV,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await new Promise<void>((resolve) =>
+      child.stdout.on('data', (chunk: Buffer) => /started/.test(String(chunk)) && resolve()),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const signalled = Date.now();
+    child.kill('SIGTERM');
+    await exited;
+    assert.ok(Date.now() - signalled < 10_000, 'redwrap ended the sandbox instead of waiting for its children');
+    assert.deepEqual(leftovers(node), []);
+  });
+
+  test('background children in the host pid namespace: kept while they run, removed by the next launch', async (t) => {
+    const node = limitedNode(t, '    pids:\n      max: 20\n', '  share_pid: enabled\n');
+    const first = await redwrap(['--redpath', node, '--', '/bin/sh', '-c', 'sleep 2 >/dev/null 2>&1 & echo started']);
+    assert.equal(first.status, 0, first.stderr);
+    assert.notDeepEqual(leftovers(node), [], 'the orphan still runs in the node cgroup: kept');
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const second = await redwrap(['--redpath', node, '--', '/bin/true']);
+    assert.equal(second.status, 0, second.stderr);
+    assert.deepEqual(leftovers(node), [], 'emptied meanwhile: removed after the next launch');
+  });
+
+  test('keys redpak ignores: the launch runs, with one warning line naming them', async (t) => {
+    const node = limitedNode(
+      t,
+      '    pids:\n      max: 10\n    cpu:\n      weight_nice: 5\n    io:\n      cost_qos: enable=1\n',
+    );
+    const result = await redwrap(['--redpath', node, '--', '/bin/true']);
+    assert.equal(result.status, 0, result.stderr);
+    const lines = result.stderr.split('\n').filter((line) => /ignore/.test(line));
+    assert.equal(lines.length, 1, result.stderr);
+    assert.match(lines[0], /limited cpu\.weight_nice, limited io\.cost_qos/);
+  });
+
+  test('the systemd cgrouproot of the old templates on a host without it: refused before launch, by check too', async (t) => {
+    const node = limitedNode(
+      t,
+      '    mem:\n      max: 64M\n',
+      '  cgrouproot: /sys/fs/cgroup/user.slice/user-$UID.slice/user@$UID.service\n',
+    );
+    const missing = join(layout.v1.memory?.mount ?? '/sys/fs/cgroup/memory', 'user.slice/user-0.slice/user@0.service');
+    if (existsSync(missing)) return t.skip(`${missing} exists on this host`);
+    const result = await redwrap(['--redpath', node, '--', '/bin/sh', '-c', 'echo ran']);
+    assert.notEqual(result.status, 0);
+    assert.doesNotMatch(result.stdout, /ran/);
+    assert.match(result.stderr, /node limited: cgroups\.mem\.max/);
+    assert.ok(result.stderr.includes(`${missing} does not exist`), result.stderr);
+    assert.doesNotMatch(result.stderr, /memory\/sys\/fs\/cgroup/, 'the mount point is not doubled');
+    const checked = await checkTree({ redroot: node, packages: false, files: false, unowned: false });
+    const finding = checked.findings.find((f) => f.rule === 'cgroups-host');
+    assert.ok(finding?.message.includes(`${missing} does not exist`), JSON.stringify(checked.findings));
+    const explained = explain({ redpath: node });
+    assert.equal(explained.launchable, false);
+    assert.ok(
+      explained.errors.some((e) => e.includes(`${missing} does not exist`)),
+      explained.errors.join('\n'),
+    );
+  });
+});
+
+describe('redwrap with cgroup limits as an ordinary user', {
+  skip: (!canLimit && 'needs root, bwrap and cgroups') || WITHOUT_THROWAWAY_USER,
+}, () => {
+  test('no delegated cgroup: the launch fails naming the limit and the reason, and runs nothing', async (t) => {
+    const user = throwawayUser(t);
+    const node = limitedNode(t, '    pids:\n      max: 10\n');
+    chmodSync(dirname(node), 0o755);
+    const result = await runAsAsync(user, [REDWRAP_BIN, '--redpath', node, '--', '/bin/sh', '-c', 'echo ran'], {
+      timeout: 60_000,
+    });
+    assert.notEqual(result.status, 0);
+    assert.doesNotMatch(result.stdout, /ran/);
+    assert.match(result.stderr, /node limited: cgroups\.pids\.max/);
+    assert.match(result.stderr, /not writable by this user/);
   });
 });

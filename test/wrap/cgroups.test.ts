@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { checkTree } from '../../src/audit/check.js';
+import { explain } from '../../src/audit/explain.js';
 import { RedpakError } from '../../src/errors.js';
 import {
   describeCgroupPlan,
+  nodeCgroupDirs,
   planCgroups,
   requestedControllers,
   type CgroupNode,
@@ -14,10 +17,13 @@ import {
 import {
   applyCgroupPlan,
   detectCgroupLayout,
+  hostCgroupPlan,
   placeProcess,
+  realCgroupFs,
   releaseCgroups,
   resolveCgroupOptions,
 } from '../../src/wrap/cgroups-apply.js';
+import { makeNode, tempDir } from '../helpers/family.js';
 import { FakeCgroupV2 } from './fake-cgroupfs.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'redpak-cgroups-'));
@@ -63,15 +69,18 @@ describe('planCgroups (pure)', () => {
     assert.deepEqual(writes(plan), [
       `/cg/user/cgroup.subtree_control = ${enable}`,
       `${p}/cgroup.subtree_control = ${enable}`,
-      `${p}/memory.low = 67108864`,
       `${p}/memory.max = 536870912`,
       `${p}/pids.max = 100`,
       `${m}/cgroup.subtree_control = ${enable}`,
       `${a}/cgroup.subtree_control = ${enable}`,
       `${a}/cpuset.cpus = 1`,
-      `${a}/cpu.weight.nice = 5`,
       `${a}/cpu.max = 50000 100000`,
     ]);
+    assert.deepEqual(
+      plan.warnings.map((w) => `${w.alias} ${w.key}`),
+      ['platform mem.low', 'app cpu.weight_nice'],
+      'keys redpak ignores are listed, not written',
+    );
     assert.deepEqual(plan.leaves, [`${a}/redpak-pids-leaf`]);
     assert.deepEqual(plan.chains, [
       [p, `${p}/redpak-pids-leaf`, m, `${m}/redpak-pids-leaf`, a, `${a}/redpak-pids-leaf`],
@@ -93,7 +102,6 @@ describe('planCgroups (pure)', () => {
       'write /v1/pids/-var-redpak-platform-/pids.max = 100',
       `write /v1/cpu/${app}/cpu.cfs_period_us = 100000`,
       `write /v1/cpu/${app}/cpu.cfs_quota_us = 50000`,
-      `write /v1/cpu/${app}/cpu.shares = 335`,
       'copy /v1/cpuset/cpuset.cpus -> /v1/cpuset/-var-redpak-platform-/cpuset.cpus',
       'copy /v1/cpuset/-var-redpak-platform-/cpuset.mems -> /v1/cpuset/-var-redpak-platform-/-var-redpak-platform-middle-/cpuset.mems',
       `write /v1/cpuset/${app}/cpuset.cpus = 1`,
@@ -114,7 +122,7 @@ describe('planCgroups (pure)', () => {
 
   test('no cgroups anywhere in the chain: an empty plan', () => {
     const plan = planCgroups([{ path: '/n/', alias: 'n', admin: false }], { version: 'v2', root: '/cg' });
-    assert.deepEqual(plan, { version: 'v2', steps: [], leaves: [], chains: [] });
+    assert.deepEqual(plan, { version: 'v2', steps: [], warnings: [], leaves: [], chains: [] });
     assert.deepEqual(
       requestedControllers([{ path: '/n/', alias: 'n', admin: false, cgroups: { io: {} } }]),
       ['io', 'pids'],
@@ -137,13 +145,56 @@ describe('planCgroups (pure)', () => {
     assert.throws(() => one({ cpuset: { cpus: 'all' } }), schemaError(/cpuset\.cpus "all"/));
     assert.throws(() => one({ cpuset: { cpus_partition: 'shared' } }), schemaError(/member, root, isolated/));
     assert.throws(() => one({ io: { max: '8:0 rbps=fast' } }), schemaError(/io\.max/));
+    assert.throws(() => one({ mem: { min: '1M' } }, 'v1'), schemaError(/mem\.min cannot be applied: cgroup v1 has no/));
+    assert.throws(() => one({ mem: { swap_high: '1M' } }, 'v1'), schemaError(/mem\.swap_high cannot be applied/));
     assert.throws(
-      () => one({ io: { cost_qos: 'enable=1' } }),
-      schemaError(/io\.cost_qos cannot be applied: io\.cost\.qos exists only in the root cgroup/),
+      () => one({ cpuset: { cpus_partition: 'root' } }, 'v1'),
+      schemaError(/cpuset\.cpus_partition cannot be applied/),
     );
-    assert.throws(() => one({ cpu: { weight: '100', weight_nice: '0' } }), schemaError(/same knob/));
-    assert.throws(() => one({ mem: { low: '1M' } }, 'v1'), schemaError(/mem\.low cannot be applied: cgroup v1 has no/));
     assert.throws(() => one({ mem: { swap_max: '1M' } }, 'v1'), schemaError(/set mem\.max too/));
+  });
+
+  test('keys redpak ignores are accepted on v1 and v2 with a warning naming node and key, and never written', () => {
+    const ignoredOnly: CgroupNode['cgroups'] = {
+      mem: { low: '1M', oom_group: '1' },
+      cpu: { weight: '100', weight_nice: '0' },
+      io: { cost_qos: 'enable=1', cost_model: 'rbps=1' },
+    };
+    for (const options of [
+      { version: 'v2', root: '/cg' },
+      { version: 'v1', roots: { memory: '/m', pids: '/p', cpu: '/c', blkio: '/b' } },
+    ] as const) {
+      const plan = planCgroups([{ path: '/n/', alias: 'web', admin: false, cgroups: ignoredOnly }], options);
+      assert.deepEqual(
+        plan.warnings.map((w) => w.message),
+        [
+          'node web: cgroups.mem.low is ignored: redpak parses mem.low but never writes memory.low',
+          'node web: cgroups.mem.oom_group is ignored: redpak parses mem.oom_group but never writes memory.oom.group',
+          'node web: cgroups.cpu.weight_nice is ignored: redpak parses cpu.weight_nice but never applies it',
+          'node web: cgroups.io.cost_qos is ignored: redpak ignores io.cost_qos; io.cost.qos exists only in the root cgroup (a host-wide setting)',
+          'node web: cgroups.io.cost_model is ignored: redpak ignores io.cost_model; io.cost.model exists only in the root cgroup (a host-wide setting)',
+        ],
+      );
+      const written = writes(plan).join('\n');
+      assert.doesNotMatch(written, /low|oom|nice|cost/, options.version);
+      assert.match(
+        written,
+        options.version === 'v2' ? /cpu\.weight = 100/ : /cpu\.shares = 1024/,
+        'cpu.weight applies',
+      );
+    }
+  });
+
+  test('nodeCgroupDirs: the directories a launch of the node runs in, named as the plan names them', () => {
+    const v2 = planCgroups(family, { version: 'v2', root: '/cg/user/' });
+    const v2Dirs = nodeCgroupDirs(family, { version: 'v2', root: '/cg/user/' });
+    assert.deepEqual(v2Dirs, [v2.leaves[0].replace(/\/redpak-pids-leaf$/, ''), v2.leaves[0]]);
+    const roots = { memory: '/v1/memory/me', pids: '/v1/pids', cpu: '/v1/cpu', cpuset: '/v1/cpuset' };
+    const v1 = planCgroups(family, { version: 'v1', roots });
+    assert.deepEqual(nodeCgroupDirs(family, { version: 'v1', roots }).sort(), [...v1.leaves].sort());
+    assert.deepEqual(nodeCgroupDirs(family.slice(0, 1), { version: 'v1', roots: { pids: '/v1/pids' } }), [
+      '/v1/pids/-var-redpak-platform-',
+    ]);
   });
 
   test('--dump-only: planning and describing create nothing', () => {
@@ -228,39 +279,162 @@ describe('cgroup v2 writer, on a FAKE cgroupfs (this machine has no v2 controlle
     assert.ok(fake.tree().includes('-p-/-p-b-/redpak-pids-leaf'));
   });
 
-  test('picks v2 when the base offers the controllers, v1 on a hybrid host, and an error otherwise', () => {
+  test('picks v2 when the base offers the controllers and is writable, else the reasons', () => {
     const fake = new FakeCgroupV2(fakeRoot(), ['memory', 'pids']);
     const unifiedOnly = { unified: { mount: fake.root, path: '/' }, v1: {} };
-    assert.deepEqual(resolveCgroupOptions(unifiedOnly, ['mem', 'pids'], undefined, fake), {
-      version: 'v2',
-      root: fake.root,
+    assert.deepEqual(resolveCgroupOptions(unifiedOnly, ['mem', 'pids'], undefined, fake, 0), {
+      options: { version: 'v2', root: fake.root },
     });
-    assert.throws(
-      () => resolveCgroupOptions(unifiedOnly, ['cpu', 'pids'], undefined, fake),
-      (error: unknown) => error instanceof RedpakError && /cpu available neither/.test(error.message),
-    );
+    assert.deepEqual(resolveCgroupOptions(unifiedOnly, ['cpu', 'pids'], undefined, fake, 0), {
+      refused: [
+        "cgroup v2, the caller's own cgroup: controller(s) cpu not offered there (cgroup.controllers)",
+        'cgroup v1: hierarchy not mounted: cpu, pids',
+      ],
+    });
+  });
 
-    const hybrid = detectCgroupLayout(
+  test('rootless on v2: the delegated user@UID.service when the own cgroup is not writable, else a refusal', () => {
+    const fake = new FakeCgroupV2(fakeRoot());
+    const session = join(fake.root, 'user.slice', 'user-1000.slice', 'session-1.scope');
+    const delegated = join(fake.root, 'user.slice', 'user-1000.slice', 'user@1000.service');
+    for (const dir of [join(fake.root, 'user.slice'), join(fake.root, 'user.slice', 'user-1000.slice'), session]) {
+      fake.write(join(dirname(dir), 'cgroup.subtree_control'), '+cpuset +cpu +io +memory +pids');
+      fake.mkdir(dir);
+    }
+    fake.deny(session);
+    const layout = { unified: { mount: fake.root, path: '/user.slice/user-1000.slice/session-1.scope' }, v1: {} };
+    const refused = resolveCgroupOptions(layout, ['pids'], undefined, fake, 1000);
+    assert.ok('refused' in refused);
+    assert.deepEqual(refused.refused.slice(0, 2), [
+      `cgroup v2, the caller's own cgroup: ${session} is not writable by this user (no cgroup delegated to it)`,
+      `cgroup v2, the delegated cgroup of uid 1000: ${delegated} does not exist`,
+    ]);
+    assert.throws(
+      () =>
+        hostCgroupPlan([{ path: '/app/', alias: 'app', admin: false, cgroups: { pids: { max: '5' } } }], {
+          layout,
+          fs: fake,
+          uid: 1000,
+        }),
+      (error: unknown) =>
+        error instanceof RedpakError &&
+        error.code === 'launch' &&
+        error.message.startsWith('cgroups cannot be applied on this host (node app: cgroups.pids.max): cgroup v2, ') &&
+        error.message.includes('is not writable by this user') &&
+        /systemd-run --user/.test(error.hint ?? ''),
+    );
+    fake.mkdir(delegated);
+    assert.deepEqual(resolveCgroupOptions(layout, ['pids'], undefined, fake, 1000), {
+      options: { version: 'v2', root: delegated },
+    });
+    assert.deepEqual(
+      resolveCgroupOptions(layout, ['pids'], undefined, fake, 0),
+      {
+        refused: [
+          `cgroup v2, the caller's own cgroup: ${session} is not writable by this user (no cgroup delegated to it)`,
+          'cgroup v1: hierarchy not mounted: pids',
+        ],
+      },
+      'root never looks for a delegated cgroup',
+    );
+  });
+});
+
+describe('cgrouproot on each hierarchy (v1 hierarchies as plain directories here)', () => {
+  /** A hybrid host's mounts, each v1 hierarchy a directory under `top`; the caller in /session/x of memory. */
+  function hybrid(top: string) {
+    for (const name of ['cpu,cpuacct', 'pids', 'memory/session/x']) mkdirSync(join(top, name), { recursive: true });
+    for (const name of ['cpu,cpuacct', 'pids', 'memory', 'memory/session/x'])
+      writeFileSync(join(top, name, 'cgroup.procs'), '');
+    return detectCgroupLayout(
       [
-        'cgroup /sys/fs/cgroup/cpu,cpuacct cgroup rw,cpu,cpuacct 0 0',
-        'cgroup /sys/fs/cgroup/pids cgroup rw,pids 0 0',
-        'cgroup /sys/fs/cgroup/memory cgroup rw,memory 0 0',
-        'cgroup2 /sys/fs/cgroup/unified cgroup2 rw 0 0',
+        `cgroup ${top}/cpu,cpuacct cgroup rw,cpu,cpuacct 0 0`,
+        `cgroup ${top}/pids cgroup rw,pids 0 0`,
+        `cgroup ${top}/memory cgroup rw,memory 0 0`,
+        `cgroup2 ${top}/unified cgroup2 rw 0 0`,
       ].join('\n'),
       ['4:memory:/session/x', '3:pids:/', '2:cpu,cpuacct:/', '0::/'].join('\n'),
     );
-    assert.deepEqual(resolveCgroupOptions(hybrid, ['cpu', 'mem', 'pids'], undefined, fake), {
-      version: 'v1',
-      roots: {
-        cpu: '/sys/fs/cgroup/cpu,cpuacct',
-        memory: '/sys/fs/cgroup/memory/session/x',
-        pids: '/sys/fs/cgroup/pids',
+  }
+  const dirFs = { ...realCgroupFs, writable: (path: string) => existsSync(path) };
+  const systemdRoot = '/sys/fs/cgroup/user.slice/user-0.slice/user@0.service';
+
+  test("v1 on a hybrid host: each hierarchy at the caller's place, cgrouproot inside each hierarchy", () => {
+    const top = fakeRoot();
+    const layout = hybrid(top);
+    assert.deepEqual(resolveCgroupOptions(layout, ['cpu', 'mem', 'pids'], undefined, dirFs, 0), {
+      options: {
+        version: 'v1',
+        roots: { cpu: `${top}/cpu,cpuacct`, memory: `${top}/memory/session/x`, pids: `${top}/pids` },
       },
     });
+    for (const name of ['pids', 'memory']) {
+      const dir = join(top, name, 'user.slice/user-0.slice/user@0.service');
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'cgroup.procs'), '');
+    }
     assert.deepEqual(
-      resolveCgroupOptions(hybrid, ['pids'], '/redpak/', fake),
-      { version: 'v1', roots: { pids: '/sys/fs/cgroup/pids/redpak' } },
+      resolveCgroupOptions(layout, ['mem', 'pids'], systemdRoot, dirFs, 0),
+      {
+        options: {
+          version: 'v1',
+          roots: {
+            memory: `${top}/memory/user.slice/user-0.slice/user@0.service`,
+            pids: `${top}/pids/user.slice/user-0.slice/user@0.service`,
+          },
+        },
+      },
+      'the systemd path of the templates means the same place in every hierarchy, never /memory/sys/fs/cgroup/...',
+    );
+    assert.deepEqual(
+      resolveCgroupOptions(layout, ['pids'], '/redpak/', { ...dirFs, exists: () => true, writable: () => true }, 0),
+      { options: { version: 'v1', roots: { pids: `${top}/pids/redpak` } } },
       'cgrouproot relative to the mount',
     );
+  });
+
+  test('a cgrouproot missing in a hierarchy is refused before anything runs, naming node, key and directory', () => {
+    const top = fakeRoot();
+    const layout = hybrid(top);
+    const nodes: CgroupNode[] = [
+      { path: '/sys/', alias: 'system', admin: false },
+      { path: '/sys/app/', alias: 'app', admin: false, cgroups: { mem: { max: '64M' } } },
+    ];
+    assert.throws(
+      () => hostCgroupPlan(nodes, { cgrouproot: systemdRoot, layout, fs: dirFs, uid: 0 }),
+      (error: unknown) =>
+        error instanceof RedpakError &&
+        error.code === 'launch' &&
+        error.message ===
+          `cgroups cannot be applied on this host (node app: cgroups.mem.max): cgroup v2, cgrouproot ${systemdRoot}: ${top}/unified/user.slice/user-0.slice/user@0.service does not exist; cgroup v1, cgrouproot ${systemdRoot}: ${top}/memory/user.slice/user-0.slice/user@0.service does not exist` &&
+        /point cgrouproot at an existing cgroup/.test(error.hint ?? ''),
+    );
+    assert.deepEqual(readdirSync(join(top, 'memory')).sort(), ['cgroup.procs', 'session'], 'nothing created');
+  });
+});
+
+describe('check and explain list the keys redpak ignores', () => {
+  test('a cgroups/ignored finding per key at the node, and a note on the setting in explain', async (t) => {
+    const dir = tempDir(t, 'redpak-cgignored-');
+    const node = makeNode(
+      dir,
+      join(dir, 'app'),
+      'app',
+      'headers:\n  alias: app\nconfig:\n  cgroups:\n    cpu:\n      weight_nice: 5\n    pids:\n      max: 10\n',
+    );
+    const checked = await checkTree({ redroot: node, packages: false, files: false, unowned: false });
+    const ignored = checked.findings.filter((f) => f.rule === 'ignored');
+    assert.deepEqual(
+      ignored.map((f) => [f.class, f.node, f.message]),
+      [
+        [
+          'cgroups',
+          node,
+          'node app: cgroups.cpu.weight_nice is ignored: redpak parses cpu.weight_nice but never applies it',
+        ],
+      ],
+    );
+    const setting = explain({ redpath: node }).settings.find((s) => s.kind === 'cgroup' && s.key === 'cpu.weight_nice');
+    assert.match(setting?.note ?? '', /is ignored: redpak parses cpu\.weight_nice but never applies it/);
   });
 });

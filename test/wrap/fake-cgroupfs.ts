@@ -10,7 +10,8 @@
  *    controllers for its children (EBUSY), in either order;
  *  - writing a pid to cgroup.procs moves it out of its previous cgroup;
  *  - cpuset.cpus rejects CPUs the machine does not have, memory.max non-numbers (EINVAL);
- *  - rmdir fails with EBUSY while the cgroup holds processes or child cgroups.
+ *  - rmdir fails with EBUSY while the cgroup holds processes or child cgroups;
+ *  - a path given to `deny` is not writable (access(2) W_OK fails): a cgroup not delegated to the caller.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -45,6 +46,7 @@ function words(file: string): string[] {
 
 export class FakeCgroupV2 implements CgroupFs {
   private readonly cgroupOf = new Map<string, string>();
+  private readonly denied = new Set<string>();
 
   /** `root` becomes a delegated (non-root) cgroup offering `controllers` and holding `pids`. */
   constructor(
@@ -111,6 +113,15 @@ export class FakeCgroupV2 implements CgroupFs {
         break;
     }
     writeFileSync(file, value);
+  }
+
+  /** Makes `path` unwritable for the caller, as a cgroup another user owns. */
+  deny(path: string): void {
+    this.denied.add(path);
+  }
+
+  writable(path: string): boolean {
+    return existsSync(path) && !this.denied.has(path);
   }
 
   hasChildren(dir: string): boolean {
