@@ -306,7 +306,12 @@ describe('skip_if_unavailable, cost, excludepkgs and the command-line selection'
       assert.notEqual(unknown.status, 0);
       assert.match(unknown.stdout, /--enablerepo nope: no repository of node .* matches/);
       // A transaction command takes them too: only the disabled repository, enabled for this run.
-      const result = await dnf.install({ redpath: f.app, specs: ['redlegacy'], onlyRepos: ['extra-a'], assumeno: true });
+      const result = await dnf.install({
+        redpath: f.app,
+        specs: ['redlegacy'],
+        onlyRepos: ['extra-a'],
+        assumeno: true,
+      });
       assert.ok(result.packages.length > 0 && result.packages.every((p) => p.repo === 'extra-a'));
       assert.deepEqual(
         nodeRepos(openPackageFamily({ redpath: f.app }), { setopt: ['extra-b.cost=7'] }).map((r) => r.cost),

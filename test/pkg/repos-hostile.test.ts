@@ -314,7 +314,7 @@ describe('signature policy', () => {
           repos?: { gpgcheck: boolean }[];
           error?: { message: string };
         };
-      assert.equal((await shown([])).repos?.[0]!.gpgcheck, true);
+      assert.equal((await shown([])).repos?.[0]?.gpgcheck, true);
       assert.match((await shown(['--nogpgcheck'])).error?.message ?? '', /--nogpgcheck refused/);
     } finally {
       g.cleanup();
