@@ -5,7 +5,7 @@ import { repolist, type RepoStatus } from '../../src/pkg/manager.js';
 
 /**
  * `--json` result: `{repos: [{id, name, enabled, baseurl[], mirrorlist?, metalink?, gpgcheck, priority, cost,
- * skipIfUnavailable, metadataExpire, file, definedBy}]}`.
+ * excludepkgs[], includepkgs[], skipIfUnavailable, metadataExpire, file, definedBy}]}`.
  */
 export interface RepolistResult {
   repos: RepoStatus[];
@@ -23,6 +23,8 @@ function verboseText(r: RepoStatus): string {
     ['Repo-gpgcheck', r.gpgcheck ? 'yes' : 'no'],
     ['Repo-priority', String(r.priority)],
     ['Repo-cost', String(r.cost)],
+    ['Repo-exclude', r.excludepkgs.join(', ') || undefined],
+    ['Repo-include', r.includepkgs.join(', ') || undefined],
     ['Repo-skip-if-unavailable', r.skipIfUnavailable ? 'yes' : 'no'],
     ['Repo-expire', r.metadataExpire === null ? 'never' : `${r.metadataExpire} second(s)`],
     ['Repo-filename', r.file],

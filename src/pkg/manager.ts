@@ -88,7 +88,7 @@ export interface CommonOptions extends OpenFamilyOptions, RepoSelection {
   lockWait?: number;
   /** dnf --nogpgcheck: no signature check, refused where the family's config requires it. */
   nogpgcheck?: boolean;
-  /** Told, one line each, what the repositories' settings leave out or skip (not applied, unavailable, dropped mirrors). */
+  /** Told, one line each, the repositories skipped (skip_if_unavailable) and the mirrors dropped. */
   onWarning?: (message: string) => void;
 }
 
@@ -388,7 +388,7 @@ function reposOf(pf: PackageFamily, options: CommonOptions): NodeRepo[] {
  * The node's repositories (gpgcheck from their .repo file, else the merged node config's or
  * dnf.conf's) and the given ones (--repo-dir: a directory the caller names, trusted like a local
  * .rpm file); all without signature checks under --nogpgcheck, which the family's gpgcheck
- * refuses. What a repository sets but is not applied is told to `onWarning`.
+ * refuses.
  */
 function withGpgPolicy(pf: PackageFamily, options: CommonOptions): NodeRepo[] {
   if (options.nogpgcheck && familyGpgcheck(pf)) {
@@ -401,7 +401,6 @@ function withGpgPolicy(pf: PackageFamily, options: CommonOptions): NodeRepo[] {
     );
   }
   const repos = familyRepos(pf, options);
-  for (const w of repos.flatMap((r) => (r.enabled ? r.warnings : []))) options.onWarning?.(w);
   return options.nogpgcheck ? repos.map((r) => ({ ...r, gpgcheck: false })) : repos;
 }
 
@@ -807,8 +806,11 @@ export interface RepoStatus {
   metalink?: string;
   gpgcheck: boolean;
   priority: number;
-  /** Read, not applied (docs/compatibility.md). */
+  /** Among repositories of one priority, the cheaper is preferred. */
   cost: number;
+  /** Globs on package names the repository does not offer, and (when not empty) the only ones it offers. */
+  excludepkgs: string[];
+  includepkgs: string[];
   /** Left out with a warning when its metadata cannot be fetched. */
   skipIfUnavailable: boolean;
   /** Seconds, null for never. */
@@ -834,6 +836,8 @@ export function repolist(options: CommonOptions & { all?: boolean }): RepoStatus
       gpgcheck: r.gpgcheck,
       priority: r.priority,
       cost: r.cost,
+      excludepkgs: r.excludepkgs,
+      includepkgs: r.includepkgs,
       skipIfUnavailable: r.skipIfUnavailable,
       metadataExpire: r.metadataExpire,
       file: r.file,

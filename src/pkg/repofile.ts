@@ -24,11 +24,11 @@ export interface RepoDefinition {
   gpgkey: string[];
   /** dnf semantics: lower wins. Default 99. */
   priority: number;
-  /** dnf: among repositories of one priority, the cheaper one is preferred. Default 1000. Not applied (docs/compatibility.md). */
+  /** dnf: among repositories of one priority, the cheaper one is preferred. Default 1000. */
   cost: number;
   /** A repository whose metadata cannot be fetched is left out (with a warning) instead of failing. Default false, as dnf. */
   skipIfUnavailable: boolean;
-  /** Package name globs the repository must not offer, and the only ones it may offer. Not applied (docs/compatibility.md). */
+  /** Package name globs the repository does not offer, and (when given) the only ones it offers. */
   excludepkgs: string[];
   includepkgs: string[];
   /** Seconds; null for "never". Default 48 h, as dnf. */
@@ -41,8 +41,6 @@ export interface RepoDefinition {
   timeout: number;
   /** Keys we do not interpret, kept verbatim. */
   extra: Record<string, string>;
-  /** `file:line: …` for settings read but not applied. */
-  warnings: string[];
   /** Where the section header is. */
   file: string;
   line: number;
@@ -265,16 +263,8 @@ export function repoFromSection(section: IniSection, file: string, defaults: Rep
   const costEntry = get('cost');
   if (costEntry && !/^\d+$/.test(costEntry.value))
     fail(costEntry.file, costEntry.line, `cost must be a non-negative integer, got "${costEntry.value}"`);
-  const warnings: string[] = [];
-  const globs = (key: string, ...aliases: string[]) => {
-    const entry = [key, ...aliases].map(get).find((e) => e !== undefined);
-    const list = splitList(entry?.value ?? '');
-    if (entry && list.length)
-      warnings.push(
-        `${entry.file}:${entry.line}: ${key} of repository "${section.id}" is not applied: every package of the repository is offered (docs/compatibility.md)`,
-      );
-    return list;
-  };
+  const globs = (key: string, ...aliases: string[]) =>
+    splitList([key, ...aliases].map(get).find((e) => e !== undefined)?.value ?? '');
   const expireEntry = get('metadata_expire');
   const timeoutEntry = get('timeout');
   if (timeoutEntry && !/^\d+$/.test(timeoutEntry.value))
@@ -305,7 +295,6 @@ export function repoFromSection(section: IniSection, file: string, defaults: Rep
     sslverify: bool('sslverify', defaults.sslverify ?? true),
     timeout: timeoutEntry ? Number(timeoutEntry.value) : (defaults.timeout ?? DEFAULT_TIMEOUT),
     extra,
-    warnings,
     file,
     line: section.line,
   };

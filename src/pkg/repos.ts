@@ -196,7 +196,6 @@ export function localRepo(id: string, dir: string, extra: Partial<RepoDefinition
     sslverify: true,
     timeout: 30,
     extra: {},
-    warnings: [],
     file: '(given)',
     line: 0,
     definedBy: '(given)',
@@ -506,7 +505,14 @@ export async function syncRepo(repo: NodeRepo, cacheDir: string, options: SyncOp
   const metaFile = join(dir, CACHE_META_FILE);
   const now = options.now ?? Date.now();
   const meta = readCacheMeta(metaFile);
-  const solverRepo = { id: repo.id, dir, priority: repo.priority };
+  const solverRepo: SolverRepo = {
+    id: repo.id,
+    dir,
+    priority: repo.priority,
+    cost: repo.cost,
+    ...(repo.excludepkgs.length ? { excludepkgs: repo.excludepkgs } : {}),
+    ...(repo.includepkgs.length ? { includepkgs: repo.includepkgs } : {}),
+  };
   const listUrl = repo.baseurl.length === 0 ? (repo.metalink ?? repo.mirrorlist) : undefined;
   const usable =
     meta !== undefined &&

@@ -201,7 +201,7 @@ describe('variables of repository URLs', () => {
   });
 });
 
-describe('skip_if_unavailable, cost, excludepkgs and the command-line selection', () => {
+describe('skip_if_unavailable, excludepkgs, includepkgs, cost and the command-line selection', () => {
   let f: NodeFamily;
   before(async () => {
     f = await makeNodeFamily();
@@ -235,7 +235,41 @@ describe('skip_if_unavailable, cost, excludepkgs and the command-line selection'
     }
   });
 
-  it('excludepkgs/includepkgs are warned about as not applied; cost and skip_if_unavailable are shown by repolist --json and -v', async () => {
+  it('excludepkgs/includepkgs hide packages from the solver; cost picks among repositories of one priority', async () => {
+    const { repoDir } = await fixtureRepo();
+    const plannedFrom = async (spec: string, options: Partial<dnf.TransactionOptions> = {}) =>
+      (await dnf.install({ redpath: f.platform, specs: [spec], assumeno: true, ...options })).packages.find(
+        (p) => p.name === spec,
+      )?.repo;
+    const noMatch = (spec: string) => (e: unknown) =>
+      e instanceof RedpakError && e.code === 'solver' && e.message.includes(spec);
+    try {
+      assert.equal(await plannedFrom('rednew'), 'fixtures');
+      writeRepoFile(f.sys, 'fixtures', `file://${repoDir}`, { excludepkgs: 'rednew redl*' });
+      await assert.rejects(plannedFrom('rednew'), noMatch('rednew'));
+      await assert.rejects(plannedFrom('redlegacy'), noMatch('redlegacy'));
+      assert.equal(await plannedFrom('redcompat'), 'fixtures');
+      writeRepoFile(f.sys, 'fixtures', `file://${repoDir}`, { includepkgs: 'redlegacy' });
+      assert.equal(await plannedFrom('redlegacy'), 'fixtures');
+      await assert.rejects(plannedFrom('rednew'), noMatch('rednew'));
+      writeRepoFile(f.sys, 'fixtures', `file://${repoDir}`);
+      // The same packages in two repositories of one priority: the cheaper one is used, whatever the ids.
+      for (const [aaa, zzz, expected] of [
+        ['5000', '10', 'zzz'],
+        ['10', '5000', 'aaa'],
+      ] as const) {
+        writeRepoFile(f.sys, 'aaa', `file://${repoDir}`, { cost: aaa });
+        writeRepoFile(f.sys, 'zzz', `file://${repoDir}`, { cost: zzz });
+        assert.equal(await plannedFrom('rednew', { onlyRepos: ['aaa', 'zzz'] }), expected);
+      }
+    } finally {
+      writeRepoFile(f.sys, 'fixtures', `file://${repoDir}`);
+      rmSync(join(f.sys, 'etc/yum.repos.d/aaa.repo'), { force: true });
+      rmSync(join(f.sys, 'etc/yum.repos.d/zzz.repo'), { force: true });
+    }
+  });
+
+  it('repolist --json and -v show cost, skip_if_unavailable, excludepkgs and the mirrors', async () => {
     const { repoDir } = await fixtureRepo();
     writeRepoFile(f.sys, 'fixtures', `file://${repoDir}`, {
       cost: '250',
@@ -243,20 +277,18 @@ describe('skip_if_unavailable, cost, excludepkgs and the command-line selection'
       skip_if_unavailable: 'True',
     });
     try {
-      const warnings: string[] = [];
-      dnf.repolist({ redpath: f.app, onWarning: (w) => warnings.push(w) });
-      assert.deepEqual(warnings, [
-        `${join(f.sys, 'etc/yum.repos.d/fixtures.repo')}:6: excludepkgs of repository "fixtures" is not applied: every package of the repository is offered (docs/compatibility.md)`,
-      ]);
       const json = await runCommand('redwrap-dnf', ['--redpath', f.app, 'repolist', '--json']);
       const shown = (JSON.parse(json.stdout) as { repos: dnf.RepoStatus[] }).repos[0]!;
-      assert.deepEqual([shown.cost, shown.skipIfUnavailable, shown.gpgcheck], [250, true, false]);
+      assert.deepEqual(
+        [shown.cost, shown.skipIfUnavailable, shown.gpgcheck, shown.excludepkgs, shown.includepkgs],
+        [250, true, false, ['redhello'], []],
+      );
       const verbose = await runCommand('redwrap-dnf', ['--redpath', f.app, 'repolist', '-v']);
       assert.match(verbose.stdout, /^Repo-id +: fixtures$/m);
       assert.match(verbose.stdout, /^Repo-cost +: 250$/m);
       assert.match(verbose.stdout, /^Repo-skip-if-unavailable +: yes$/m);
+      assert.match(verbose.stdout, /^Repo-exclude +: redhello$/m);
       assert.match(verbose.stdout, new RegExp(`^Repo-baseurl +: file://${repoDir}$`, 'm'));
-      assert.match(verbose.stderr, /excludepkgs of repository "fixtures" is not applied/);
       writeRepoFile(f.sys, 'fixtures', '', { mirrorlist: 'https://mirrors.example/list?arch=$basearch' });
       const mirrored = await runCommand('redwrap-dnf', ['--redpath', f.app, 'repolist', '-v', '--json']);
       const listed = (JSON.parse(mirrored.stdout) as { repos: dnf.RepoStatus[] }).repos[0]!;

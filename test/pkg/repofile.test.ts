@@ -68,7 +68,6 @@ describe('parseRepoFile', () => {
         sslverify: false,
         timeout: 5,
         extra: {},
-        warnings: [],
         file: 'x.repo',
         line: 2,
       },
@@ -131,7 +130,7 @@ describe('mirrorlist, metalink and the settings dnf reads', () => {
     assert.deepEqual([byLink!.baseurl, byLink!.metalink], [[], 'https://m.example/metalink?repo=b']);
   });
 
-  it('cost, skip_if_unavailable; excludepkgs/exclude and includepkgs are read and warned about (not applied)', () => {
+  it('cost, skip_if_unavailable, excludepkgs (also spelt exclude) and includepkgs', () => {
     const [repo] = parseRepoFile(
       '[a]\nbaseurl=file:///r\ncost=500\nskip_if_unavailable=1\nexclude=kernel* foo\nincludepkgs=bar,baz\n',
       'x.repo',
@@ -140,10 +139,6 @@ describe('mirrorlist, metalink and the settings dnf reads', () => {
     assert.equal(repo!.skipIfUnavailable, true);
     assert.deepEqual(repo!.excludepkgs, ['kernel*', 'foo']);
     assert.deepEqual(repo!.includepkgs, ['bar', 'baz']);
-    assert.deepEqual(repo!.warnings, [
-      'x.repo:5: excludepkgs of repository "a" is not applied: every package of the repository is offered (docs/compatibility.md)',
-      'x.repo:6: includepkgs of repository "a" is not applied: every package of the repository is offered (docs/compatibility.md)',
-    ]);
   });
 
   it("[main] of dnf.conf gives the defaults of the settings a repository leaves out; the repository's own win", () => {
