@@ -23,12 +23,14 @@ import {
 import { appendHistory, readHistory, undoJobs, type HistoryEntry } from './history.js';
 import { acquireFamilyLock, type FamilyLock } from './lock.js';
 import {
+  addRepoFile,
   cleanCache,
   familyRepos,
   fetchPackage,
   solvCacheDir,
   syncRepos,
   verifySignatures,
+  type AddedRepoFile,
   type CleanKind,
   type CleanOutcome,
   type FetchedPackage,
@@ -843,6 +845,17 @@ export function repolist(options: CommonOptions & { all?: boolean }): RepoStatus
       file: r.file,
       definedBy: r.definedBy,
     }));
+}
+
+/**
+ * dnf config-manager --add-repo URL: a `.repo` file fetched from URL, or a repository with URL as
+ * its baseurl, added to the node's own etc/yum.repos.d (under the family lock).
+ */
+export async function addRepo(options: CommonOptions & { url: string; id?: string }): Promise<AddedRepoFile> {
+  const pf = openFamily(options);
+  return withLock(pf, options, `config-manager --add-repo ${options.url}`, () =>
+    addRepoFile(pf, options.url, options.id),
+  );
 }
 
 /** dnf makecache: fetch the metadata of every enabled repository into the node's cachedir. */

@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RedpakError } from '../errors.js';
 import { REPOS_DIR } from '../node/layout.js';
+import { writeFileAtomic } from '../system/atomic-write.js';
 import { download, DownloadError, type DownloadOptions } from './download.js';
 import type { PackageFamily } from './family-context.js';
 import { familyMain, repoVariables } from './dnf-conf.js';
@@ -20,6 +21,7 @@ import {
   controlCharacter,
   isRepoId,
   parseIni,
+  parseRepoFile,
   repoDefaultsOf,
   repoFromSection,
   substituteVariables,
@@ -126,6 +128,69 @@ export function nodeRepos(pf: Pick<PackageFamily, 'family'>, selection: RepoSele
     );
   }
   return [];
+}
+
+/** What `config-manager --add-repo` wrote. */
+export interface AddedRepoFile {
+  /** The .repo file written in the node's etc/yum.repos.d (host path). */
+  file: string;
+  /** The repositories it defines. */
+  repos: string[];
+  /** Repositories of an ancestor the node used until now: a node's own files replace them (rule 6). */
+  hidden: string[];
+}
+
+/** dnf's id for a repository added by URL: the URL without its scheme, other characters than `[A-Za-z0-9_.:-]` as `_`. */
+export function repoIdOfUrl(url: string): string {
+  return url
+    .replace(/^[a-z]+:\/\//i, '')
+    .replace(/[^A-Za-z0-9_.:-]/g, '_')
+    .replace(/^_+|_+$/g, '');
+}
+
+/**
+ * dnf config-manager --add-repo: a URL ending in `.repo` is fetched (file://, http(s)://) and
+ * written as it is once it parses; any other URL becomes a repository with that baseurl. Written
+ * atomically into the node's etc/yum.repos.d, never over an existing file or repository id.
+ */
+export async function addRepoFile(pf: PackageFamily, url: string, id?: string): Promise<AddedRepoFile> {
+  const bad = controlCharacter(url + (id ?? ''));
+  if (bad)
+    throw new RedpakError('usage', `config-manager --add-repo: the URL or id holds a control character (${bad})`);
+  const dir = join(pf.nodeRoot, REPOS_DIR);
+  const inherited = nodeRepos(pf);
+  const own = inherited.filter((r) => r.definedBy === pf.node.path);
+  let name: string;
+  let text: string;
+  if (/\.repo$/.test(url) && id === undefined) {
+    name = url.slice(url.lastIndexOf('/') + 1);
+    const bytes = await fetchBytes(url, 'repository file', transportOf({ sslverify: true, timeout: 30 }), {
+      maxBytes: 1024 * 1024,
+      deadlineSeconds: DOWNLOAD_LIMITS.smallFileSeconds(),
+    });
+    text = bytes.toString('utf8');
+  } else {
+    const repoId = id ?? repoIdOfUrl(url);
+    name = `${repoId}.repo`;
+    text = `[${repoId}]\nname=${repoId} (added from ${url})\nbaseurl=${url}\nenabled=1\n`;
+  }
+  if (!/^[A-Za-z0-9_.:-]+\.repo$/.test(name) || name.startsWith('.'))
+    throw new RedpakError('usage', `config-manager --add-repo: cannot name a repository file ${JSON.stringify(name)}`, {
+      hint: 'give --id ID',
+    });
+  const defined = parseRepoFile(text, url).map((r) => r.id);
+  if (defined.length === 0) throw new RedpakError('schema', `${url}: defines no repository`);
+  const file = join(dir, name);
+  const taken = defined.filter((d) => own.some((r) => r.id === d));
+  if (existsSync(file) || taken.length)
+    throw new RedpakError(
+      'usage',
+      `config-manager --add-repo: node ${pf.node.path} already has ${taken.length ? `repository ${taken.join(', ')}` : file}`,
+      { hint: `edit or remove ${existsSync(file) ? file : 'its .repo file'} instead; nothing was written` },
+    );
+  await mkdir(dir, { recursive: true });
+  writeFileAtomic(file, text, { mode: 0o644, exclusive: true });
+  return { file, repos: defined, hidden: own.length ? [] : inherited.map((r) => r.id) };
 }
 
 /** Where a command's repositories come from. */

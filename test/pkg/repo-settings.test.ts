@@ -5,7 +5,7 @@
  * machine's) and of the nodes' etc/dnf/dnf.conf (closest wins), the variables of the URLs
  * ($releasever and its sources in order, $basearch, $YUM0-9/$DNF0-9), skip_if_unavailable, the
  * family's gpgcheck as a floor, and the command-line options --releasever, --repo, --enablerepo,
- * --disablerepo, --setopt, --nogpgcheck.
+ * --disablerepo, --setopt, --nogpgcheck, and config-manager --add-repo.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { RedpakError } from '../../src/errors.js';
 import { openPackageFamily } from '../../src/pkg/family-context.js';
 import * as dnf from '../../src/pkg/manager.js';
-import { nodeRepos } from '../../src/pkg/repos.js';
+import { nodeRepos, repoIdOfUrl } from '../../src/pkg/repos.js';
 import { runCommand } from '../helpers/in-process.js';
 import { fixtureRepo } from './helpers/family.js';
 import { makeNodeFamily, serveDirectory, snapshotNode, writeRepoFile, type NodeFamily } from './helpers/nodes.js';
@@ -352,6 +352,79 @@ describe('skip_if_unavailable, excludepkgs, includepkgs, cost and the command-li
     } finally {
       rmSync(join(f.sys, 'etc/yum.repos.d/extra-a.repo'), { force: true });
       rmSync(join(f.sys, 'etc/yum.repos.d/extra-b.repo'), { force: true });
+    }
+  });
+});
+
+describe('config-manager --add-repo', () => {
+  let f: NodeFamily;
+  before(async () => {
+    f = await makeNodeFamily();
+  });
+  after(() => f.cleanup());
+
+  it('a baseurl becomes a repository of the node, its id from the URL or --id; the ancestor repositories it hides are named', async () => {
+    const { repoDir } = await fixtureRepo();
+    const added = await dnf.addRepo({ redpath: f.app, url: `file://${repoDir}` });
+    const id = repoIdOfUrl(`file://${repoDir}`);
+    assert.deepEqual(added, { file: join(f.app, `etc/yum.repos.d/${id}.repo`), repos: [id], hidden: ['fixtures'] });
+    assert.deepEqual(
+      repo(f.app).map((r) => [r.id, r.baseurl, r.definedBy]),
+      [[id, [`file://${repoDir}`], f.app]],
+    );
+    const cli = await runCommand('redwrap-dnf', [
+      '--redpath',
+      f.app,
+      'config-manager',
+      '--add-repo',
+      `file://${repoDir}/`,
+      '--id',
+      'second',
+      '--json',
+    ]);
+    assert.equal(cli.status, 0, cli.stdout + cli.stderr);
+    assert.deepEqual(JSON.parse(cli.stdout), {
+      file: join(f.app, 'etc/yum.repos.d/second.repo'),
+      repos: ['second'],
+      hidden: [],
+    });
+    // Written without gpgcheck=: the family's gpgcheck (the system template's true) holds for it.
+    await assert.rejects(
+      dnf.install({ redpath: f.app, specs: ['redhello'], onlyRepos: ['second'] }),
+      /repository second has gpgcheck=1 but no gpgkey/,
+    );
+  });
+
+  it('a .repo URL over http is fetched and written as it is; a bad one, a taken id or a control character changes nothing', async () => {
+    const { repoDir } = await fixtureRepo();
+    const web = mkdtempSync(join(tmpdir(), 'redpak-addrepo-'));
+    const server = await serveDirectory(web);
+    try {
+      const text = `[corp]\nname=Corp\nbaseurl=file://${repoDir}\ngpgcheck=0\n`;
+      writeFileSync(join(web, 'corp.repo'), text);
+      writeFileSync(join(web, 'bad.repo'), '[corp2]\nbaseurl=ftp://x\n');
+      const added = await dnf.addRepo({ redpath: f.platform, url: `${server.url}/corp.repo` });
+      assert.deepEqual(added.repos, ['corp']);
+      assert.equal(readFileSync(join(f.platform, 'etc/yum.repos.d/corp.repo'), 'utf8'), text);
+      const before = snapshotNode(f.platform);
+      await assert.rejects(
+        dnf.addRepo({ redpath: f.platform, url: `${server.url}/bad.repo` }),
+        (e: unknown) =>
+          e instanceof RedpakError &&
+          e.message.startsWith(`${server.url}/bad.repo:2: repository "corp2": unsupported baseurl`),
+      );
+      await assert.rejects(
+        dnf.addRepo({ redpath: f.platform, url: `file://${repoDir}`, id: 'corp' }),
+        /node .* already has repository corp/,
+      );
+      await assert.rejects(
+        dnf.addRepo({ redpath: f.platform, url: 'http://x/\ngpgcheck=0' }),
+        /control character \(\\x0a\)/,
+      );
+      assert.deepEqual(snapshotNode(f.platform), before);
+    } finally {
+      await server.close();
+      rmSync(web, { recursive: true, force: true });
     }
   });
 });
