@@ -24,7 +24,38 @@ export const commonFlags = {
   refresh: Flags.boolean({ description: 'refetch repository metadata even if the cached copy has not expired' }),
   cacheonly: Flags.boolean({ char: 'C', description: 'use the cached metadata only; never fetch' }),
   nogpgcheck: Flags.boolean({
-    description: 'do not check package signatures (overrides gpgcheck of the .repo files and of the node config)',
+    description:
+      "do not check package signatures (overrides gpgcheck of the .repo files; refused where the family's node config sets gpgcheck: true)",
+  }),
+  releasever: Flags.string({
+    description:
+      '$releasever of the repository URLs (default: dnf.conf, the vars files, the host os-release VERSION_ID)',
+    helpValue: 'VERSION',
+  }),
+  enablerepo: Flags.string({
+    description: 'enable these repositories (ids or globs, comma-separated; applied after --disablerepo)',
+    multiple: true,
+    multipleNonGreedy: true,
+    helpValue: 'REPO',
+  }),
+  disablerepo: Flags.string({
+    description: "disable these repositories (ids or globs, comma-separated; '*' for every one)",
+    multiple: true,
+    multipleNonGreedy: true,
+    helpValue: 'REPO',
+  }),
+  repo: Flags.string({
+    description: 'use only these repositories (ids or globs, comma-separated)',
+    aliases: ['repoid'],
+    multiple: true,
+    multipleNonGreedy: true,
+    helpValue: 'REPO',
+  }),
+  setopt: Flags.string({
+    description: 'set a dnf.conf [main] option (KEY=VALUE) or a repository option (REPO.KEY=VALUE, REPO a glob)',
+    multiple: true,
+    multipleNonGreedy: true,
+    helpValue: 'OPTION=VALUE',
   }),
   'lock-wait': Flags.integer({
     description: 'seconds to wait when another transaction holds the family lock (default: fail at once)',
@@ -64,11 +95,25 @@ export interface CommonFlagValues {
   refresh?: boolean;
   cacheonly?: boolean;
   nogpgcheck?: boolean;
+  releasever?: string;
+  enablerepo?: string[];
+  disablerepo?: string[];
+  repo?: string[];
+  setopt?: string[];
   'lock-wait'?: number;
 }
 
+/** dnf's repository lists: the option repeated, or comma-separated. */
+const repoList = (values?: string[]) => values?.flatMap((v) => v.split(',')).filter((v) => v !== '');
+
 export function commonOptions(flags: CommonFlagValues): CommonOptions {
   return {
+    releasever: flags.releasever,
+    enableRepos: repoList(flags.enablerepo),
+    disableRepos: repoList(flags.disablerepo),
+    onlyRepos: repoList(flags.repo),
+    setopt: flags.setopt,
+    onWarning: (message) => process.stderr.write(`warning: ${message}\n`),
     redpath: flags.redpath,
     sysroot: flags.root,
     repoDirs: flags['repo-dir'],

@@ -23,16 +23,20 @@ import {
 import { appendHistory, readHistory, undoJobs, type HistoryEntry } from './history.js';
 import { acquireFamilyLock, type FamilyLock } from './lock.js';
 import {
+  addRepoFile,
   cleanCache,
   familyRepos,
   fetchPackage,
   solvCacheDir,
   syncRepos,
   verifySignatures,
+  type AddedRepoFile,
   type CleanKind,
   type CleanOutcome,
   type FetchedPackage,
+  familyGpgcheck,
   type NodeRepo,
+  type RepoSelection,
   type SyncedRepo,
 } from './repos.js';
 import {
@@ -73,7 +77,7 @@ import {
 // ---------------------------------------------------------------------------------------------
 // Options and results
 
-export interface CommonOptions extends OpenFamilyOptions {
+export interface CommonOptions extends OpenFamilyOptions, RepoSelection {
   /** Local repository directories (holding repodata/) used in addition to the node's .repo files. */
   repoDirs?: string[];
   /** Ignore the .repo files of the family: only `repoDirs`. */
@@ -84,8 +88,10 @@ export interface CommonOptions extends OpenFamilyOptions {
   cacheOnly?: boolean;
   /** Seconds to wait for the family lock (default 0: fail at once). */
   lockWait?: number;
-  /** dnf --nogpgcheck: no signature check, whatever the repositories and the node config say. */
+  /** dnf --nogpgcheck: no signature check, refused where the family's config requires it. */
   nogpgcheck?: boolean;
+  /** Told, one line each, the repositories skipped (skip_if_unavailable) and the mirrors dropped. */
+  onWarning?: (message: string) => void;
 }
 
 /** Progress of a transaction, for a UI. */
@@ -381,11 +387,21 @@ function reposOf(pf: PackageFamily, options: CommonOptions): NodeRepo[] {
 }
 
 /**
- * The node's repositories (gpgcheck from their .repo file, else the merged node config's) and
- * the given ones (--repo-dir: a directory the caller names, trusted like a local .rpm file);
- * all without signature checks under --nogpgcheck.
+ * The node's repositories (gpgcheck from their .repo file, else the merged node config's or
+ * dnf.conf's) and the given ones (--repo-dir: a directory the caller names, trusted like a local
+ * .rpm file); all without signature checks under --nogpgcheck, which the family's gpgcheck
+ * refuses.
  */
 function withGpgPolicy(pf: PackageFamily, options: CommonOptions): NodeRepo[] {
+  if (options.nogpgcheck && familyGpgcheck(pf)) {
+    throw new RedpakError(
+      'usage',
+      `--nogpgcheck refused: the family of node ${pf.node.path} requires signature checks (gpgcheck: true in its node config)`,
+      {
+        hint: 'sign the packages and name the key with gpgkey= in the .repo file, or have the administrator of the family set gpgcheck: false in the config of the node that sets it',
+      },
+    );
+  }
   const repos = familyRepos(pf, options);
   return options.nogpgcheck ? repos.map((r) => ({ ...r, gpgcheck: false })) : repos;
 }
@@ -787,8 +803,18 @@ export interface RepoStatus {
   name: string;
   enabled: boolean;
   baseurl: string[];
+  /** Where the mirrors come from when baseurl is empty. */
+  mirrorlist?: string;
+  metalink?: string;
   gpgcheck: boolean;
   priority: number;
+  /** Among repositories of one priority, the cheaper is preferred. */
+  cost: number;
+  /** Globs on package names the repository does not offer, and (when not empty) the only ones it offers. */
+  excludepkgs: string[];
+  includepkgs: string[];
+  /** Left out with a warning when its metadata cannot be fetched. */
+  skipIfUnavailable: boolean;
   /** Seconds, null for never. */
   metadataExpire: number | null;
   /** The .repo file, and the node whose etc/yum.repos.d holds it. */
@@ -807,12 +833,29 @@ export function repolist(options: CommonOptions & { all?: boolean }): RepoStatus
       name: r.name,
       enabled: r.enabled,
       baseurl: r.baseurl,
+      ...(r.mirrorlist ? { mirrorlist: r.mirrorlist } : {}),
+      ...(r.metalink ? { metalink: r.metalink } : {}),
       gpgcheck: r.gpgcheck,
       priority: r.priority,
+      cost: r.cost,
+      excludepkgs: r.excludepkgs,
+      includepkgs: r.includepkgs,
+      skipIfUnavailable: r.skipIfUnavailable,
       metadataExpire: r.metadataExpire,
       file: r.file,
       definedBy: r.definedBy,
     }));
+}
+
+/**
+ * dnf config-manager --add-repo URL: a `.repo` file fetched from URL, or a repository with URL as
+ * its baseurl, added to the node's own etc/yum.repos.d (under the family lock).
+ */
+export async function addRepo(options: CommonOptions & { url: string; id?: string }): Promise<AddedRepoFile> {
+  const pf = openFamily(options);
+  return withLock(pf, options, `config-manager --add-repo ${options.url}`, () =>
+    addRepoFile(pf, options.url, options.id),
+  );
 }
 
 /** dnf makecache: fetch the metadata of every enabled repository into the node's cachedir. */

@@ -12,13 +12,20 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RedpakError } from '../errors.js';
 import { REPOS_DIR } from '../node/layout.js';
+import { writeFileAtomic } from '../system/atomic-write.js';
 import { download, DownloadError, type DownloadOptions } from './download.js';
 import type { PackageFamily } from './family-context.js';
+import { familyMain, repoVariables } from './dnf-conf.js';
+import { parseMirrors, strongestHashes, type RepomdHash } from './mirrors.js';
 import {
   controlCharacter,
   isRepoId,
+  parseIni,
   parseRepoFile,
+  repoDefaultsOf,
+  repoFromSection,
   substituteVariables,
+  type IniSection,
   type RepoDefaults,
   type RepoDefinition,
 } from './repofile.js';
@@ -31,19 +38,14 @@ export interface NodeRepo extends RepoDefinition {
   definedBy: string;
 }
 
-const BASEARCH: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64', arm: 'armhfp', ia32: 'i386' };
-
-export function repoVariables(): Record<string, string> {
-  const arch = BASEARCH[process.arch] ?? process.arch;
-  return { basearch: arch, arch };
-}
-
-function readRepoDir(dir: string, defaults: RepoDefaults): RepoDefinition[] {
+function readRepoDir(dir: string): { file: string; sections: IniSection[] }[] {
   if (!existsSync(dir)) return [];
-  const files = readdirSync(dir)
+  return readdirSync(dir)
     .filter((f) => f.endsWith('.repo'))
-    .sort();
-  return files.flatMap((f) => parseRepoFile(readFileSync(join(dir, f), 'utf8'), join(dir, f), defaults));
+    .sort()
+    .map((f) => ({ file: join(dir, f), sections: parseIni(readFileSync(join(dir, f), 'utf8'), join(dir, f)) }))
+    .map(({ file, sections }) => ({ file, sections: sections.filter((s) => s.id !== 'main') }))
+    .filter(({ sections }) => sections.length > 0);
 }
 
 /**
@@ -55,26 +57,144 @@ export function familyGpgcheck(pf: Pick<PackageFamily, 'family'>): boolean {
   return pf.family.nodes.some((n) => Boolean(n.admin?.config.gpgcheck || n.normal.config.gpgcheck));
 }
 
-/** The repositories the node uses: its own `.repo` files, else those of the closest ancestor that has some. */
-export function nodeRepos(pf: PackageFamily): NodeRepo[] {
-  const vars = repoVariables();
-  // A repository without its own gpgcheck= takes the merged node config's.
-  const defaults = { gpgcheck: familyGpgcheck(pf) };
+/** How the command line changes the repositories (dnf's options of the same names). */
+export interface RepoSelection {
+  /** --releasever: $releasever of the repository URLs. */
+  releasever?: string;
+  /** --repo: only these repositories (globs), as if every other one were disabled. */
+  onlyRepos?: string[];
+  /** --disablerepo, then --enablerepo (globs on the id). */
+  disableRepos?: string[];
+  enableRepos?: string[];
+  /** --setopt: `KEY=VALUE` ([main]) or `REPO.KEY=VALUE` (REPO a glob on the id). */
+  setopt?: string[];
+}
+
+/** Keys whose values are substituted with the variables ($releasever…). */
+const SUBSTITUTED = ['name', 'baseurl', 'mirrorlist', 'metalink', 'gpgkey'];
+
+/** A --setopt as a key, value and the repositories it applies to (undefined: [main]). */
+function parseSetopt(text: string): { repo?: string; key: string; value: string } {
+  const match = /^([^=]+?)\s*=\s*(.*)$/.exec(text);
+  if (!match) throw new RedpakError('usage', `--setopt ${JSON.stringify(text)}: expected KEY=VALUE or REPO.KEY=VALUE`);
+  const dot = match[1].lastIndexOf('.');
+  const key = match[1].slice(dot + 1).toLowerCase();
+  return dot < 0 ? { key, value: match[2] } : { repo: match[1].slice(0, dot), key, value: match[2] };
+}
+
+/** dnf's globs on repository ids: `*`, `?`, `[…]`. */
+export function matchesRepoGlob(id: string, glob: string): boolean {
+  const pattern = glob
+    .replace(/[.+^${}()|\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
+  return new RegExp(`^${pattern}$`).test(id);
+}
+
+/**
+ * The repositories the node uses: its own `.repo` files, else those of the closest ancestor that
+ * has some; each setting a repository leaves out comes from [main] of dnf.conf (dnf-conf.ts). The
+ * family's gpgcheck is a floor for the [main] default: no dnf.conf turns it off.
+ */
+export function nodeRepos(pf: Pick<PackageFamily, 'family'>, selection: RepoSelection = {}): NodeRepo[] {
+  const setopts = (selection.setopt ?? []).map(parseSetopt);
+  const main = familyMain(pf);
+  for (const o of setopts.filter((o) => o.repo === undefined))
+    main.set(o.key, { value: o.value, file: '--setopt', line: 0 });
+  const vars = repoVariables(pf, main, { releasever: selection.releasever });
+  const fromMain = repoDefaultsOf(main);
+  const defaults: RepoDefaults = { ...fromMain, gpgcheck: familyGpgcheck(pf) || (fromMain.gpgcheck ?? false) };
   for (const n of pf.family.nodes) {
-    const defs = readRepoDir(join(n.hostPath, REPOS_DIR), defaults);
-    if (defs.length === 0) continue;
-    return defs.map((d) => ({
-      ...d,
-      baseurl: d.baseurl.map((u) => substituteVariables(u, vars)),
-      gpgkey: d.gpgkey.map((u) => substituteVariables(u, vars)),
-      definedBy: n.path,
-    }));
+    const files = readRepoDir(join(n.hostPath, REPOS_DIR));
+    if (files.length === 0) continue;
+    return files.flatMap(({ file, sections }) =>
+      sections.map((section) => {
+        for (const o of setopts)
+          if (o.repo !== undefined && matchesRepoGlob(section.id, o.repo))
+            section.values.set(o.key, { value: o.value, file: '--setopt', line: 0 });
+        for (const key of SUBSTITUTED) {
+          const entry = section.values.get(key);
+          if (!entry) continue;
+          entry.value = substituteVariables(entry.value, vars);
+          const bad = controlCharacter(entry.value.replace(/\n/g, ' '));
+          if (bad)
+            throw new RedpakError(
+              'schema',
+              `${entry.file}:${entry.line}: ${key} of repository "${section.id}" holds a control character (${bad}) once its variables are substituted`,
+            );
+        }
+        return { ...repoFromSection(section, file, defaults), definedBy: n.path };
+      }),
+    );
   }
   return [];
 }
 
+/** What `config-manager --add-repo` wrote. */
+export interface AddedRepoFile {
+  /** The .repo file written in the node's etc/yum.repos.d (host path). */
+  file: string;
+  /** The repositories it defines. */
+  repos: string[];
+  /** Repositories of an ancestor the node used until now: a node's own files replace them (rule 6). */
+  hidden: string[];
+}
+
+/** dnf's id for a repository added by URL: the URL without its scheme, other characters than `[A-Za-z0-9_.:-]` as `_`. */
+export function repoIdOfUrl(url: string): string {
+  return url
+    .replace(/^[a-z]+:\/\//i, '')
+    .replace(/[^A-Za-z0-9_.:-]/g, '_')
+    .replace(/^_+|_+$/g, '');
+}
+
+/**
+ * dnf config-manager --add-repo: a URL ending in `.repo` is fetched (file://, http(s)://) and
+ * written as it is once it parses; any other URL becomes a repository with that baseurl. Written
+ * atomically into the node's etc/yum.repos.d, never over an existing file or repository id.
+ */
+export async function addRepoFile(pf: PackageFamily, url: string, id?: string): Promise<AddedRepoFile> {
+  const bad = controlCharacter(url + (id ?? ''));
+  if (bad)
+    throw new RedpakError('usage', `config-manager --add-repo: the URL or id holds a control character (${bad})`);
+  const dir = join(pf.nodeRoot, REPOS_DIR);
+  const inherited = nodeRepos(pf);
+  const own = inherited.filter((r) => r.definedBy === pf.node.path);
+  let name: string;
+  let text: string;
+  if (/\.repo$/.test(url) && id === undefined) {
+    name = url.slice(url.lastIndexOf('/') + 1);
+    const bytes = await fetchBytes(url, 'repository file', transportOf({ sslverify: true, timeout: 30 }), {
+      maxBytes: 1024 * 1024,
+      deadlineSeconds: DOWNLOAD_LIMITS.smallFileSeconds(),
+    });
+    text = bytes.toString('utf8');
+  } else {
+    const repoId = id ?? repoIdOfUrl(url);
+    name = `${repoId}.repo`;
+    text = `[${repoId}]\nname=${repoId} (added from ${url})\nbaseurl=${url}\nenabled=1\n`;
+  }
+  if (!/^[A-Za-z0-9_.:-]+\.repo$/.test(name) || name.startsWith('.'))
+    throw new RedpakError('usage', `config-manager --add-repo: cannot name a repository file ${JSON.stringify(name)}`, {
+      hint: 'give --id ID',
+    });
+  const defined = parseRepoFile(text, url).map((r) => r.id);
+  if (defined.length === 0) throw new RedpakError('schema', `${url}: defines no repository`);
+  const file = join(dir, name);
+  const taken = defined.filter((d) => own.some((r) => r.id === d));
+  if (existsSync(file) || taken.length)
+    throw new RedpakError(
+      'usage',
+      `config-manager --add-repo: node ${pf.node.path} already has ${taken.length ? `repository ${taken.join(', ')}` : file}`,
+      { hint: `edit or remove ${existsSync(file) ? file : 'its .repo file'} instead; nothing was written` },
+    );
+  await mkdir(dir, { recursive: true });
+  writeFileAtomic(file, text, { mode: 0o644, exclusive: true });
+  return { file, repos: defined, hidden: own.length ? [] : inherited.map((r) => r.id) };
+}
+
 /** Where a command's repositories come from. */
-export interface RepoSources {
+export interface RepoSources extends RepoSelection {
   /** Local repository directories (--repo-dir), relative ones taken from `cwd`. */
   repoDirs?: string[];
   /** Ignore the family's .repo files: only `repoDirs`. */
@@ -85,14 +205,42 @@ export interface RepoSources {
 /**
  * Every repository a command on the node can use, enabled or not: the family's .repo files
  * (the node's, else the closest ancestor's), then the given directories, named repo-given,
- * repo1-given… in their order.
+ * repo1-given… in their order; --repo, --disablerepo and --enablerepo applied (a pattern that
+ * names no repository is an error, as dnf's).
  */
 export function familyRepos(pf: PackageFamily, sources: RepoSources): NodeRepo[] {
   const base = sources.cwd ?? process.cwd();
   const given = (sources.repoDirs ?? []).map((dir, i) =>
     localRepo(`repo${i === 0 ? '' : i}-given`, resolve(base, dir)),
   );
-  return [...(sources.noRepoFiles ? [] : nodeRepos(pf)), ...given];
+  const repos = [...(sources.noRepoFiles ? [] : nodeRepos(pf, sources)), ...given];
+  const pick = (flag: string, globs: readonly string[] | undefined, enabled: boolean) => {
+    for (const glob of globs ?? []) {
+      const hit = repos.filter((r) => matchesRepoGlob(r.id, glob));
+      if (hit.length === 0)
+        throw new RedpakError('usage', `${flag} ${glob}: no repository of node ${pf.node.path} matches`, {
+          hint: `\`redwrap-dnf --redpath ${pf.node.path} repolist --all\` lists them`,
+        });
+      for (const r of hit) r.enabled = enabled;
+    }
+  };
+  if (sources.onlyRepos?.length) {
+    for (const r of repos) r.enabled = false;
+    pick('--repo', sources.onlyRepos, true);
+  }
+  pick(
+    '--disablerepo',
+    sources.disableRepos?.filter((g) => !isWildcardAll(g)),
+    false,
+  );
+  if (sources.disableRepos?.some(isWildcardAll)) for (const r of repos) r.enabled = false;
+  pick('--enablerepo', sources.enableRepos, true);
+  return repos;
+}
+
+/** `--disablerepo='*'` is valid even when there is no repository. */
+function isWildcardAll(glob: string): boolean {
+  return glob === '*';
 }
 
 /** A repository given directly by its local directory (library callers, the demo). */
@@ -105,6 +253,10 @@ export function localRepo(id: string, dir: string, extra: Partial<RepoDefinition
     gpgcheck: false,
     gpgkey: [],
     priority: 99,
+    cost: 1000,
+    skipIfUnavailable: false,
+    excludepkgs: [],
+    includepkgs: [],
     metadataExpire: 0,
     sslverify: true,
     timeout: 30,
@@ -377,6 +529,8 @@ const CACHE_META_FILE = 'redpak-cache.json';
 
 interface CacheMeta {
   baseurl: string;
+  /** The mirrorlist or metalink that named `baseurl`, when it came from one. */
+  mirrors?: string;
   fetched: number;
   /** Set by `clean expire-cache`: stale whatever metadata_expire says. */
   expired?: boolean;
@@ -393,6 +547,8 @@ export interface SyncOptions {
   now?: number;
   /** Aborts every download at once (SIGINT/SIGTERM); the cache keeps its previous copy. */
   signal?: AbortSignal;
+  /** Told one line for each repository left out (skip_if_unavailable) and each mirror dropped. */
+  onWarning?: (message: string) => void;
 }
 
 export interface SyncedRepo {
@@ -414,9 +570,19 @@ export async function syncRepo(repo: NodeRepo, cacheDir: string, options: SyncOp
   const metaFile = join(dir, CACHE_META_FILE);
   const now = options.now ?? Date.now();
   const meta = readCacheMeta(metaFile);
-  const solverRepo = { id: repo.id, dir, priority: repo.priority };
+  const solverRepo: SolverRepo = {
+    id: repo.id,
+    dir,
+    priority: repo.priority,
+    cost: repo.cost,
+    ...(repo.excludepkgs.length ? { excludepkgs: repo.excludepkgs } : {}),
+    ...(repo.includepkgs.length ? { includepkgs: repo.includepkgs } : {}),
+  };
+  const listUrl = repo.baseurl.length === 0 ? (repo.metalink ?? repo.mirrorlist) : undefined;
   const usable =
-    meta !== undefined && repo.baseurl.includes(meta.baseurl) && existsSync(join(dir, 'repodata/repomd.xml'));
+    meta !== undefined &&
+    (listUrl === undefined ? repo.baseurl.includes(meta.baseurl) : meta.mirrors === listUrl) &&
+    existsSync(join(dir, 'repodata/repomd.xml'));
   const fresh =
     usable && !meta.expired && (repo.metadataExpire === null || now - meta.fetched < repo.metadataExpire * 1000);
   if (usable && (options.cacheOnly || (fresh && !options.refresh)))
@@ -426,9 +592,13 @@ export async function syncRepo(repo: NodeRepo, cacheDir: string, options: SyncOp
       hint: 'run `redwrap-dnf --redpath NODE makecache` first',
     });
   }
+  const { baseurls, repomdHashes } =
+    listUrl === undefined ? { baseurls: repo.baseurl, repomdHashes: [] } : await mirrorsOf(repo, listUrl, options);
+  const record = (baseurl: string) =>
+    JSON.stringify({ baseurl, ...(listUrl ? { mirrors: listUrl } : {}), fetched: now });
 
   let lastError: unknown;
-  for (const baseurl of repo.baseurl) {
+  for (const baseurl of baseurls) {
     try {
       const repomdUrl = join_url(baseurl, 'repodata/repomd.xml');
       const repomdBytes = await fetchBytes(repomdUrl, `metadata of repository ${repo.id}`, transportOf(repo), {
@@ -436,6 +606,7 @@ export async function syncRepo(repo: NodeRepo, cacheDir: string, options: SyncOp
         deadlineSeconds: DOWNLOAD_LIMITS.smallFileSeconds(),
         signal: options.signal,
       });
+      if (repomdHashes.length) verifyRepomdHash(repo, repomdBytes, repomdHashes, repomdUrl);
       const entries = assertPlainRepomd(repo, repomdBytes.toString('utf8'), repomdUrl);
       // Every href is checked before anything is fetched or written.
       for (const entry of entries.filter((e) => WANTED.includes(e.type))) assertHref(repo, entry.href, repomdUrl);
@@ -447,7 +618,7 @@ export async function syncRepo(repo: NodeRepo, cacheDir: string, options: SyncOp
       }
       // Unchanged repomd.xml: the cached files are still right, only the timestamp moves.
       if (usable && meta.baseurl === baseurl && readFileSync(join(dir, 'repodata/repomd.xml')).equals(repomdBytes)) {
-        await writeFile(metaFile, JSON.stringify({ baseurl, fetched: now }));
+        await writeFile(metaFile, record(baseurl));
         return { repo, solver: solverRepo, baseurl, fetched: true };
       }
       await mkdir(cacheDir, { recursive: true });
@@ -476,7 +647,7 @@ export async function syncRepo(repo: NodeRepo, cacheDir: string, options: SyncOp
           await writeFile(join(staging, entry.href), bytes);
         }
         await writeFile(join(staging, 'repodata/repomd.xml'), repomdBytes);
-        await writeFile(join(staging, CACHE_META_FILE), JSON.stringify({ baseurl, fetched: now }));
+        await writeFile(join(staging, CACHE_META_FILE), record(baseurl));
         // Keep already downloaded packages.
         if (existsSync(join(dir, 'packages'))) await rename(join(dir, 'packages'), join(staging, 'packages'));
         const old = `${dir}.old-${process.pid}`;
@@ -496,14 +667,65 @@ export async function syncRepo(repo: NodeRepo, cacheDir: string, options: SyncOp
   throw lastError;
 }
 
-/** Sync every enabled repository (the solver's input). */
+/**
+ * The baseurls a mirrorlist or metalink names (fetched each time the metadata is, as dnf does)
+ * and, from a metalink, the checksums repomd.xml must match.
+ */
+async function mirrorsOf(
+  repo: NodeRepo,
+  listUrl: string,
+  options: SyncOptions,
+): Promise<{ baseurls: string[]; repomdHashes: RepomdHash[] }> {
+  const kind = listUrl === repo.metalink ? 'metalink' : 'mirrorlist';
+  const bytes = await fetchBytes(listUrl, `${kind} of repository ${repo.id}`, transportOf(repo), {
+    maxBytes: DOWNLOAD_LIMITS.repomdBytes(),
+    deadlineSeconds: DOWNLOAD_LIMITS.smallFileSeconds(),
+    signal: options.signal,
+  });
+  const set = parseMirrors(
+    bytes.toString('utf8'),
+    `${listUrl} (${kind} of repository ${repo.id})`,
+    !listUrl.startsWith('file://'),
+  );
+  for (const d of set.dropped)
+    options.onWarning?.(`repository ${repo.id}: mirror ${d.url} of ${listUrl} dropped: ${d.why}`);
+  if (set.baseurls.length === 0)
+    throw new RedpakError('package', `repository ${repo.id}: ${kind} ${listUrl} names no usable mirror`, {
+      hint: `check ${kind}= in ${repo.file}`,
+    });
+  return { baseurls: set.baseurls, repomdHashes: strongestHashes(set.repomdHashes) };
+}
+
+/** repomd.xml must match one of the checksums the metalink gave (the metalink vouches for the mirror). */
+function verifyRepomdHash(repo: NodeRepo, bytes: Buffer, hashes: readonly RepomdHash[], url: string): void {
+  const type = present(hashes[0], 'a checksum').type;
+  const actual = createHash(type).update(bytes).digest('hex');
+  if (!hashes.some((h) => h.value === actual))
+    throw new RedpakError(
+      'package',
+      `repository ${repo.id}: ${url} does not match the metalink's ${type} checksum (got ${actual})`,
+      { hint: 'the mirror is out of date or hostile; another mirror of the metalink is tried, nothing was written' },
+    );
+}
+
+/**
+ * Sync every enabled repository (the solver's input). A repository with skip_if_unavailable
+ * whose metadata cannot be had is left out, and `onWarning` told why in one line.
+ */
 export async function syncRepos(
   repos: readonly NodeRepo[],
   cacheDir: string,
   options: SyncOptions = {},
 ): Promise<SyncedRepo[]> {
   const out: SyncedRepo[] = [];
-  for (const repo of repos.filter((r) => r.enabled)) out.push(await syncRepo(repo, cacheDir, options));
+  for (const repo of repos.filter((r) => r.enabled)) {
+    try {
+      out.push(await syncRepo(repo, cacheDir, options));
+    } catch (error) {
+      if (!repo.skipIfUnavailable || options.signal?.aborted || !(error instanceof RedpakError)) throw error;
+      options.onWarning?.(`repository ${repo.id} skipped (skip_if_unavailable): ${error.message}`);
+    }
+  }
   return out;
 }
 

@@ -27,6 +27,11 @@ export interface SolverRepo {
   dir: string;
   /** dnf semantics: lower wins; default 99. */
   priority?: number;
+  /** dnf semantics: among repositories of one priority, the cheaper is preferred; default 1000. */
+  cost?: number;
+  /** Globs on package names: what the repository does not offer; when given, the only ones it offers. */
+  excludepkgs?: string[];
+  includepkgs?: string[];
 }
 
 /** A descendant node and the descendant nodes between it and the solved node (closest to it first). */

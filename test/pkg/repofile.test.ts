@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { RedpakError } from '../../src/errors.js';
-import { isRepoId, localRepoDir, parseRepoFile, substituteVariables } from '../../src/pkg/repofile.js';
+import {
+  isRepoId,
+  localRepoDir,
+  parseIni,
+  parseRepoFile,
+  repoDefaultsOf,
+  substituteVariables,
+} from '../../src/pkg/repofile.js';
 
 const rejects = (text: string, pattern: RegExp, line: number) =>
   assert.throws(
@@ -52,11 +59,15 @@ describe('parseRepoFile', () => {
         gpgcheck: true,
         gpgkey: ['file:///etc/pki/key1', 'file:///etc/pki/key2'],
         priority: 10,
+        cost: 1000,
+        skipIfUnavailable: false,
+        excludepkgs: [],
+        includepkgs: [],
         metadataExpire: 6 * 3600,
         sslcacert: '/etc/pki/tls/certs/corp-ca.pem',
         sslverify: false,
         timeout: 5,
-        extra: { skip_if_unavailable: 'False' },
+        extra: {},
         file: 'x.repo',
         line: 2,
       },
@@ -89,8 +100,11 @@ describe('parseRepoFile', () => {
     rejects('baseurl=file:///r\n', /before any \[repository\] section/, 1);
     rejects('[r]\nbaseurl=file:///r\nenabled=maybe\n', /enabled must be a boolean/, 3);
     rejects('[r]\nbaseurl=ftp://host/r\n', /unsupported baseurl "ftp:\/\/host\/r"/, 2);
-    rejects('[r]\nname=no url\n', /repository "r" has no baseurl/, 1);
-    rejects('[r]\nmirrorlist=http://m\n', /mirrorlist\/metalink are not supported/, 2);
+    rejects('[r]\nname=no url\n', /repository "r" has no baseurl, mirrorlist or metalink/, 1);
+    rejects('[r]\nmirrorlist=ftp://m\n', /unsupported mirrorlist "ftp:\/\/m"/, 2);
+    rejects('[r]\nmetalink=rsync://m\n', /unsupported metalink "rsync:\/\/m"/, 2);
+    rejects('[r]\nbaseurl=file:///r\ncost=cheap\n', /cost must be a non-negative integer/, 3);
+    rejects('[r]\nbaseurl=file:///r\nskip_if_unavailable=perhaps\n', /skip_if_unavailable must be a boolean/, 3);
     rejects('[r]\nbaseurl=file:///r\npriority=high\n', /priority must be an integer/, 3);
     rejects('[r]\nbaseurl=file:///r\nmetadata_expire=soon\n', /metadata_expire must be/, 3);
     rejects('[r]\nbaseurl=file:///r\ntimeout=1m\n', /timeout must be a number of seconds/, 3);
@@ -100,6 +114,63 @@ describe('parseRepoFile', () => {
     rejects('[bad id]\n', /invalid repository id/, 1);
     rejects('[r]\nthis is not an option\n', /expected "\[id\]" or "key=value"/, 2);
     rejects('  file:///r\n', /continues no option/, 1);
+  });
+});
+
+describe('mirrorlist, metalink and the settings dnf reads', () => {
+  it('a repository may name its mirrors by mirrorlist or metalink instead of baseurl', () => {
+    const [byList, byLink] = parseRepoFile(
+      '[a]\nmirrorlist=https://m.example/list?repo=a\n[b]\nmetalink=https://m.example/metalink?repo=b\nbaseurl=\n',
+      'x.repo',
+    );
+    assert.deepEqual(
+      [byList!.baseurl, byList!.mirrorlist, byList!.metalink],
+      [[], 'https://m.example/list?repo=a', undefined],
+    );
+    assert.deepEqual([byLink!.baseurl, byLink!.metalink], [[], 'https://m.example/metalink?repo=b']);
+  });
+
+  it('cost, skip_if_unavailable, excludepkgs (also spelt exclude) and includepkgs', () => {
+    const [repo] = parseRepoFile(
+      '[a]\nbaseurl=file:///r\ncost=500\nskip_if_unavailable=1\nexclude=kernel* foo\nincludepkgs=bar,baz\n',
+      'x.repo',
+    );
+    assert.equal(repo!.cost, 500);
+    assert.equal(repo!.skipIfUnavailable, true);
+    assert.deepEqual(repo!.excludepkgs, ['kernel*', 'foo']);
+    assert.deepEqual(repo!.includepkgs, ['bar', 'baz']);
+  });
+
+  it("[main] of dnf.conf gives the defaults of the settings a repository leaves out; the repository's own win", () => {
+    const [main] = parseIni(
+      '[main]\ngpgcheck=True\nskip_if_unavailable=yes\nmetadata_expire=1h\ntimeout=7\nsslverify=0\nbest=False\n',
+      '/etc/dnf/dnf.conf',
+    );
+    const defaults = repoDefaultsOf(main!.values);
+    assert.deepEqual(defaults, {
+      gpgcheck: true,
+      skipIfUnavailable: true,
+      sslverify: false,
+      metadataExpire: 3600,
+      timeout: 7,
+    });
+    const [plain, own] = parseRepoFile(
+      '[plain]\nbaseurl=file:///r\n[own]\nbaseurl=file:///r\ngpgcheck=0\nskip_if_unavailable=0\nmetadata_expire=never\ntimeout=3\nsslverify=1\n',
+      'x.repo',
+      defaults,
+    );
+    assert.deepEqual(
+      [plain!.gpgcheck, plain!.skipIfUnavailable, plain!.metadataExpire, plain!.timeout, plain!.sslverify],
+      [true, true, 3600, 7, false],
+    );
+    assert.deepEqual(
+      [own!.gpgcheck, own!.skipIfUnavailable, own!.metadataExpire, own!.timeout, own!.sslverify],
+      [false, false, null, 3, true],
+    );
+    assert.throws(
+      () => repoDefaultsOf(parseIni('[main]\n\ngpgcheck=sometimes\n', '/etc/dnf/dnf.conf')[0]!.values),
+      /^RedpakError: \/etc\/dnf\/dnf\.conf:3: gpgcheck must be a boolean/,
+    );
   });
 });
 
@@ -114,6 +185,15 @@ describe('localRepoDir / substituteVariables', () => {
       // biome-ignore lint/suspicious/noTemplateCurlyInString: dnf's ${var} spelling is the input under test
       substituteVariables('https://h/$releasever/${basearch}/$unknown', { releasever: '12', basearch: 'x86_64' }),
       'https://h/12/x86_64/$unknown',
+    );
+    assert.equal(
+      substituteVariables('https://h/$releasever_major/$releasever/$YUM0', {
+        releasever: '9.4',
+        releasever_major: '9',
+        YUM0: 'extra',
+      }),
+      'https://h/9/9.4/extra',
+      'the longest name is taken: $releasever_major is not $releasever followed by _major',
     );
   });
 

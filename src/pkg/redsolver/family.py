@@ -5,7 +5,7 @@ from typing import Optional, Sequence, Union
 import solv
 
 from redsolver.deps import nevra, requirements
-from redsolver.pool import RepoData, load_rpmdb, load_rpmmd, new_pool
+from redsolver.pool import RepoData, filtered_out, load_rpmdb, load_rpmmd, new_pool
 from redsolver.protocol import DescendantSpec, RepoSpec, RequestError
 
 
@@ -34,6 +34,8 @@ class Family:
         self.system.internalize()
         pool.installed = self.system
         self.repos = [load_rpmmd(pool, spec) for spec in repos]
+        # excludepkgs/includepkgs: what a repository does not offer is never considered.
+        hidden = set(sid for repo, spec in zip(self.repos, repos) for sid in filtered_out(repo, spec))
         self.local: dict[str, solv.XSolvable] = {}  # path -> solvable, for .rpm files given on the command line
         if local_files:
             cmdline = pool.add_repo('@commandline')
@@ -44,6 +46,9 @@ class Family:
                     raise RequestError('cannot read package file %s: %s' % (path, pool.errstr))
                 self.local[path] = s
             cmdline.internalize()
+        if hidden:
+            # Ids 0 and 1 are libsolv's own (no solvable, the system).
+            pool.set_considered_list([sid for sid in range(2, len(pool.solvables)) if sid not in hidden])
         pool.addfileprovides()
         pool.createwhatprovides()
 

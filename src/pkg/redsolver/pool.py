@@ -1,5 +1,6 @@
 """Loading rpm databases and rpm-md repositories into libsolv pools, through a cache of .solv
 files (libsolv's own format, read in a millisecond where parsing takes tens)."""
+import fnmatch
 import hashlib
 import os
 import xml.etree.ElementTree as ET
@@ -146,8 +147,9 @@ def load_rpmdb(pool: solv.Pool, repo: solv.Repo, root: str) -> list[int]:
 
 def load_rpmmd(pool: solv.Pool, spec: RepoSpec) -> solv.Repo:
     repo = pool.add_repo(spec['id'])
-    # dnf: a lower priority number wins; libsolv: a higher priority wins.
+    # dnf: a lower priority number wins; libsolv: a higher priority wins. The same for cost.
     repo.priority = -int(spec.get('priority', 99))
+    repo.subpriority = -int(spec.get('cost', 1000))
     directory = spec['dir']
     repomd = os.path.join(directory, 'repodata', 'repomd.xml')
     try:
@@ -179,6 +181,21 @@ def load_rpmmd(pool: solv.Pool, spec: RepoSpec) -> solv.Repo:
     # repomd.xml names every metadata file by its checksum: its bytes are the repository's state.
     load_cached(pool, repo, 'repo', os.path.abspath(directory), hashlib.sha256(repomd_bytes).hexdigest(), fill)
     return repo
+
+
+def filtered_out(repo: solv.Repo, spec: RepoSpec) -> list[int]:
+    """The solvables of repo that its excludepkgs name, or that its includepkgs (when given) do
+    not: globs on the package name, as dnf matches them."""
+    excludes = spec.get('excludepkgs', [])
+    includes = spec.get('includepkgs', [])
+    if not excludes and not includes:
+        return []
+    out = []
+    for s in repo.solvables:
+        if any(fnmatch.fnmatchcase(s.name, g) for g in excludes) or (
+                includes and not any(fnmatch.fnmatchcase(s.name, g) for g in includes)):
+            out.append(s.id)
+    return out
 
 
 def repo_data(s: solv.XSolvable) -> RepoData:

@@ -31,6 +31,9 @@ class RepoSpec(TypedDict):
     id: str
     dir: str
     priority: NotRequired[int]
+    cost: NotRequired[int]
+    excludepkgs: NotRequired[list[str]]
+    includepkgs: NotRequired[list[str]]
 
 
 class DescendantSpec(TypedDict):
