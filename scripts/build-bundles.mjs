@@ -16,7 +16,8 @@ rmSync(outdir, { recursive: true, force: true });
 /** Command ids are file names; nested folders would be topics (none today). */
 function commandEntry(bin) {
   const dir = `./dist/commands/${bin}`;
-  const runner = `import { runExecutable } from './dist/src/cli/run.js';\nexport function main(argv) { return runExecutable('${bin}', argv${bin === 'redwrap' ? '' : ', COMMANDS'}); }\n`;
+  // spelledAs: the name it was started under (redconf, redmicrodnf: src/cli/redpak-spellings.ts).
+  const runner = `import { runExecutable } from './dist/src/cli/run.js';\nexport function main(argv, spelledAs) { return runExecutable('${bin}', argv, ${bin === 'redwrap' ? '{}' : 'COMMANDS'}, spelledAs); }\n`;
   if (bin === 'redwrap') return `export { default } from '${dir}/index.js';\n${runner}`;
   const files = readdirSync(join(root, dir))
     .filter((f) => f.endsWith('.js'))

@@ -11,6 +11,7 @@ import { PACKAGE_ROOT } from '../package-root.js';
 import { RedpakError } from '../errors.js';
 import { canonicalRedwrapArgv, parseRedwrapArgv } from './redwrap-argv.js';
 import { commandWords, orderArguments, type CommandShape } from './command-words.js';
+import { redconfArgv, redmicrodnfArgv } from './redpak-spellings.js';
 
 export type Executable = 'redmanager' | 'redwrap-dnf' | 'redwrap';
 
@@ -24,13 +25,13 @@ function packageJson(): Interfaces.PJSON {
  * and help of every command without evaluating them. The commands come from the executable's
  * bundle (its `COMMANDS` export), which is the module already running.
  */
-export function oclifOptions(bin: Executable): Interfaces.LoadOptions & { root: string } {
+export function oclifOptions(bin: Executable, name: string = bin): Interfaces.LoadOptions & { root: string } {
   const pjson = packageJson();
   const target = `../../cli/${bin}.cjs`;
   // redwrap is a single-command executable: its flags come first, then the program.
   const commands =
     bin === 'redwrap' ? { strategy: 'single', target } : { strategy: 'explicit', target, identifier: 'COMMANDS' };
-  pjson.oclif = { ...pjson.oclif, bin, commands } as Interfaces.PJSON['oclif'];
+  pjson.oclif = { ...pjson.oclif, bin: name, commands } as Interfaces.PJSON['oclif'];
   return { root: join(PACKAGE_ROOT, 'dist', 'oclif', bin), pjson, isRoot: true };
 }
 
@@ -42,7 +43,9 @@ export async function runExecutable(
   bin: Executable,
   argv: string[],
   commands: Readonly<Record<string, CommandShape>> = {},
+  spelledAs: string = bin,
 ): Promise<void> {
+  const name = spelledAs === 'redconf' || spelledAs === 'redmicrodnf' ? spelledAs : bin;
   // bin/ starts Node without NODE_EXTRA_CA_CERTS (see bin/redwrap-dnf); child processes get it back.
   if (process.env.REDPAK_EXTRA_CA_CERTS && !process.env.NODE_EXTRA_CA_CERTS)
     process.env.NODE_EXTRA_CA_CERTS = process.env.REDPAK_EXTRA_CA_CERTS;
@@ -58,19 +61,23 @@ export async function runExecutable(
         return;
       }
       argv = canonicalRedwrapArgv(parsed);
-    } else argv = orderArguments(bin, argv, commandWords(commands));
+    } else {
+      if (name === 'redconf') argv = redconfArgv(argv);
+      if (name === 'redmicrodnf') argv = redmicrodnfArgv(argv);
+      argv = orderArguments(name, argv, commandWords(commands));
+    }
   } catch (error) {
     if (!(error instanceof RedpakError)) throw error;
-    reportUsageError(bin, error, argv);
+    reportUsageError(name, error, argv);
     return;
   }
   // oclif reads process.argv itself to show help after a usage error: give it the same arguments.
   process.argv = [...process.argv.slice(0, 2), ...argv];
-  await execute({ args: argv, loadOptions: oclifOptions(bin) });
+  await execute({ args: argv, loadOptions: oclifOptions(bin, name) });
 }
 
 /** A usage error found before any command runs, as the commands report theirs (base-command.ts): exit 2, `--json` honoured. */
-function reportUsageError(bin: Executable, error: RedpakError, argv: readonly string[]): void {
+function reportUsageError(bin: string, error: RedpakError, argv: readonly string[]): void {
   const end = argv.indexOf('--');
   if ((end < 0 ? argv : argv.slice(0, end)).includes('--json'))
     process.stdout.write(`${JSON.stringify({ error: error.toJSON() }, null, 2)}\n`);

@@ -21,8 +21,11 @@ interface ModuleInternals {
 const internals = Module as unknown as ModuleInternals;
 
 const [bin, ...argv] = process.argv.slice(2);
+/** redpak's executables run another's bundle (cli/redpak-spellings.ts). */
+const SPELLED: Record<string, string> = { redconf: 'redmanager', redmicrodnf: 'redwrap-dnf' };
+const bundleName = SPELLED[bin] ?? bin;
 const bundleDir = join(__dirname, '../../cli');
-const file = join(bundleDir, `${bin}.cjs`);
+const file = join(bundleDir, `${bundleName}.cjs`);
 const cacheFile = `${file}.v8-cache`;
 /** The commands whose code the cache holds. */
 const cachedCommandsFile = `${cacheFile}.json`;
@@ -79,7 +82,9 @@ process.on('exit', () => {
   }
 });
 
-(bundle.exports as { main(argv: string[]): Promise<void> }).main(argv).catch((error: unknown) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+(bundle.exports as { main(argv: string[], spelledAs: string): Promise<void> })
+  .main(argv, bin)
+  .catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
