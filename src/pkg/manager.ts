@@ -316,7 +316,20 @@ function commandText(kind: string, jobs: readonly SolverJob[]): string {
 }
 
 /** Map host paths in messages to node paths (they differ under --root) and add what to do next. */
-function explainSolveFailure(pf: PackageFamily, result: SolveResult): void {
+/**
+ * A package that is not found may be newer than the cached metadata (kept for metadata_expire,
+ * 48 hours by default): say how old the oldest copy in use is, when it is older than an hour.
+ */
+function staleMetadataNote(synced: readonly SyncedRepo[], now = Date.now()): string {
+  const cached = synced.filter((s) => !s.fetched);
+  if (cached.length === 0) return '';
+  const oldest = cached.reduce((a, b) => (a.fetchedAt <= b.fetchedAt ? a : b));
+  const hours = Math.floor((now - oldest.fetchedAt) / 3_600_000);
+  if (hours < 1) return '';
+  return `; the metadata of repository ${oldest.repo.id} was fetched ${hours} h ago: --refresh fetches it again`;
+}
+
+function explainSolveFailure(pf: PackageFamily, result: SolveResult, synced: readonly SyncedRepo[] = []): void {
   try {
     assertSolved(result, describeRoot(pf, pf.nodeRoot));
   } catch (error) {
@@ -332,7 +345,7 @@ function explainSolveFailure(pf: PackageFamily, result: SolveResult): void {
         /nothing provides (\/bin\/sh|\/usr\/bin\/|lib[\w.+-]*\.so|rtld)/.test([p.message, ...p.rules].join('\n')),
       );
       hint = noMatch
-        ? `check the name; \`redwrap-dnf --redpath ${pf.node.path} list --available\` shows what the repositories offer`
+        ? `check the name; \`redwrap-dnf --redpath ${pf.node.path} list --available\` shows what the repositories offer${staleMetadataNote(synced)}`
         : hostCap
           ? `the family does not provide a host capability: register the host's with \`redwrap-dnf --redpath ${pf.top.path} host-provides\``
           : 'apply one of the possible solutions above (e.g. do not ask for that package), or install the missing provider in the right node first';
@@ -494,7 +507,7 @@ async function transact(
         signal,
         interrupted,
       );
-      explainSolveFailure(pf, result);
+      explainSolveFailure(pf, result, synced);
       const plan = planOf(pf, result.steps);
       const base = { ...plan, downloaded: 0, warnings: [] as string[] };
       // Asking to install what the node has as a dependency makes it asked for (dnf does the same):

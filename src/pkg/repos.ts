@@ -558,6 +558,8 @@ export interface SyncedRepo {
   baseurl: string;
   /** Whether this sync fetched anything. */
   fetched: boolean;
+  /** When the metadata in use was fetched (ms since the epoch). */
+  fetchedAt: number;
 }
 
 /**
@@ -586,7 +588,7 @@ export async function syncRepo(repo: NodeRepo, cacheDir: string, options: SyncOp
   const fresh =
     usable && !meta.expired && (repo.metadataExpire === null || now - meta.fetched < repo.metadataExpire * 1000);
   if (usable && (options.cacheOnly || (fresh && !options.refresh)))
-    return { repo, solver: solverRepo, baseurl: meta.baseurl, fetched: false };
+    return { repo, solver: solverRepo, baseurl: meta.baseurl, fetched: false, fetchedAt: meta.fetched };
   if (options.cacheOnly) {
     throw new RedpakError('package', `repository ${repo.id} has no cached metadata in ${dir}`, {
       hint: 'run `redwrap-dnf --redpath NODE makecache` first',
@@ -619,7 +621,7 @@ export async function syncRepo(repo: NodeRepo, cacheDir: string, options: SyncOp
       // Unchanged repomd.xml: the cached files are still right, only the timestamp moves.
       if (usable && meta.baseurl === baseurl && readFileSync(join(dir, 'repodata/repomd.xml')).equals(repomdBytes)) {
         await writeFile(metaFile, record(baseurl));
-        return { repo, solver: solverRepo, baseurl, fetched: true };
+        return { repo, solver: solverRepo, baseurl, fetched: true, fetchedAt: now };
       }
       await mkdir(cacheDir, { recursive: true });
       const staging = await mkdtemp(join(cacheDir, `.${repo.id}-`));
@@ -657,7 +659,7 @@ export async function syncRepo(repo: NodeRepo, cacheDir: string, options: SyncOp
       } finally {
         await rm(staging, { recursive: true, force: true });
       }
-      return { repo, solver: solverRepo, baseurl, fetched: true };
+      return { repo, solver: solverRepo, baseurl, fetched: true, fetchedAt: now };
     } catch (error) {
       // Interrupted: stop, do not try the next baseurl.
       if (options.signal?.aborted) throw error;

@@ -231,6 +231,7 @@ describe('hostile repositories', () => {
     solver: { id: repo.id, dir: '/unused', priority: 99 },
     baseurl: repo.baseurl[0]!,
     fetched: false,
+    fetchedAt: 0,
   });
   const step = (href: string, extra: Partial<TransactionStep> = {}): TransactionStep =>
     ({
