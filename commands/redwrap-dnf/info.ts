@@ -2,7 +2,7 @@ import { Args } from '@oclif/core';
 import { RedpakCommand } from '../../src/cli/base-command.js';
 import { commonFlags, commonOptions } from '../../src/cli/pkg-commands.js';
 import { info, type ListedPackage } from '../../src/pkg/manager.js';
-import { formatSize } from '../../src/cli/pkg-ui.js';
+import { infoLines } from '../../src/cli/pkg-ui.js';
 
 /** `--json` result: `{packages: [{nevra, name, evr, arch, repo, node?, summary, description, license, url, size?, installsize, requires, provides}]}`. */
 export interface InfoResult {
@@ -22,30 +22,8 @@ export default class Info extends RedpakCommand {
     const { argv, flags } = await this.parse(Info);
     const packages = await info({ ...commonOptions(flags), specs: argv as string[] });
     for (const p of packages) {
-      const [version, release] = [p.evr.replace(/-[^-]*$/, ''), p.evr.replace(/^.*-/, '')];
-      const rows: [string, string | undefined][] = [
-        ['Name', p.name],
-        ['Version', version],
-        ['Release', release],
-        ['Architecture', p.arch],
-        [
-          'Size',
-          p.size !== undefined
-            ? formatSize(p.size)
-            : p.installsize !== undefined
-              ? formatSize(p.installsize)
-              : undefined,
-        ],
-        ['Repository', p.repo],
-        ['Node', p.node],
-        ['Summary', p.summary],
-        ['URL', p.url || undefined],
-        ['License', p.license],
-        ['Description', p.description],
-      ];
       this.log(p.repo === '@System' ? 'Installed Packages' : 'Available Packages');
-      for (const [k, v] of rows) if (v !== undefined) this.log(`${k.padEnd(13)}: ${v}`);
-      this.log('');
+      this.log(`${infoLines(p).join('\n')}\n`);
     }
     return { packages };
   }

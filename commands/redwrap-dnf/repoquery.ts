@@ -2,10 +2,11 @@ import { Args, Flags } from '@oclif/core';
 import { RedpakCommand } from '../../src/cli/base-command.js';
 import { commonFlags, commonOptions } from '../../src/cli/pkg-commands.js';
 import { repoquery, type ListedPackage } from '../../src/pkg/manager.js';
+import { infoLines } from '../../src/cli/pkg-ui.js';
 
 /**
  * `--json` result: `{packages: [{nevra, name, evr, arch, repo, node?, summary, …}], requires?: string[]}`;
- * `requires` only with --requires.
+ * `requires` only with --requires; each package has `files` with --list, and info's fields with --info.
  */
 export interface RepoqueryResult {
   packages: ListedPackage[];
@@ -15,7 +16,7 @@ export interface RepoqueryResult {
 export default class Repoquery extends RedpakCommand {
   static override summary = 'Query packages of the family view and the repositories.';
   static override description = `Prints matching packages, one NEVRA a line.
---whatprovides CAP: packages providing a capability, soname or file. --whatrequires X: packages whose requirements X (a name or what it provides) satisfies. --requires PKG: the requirements of a package. --installed: only the family's installed packages.`;
+--whatprovides CAP: packages providing a capability, soname or file. --whatrequires X: packages whose requirements X (a name or what it provides) satisfies. --requires PKG: the requirements of a package. --installed: only the family's installed packages; --available: only the repositories'. -l/--list prints their files instead, -i/--info their details.`;
   static override examples = [
     '<%= config.bin %> --redpath /var/redpak/platform/app repoquery --whatprovides "libredfoo.so.1()(64bit)"',
     '<%= config.bin %> --redpath /var/redpak/platform/app repoquery --whatrequires libredfoo',
@@ -31,7 +32,15 @@ export default class Repoquery extends RedpakCommand {
       helpValue: 'CAP',
     }),
     requires: Flags.string({ description: 'print the requirements of this package', helpValue: 'PKG' }),
-    installed: Flags.boolean({ description: 'only installed packages (the family view)' }),
+    installed: Flags.boolean({ description: 'only installed packages (the family view)', exclusive: ['available'] }),
+    available: Flags.boolean({ description: 'only packages of the repositories', exclusive: ['installed'] }),
+    list: Flags.boolean({ char: 'l', description: "print each package's files", exclusive: ['info', 'requires'] }),
+    info: Flags.boolean({
+      char: 'i',
+      description: 'print the details of each package, as info does',
+      exclusive: ['list', 'requires'],
+    }),
+    nevra: Flags.boolean({ description: 'print name-[epoch:]version-release.arch (the default)' }),
   };
 
   async run(): Promise<RepoqueryResult> {
@@ -43,8 +52,13 @@ export default class Repoquery extends RedpakCommand {
       whatrequires: flags.whatrequires,
       requires: flags.requires,
       installed: flags.installed,
+      available: flags.available,
+      details: flags.info,
+      files: flags.list,
     });
     if (result.requires) for (const r of result.requires) this.log(r);
+    else if (flags.list) for (const p of result.packages) for (const file of p.files ?? []) this.log(file);
+    else if (flags.info) for (const p of result.packages) this.log(`${infoLines(p).join('\n')}\n`);
     else for (const p of result.packages) this.log(p.nevra);
     return result;
   }

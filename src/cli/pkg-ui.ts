@@ -4,7 +4,13 @@
  */
 import { createInterface } from 'node:readline';
 import { RedpakError } from '../errors.js';
-import type { PlannedPackage, ProgressEvent, TransactionPlan, TransactionResult } from '../pkg/manager.js';
+import type {
+  ListedPackage,
+  PlannedPackage,
+  ProgressEvent,
+  TransactionPlan,
+  TransactionResult,
+} from '../pkg/manager.js';
 import { present } from '../present.js';
 
 export function formatSize(bytes: number): string {
@@ -231,4 +237,24 @@ export function renderOutcome(result: TransactionResult): string {
   return [...result.warnings.map((w) => `warning: ${w}`), ...lines, `Complete! (history id ${result.historyId})`].join(
     '\n',
   );
+}
+
+/** A package's details, one `Key         : value` line each, as dnf info prints them. */
+export function infoLines(p: ListedPackage): string[] {
+  const [version, release] = [p.evr.replace(/-[^-]*$/, ''), p.evr.replace(/^.*-/, '')];
+  const size = p.size ?? p.installsize;
+  const rows: [string, string | undefined][] = [
+    ['Name', p.name],
+    ['Version', version],
+    ['Release', release],
+    ['Architecture', p.arch],
+    ['Size', size !== undefined ? formatSize(size) : undefined],
+    ['Repository', p.repo],
+    ['Node', p.node],
+    ['Summary', p.summary],
+    ['URL', p.url || undefined],
+    ['License', p.license],
+    ['Description', p.description],
+  ];
+  return rows.filter((row): row is [string, string] => row[1] !== undefined).map(([k, v]) => `${k.padEnd(13)}: ${v}`);
 }

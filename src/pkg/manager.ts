@@ -697,13 +697,18 @@ export interface RepoqueryOptions extends CommonOptions {
   requires?: string;
   /** Only installed packages (the family view). */
   installed?: boolean;
+  /** Only packages of the repositories. */
+  available?: boolean;
+  /** With each package's details (info), or its files (list). */
+  details?: boolean;
+  files?: boolean;
 }
 
 /** dnf repoquery: packages (nevras) matching, or with `requires`, a package's requirements. */
 export async function repoquery(
   options: RepoqueryOptions,
 ): Promise<{ packages: ListedPackage[]; requires?: string[] }> {
-  const scope = options.installed ? 'family' : 'all';
+  const scope = options.installed ? 'family' : options.available ? 'available' : 'all';
   if (options.requires) {
     const { pf, packages } = await runQuery(
       options,
@@ -716,7 +721,14 @@ export async function repoquery(
   }
   const { packages } = await runQuery(
     options,
-    { scope, names: options.specs, whatprovides: options.whatprovides, whatrequires: options.whatrequires },
+    {
+      scope,
+      names: options.specs,
+      whatprovides: options.whatprovides,
+      whatrequires: options.whatrequires,
+      details: options.details,
+      files: options.files,
+    },
     !options.installed,
   );
   return { packages };

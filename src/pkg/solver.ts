@@ -284,6 +284,8 @@ export interface PackageInfo {
   installsize?: number;
   requires?: string[];
   provides?: string[];
+  /** With `files`. */
+  files?: string[];
 }
 
 export type SearchField = 'name' | 'summary' | 'description' | 'url';
@@ -302,6 +304,8 @@ export interface QuerySpec {
   /** Keep only the newest version per name, arch and installed/available. */
   latest?: boolean;
   details?: boolean;
+  /** Give each package's file list. */
+  files?: boolean;
 }
 
 /** Read-only questions on the family view and repositories (list, info, repoquery). */

@@ -1,6 +1,6 @@
 /**
  * dnf's read-only verbs against a real family and the fixture repository (rpmbuild, createrepo_c):
- * search, provides/whatprovides, check-update (exit 100 when there are updates).
+ * search, provides/whatprovides, check-update (exit 100 when there are updates), repoquery options.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -61,6 +61,24 @@ describe('redwrap-dnf search, provides, check-update', () => {
     const none = await dnf(['--redpath', f.app, 'provides', '/usr/bin/none']);
     assert.equal(none.status, 7);
     assert.match(none.stderr, /no package provides \/usr\/bin\/none/);
+  });
+
+  it('repoquery: --list prints files, --info details, --available only the repositories, --nevra the default', async () => {
+    const files = await dnf(['--redpath', f.app, 'repoquery', '-l', 'redhello']);
+    assert.equal(files.status, 0, files.stderr);
+    assert.equal(files.stdout, '/usr/bin/redhello\n/usr/bin/redhello-wrapper\n');
+    const info = await dnf(['--redpath', f.app, 'repoquery', '--info', 'redhello']);
+    assert.match(info.stdout, /^Name {9}: redhello\nVersion {6}: 1\.0\n/);
+    const nevra = await dnf(['--redpath', f.app, 'repoquery', '--nevra', 'redhello']);
+    assert.equal(nevra.stdout, 'redhello-1.0-1.x86_64\n');
+    const json = await dnf(['--redpath', f.app, 'repoquery', '--available', '--list', 'libredfoo', '--json']);
+    assert.deepEqual(
+      json.json.packages.map((p: { nevra: string; files: string[] }) => [p.nevra, p.files]),
+      [
+        ['libredfoo-1.0-1.x86_64', ['/usr/lib/libredfoo.so.1']],
+        ['libredfoo-2.0-1.x86_64', ['/usr/lib/libredfoo.so.1']],
+      ],
+    );
   });
 
   it("check-update: the node's own packages with a newer version, exit 100; none, exit 0; an ancestor's are not the node's", async () => {

@@ -76,6 +76,7 @@ class QuerySpec(TypedDict):
     search: NotRequired[SearchSpec]
     latest: NotRequired[bool]
     details: NotRequired[bool]
+    files: NotRequired[bool]
 
 
 class QueryRequest(TypedDict):
@@ -192,6 +193,7 @@ class PackageRecord(TypedDict):
     installsize: NotRequired[int]
     requires: NotRequired[list[str]]
     provides: NotRequired[list[str]]
+    files: NotRequired[list[str]]
 
 
 class QueryAnswer(TypedDict):

@@ -3,11 +3,12 @@ import solv
 
 from redsolver.deps import CAPABILITY_SELECTION, nevra, requirements, select
 from redsolver.family import Family
+from redsolver.files import package_files
 from redsolver.pool import repo_data
 from redsolver.protocol import PROTOCOL_VERSION, PackageRecord, QueryAnswer, QueryRequest, SearchSpec
 
 
-def describe(fam: Family, s: solv.XSolvable, details: bool) -> PackageRecord:
+def describe(fam: Family, s: solv.XSolvable, details: bool, files: bool = False) -> PackageRecord:
     installed = s.repo == fam.system
     rec = PackageRecord(nevra=nevra(s), name=s.name, evr=s.evr, arch=s.arch,
                         repo='@System' if installed else repo_data(s).id,
@@ -23,6 +24,8 @@ def describe(fam: Family, s: solv.XSolvable, details: bool) -> PackageRecord:
         rec['installsize'] = s.lookup_num(solv.SOLVABLE_INSTALLSIZE)
         rec['requires'] = [d.str() for d in requirements(s)]
         rec['provides'] = [d.str() for d in s.lookup_deparray(solv.SOLVABLE_PROVIDES)]
+    if files:
+        rec['files'] = sorted(package_files(s))
     return rec
 
 
@@ -104,6 +107,6 @@ def query(req: QueryRequest) -> QueryAnswer:
             if key not in best or s.evrcmp(pool.solvables[best[key]]) > 0:
                 best[key] = sid
         ids = set(best.values())
-    out = [describe(fam, pool.solvables[sid], q.get('details', False)) for sid in ids]
+    out = [describe(fam, pool.solvables[sid], q.get('details', False), q.get('files', False)) for sid in ids]
     out.sort(key=lambda r: (r['name'], r['repo'] != '@System', r['nevra']))
     return QueryAnswer(protocol=PROTOCOL_VERSION, ok=True, packages=out)
