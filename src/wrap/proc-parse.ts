@@ -19,7 +19,10 @@ export function parseProcStat(text: string): ProcStat | undefined {
   const close = text.lastIndexOf(')');
   if (close < 0) return undefined;
   // After ") ": state(3) ppid(4) … starttime(22).
-  const fields = text.slice(close + 2).trim().split(/\s+/);
+  const fields = text
+    .slice(close + 2)
+    .trim()
+    .split(/\s+/);
   const ppid = Number(fields[1]);
   const startTicks = Number(fields[19]);
   if (!Number.isInteger(ppid) || !Number.isInteger(startTicks)) return undefined;

@@ -136,7 +136,11 @@ function sandboxCgroup(
       memoryV1 && layout.v1.memory && isNodeCgroup(memoryV1.path)
         ? number(`${layout.v1.memory.mount}${memoryV1.path}/memory.usage_in_bytes`)
         : null;
-    return { path: `${layout.v1.pids.mount}${pidsV1.path}`, memoryBytes: memory, pids: number(`${layout.v1.pids.mount}${pidsV1.path}/pids.current`) };
+    return {
+      path: `${layout.v1.pids.mount}${pidsV1.path}`,
+      memoryBytes: memory,
+      pids: number(`${layout.v1.pids.mount}${pidsV1.path}/pids.current`),
+    };
   }
   if (unified && isNodeCgroup(unified.path) && layout.unified) {
     const dir = `${layout.unified.mount}${unified.path}`;
@@ -172,7 +176,9 @@ function leftovers(
   for (const p of processes) {
     if (owner.has(p.pid)) continue;
     const memberships = parseProcCgroup(readText(`/proc/${p.pid}/cgroup`) ?? '');
-    const path = (memberships.find((m) => m.controllers.includes('pids')) ?? memberships.find((m) => !m.controllers.length))?.path;
+    const path = (
+      memberships.find((m) => m.controllers.includes('pids')) ?? memberships.find((m) => !m.controllers.length)
+    )?.path;
     if (!path) continue;
     const dir = basename(path) === PIDS_LEAF ? dirname(path) : path;
     if (!basename(dir).startsWith('-')) continue; // node cgroup names start with - (wrap/cgroups.ts)
@@ -263,26 +269,28 @@ export function runningSandboxes(options: { node?: string } = {}): RunningSandbo
   const bootTime = parseBootTime(readText('/proc/stat') ?? '') ?? 0;
   const layout = detectCgroupLayout();
   const entries = [...monitors.map((m) => ({ ...m, leftover: false })), ...leftovers(processes, owner, members)];
-  return entries.filter(({ mark }) => options.node === undefined || mark.node === options.node).map(({ entry, mark, leftover }) => {
-    const uid = parseStatusUid(readText(`/proc/${entry.pid}/status`) ?? '') ?? -1;
-    return {
-      node: mark.node,
-      alias: aliasOf(mark.node),
-      admin: mark.admin,
-      pid: entry.pid,
-      uid,
-      user: uid < 0 ? null : (userName(uid) ?? null),
-      command: mark.command,
-      leftover,
-      started: new Date((bootTime + entry.startTicks / CLOCK_TICKS) * 1000).toISOString(),
-      processes: members.get(entry.pid) ?? [entry.pid],
-      startTicks: (members.get(entry.pid) ?? [entry.pid]).map((pid) => startOf.get(pid) ?? -1),
-      cgroup: sandboxCgroup(
-        parseProcCgroup(readText(`/proc/${entry.pid}/cgroup`) ?? ''),
-        mark.node,
-        mark.admin,
-        layout,
-      ),
-    };
-  });
+  return entries
+    .filter(({ mark }) => options.node === undefined || mark.node === options.node)
+    .map(({ entry, mark, leftover }) => {
+      const uid = parseStatusUid(readText(`/proc/${entry.pid}/status`) ?? '') ?? -1;
+      return {
+        node: mark.node,
+        alias: aliasOf(mark.node),
+        admin: mark.admin,
+        pid: entry.pid,
+        uid,
+        user: uid < 0 ? null : (userName(uid) ?? null),
+        command: mark.command,
+        leftover,
+        started: new Date((bootTime + entry.startTicks / CLOCK_TICKS) * 1000).toISOString(),
+        processes: members.get(entry.pid) ?? [entry.pid],
+        startTicks: (members.get(entry.pid) ?? [entry.pid]).map((pid) => startOf.get(pid) ?? -1),
+        cgroup: sandboxCgroup(
+          parseProcCgroup(readText(`/proc/${entry.pid}/cgroup`) ?? ''),
+          mark.node,
+          mark.admin,
+          layout,
+        ),
+      };
+    });
 }

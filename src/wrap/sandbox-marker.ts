@@ -26,7 +26,18 @@ export interface SandboxMark {
 /** The arguments that mark a launch, to put right after the bwrap binary. */
 export function sandboxMarkerArgs(nodeRealPath: string, admin: boolean): string[] {
   return admin
-    ? ['--setenv', NODE_VARIABLE, nodeRealPath, '--setenv', ADMIN_VARIABLE, '1', '--unsetenv', NODE_VARIABLE, '--unsetenv', ADMIN_VARIABLE]
+    ? [
+        '--setenv',
+        NODE_VARIABLE,
+        nodeRealPath,
+        '--setenv',
+        ADMIN_VARIABLE,
+        '1',
+        '--unsetenv',
+        NODE_VARIABLE,
+        '--unsetenv',
+        ADMIN_VARIABLE,
+      ]
     : ['--setenv', NODE_VARIABLE, nodeRealPath, '--unsetenv', NODE_VARIABLE];
 }
 

@@ -92,7 +92,13 @@ async function removeLeftCgroups(sandboxes: RunningSandbox[], graceMs: number): 
  */
 export async function stopSandboxes(target: StopTarget, options: { timeoutMs: number }): Promise<StopResult> {
   const sandboxes = sandboxesOf(target);
-  const result: StopResult = { sandboxes, terminated: [], killed: [], remaining: [], cgroups: { removed: [], kept: [] } };
+  const result: StopResult = {
+    sandboxes,
+    terminated: [],
+    killed: [],
+    remaining: [],
+    cgroups: { removed: [], kept: [] },
+  };
   if (!sandboxes.length) return result;
   // The sandboxed processes first; bwrap (each list's first) ends by itself when they have, and
   // its launch then removes the cgroups. bwrap's own pid 1 ignores SIGTERM from outside, as a

@@ -108,7 +108,9 @@ function stopAfter(t: TestContext, ...nodes: string[]): void {
 }
 
 describe('redwrap ps / stop (live)', { skip: skipLive }, () => {
-  it('ps lists the sandboxes of both launch paths from the kernel, stop ends them and their cgroups', { skip: noPids || WITHOUT_FAST_LAUNCHER }, async (t) => {
+  it('ps lists the sandboxes of both launch paths from the kernel, stop ends them and their cgroups', {
+    skip: noPids || WITHOUT_FAST_LAUNCHER,
+  }, async (t) => {
     const dir = tempDir(t, 'redpak-operate-');
     const node = makeNode(
       dir,
@@ -123,7 +125,11 @@ describe('redwrap ps / stop (live)', { skip: skipLive }, () => {
     const full = launch(node, 'busybox sleep 60 & busybox sleep 61', { REDWRAP_NO_CACHE: '1' });
     await psUntil((s) => s.length === 1, '--redpath', node);
     const fast = launch(node, 'busybox sleep 62');
-    const sandboxes = await psUntil((s) => s.length === 2 && s.every((x) => x.processes.length >= 3), '--redpath', node);
+    const sandboxes = await psUntil(
+      (s) => s.length === 2 && s.every((x) => x.processes.length >= 3),
+      '--redpath',
+      node,
+    );
     assert.equal(sandboxes.length, 2, JSON.stringify(sandboxes));
     const launchers = sandboxes.map((s) => basename(readlinkSync(`/proc/${parentOf(s.pid)}/exe`))).sort();
     assert.deepEqual(launchers, ['node', 'redwrap-launch'], 'one sandbox per launch path');
@@ -162,7 +168,7 @@ describe('redwrap ps / stop (live)', { skip: skipLive }, () => {
     assert.match(again.stdout, /nothing running/);
   });
 
-  it('a sandboxed process posing as another node\'s sandbox is attributed to its own', async (t) => {
+  it("a sandboxed process posing as another node's sandbox is attributed to its own", async (t) => {
     const dir = tempDir(t, 'redpak-operate-');
     const forger = join(dir, 'forge.py');
     writeFileSync(forger, FORGER);
@@ -177,14 +183,20 @@ describe('redwrap ps / stop (live)', { skip: skipLive }, () => {
     const [sandbox] = await psUntil((s) => s.length === 1 && s[0].processes.length >= 6, '--redpath', a);
     assert.ok(sandbox, 'the sandbox of A is listed');
     const forged = sandbox.processes.filter((pid) => cmdline(pid).includes(b));
-    assert.equal(forged.length, 2, `both forgeries run, with B's mark: ${sandbox.processes.map((p) => cmdline(p).join(' '))}`);
+    assert.equal(
+      forged.length,
+      2,
+      `both forgeries run, with B's mark: ${sandbox.processes.map((p) => cmdline(p).join(' '))}`,
+    );
     assert.ok(
       forged.some((pid) => readlinkSync(`/proc/${pid}/exe`) === '/usr/bin/bwrap'),
       'one of them is the real bwrap',
     );
     assert.deepEqual(ps('--redpath', b), [], 'no sandbox is attributed to B');
     assert.deepEqual(
-      ps().filter((s) => s.node === a || s.node === b).map((s) => s.node),
+      ps()
+        .filter((s) => s.node === a || s.node === b)
+        .map((s) => s.node),
       [a],
     );
     const stopB = runBin('redwrap', ['stop', '--redpath', b]);
@@ -192,7 +204,11 @@ describe('redwrap ps / stop (live)', { skip: skipLive }, () => {
     assert.ok(forged.every(alive), "A's processes are untouched");
     const stopped = runBin('redwrap', ['stop', String(forged[0]), '--json']);
     assert.equal(stopped.status, 0, stopped.stdout);
-    assert.deepEqual(stopped.json.sandboxes.map((s: PsSandbox) => s.node), [a], 'a PID inside stops its sandbox: A');
+    assert.deepEqual(
+      stopped.json.sandboxes.map((s: PsSandbox) => s.node),
+      [a],
+      'a PID inside stops its sandbox: A',
+    );
     assert.equal((await running).status, 143);
   });
 
@@ -200,7 +216,12 @@ describe('redwrap ps / stop (live)', { skip: skipLive }, () => {
     const dir = tempDir(t, 'redpak-operate-');
     // A shared pid namespace: the double-forked child leaves bwrap's process tree (it is found by
     // its mount namespace); it ignores SIGTERM, so stop has to kill it.
-    const node = makeNode(dir, join(dir, 'shared'), 'SHARED', conf('SHARED', EXPORTS, 'config:\n  share_pid: enabled\n'));
+    const node = makeNode(
+      dir,
+      join(dir, 'shared'),
+      'SHARED',
+      conf('SHARED', EXPORTS, 'config:\n  share_pid: enabled\n'),
+    );
     stopAfter(t, node);
     const running = launch(node, "(trap '' TERM; busybox sleep 60 & ) ; busybox sleep 60");
     const [sandbox] = await psUntil((s) => s.length === 1 && s[0].processes.length >= 3, '--redpath', node);
@@ -208,15 +229,30 @@ describe('redwrap ps / stop (live)', { skip: skipLive }, () => {
     assert.ok(escaped, `a listed process is outside bwrap's tree: ${sandbox.processes}`);
     const stopped = runBin('redwrap', ['stop', '--redpath', node, '--timeout', '1', '--json']);
     assert.equal(stopped.status, 0, stopped.stdout);
-    assert.ok(stopped.json.killed.includes(escaped), `the child ignoring SIGTERM was killed: ${JSON.stringify(stopped.json)}`);
+    assert.ok(
+      stopped.json.killed.includes(escaped),
+      `the child ignoring SIGTERM was killed: ${JSON.stringify(stopped.json)}`,
+    );
     assert.equal(alive(escaped), false);
     assert.equal((await running).status, 143);
   });
 
-  it('leftovers in a pid namespace: found in the node cgroup after the program ended; die-with-parent still ends them', { skip: noPids }, async (t) => {
+  it('leftovers in a pid namespace: found in the node cgroup after the program ended; die-with-parent still ends them', {
+    skip: noPids,
+  }, async (t) => {
     const dir = tempDir(t, 'redpak-operate-');
-    const node = makeNode(dir, join(dir, 'bg'), 'BG', conf('BG', EXPORTS, 'config:\n  cgroups:\n    pids:\n      max: 20\n'));
-    const dying = makeNode(dir, join(dir, 'dying'), 'DYING', conf('DYING', EXPORTS, 'config:\n  die-with-parent: Enabled\n'));
+    const node = makeNode(
+      dir,
+      join(dir, 'bg'),
+      'BG',
+      conf('BG', EXPORTS, 'config:\n  cgroups:\n    pids:\n      max: 20\n'),
+    );
+    const dying = makeNode(
+      dir,
+      join(dir, 'dying'),
+      'DYING',
+      conf('DYING', EXPORTS, 'config:\n  die-with-parent: Enabled\n'),
+    );
     stopAfter(t, node, dying);
     // The program exits at once: redwrap returns its status, bwrap's pid 1 stays with the child
     // (which holds redwrap's output pipe: the run resolves when it ends).
@@ -229,7 +265,11 @@ describe('redwrap ps / stop (live)', { skip: skipLive }, () => {
     const stopped = runBin('redwrap', ['stop', '--redpath', node, '--json']);
     assert.equal(stopped.status, 0, stopped.stdout);
     assert.deepEqual(sandbox.processes.filter(alive), []);
-    assert.deepEqual(stopped.json.cgroups.removed, [join(PIDS, node.replaceAll('/', '-'))], 'the cgroup the launch had to keep');
+    assert.deepEqual(
+      stopped.json.cgroups.removed,
+      [join(PIDS, node.replaceAll('/', '-'))],
+      'the cgroup the launch had to keep',
+    );
     assert.equal((await running).status, 0, "the program's own status");
 
     const launched = launch(dying, 'busybox sleep 60');
