@@ -10,7 +10,8 @@ import { existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { makeNode, tempDir } from '../helpers/family.js';
-import { runBin } from '../helpers/cli.js';
+import { PACKAGE_ROOT, runBin } from '../helpers/cli.js';
+import { runAs, throwawayUser, WITHOUT_THROWAWAY_USER } from '../helpers/users.js';
 import { forgetCachedPlans, redwrap, WITHOUT_FAST_LAUNCHER, type RedwrapRun } from '../helpers/redwrap.js';
 
 const BUSYBOX = '/usr/bin/busybox';
@@ -209,6 +210,37 @@ describe('redwrap ps / stop (live)', { skip: skipLive }, () => {
       [a],
       'a PID inside stops its sandbox: A',
     );
+    assert.equal((await running).status, 143);
+  });
+
+  it("another user neither sees nor stops root's sandbox", { skip: WITHOUT_THROWAWAY_USER ?? false }, async (t) => {
+    const dir = tempDir(t, 'redpak-operate-');
+    const node = makeNode(dir, join(dir, 'app'), 'APP', conf('APP', EXPORTS));
+    stopAfter(t, node);
+    const user = throwawayUser(t);
+    const running = launch(node, 'busybox sleep 60');
+    const [sandbox] = await psUntil((s) => s.length === 1 && s[0].processes.length >= 3, '--redpath', node);
+    const redwrapBin = join(PACKAGE_ROOT, 'bin/redwrap');
+    const seen = runAs(user, [redwrapBin, 'ps', '--json']);
+    assert.equal(seen.status, 0, seen.stderr);
+    assert.deepEqual(
+      JSON.parse(seen.stdout).sandboxes.filter((s: PsSandbox) => s.node === node),
+      [],
+      "root's bwrap is not the user's to inspect",
+    );
+    for (const args of [
+      ['stop', '--redpath', node],
+      ['stop', String(sandbox.processes.at(-1))],
+    ]) {
+      const stop = runAs(user, [redwrapBin, ...args]);
+      assert.equal(stop.status, 11, stop.stdout + stop.stderr);
+    }
+    assert.deepEqual(
+      sandbox.processes.filter((pid) => !alive(pid)),
+      [],
+      'the sandbox runs on',
+    );
+    assert.equal(runBin('redwrap', ['stop', '--redpath', node]).status, 0);
     assert.equal((await running).status, 143);
   });
 
