@@ -244,6 +244,18 @@ describe('redwrap ps / stop (live)', { skip: skipLive }, () => {
     assert.equal((await running).status, 143);
   });
 
+  it('ps and stop are operations only as the first word: after the options they are the program', async (t) => {
+    const dir = tempDir(t, 'redpak-operate-');
+    const node = makeNode(dir, join(dir, 'app'), 'APP', conf('APP', EXPORTS));
+    const program = await redwrap(['--redpath', node, 'ps', '-o', 'comm']);
+    if (existsSync('/usr/bin/ps')) {
+      assert.equal(program.status, 0, program.stderr);
+      assert.equal(program.stdout, 'COMMAND\nbwrap\nps\n', "procps' ps, in the sandbox's pid namespace");
+    } else assert.match(program.stderr, /execvp ps: No such file or directory/);
+    const stop = await redwrap(['--redpath', node, '--', 'stop']);
+    assert.match(stop.stderr, /execvp stop: No such file or directory/);
+  });
+
   it('leftovers: a background child that outlives the program is listed and ended; SIGKILL after the timeout', async (t) => {
     const dir = tempDir(t, 'redpak-operate-');
     // A shared pid namespace: the double-forked child leaves bwrap's process tree (it is found by
