@@ -25,7 +25,7 @@ export const groupId = (name: string): number => lookup('group', name);
 /** The name of a uid in the system's user database, or undefined when it has none. */
 export function userName(uid: number): string | undefined {
   try {
-    const line = execFileSync('getent', ['passwd', String(uid)], {
+    const line = execFileSync(hostTool('getent'), ['passwd', String(uid)], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'ignore'],
     });

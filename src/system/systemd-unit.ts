@@ -15,6 +15,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { RedpakError } from '../errors.js';
 import { writeFileAtomic } from './atomic-write.js';
+import { hostTool } from './host-tools.js';
 
 /** systemd's Restart= values (systemd.service(5)). */
 export const RESTART_VALUES = [
@@ -117,9 +118,10 @@ export function writeUnit(unit: ServiceUnit, directory: string): string {
 /** `systemctl [--user] daemon-reload` then `enable --now`: the unit starts now and at every boot (login). */
 export function enableUnit(unit: ServiceUnit): void {
   const scope = unit.user ? ['--user'] : [];
+  const systemctl = hostTool('systemctl');
   for (const args of [['daemon-reload'], ['enable', '--now', unit.name]]) {
     try {
-      execFileSync('systemctl', [...scope, ...args], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+      execFileSync(systemctl, [...scope, ...args], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
     } catch (error) {
       const stderr = String((error as { stderr?: string }).stderr ?? (error as Error).message).trim();
       throw new RedpakError('tool-failed', `systemctl ${[...scope, ...args].join(' ')} failed: ${stderr}`, {
