@@ -4,10 +4,12 @@
  * cgroups are gone. The launch that created them removes them when its bwrap exits; what it left
  * (the launch itself was killed) is removed here, empty directories only.
  */
-import { existsSync, rmdirSync } from 'node:fs';
+import { existsSync, readFileSync, rmdirSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { RedpakError } from '../errors.js';
-import { PIDS_LEAF } from './cgroups.js';
+import { detectCgroupLayout } from './cgroups-apply.js';
+import { PIDS_LEAF, type V1Hierarchy } from './cgroups.js';
+import { parseProcCgroup } from './proc-parse.js';
 import { processStart, runningSandboxes, type RunningSandbox } from './running.js';
 
 /** `redwrap stop --json` (docs/json-output.md). */
@@ -62,10 +64,31 @@ async function waitForEnd(targets: Target[], deadline: number): Promise<Target[]
   }
 }
 
+/**
+ * The node cgroup directories a process is in, in every hierarchy (cgroup v1 has one per
+ * controller: pids, memory, cpu…), read before it is signalled.
+ */
+function nodeCgroupDirs(pid: number): string[] {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+  } catch {
+    return [];
+  }
+  const layout = detectCgroupLayout();
+  const dirs: string[] = [];
+  for (const { controllers, path } of parseProcCgroup(text)) {
+    const hierarchy = controllers.find((c): c is V1Hierarchy => c in layout.v1);
+    const mount = controllers.length ? hierarchy && layout.v1[hierarchy]?.mount : layout.unified?.mount;
+    if (mount && (basename(path) === PIDS_LEAF || basename(path).startsWith('-'))) dirs.push(`${mount}${path}`);
+  }
+  return dirs;
+}
+
 /** Removes the empty node cgroups the sandboxes were in, leaf-most first, after their launch had time to. */
-async function removeLeftCgroups(sandboxes: RunningSandbox[], graceMs: number): Promise<StopResult['cgroups']> {
+async function removeLeftCgroups(leafDirs: string[], graceMs: number): Promise<StopResult['cgroups']> {
   const result: StopResult['cgroups'] = { removed: [], kept: [] };
-  const leaves = [...new Set(sandboxes.flatMap((s) => (s.cgroup ? [s.cgroup.path] : [])))];
+  const leaves = [...new Set(leafDirs)];
   const deadline = Date.now() + graceMs;
   while (leaves.some((dir) => existsSync(dir)) && Date.now() < deadline) await sleep(25);
   for (const leaf of leaves) {
@@ -107,6 +130,12 @@ export async function stopSandboxes(target: StopTarget, options: { timeoutMs: nu
     s.processes.map((pid, i) => ({ pid, startTicks: s.startTicks[i] ?? -1 })).slice(1),
   );
   const monitors: Target[] = sandboxes.map((s) => ({ pid: s.pid, startTicks: s.startTicks[0] ?? -1 }));
+  // A running launch removes its own cgroups when its bwrap ends (removing them here too would race
+  // with it): only those of leftovers, whose launch has ended, are all removed here.
+  const cgroupDirs = sandboxes.flatMap((s) => [
+    ...(s.cgroup ? [s.cgroup.path] : []),
+    ...(s.leftover ? nodeCgroupDirs(s.pid) : []),
+  ]);
   const denied = new Set<number>();
   signal(targets, 'SIGTERM', denied);
   if (denied.size) {
@@ -123,7 +152,7 @@ export async function stopSandboxes(target: StopTarget, options: { timeoutMs: nu
     signal(afterTerm, 'SIGKILL', denied);
     result.remaining = (await waitForEnd(afterTerm, Date.now() + 2000)).map((t) => t.pid);
   }
-  if (!result.remaining.length) result.cgroups = await removeLeftCgroups(sandboxes, 2000);
+  if (!result.remaining.length) result.cgroups = await removeLeftCgroups(cgroupDirs, 2000);
   return result;
 }
 

@@ -289,7 +289,7 @@ describe('redwrap ps / stop (live)', { skip: skipLive }, () => {
       dir,
       join(dir, 'bg'),
       'BG',
-      conf('BG', EXPORTS, 'config:\n  cgroups:\n    pids:\n      max: 20\n'),
+      conf('BG', EXPORTS, 'config:\n  cgroups:\n    pids:\n      max: 20\n    mem:\n      max: 64M\n'),
     );
     const dying = makeNode(
       dir,
@@ -309,10 +309,17 @@ describe('redwrap ps / stop (live)', { skip: skipLive }, () => {
     const stopped = runBin('redwrap', ['stop', '--redpath', node, '--json']);
     assert.equal(stopped.status, 0, stopped.stdout);
     assert.deepEqual(sandbox.processes.filter(alive), []);
+    // The cgroups the launch had to keep, in every v1 hierarchy it used.
+    const removed: string[] = stopped.json.cgroups.removed;
+    const name = node.replaceAll('/', '-');
+    assert.ok(removed.includes(join(PIDS, name)), JSON.stringify(removed));
+    assert.ok(
+      removed.some((dir) => dir.startsWith('/sys/fs/cgroup/memory/') && dir.endsWith(`/${name}`)),
+      JSON.stringify(stopped.json.cgroups),
+    );
     assert.deepEqual(
-      stopped.json.cgroups.removed,
-      [join(PIDS, node.replaceAll('/', '-'))],
-      'the cgroup the launch had to keep',
+      removed.filter((dir) => existsSync(dir)),
+      [],
     );
     assert.equal((await running).status, 0, "the program's own status");
 
