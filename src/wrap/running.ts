@@ -187,8 +187,17 @@ function leftovers(
   const out: { entry: ProcEntry; mark: Mark; leftover: true }[] = [];
   for (const [dir, list] of groups) {
     const pids = new Set(list.map((p) => p.pid));
-    // The tree roots: processes whose parent is not in the group (bwrap's pid 1 in a pid namespace).
-    const roots = list.filter((p) => !pids.has(p.ppid));
+    // The tree roots: bwrap's pid 1 (in a pid namespace), which the launch keeps out of the
+    // node's cgroups, is the parent of the processes in it whose parent is not.
+    const roots = [
+      ...new Map(
+        list
+          .filter((p) => !pids.has(p.ppid))
+          .map((p) => byPid.get(p.ppid) ?? p)
+          .filter((p) => !owner.has(p.pid))
+          .map((p) => [p.pid, p]),
+      ).values(),
+    ];
     for (const root of roots) {
       let cmdline: Buffer;
       try {
@@ -201,7 +210,8 @@ function leftovers(
       if (basename(dir) !== nodeCgroupName(mark.node, mark.admin)) continue;
       const tree = [root.pid];
       for (let i = 0; i < tree.length; i += 1)
-        for (const p of list) if (p.ppid === tree[i] && !tree.includes(p.pid)) tree.push(p.pid);
+        for (const p of processes)
+          if (p.ppid === tree[i] && !tree.includes(p.pid) && !owner.has(p.pid)) tree.push(p.pid);
       for (const pid of tree) owner.set(pid, root.pid);
       members.set(root.pid, tree);
       out.push({ entry: byPid.get(root.pid) ?? root, mark, leftover: true });
@@ -285,12 +295,13 @@ export function runningSandboxes(options: { node?: string } = {}): RunningSandbo
         started: new Date((bootTime + entry.startTicks / CLOCK_TICKS) * 1000).toISOString(),
         processes: members.get(entry.pid) ?? [entry.pid],
         startTicks: (members.get(entry.pid) ?? [entry.pid]).map((pid) => startOf.get(pid) ?? -1),
-        cgroup: sandboxCgroup(
-          parseProcCgroup(readText(`/proc/${entry.pid}/cgroup`) ?? ''),
-          mark.node,
-          mark.admin,
-          layout,
-        ),
+        // The launch keeps bwrap itself out of the node's cgroups: the program's processes are in them.
+        cgroup:
+          (members.get(entry.pid) ?? [entry.pid])
+            .map((pid) =>
+              sandboxCgroup(parseProcCgroup(readText(`/proc/${pid}/cgroup`) ?? ''), mark.node, mark.admin, layout),
+            )
+            .find((cgroup) => cgroup !== null) ?? null,
       };
     });
 }

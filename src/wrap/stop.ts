@@ -134,7 +134,7 @@ export async function stopSandboxes(target: StopTarget, options: { timeoutMs: nu
   // with it): only those of leftovers, whose launch has ended, are all removed here.
   const cgroupDirs = sandboxes.flatMap((s) => [
     ...(s.cgroup ? [s.cgroup.path] : []),
-    ...(s.leftover ? nodeCgroupDirs(s.pid) : []),
+    ...(s.leftover ? s.processes.flatMap(nodeCgroupDirs) : []),
   ]);
   const denied = new Set<number>();
   signal(targets, 'SIGTERM', denied);
