@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Bundles each executable into dist/cli/BIN.cjs (esbuild), so that a run reads one file instead
 // of resolving and evaluating hundreds of modules: start-up is most of a short command's time.
-// The bundle exports the executable's commands as COMMANDS (redwrap: its command as default)
+// The bundle exports the executable's commands as COMMANDS (redwrap: the launch as default, ps and
+// stop as OPERATIONS)
 // and `main`; dist/src/cli/start.cjs runs it through V8's code cache, which needs a CommonJS
 // script. Run after tsc and build-validators (npm run build).
 import { build } from 'esbuild';
@@ -18,13 +19,15 @@ function commandEntry(bin) {
   const dir = `./dist/commands/${bin}`;
   // spelledAs: the name it was started under (redconf, redmicrodnf: src/cli/redpak-spellings.ts).
   const runner = `import { runExecutable } from './dist/src/cli/run.js';\nexport function main(argv, spelledAs) { return runExecutable('${bin}', argv, ${bin === 'redwrap' ? '{}' : 'COMMANDS'}, spelledAs); }\n`;
-  if (bin === 'redwrap') return `export { default } from '${dir}/index.js';\n${runner}`;
   const files = readdirSync(join(root, dir))
-    .filter((f) => f.endsWith('.js'))
+    .filter((f) => f.endsWith('.js') && f !== 'index.js')
     .sort();
   const imports = files.map((f, i) => `import c${i} from '${dir}/${f}';`);
   const table = files.map((f, i) => `  '${f.slice(0, -3)}': c${i},`);
-  return `${imports.join('\n')}\nexport const COMMANDS = {\n${table.join('\n')}\n};\n${runner}`;
+  // redwrap: the launch (index.js) is the default export, its operations (ps, stop) OPERATIONS.
+  const name = bin === 'redwrap' ? 'OPERATIONS' : 'COMMANDS';
+  const launch = bin === 'redwrap' ? `export { default } from '${dir}/index.js';\n` : '';
+  return `${launch}${imports.join('\n')}\nexport const ${name} = {\n${table.join('\n')}\n};\n${runner}`;
 }
 
 for (const bin of ['redmanager', 'redwrap-dnf', 'redwrap']) {

@@ -1,13 +1,14 @@
 #!/usr/bin/env node
-// Writes dist/oclif/BIN/oclif.manifest.json for each executable, so that a run loads only the
+// Writes dist/oclif/VIEW/oclif.manifest.json for each executable, so that a run loads only the
 // command it runs. Run after tsc (npm run build does).
 import { Config } from '@oclif/core';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { oclifOptions } from '../dist/src/cli/run.js';
 
-for (const bin of ['redmanager', 'redwrap-dnf', 'redwrap']) {
-  const options = oclifOptions(bin);
+// Four views: redwrap's operations (ps, stop) have a manifest of their own (src/cli/run.ts).
+for (const view of ['redmanager', 'redwrap-dnf', 'redwrap', 'redwrap-operations']) {
+  const options = oclifOptions(view);
   const file = join(options.root, 'oclif.manifest.json');
   rmSync(file, { force: true });
   mkdirSync(options.root, { recursive: true });

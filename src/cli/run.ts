@@ -14,6 +14,18 @@ import { commandWords, orderArguments, type CommandShape } from './command-words
 import { redconfArgv, redmicrodnfArgv } from './redpak-spellings.js';
 
 export type Executable = 'redmanager' | 'redwrap-dnf' | 'redwrap';
+/**
+ * oclif's views: one per executable, and redwrap's operations (`redwrap ps`, `redwrap stop`),
+ * which are commands of their own beside the launch, in the same bundle (its `OPERATIONS`).
+ */
+export type OclifView = Executable | 'redwrap-operations';
+
+/**
+ * The words that start a redwrap operation instead of a launch. Only the first argument is one: a
+ * launch starts with its options (`--redpath` is required), so a first word that is not an option
+ * was a usage error before, and `redwrap --redpath P -- ps` still runs the program ps.
+ */
+export const REDWRAP_OPERATIONS = ['ps', 'stop'] as const;
 
 function packageJson(): Interfaces.PJSON {
   return JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as Interfaces.PJSON;
@@ -25,14 +37,20 @@ function packageJson(): Interfaces.PJSON {
  * and help of every command without evaluating them. The commands come from the executable's
  * bundle (its `COMMANDS` export), which is the module already running.
  */
-export function oclifOptions(bin: Executable, name: string = bin): Interfaces.LoadOptions & { root: string } {
+export function oclifOptions(
+  view: OclifView,
+  name: string = view === 'redwrap-operations' ? 'redwrap' : view,
+): Interfaces.LoadOptions & { root: string } {
   const pjson = packageJson();
+  const bin = view === 'redwrap-operations' ? 'redwrap' : view;
   const target = `../../cli/${bin}.cjs`;
-  // redwrap is a single-command executable: its flags come first, then the program.
+  // The launch is a single command: its flags come first, then the program.
   const commands =
-    bin === 'redwrap' ? { strategy: 'single', target } : { strategy: 'explicit', target, identifier: 'COMMANDS' };
+    view === 'redwrap'
+      ? { strategy: 'single', target }
+      : { strategy: 'explicit', target, identifier: view === 'redwrap-operations' ? 'OPERATIONS' : 'COMMANDS' };
   pjson.oclif = { ...pjson.oclif, bin: name, commands } as Interfaces.PJSON['oclif'];
-  return { root: join(PACKAGE_ROOT, 'dist', 'oclif', bin), pjson, isRoot: true };
+  return { root: join(PACKAGE_ROOT, 'dist', 'oclif', view), pjson, isRoot: true };
 }
 
 /**
@@ -49,10 +67,14 @@ export async function runExecutable(
   // bin/ starts Node without NODE_EXTRA_CA_CERTS (see bin/redwrap-dnf); child processes get it back.
   if (process.env.REDPAK_EXTRA_CA_CERTS && !process.env.NODE_EXTRA_CA_CERTS)
     process.env.NODE_EXTRA_CA_CERTS = process.env.REDPAK_EXTRA_CA_CERTS;
+  const view: OclifView =
+    bin === 'redwrap' && (REDWRAP_OPERATIONS as readonly string[]).includes(argv[0] ?? '') ? 'redwrap-operations' : bin;
   try {
     // redwrap's own grammar (cli/redwrap-argv.ts), the fast launcher's too; oclif then gets the
-    // canonical form, which it cannot read differently.
-    if (bin === 'redwrap') {
+    // canonical form, which it cannot read differently. Its operations are plain oclif commands.
+    if (view === 'redwrap-operations') {
+      // argv as given: the operation's word first
+    } else if (bin === 'redwrap') {
       const parsed = parseRedwrapArgv(argv);
       // oclif answers --version for executables with several commands only: the same line here.
       if (parsed.show === 'version') {
@@ -73,7 +95,7 @@ export async function runExecutable(
   }
   // oclif reads process.argv itself to show help after a usage error: give it the same arguments.
   process.argv = [...process.argv.slice(0, 2), ...argv];
-  await execute({ args: argv, loadOptions: oclifOptions(bin, name) });
+  await execute({ args: argv, loadOptions: oclifOptions(view, name) });
 }
 
 /** A usage error found before any command runs, as the commands report theirs (base-command.ts): exit 2, `--json` honoured. */

@@ -38,7 +38,7 @@
 #error "BWRAP_PATH must be given at build (scripts/build-launcher.sh)"
 #endif
 
-#define PLAN_VERSION "5" /* = FAST_PLAN_VERSION in src/wrap/fast-plan.ts */
+#define PLAN_VERSION "6" /* = FAST_PLAN_VERSION in src/wrap/fast-plan.ts */
 #define LAUNCH_ERROR 10
 #define MAX_PLAN_SIZE (1024 * 1024)
 #define MAX_ITEMS 4096
@@ -613,6 +613,18 @@ static int is_root_path(const char *path) { return path[0] == '/' && strspn(path
  * merged config) is there as an option, and no namespace is shared nor capability added that it
  * does not declare; the seccomp descriptors given to bwrap are exactly the plan's filter files.
  */
+/* The plan starts with the mark of this node (src/wrap/sandbox-marker.ts), by which redwrap ps
+ * and stop find a sandbox's node: a plan marked for another node is refused. */
+static void check_mark(struct plan *p, const char *real, int admin) {
+  const char *normal[] = {"--setenv", "REDWRAP_NODE", real, "--unsetenv", "REDWRAP_NODE"};
+  const char *as_admin[] = {"--setenv", "REDWRAP_NODE", real, "--setenv", "REDWRAP_ADMIN", "1", "--unsetenv", "REDWRAP_NODE", "--unsetenv", "REDWRAP_ADMIN"};
+  const char **mark = admin ? as_admin : normal;
+  int n = admin ? 10 : 5;
+  if (p->n_args < n) invalid("the plan does not start with the node's mark", NULL);
+  for (int k = 0; k < n; k++)
+    if (p->arg_is_execfd[k] || strcmp(p->args[k], mark[k])) invalid("the plan does not start with the node's mark", p->args[k]);
+}
+
 static void check_isolation(struct plan *p) {
   static int is_option[MAX_ITEMS];
   int mounts = 0;
@@ -964,6 +976,7 @@ int main(int argc, char **argv) {
   if (load_plan(&reader, &plan, target, real, &node, admin) == STALE) fallback();
   check_complete(&plan, target, admin);
   check_isolation(&plan);
+  check_mark(&plan, real, admin);
   for (int k = 0; k < plan.n_fds; k++) {
     if (!plan.fds[k].is_file) continue;
     struct stat st;

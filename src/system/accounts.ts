@@ -21,3 +21,16 @@ function lookup(database: 'passwd' | 'group', name: string): number {
 
 export const userId = (name: string): number => lookup('passwd', name);
 export const groupId = (name: string): number => lookup('group', name);
+
+/** The name of a uid in the system's user database, or undefined when it has none. */
+export function userName(uid: number): string | undefined {
+  try {
+    const line = execFileSync(hostTool('getent'), ['passwd', String(uid)], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    return line.split(':')[0] || undefined;
+  } catch {
+    return undefined;
+  }
+}

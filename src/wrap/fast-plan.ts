@@ -37,15 +37,16 @@ import { DEFAULT_BWRAP } from '../system/bwrap-path.js';
 import type { HostRecord } from './host-record.js';
 import type { CompiledLaunch } from './launch.js';
 import { launchCacheDir, openLaunchCacheDir, planFileName, planKey, seccompFileName } from './launch-cache.js';
+import { sandboxMarkerArgs } from './sandbox-marker.js';
 import { seccompBwrapArgs } from './seccomp.js';
 import type { Stamp } from './stamps.js';
 
 /**
  * Bumped with the plan format and with the rules that compile a plan (3: the cache out of the
- * node; 4: no child loosens a parent; 5: launches with cgroups or a SMACK label are not cached),
- * so that a plan an older compiler cached is compiled again, not served.
+ * node; 4: no child loosens a parent; 5: launches with cgroups or a SMACK label are not cached; 6: the sandbox mark,
+ * sandbox-marker.ts), so that a plan an older compiler cached is compiled again, not served.
  */
-export const FAST_PLAN_VERSION = '5';
+export const FAST_PLAN_VERSION = '6';
 
 /** Raised while building records: the launch is fine, it just cannot be cached. */
 class Uncacheable extends Error {}
@@ -154,7 +155,11 @@ export function fastPlanRecords(
   compiled.seccomp.forEach((filter, i) => {
     records.push(['fdfile', filter.fd, seccompFiles[i] ?? seccompFileName(key, i)]);
   });
-  const bwrapArgs = [...plan.args, ...seccompBwrapArgs(compiled.seccomp[0]?.fd ?? 0, compiled.seccomp.length)];
+  const bwrapArgs = [
+    ...sandboxMarkerArgs(realpathSync(leaf.hostPath), family.admin),
+    ...plan.args,
+    ...seccompBwrapArgs(compiled.seccomp[0]?.fd ?? 0, compiled.seccomp.length),
+  ];
   for (const arg of bwrapArgs) records.push(typeof arg === 'string' ? ['arg', arg] : ['arg-execfd', arg.execfd]);
   records.push(['end']);
   return records;

@@ -9,7 +9,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
-import { closeSync, existsSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RedpakError } from '../errors.js';
@@ -43,6 +43,7 @@ import { planCgroups, requestedControllers, type CgroupNode, type CgroupPlan } f
 import { assertSmackLabel, smackEntryArgv } from './smack.js';
 import { compileLaunchPlan, type LaunchPlan, type PlanArg, type Probe } from './plan.js';
 import { compileSeccomp, nativeSeccompArch, seccompBwrapArgs } from './seccomp.js';
+import { sandboxMarkerArgs } from './sandbox-marker.js';
 import { recordingHost, recordingProbe, type HostRecord } from './host-record.js';
 
 export { DEFAULT_BWRAP } from '../system/bwrap-path.js';
@@ -282,9 +283,12 @@ export function launchArgv(compiled: CompiledLaunch, bwrapOptions: string[] = []
     }
     argv.push('--');
   }
-  // `--` ends bwrap's options: a program named like an option is still the program.
+  // The mark first (sandbox-marker.ts: how ps finds the node); `--` ends bwrap's options: a
+  // program named like an option is still the program.
+  const leaf = compiled.family.nodes[0];
   argv.push(
     compiled.bwrap,
+    ...sandboxMarkerArgs(realpathSync(leaf.hostPath), compiled.family.admin),
     ...plan.args,
     ...seccompBwrapArgs(compiled.seccomp[0]?.fd ?? 0, compiled.seccomp.length),
     ...bwrapOptions,

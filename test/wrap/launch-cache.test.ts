@@ -185,6 +185,30 @@ describe('launch cache', { skip: WITHOUT_FAST_LAUNCHER }, () => {
     if (cachedPlanPath(a) !== oldPlan) rmSync(oldPlan, { force: true });
   });
 
+  it('refuses a plan whose sandbox mark names another node (redwrap ps would attribute the sandbox to it)', async (t) => {
+    const dir = tempDir(t);
+    const a = node(t, dir, 'a', 'host-a');
+    assert.equal((await redwrap(['--redpath', a, '--', ...HOSTNAME])).status, 0);
+    const plan = cachedPlanPath(a);
+    // The plan's fields (`<length>:<bytes>`), with the mark's node path (the 3rd bwrap argument) replaced.
+    const data = readFileSync(plan);
+    const fields: Buffer[] = [];
+    for (let pos = 0; pos < data.length; ) {
+      const colon = data.indexOf(0x3a, pos);
+      const length = Number(data.subarray(pos, colon).toString());
+      fields.push(data.subarray(colon + 1, colon + 1 + length));
+      pos = colon + 1 + length;
+    }
+    const at = fields.findIndex((f, i) => f.toString() === 'REDWRAP_NODE' && fields[i - 2]?.toString() === '--setenv');
+    assert.ok(at > 0 && fields[at + 2].toString() === a, 'the plan starts its bwrap arguments with the mark');
+    fields[at + 2] = Buffer.from(join(dir, 'other'));
+    writeFileSync(plan, Buffer.concat(fields.flatMap((f) => [Buffer.from(`${f.length}:`), f])), { mode: 0o600 });
+    const run = await redwrap(['--redpath', a, '--', ...HOSTNAME], { env: fastOnly });
+    assert.equal(run.status, 10, run.stdout);
+    assert.match(run.stderr, /^redwrap: ignoring cached plan .*the plan does not start with the node's mark/);
+    assert.equal((await redwrap(['--redpath', a, '--', ...HOSTNAME])).stdout, 'host-a\n', 'the full CLI serves it');
+  });
+
   it('does not serve the old plan after an in-place edit that keeps size and mtime', async (t) => {
     const dir = tempDir(t);
     const leaf = node(t, dir, 'leaf', 'before-edit');
