@@ -65,7 +65,13 @@ describe('installed by a user with npm', { skip: WITHOUT_THROWAWAY_USER ?? WITHO
     );
     assert.equal(install.status, 0, install.stderr);
     const installed = join(local, 'lib/node_modules/redpak-ts');
-    assert.deepEqual(readdirSync(join(local, 'bin')).sort(), ['redconf', 'redmanager', 'redmicrodnf', 'redwrap', 'redwrap-dnf']);
+    assert.deepEqual(readdirSync(join(local, 'bin')).sort(), [
+      'redconf',
+      'redmanager',
+      'redmicrodnf',
+      'redwrap',
+      'redwrap-dnf',
+    ]);
     assert.ok(existsSync(join(installed, 'src/pkg/redsolver/__main__.py')));
 
     // The commands the README's "Rootless" section gives, run from the user's PATH.
