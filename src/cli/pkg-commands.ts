@@ -75,6 +75,10 @@ export const transactionFlags = {
     description: 'answer no: show the transaction and change nothing',
     exclusive: ['assumeyes'],
   }),
+  downloadonly: Flags.boolean({
+    description: "download and verify the packages into the node's cache, and change nothing else",
+    exclusive: ['assumeno'],
+  }),
   forcenode: Flags.boolean({
     description: 'install the node its own copy of a package an ancestor already has (breaks rule 2 on purpose)',
   }),
@@ -128,6 +132,7 @@ export function commonOptions(flags: CommonFlagValues): CommonOptions {
 export interface TransactionFlagValues extends CommonFlagValues {
   assumeyes?: boolean;
   assumeno?: boolean;
+  downloadonly?: boolean;
   forcenode?: boolean;
   noscripts?: boolean;
   'weak-deps'?: boolean;
@@ -155,6 +160,7 @@ export async function runTransactionCommand(
     signal: controller.signal,
     ...commonOptions(flags),
     assumeno: flags.assumeno,
+    downloadOnly: flags.downloadonly,
     forcenode: flags.forcenode,
     noscripts: flags.noscripts,
     weak: flags['weak-deps'],

@@ -225,6 +225,11 @@ export class TransactionProgress {
 export function renderOutcome(result: TransactionResult): string {
   if (result.status === 'nothing-to-do') return 'Dependencies resolved.\nNothing to do.';
   if (result.status === 'cancelled') return 'Operation aborted: nothing was changed.';
+  if (result.status === 'downloaded')
+    return [
+      ...(result.files ?? []).map((f) => f.path),
+      'The downloadonly option is set: the node was not changed.',
+    ].join('\n');
   const past: Record<PlannedPackage['action'], string> = {
     install: 'Installed',
     obsolete: 'Installed',

@@ -112,6 +112,8 @@ export interface TransactionOptions extends CommonOptions {
   weak?: boolean;
   /** Stop after showing the plan (dnf --assumeno). */
   assumeno?: boolean;
+  /** Stop once the packages are downloaded and verified, leaving them in the cache (dnf --downloadonly). */
+  downloadOnly?: boolean;
   /**
    * Asked with the plan once it is solved, before anything is fetched or changed; false cancels.
    * Without it the transaction proceeds (library callers, `-y`).
@@ -156,8 +158,13 @@ export interface TransactionPlan {
 }
 
 export interface TransactionResult extends TransactionPlan {
-  /** done: applied; nothing-to-do: the request is already satisfied; cancelled: not confirmed / --assumeno. */
-  status: 'done' | 'nothing-to-do' | 'cancelled';
+  /**
+   * done: applied; nothing-to-do: the request is already satisfied; cancelled: not confirmed /
+   * --assumeno; downloaded: --downloadonly, the packages are in `files`.
+   */
+  status: 'done' | 'nothing-to-do' | 'cancelled' | 'downloaded';
+  /** With downloadOnly: the verified package files (in the node's cache), in the plan's order. */
+  files?: { nevra: string; path: string }[];
   /** Id of the history entry written (status done). */
   historyId?: number;
   /** Bytes downloaded by this run. */
@@ -543,6 +550,14 @@ async function transact(
       await refuseIntoDescendants(pf, fetched);
       options.onProgress?.({ phase: 'verified', count: fetched.length });
       checkAbort();
+      if (options.downloadOnly) {
+        return {
+          ...base,
+          status: 'downloaded' as const,
+          downloaded: fetched.reduce((n, f) => n + f.downloaded, 0),
+          files: fetched.map((f) => ({ nevra: f.step.nevra, path: f.path })),
+        };
+      }
 
       const erased = result.steps.filter((s) => s.action === 'erase').map((s) => s.nevra);
       const reads = fetched.map((f) => f.path);

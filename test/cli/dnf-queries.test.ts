@@ -3,6 +3,9 @@
  * search, provides/whatprovides, check-update (exit 100 when there are updates), repoquery options.
  */
 import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { BinRun } from '../helpers/cli.js';
 import { runCommand } from '../helpers/in-process.js';
@@ -79,6 +82,26 @@ describe('redwrap-dnf search, provides, check-update', () => {
         ['libredfoo-2.0-1.x86_64', ['/usr/lib/libredfoo.so.1']],
       ],
     );
+  });
+
+  it('download: the named packages, or with --resolve their missing dependencies too, into --destdir; install --downloadonly changes nothing', async (t) => {
+    const dest = mkdtempSync(join(tmpdir(), 'redpak-download-'));
+    t.after(() => rmSync(dest, { recursive: true, force: true }));
+    const before = snapshotNode(f.app);
+    const one = await dnf(['--redpath', f.app, 'download', 'redhello', '--destdir', join(dest, 'one'), '--json']);
+    assert.equal(one.status, 0, one.stderr);
+    assert.deepEqual(readdirSync(join(dest, 'one')), ['redhello-1.0-1.x86_64.rpm']);
+    const all = await dnf(['--redpath', f.app, 'download', '--resolve', 'redhello', '--destdir', join(dest, 'all')]);
+    assert.equal(all.status, 0, all.stderr);
+    assert.ok(
+      readdirSync(join(dest, 'all')).some((file) => file.startsWith('libredfoo-')),
+      readdirSync(join(dest, 'all')).join(),
+    );
+    const only = await dnf(['--redpath', f.app, '-y', 'install', '--downloadonly', 'redhello', '--json']);
+    assert.equal(only.status, 0, only.stderr);
+    assert.equal(only.json.status, 'downloaded');
+    assert.ok(only.json.files.every((file: { path: string }) => existsSync(file.path)));
+    assert.deepEqual(snapshotNode(f.app), before, 'the node is unchanged');
   });
 
   it("check-update: the node's own packages with a newer version, exit 100; none, exit 0; an ancestor's are not the node's", async () => {
