@@ -41,6 +41,7 @@ describe('redwrap-dnf CLI', () => {
       'search',
       'provides',
       'check-update',
+      'download',
       'manager',
     ]) {
       const r = await dnf([command, '--help']);
