@@ -13,6 +13,7 @@ import { makeNode, tempDir } from '../helpers/family.js';
 import { PACKAGE_ROOT, runBin } from '../helpers/cli.js';
 import { runAs, throwawayUser, WITHOUT_THROWAWAY_USER } from '../helpers/users.js';
 import { forgetCachedPlans, redwrap, WITHOUT_FAST_LAUNCHER, type RedwrapRun } from '../helpers/redwrap.js';
+import type { RunningSandbox } from '../../src/wrap/running.js';
 
 const BUSYBOX = '/usr/bin/busybox';
 const PYTHON = '/usr/bin/python3';
@@ -53,19 +54,8 @@ with open('/proc/self/mem', 'r+b') as mem:
 time.sleep(60)
 `;
 
-interface PsSandbox {
-  node: string;
-  alias: string | null;
-  admin: boolean;
-  pid: number;
-  uid: number;
-  user: string | null;
-  command: string[];
-  started: string;
-  processes: number[];
-  leftover: boolean;
-  cgroup: { path: string; memoryBytes: number | null; pids: number | null } | null;
-}
+/** What `redwrap ps --json` prints for each sandbox. */
+type PsSandbox = RunningSandbox;
 
 function ps(...args: string[]): PsSandbox[] {
   const run = runBin('redwrap', ['ps', '--json', ...args]);
