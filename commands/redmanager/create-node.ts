@@ -1,16 +1,15 @@
 import { Flags } from '@oclif/core';
-import { RedpakCommand, redpathFlag, sysrootFlag } from '../../src/cli/base-command.js';
-import type { CreatedNode } from '../../src/node/factory.js';
+import { RedpakCommand } from '../../src/cli/base-command.js';
+import {
+  type CreateNodeResult,
+  createNodeResult,
+  hostProvidesLine,
+  nodeCreationFlags,
+} from '../../src/cli/node-creation.js';
 import { createPackageNode } from '../../src/pkg/node-setup.js';
 
-/**
- * `--json` result: the nodes written, a system node first when one was created; `hostProvides`
- * when the host's capabilities were registered in a new family root.
- */
-export interface CreateNodeResult {
-  nodes: Omit<CreatedNode, 'hostPath'>[];
-  hostProvides?: { node: string; nevra: string; count: number };
-}
+/** `--json` result: documented in docs/json-output.md. */
+export type { CreateNodeResult };
 
 export default class CreateNode extends RedpakCommand {
   static override summary = 'Create a node (and its system node when it has no parent node).';
@@ -28,40 +27,16 @@ Nothing is written unless everything was checked; a failure leaves nothing behin
   ];
 
   static override flags = {
-    redpath: redpathFlag,
-    alias: Flags.string({
-      char: 'a',
-      description: 'node alias (default: the directory name); letters, digits and + - _ @ :',
-    }),
-    template: Flags.string({
-      char: 't',
-      description: 'template name (system, leaf, full) or file for the normal config',
-    }),
-    'template-admin': Flags.string({
-      description: 'template name or file for the admin config (default: as --template)',
-    }),
+    ...nodeCreationFlags,
     config: Flags.string({
       char: 'c',
       description:
         'YAML file used as the normal config (headers rewritten); without --config-admin no admin config is written',
     }),
     'config-admin': Flags.string({ char: 'C', description: 'YAML file used as the admin config (headers rewritten)' }),
-    'no-system-node': Flags.boolean({
-      description: 'do not create a system node above a first node; use the full templates for it',
-    }),
-    update: Flags.boolean({
-      char: 'u',
-      description: 'rewrite the configs of an existing node, keeping its headers, and enable it',
-    }),
-    'host-provides': Flags.boolean({
-      description:
-        "register the host's capabilities in a new family root (default: when the host has no rpm database and no --root)",
-      allowNo: true,
-    }),
     'template-dir': Flags.string({
       description: 'directory of templates (default: $REDNODE_TEMPLATE_DIR, else the templates shipped with redpak)',
     }),
-    root: sysrootFlag,
   };
 
   async run(): Promise<CreateNodeResult> {
@@ -80,12 +55,10 @@ Nothing is written unless everything was checked; a failure leaves nothing behin
       hostProvides: flags['host-provides'],
       host: this.host(),
     });
-    for (const node of result.nodes) this.log(`${node.action} node ${node.alias} at ${node.path}`);
-    if (result.hostProvides)
-      this.log(`registered ${result.hostProvides.count} host capabilities in ${result.hostProvides.node}`);
-    return {
-      nodes: result.nodes.map(({ hostPath: _hostPath, ...node }) => node),
-      ...(result.hostProvides ? { hostProvides: result.hostProvides } : {}),
-    };
+    const json = createNodeResult(result);
+    for (const node of json.nodes) this.log(`${node.action} node ${node.alias} at ${node.path}`);
+    const provides = hostProvidesLine(json);
+    if (provides) this.log(provides);
+    return json;
   }
 }

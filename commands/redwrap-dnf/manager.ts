@@ -1,7 +1,11 @@
-import { Flags } from '@oclif/core';
-import { RedpakCommand, redpathFlag, sysrootFlag } from '../../src/cli/base-command.js';
+import { RedpakCommand } from '../../src/cli/base-command.js';
+import {
+  type CreateNodeResult,
+  createNodeResult,
+  hostProvidesLine,
+  nodeCreationFlags,
+} from '../../src/cli/node-creation.js';
 import { createPackageNode } from '../../src/pkg/node-setup.js';
-import type { CreateNodeResult } from '../redmanager/create-node.js';
 
 /** `--json` result: the same as `redmanager create-node`'s. */
 export type ManagerResult = CreateNodeResult;
@@ -12,20 +16,7 @@ export default class Manager extends RedpakCommand {
     `Same as \`redmanager create-node\` (see its help), with redpak's option names. A first node gets a system node above it unless --no-system-node.
 Every node created gets its empty rpm database (NODE/var/lib/rpm). When a family root is created (the system node, or a --no-system-node node) on a host without an rpm database (Debian), the host's capabilities (/bin/sh, libc sonames, …) are registered in the root's database (see \`redwrap-dnf host-provides --help\`); --no-host-provides skips that, --host-provides forces it (e.g. with --root).`;
   static override examples = ['<%= config.bin %> --redpath /var/redpak/platform/app manager --alias app'];
-  static override flags = {
-    redpath: redpathFlag,
-    alias: Flags.string({ description: 'node alias (default: the directory name)' }),
-    template: Flags.string({ description: 'template name or file for the normal config' }),
-    'template-admin': Flags.string({ description: 'template name or file for the admin config' }),
-    'no-system-node': Flags.boolean({ description: 'no system node above a first node; the full templates are used' }),
-    update: Flags.boolean({ description: 'rewrite the configs of an existing node, keeping its headers' }),
-    'host-provides': Flags.boolean({
-      description:
-        "register the host's capabilities in a new family root (default: when the host has no rpm database and no --root)",
-      allowNo: true,
-    }),
-    root: sysrootFlag,
-  };
+  static override flags = nodeCreationFlags;
 
   async run(): Promise<ManagerResult> {
     const { flags } = await this.parse(Manager);
@@ -43,11 +34,9 @@ Every node created gets its empty rpm database (NODE/var/lib/rpm). When a family
     });
     for (const node of result.nodes)
       this.log(`SUCCESS: rednode ${node.path} ready (${node.action}, alias ${node.alias})`);
-    if (result.hostProvides)
-      this.log(`registered ${result.hostProvides.count} host capabilities in ${result.hostProvides.node}`);
-    return {
-      nodes: result.nodes.map(({ hostPath: _hostPath, ...node }) => node),
-      ...(result.hostProvides ? { hostProvides: result.hostProvides } : {}),
-    };
+    const json = createNodeResult(result);
+    const provides = hostProvidesLine(json);
+    if (provides) this.log(provides);
+    return json;
   }
 }
