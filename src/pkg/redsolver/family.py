@@ -25,6 +25,7 @@ class Family:
         self.ancestor_ids: set[int] = set()
         self.requested: set[int] = set()  # solvables an install job named (reason 'user')
         self.cleaned: set[int] = set()  # node solvables erased because nothing needs them (reason 'unused')
+        self.set_aside: dict[int, str] = {}  # ancestor solvable id -> its name, while set apart
         for root in [node] + self.ancestors:
             ids = load_rpmdb(pool, self.system, root)
             for sid in ids:
@@ -51,6 +52,23 @@ class Family:
             pool.set_considered_list([sid for sid in range(2, len(pool.solvables)) if sid not in hidden])
         pool.addfileprovides()
         pool.createwhatprovides()
+
+    def set_apart(self, names: set[str]) -> None:
+        """Give the ancestors' packages of these names another name until `restore_names`: libsolv
+        then takes none of them for the node's package of that name (an install by name would be
+        'already installed') nor for the same package (the node's copy of the very version would be
+        'cannot install both'). They keep their provides and their locks, so what needs them is
+        still satisfied and nothing may change them."""
+        for sid in sorted(self.ancestor_ids):
+            s = self.pool.solvables[sid]
+            if sid not in self.set_aside and s.name in names:
+                self.set_aside[sid] = s.name
+                s.name = s.name + ' (ancestor copy)'  # a space: no package is named so
+
+    def restore_names(self) -> None:
+        for sid, name in self.set_aside.items():
+            self.pool.solvables[sid].name = name
+        self.set_aside.clear()
 
     def is_ancestor_owned(self, s: solv.XSolvable) -> bool:
         return s.id in self.ancestor_ids

@@ -5,7 +5,9 @@
   across the family are thereby honoured). Jobs that explicitly target an ancestor's package
   are refused before solving, naming the owner.
 - No duplicates: installing a package whose name an ancestor has installed is refused unless
-  `forcenode`, which installs the node's own copy alongside (the name is made multiversion).
+  `forcenode`, which installs the node its own copy alongside, the ancestor's very version
+  included: the ancestors' copies are set apart for the solve (Family.set_apart), as they are
+  for a name the node has already (its copy is the node's own, upgraded or removed as any).
 - Descendants are protected: after solving, every requirement of every descendant package
   that was satisfied before must still be satisfied by the descendant's own view afterwards.
 """
@@ -46,7 +48,6 @@ def build_jobs(fam: Family, req: SolveRequest) -> Jobs:
     pool = fam.pool
     forcenode = bool(req.get('forcenode'))
     out = Jobs()
-    multiversion_names: set[str] = set()
     erasing: set[int] = set()  # node packages the jobs erase
     autoremove = False
     for job in req['jobs']:
@@ -85,7 +86,14 @@ def build_jobs(fam: Family, req: SolveRequest) -> Jobs:
                         package=nevra(s), name=s.name, node=fam.owner[s.id]))
                 continue
             if ancestor_same_name:
-                multiversion_names.update(s.name for s in ancestor_same_name)
+                fam.set_apart(wanted_names)
+                if what not in fam.local:
+                    sel, by_name = select(pool, what, installed_only=False)
+                    matched = sel.solvables()
+                if not any(m.repo != fam.system for m in matched):
+                    out.problems.append(no_solution('No match for argument: %s in the enabled repositories (the '
+                                                    'node\'s own copy comes from a repository)' % what))
+                    continue
             fam.requested.update(m.id for m in matched)
             out.jobs += sel.jobs(solv.Job.SOLVER_INSTALL)
             continue
@@ -129,15 +137,8 @@ def build_jobs(fam: Family, req: SolveRequest) -> Jobs:
         for sid in sorted(unused - erasing):
             fam.cleaned.add(sid)
             out.jobs.append(pool.Job(solv.Job.SOLVER_SOLVABLE | solv.Job.SOLVER_ERASE, sid))
-    for name in multiversion_names:
-        out.jobs += pool.select(name, solv.Selection.SELECTION_NAME).jobs(solv.Job.SOLVER_MULTIVERSION)
-    # Names installed twice in the family (earlier forcenode copies) must stay installable side by side.
-    seen: dict[str, int] = {}
-    for s in fam.system.solvables:
-        seen[s.name] = seen.get(s.name, 0) + 1
-    for name, count in seen.items():
-        if count > 1 and name not in multiversion_names:
-            out.jobs += pool.select(name, solv.Selection.SELECTION_NAME).jobs(solv.Job.SOLVER_MULTIVERSION)
+    # A name the node and an ancestor both have (an earlier forcenode copy): the node's copy is its own package.
+    fam.set_apart(set(s.name for s in fam.node_packages()))
     return out
 
 
@@ -387,10 +388,12 @@ def solve(req: SolveRequest) -> SolveAnswer:
     solver = pool.Solver()
     solver.set_flag(solv.Solver.SOLVER_FLAG_IGNORE_RECOMMENDED, 0 if req.get('weak') else 1)
     found = solver.solve(all_jobs)
-    if found:
+    # Once solved (the transaction holds what it computed from the names), the reports name them rightly.
+    trans = None if found else solver.transaction()
+    fam.restore_names()
+    if found or trans is None:
         return SolveAnswer(protocol=PROTOCOL_VERSION, ok=False, steps=[],
                            problems=describe_problems(fam, found, lock_jobs), violations=[])
-    trans = solver.transaction()
     trans.order()
     violations = (touched_ancestors(fam, trans) + file_conflicts(fam, trans) + into_descendants(fam, req, trans)
                   + check_descendants(fam, req, trans))
