@@ -18,6 +18,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createNode } from '../src/node/factory.js';
+import { NORMAL_CONFIG } from '../src/node/layout.js';
+import { acceptUnsignedPackages } from '../src/pkg/node-setup.js';
 import { buildFixtureRepo } from '../src/pkg/fixture-repo.js';
 import { detectHostProvides, initDb, installPackages, registerHostProvides } from '../src/pkg/rpm.js';
 import { inspectionHostFacts } from '../src/system/host-facts.js';
@@ -118,6 +120,7 @@ async function setUp(work: string, fillers: string[]): Promise<Setup> {
   const repoFile = `[fx]\nname=fx\nbaseurl=file://${repo.repoDir}\ngpgcheck=0\nmetadata_expire=never\n`;
   mkdirSync(join(system, 'etc/yum.repos.d'), { recursive: true });
   writeFileSync(join(system, 'etc/yum.repos.d/fx.repo'), repoFile);
+  acceptUnsignedPackages(join(system, NORMAL_CONFIG)); // the fixture packages are unsigned
 
   const flatTemplate = join(work, 'flat');
   await initDb(flatTemplate);

@@ -14,11 +14,11 @@ import { mergeFamily } from '../merge/merge.js';
 import { mergedConfigYaml } from '../inspect/mergeconfig.js';
 import { renderTree } from '../inspect/tree.js';
 import { assertEnabled, loadFamily, loadTree } from '../node/load.js';
-import { REPOS_DIR } from '../node/layout.js';
+import { NORMAL_CONFIG, REPOS_DIR } from '../node/layout.js';
 import { PACKAGE_ROOT } from '../package-root.js';
 import { buildFixtureRepo } from '../pkg/fixture-repo.js';
 import { install, list } from '../pkg/manager.js';
-import { createPackageNode } from '../pkg/node-setup.js';
+import { acceptUnsignedPackages, createPackageNode } from '../pkg/node-setup.js';
 
 export interface DemoStep {
   title: string;
@@ -67,12 +67,18 @@ export async function runDemo(options: {
   const repoFile = join(system, REPOS_DIR, 'demo.repo');
   mkdirSync(dirname(repoFile), { recursive: true });
   writeFileSync(repoFile, `[demo]\nname=redpak demo packages\nbaseurl=file://${repo.repoDir}\nenabled=1\ngpgcheck=0\n`);
+  // The demo packages are unsigned: the family says so in its own config (the system template's
+  // gpgcheck: true is a floor no .repo file lowers).
+  const systemConfig = join(system, NORMAL_CONFIG);
+  acceptUnsignedPackages(systemConfig);
   step({
     title: 'The family: system (the host view) → platform → app, each with its own rpm database',
     command: `redmanager create-node --redpath ${platform} && redmanager create-node --redpath ${app}`,
-    output: [...created.map((n) => `${n.action} node ${n.alias} at ${n.path}`), `repository file ${repoFile}`].join(
-      '\n',
-    ),
+    output: [
+      ...created.map((n) => `${n.action} node ${n.alias} at ${n.path}`),
+      `repository file ${repoFile}`,
+      `gpgcheck: false in ${systemConfig} (the demo packages are unsigned)`,
+    ].join('\n'),
   });
 
   const transaction = async (node: string, specs: string[]) => {

@@ -3,7 +3,7 @@
  * database, and — for a new family root on a host without an rpm database (Debian) — the host's
  * capabilities registered in the root's database so that real packages resolve against it.
  */
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { RedpakError } from '../errors.js';
 import { createNode, type CreatedNode, type CreateNodeRequest } from '../node/factory.js';
 import { Sysroot } from '../node/layout.js';
@@ -46,4 +46,20 @@ export async function createPackageNode(request: PackageNodeRequest): Promise<Pa
       { cause: error },
     );
   }
+}
+
+/**
+ * What the administrator of a family of unsigned packages writes (the demo's, the test fixtures'):
+ * `gpgcheck: false` instead of the `gpgcheck: true` of a node config (the system template's),
+ * which is a floor no .repo file lowers. The file must set `gpgcheck: true`.
+ */
+export function acceptUnsignedPackages(configFile: string): void {
+  const text = readFileSync(configFile, 'utf8');
+  const pattern = /^(\s+gpgcheck:)\s*true\s*$/m;
+  if (!pattern.test(text))
+    throw new RedpakError('schema', `${configFile} does not set gpgcheck: true`, {
+      hint: 'give the config of the node that requires signature checks (the system node)',
+    });
+  // In place: the file keeps its owner (a user's own family) and mode.
+  writeFileSync(configFile, text.replace(pattern, '$1 false'));
 }

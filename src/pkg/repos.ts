@@ -36,6 +36,11 @@ import { present } from '../present.js';
 export interface NodeRepo extends RepoDefinition {
   /** Target path of the node whose etc/yum.repos.d defines it. */
   definedBy: string;
+  /**
+   * Where the repository's own `gpgcheck=0` is (its .repo file, or `--setopt` line 0) when the
+   * family requires signature checks: overruled, `gpgcheck` is true.
+   */
+  gpgcheckOverruled?: { file: string; line: number };
 }
 
 function readRepoDir(dir: string): { file: string; sections: IniSection[] }[] {
@@ -103,7 +108,8 @@ export function nodeRepos(pf: Pick<PackageFamily, 'family'>, selection: RepoSele
     main.set(o.key, { value: o.value, file: '--setopt', line: 0 });
   const vars = repoVariables(pf, main, { releasever: selection.releasever });
   const fromMain = repoDefaultsOf(main);
-  const defaults: RepoDefaults = { ...fromMain, gpgcheck: familyGpgcheck(pf) || (fromMain.gpgcheck ?? false) };
+  const required = familyGpgcheck(pf);
+  const defaults: RepoDefaults = { ...fromMain, gpgcheck: required || (fromMain.gpgcheck ?? false) };
   for (const n of pf.family.nodes) {
     const files = readRepoDir(join(n.hostPath, REPOS_DIR));
     if (files.length === 0) continue;
@@ -123,7 +129,18 @@ export function nodeRepos(pf: Pick<PackageFamily, 'family'>, selection: RepoSele
               `${entry.file}:${entry.line}: ${key} of repository "${section.id}" holds a control character (${bad}) once its variables are substituted`,
             );
         }
-        return { ...repoFromSection(section, file, defaults), definedBy: n.path };
+        const repo = repoFromSection(section, file, defaults);
+        // The .repo files are the nodes' own (writable from a node in admin mode): the family's
+        // gpgcheck, from its administrators' configs, is a floor under them too.
+        const lowered = section.values.get('gpgcheck');
+        if (required && !repo.gpgcheck && lowered)
+          return {
+            ...repo,
+            gpgcheck: true,
+            gpgcheckOverruled: { file: lowered.file, line: lowered.line },
+            definedBy: n.path,
+          };
+        return { ...repo, definedBy: n.path };
       }),
     );
   }
@@ -881,9 +898,9 @@ export async function verifySignatures(
       if (repo.gpgkey.length === 0) {
         throw new RedpakError(
           'package',
-          `repository ${repo.id} has gpgcheck=1 but no gpgkey: cannot check ${pkg.step.nevra}`,
+          `repository ${repo.id} has gpgcheck=1${overruledNote(repo)} but no gpgkey: cannot check ${pkg.step.nevra}`,
           {
-            hint: `add gpgkey=file:///path/to/KEY to [${repo.id}] in ${repo.file}, or set gpgcheck=0`,
+            hint: `add gpgkey=file:///path/to/KEY to [${repo.id}] in ${repo.file}${repo.gpgcheckOverruled ? '' : ', or set gpgcheck=0'}`,
           },
         );
       }
@@ -904,7 +921,7 @@ export async function verifySignatures(
       if (!verdict.ok) {
         throw new RedpakError(
           'package',
-          `package ${pkg.step.nevra} from repository ${repo.id} failed the signature check: ${verdict.detail.replace(/^[^:]*:\s*/, '')}`,
+          `package ${pkg.step.nevra} from repository ${repo.id} failed the signature check${overruledNote(repo)}: ${verdict.detail.replace(/^[^:]*:\s*/, '')}`,
           {
             hint: `the package is unsigned, tampered with, or signed by a key not listed in gpgkey= of [${repo.id}] (${repo.file}); nothing was installed`,
           },
@@ -914,4 +931,12 @@ export async function verifySignatures(
   } finally {
     await rm(keyring, { recursive: true, force: true });
   }
+}
+
+/** Why a repository that says gpgcheck=0 is checked all the same (empty when it does not say so). */
+function overruledNote(repo: NodeRepo): string {
+  const at = repo.gpgcheckOverruled;
+  return at
+    ? ` (its gpgcheck=0 at ${at.file}:${at.line} does not apply: the family requires signature checks, gpgcheck: true in its node config)`
+    : '';
 }

@@ -10,8 +10,11 @@ import { tempDir } from '../helpers/family.js';
 import { fixtureRepo } from '../pkg/helpers/family.js';
 import type { BinRun } from '../helpers/cli.js';
 import { runCommand } from '../helpers/in-process.js';
+import { unsignedTemplateDir } from '../helpers/unsigned-templates.js';
 
-const redmanager = (args: string[]): Promise<BinRun> => runCommand('redmanager', args);
+// The fixture packages are unsigned: the family's system node is made from templates that say so.
+const redmanager = (args: string[]): Promise<BinRun> =>
+  runCommand('redmanager', args.includes('--help') ? args : [...args, '--template-dir', unsignedTemplateDir()]);
 
 describe('redmanager apply', () => {
   let repoDir: string;

@@ -29,6 +29,7 @@ import { fixtureRepo, installedNames } from '../pkg/helpers/family.js';
 import { snapshotNode } from '../pkg/helpers/nodes.js';
 import { LOCK_FILE } from '../../src/pkg/lock.js';
 import { holdLock } from '../helpers/lock-holder.js';
+import { unsignedTemplateDir } from '../helpers/unsigned-templates.js';
 
 function fails(work: () => unknown, code: string, message: RegExp, line?: number): RedpakError {
   try {
@@ -357,7 +358,8 @@ describe('recipe: apply into a sysroot (real rpm databases)', () => {
   before(async () => {
     repoDir = (await fixtureRepo()).repoDir;
   });
-  const host = pinnedHost();
+  // The fixture packages are unsigned: the family's system node is made from templates that say so.
+  const host = pinnedHost({ env: { ...pinnedHost().env, REDNODE_TEMPLATE_DIR: unsignedTemplateDir() } });
   const write = (dir: string, text: string, name = 'image.yaml') => {
     const file = join(dir, name);
     writeFileSync(

@@ -54,7 +54,7 @@ const repo = (redpath: string, options: Partial<dnf.CommonOptions> = {}) =>
 describe('dnf.conf [main]', () => {
   let f: NodeFamily;
   before(async () => {
-    f = await makeNodeFamily();
+    f = await makeNodeFamily({ gpgcheck: true });
   });
   after(() => f.cleanup());
 
@@ -359,7 +359,7 @@ describe('skip_if_unavailable, excludepkgs, includepkgs, cost and the command-li
 describe('config-manager --add-repo', () => {
   let f: NodeFamily;
   before(async () => {
-    f = await makeNodeFamily();
+    f = await makeNodeFamily({ gpgcheck: true });
   });
   after(() => f.cleanup());
 

@@ -288,7 +288,7 @@ describe('hostile repositories', () => {
 describe('signature policy', () => {
   it("a repository without gpgcheck= takes the merged node config's (an ancestor's gpgcheck: true); --nogpgcheck is refused", async () => {
     const repo = await fixtureRepo();
-    const g = await makeNodeFamily({ repoFile: false });
+    const g = await makeNodeFamily({ repoFile: false, gpgcheck: true });
     try {
       // The system node (created from the system template) asks for signatures; app's own config does not.
       const file = writeRepoFile(g.sys, 'plain', `file://${repo.repoDir}`);

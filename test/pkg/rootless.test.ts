@@ -22,7 +22,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { EXIT_CODES } from '../../src/errors.js';
+import { NORMAL_CONFIG } from '../../src/node/layout.js';
 import { LOCK_FILE } from '../../src/pkg/lock.js';
+import { acceptUnsignedPackages } from '../../src/pkg/node-setup.js';
 import { kernelAllowsUserOverlay, opaqueAttribute } from '../../src/pkg/rootless.js';
 import { opaqueDirs, STAGE_DIR } from '../../src/pkg/view.js';
 import { PACKAGE_ROOT, runBin } from '../helpers/cli.js';
@@ -88,6 +90,7 @@ describe('redwrap-dnf as an ordinary user', { skip: WITHOUT_THROWAWAY_USER }, ()
     for (const n of [plat, app])
       ok(runAs(user, [bin('redmanager'), 'create-node', '--redpath', n]), `create-node ${n}`);
     repoFile(top, repo, user);
+    acceptUnsignedPackages(join(top, NORMAL_CONFIG)); // the fixture packages are unsigned
 
     ok(dnf(user, ['--redpath', plat, '-y', 'install', 'libredfoo-1.0', 'redfoo-conf']), 'install in platform');
     ok(dnf(user, ['--redpath', app, '-y', 'install', 'redhello']), 'install in app');
@@ -184,6 +187,7 @@ describe('a shared family with a personal leaf', { skip: WITHOUT_THROWAWAY_USER 
     const plat = join(top, 'plat');
     ok(runBin('redmanager', ['create-node', '--redpath', plat]), 'root: create-node');
     repoFile(top, repo);
+    acceptUnsignedPackages(join(top, NORMAL_CONFIG)); // the fixture packages are unsigned
     ok(runBin('redwrap-dnf', ['--redpath', plat, '-y', 'install', 'libredfoo-1.0', 'redfoo-conf']), 'root: install');
     const app = join(plat, 'app');
     mkdirSync(app, { mode: 0o755 });

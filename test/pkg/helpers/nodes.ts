@@ -21,6 +21,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, normalize } from 'node:path';
 import { createNode } from '../../../src/node/factory.js';
+import { NORMAL_CONFIG } from '../../../src/node/layout.js';
+import { acceptUnsignedPackages } from '../../../src/pkg/node-setup.js';
 import { detectHostProvides, initDb, registerHostProvides } from '../../../src/pkg/rpm.js';
 import { pinnedHost } from '../../helpers/family.js';
 import { fixtureRepo } from './family.js';
@@ -40,14 +42,20 @@ export interface NodeFamily {
   cleanup(): void;
 }
 
-/** system → platform → app, created like `redmanager create-node`, host capabilities in system, fixture repo file in system. */
-export async function makeNodeFamily(options: { repoFile?: boolean } = {}): Promise<NodeFamily> {
+/**
+ * system → platform → app, created like `redmanager create-node`, host capabilities in system,
+ * fixture repo file in system. The fixture packages are unsigned: the system node's `gpgcheck:
+ * true` (its template's, a floor under the .repo files' gpgcheck) is set to false unless
+ * `gpgcheck: true`.
+ */
+export async function makeNodeFamily(options: { repoFile?: boolean; gpgcheck?: boolean } = {}): Promise<NodeFamily> {
   const dir = mkdtempSync(join(tmpdir(), 'redpak-dnf-test-'));
   const sys = join(dir, 'redpak');
   const platform = join(sys, 'platform');
   const app = join(platform, 'app');
   createNode({ redpath: platform, host: pinnedHost() });
   createNode({ redpath: app, host: pinnedHost() });
+  if (!options.gpgcheck) acceptUnsignedPackages(join(sys, NORMAL_CONFIG));
   for (const n of [sys, platform, app]) await initDb(n);
   await registerHostProvides(sys, await hostCapabilities());
   if (options.repoFile !== false) writeRepoFile(sys, 'fixtures', `file://${(await fixtureRepo()).repoDir}`);
