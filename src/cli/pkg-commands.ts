@@ -57,6 +57,14 @@ export const commonFlags = {
     multipleNonGreedy: true,
     helpValue: 'OPTION=VALUE',
   }),
+  exclude: Flags.string({
+    char: 'x',
+    description:
+      "leave these packages out of the repositories for this run (names or globs, comma-separated; as a .repo file's excludepkgs=)",
+    multiple: true,
+    multipleNonGreedy: true,
+    helpValue: 'PKG',
+  }),
   'lock-wait': Flags.integer({
     description: 'seconds to wait when another transaction holds the family lock (default: fail at once)',
     default: 0,
@@ -104,10 +112,11 @@ export interface CommonFlagValues {
   disablerepo?: string[];
   repo?: string[];
   setopt?: string[];
+  exclude?: string[];
   'lock-wait'?: number;
 }
 
-/** dnf's repository lists: the option repeated, or comma-separated. */
+/** dnf's lists (repositories, --exclude): the option repeated, or comma-separated. */
 const repoList = (values?: string[]) => values?.flatMap((v) => v.split(',')).filter((v) => v !== '');
 
 export function commonOptions(flags: CommonFlagValues): CommonOptions {
@@ -117,6 +126,7 @@ export function commonOptions(flags: CommonFlagValues): CommonOptions {
     disableRepos: repoList(flags.disablerepo),
     onlyRepos: repoList(flags.repo),
     setopt: flags.setopt,
+    exclude: repoList(flags.exclude),
     onWarning: (message) => process.stderr.write(`warning: ${message}\n`),
     redpath: flags.redpath,
     sysroot: flags.root,

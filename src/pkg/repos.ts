@@ -73,6 +73,8 @@ export interface RepoSelection {
   enableRepos?: string[];
   /** --setopt: `KEY=VALUE` ([main]) or `REPO.KEY=VALUE` (REPO a glob on the id). */
   setopt?: string[];
+  /** --exclude: package name globs no repository offers for this run (added to each one's excludepkgs). */
+  exclude?: string[];
 }
 
 /** Keys whose values are substituted with the variables ($releasever…). */
@@ -223,14 +225,17 @@ export interface RepoSources extends RepoSelection {
  * Every repository a command on the node can use, enabled or not: the family's .repo files
  * (the node's, else the closest ancestor's), then the given directories, named repo-given,
  * repo1-given… in their order; --repo, --disablerepo and --enablerepo applied (a pattern that
- * names no repository is an error, as dnf's).
+ * names no repository is an error, as dnf's); --exclude added to the excludepkgs of each.
  */
 export function familyRepos(pf: PackageFamily, sources: RepoSources): NodeRepo[] {
   const base = sources.cwd ?? process.cwd();
   const given = (sources.repoDirs ?? []).map((dir, i) =>
     localRepo(`repo${i === 0 ? '' : i}-given`, resolve(base, dir)),
   );
-  const repos = [...(sources.noRepoFiles ? [] : nodeRepos(pf, sources)), ...given];
+  const excluded = sources.exclude ?? [];
+  const repos = [...(sources.noRepoFiles ? [] : nodeRepos(pf, sources)), ...given].map((r) =>
+    excluded.length > 0 ? { ...r, excludepkgs: [...r.excludepkgs, ...excluded] } : r,
+  );
   const pick = (flag: string, globs: readonly string[] | undefined, enabled: boolean) => {
     for (const glob of globs ?? []) {
       const hit = repos.filter((r) => matchesRepoGlob(r.id, glob));

@@ -36,7 +36,7 @@ class Family:
         pool.installed = self.system
         self.repos = [load_rpmmd(pool, spec) for spec in repos]
         # excludepkgs/includepkgs: what a repository does not offer is never considered.
-        hidden = set(sid for repo, spec in zip(self.repos, repos) for sid in filtered_out(repo, spec))
+        self.hidden = hidden = set(sid for repo, spec in zip(self.repos, repos) for sid in filtered_out(repo, spec))
         self.local: dict[str, solv.XSolvable] = {}  # path -> solvable, for .rpm files given on the command line
         if local_files:
             cmdline = pool.add_repo('@commandline')
@@ -69,6 +69,10 @@ class Family:
         for sid, name in self.set_aside.items():
             self.pool.solvables[sid].name = name
         self.set_aside.clear()
+
+    def offered(self) -> list[solv.XSolvable]:
+        """What the repositories offer: their packages but those excludepkgs/includepkgs (and --exclude) leave out."""
+        return [s for r in self.repos for s in r.solvables if s.id not in self.hidden]
 
     def is_ancestor_owned(self, s: solv.XSolvable) -> bool:
         return s.id in self.ancestor_ids

@@ -63,7 +63,7 @@ def query(req: QueryRequest) -> QueryAnswer:
     pool = fam.pool
     q = req['query']
     scope = q['scope']
-    available = [s for r in fam.repos for s in r.solvables]
+    available = fam.offered()
     if scope == 'installed':
         cands = fam.node_packages()
     elif scope == 'family':
