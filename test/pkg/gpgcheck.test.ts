@@ -92,6 +92,15 @@ describe("gpgcheck=0 in a .repo file under the family's gpgcheck: true", () => {
   });
 });
 
+describe("what the caller names is not the family's repositories", () => {
+  it('--repo-dir: its unsigned packages are installed (as a local .rpm file would be)', async (t) => {
+    const f = await makeNodeFamily({ repoFile: false, gpgcheck: true });
+    t.after(() => f.cleanup());
+    const r = await dnf.install({ redpath: f.app, specs: ['redscript'], repoDirs: [(await fixtureRepo()).repoDir] });
+    assert.equal(r.status, 'done');
+  });
+});
+
 describe('a family without gpgcheck: true', () => {
   it("takes the .repo file's gpgcheck=0: the unsigned package is installed", async (t) => {
     const f = await makeNodeFamily();
