@@ -139,6 +139,8 @@ export interface RepoDefaults {
   timeout?: number;
   sslverify?: boolean;
   sslcacert?: string;
+  /** [main] excludepkgs: left out of every repository, on top of each one's own. */
+  excludepkgs?: string[];
 }
 
 export function parseRepoFile(text: string, file: string, defaults: RepoDefaults = {}): RepoDefinition[] {
@@ -208,6 +210,7 @@ export function repoDefaultsOf(main: ReadonlyMap<string, IniValue>): RepoDefault
   };
   const expire = main.get('metadata_expire');
   const timeout = main.get('timeout');
+  const excludes = splitList((main.get('excludepkgs') ?? main.get('exclude'))?.value ?? '');
   if (timeout && !/^\d+$/.test(timeout.value))
     fail(timeout.file, timeout.line, `timeout must be a number of seconds, got "${timeout.value}"`);
   const defaults: RepoDefaults = {
@@ -217,6 +220,7 @@ export function repoDefaultsOf(main: ReadonlyMap<string, IniValue>): RepoDefault
     ...(expire ? { metadataExpire: parseExpire(expire.value, expire.file, expire.line) } : {}),
     ...(timeout ? { timeout: Number(timeout.value) } : {}),
     ...(main.get('sslcacert')?.value ? { sslcacert: main.get('sslcacert')?.value } : {}),
+    ...(excludes.length > 0 ? { excludepkgs: excludes } : {}),
   };
   return Object.fromEntries(Object.entries(defaults).filter(([, v]) => v !== undefined)) as RepoDefaults;
 }
@@ -284,7 +288,7 @@ export function repoFromSection(section: IniSection, file: string, defaults: Rep
     priority,
     cost: costEntry ? Number(costEntry.value) : DEFAULT_COST,
     skipIfUnavailable: bool('skip_if_unavailable', defaults.skipIfUnavailable ?? false),
-    excludepkgs: globs('excludepkgs', 'exclude'),
+    excludepkgs: [...(defaults.excludepkgs ?? []), ...globs('excludepkgs', 'exclude')],
     includepkgs: globs('includepkgs'),
     metadataExpire: expireEntry
       ? parseExpire(expireEntry.value, expireEntry.file, expireEntry.line)

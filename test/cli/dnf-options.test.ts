@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { BinRun } from '../helpers/cli.js';
@@ -79,6 +80,25 @@ describe('--exclude PKG (-x): left out of the repositories for this run', () => 
       free.json.packages.map((p: { nevra: string }) => p.nevra),
       ['libredfoo-2.0-1.x86_64'],
       'without --exclude the upgrade is there',
+    );
+  });
+});
+
+describe("dnf.conf's [main] excludepkgs, the same filter", () => {
+  it("a node's dnf.conf or --setopt excludepkgs=: every repository leaves those out", async (t) => {
+    const f = await makeNodeFamily();
+    t.after(() => f.cleanup());
+    mkdirSync(join(f.platform, 'etc/dnf'), { recursive: true });
+    writeFileSync(join(f.platform, 'etc/dnf/dnf.conf'), '[main]\nexcludepkgs=redhello\n');
+    const shown = await dnf(['--redpath', f.app, 'list', '--available', '--json']);
+    assert.equal(shown.status, 0, shown.stderr);
+    assert.ok(!names(shown).includes('redhello') && names(shown).includes('redtool'), names(shown).join(' '));
+    const set = await dnf(['--redpath', f.app, '--setopt', 'excludepkgs=redtool', 'list', '--available', '--json']);
+    assert.ok(!names(set).includes('redtool') && names(set).includes('libredfoo'), names(set).join(' '));
+    const repos = await dnf(['--redpath', f.app, 'repolist', '--json']);
+    assert.deepEqual(
+      repos.json.repos.map((r: { excludepkgs: string[] }) => r.excludepkgs),
+      [['redhello']],
     );
   });
 });
