@@ -8,7 +8,7 @@
  * view on a staging layer and merge it into the node (rules 7–8) → record history.
  * Nothing before the merge changes the node.
  */
-import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { RedpakError } from '../errors.js';
@@ -35,6 +35,7 @@ import {
   type CleanOutcome,
   type FetchedPackage,
   familyGpgcheck,
+  matchesRepoGlob,
   type NodeRepo,
   type RepoSelection,
   type SyncedRepo,
@@ -66,6 +67,17 @@ import { assertOwnCacheDir, assertRootlessStaging, runsRootless } from './rootle
 import { abortable, InterruptedError, signalNameOf } from './interrupt.js';
 import { nextReasons, readReasons, REASONS_FILE, reasonsText, writeReasons, type InstallReason } from './reasons.js';
 import {
+  GROUPS_FILE,
+  groupRecordText,
+  nextGroupRecord,
+  readGroupRecord,
+  writeGroupRecord,
+  type GroupChange,
+  type InstalledGroup,
+} from './group-record.js';
+import { groupInstallNames, matchGroups, mergeComps, repoGroups, type CompsGroup } from './comps.js';
+import { closestWord } from '../closest-word.js';
+import {
   generationDatabase,
   listGenerations,
   markGood,
@@ -92,6 +104,8 @@ export interface CommonOptions extends OpenFamilyOptions, RepoSelection {
   nogpgcheck?: boolean;
   /** Told, one line each, the repositories skipped (skip_if_unavailable) and the mirrors dropped. */
   onWarning?: (message: string) => void;
+  /** Told more detail, one line each (dnf -v): the repositories loaded and the solver's decisions. */
+  onDetail?: (message: string) => void;
 }
 
 /** Progress of a transaction, for a UI. */
@@ -182,24 +196,26 @@ export interface TransactionResult extends TransactionPlan {
  *
  *   await install({ redpath: '/var/redpak/platform/app', specs: ['redhello'], repoDirs: ['/srv/repo'] })
  */
-export function install(options: TransactionOptions & { specs: string[] }): Promise<TransactionResult> {
-  return transact(
-    options,
-    'install',
-    options.specs.map((what) => ({ op: 'install', what })),
-  );
+export async function install(options: TransactionOptions & { specs: string[] }): Promise<TransactionResult> {
+  const groups = options.specs.filter((s) => s.startsWith('@')).map((s) => s.slice(1));
+  const jobs: SolverJob[] = options.specs.filter((s) => !s.startsWith('@')).map((what) => ({ op: 'install', what }));
+  if (groups.length === 0) return transact(options, 'install', jobs);
+  const planned = await groupInstallJobs(options, groups, false);
+  return transact(options, 'install', [...jobs, ...planned.jobs], commandText('install', [...jobs, ...planned.jobs]), planned.change);
 }
 
 /**
  * Erase the node's own packages, and (unless `cleanDeps: false`) the dependencies they alone
  * needed; refused for an ancestor's package and when a descendant would break.
  */
-export function remove(options: TransactionOptions & { specs: string[] }): Promise<TransactionResult> {
-  return transact(
-    { ...options, cleanDeps: options.cleanDeps ?? true },
-    'remove',
-    options.specs.map((what) => ({ op: 'erase', what })),
-  );
+export async function remove(options: TransactionOptions & { specs: string[] }): Promise<TransactionResult> {
+  const groups = options.specs.filter((s) => s.startsWith('@')).map((s) => s.slice(1));
+  const jobs: SolverJob[] = options.specs.filter((s) => !s.startsWith('@')).map((what) => ({ op: 'erase', what }));
+  const cleanDeps = options.cleanDeps ?? true;
+  if (groups.length === 0) return transact({ ...options, cleanDeps }, 'remove', jobs);
+  const planned = await groupRemoveJobs(options, groups);
+  const all = [...jobs, ...planned.jobs];
+  return transact({ ...options, cleanDeps }, 'remove', all, commandText('remove', all), planned.change);
 }
 
 /** Erase the node's dependencies that no package of the node or of a descendant needs any more. */
@@ -449,6 +465,7 @@ async function transact(
   kind: string,
   jobs: SolverJob[],
   text = commandText(kind, jobs),
+  groupChange?: GroupChange,
 ): Promise<TransactionResult> {
   const pf = openFamily(options);
   assertCanChange(pf, true);
@@ -475,6 +492,7 @@ async function transact(
     return await withLock(pf, options, text, async () => {
       recoverFamily(pf);
       let reasons = readReasons(pf.nodeRoot);
+      const groupsBefore = readGroupRecord(pf.nodeRoot);
       const localFiles = jobs
         .filter(
           (j): j is SolverJob & { what: string } =>
@@ -496,6 +514,7 @@ async function transact(
       const synced: SyncedRepo[] = needRepos
         ? await abortable(syncRepos(reposOf(pf, options), pf.cacheDir, syncOptions), signal, interrupted)
         : [];
+      for (const s of synced) options.onDetail?.(loadedLine(s));
       checkAbort();
       const result = await abortable(
         solve({
@@ -515,14 +534,28 @@ async function transact(
         interrupted,
       );
       explainSolveFailure(pf, result, synced);
+      for (const step of result.steps) options.onDetail?.(decisionLine(step));
       const plan = planOf(pf, result.steps);
       const base = { ...plan, downloaded: 0, warnings: [] as string[] };
       // Asking to install what the node has as a dependency makes it asked for (dnf does the same):
       // with the transaction, or at once when there is nothing else to do.
       const promoted = (result.namedInstalled ?? []).filter((name) => reasons[name] === 'dependency');
       reasons = { ...reasons, ...Object.fromEntries(promoted.map((name) => [name, 'user' as const])) };
+      const groupNames = new Set(
+        groupChange?.kind === 'install' ? groupChange.groups.flatMap((g) => g.packages) : [],
+      );
+      const groupsAfter = nextGroupRecord(groupsBefore, result.steps, {
+        change: groupChange,
+        userNamed: [
+          ...result.steps.filter((s) => s.action !== 'erase' && s.reason === 'user').map((s) => s.name),
+          ...(result.namedInstalled ?? []),
+        ].filter((name) => !groupNames.has(name)),
+        adopted: promoted,
+      });
+      const groupsChanged = groupRecordText(groupsAfter) !== groupRecordText(groupsBefore);
       if (result.steps.length === 0) {
         if (promoted.length > 0 && !options.assumeno) writeReasons(pf.nodeRoot, reasons);
+        if (groupsChanged && !options.assumeno) writeGroupRecord(pf.nodeRoot, groupsAfter);
         return { ...base, status: 'nothing-to-do' as const };
       }
       options.onPlan?.(plan);
@@ -589,6 +622,7 @@ async function transact(
           extraFiles: {
             [HISTORY_FILE]: `${JSON.stringify(history, null, 2)}\n`,
             [REASONS_FILE]: reasonsText(nextReasons(reasons, result.steps)),
+            ...(groupsChanged ? { [GROUPS_FILE]: groupRecordText(groupsAfter) } : {}),
           },
           generation: { command: text, historyId: history[history.length - 1].id },
           signal,
@@ -653,6 +687,7 @@ async function runQuery(
 ): Promise<{ pf: PackageFamily; packages: ListedPackage[] }> {
   const pf = openFamily(options);
   const synced = needRepos ? await syncRepos(reposOf(pf, options), cacheOf(pf), options) : [];
+  for (const s of synced) options.onDetail?.(loadedLine(s));
   const packages = await query(
     {
       node: pf.nodeRoot,
@@ -1041,6 +1076,301 @@ export async function registerHost(
     const { nevra } = await registerHostProvides(pf.nodeRoot, provides);
     return { node: pf.node.path, nevra, provides };
   });
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// Detail lines (dnf -v)
+
+function loadedLine(s: SyncedRepo): string {
+  const when = new Date(s.fetchedAt).toISOString();
+  return `repository ${s.repo.id}: metadata from ${s.baseurl} (${s.fetched ? 'fetched now' : `cached, fetched ${when}`})`;
+}
+
+function decisionLine(step: TransactionStep): string {
+  const why =
+    step.reason === 'user'
+      ? 'asked for'
+      : step.reason === 'dependency'
+        ? 'needed as a dependency'
+        : step.reason === 'unused'
+          ? 'no longer needed'
+          : step.action;
+  const from = step.action === 'erase' ? '' : ` from ${step.repo ?? '?'}`;
+  const replacing = step.replaces?.length ? `, replacing ${step.replaces.join(', ')}` : '';
+  return `solver: ${step.action} ${step.nevra}${from} (${why}${replacing})`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Groups (comps)
+
+/** A group as `group list` and `group info` show it. */
+export interface GroupStatus {
+  id: string;
+  name: string;
+  description: string;
+  uservisible: boolean;
+  /** Installed in the node (the node's group record names it). */
+  installed: boolean;
+  /** The repositories whose comps define it; empty for an installed group no repository has any more. */
+  repos: string[];
+  /** group info: its packages, with their type (mandatory, default, optional, conditional). */
+  packages?: CompsGroup['packages'];
+  /** group info of an installed group: the packages its installation brought into the node. */
+  installedPackages?: string[];
+}
+
+/** The groups of the node's repositories (merged by id, by repository priority) and the node's record. */
+async function loadGroups(
+  options: CommonOptions,
+): Promise<{ pf: PackageFamily; groups: CompsGroup[]; record: Record<string, InstalledGroup> }> {
+  const pf = openFamily(options);
+  const synced = await syncRepos(reposOf(pf, options), cacheOf(pf), options);
+  for (const s of synced) options.onDetail?.(loadedLine(s));
+  const ordered = [...synced].sort((a, b) => a.repo.priority - b.repo.priority);
+  return { pf, groups: mergeComps(ordered.map(repoGroups)), record: readGroupRecord(pf.nodeRoot) };
+}
+
+function statusOf(g: CompsGroup | undefined, installed: InstalledGroup | undefined): GroupStatus {
+  const id = g?.id ?? installed?.id ?? '';
+  return {
+    id,
+    name: g?.name ?? installed?.name ?? id,
+    description: g?.description ?? '',
+    uservisible: g?.uservisible ?? true,
+    installed: installed !== undefined,
+    repos: g?.repos ?? [],
+  };
+}
+
+/** A group pattern that matched nothing: a package error naming it, with the closest ids. */
+function noGroup(pf: PackageFamily, pattern: string, ids: readonly string[], where: string): RedpakError {
+  const closest = closestWord(pattern, ids);
+  const list = `\`redwrap-dnf --redpath ${pf.node.path} group list --hidden\` lists them`;
+  return new RedpakError('package', `no group matches '${pattern}' ${where} of node ${pf.node.path}`, {
+    hint: closest ? `did you mean '${closest}'? (${list})` : list,
+  });
+}
+
+/**
+ * dnf group list: the groups of the node's repositories, and the groups installed in the node.
+ * Hidden groups (uservisible false) only with `hidden` or when a pattern names them.
+ */
+export async function groupList(
+  options: CommonOptions & { patterns?: string[]; installed?: boolean; available?: boolean; hidden?: boolean },
+): Promise<GroupStatus[]> {
+  const { groups, record } = await loadGroups(options);
+  const all = [
+    ...groups.map((g) => statusOf(g, record[g.id])),
+    ...Object.values(record)
+      .filter((r) => !groups.some((g) => g.id === r.id))
+      .map((r) => statusOf(undefined, r)),
+  ];
+  const patterns = options.patterns ?? [];
+  return all.filter(
+    (g) =>
+      (patterns.length === 0
+        ? options.hidden || g.uservisible
+        : patterns.some((p) => matchGroups([{ ...g, packages: [], default: false }], p).length > 0)) &&
+      (!options.installed || g.installed) &&
+      (!options.available || !g.installed),
+  );
+}
+
+/** dnf group info: each group a pattern names (id or name, globs), with its packages; an unknown one is an error. */
+export async function groupInfo(options: CommonOptions & { patterns: string[] }): Promise<GroupStatus[]> {
+  const { pf, groups, record } = await loadGroups(options);
+  const found: GroupStatus[] = [];
+  for (const pattern of options.patterns) {
+    const matched = matchGroups(groups, pattern);
+    if (matched.length === 0) throw noGroup(pf, pattern, groups.map((g) => g.id), 'in the repositories');
+    for (const g of matched) {
+      if (found.some((f) => f.id === g.id)) continue;
+      const installed = record[g.id];
+      found.push({
+        ...statusOf(g, installed),
+        packages: g.packages,
+        ...(installed ? { installedPackages: installed.packages } : {}),
+      });
+    }
+  }
+  return found;
+}
+
+/**
+ * The install jobs of groups: their mandatory and default packages (optional ones with
+ * `withOptional`, conditional ones whose package the family has or gets). What an ancestor has
+ * is left to it; a package no repository has is skipped with a warning, as dnf does.
+ */
+async function groupInstallJobs(
+  options: CommonOptions,
+  patterns: readonly string[],
+  withOptional: boolean,
+): Promise<{ jobs: SolverJob[]; change: GroupChange }> {
+  const { pf, groups } = await loadGroups(options);
+  const chosen: CompsGroup[] = [];
+  for (const pattern of patterns) {
+    const matched = matchGroups(groups, pattern);
+    if (matched.length === 0) throw noGroup(pf, pattern, groups.map((g) => g.id), 'in the repositories');
+    for (const g of matched) if (!chosen.includes(g)) chosen.push(g);
+  }
+  const { packages: family } = await runQuery(options, { scope: 'family' }, false);
+  const present = new Set(family.map((p) => p.name));
+  const inAncestors = new Set(family.filter((p) => p.node !== pf.node.path).map((p) => p.name));
+  const wanted = chosen.map((g) => ({ g, names: groupInstallNames(g, { withOptional, present }) }));
+  const allNames = [...new Set(wanted.flatMap((w) => w.names))];
+  const { packages: offered } = allNames.length
+    ? await runQuery(options, { scope: 'available', names: allNames }, true)
+    : { packages: [] };
+  const available = new Set(offered.map((p) => p.name));
+  const jobs: SolverJob[] = [];
+  for (const name of allNames) {
+    if (inAncestors.has(name)) {
+      options.onDetail?.(`group package ${name}: an ancestor node has it`);
+      continue;
+    }
+    if (!present.has(name) && !available.has(name)) {
+      const owners = wanted.filter((w) => w.names.includes(name)).map((w) => w.g.id);
+      options.onWarning?.(`no match for package ${name} of group ${owners.join(', ')}: skipped`);
+      continue;
+    }
+    jobs.push({ op: 'install', what: name });
+  }
+  const taken = new Set(jobs.map((j) => j.what));
+  return {
+    jobs,
+    change: {
+      kind: 'install',
+      groups: wanted.map((w) => ({ id: w.g.id, name: w.g.name, packages: w.names.filter((n) => taken.has(n)) })),
+    },
+  };
+}
+
+/**
+ * The erase jobs of removing installed groups: the packages their installation brought in that no
+ * other installed group has, that the user has not asked for by name since, and that no other
+ * package of the node requires (dnf's group remove). The record names only plain package names,
+ * and only those the node has installed are taken.
+ */
+async function groupRemoveJobs(
+  options: CommonOptions,
+  patterns: readonly string[],
+): Promise<{ jobs: SolverJob[]; change: GroupChange }> {
+  const pf = openFamily(options);
+  const record = readGroupRecord(pf.nodeRoot);
+  const installed = Object.values(record);
+  const ids: string[] = [];
+  for (const pattern of patterns) {
+    const matched = matchGroups(
+      installed.map((r) => ({ ...r, description: '', uservisible: true, default: false, packages: [], repos: [] })),
+      pattern,
+    );
+    if (matched.length === 0) throw noGroup(pf, pattern, installed.map((r) => r.id), 'among the installed groups');
+    for (const g of matched) if (!ids.includes(g.id)) ids.push(g.id);
+  }
+  const kept = new Set(installed.filter((r) => !ids.includes(r.id)).flatMap((r) => r.packages));
+  const own = new Set((await queryPackages(pf.nodeRoot)).map((p) => p.name));
+  const candidates = new Set(ids.flatMap((id) => record[id]?.packages ?? []).filter((n) => own.has(n) && !kept.has(n)));
+  const requirers = new Map<string, string[]>();
+  for (const name of candidates) {
+    const { packages } = await runQuery(options, { scope: 'installed', whatrequires: name }, false);
+    requirers.set(
+      name,
+      packages.map((p) => p.name).filter((n) => n !== name),
+    );
+  }
+  // A package another package of the node needs stays, and so does what it needs among them.
+  let changed = true;
+  while (changed) {
+    changed = false;
+    for (const name of candidates) {
+      const outside = (requirers.get(name) ?? []).find((r) => !candidates.has(r));
+      if (outside === undefined) continue;
+      options.onDetail?.(`group package ${name} stays: ${outside} requires it`);
+      candidates.delete(name);
+      changed = true;
+    }
+  }
+  return { jobs: [...candidates].map((what) => ({ op: 'erase', what })), change: { kind: 'remove', ids } };
+}
+
+/** dnf group install: the groups' packages as one transaction; the node records the groups. */
+export async function groupInstall(
+  options: TransactionOptions & { patterns: string[]; withOptional?: boolean },
+): Promise<TransactionResult> {
+  const planned = await groupInstallJobs(options, options.patterns, options.withOptional ?? false);
+  return transact(
+    options,
+    'group install',
+    planned.jobs,
+    `group install ${options.patterns.join(' ')}`,
+    planned.change,
+  );
+}
+
+/** dnf group remove: the packages the groups brought in and nothing else holds, and their unused dependencies. */
+export async function groupRemove(options: TransactionOptions & { patterns: string[] }): Promise<TransactionResult> {
+  const planned = await groupRemoveJobs(options, options.patterns);
+  return transact(
+    { ...options, cleanDeps: options.cleanDeps ?? true },
+    'group remove',
+    planned.jobs,
+    `group remove ${options.patterns.join(' ')}`,
+    planned.change,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Repository details (dnf repoinfo, dnf5 repo info)
+
+export interface RepoDetail extends RepoStatus {
+  /** Enabled repositories: packages in the metadata, their total download size, the newest metadata timestamp. */
+  packages?: number;
+  size?: number;
+  updated?: string;
+  /** When the metadata in use was fetched, and from which baseurl. */
+  fetchedAt?: string;
+  metadataFrom?: string;
+}
+
+/** dnf repoinfo: the repositories (`ids`: ids or globs) with their metadata's package count, size and age. */
+export async function repoinfo(options: CommonOptions & { all?: boolean; ids?: string[] }): Promise<RepoDetail[]> {
+  const statuses = repolist({ ...options, all: options.all || Boolean(options.ids?.length) }).filter(
+    (r) => !options.ids?.length || options.ids.some((glob) => matchesRepoGlob(r.id, glob)),
+  );
+  const enabled = statuses.filter((r) => r.enabled).map((r) => r.id);
+  if (enabled.length === 0) return statuses;
+  const pf = openFamily(options);
+  const synced = await syncRepos(
+    reposOf(pf, options).filter((r) => enabled.includes(r.id)),
+    cacheOf(pf),
+    options,
+  );
+  for (const s of synced) options.onDetail?.(loadedLine(s));
+  const packages = await query(
+    { node: pf.nodeRoot, ancestors: [], repos: synced.map((s) => s.solver), solvCache: solvCacheDir(pf.cacheDir) },
+    { scope: 'available' },
+  );
+  return statuses.map((r) => {
+    const s = synced.find((x) => x.repo.id === r.id);
+    if (!s) return r;
+    const mine = packages.filter((p) => p.repo === r.id);
+    return {
+      ...r,
+      packages: mine.length,
+      size: mine.reduce((n, p) => n + (p.size ?? 0), 0),
+      ...metadataUpdated(s),
+      fetchedAt: new Date(s.fetchedAt).toISOString(),
+      metadataFrom: s.baseurl,
+    };
+  });
+}
+
+/** The newest timestamp repomd.xml gives its files (dnf's "Repo-updated"). */
+function metadataUpdated(s: SyncedRepo): { updated?: string } {
+  const xml = readFileSync(join(s.solver.dir, 'repodata/repomd.xml'), 'utf8');
+  const stamps = [...xml.matchAll(/<timestamp>\s*(\d{1,12})\s*<\/timestamp>/g)].map((m) => Number(m[1]));
+  return stamps.length ? { updated: new Date(Math.max(...stamps) * 1000).toISOString() } : {};
 }
 
 export type { SolverJob };

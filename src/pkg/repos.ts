@@ -558,8 +558,8 @@ interface CacheMeta {
   expired?: boolean;
 }
 
-/** Metadata files we need: libsolv reads primary and filelists. */
-const WANTED = ['primary', 'filelists'];
+/** Metadata files we need: libsolv reads primary and filelists; `group` (comps) is read by src/pkg/comps.ts. */
+const WANTED = ['primary', 'filelists', 'group'];
 
 export interface SyncOptions {
   /** Refetch even if the cached metadata has not expired. */
@@ -640,8 +640,13 @@ export async function syncRepo(repo: NodeRepo, cacheDir: string, options: SyncOp
           `repository ${repo.id}: ${join_url(baseurl, 'repodata/repomd.xml')} lists no primary metadata`,
         );
       }
-      // Unchanged repomd.xml: the cached files are still right, only the timestamp moves.
-      if (usable && meta.baseurl === baseurl && readFileSync(join(dir, 'repodata/repomd.xml')).equals(repomdBytes)) {
+      // Unchanged repomd.xml: the cached files are still right (when all there), only the timestamp moves.
+      if (
+        usable &&
+        meta.baseurl === baseurl &&
+        readFileSync(join(dir, 'repodata/repomd.xml')).equals(repomdBytes) &&
+        entries.filter((e) => WANTED.includes(e.type)).every((e) => existsSync(join(dir, e.href)))
+      ) {
         await writeFile(metaFile, record(baseurl));
         return { repo, solver: solverRepo, baseurl, fetched: true, fetchedAt: now };
       }

@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { closestWord, commandWords, orderArguments } from '../../src/cli/command-words.js';
+import { closestWord } from '../../src/closest-word.js';
+import { commandWords, orderArguments } from '../../src/cli/command-words.js';
 
 const option = (extra: { char?: string; aliases?: string[] } = {}) => ({ type: 'option', ...extra });
 const flag = { type: 'boolean' };
