@@ -5,6 +5,7 @@ import {
   hostProvidesLine,
   nodeCreationFlags,
 } from '../../src/cli/node-creation.js';
+import { outputFlags } from '../../src/cli/pkg-commands.js';
 import { createPackageNode } from '../../src/pkg/node-setup.js';
 
 /** `--json` result: the same as `redmanager create-node`'s. */
@@ -16,7 +17,7 @@ export default class Manager extends RedpakCommand {
     `Same as \`redmanager create-node\` (see its help), with redpak's option names. A first node gets a system node above it unless --no-system-node.
 Every node created gets its empty rpm database (NODE/var/lib/rpm). When a family root is created (the system node, or a --no-system-node node) on a host without an rpm database (Debian), the host's capabilities (/bin/sh, libc sonames, …) are registered in the root's database (see \`redwrap-dnf host-provides --help\`); --no-host-provides skips that, --host-provides forces it (e.g. with --root).`;
   static override examples = ['<%= config.bin %> --redpath /var/redpak/platform/app manager --alias app'];
-  static override flags = nodeCreationFlags;
+  static override flags = { ...outputFlags, ...nodeCreationFlags };
 
   async run(): Promise<ManagerResult> {
     const { flags } = await this.parse(Manager);
@@ -32,9 +33,10 @@ Every node created gets its empty rpm database (NODE/var/lib/rpm). When a family
       host: this.host(),
       tool: 'redwrap-dnf',
     });
+    const json = createNodeResult(result);
+    if (flags.quiet) return json;
     for (const node of result.nodes)
       this.log(`SUCCESS: rednode ${node.path} ready (${node.action}, alias ${node.alias})`);
-    const json = createNodeResult(result);
     const provides = hostProvidesLine(json);
     if (provides) this.log(provides);
     return json;

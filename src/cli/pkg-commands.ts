@@ -4,11 +4,26 @@
  */
 import { Flags, type Command } from '@oclif/core';
 import { redpathFlag, sysrootFlag } from './base-command.js';
-import type { CommonOptions, TransactionOptions, TransactionResult } from '../pkg/manager.js';
+import type { CommonOptions, RepoDetail, TransactionOptions, TransactionResult } from '../pkg/manager.js';
 import { InterruptedError, signalNameOf } from '../pkg/interrupt.js';
 import { askConfirmation, renderOutcome, renderTransactionTable, TransactionProgress } from './pkg-ui.js';
 
+/** dnf's output levels, on every redwrap-dnf command. */
+export const outputFlags = {
+  quiet: Flags.boolean({
+    char: 'q',
+    description: 'no progress or informational lines: only results, warnings and errors',
+    exclusive: ['verbose'],
+  }),
+  verbose: Flags.boolean({
+    char: 'v',
+    description: 'more detail on stderr: the repositories loaded, the solver decisions',
+    exclusive: ['quiet'],
+  }),
+};
+
 export const commonFlags = {
+  ...outputFlags,
   redpath: redpathFlag,
   root: sysrootFlag,
   'repo-dir': Flags.string({
@@ -114,6 +129,8 @@ export interface CommonFlagValues {
   setopt?: string[];
   exclude?: string[];
   'lock-wait'?: number;
+  quiet?: boolean;
+  verbose?: boolean;
 }
 
 /** dnf's lists (repositories, --exclude): the option repeated, or comma-separated. */
@@ -128,6 +145,7 @@ export function commonOptions(flags: CommonFlagValues): CommonOptions {
     setopt: flags.setopt,
     exclude: repoList(flags.exclude),
     onWarning: (message) => process.stderr.write(`warning: ${message}\n`),
+    ...(flags.verbose ? { onDetail: (message: string) => process.stderr.write(`${message}\n`) } : {}),
     redpath: flags.redpath,
     sysroot: flags.root,
     repoDirs: flags['repo-dir'],
@@ -159,7 +177,9 @@ export async function runTransactionCommand(
   const out = (text: string) => {
     if (!json) process.stdout.write(`${text}\n`);
   };
-  const progress = new TransactionProgress({ silent: json });
+  // -q: the table only when it is asked about or is the point (--assumeno), no progress, no outcome lines.
+  const quietly = flags.quiet && flags.assumeyes;
+  const progress = new TransactionProgress({ silent: json || flags.quiet });
   let started = false;
   // SIGINT/SIGTERM abort the transaction (downloads and rpm included); it ends with exit 130/143.
   const controller = new AbortController();
@@ -175,7 +195,9 @@ export async function runTransactionCommand(
     noscripts: flags.noscripts,
     weak: flags['weak-deps'],
     keepGenerations: flags['keep-generations'],
-    onPlan: (plan) => out(renderTransactionTable(plan)),
+    onPlan: (plan) => {
+      if (!quietly) out(renderTransactionTable(plan));
+    },
     confirm: async (plan) => {
       const ok = flags.assumeyes || (await askConfirmation());
       if (ok) {
@@ -197,7 +219,8 @@ export async function runTransactionCommand(
     process.off('SIGTERM', onSignal);
   }
   if (started) await progress.finish();
-  out(renderOutcome(result));
+  if (!flags.quiet) out(renderOutcome(result));
+  else if (!json) for (const w of result.warnings) process.stderr.write(`warning: ${w}\n`);
   const name = signalNameOf(controller.signal);
   // The signal came during the merge, which signals wait for: the transaction is complete.
   if (name)
@@ -208,3 +231,16 @@ export async function runTransactionCommand(
     );
   return result;
 }
+
+/** repo list/info and repoinfo: which repositories by state. */
+export const repoStateFlags = {
+  all: Flags.boolean({ description: 'enabled and disabled repositories', exclusive: ['enabled', 'disabled'] }),
+  enabled: Flags.boolean({ description: 'only enabled repositories (the default)', exclusive: ['all', 'disabled'] }),
+  disabled: Flags.boolean({ description: 'only disabled repositories', exclusive: ['all', 'enabled'] }),
+};
+
+/** The repositories --all/--enabled/--disabled keep. */
+export function byState(repos: RepoDetail[], flags: { all?: boolean; disabled?: boolean }): RepoDetail[] {
+  return repos.filter((r) => flags.all || (flags.disabled ? !r.enabled : r.enabled));
+}
+

@@ -7,6 +7,7 @@ import { RedpakError } from '../errors.js';
 import type {
   ListedPackage,
   PlannedPackage,
+  RepoDetail,
   ProgressEvent,
   TransactionPlan,
   TransactionResult,
@@ -262,4 +263,32 @@ export function infoLines(p: ListedPackage): string[] {
     ['Description', p.description],
   ];
   return rows.filter((row): row is [string, string] => row[1] !== undefined).map(([k, v]) => `${k.padEnd(13)}: ${v}`);
+}
+
+/** dnf's `repolist -v` / `repoinfo` block of one repository, one `Repo-key : value` line each. */
+export function repoInfoLines(r: RepoDetail): string[] {
+  const lines: [string, string | undefined][] = [
+    ['Repo-id', r.id],
+    ['Repo-name', r.name],
+    ['Repo-status', r.enabled ? 'enabled' : 'disabled'],
+    ['Repo-updated', r.updated],
+    ['Repo-pkgs', r.packages?.toLocaleString('en-US')],
+    ['Repo-size', r.size === undefined ? undefined : formatSize(r.size)],
+    ['Repo-baseurl', r.baseurl.join(', ') || undefined],
+    ['Repo-metalink', r.metalink],
+    ['Repo-mirrors', r.mirrorlist],
+    ['Repo-gpgcheck', r.gpgcheck ? 'yes' : 'no'],
+    ['Repo-priority', String(r.priority)],
+    ['Repo-cost', String(r.cost)],
+    ['Repo-exclude', r.excludepkgs.join(', ') || undefined],
+    ['Repo-include', r.includepkgs.join(', ') || undefined],
+    ['Repo-skip-if-unavailable', r.skipIfUnavailable ? 'yes' : 'no'],
+    [
+      'Repo-expire',
+      `${r.metadataExpire === null ? 'never' : `${r.metadataExpire} second(s)`}${r.fetchedAt ? ` (last: ${r.fetchedAt})` : ''}`,
+    ],
+    ['Repo-filename', r.file],
+    ['Repo-node', r.definedBy],
+  ];
+  return lines.filter((l): l is [string, string] => l[1] !== undefined).map(([k, v]) => `${k.padEnd(25)}: ${v}`);
 }

@@ -112,6 +112,7 @@ export function parseXml(text: string, source: string): XmlElement {
     } else if (text.startsWith('</', pos)) {
       const end = until('>', 'end tag');
       const name = text.slice(pos + 2, end).trim();
+      if (!/^[A-Za-z_][\w:.-]*$/.test(name)) throw xmlError(source, line, `malformed end tag </${name.slice(0, 20)}>`);
       const open = stack.pop();
       if (!open || open.name !== name)
         throw xmlError(source, line, `</${name}> closes ${open ? `<${open.name}> of line ${open.line}` : 'nothing'}`);
