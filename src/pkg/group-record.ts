@@ -25,13 +25,15 @@ export interface InstalledGroup {
   time: string;
   /** Packages the installation brought into the node, which `group remove` may take away. */
   packages: string[];
+  /** Every package the group asked for: another group's removal leaves these in place. */
+  members: string[];
 }
 
 export type GroupRecord = Record<string, InstalledGroup>;
 
 /** What a transaction does to the record besides following its steps. */
 export type GroupChange =
-  | { kind: 'install'; groups: { id: string; name: string; packages: string[] }[] }
+  | { kind: 'install'; groups: { id: string; name: string; members: string[] }[] }
   | { kind: 'remove'; ids: string[] };
 
 function garbled(file: string, why: string): RedpakError {
@@ -65,9 +67,12 @@ export function readGroupRecord(nodeRoot: string): GroupRecord {
     const g = value as Partial<InstalledGroup> | null;
     if (typeof g !== 'object' || g === null || g.id !== key) throw garbled(file, `group ${key} has no matching id`);
     if (typeof g.name !== 'string' || typeof g.time !== 'string') throw garbled(file, `group ${key} lacks name or time`);
-    if (!Array.isArray(g.packages) || !g.packages.every((p) => typeof p === 'string' && PACKAGE_NAME.test(p)))
-      throw garbled(file, `the packages of group ${key} are not a list of package names`);
-    record[key] = { id: key, name: g.name, time: g.time, packages: [...g.packages] };
+    for (const list of ['packages', 'members'] as const) {
+      const names: unknown = g[list];
+      if (!Array.isArray(names) || !names.every((p) => typeof p === 'string' && PACKAGE_NAME.test(p)))
+        throw garbled(file, `the ${list} of group ${key} are not a list of package names`);
+    }
+    record[key] = { id: key, name: g.name, time: g.time, packages: [...(g.packages ?? [])], members: [...(g.members ?? [])] };
   }
   return record;
 }
@@ -120,7 +125,8 @@ export function nextGroupRecord(
         id: g.id,
         name: g.name,
         time: options.time ?? new Date().toISOString(),
-        packages: [...new Set([...kept, ...g.packages.filter((p) => brought.has(p))])].sort(),
+        packages: [...new Set([...kept, ...g.members.filter((p) => brought.has(p))])].sort(),
+        members: [...new Set(g.members)].sort(),
       };
     }
   }

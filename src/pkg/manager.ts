@@ -542,7 +542,7 @@ async function transact(
       const promoted = (result.namedInstalled ?? []).filter((name) => reasons[name] === 'dependency');
       reasons = { ...reasons, ...Object.fromEntries(promoted.map((name) => [name, 'user' as const])) };
       const groupNames = new Set(
-        groupChange?.kind === 'install' ? groupChange.groups.flatMap((g) => g.packages) : [],
+        groupChange?.kind === 'install' ? groupChange.groups.flatMap((g) => g.members) : [],
       );
       const groupsAfter = nextGroupRecord(groupsBefore, result.steps, {
         change: groupChange,
@@ -1144,9 +1144,10 @@ function statusOf(g: CompsGroup | undefined, installed: InstalledGroup | undefin
 }
 
 /** A group pattern that matched nothing: a package error naming it, with the closest ids. */
-function noGroup(pf: PackageFamily, pattern: string, ids: readonly string[], where: string): RedpakError {
+function noGroup(pf: PackageFamily, pattern: string, ids: readonly string[], installed: boolean): RedpakError {
   const closest = closestWord(pattern, ids);
-  const list = `\`redwrap-dnf --redpath ${pf.node.path} group list --hidden\` lists them`;
+  const where = installed ? 'among the installed groups' : 'in the repositories';
+  const list = `\`redwrap-dnf --redpath ${pf.node.path} group list ${installed ? '--installed' : '--hidden'}\` lists them`;
   return new RedpakError('package', `no group matches '${pattern}' ${where} of node ${pf.node.path}`, {
     hint: closest ? `did you mean '${closest}'? (${list})` : list,
   });
@@ -1183,7 +1184,7 @@ export async function groupInfo(options: CommonOptions & { patterns: string[] })
   const found: GroupStatus[] = [];
   for (const pattern of options.patterns) {
     const matched = matchGroups(groups, pattern);
-    if (matched.length === 0) throw noGroup(pf, pattern, groups.map((g) => g.id), 'in the repositories');
+    if (matched.length === 0) throw noGroup(pf, pattern, groups.map((g) => g.id), false);
     for (const g of matched) {
       if (found.some((f) => f.id === g.id)) continue;
       const installed = record[g.id];
@@ -1211,7 +1212,7 @@ async function groupInstallJobs(
   const chosen: CompsGroup[] = [];
   for (const pattern of patterns) {
     const matched = matchGroups(groups, pattern);
-    if (matched.length === 0) throw noGroup(pf, pattern, groups.map((g) => g.id), 'in the repositories');
+    if (matched.length === 0) throw noGroup(pf, pattern, groups.map((g) => g.id), false);
     for (const g of matched) if (!chosen.includes(g)) chosen.push(g);
   }
   const { packages: family } = await runQuery(options, { scope: 'family' }, false);
@@ -1241,7 +1242,7 @@ async function groupInstallJobs(
     jobs,
     change: {
       kind: 'install',
-      groups: wanted.map((w) => ({ id: w.g.id, name: w.g.name, packages: w.names.filter((n) => taken.has(n)) })),
+      groups: wanted.map((w) => ({ id: w.g.id, name: w.g.name, members: w.names.filter((n) => taken.has(n)) })),
     },
   };
 }
@@ -1265,10 +1266,10 @@ async function groupRemoveJobs(
       installed.map((r) => ({ ...r, description: '', uservisible: true, default: false, packages: [], repos: [] })),
       pattern,
     );
-    if (matched.length === 0) throw noGroup(pf, pattern, installed.map((r) => r.id), 'among the installed groups');
+    if (matched.length === 0) throw noGroup(pf, pattern, installed.map((r) => r.id), true);
     for (const g of matched) if (!ids.includes(g.id)) ids.push(g.id);
   }
-  const kept = new Set(installed.filter((r) => !ids.includes(r.id)).flatMap((r) => r.packages));
+  const kept = new Set(installed.filter((r) => !ids.includes(r.id)).flatMap((r) => [...r.packages, ...r.members]));
   const own = new Set((await queryPackages(pf.nodeRoot)).map((p) => p.name));
   const candidates = new Set(ids.flatMap((id) => record[id]?.packages ?? []).filter((n) => own.has(n) && !kept.has(n)));
   const requirers = new Map<string, string[]>();

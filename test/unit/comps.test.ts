@@ -32,6 +32,7 @@ describe('parseComps', () => {
       [
         ['redapps', 'Red apps', true, true],
         ['redtools', 'Red tools', false, false],
+        ['redconf', 'Red configuration', true, false],
         ['redbroken', 'Red broken', true, false],
       ],
     );
@@ -42,7 +43,7 @@ describe('parseComps', () => {
       { name: 'redfoo-conf', type: 'conditional', requires: 'redhello' },
     ]);
     assert.equal(groups[1]?.description, 'Hidden helpers & compatibility', 'entities decoded');
-    assert.equal(groups[2]?.packages[0]?.type, 'mandatory', 'a packagereq without type is mandatory');
+    assert.equal(groups[3]?.packages[0]?.type, 'mandatory', 'a packagereq without type is mandatory');
     assert.deepEqual(groups[0]?.repos, ['comps']);
   });
 
@@ -119,8 +120,8 @@ describe('the group record', () => {
     writeFileSync(join(dir, GROUPS_FILE), text);
   };
   const record: GroupRecord = {
-    apps: { id: 'apps', name: 'Apps', time: '2026-01-01T00:00:00.000Z', packages: ['a', 'b', 'old'] },
-    tools: { id: 'tools', name: 'Tools', time: '2026-01-01T00:00:00.000Z', packages: ['b', 't'] },
+    apps: { id: 'apps', name: 'Apps', time: '2026-01-01T00:00:00.000Z', packages: ['a', 'b', 'old'], members: ['a', 'b', 'old'] },
+    tools: { id: 'tools', name: 'Tools', time: '2026-01-01T00:00:00.000Z', packages: ['b', 't'], members: ['b', 't', 'u'] },
   };
   const step = (action: TransactionStep['action'], name: string, extra: Partial<TransactionStep> = {}) =>
     ({ action, name, nevra: `${name}-1-1.noarch`, evr: '1-1', arch: 'noarch', node: '/n', ...extra }) as TransactionStep;
@@ -146,6 +147,7 @@ describe('the group record', () => {
     hostile({ apps: { ...record.apps, packages: ['*'] } }, /packages of group apps are not a list of package names/);
     hostile({ apps: { ...record.apps, packages: ['/etc/passwd'] } }, /package names/);
     hostile({ apps: { ...record.apps, packages: 'a' } }, /package names/);
+    hostile({ apps: { ...record.apps, members: ['a', 'b c'] } }, /the members of group apps are not a list of package names/);
     hostile({ 'a b': { ...record.apps, id: 'a b' } }, /group id "a b"/);
     hostile({ apps: { ...record.apps, id: 'tools' } }, /no matching id/);
     hostile([], /"groups" is not an object/);
@@ -168,11 +170,11 @@ describe('the group record', () => {
 
   it('a group installed records what it brought in or adopted; a group removed leaves', () => {
     const after = nextGroupRecord(record, [step('install', 'x'), step('install', 'dep', { reason: 'dependency' })], {
-      change: { kind: 'install', groups: [{ id: 'new', name: 'New', packages: ['x', 'y', 'z'] }] },
+      change: { kind: 'install', groups: [{ id: 'new', name: 'New', members: ['x', 'y', 'z'] }] },
       adopted: ['z'],
       time: 'T',
     });
-    assert.deepEqual(after.new, { id: 'new', name: 'New', time: 'T', packages: ['x', 'z'] });
+    assert.deepEqual(after.new, { id: 'new', name: 'New', time: 'T', packages: ['x', 'z'], members: ['x', 'y', 'z'] });
     const removed = nextGroupRecord(record, [], { change: { kind: 'remove', ids: ['apps'] } });
     assert.deepEqual(Object.keys(removed), ['tools']);
   });

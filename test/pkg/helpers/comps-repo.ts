@@ -10,7 +10,8 @@ import { fixtureRepo } from './family.js';
 
 /**
  * redapps: redhello (mandatory), redscript (default), redlegacy (optional), redfoo-conf
- * (conditional on redhello); redtools: hidden, redcompat; redbroken: a package no repository has.
+ * (conditional on redhello); redtools: hidden, redcompat; redconf: redfoo-conf; redbroken: redscript
+ * and a package no repository has.
  */
 export const FIXTURE_COMPS = `<?xml version="1.0" encoding="UTF-8"?>
 <comps>
@@ -35,6 +36,14 @@ export const FIXTURE_COMPS = `<?xml version="1.0" encoding="UTF-8"?>
     <uservisible>false</uservisible>
     <packagelist>
       <packagereq type="mandatory">redcompat</packagereq>
+    </packagelist>
+  </group>
+  <group>
+    <id>redconf</id>
+    <name>Red configuration</name>
+    <description>The configuration alone</description>
+    <packagelist>
+      <packagereq type="mandatory">redfoo-conf</packagereq>
     </packagelist>
   </group>
   <group>
