@@ -27,7 +27,8 @@ const TYPE_TITLES = [
 
 export default class Group extends RedpakCommand {
   static override summary = 'Package groups (comps) of the repositories: list, info, install, remove.';
-  static override description = `group list [PATTERN…]: the groups of the node's repositories (createrepo_c -g comps.xml) and those installed in the node; --installed, --available, --hidden (also groups not meant to be shown).
+  static override description =
+    `group list [PATTERN…]: the groups of the node's repositories (createrepo_c -g comps.xml) and those installed in the node; --installed, --available, --hidden (also groups not meant to be shown).
 group info GROUP…: a group's packages by type (mandatory, default, optional, conditional).
 group install GROUP…: a transaction installing the mandatory and default packages (--with-optional: the optional ones too; a conditional one when the package it names is in the family or coming); the node records the group and which packages it brought in. A package an ancestor has is left to it; one no repository has is skipped with a warning.
 group remove GROUP…: removes the packages the group brought in, unless another installed group has them, the user asked for them by name since, or another package of the node requires them; and the dependencies nothing needs any more.

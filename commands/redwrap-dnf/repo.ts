@@ -14,7 +14,8 @@ export interface RepoResult {
 
 export default class Repo extends RedpakCommand {
   static override summary = 'The repositories the node uses: repo list, repo info.';
-  static override description = `repo list: the repositories' ids and names (--all, --enabled (the default), --disabled).
+  static override description =
+    `repo list: the repositories' ids and names (--all, --enabled (the default), --disabled).
 repo info [REPO…]: every setting of each repository (REPO: ids or globs), and for an enabled one the package count, size and age of its metadata (fetched when expired, as for any command reading the repositories).
 The node's etc/yum.repos.d/*.repo files, or, when it has none, those of its closest ancestor that has some. dnf4's spellings: repolist, repoinfo.`;
   static override examples = [

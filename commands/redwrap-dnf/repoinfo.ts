@@ -9,7 +9,8 @@ import type { RepoResult } from './repo.js';
 export type RepoinfoResult = RepoResult;
 
 export default class Repoinfo extends RedpakCommand {
-  static override summary = "dnf4's repoinfo: every setting of the repositories, with their package count, size and age.";
+  static override summary =
+    "dnf4's repoinfo: every setting of the repositories, with their package count, size and age.";
   static override description =
     'The same as `repo info` (see its help): REPO ids or globs, --all, --enabled (the default), --disabled.';
   static override examples = ['<%= config.bin %> --redpath /var/redpak/platform/app repoinfo'];
@@ -20,7 +21,10 @@ export default class Repoinfo extends RedpakCommand {
   async run(): Promise<RepoinfoResult> {
     const { argv, flags } = await this.parse(Repoinfo);
     const ids = argv as string[];
-    const repos = byState(await repoinfo({ ...commonOptions(flags), all: true, ids }), { ...flags, all: flags.all || ids.length > 0 });
+    const repos = byState(await repoinfo({ ...commonOptions(flags), all: true, ids }), {
+      ...flags,
+      all: flags.all || ids.length > 0,
+    });
     this.log(repos.map((r) => repoInfoLines(r).join('\n')).join('\n\n'));
     return { repos };
   }

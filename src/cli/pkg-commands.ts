@@ -243,4 +243,3 @@ export const repoStateFlags = {
 export function byState(repos: RepoDetail[], flags: { all?: boolean; disabled?: boolean }): RepoDetail[] {
   return repos.filter((r) => flags.all || (flags.disabled ? !r.enabled : r.enabled));
 }
-

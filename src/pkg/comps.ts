@@ -272,7 +272,12 @@ export function repoGroups(synced: Pick<SyncedRepo, 'repo' | 'solver'>): CompsGr
   const entry = parseRepomd(readFileSync(join(dir, 'repodata/repomd.xml'), 'utf8')).find((e) => e.type === 'group');
   if (!entry) return [];
   const why = unsafeHref(entry.href);
-  if (why) throw new RedpakError('package', `repository ${synced.repo.id}: refused group metadata ${entry.href}: it ${why}`);
+  if (why)
+    throw new RedpakError('package', `repository ${synced.repo.id}: refused group metadata ${entry.href}: it ${why}`);
   const file = join(dir, entry.href);
-  return parseComps(readFileSync(file, 'utf8'), synced.repo.id, `${file} (group metadata of repository ${synced.repo.id})`);
+  return parseComps(
+    readFileSync(file, 'utf8'),
+    synced.repo.id,
+    `${file} (group metadata of repository ${synced.repo.id})`,
+  );
 }

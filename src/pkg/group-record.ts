@@ -60,19 +60,27 @@ export function readGroupRecord(nodeRoot: string): GroupRecord {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) throw garbled(file, 'not an object');
   const { version, groups } = data as { version?: unknown; groups?: unknown };
   if (version !== RECORD_VERSION) throw garbled(file, `version ${JSON.stringify(version)}, expected ${RECORD_VERSION}`);
-  if (typeof groups !== 'object' || groups === null || Array.isArray(groups)) throw garbled(file, '"groups" is not an object');
+  if (typeof groups !== 'object' || groups === null || Array.isArray(groups))
+    throw garbled(file, '"groups" is not an object');
   const record: GroupRecord = {};
   for (const [key, value] of Object.entries(groups)) {
     if (!GROUP_ID.test(key)) throw garbled(file, `group id ${JSON.stringify(key)} is not a plain id`);
     const g = value as Partial<InstalledGroup> | null;
     if (typeof g !== 'object' || g === null || g.id !== key) throw garbled(file, `group ${key} has no matching id`);
-    if (typeof g.name !== 'string' || typeof g.time !== 'string') throw garbled(file, `group ${key} lacks name or time`);
+    if (typeof g.name !== 'string' || typeof g.time !== 'string')
+      throw garbled(file, `group ${key} lacks name or time`);
     for (const list of ['packages', 'members'] as const) {
       const names: unknown = g[list];
       if (!Array.isArray(names) || !names.every((p) => typeof p === 'string' && PACKAGE_NAME.test(p)))
         throw garbled(file, `the ${list} of group ${key} are not a list of package names`);
     }
-    record[key] = { id: key, name: g.name, time: g.time, packages: [...(g.packages ?? [])], members: [...(g.members ?? [])] };
+    record[key] = {
+      id: key,
+      name: g.name,
+      time: g.time,
+      packages: [...(g.packages ?? [])],
+      members: [...(g.members ?? [])],
+    };
   }
   return record;
 }
@@ -112,13 +120,14 @@ export function nextGroupRecord(
   const mine = new Set(options.userNamed ?? []);
   for (const [id, g] of Object.entries(before)) {
     if (options.change?.kind === 'remove' && options.change.ids.includes(id)) continue;
-    const packages = g.packages
-      .map((p) => renamed.get(p) ?? p)
-      .filter((p) => !erased.has(p) && !mine.has(p));
+    const packages = g.packages.map((p) => renamed.get(p) ?? p).filter((p) => !erased.has(p) && !mine.has(p));
     after[id] = { ...g, packages: [...new Set(packages)] };
   }
   if (options.change?.kind === 'install') {
-    const brought = new Set([...steps.filter((s) => s.action === 'install' || s.action === 'obsolete').map((s) => s.name), ...(options.adopted ?? [])]);
+    const brought = new Set([
+      ...steps.filter((s) => s.action === 'install' || s.action === 'obsolete').map((s) => s.name),
+      ...(options.adopted ?? []),
+    ]);
     for (const g of options.change.groups) {
       const kept = after[g.id]?.packages ?? [];
       after[g.id] = {

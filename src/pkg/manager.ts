@@ -201,7 +201,13 @@ export async function install(options: TransactionOptions & { specs: string[] })
   const jobs: SolverJob[] = options.specs.filter((s) => !s.startsWith('@')).map((what) => ({ op: 'install', what }));
   if (groups.length === 0) return transact(options, 'install', jobs);
   const planned = await groupInstallJobs(options, groups, false);
-  return transact(options, 'install', [...jobs, ...planned.jobs], commandText('install', [...jobs, ...planned.jobs]), planned.change);
+  return transact(
+    options,
+    'install',
+    [...jobs, ...planned.jobs],
+    commandText('install', [...jobs, ...planned.jobs]),
+    planned.change,
+  );
 }
 
 /**
@@ -541,9 +547,7 @@ async function transact(
       // with the transaction, or at once when there is nothing else to do.
       const promoted = (result.namedInstalled ?? []).filter((name) => reasons[name] === 'dependency');
       reasons = { ...reasons, ...Object.fromEntries(promoted.map((name) => [name, 'user' as const])) };
-      const groupNames = new Set(
-        groupChange?.kind === 'install' ? groupChange.groups.flatMap((g) => g.members) : [],
-      );
+      const groupNames = new Set(groupChange?.kind === 'install' ? groupChange.groups.flatMap((g) => g.members) : []);
       const groupsAfter = nextGroupRecord(groupsBefore, result.steps, {
         change: groupChange,
         userNamed: [
@@ -1078,7 +1082,6 @@ export async function registerHost(
   });
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // Detail lines (dnf -v)
 
@@ -1184,7 +1187,13 @@ export async function groupInfo(options: CommonOptions & { patterns: string[] })
   const found: GroupStatus[] = [];
   for (const pattern of options.patterns) {
     const matched = matchGroups(groups, pattern);
-    if (matched.length === 0) throw noGroup(pf, pattern, groups.map((g) => g.id), false);
+    if (matched.length === 0)
+      throw noGroup(
+        pf,
+        pattern,
+        groups.map((g) => g.id),
+        false,
+      );
     for (const g of matched) {
       if (found.some((f) => f.id === g.id)) continue;
       const installed = record[g.id];
@@ -1212,7 +1221,13 @@ async function groupInstallJobs(
   const chosen: CompsGroup[] = [];
   for (const pattern of patterns) {
     const matched = matchGroups(groups, pattern);
-    if (matched.length === 0) throw noGroup(pf, pattern, groups.map((g) => g.id), false);
+    if (matched.length === 0)
+      throw noGroup(
+        pf,
+        pattern,
+        groups.map((g) => g.id),
+        false,
+      );
     for (const g of matched) if (!chosen.includes(g)) chosen.push(g);
   }
   const { packages: family } = await runQuery(options, { scope: 'family' }, false);
@@ -1266,7 +1281,13 @@ async function groupRemoveJobs(
       installed.map((r) => ({ ...r, description: '', uservisible: true, default: false, packages: [], repos: [] })),
       pattern,
     );
-    if (matched.length === 0) throw noGroup(pf, pattern, installed.map((r) => r.id), true);
+    if (matched.length === 0)
+      throw noGroup(
+        pf,
+        pattern,
+        installed.map((r) => r.id),
+        true,
+      );
     for (const g of matched) if (!ids.includes(g.id)) ids.push(g.id);
   }
   const kept = new Set(installed.filter((r) => !ids.includes(r.id)).flatMap((r) => [...r.packages, ...r.members]));

@@ -97,10 +97,12 @@ describe('redwrap-dnf group and repo', () => {
     const r = await dnf(['group', 'install', '--redpath', f.app, '-y', 'redapps', '--json']);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.json.status, 'done');
-    assert.deepEqual(
-      r.json.packages.map((p: { name: string; reason: string }) => `${p.name}:${p.reason}`).sort(),
-      ['libredfoo:dependency', 'redfoo-conf:user', 'redhello:user', 'redscript:user'],
-    );
+    assert.deepEqual(r.json.packages.map((p: { name: string; reason: string }) => `${p.name}:${p.reason}`).sort(), [
+      'libredfoo:dependency',
+      'redfoo-conf:user',
+      'redhello:user',
+      'redscript:user',
+    ]);
     assert.deepEqual(await installedNames(f.app), ['libredfoo', 'redfoo-conf', 'redhello', 'redscript']);
     assert.deepEqual(groupsOf(f.app).redapps?.packages, ['redfoo-conf', 'redhello', 'redscript']);
     const history = await dnf(['--redpath', f.app, 'history', '--json']);
@@ -129,7 +131,9 @@ describe('redwrap-dnf group and repo', () => {
     const r = await dnf(['--redpath', f.app, '-y', 'group', 'remove', 'red apps', '--json']);
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(
-      r.json.packages.map((p: { action: string; name: string; reason: string }) => `${p.action}:${p.name}:${p.reason}`).sort(),
+      r.json.packages
+        .map((p: { action: string; name: string; reason: string }) => `${p.action}:${p.name}:${p.reason}`)
+        .sort(),
       ['erase:libredfoo:unused', 'erase:redhello:user'],
     );
     assert.deepEqual(await installedNames(f.app), ['redfoo-conf', 'redscript'], 'redconf keeps redfoo-conf');
@@ -143,7 +147,11 @@ describe('redwrap-dnf group and repo', () => {
   it('@group in install and remove; a package the node needs stays; a package no repository has is skipped with a warning', async () => {
     const conf = await dnf(['--redpath', f.app, '-y', 'remove', '@redconf', '--json']);
     assert.equal(conf.status, 0, conf.stderr);
-    assert.equal(conf.json.status, 'nothing-to-do', 'redfoo-conf came before redconf (from redapps): not brought in by it');
+    assert.equal(
+      conf.json.status,
+      'nothing-to-do',
+      'redfoo-conf came before redconf (from redapps): not brought in by it',
+    );
     assert.deepEqual(groupsOf(f.app), {});
 
     const tools = await dnf(['--redpath', f.app, '-y', '-v', 'install', '@redtools']);
@@ -155,7 +163,7 @@ describe('redwrap-dnf group and repo', () => {
     const broken = await dnf(['--redpath', f.app, '-y', 'group', 'install', 'redbroken']);
     assert.equal(broken.status, 0, broken.stderr);
     assert.match(broken.stderr, /warning: no match for package rednothere of group redbroken: skipped/);
-    assert.deepEqual(groupsOf(f.app).redbroken?.packages, [], 'redscript was the user\'s already');
+    assert.deepEqual(groupsOf(f.app).redbroken?.packages, [], "redscript was the user's already");
 
     // A group package that another package of the node requires stays.
     await dnf(['--redpath', f.app, '-y', 'remove', 'redscript', 'redfoo-conf']);
@@ -177,7 +185,10 @@ describe('redwrap-dnf group and repo', () => {
     try {
       writeFileSync(
         file,
-        JSON.stringify({ version: 1, groups: { all: { id: 'all', name: 'all', time: 't', packages: ['*'], members: [] } } }),
+        JSON.stringify({
+          version: 1,
+          groups: { all: { id: 'all', name: 'all', time: 't', packages: ['*'], members: [] } },
+        }),
       );
       const before = snapshotNode(f.app);
       for (const args of [
@@ -210,7 +221,10 @@ describe('redwrap-dnf group and repo', () => {
     try {
       const r = await dnf(['--redpath', f.app, '--no-repo-files', '--repo-dir', bad, 'group', 'list']);
       assert.equal(r.status, 7);
-      assert.match(r.stderr, /comps\.xml \(group metadata of repository .*\) line 4: refused comps data: package "\*" of group all/);
+      assert.match(
+        r.stderr,
+        /comps\.xml \(group metadata of repository .*\) line 4: refused comps data: package "\*" of group all/,
+      );
     } finally {
       rmSync(bad, { recursive: true, force: true });
     }
@@ -227,7 +241,10 @@ describe('redwrap-dnf group and repo', () => {
       writeRepoFile(node, 'off', 'file:///nonexistent', { enabled: '0' });
       const groups = await dnf(['--redpath', node, 'group', 'info', 'redconf', '--json']);
       assert.equal(groups.status, 0, groups.stderr);
-      assert.ok(server.hits.some((h) => h.endsWith('-comps.xml')), 'the group metadata came over http');
+      assert.ok(
+        server.hits.some((h) => h.endsWith('-comps.xml')),
+        'the group metadata came over http',
+      );
       const optional = await dnf(['--redpath', node, '-y', 'group', 'install', '--with-optional', 'redapps', '--json']);
       assert.equal(optional.status, 0, optional.stderr);
       assert.ok(optional.json.packages.some((p: { name: string }) => p.name === 'redlegacy'));
@@ -253,11 +270,17 @@ describe('redwrap-dnf group and repo', () => {
       assert.match(web.updated, /^\d{4}-\d\d-\d\dT/);
       assert.equal(web.metadataFrom, server.url);
       const text = await dnf(['--redpath', node, 'repoinfo', 'w*']);
-      assert.match(text.stdout, /^Repo-id +: web\nRepo-name +: web\nRepo-status +: enabled\nRepo-updated +: \S+\nRepo-pkgs +: 11\nRepo-size +: [\d.]+ k\nRepo-baseurl +: http:\/\/127\.0\.0\.1:\d+\n/);
+      assert.match(
+        text.stdout,
+        /^Repo-id +: web\nRepo-name +: web\nRepo-status +: enabled\nRepo-updated +: \S+\nRepo-pkgs +: 11\nRepo-size +: [\d.]+ k\nRepo-baseurl +: http:\/\/127\.0\.0\.1:\d+\n/,
+      );
       assert.match(text.stdout, /^Repo-expire +: 172800 second\(s\) \(last: \S+\)$/m);
       const off = await dnf(['--redpath', node, 'repoinfo', 'off', '--json']);
       assert.equal(off.status, 0, off.stderr);
-      assert.deepEqual([off.json.repos[0].id, off.json.repos[0].enabled, off.json.repos[0].packages], ['off', false, undefined]);
+      assert.deepEqual(
+        [off.json.repos[0].id, off.json.repos[0].enabled, off.json.repos[0].packages],
+        ['off', false, undefined],
+      );
     } finally {
       await server.close();
     }

@@ -120,11 +120,31 @@ describe('the group record', () => {
     writeFileSync(join(dir, GROUPS_FILE), text);
   };
   const record: GroupRecord = {
-    apps: { id: 'apps', name: 'Apps', time: '2026-01-01T00:00:00.000Z', packages: ['a', 'b', 'old'], members: ['a', 'b', 'old'] },
-    tools: { id: 'tools', name: 'Tools', time: '2026-01-01T00:00:00.000Z', packages: ['b', 't'], members: ['b', 't', 'u'] },
+    apps: {
+      id: 'apps',
+      name: 'Apps',
+      time: '2026-01-01T00:00:00.000Z',
+      packages: ['a', 'b', 'old'],
+      members: ['a', 'b', 'old'],
+    },
+    tools: {
+      id: 'tools',
+      name: 'Tools',
+      time: '2026-01-01T00:00:00.000Z',
+      packages: ['b', 't'],
+      members: ['b', 't', 'u'],
+    },
   };
   const step = (action: TransactionStep['action'], name: string, extra: Partial<TransactionStep> = {}) =>
-    ({ action, name, nevra: `${name}-1-1.noarch`, evr: '1-1', arch: 'noarch', node: '/n', ...extra }) as TransactionStep;
+    ({
+      action,
+      name,
+      nevra: `${name}-1-1.noarch`,
+      evr: '1-1',
+      arch: 'noarch',
+      node: '/n',
+      ...extra,
+    }) as TransactionStep;
 
   it('no file: no group; a written record reads back', (t) => {
     const dir = tempDir(t);
@@ -147,7 +167,10 @@ describe('the group record', () => {
     hostile({ apps: { ...record.apps, packages: ['*'] } }, /packages of group apps are not a list of package names/);
     hostile({ apps: { ...record.apps, packages: ['/etc/passwd'] } }, /package names/);
     hostile({ apps: { ...record.apps, packages: 'a' } }, /package names/);
-    hostile({ apps: { ...record.apps, members: ['a', 'b c'] } }, /the members of group apps are not a list of package names/);
+    hostile(
+      { apps: { ...record.apps, members: ['a', 'b c'] } },
+      /the members of group apps are not a list of package names/,
+    );
     hostile({ 'a b': { ...record.apps, id: 'a b' } }, /group id "a b"/);
     hostile({ apps: { ...record.apps, id: 'tools' } }, /no matching id/);
     hostile([], /"groups" is not an object/);
@@ -159,7 +182,11 @@ describe('the group record', () => {
   it('a transaction: erased packages leave every group, obsoleted ones are followed, user-named ones are theirs', () => {
     const after = nextGroupRecord(
       record,
-      [step('erase', 't'), step('obsolete', 'new', { replaces: ['old-1-1.noarch'] }), step('install', 'a', { reason: 'user' })],
+      [
+        step('erase', 't'),
+        step('obsolete', 'new', { replaces: ['old-1-1.noarch'] }),
+        step('install', 'a', { reason: 'user' }),
+      ],
       { userNamed: ['a'] },
     );
     assert.deepEqual(after.apps?.packages, ['b', 'new']);
