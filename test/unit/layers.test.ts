@@ -10,7 +10,7 @@ const order = parseLayerOrder(readFileSync(join(PACKAGE_ROOT, 'docs/architecture
 
 describe('the layers of src/ (docs/architecture.md)', () => {
   test('the order lists every folder, bottom first, with the API above the library and the CLI on top', () => {
-    assert.deepEqual(order[0], ['errors.ts', 'package-root.ts', 'present.ts']);
+    assert.deepEqual(order[0], ['errors.ts', 'package-root.ts', 'present.ts', 'closest-word.ts']);
     assert.deepEqual(order.at(-1), ['commands']);
     const flat = order.flat();
     assert.ok(flat.indexOf('index.ts') > flat.indexOf('audit') && flat.indexOf('index.ts') < flat.indexOf('cli'));
