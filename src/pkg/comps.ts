@@ -239,7 +239,7 @@ export function mergeComps(perRepo: readonly (readonly CompsGroup[])[]): CompsGr
 }
 
 /** The groups a pattern names: its id or its name, case-insensitive, with `*` and `?` globs (dnf's). */
-export function matchGroups(groups: readonly CompsGroup[], pattern: string): CompsGroup[] {
+export function matchGroups<G extends Pick<CompsGroup, 'id' | 'name'>>(groups: readonly G[], pattern: string): G[] {
   const glob = pattern.toLowerCase();
   return groups.filter((g) => matchesRepoGlob(g.id.toLowerCase(), glob) || matchesRepoGlob(g.name.toLowerCase(), glob));
 }

@@ -1175,7 +1175,7 @@ export async function groupList(
     (g) =>
       (patterns.length === 0
         ? options.hidden || g.uservisible
-        : patterns.some((p) => matchGroups([{ ...g, packages: [], default: false }], p).length > 0)) &&
+        : patterns.some((p) => matchGroups([g], p).length > 0)) &&
       (!options.installed || g.installed) &&
       (!options.available || !g.installed),
   );
@@ -1217,7 +1217,9 @@ async function groupInstallJobs(
   patterns: readonly string[],
   withOptional: boolean,
 ): Promise<{ jobs: SolverJob[]; change: GroupChange }> {
-  const { pf, groups } = await loadGroups(options);
+  // The transaction that follows tells the repositories it loads (-v): once is enough.
+  const quiet = { ...options, onDetail: undefined };
+  const { pf, groups } = await loadGroups(quiet);
   const chosen: CompsGroup[] = [];
   for (const pattern of patterns) {
     const matched = matchGroups(groups, pattern);
@@ -1230,13 +1232,13 @@ async function groupInstallJobs(
       );
     for (const g of matched) if (!chosen.includes(g)) chosen.push(g);
   }
-  const { packages: family } = await runQuery(options, { scope: 'family' }, false);
+  const { packages: family } = await runQuery(quiet, { scope: 'family' }, false);
   const present = new Set(family.map((p) => p.name));
   const inAncestors = new Set(family.filter((p) => p.node !== pf.node.path).map((p) => p.name));
   const wanted = chosen.map((g) => ({ g, names: groupInstallNames(g, { withOptional, present }) }));
   const allNames = [...new Set(wanted.flatMap((w) => w.names))];
   const { packages: offered } = allNames.length
-    ? await runQuery(options, { scope: 'available', names: allNames }, true)
+    ? await runQuery(quiet, { scope: 'available', names: allNames }, true)
     : { packages: [] };
   const available = new Set(offered.map((p) => p.name));
   const jobs: SolverJob[] = [];
@@ -1277,10 +1279,7 @@ async function groupRemoveJobs(
   const installed = Object.values(record);
   const ids: string[] = [];
   for (const pattern of patterns) {
-    const matched = matchGroups(
-      installed.map((r) => ({ ...r, description: '', uservisible: true, default: false, packages: [], repos: [] })),
-      pattern,
-    );
+    const matched = matchGroups(installed, pattern);
     if (matched.length === 0)
       throw noGroup(
         pf,

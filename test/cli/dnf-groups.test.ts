@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import type { BinRun } from '../helpers/cli.js';
 import { PACKAGE_ROOT } from '../helpers/cli.js';
 import { runCommand } from '../helpers/in-process.js';
+import { holdLock } from '../helpers/lock-holder.js';
 import { makeCompsRepo } from '../pkg/helpers/comps-repo.js';
 import { installedNames } from '../pkg/helpers/family.js';
 import { makeNodeFamily, serveDirectory, snapshotNode, writeRepoFile, type NodeFamily } from '../pkg/helpers/nodes.js';
@@ -177,6 +178,23 @@ describe('redwrap-dnf group and repo', () => {
     assert.match(keep.stderr, /group package redfoo-conf stays: redhello requires it/);
     assert.ok((await installedNames(f.app)).includes('redfoo-conf'));
     assert.equal(groupsOf(f.app).redconf, undefined);
+  });
+
+  it('a group install is a transaction like any: the family lock, the family rules, nothing changed on refusal', async () => {
+    const before = snapshotNode(f.platform);
+    const holder = await holdLock(join(f.sys, '.redpak-transaction.lock'));
+    try {
+      const busy = await dnf(['--redpath', f.platform, '-y', 'group', 'install', 'redtools']);
+      assert.equal(busy.status, 9, busy.stderr);
+    } finally {
+      holder.kill();
+    }
+    // The app node below has redcompat (from @redtools): the platform may not take a copy (rule 2).
+    const r = await dnf(['--redpath', f.platform, '-y', 'group', 'install', 'redtools', '--json']);
+    assert.equal(r.status, 8, JSON.stringify(r.json));
+    assert.equal(r.json.error.code, 'family-rule');
+    assert.match(r.json.error.message, /redcompat/);
+    assert.deepEqual(snapshotNode(f.platform), before);
   });
 
   it('a hostile or garbled group record is refused with an error naming the file, and nothing changes', async () => {
