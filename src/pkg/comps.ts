@@ -4,7 +4,7 @@
  * DOCTYPE or entities, every id and package name must be a plain name (never a glob, a path or a
  * capability, since package names become solver jobs), and an error names the file and line.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RedpakError } from '../errors.js';
 import { matchesRepoGlob, parseRepomd, unsafeHref, type SyncedRepo } from './repos.js';
@@ -275,6 +275,10 @@ export function repoGroups(synced: Pick<SyncedRepo, 'repo' | 'solver'>): CompsGr
   if (why)
     throw new RedpakError('package', `repository ${synced.repo.id}: refused group metadata ${entry.href}: it ${why}`);
   const file = join(dir, entry.href);
+  if (!existsSync(file))
+    throw new RedpakError('package', `repository ${synced.repo.id}: its cached metadata in ${dir} has no group file`, {
+      hint: 'the copy was fetched before groups were read: --refresh fetches it again',
+    });
   return parseComps(
     readFileSync(file, 'utf8'),
     synced.repo.id,

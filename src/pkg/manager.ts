@@ -1184,9 +1184,11 @@ export async function groupList(
 /** dnf group info: each group a pattern names (id or name, globs), with its packages; an unknown one is an error. */
 export async function groupInfo(options: CommonOptions & { patterns: string[] }): Promise<GroupStatus[]> {
   const { pf, groups, record } = await loadGroups(options);
+  // An installed group no repository has any more still has its record.
+  const gone = Object.values(record).filter((r) => !groups.some((g) => g.id === r.id));
   const found: GroupStatus[] = [];
   for (const pattern of options.patterns) {
-    const matched = matchGroups(groups, pattern);
+    const matched = [...matchGroups(groups, pattern), ...matchGroups(gone, pattern)];
     if (matched.length === 0)
       throw noGroup(
         pf,
@@ -1197,9 +1199,10 @@ export async function groupInfo(options: CommonOptions & { patterns: string[] })
     for (const g of matched) {
       if (found.some((f) => f.id === g.id)) continue;
       const installed = record[g.id];
+      const comps = groups.find((c) => c.id === g.id);
       found.push({
-        ...statusOf(g, installed),
-        packages: g.packages,
+        ...statusOf(comps, installed),
+        packages: comps?.packages ?? [],
         ...(installed ? { installedPackages: installed.packages } : {}),
       });
     }

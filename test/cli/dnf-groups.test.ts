@@ -4,7 +4,7 @@
  * createrepo_c -g (file:// and http on 127.0.0.1), real rpm transactions.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { BinRun } from '../helpers/cli.js';
@@ -246,6 +246,20 @@ describe('redwrap-dnf group and repo', () => {
     } finally {
       rmSync(bad, { recursive: true, force: true });
     }
+  });
+
+  it('a cached copy without the group file (fetched before groups were read) says so; --refresh fetches it', async () => {
+    const cached = join(f.sys, 'var/cache/dnf/comps/repodata');
+    const file = readdirSync(cached).find((name) => name.endsWith('-comps.xml'));
+    assert.ok(file, `the group file is in ${cached}`);
+    rmSync(join(cached, file));
+    const r = await dnf(['--redpath', f.app, 'group', 'list']);
+    assert.equal(r.status, 7);
+    assert.match(r.stderr, /repository comps: its cached metadata in .* has no group file/);
+    assert.match(r.stderr, /hint: .*--refresh fetches it again/);
+    const refreshed = await dnf(['--redpath', f.app, 'group', 'list', '--refresh']);
+    assert.equal(refreshed.status, 0, refreshed.stderr);
+    assert.ok(existsSync(join(cached, file)));
   });
 
   it('groups over http; repo list, repo info and repoinfo', async () => {
