@@ -66,6 +66,20 @@ describe('parseComps', () => {
     refused(comps(`${'<x>'.repeat(40)}${'</x>'.repeat(40)}`), /nested deeper/);
   });
 
+  it('reads what XML allows and createrepo_c passes on: comments, CDATA, single quotes, character references', () => {
+    const [g] = parseComps(
+      comps(
+        `<!-- a comment --><group><id>g</id><name><![CDATA[G & co]]></name><description>caf&#xe9;&#46;</description><packagelist><packagereq type='optional'>a</packagereq></packagelist></group>`,
+      ),
+      'r',
+    );
+    assert.deepEqual([g?.name, g?.description, g?.packages], ['G & co', 'café.', [{ name: 'a', type: 'optional' }]]);
+    refused(comps('<!ENTITY x "y">'), /DOCTYPE or an entity declaration/);
+    refused(comps(group('g', '<packagereq>a&b</packagereq>')), /a bare "&"/);
+    refused(comps(group('g', '<packagereq>a&#1;</packagereq>')), /forbidden entity "&#1;"/);
+    refused(comps(group('g', '<packagereq type="mandatory" type="optional">a</packagereq>')), /given twice/);
+  });
+
   it('names the line of the fault', () => {
     refused(comps(`${group('a', '')}\n\n${group('b', '<packagereq>a b</packagereq>')}`), /hostile line 5:/);
   });
