@@ -205,7 +205,7 @@ export async function install(options: TransactionOptions & { specs: string[] })
     options,
     'install',
     [...jobs, ...planned.jobs],
-    commandText('install', [...jobs, ...planned.jobs]),
+    ['install', ...options.specs].join(' '),
     planned.change,
   );
 }
@@ -221,7 +221,7 @@ export async function remove(options: TransactionOptions & { specs: string[] }):
   if (groups.length === 0) return transact({ ...options, cleanDeps }, 'remove', jobs);
   const planned = await groupRemoveJobs(options, groups);
   const all = [...jobs, ...planned.jobs];
-  return transact({ ...options, cleanDeps }, 'remove', all, commandText('remove', all), planned.change);
+  return transact({ ...options, cleanDeps }, 'remove', all, ['remove', ...options.specs].join(' '), planned.change);
 }
 
 /** Erase the node's dependencies that no package of the node or of a descendant needs any more. */

@@ -160,6 +160,8 @@ describe('redwrap-dnf group and repo', () => {
     assert.match(tools.stderr, /^repository comps: metadata from file:\/\/.* \(cached, fetched /m);
     assert.match(tools.stderr, /^solver: install redcompat-1\.0-1\.\S+ from comps \(asked for\)$/m);
     assert.deepEqual(groupsOf(f.app).redtools?.packages, ['redcompat']);
+    const history = await dnf(['--redpath', f.app, 'history', '--json']);
+    assert.equal(history.json.entries.at(-1).command, 'install @redtools', 'the command as given');
 
     const broken = await dnf(['--redpath', f.app, '-y', 'group', 'install', 'redbroken']);
     assert.equal(broken.status, 0, broken.stderr);
