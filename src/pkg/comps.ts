@@ -4,10 +4,10 @@
  * DOCTYPE or entities, every id and package name must be a plain name (never a glob, a path or a
  * capability, since package names become solver jobs), and an error names the file and line.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { RedpakError } from '../errors.js';
-import { matchesRepoGlob, parseRepomd, unsafeHref, type SyncedRepo } from './repos.js';
+import { DOWNLOAD_LIMITS, matchesRepoGlob, parseRepomd, unsafeHref, type SyncedRepo } from './repos.js';
 
 /** dnf's four kinds of package in a group. */
 export type PackageReqType = 'mandatory' | 'default' | 'optional' | 'conditional';
@@ -279,6 +279,16 @@ export function repoGroups(synced: Pick<SyncedRepo, 'repo' | 'solver'>): CompsGr
     throw new RedpakError('package', `repository ${synced.repo.id}: its cached metadata in ${dir} has no group file`, {
       hint: 'the copy was fetched before groups were read: --refresh fetches it again',
     });
+  // The cache may sit in a node (the system node's var/cache/dnf): bounded as when it was fetched.
+  const limit = entry.size ?? DOWNLOAD_LIMITS.metadataBytes();
+  if (statSync(file).size > limit)
+    throw new RedpakError(
+      'package',
+      `repository ${synced.repo.id}: ${file} is larger than the ${limit} bytes allowed`,
+      {
+        hint: '`redwrap-dnf clean metadata` drops the cached copy',
+      },
+    );
   return parseComps(
     readFileSync(file, 'utf8'),
     synced.repo.id,

@@ -262,6 +262,13 @@ describe('redwrap-dnf group and repo', () => {
     const refreshed = await dnf(['--redpath', f.app, 'group', 'list', '--refresh']);
     assert.equal(refreshed.status, 0, refreshed.stderr);
     assert.ok(existsSync(join(cached, file)));
+    // A copy grown in the cache (which may sit in a node) beyond what repomd.xml declared is not read.
+    const bytes = readFileSync(join(cached, file));
+    writeFileSync(join(cached, file), Buffer.concat([bytes, Buffer.alloc(64, 0x20)]));
+    const grown = await dnf(['--redpath', f.app, 'group', 'list']);
+    assert.equal(grown.status, 7);
+    assert.match(grown.stderr, /-comps\.xml is larger than the \d+ bytes allowed/);
+    writeFileSync(join(cached, file), bytes);
   });
 
   it('groups over http; repo list, repo info and repoinfo', async () => {
