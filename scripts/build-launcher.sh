@@ -2,7 +2,9 @@
 # Builds redwrap's executable, dist/bin/redwrap-launch (bin/redwrap and package.json `bin` point at
 # it, so that a launch starts no shell): the fast launcher when a C compiler is present, which
 # hands over to the full CLI by itself when it cannot serve a launch; without a compiler, a
-# script that runs the full CLI for every launch (scripts/redwrap-full-cli.sh).
+# script that runs the full CLI for every launch (scripts/redwrap-full-cli.sh). With a compiler,
+# also dist/bin/redwrap-enter, the part of `redwrap enter` that joins a sandbox's namespaces
+# (src/launcher/redwrap-enter.c); without one, `redwrap enter` says it is missing.
 #
 # bwrap's path is fixed here, once: `command -v bwrap` at build time (upstream's /usr/bin/bwrap
 # when bwrap is not installed yet). It goes to dist/bwrap-path, the full CLI's default
@@ -26,9 +28,13 @@ if ! command -v "$cc" >/dev/null 2>&1; then
   cp scripts/redwrap-full-cli.sh dist/bin/redwrap-launch.tmp
   chmod 755 dist/bin/redwrap-launch.tmp
   mv dist/bin/redwrap-launch.tmp dist/bin/redwrap-launch
+  rm -f dist/bin/redwrap-enter
   exit 0
 fi
 # Hardened build (test/wrap/launcher-sanitizers.test.ts builds its own copy with the sanitizers).
 "$cc" -O2 -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE -pie -Wl,-z,relro,-z,now -Wall -Wextra -Werror \
   -DBWRAP_PATH="\"$bwrap\"" -o dist/bin/redwrap-launch.tmp src/launcher/redwrap-launch.c
 mv dist/bin/redwrap-launch.tmp dist/bin/redwrap-launch
+"$cc" -O2 -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE -pie -Wl,-z,relro,-z,now -Wall -Wextra -Werror \
+  -o dist/bin/redwrap-enter.tmp src/launcher/redwrap-enter.c
+mv dist/bin/redwrap-enter.tmp dist/bin/redwrap-enter
