@@ -15,8 +15,8 @@ import { redconfArgv, redmicrodnfArgv } from './redpak-spellings.js';
 
 export type Executable = 'redmanager' | 'redwrap-dnf' | 'redwrap';
 /**
- * oclif's views: one per executable, and redwrap's operations (`redwrap ps`, `redwrap stop`),
- * which are commands of their own beside the launch, in the same bundle (its `OPERATIONS`).
+ * oclif's views: one per executable, and redwrap's operations (`redwrap ps`, `redwrap stop`,
+ * `redwrap enter`), which are commands of their own beside the launch, in the same bundle (its `OPERATIONS`).
  */
 export type OclifView = Executable | 'redwrap-operations';
 
@@ -25,7 +25,7 @@ export type OclifView = Executable | 'redwrap-operations';
  * launch starts with its options (`--redpath` is required), so a first word that is not an option
  * was a usage error before, and `redwrap --redpath P -- ps` still runs the program ps.
  */
-export const REDWRAP_OPERATIONS = ['ps', 'stop'] as const;
+export const REDWRAP_OPERATIONS = ['ps', 'stop', 'enter'] as const;
 
 function packageJson(): Interfaces.PJSON {
   return JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as Interfaces.PJSON;

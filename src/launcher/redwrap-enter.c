@@ -28,6 +28,7 @@
 #include <limits.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
+#include <linux/nsfs.h>
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <sched.h>
@@ -37,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -202,7 +204,7 @@ static const struct {
   const char *name;
   int type;
 } NAMESPACES[] = {
-    /* user first: its capabilities are what allow joining the others it owns. */
+    /* user first (the order join_namespaces starts from). */
     {"user", CLONE_NEWUSER}, {"mnt", CLONE_NEWNS},      {"pid", CLONE_NEWPID},   {"net", CLONE_NEWNET},
     {"ipc", CLONE_NEWIPC},   {"uts", CLONE_NEWUTS},     {"cgroup", CLONE_NEWCGROUP}, {"time", CLONE_NEWTIME},
 };
@@ -225,6 +227,61 @@ static int open_namespace(pid_t pid, const char *name) {
     return -1;
   }
   return fd;
+}
+
+static int same_file(int a, int b) {
+  struct stat x, y;
+  return fstat(a, &x) == 0 && fstat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
+static void join(int fd, int type, const char *what, pid_t pid) {
+  if (setns(fd, type) < 0) fail("cannot join the %s namespace of process %d: %s", what, pid, strerror(errno));
+}
+
+/*
+ * Joins the target's namespaces. A namespace can only be joined with CAP_SYS_ADMIN in the user
+ * namespace that owns it, which is not always the target's own: an unprivileged bwrap creates the
+ * sandbox's namespaces in a first user namespace (mapping uid 0, to mount devpts) and then moves
+ * into a nested one that maps the user's uid. So: the owner of the target's mount namespace first
+ * (unless it is this process's), every namespace it owns, then the target's user namespace and
+ * those it owns. Each user namespace joined is one the target descends from.
+ */
+static void join_namespaces(int namespaces[], pid_t pid) {
+  int current = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
+  if (current < 0) fail("cannot open /proc/self/ns/user: %s", strerror(errno));
+  int owners[NAMESPACE_COUNT];
+  for (size_t n = 1; n < NAMESPACE_COUNT; n++) {
+    owners[n] = -1;
+    if (namespaces[n] < 0) continue;
+    owners[n] = ioctl(namespaces[n], NS_GET_USERNS);
+    if (owners[n] < 0) fail("cannot find the owner of the %s namespace of process %d: %s", NAMESPACES[n].name, pid, strerror(errno));
+  }
+  /* The mount namespace's owner, when it is neither this process's user namespace nor the target's. */
+  int mount_owner = namespaces[1] >= 0 ? owners[1] : -1;
+  if (mount_owner >= 0 && !same_file(mount_owner, current) && !(namespaces[0] >= 0 && same_file(mount_owner, namespaces[0]))) {
+    join(mount_owner, CLONE_NEWUSER, "user (owner of the mount)", pid);
+    close(current);
+    current = dup(mount_owner);
+  }
+  for (int round = 0; round < 2; round++) {
+    for (size_t n = 1; n < NAMESPACE_COUNT; n++) {
+      if (namespaces[n] < 0 || !same_file(owners[n], current)) continue;
+      join(namespaces[n], NAMESPACES[n].type, NAMESPACES[n].name, pid);
+      close(namespaces[n]);
+      namespaces[n] = -1;
+    }
+    if (round == 0 && namespaces[0] >= 0 && !same_file(namespaces[0], current)) {
+      join(namespaces[0], CLONE_NEWUSER, "user", pid);
+      close(current);
+      current = dup(namespaces[0]);
+    }
+  }
+  for (size_t n = 1; n < NAMESPACE_COUNT; n++)
+    if (namespaces[n] >= 0) fail("cannot join the %s namespace of process %d: it belongs to another user namespace", NAMESPACES[n].name, pid);
+  for (size_t n = 1; n < NAMESPACE_COUNT; n++)
+    if (owners[n] >= 0) close(owners[n]);
+  if (namespaces[0] >= 0) close(namespaces[0]);
+  close(current);
 }
 
 /* ---- the program and its signals ----------------------------------------------------------- */
@@ -334,13 +391,8 @@ int main(int argc, char **argv) {
   /* 4. No process of the sandbox may attach to this one before its limits are in place. */
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) fail("cannot make this process non-dumpable: %s", strerror(errno));
 
-  /* 5. The namespaces, user first. */
-  for (size_t n = 0; n < NAMESPACE_COUNT; n++) {
-    if (namespaces[n] < 0) continue;
-    if (setns(namespaces[n], NAMESPACES[n].type) < 0)
-      fail("cannot join the %s namespace of process %d: %s", NAMESPACES[n].name, pid, strerror(errno));
-    close(namespaces[n]);
-  }
+  /* 5. The namespaces (join_namespaces). */
+  join_namespaces(namespaces, pid);
 
   /* 6. A child, so that it is in the sandbox's pid (and time) namespace. */
   sigset_t all, previous;

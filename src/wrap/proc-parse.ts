@@ -42,6 +42,29 @@ export function parseStatusUid(text: string): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
+/** The real gid and the supplementary groups from /proc/PID/status (`Gid:` and `Groups:`), as the reader's user namespace sees them. */
+export function parseStatusGroups(text: string): { gid: number; groups: number[] } | undefined {
+  const gid = /^Gid:\s+(\d+)/m.exec(text);
+  const groups = /^Groups:[ \t]*([\d \t]*)$/m.exec(text);
+  if (!gid || !groups) return undefined;
+  return { gid: Number(gid[1]), groups: groups[1].trim() ? groups[1].trim().split(/\s+/).map(Number) : [] };
+}
+
+/**
+ * An id as a user namespace sees it, from the `inside outside count` lines of its
+ * /proc/PID/uid_map or gid_map read from outside; undefined when the id is not mapped there.
+ * The kernel accepts one write of a map, by the namespace's creator: it does not change after.
+ */
+export function idInside(outside: number, mapText: string): number | undefined {
+  for (const line of mapText.split('\n')) {
+    const fields = line.trim().split(/\s+/).map(Number);
+    if (fields.length !== 3 || fields.some((n) => !Number.isInteger(n))) continue;
+    const [inside, first, count] = fields;
+    if (outside >= first && outside < first + count) return inside + (outside - first);
+  }
+  return undefined;
+}
+
 /** One line of /proc/PID/cgroup: hierarchy id, its controllers (empty for v2) and the path in it. */
 export interface CgroupMembership {
   controllers: string[];
