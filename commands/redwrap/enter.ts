@@ -8,7 +8,8 @@ import { enterSandbox, type EnterResult } from '../../src/wrap/enter.js';
 export type { EnterResult };
 
 export default class Enter extends RedpakCommand {
-  static override summary = 'Run a command inside a running sandbox: its namespaces, root, environment, capabilities, seccomp filters and cgroups.';
+  static override summary =
+    'Run a command inside a running sandbox: its namespaces, root, environment, capabilities, seccomp filters and cgroups.';
   static override description =
     `Like podman exec or flatpak enter, for the sandbox of the node (--redpath, when exactly one runs) or the one PID belongs to (the bwrap pid redwrap ps shows, or any process inside). The sandbox is found as redwrap ps finds it (from the kernel, never from a file it could write). The command joins the namespaces and the root of the sandbox's first process, runs with its uid and gid, at most the capabilities the node's plan gives (and the sandbox's bounding set allows), no_new_privs, the node's seccomp filters and in the node's cgroups; its environment is the one the node's launch plan sets, not what the sandbox's processes hold now (docs/operating.md, "Enter").
 The exit status is the command's (128+signal when it is killed); 11 when no sandbox runs (or PID is in none), 13 when several sandboxes of the node run (name one by PID); other failures exit with the status of their class (README, "Exit statuses"). With --json the command's output is captured and returned in the result.`;

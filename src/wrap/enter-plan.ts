@@ -64,7 +64,10 @@ export function chooseSandbox(running: readonly RunningSandbox[], target: EnterT
  * The environment a launch gives its program: bwrap starts from `base` (empty unless inherit-env)
  * and applies the plan's `--setenv`/`--unsetenv` in order. Execfd values must be resolved first.
  */
-export function sandboxEnvironment(args: readonly string[], base: Readonly<Record<string, string>>): Map<string, string> {
+export function sandboxEnvironment(
+  args: readonly string[],
+  base: Readonly<Record<string, string>>,
+): Map<string, string> {
   const env = new Map(Object.entries(base));
   for (const [option, key, value] of bwrapOptions(args)) {
     if (option === '--setenv' && key !== undefined) env.set(key, value ?? '');

@@ -8,7 +8,16 @@
  * (src/launcher/redwrap-enter.c) does it, pinned to the target by a pidfd.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -108,7 +117,10 @@ function sandboxIds(pid: number): { uid: number; gid: number; groups: number[] }
   const insideUid = idInside(uid, readText(`/proc/${pid}/uid_map`));
   const insideGid = idInside(ids.gid, readText(`/proc/${pid}/gid_map`));
   if (insideUid === undefined || insideGid === undefined)
-    throw new RedpakError('launch', `process ${pid} runs as ids its user namespace does not map (uid ${uid}, gid ${ids.gid})`);
+    throw new RedpakError(
+      'launch',
+      `process ${pid} runs as ids its user namespace does not map (uid ${uid}, gid ${ids.gid})`,
+    );
   return { uid: insideUid, gid: insideGid, groups: ids.groups };
 }
 

@@ -57,7 +57,11 @@ async function running(node: string, count = 1, processes = 3): Promise<RunningS
   }
 }
 
-function enter(args: string[]): { status: number; json: EnterResult & { error?: { message: string } }; stderr: string } {
+function enter(args: string[]): {
+  status: number;
+  json: EnterResult & { error?: { message: string } };
+  stderr: string;
+} {
   const run = runBin('redwrap', ['enter', '--json', ...args]);
   return { status: run.status, json: run.json, stderr: run.stderr };
 }
@@ -74,7 +78,8 @@ function stopAfter(t: TestContext, ...nodes: string[]): void {
 }
 
 const statusField = (status: string, name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1] ?? '';
-const firstChild = (pid: number) => Number(readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ')[0]);
+const firstChild = (pid: number) =>
+  Number(readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ')[0]);
 
 describe('redwrap enter (live)', { skip: skipLive }, () => {
   it("runs in the target's namespaces and root, with the plan's environment, capabilities, seccomp filters and cgroups", {
