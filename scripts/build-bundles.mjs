@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Bundles each executable into dist/cli/BIN.cjs (esbuild), so that a run reads one file instead
 // of resolving and evaluating hundreds of modules: start-up is most of a short command's time.
-// The bundle exports the executable's commands as COMMANDS (redwrap: the launch as default, ps and
-// stop as OPERATIONS)
+// The bundle exports the executable's commands as COMMANDS (redwrap: the launch as default, ps, stop
+// and enter as OPERATIONS)
 // and `main`; dist/src/cli/start.cjs runs it through V8's code cache, which needs a CommonJS
 // script. Run after tsc and build-validators (npm run build).
 import { build } from 'esbuild';
@@ -24,7 +24,7 @@ function commandEntry(bin) {
     .sort();
   const imports = files.map((f, i) => `import c${i} from '${dir}/${f}';`);
   const table = files.map((f, i) => `  '${f.slice(0, -3)}': c${i},`);
-  // redwrap: the launch (index.js) is the default export, its operations (ps, stop) OPERATIONS.
+  // redwrap: the launch (index.js) is the default export, its operations (ps, stop, enter) OPERATIONS.
   const name = bin === 'redwrap' ? 'OPERATIONS' : 'COMMANDS';
   const launch = bin === 'redwrap' ? `export { default } from '${dir}/index.js';\n` : '';
   return `${launch}${imports.join('\n')}\nexport const ${name} = {\n${table.join('\n')}\n};\n${runner}`;

@@ -6,7 +6,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { oclifOptions } from '../dist/src/cli/run.js';
 
-// Four views: redwrap's operations (ps, stop) have a manifest of their own (src/cli/run.ts).
+// Four views: redwrap's operations (ps, stop, enter) have a manifest of their own (src/cli/run.ts).
 for (const view of ['redmanager', 'redwrap-dnf', 'redwrap', 'redwrap-operations']) {
   const options = oclifOptions(view);
   const file = join(options.root, 'oclif.manifest.json');

@@ -21,7 +21,7 @@ export default class Redwrap extends RedpakCommand {
     `Merges the configs of the node and its ancestors (admin configs too with --admin) and runs the program with bubblewrap: exports become mounts, environ the environment, capabilities, hostname, namespaces, cgroups and seccomp filters are applied. Every ancestor's seccomp filter and cgroup limit applies, so a node can only narrow what its parents set.
 The exit status is the program's (128+signal when it is killed); redwrap's own errors exit with the status of their class (README, "Exit statuses").
 --dump-only prints the plan and does nothing else: no directory, cgroup or Execfd command.
-Running sandboxes: \`redwrap ps\` lists them, \`redwrap stop\` ends them (\`redwrap ps --help\`, \`redwrap stop --help\`).`;
+Running sandboxes: \`redwrap ps\` lists them, \`redwrap stop\` ends them, \`redwrap enter\` runs a command in one (\`redwrap ps --help\`, \`redwrap stop --help\`, \`redwrap enter --help\`).`;
 
   static override examples = [
     '<%= config.bin %> --redpath /var/redpak/platform/app -- /bin/sh -c "echo hello"',
