@@ -5,7 +5,7 @@
  * and cgroups; and the refusals. Needs root, bwrap and busybox; skipped otherwise.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
@@ -230,6 +230,35 @@ seccomp:
     await Promise.all([first, second]);
   });
 
+  it("signals reach the entered command, whose status is enter's", async (t) => {
+    const dir = tempDir(t, 'redpak-enter-');
+    const node = makeNode(dir, join(dir, 'app'), 'APP', conf('APP', EXPORTS));
+    stopAfter(t, node);
+    const launched = launch(node, 'busybox sleep 60');
+    await running(node, 1, 3);
+    const child = spawn(join(PACKAGE_ROOT, 'bin/redwrap'), ['enter', '--redpath', node, '--', BUSYBOX, 'sleep', '31'], {
+      stdio: 'ignore',
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const isEntered = (pid: string) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8') === `${BUSYBOX}\0sleep\x0031\0`;
+      } catch {
+        return false;
+      }
+    };
+    let entered: string | undefined;
+    for (const deadline = Date.now() + 10_000; !entered && Date.now() < deadline; await sleep(50))
+      entered = spawnSync('pgrep', ['-f', `${BUSYBOX} sleep 31`], { encoding: 'utf8' })
+        .stdout.split('\n')
+        .find(isEntered);
+    assert.ok(entered, 'the entered command runs');
+    child.kill('SIGTERM');
+    assert.equal(await exited, 143, 'SIGTERM was forwarded to the command: 128+15');
+    runBin('redwrap', ['stop', '--redpath', node]);
+    await launched;
+  });
+
   it('a user enters their own rootless sandbox', { skip: WITHOUT_THROWAWAY_USER ?? false }, async (t) => {
     const user = throwawayUser(t);
     const dir = join(user.home, 'r');
@@ -268,6 +297,22 @@ seccomp:
     assert.equal(lines[1], readlinkSync(`/proc/${target}/ns/mnt`));
     assert.equal(lines[2], readlinkSync(`/proc/${target}/ns/user`));
     assert.match(lines[3] ?? '', /CapEff:\s+0000000000000000/, 'a user in their sandbox has no capabilities');
+    // Root enters it too, as the user, without root's groups.
+    const byRoot = runBin('redwrap', [
+      'enter',
+      '--json',
+      '--redpath',
+      node,
+      '--',
+      'sh',
+      '-c',
+      'id -u; id -G; grep CapEff /proc/self/status',
+    ]);
+    assert.equal(byRoot.status, 0, byRoot.stdout + byRoot.stderr);
+    const rootLines = (byRoot.json.stdout as string).trim().split('\n');
+    assert.equal(rootLines[0], String(user.uid));
+    assert.ok(!rootLines[1]?.split(' ').includes('0'), `no group root: ${rootLines[1]}`);
+    assert.match(rootLines[2] ?? '', /CapEff:\s+0000000000000000/);
     runAs(user, [redwrapBin, 'stop', '--redpath', node]);
     await launched;
   });
