@@ -18,6 +18,7 @@ The exit status is the command's (128+signal when it is killed); 11 when no sand
     '<%= config.bin %> enter 12345 -- cat /proc/self/status',
     '<%= config.bin %> enter --redpath /var/redpak/platform/app --json -- id',
   ];
+  static override usage = 'enter (--redpath NODE | PID) [--json] -- COMMAND [ARG...]';
   static override strict = false;
   static override args = {
     pid: Args.integer({ description: 'a process of the sandbox to enter (instead of --redpath)', required: false }),
