@@ -553,6 +553,8 @@ function isBusy(error: unknown): boolean {
   return code === 'EBUSY' || code === 'ENOTEMPTY';
 }
 
+const isGone = (error: unknown): boolean => (error as NodeJS.ErrnoException).code === 'ENOENT';
+
 function hasLiveProcesses(dir: string, fs: CgroupFs): boolean {
   try {
     return fs
@@ -590,7 +592,8 @@ export async function releaseCgroups(
   const released: ReleasedCgroups = { removed: [], kept: [] };
   // A cgroup with neither running processes nor children is busy only until the kernel has
   // finished with its last task or child: retried. Still running past the grace, or with a child
-  // cgroup, another launch uses it: kept.
+  // cgroup, another launch uses it: kept. One that vanishes meanwhile (`redwrap stop` removes the
+  // empty node cgroups too) is gone, as asked: not an error, and not listed as removed here.
   const remove = async (dir: string): Promise<boolean> => {
     for (;;) {
       try {
@@ -600,10 +603,18 @@ export async function releaseCgroups(
         }
         return true;
       } catch (error) {
+        if (isGone(error)) return true;
         if (!isBusy(error))
           throw new RedpakError('launch', `cgroups: cannot remove ${dir}: ${describeFailure(error)}`, { cause: error });
         const now = Date.now();
-        if (fs.hasChildren(dir) || now > deadline || (now > graceEnd && hasLiveProcesses(dir, fs))) return false;
+        let children: boolean;
+        try {
+          children = fs.hasChildren(dir);
+        } catch (listing) {
+          if (isGone(listing)) return true;
+          throw listing;
+        }
+        if (children || now > deadline || (now > graceEnd && hasLiveProcesses(dir, fs))) return false;
         await sleep(10);
       }
     }

@@ -232,6 +232,31 @@ describe('cgroup v2 writer, on a FAKE cgroupfs (this machine has no v2 controlle
     assert.deepEqual(fake.tree(), ['redpak-pids-leaf'], 'only the base leaf holding the caller remains');
   });
 
+  test('release: a cgroup removed meanwhile by another (redwrap stop) is gone as asked, not an error', async () => {
+    /** rmdir finds the leaf gone (ENOENT) or busy and then gone: another remover won the race. */
+    class RacedFake extends FakeCgroupV2 {
+      raced = new Map<string, 'ENOENT' | 'EBUSY'>();
+      override rmdir(dir: string): void {
+        const race = this.raced.get(dir);
+        this.raced.delete(dir);
+        super.rmdir(dir); // with a race: the other remover
+        if (!race) return;
+        const error: NodeJS.ErrnoException = new Error(`${race}: raced, '${dir}'`);
+        error.code = race;
+        throw error;
+      }
+    }
+    const fake = new RacedFake(fakeRoot());
+    const applied = applyCgroupPlan(planCgroups(family, { version: 'v2', root: fake.root }), fake);
+    const [chain] = applied.plan.chains;
+    fake.raced.set(chain.at(-1)!, 'ENOENT');
+    fake.raced.set(chain.at(-2)!, 'EBUSY');
+    const released = await releaseCgroups(applied, {}, fake);
+    assert.deepEqual(released.kept, []);
+    assert.deepEqual(released.removed, chain.slice(0, -2).reverse(), 'the others removed here, leaf-most first');
+    assert.deepEqual(fake.tree(), ['redpak-pids-leaf']);
+  });
+
   test('a value the kernel rejects is an error naming node, file and value, and nothing is left behind', () => {
     const fake = new FakeCgroupV2(fakeRoot());
     const plan = planCgroups([family[0], { ...family[2], cgroups: { cpuset: { cpus: '7' } } }], {
