@@ -7,7 +7,7 @@
  * file (owner, mode, no symlink, size), parses the plan with bounds on everything, requires the
  * full set of validation records and the isolation the plan itself declares, checks that nothing
  * the plan depends on changed and, only then, runs it: export directories, Execfd files, seccomp
- * filters, cgroups, then bwrap — the one program it ever runs, its path fixed at build
+ * filters, then bwrap — the one program it ever runs, its path fixed at build
  * (BWRAP_PATH). Anything else (another option, no plan, a stale or refused plan) is handed to the
  * full CLI, which recompiles. docs/launch-cache.md describes the format and every check.
  *
@@ -15,7 +15,6 @@
  * the same user (the checks below make sure of it); the command line is the caller's.
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -38,11 +37,10 @@
 #error "BWRAP_PATH must be given at build (scripts/build-launcher.sh)"
 #endif
 
-#define PLAN_VERSION "6" /* = FAST_PLAN_VERSION in src/wrap/fast-plan.ts */
+#define PLAN_VERSION "7" /* = FAST_PLAN_VERSION in src/wrap/fast-plan.ts */
 #define LAUNCH_ERROR 10
 #define MAX_PLAN_SIZE (1024 * 1024)
 #define MAX_ITEMS 4096
-#define MAX_CG_DIRS 64
 /* Descriptors the launcher holds for itself live from here up, so that the numbers bwrap is
  * told about (3, 4, …) are free until they are assigned. */
 #define PRIVATE_FDS 256
@@ -122,17 +120,7 @@ static void refuse(const char *what, const char *why) {
   fallback();
 }
 
-/* Cgroups this launch created: removed again when the launch fails before the program runs. */
-static char *created_cg[MAX_ITEMS];
-static int n_created_cg;
-
-static void rollback_cgroups(void) {
-  for (int i = n_created_cg - 1; i >= 0; i--) rmdir(created_cg[i]);
-  n_created_cg = 0;
-}
-
 static void fail(const char *what, const char *detail) {
-  rollback_cgroups();
   fprintf(stderr, "redwrap: error: %s%s%s\n", what, detail ? ": " : "", detail ? detail : "");
   exit(LAUNCH_ERROR);
 }
@@ -356,9 +344,6 @@ struct fd_item { int fd; int is_file; char *value; int opened; };
 struct plan {
   struct item mkdirs[MAX_ITEMS]; int n_mkdirs;
   struct fd_item fds[MAX_ITEMS]; int n_fds;
-  struct item cg[MAX_ITEMS]; int n_cg;            /* a = kind, b, c */
-  char *leaves[MAX_CG_DIRS]; int n_leaves;
-  char *chains[MAX_CG_DIRS]; size_t chain_len[MAX_CG_DIRS]; int n_chains;
   char *args[MAX_ITEMS]; int arg_is_execfd[MAX_ITEMS]; int n_args;
   char *files[MAX_ITEMS]; int n_files;            /* `file` records: paths */
   char *absents[MAX_ITEMS]; int n_absents;
@@ -506,33 +491,6 @@ static int load_plan(struct reader *r, struct plan *p, const char *redpath, cons
         if (p->fds[k].fd == n) invalid("descriptor given twice", fd);
       if (p->n_fds >= MAX_ITEMS) invalid("too many records", kind);
       p->fds[p->n_fds++] = (struct fd_item){n, is_file, v, -1};
-    }
-    else if (!strcmp(kind, "cg-mkdir") || !strcmp(kind, "cg-write") || !strcmp(kind, "cg-copy") || !strcmp(kind, "cg-evac")) {
-      F(b); ABSOLUTE(b);
-      char *c = NULL;
-      if (strcmp(kind, "cg-mkdir")) {
-        c = field(r, &len);
-        if (!c) invalid("truncated record", kind);
-        if (strlen(c) != len) invalid("NUL byte in a field of", kind);
-        if (strcmp(kind, "cg-write")) ABSOLUTE(c);
-      }
-      if (p->n_cg >= MAX_ITEMS) invalid("too many records", kind);
-      p->cg[p->n_cg++] = (struct item){kind, b, c};
-    }
-    else if (!strcmp(kind, "cg-leaf")) {
-      F(v); ABSOLUTE(v);
-      if (p->n_leaves >= MAX_CG_DIRS) invalid("too many records", kind);
-      p->leaves[p->n_leaves++] = v;
-    }
-    else if (!strcmp(kind, "cg-chain")) {
-      char *v = field(r, &len);
-      if (!v) invalid("truncated record", kind);
-      int parts = 0;
-      for (size_t off = 0; off < len; off += strlen(v + off) + 1, parts++)
-        if (v[off] != '/' || parts >= MAX_CG_DIRS) invalid("bad cgroup chain", NULL);
-      if (p->n_chains >= MAX_CG_DIRS) invalid("too many records", kind);
-      p->chains[p->n_chains] = v;
-      p->chain_len[p->n_chains++] = len;
     }
     else if (!strcmp(kind, "arg") || !strcmp(kind, "arg-execfd")) {
       F(v);
@@ -826,8 +784,7 @@ static void make_dirs(const char *path, uid_t uid, gid_t gid) {
       if (mkdir(copy, 0775) == 0) {
         if (chown(copy, uid, gid) < 0) fprintf(stderr, "warning: cannot give %s to %u:%u: %s\n", copy, uid, gid, strerror(errno));
       } else if (errno != EEXIST) {
-        /* The full CLI names the export and the node that declare it: undo the cgroups, hand over. */
-        rollback_cgroups();
+        /* The full CLI names the export and the node that declare it: hand over. */
         fallback();
       }
       *p = saved;
@@ -836,117 +793,6 @@ static void make_dirs(const char *path, uid_t uid, gid_t gid) {
   }
   free(copy);
 }
-
-static int write_value(const char *file, const char *value) {
-  int fd = open(file, O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  ssize_t n = write(fd, value, strlen(value));
-  int saved = errno;
-  close(fd);
-  errno = saved;
-  return n < 0 ? -1 : 0;
-}
-
-static void cgroup_failure(const char *what, const char *path, const char *value) {
-  int saved = errno;
-  rollback_cgroups();
-  fprintf(stderr, "redwrap: error: cgroups: %s %s%s%s%s: %s\n", what, path, value ? " (value \"" : "", value ? value : "", value ? "\")" : "",
-          strerror(saved));
-  exit(LAUNCH_ERROR);
-}
-
-static void apply_cgroups(struct plan *p) {
-  for (int i = 0; i < p->n_cg; i++) {
-    struct item *s = &p->cg[i];
-    if (!strcmp(s->a, "cg-mkdir")) {
-      if (mkdir(s->b, 0755) == 0) { if (n_created_cg < MAX_ITEMS) created_cg[n_created_cg++] = s->b; }
-      else if (errno != EEXIST) cgroup_failure("cannot create", s->b, NULL);
-    } else if (!strcmp(s->a, "cg-write")) {
-      if (write_value(s->b, s->c) < 0) cgroup_failure("cannot write", s->b, s->c);
-    } else if (!strcmp(s->a, "cg-copy")) {
-      int fd = open(s->c, O_RDONLY | O_CLOEXEC);
-      if (fd < 0) cgroup_failure("cannot read", s->c, NULL);
-      char *value = slurp_fd(fd);
-      close(fd);
-      size_t n = strlen(value);
-      while (n && (value[n - 1] == '\n' || value[n - 1] == ' ')) value[--n] = 0;
-      if (write_value(s->b, value) < 0) cgroup_failure("cannot write", s->b, value);
-    } else if (!strcmp(s->a, "cg-evac")) {
-      char from[PATH_MAX], to[PATH_MAX], type[PATH_MAX];
-      snprintf(type, sizeof type, "%s/cgroup.type", s->b);
-      if (access(type, F_OK) < 0) continue; /* the hierarchy root may hold processes and delegate */
-      snprintf(from, sizeof from, "%s/cgroup.procs", s->b);
-      snprintf(to, sizeof to, "%s/cgroup.procs", s->c);
-      int fd = open(from, O_RDONLY | O_CLOEXEC);
-      if (fd < 0) cgroup_failure("cannot read", from, NULL);
-      char *pids = slurp_fd(fd);
-      close(fd);
-      for (char *pid = strtok(pids, "\n"); pid; pid = strtok(NULL, "\n"))
-        if (write_value(to, pid) < 0 && errno != ESRCH) cgroup_failure("cannot move processes into", to, pid);
-    }
-  }
-}
-
-/* Whether a process listed in the cgroup still runs (an exiting one stays listed for a moment). */
-static int has_live_processes(const char *dir) {
-  char file[PATH_MAX];
-  snprintf(file, sizeof file, "%s/cgroup.procs", dir);
-  int fd = open(file, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  char *pids = slurp_fd(fd);
-  close(fd);
-  int alive = 0;
-  for (char *pid = strtok(pids, "\n"); pid && !alive; pid = strtok(NULL, "\n")) {
-    char stat_path[64];
-    snprintf(stat_path, sizeof stat_path, "/proc/%s/stat", pid);
-    int sfd = open(stat_path, O_RDONLY | O_CLOEXEC);
-    if (sfd < 0) continue;
-    char *stat = slurp_fd(sfd);
-    close(sfd);
-    char *paren = strrchr(stat, ')');
-    alive = paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
-    free(stat);
-  }
-  free(pids);
-  return alive;
-}
-
-static int has_children(const char *dir) {
-  DIR *d = opendir(dir);
-  if (!d) return 0;
-  struct dirent *e;
-  int found = 0;
-  while (!found && (e = readdir(d))) found = e->d_type == DT_DIR && strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
-  closedir(d);
-  return found;
-}
-
-/* Leaf-most first. A cgroup without children is busy only until the kernel is done with its last
- * task: retried for up to a second (a quarter of it while processes still run: right after the
- * launch ends they may be finishing their exit). Otherwise another launch uses it: kept. */
-static void release_cgroups(struct plan *p) {
-  struct timespec start, now, pause = {0, 10 * 1000 * 1000};
-  clock_gettime(CLOCK_MONOTONIC, &start);
-  for (int c = 0; c < p->n_chains; c++) {
-    char *dirs[MAX_CG_DIRS];
-    int n = 0;
-    for (size_t off = 0; off < p->chain_len[c] && n < MAX_CG_DIRS; off += strlen(p->chains[c] + off) + 1) dirs[n++] = p->chains[c] + off;
-    for (int i = n - 1; i >= 0; i--) {
-      for (;;) {
-        if (rmdir(dirs[i]) == 0 || errno == ENOENT) break;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        long elapsed_ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
-        if ((errno != EBUSY && errno != ENOTEMPTY) || has_children(dirs[i]) || elapsed_ms > 1000 ||
-            (elapsed_ms > 250 && has_live_processes(dirs[i]))) goto next_chain;
-        nanosleep(&pause, NULL);
-      }
-    }
-  next_chain:;
-  }
-}
-
-static pid_t child_pid;
-static void forward(int sig) { if (child_pid > 0) kill(child_pid, sig); }
 
 int main(int argc, char **argv) {
   g_argv = argv;
@@ -988,10 +834,8 @@ int main(int argc, char **argv) {
   }
   close(dirfd);
 
-  /* Fresh and checked: carry the plan out. Cgroups first: a limit that cannot be applied stops
-   * the launch before anything else is created or run. */
+  /* Fresh and checked: carry the plan out (a plan with cgroups is never cached: fast-plan.ts). */
   if (userns_forbidden()) fallback();
-  if (plan.n_cg) apply_cgroups(&plan);
   for (int k = 0; k < plan.n_mkdirs; k++) make_dirs(plan.mkdirs[k].a, (uid_t)atol(plan.mkdirs[k].b), (gid_t)atol(plan.mkdirs[k].c));
 
   static struct script_run fd_runs[MAX_ITEMS], arg_runs[MAX_ITEMS];
@@ -1032,37 +876,7 @@ int main(int argc, char **argv) {
   /* For the program only, as the full CLI does: directories and Execfd files above are not affected. */
   if (plan.umask_set) umask(plan.umask_value);
 
-  if (plan.n_cg == 0) {
-    execve(BWRAP_PATH, args, envp);
-    fprintf(stderr, "redwrap: error: cannot run %s: %s\n", BWRAP_PATH, strerror(errno));
-    return 127;
-  }
-
-  child_pid = fork();
-  if (child_pid < 0) fail("fork", strerror(errno));
-  if (child_pid == 0) {
-    /* Join the leaf cgroups before exec, so that no fork of the program escapes the limits. */
-    char pid[32];
-    snprintf(pid, sizeof pid, "%d", getpid());
-    for (int k = 0; k < plan.n_leaves; k++) {
-      char procs[PATH_MAX];
-      snprintf(procs, sizeof procs, "%s/cgroup.procs", plan.leaves[k]);
-      if (write_value(procs, pid) < 0) {
-        fprintf(stderr, "redwrap: error: cannot join cgroup %s: %s\n", plan.leaves[k], strerror(errno));
-        _exit(125);
-      }
-    }
-    execve(BWRAP_PATH, args, envp);
-    fprintf(stderr, "redwrap: error: cannot run %s: %s\n", BWRAP_PATH, strerror(errno));
-    _exit(127);
-  }
-  struct sigaction sa = {0};
-  sa.sa_handler = forward;
-  int signals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
-  for (unsigned k = 0; k < sizeof signals / sizeof *signals; k++) sigaction(signals[k], &sa, NULL);
-  int status;
-  while (waitpid(child_pid, &status, 0) < 0 && errno == EINTR) {}
-  release_cgroups(&plan);
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  return 128 + WTERMSIG(status);
+  execve(BWRAP_PATH, args, envp);
+  fprintf(stderr, "redwrap: error: cannot run %s: %s\n", BWRAP_PATH, strerror(errno));
+  return 127;
 }

@@ -44,9 +44,9 @@ import type { Stamp } from './stamps.js';
 /**
  * Bumped with the plan format and with the rules that compile a plan (3: the cache out of the
  * node; 4: no child loosens a parent; 5: launches with cgroups or a SMACK label are not cached; 6: the sandbox mark,
- * sandbox-marker.ts), so that a plan an older compiler cached is compiled again, not served.
+ * sandbox-marker.ts; 7: the launcher no longer reads cgroup records, which no plan holds since 5), so that a plan an older compiler cached is compiled again, not served.
  */
-export const FAST_PLAN_VERSION = '6';
+export const FAST_PLAN_VERSION = '7';
 
 /** Raised while building records: the launch is fine, it just cannot be cached. */
 class Uncacheable extends Error {}
