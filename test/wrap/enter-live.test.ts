@@ -224,6 +224,16 @@ seccomp:
     assert.equal(chosen.status, 0, JSON.stringify(chosen.json));
     assert.equal(chosen.json.sandbox, sandboxes[1].pid);
 
+    // Another user can neither see nor enter root's sandbox, by node or by PID.
+    if (!WITHOUT_THROWAWAY_USER) {
+      const other = throwawayUser(t);
+      const redwrapBin = join(PACKAGE_ROOT, 'bin/redwrap');
+      for (const target of [['--redpath', node], [String(sandboxes[0].processes.at(-1))]]) {
+        const refused = runAs(other, [redwrapBin, 'enter', ...target, '--', BUSYBOX, 'true']);
+        assert.equal(refused.status, 11, refused.stdout + refused.stderr);
+      }
+    }
+
     const usage = runBin('redwrap', ['enter', '--redpath', node, 'true']);
     assert.equal(usage.status, 2, 'the command comes after --');
     runBin('redwrap', ['stop', '--redpath', node]);
