@@ -79,6 +79,14 @@ function isWhiteout(path: string): boolean {
   return st.isCharacterDevice() && st.rdev === 0;
 }
 
+/** Every directory between `node` and `rel` is a real directory (no link on the way). */
+function realDirectoriesTo(node: string, rel: string): boolean {
+  const parts = rel.split('/').slice(0, -1);
+  return parts.every((_, i) =>
+    lstatSync(join(node, ...parts.slice(0, i + 1)), { throwIfNoEntry: false })?.isDirectory(),
+  );
+}
+
 function exists(path: string): boolean {
   try {
     lstatSync(path);
@@ -91,7 +99,8 @@ function exists(path: string): boolean {
 /**
  * Saves what merging `upper` into `node` will change. Called with the staged upper layer, before
  * the merge; throws (and leaves nothing behind) if the generation cannot be written. An `opaque`
- * directory replaces the node's: all of it is saved, and it counts as created.
+ * directory replaces the node's: all of it is saved, and it counts as created. `removed` are the
+ * node-relative paths a copy-up stage removes (it has no whiteouts): saved as whiteouts' are.
  */
 export function recordGeneration(
   node: string,
@@ -100,6 +109,7 @@ export function recordGeneration(
   opaque: ReadonlySet<string> = new Set(),
   /** Where to write it (the merge moves it into place with the transaction); default its place. */
   into?: string,
+  removed: readonly string[] = [],
 ): Generation {
   const all = listGenerations(node);
   const id = (all.at(-1)?.id ?? 0) + 1;
@@ -135,6 +145,19 @@ export function recordGeneration(
       }
     };
     walk('');
+    for (const r of removed) {
+      const dest = join(node, r);
+      // Only what the merge removes: never through a link, nor the database (kept whole below).
+      if (
+        !exists(dest) ||
+        `/${r}` === RPM_DBPATH ||
+        `/${r}`.startsWith(`${RPM_DBPATH}/`) ||
+        !realDirectoriesTo(node, r)
+      )
+        continue;
+      mkdirSync(dirname(join(saved, r)), { recursive: true });
+      cpSync(dest, join(saved, r), { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+    }
     assertNoLinkBelow(node, join(node, RPM_DBPATH));
     if (existsSync(join(node, RPM_DBPATH))) cpSync(join(node, RPM_DBPATH), join(dir, 'rpmdb'), { recursive: true });
     const generation: Generation = {

@@ -63,7 +63,7 @@ import {
 import { packageFiles, packageTopDirs, pathIntoDescendant, runStaged, type RpmCommand } from './view.js';
 import { recoverInterrupted } from './recovery.js';
 import { assertMayChange } from './ownership.js';
-import { assertOwnCacheDir, assertRootlessStaging, runsRootless } from './rootless.js';
+import { assertOwnCacheDir, chooseStaging, runsRootless } from './rootless.js';
 import { abortable, InterruptedError, signalNameOf } from './interrupt.js';
 import { nextReasons, readReasons, REASONS_FILE, reasonsText, writeReasons, type InstallReason } from './reasons.js';
 import {
@@ -315,14 +315,11 @@ function cacheOf(pf: PackageFamily): string {
 
 /**
  * Before anything is fetched or changed: the node must be the caller's to change (an ordinary
- * user's ancestors are read, never written), and for an ordinary user the cache must be theirs
- * and the kernel must allow the staged view in a user namespace.
+ * user's ancestors are read, never written), and for an ordinary user the cache must be theirs.
  */
-function assertCanChange(pf: PackageFamily, staged: boolean): void {
+function assertCanChange(pf: PackageFamily): void {
   assertMayChange(pf.nodeRoot, labelOf(pf));
-  if (!runsRootless()) return;
-  assertOwnCacheDir(pf.cacheDir);
-  if (staged) assertRootlessStaging(pf.cacheDir, labelOf(pf));
+  if (runsRootless()) assertOwnCacheDir(pf.cacheDir);
 }
 
 function planOf(pf: PackageFamily, steps: readonly TransactionStep[]): TransactionPlan {
@@ -474,7 +471,8 @@ async function transact(
   groupChange?: GroupChange,
 ): Promise<TransactionResult> {
   const pf = openFamily(options);
-  assertCanChange(pf, true);
+  assertCanChange(pf);
+  const staging = chooseStaging(pf.cacheDir, labelOf(pf));
   // SIGINT/SIGTERM abort everything before the merge; during the (synchronous) merge they wait.
   const controller = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => controller.abort(sig);
@@ -620,6 +618,7 @@ async function transact(
       const seen = new Set<string>();
       const staged = await runStaged(
         {
+          staging,
           node: pf.nodeRoot,
           ancestors: pf.ancestors.map((a) => a.root),
           commands,
@@ -977,7 +976,7 @@ export async function rollback(
   options: CommonOptions & { id?: number },
 ): Promise<{ node: string; undone: Generation[] }> {
   const pf = openFamily(options);
-  assertCanChange(pf, false);
+  assertCanChange(pf);
   return withLock(pf, options, 'history rollback', async () => {
     const all = listGenerations(pf.nodeRoot);
     const id = options.id ?? all.at(-1)?.id;
@@ -1017,7 +1016,7 @@ async function assertDescendantsKeep(pf: PackageFamily, database: string | undef
 /** Marks a generation (default: the newest) as known-good: pruning keeps the newest such one. */
 export function markGoodGeneration(options: OpenFamilyOptions & { id?: number }): Generation {
   const pf = openFamily(options);
-  assertCanChange(pf, false);
+  assertCanChange(pf);
   const id = options.id ?? listGenerations(pf.nodeRoot).at(-1)?.id;
   if (id === undefined) throw new RedpakError('package', `node ${pf.node.path} has no generation yet`);
   return markGood(pf.nodeRoot, id);
@@ -1036,7 +1035,7 @@ export async function mark(
   options: CommonOptions & { names: string[]; reason: InstallReason },
 ): Promise<{ node: string; reason: InstallReason; marked: string[] }> {
   const pf = openFamily(options);
-  assertCanChange(pf, false);
+  assertCanChange(pf);
   const verb = options.reason === 'user' ? 'install' : 'remove';
   return withLock(pf, options, `mark ${verb} ${options.names.join(' ')}`, async () => {
     const installed = new Set((await queryPackages(pf.nodeRoot)).map((p) => p.name));
@@ -1070,7 +1069,7 @@ export async function registerHost(
   options: CommonOptions & { extra?: string[]; detect?: boolean },
 ): Promise<HostProvidesResult> {
   const pf = openFamily(options);
-  assertCanChange(pf, false);
+  assertCanChange(pf);
   return withLock(pf, options, 'host-provides', async () => {
     const provides = [
       ...new Set([...(options.detect === false ? [] : await detectHostProvides()), ...(options.extra ?? [])]),

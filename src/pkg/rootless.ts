@@ -5,9 +5,10 @@
  * --map-root-user`) over the user's own node files, so everything it writes is owned by the user.
  * The staged view is made of overlays mounted in that namespace, which the kernel allows from
  * Linux 5.11 with the `userxattr` option; overlayfs then marks opaque directories with the
- * `user.overlay.opaque` attribute instead of `trusted.overlay.opaque`. There is no copy-up
- * fallback: on an older kernel, or where unprivileged user namespaces are off, the transaction is
- * refused before anything is downloaded, saying why.
+ * `user.overlay.opaque` attribute instead of `trusted.overlay.opaque`. Where the kernel refuses
+ * that overlay, the view is a copy of the node instead (copy-up staging, src/pkg/view-copyup.ts);
+ * `chooseStaging` is the one place that decides. Where unprivileged user namespaces are off, the
+ * transaction is refused before anything is downloaded, saying why.
  *
  * The repository cache of an ordinary user is `$XDG_CACHE_HOME/redpak` (default
  * `~/.cache/redpak`), one directory per node: the cachedir a family's config names is meant for
@@ -57,22 +58,58 @@ export function kernelAllowsUserOverlay(kernel: string = release()): boolean {
   return major > USER_OVERLAY_KERNEL[0] || (major === USER_OVERLAY_KERNEL[0] && minor >= USER_OVERLAY_KERNEL[1]);
 }
 
+/** How a transaction's staged view is made (docs/transactions.md, "Copy-up staging"). */
+export type StagingMethod = 'overlay' | 'copy';
+
 /**
- * Mounts a throwaway overlay in a user namespace, as the staged run will: a clear refusal now,
- * before anything is downloaded, instead of rpm failing after. `scratch` is a directory of the
- * user's (the cache) where the probe's few empty directories are made and removed.
+ * Test hook (docs/transactions.md): `REDPAK_STAGING=copy` makes the staged view a copy even where
+ * overlays work, so that copy-up staging is tested on any kernel. It can only ask for the copy,
+ * which gives the same guarantees (the node unchanged until the commit, the same journal), and
+ * never skips a check: an ordinary user still needs a user namespace.
  */
-export function assertRootlessStaging(scratch: string, node: string): void {
+const STAGING_HOOK = 'REDPAK_STAGING';
+
+/**
+ * The one place that decides the staged view, before anything is downloaded: overlays as root,
+ * and as an ordinary user where a throwaway overlay mounts in a user namespace; otherwise a copy
+ * of the node, if the user may have a user namespace at all; otherwise a clear refusal (instead
+ * of rpm failing after the download). `scratch` is a directory of the user's (the cache) where
+ * the probe's few empty directories are made and removed.
+ */
+export function chooseStaging(
+  scratch: string,
+  node: string,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): StagingMethod {
+  const forced = env[STAGING_HOOK];
+  if (forced !== undefined && forced !== '' && forced !== 'copy') {
+    throw new RedpakError('usage', `${STAGING_HOOK}=${forced} is not a staging redpak knows`, {
+      hint: `${STAGING_HOOK}=copy (a test hook) makes the staged view a copy of the node; unset it to let redpak choose`,
+    });
+  }
+  if (!runsRootless()) return forced === 'copy' ? 'copy' : 'overlay';
   const refuse = (why: string, hint: string) =>
     new RedpakError('tool-failed', `cannot change the packages of node ${node} as an ordinary user: ${why}`, {
       hint,
     });
-  if (!kernelAllowsUserOverlay()) {
-    throw refuse(
-      `the staged view needs overlayfs in a user namespace (Linux ${USER_OVERLAY_KERNEL.join('.')} or newer, the userxattr option), and this kernel is ${release()}`,
-      'run redwrap-dnf as root, or on a newer kernel',
-    );
+  if (forced !== 'copy' && kernelAllowsUserOverlay() && userOverlayMounts(scratch, refuse)) return 'overlay';
+  const trial = spawnSync(hostTool('unshare'), [...unshareUserArgs(true), '--mount', 'true'], { encoding: 'utf8' });
+  if (trial.error) throw refuse(`cannot run unshare: ${trial.error.message}`, 'apt-get install util-linux');
+  if (trial.status !== 0) {
+    const why = trial.stderr.trim();
+    const restriction = usernsRestriction();
+    throw restriction
+      ? refuse(
+          `this host does not let unprivileged users create user namespaces (${restriction.setting} = ${restriction.value}; ${why})`,
+          `as root: ${restriction.fix}; or run redwrap-dnf as root`,
+        )
+      : refuse(`the kernel refuses a user namespace (${why})`, 'run redwrap-dnf as root');
   }
+  return 'copy';
+}
+
+/** Whether a throwaway overlay mounts in a user namespace, as the staged run mounts them. */
+function userOverlayMounts(scratch: string, refuse: (why: string, hint: string) => RedpakError): boolean {
   mkdirSync(scratch, { recursive: true, mode: 0o700 });
   const probe = mkdtempSync(join(scratch, '.overlay-probe-'));
   try {
@@ -96,17 +133,7 @@ export function assertRootlessStaging(scratch: string, node: string): void {
       { encoding: 'utf8' },
     );
     if (result.error) throw refuse(`cannot run unshare: ${result.error.message}`, 'apt-get install util-linux');
-    if (result.status !== 0) {
-      const why = result.stderr.trim();
-      const restriction = usernsRestriction();
-      if (restriction) {
-        throw refuse(
-          `this host does not let unprivileged users create user namespaces (${restriction.setting} = ${restriction.value}; ${why})`,
-          `as root: ${restriction.fix}; or run redwrap-dnf as root`,
-        );
-      }
-      throw refuse(`the kernel refuses an overlay in a user namespace (${why})`, 'run redwrap-dnf as root');
-    }
+    return result.status === 0;
   } finally {
     rmSync(probe, { recursive: true, force: true });
   }

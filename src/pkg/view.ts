@@ -48,7 +48,8 @@ import { assertNoLinkBelow } from '../node/load.js';
 import { writeFileAtomic } from '../system/atomic-write.js';
 import { solverPython } from './solver.js';
 import { hostTool } from '../system/host-tools.js';
-import { opaqueAttribute, overlayExtraOptions, runsRootless, unshareUserArgs } from './rootless.js';
+import { opaqueAttribute, overlayExtraOptions, runsRootless, type StagingMethod, unshareUserArgs } from './rootless.js';
+import { collectCopyChanges, type CopyView, payloadParentDirs, prepareCopyView } from './view-copyup.js';
 
 export { STAGE_DIR };
 /** Directories always layered (others are added when a package has files there). */
@@ -68,6 +69,8 @@ export interface RpmCommand {
 }
 
 export interface StagedRun {
+  /** The staged view: overlays, or a copy of the node (chosen by `chooseStaging`, src/pkg/rootless.ts). */
+  staging: StagingMethod;
   /** Keep a generation of the node before merging (what the transaction is, for its label). */
   generation?: { command: string; historyId?: number };
   /** Host path of the node. */
@@ -172,22 +175,25 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
   const tops = [...new Set([...DEFAULT_TOP_DIRS, ...extraTopDirs])].filter(
     (d) => !SPECIAL.has(d) && !links.includes(d) && !d.startsWith('.'),
   );
-  const mounts: string[] = [];
-  const binds: string[] = [];
-  for (const d of tops) {
-    const upper = join(stage, 'upper', d);
-    const work = join(stage, 'work', d);
-    const view = join(stage, 'view', d);
-    for (const dir of [upper, work, view]) mkdirSync(dir, { recursive: true });
-    // Once each: on an rpm-based host the host itself (/) is the family's top database, and
-    // overlayfs refuses a layer given twice.
-    const lowers = [
+  // The layers under each top directory, node first. Once each: on an rpm-based host the host
+  // itself (/) is the family's top database, and overlayfs refuses a layer given twice.
+  const layersOf = (d: string) =>
+    [
       ...new Set([
         join(node, d),
         ...(d === 'var' ? [] : request.ancestors.map((a) => join(a, d))),
         ...(HOST_LOWER.has(d) ? [`/${d}`] : []),
       ]),
     ].filter((p) => existsSync(p) && statSync(p).isDirectory());
+  const copy = await prepareStagedView(request, tops, layersOf);
+  const mounts: string[] = [];
+  const binds: string[] = [];
+  for (const d of copy ? [] : tops) {
+    const upper = join(stage, 'upper', d);
+    const work = join(stage, 'work', d);
+    const view = join(stage, 'view', d);
+    for (const dir of [upper, work, view]) mkdirSync(dir, { recursive: true });
+    const lowers = layersOf(d);
     if (lowers.length === 0) {
       const empty = join(stage, 'empty', d);
       mkdirSync(empty, { recursive: true });
@@ -201,9 +207,13 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
     binds.push('--bind', view, `/${d}`);
   }
   for (const l of links) binds.push('--symlink', readlinkSync(`/${l}`), `/${l}`);
-  if (rootless) {
+  if (rootless && !copy) {
     const reads = request.commands.flatMap((c) => c.reads ?? []);
     coverForeignParents(join(stage, 'upper'), [node, ...request.ancestors], tops, (await packageFiles(reads)).flat());
+  }
+  if (copy) {
+    mounts.push(copy.mountCommand.map(q).join(' '));
+    binds.unshift(...copy.bwrapArgs, ...COPY_VIEW_BWRAP);
   }
   const forceDebian = await rpmSupportsForceDebian();
 
@@ -267,13 +277,15 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
     }
     if (request.signal?.aborted) throw abortError(node, request.signal);
     const upper = join(stage, 'upper');
+    const removed = copy ? collectCopyChanges(copy, upper) : [];
     for (const [rel, text] of Object.entries(request.extraFiles ?? {})) {
       mkdirSync(dirname(join(upper, rel)), { recursive: true });
       writeFileSync(join(upper, rel), text);
     }
-    const opaque = opaqueDirs(upper, opaqueAttribute(rootless));
+    // The copy-up view has no opaque directories: what a replaced directory no longer holds is listed as removed.
+    const opaque = copy ? new Set<string>() : opaqueDirs(upper, opaqueAttribute(rootless));
     const generation = request.generation
-      ? recordGeneration(node, upper, request.generation, opaque, join(stage, STAGED_GENERATION))
+      ? recordGeneration(node, upper, request.generation, opaque, join(stage, STAGED_GENERATION), removed)
       : undefined;
     const prune = [...new Set(request.pruneEmptyTopDirs ?? [])].filter(
       (d) => tops.includes(d) && !DEFAULT_TOP_DIRS.includes(d) && isPlainRelative(d) && !d.includes('/'),
@@ -283,6 +295,7 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
       opaque: [...opaque].sort(),
       ...(generation ? { generation: generation.id } : {}),
       ...(prune.length ? { pruneEmpty: prune } : {}),
+      ...(removed.length ? { removed } : {}),
       displaced: false,
     };
     // The commit point: from here on the merge is completed, by this run or by the next command.
@@ -309,6 +322,38 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
 }
 
 /**
+ * The copy-up view's sandbox, beyond the overlay view's: without CAP_SYS_ADMIN, rpm's scriptlets
+ * (uid 0 keeps its capabilities in bwrap) cannot unmount or remount read-write the lower entries
+ * bound read-only into the copy, and so cannot reach an ancestor's or the host's files.
+ */
+const COPY_VIEW_BWRAP = ['--cap-drop', 'CAP_SYS_ADMIN'];
+
+/** The copy-up view (src/pkg/view-copyup.ts) when the request asks for it, else undefined (overlays). */
+async function prepareStagedView(
+  request: StagedRun,
+  tops: readonly string[],
+  layersOf: (top: string) => string[],
+): Promise<CopyView | undefined> {
+  if (request.staging !== 'copy') return undefined;
+  const reads = request.commands.flatMap((c) => c.reads ?? []);
+  return prepareCopyView({
+    stage: join(request.node, STAGE_DIR),
+    node: request.node,
+    layers: tops.map((top) => ({ top, lowers: layersOf(top).filter((l) => l !== join(request.node, top)) })),
+    payload: viewPaths((await packageFiles(reads)).flat()),
+  });
+}
+
+/** Payload paths as they land in the view, node-relative: the host's merged-/usr links followed ('/lib/x' → 'usr/lib/x'). */
+function viewPaths(files: readonly string[]): string[] {
+  const links = usrLinkTargets();
+  return files.map((path) => {
+    const [, top = '', ...rest] = path.split('/');
+    return [...(links[top] ? links[top].replace(/^\//, '').split('/') : [top]), ...rest].join('/');
+  });
+}
+
+/**
  * In a user namespace only the user's own uid is mapped: overlayfs cannot copy up a directory of
  * root's (the host's /usr/lib, an ancestor's), whose owner has no id there, so rpm could not
  * create a file in it. Every parent directory of the payload paths that the node lacks is made
@@ -317,14 +362,7 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
  * the merge makes it a directory of the node, as a copy-up would have.
  */
 function coverForeignParents(upper: string, layers: readonly string[], tops: readonly string[], files: string[]): void {
-  const links = usrLinkTargets();
-  const dirs = new Set<string>();
-  for (const path of files) {
-    const [, top = '', ...rest] = path.split('/');
-    const parts = [...(links[top] ? links[top].replace(/^\//, '').split('/') : [top]), ...rest];
-    for (let i = 2; i < parts.length; i += 1) dirs.add(parts.slice(0, i).join('/'));
-  }
-  for (const rel of [...dirs].sort()) {
+  for (const rel of [...payloadParentDirs(viewPaths(files))].sort()) {
     if (!tops.includes(rel.split('/')[0] ?? '') || !isPlainRelative(rel)) continue;
     const covered = [...layers.map((l) => join(l, rel)), `/${rel}`]
       .map((p) => lstatOrUndefined(p))
@@ -476,6 +514,8 @@ interface MergeJournal {
   displaced: boolean;
   /** Top-level directories of the node to remove if the merge leaves them empty. */
   pruneEmpty?: string[];
+  /** Node-relative paths to remove (copy-up staging, which has no whiteouts). */
+  removed?: string[];
 }
 
 /** Stages of transactions running in this process: never taken for interrupted ones. */
@@ -579,12 +619,18 @@ function readJournal(stage: string): MergeJournal | undefined {
     )
   )
     throw bad('bad directories to prune');
+  if (
+    j.removed !== undefined &&
+    !(Array.isArray(j.removed) && j.removed.every((r) => typeof r === 'string' && isPlainRelative(r)))
+  )
+    throw bad('bad removed paths');
   return {
     format: JOURNAL_FORMAT,
     opaque: j.opaque,
     displaced: j.displaced,
     ...(j.generation !== undefined ? { generation: j.generation } : {}),
     ...(j.pruneEmpty ? { pruneEmpty: j.pruneEmpty } : {}),
+    ...(j.removed ? { removed: j.removed } : {}),
   };
 }
 
@@ -621,10 +667,9 @@ function finishMerge(stage: string, node: string, journal: MergeJournal): void {
     journal = { ...journal, displaced: true };
     writeJournal(stage, journal);
   }
-  if (lstatOrUndefined(upper)?.isDirectory()) {
-    mergeTree(upper, node);
-    mergeDatabase(upper, node);
-  }
+  removePaths(node, journal.removed ?? []);
+  if (lstatOrUndefined(upper)?.isDirectory()) mergeTree(upper, node);
+  mergeDatabase(upper, node, journal.removed ?? []);
   for (const top of journal.pruneEmpty ?? []) {
     const dir = join(node, top);
     if (lstatOrUndefined(dir)?.isDirectory() && readdirSync(dir).length === 0) {
@@ -684,20 +729,41 @@ function mergeTree(upper: string, node: string): void {
   walk('');
 }
 
-/** The rpm database, after every file: the database never lists a package whose files are not in place. */
-function mergeDatabase(upper: string, node: string): void {
+/** The rpm database's directory, node-relative. */
+const DB_REL = RPM_DBPATH.slice(1);
+
+/**
+ * The removals of a copy-up stage, but the database's (mergeDatabase's): each only where every
+ * directory on the way is a real directory of the node, so nothing is ever removed through a link.
+ */
+function removePaths(node: string, removed: readonly string[]): void {
+  for (const rel of removed) {
+    if (rel === DB_REL || rel.startsWith(`${DB_REL}/`) || DB_REL.startsWith(`${rel}/`)) continue;
+    if (!realParents(node, rel) || !lstatOrUndefined(join(node, rel))) continue;
+    rmSync(join(node, rel), { recursive: true, force: true });
+    mergeStep();
+  }
+}
+
+/**
+ * The rpm database, after every file: the database never lists a package whose files are not in
+ * place. Its files the transaction removed (whiteouts, or `removed` for a copy-up stage) go in the same order.
+ */
+function mergeDatabase(upper: string, node: string, removed: readonly string[]): void {
   const db = join(upper, RPM_DBPATH);
-  if (!lstatOrUndefined(db)?.isDirectory()) return;
+  const gone = removed.filter((r) => dirname(r) === DB_REL).map((r) => r.slice(DB_REL.length + 1));
+  const staged = lstatOrUndefined(db)?.isDirectory() ? readdirSync(db) : [];
+  if (staged.length === 0 && gone.length === 0) return;
   const dest = join(node, RPM_DBPATH);
   // var and var/lib were made real directories by mergeTree (the upper layer holds them).
   if (!realParents(node, RPM_DBPATH.slice(1)))
     throw new RedpakError('io', `${dirname(dest)} is not a directory of node ${node}`);
   realDirectory(dest, 0o755);
   // The main file last: -wal/-shm first would pair an old database with a new journal for an instant only.
-  const files = readdirSync(db).sort((a, b) => Number(a === 'rpmdb.sqlite') - Number(b === 'rpmdb.sqlite'));
+  const files = [...staged, ...gone].sort((a, b) => Number(a === 'rpmdb.sqlite') - Number(b === 'rpmdb.sqlite'));
   for (const f of files) {
-    const st = lstatSync(join(db, f));
-    if (st.isCharacterDevice() && st.rdev === 0) rmSync(join(dest, f), { recursive: true, force: true });
+    const st = gone.includes(f) ? undefined : lstatSync(join(db, f));
+    if (!st || (st.isCharacterDevice() && st.rdev === 0)) rmSync(join(dest, f), { recursive: true, force: true });
     else {
       if (lstatOrUndefined(join(dest, f))?.isDirectory()) rmSync(join(dest, f), { recursive: true, force: true });
       renameSync(join(db, f), join(dest, f));
