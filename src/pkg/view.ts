@@ -213,7 +213,7 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
   }
   if (copy) {
     mounts.push(copy.mountCommand.map(q).join(' '));
-    binds.unshift(...copy.bwrapArgs, ...COPY_VIEW_BWRAP);
+    binds.unshift(...copy.bwrapArgs);
   }
   const forceDebian = await rpmSupportsForceDebian();
 
@@ -320,13 +320,6 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
     if (!committed) removeStage(stage);
   }
 }
-
-/**
- * The copy-up view's sandbox, beyond the overlay view's: without CAP_SYS_ADMIN, rpm's scriptlets
- * (uid 0 keeps its capabilities in bwrap) cannot unmount or remount read-write the lower entries
- * bound read-only into the copy, and so cannot reach an ancestor's or the host's files.
- */
-const COPY_VIEW_BWRAP = ['--cap-drop', 'CAP_SYS_ADMIN'];
 
 /** The copy-up view (src/pkg/view-copyup.ts) when the request asks for it, else undefined (overlays). */
 async function prepareStagedView(

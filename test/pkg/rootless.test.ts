@@ -8,7 +8,6 @@ import { spawnSync } from 'node:child_process';
 import {
   chmodSync,
   chownSync,
-  cpSync,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -27,7 +26,7 @@ import { LOCK_FILE } from '../../src/pkg/lock.js';
 import { acceptUnsignedPackages } from '../../src/pkg/node-setup.js';
 import { kernelAllowsUserOverlay, opaqueAttribute } from '../../src/pkg/rootless.js';
 import { opaqueDirs, STAGE_DIR } from '../../src/pkg/view.js';
-import { PACKAGE_ROOT, runBin } from '../helpers/cli.js';
+import { runBin } from '../helpers/cli.js';
 import { holdLock, lockIsHeld } from '../helpers/lock-holder.js';
 import {
   runAs,
@@ -37,45 +36,7 @@ import {
   WITHOUT_THROWAWAY_USER,
   type TestUser,
 } from '../helpers/users.js';
-import { fixtureRepo } from './helpers/family.js';
-
-const bin = (name: string) => join(PACKAGE_ROOT, 'bin', name);
-
-/** A copy of the fixture repository in a directory every user may read (mkdtemp makes 0700). */
-async function readableRepo(t: TestContext): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'redpak-rootless-repo-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  chmodSync(dir, 0o755);
-  cpSync((await fixtureRepo()).repoDir, join(dir, 'repo'), { recursive: true });
-  spawnSync('chmod', ['-R', 'a+rX', dir]);
-  return join(dir, 'repo');
-}
-
-function repoFile(node: string, repo: string, owner?: TestUser): void {
-  const dir = join(node, 'etc/yum.repos.d');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'fixtures.repo'), `[fixtures]\nname=fixtures\nbaseurl=file://${repo}\ngpgcheck=0\n`);
-  if (owner) for (const p of [dir, join(dir, 'fixtures.repo')]) chownSync(p, owner.uid, owner.gid);
-}
-
-function ok(r: { status: number | null; stdout: string; stderr: string }, what: string): void {
-  assert.equal(r.status, 0, `${what}: status ${r.status}\n${r.stdout}\n${r.stderr}`);
-}
-
-/** Every path under `dir` (not following links) whose owner is not `uid`. */
-function notOwnedBy(dir: string, uid: number): string[] {
-  const out: string[] = [];
-  const walk = (d: string) => {
-    for (const name of readdirSync(d)) {
-      const p = join(d, name);
-      const st = lstatSync(p);
-      if (st.uid !== uid) out.push(p);
-      if (st.isDirectory()) walk(p);
-    }
-  };
-  walk(dir);
-  return out;
-}
+import { bin, notOwnedBy, ok, readableRepo, repoFile } from './helpers/rootless.js';
 
 const dnf = (user: TestUser, args: string[], env: Record<string, string> = {}) =>
   runAs(user, [bin('redwrap-dnf'), ...args], { env });
