@@ -241,14 +241,19 @@ function changed(before: Recorded | undefined, st: BigIntStats): boolean {
 export function collectCopyChanges(view: CopyView, upper: string): string[] {
   const { root, recorded } = view;
   const seen = new Set<string>();
+  // Upper directories are made writable while entries move in (a package's directory may be
+  // 0555), and get their mode once done.
+  const modes = new Map<string, number>();
+  // A directory's mode as it was when walked: moving entries out of it may need it writable.
+  const recordedMode = new Map<string, bigint | number>();
   const upperDir = (rel: string) => {
     const parts = rel.split('/');
     for (let i = 1; i <= parts.length; i += 1) {
       const r = parts.slice(0, i).join('/');
       const dest = join(upper, r);
       if (lstatOrUndefined(dest)?.isDirectory()) continue;
-      mkdirSync(dest);
-      chmodSync(dest, lstatSync(join(root, r)).mode & 0o7777);
+      mkdirSync(dest, { mode: 0o700 });
+      modes.set(r, Number(recordedMode.get(r) ?? lstatSync(join(root, r)).mode) & 0o7777);
     }
   };
   const walk = (rel: string) => {
@@ -258,7 +263,9 @@ export function collectCopyChanges(view: CopyView, upper: string): string[] {
       const st = lstatSync(join(root, r), { bigint: true });
       const isChanged = changed(recorded.get(r), st);
       if (st.isDirectory()) {
+        recordedMode.set(r, st.mode);
         if (isChanged) upperDir(r);
+        if ((st.mode & 0o300n) !== 0o300n) chmodSync(join(root, r), Number(st.mode & 0o7777n) | 0o700);
         walk(r);
         continue;
       }
@@ -269,6 +276,7 @@ export function collectCopyChanges(view: CopyView, upper: string): string[] {
   };
   mkdirSync(upper, { recursive: true });
   walk('');
+  for (const [r, mode] of [...modes].reverse()) chmodSync(join(upper, r), mode);
   const removed: string[] = [];
   for (const [r, before] of recorded) {
     if (!before.fromNode || seen.has(r)) continue;
