@@ -285,3 +285,23 @@ export function collectCopyChanges(view: CopyView, upper: string): string[] {
   }
   return removed.sort();
 }
+
+/**
+ * Lets an ordinary user remove a copy-up stage: the copy holds the node's directories with their
+ * modes, and one without owner write or search (a package's 0555) could not be emptied. Only
+ * directories (by lstat: never through a link) of the user's own are changed.
+ */
+export function unlockCopy(stage: string): void {
+  const uid = process.getuid?.();
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name);
+      const st = lstatOrUndefined(path);
+      if (!st?.isDirectory() || st.uid !== uid) continue;
+      if ((st.mode & 0o700) !== 0o700) chmodSync(path, (st.mode & 0o7777) | 0o700);
+      walk(path);
+    }
+  };
+  const copy = join(stage, COPY_DIR);
+  if (lstatOrUndefined(copy)?.isDirectory()) walk(copy);
+}

@@ -49,7 +49,7 @@ import { writeFileAtomic } from '../system/atomic-write.js';
 import { solverPython } from './solver.js';
 import { hostTool } from '../system/host-tools.js';
 import { opaqueAttribute, overlayExtraOptions, runsRootless, type StagingMethod, unshareUserArgs } from './rootless.js';
-import { collectCopyChanges, type CopyView, payloadParentDirs, prepareCopyView } from './view-copyup.js';
+import { collectCopyChanges, type CopyView, payloadParentDirs, prepareCopyView, unlockCopy } from './view-copyup.js';
 
 export { STAGE_DIR };
 /** Directories always layered (others are added when a package has files there). */
@@ -375,6 +375,7 @@ function coverForeignParents(upper: string, layers: readonly string[], tops: rea
  * step, and a chmod as root could follow a link planted in the node between the check and the call.
  */
 function removeStage(stage: string): void {
+  if (runsRootless()) unlockCopy(stage);
   const work = join(stage, 'work');
   if (runsRootless() && lstatOrUndefined(work)?.isDirectory()) {
     for (const top of readdirSync(work)) {

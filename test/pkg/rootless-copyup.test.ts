@@ -117,11 +117,15 @@ describe('copy-up staging as an ordinary user (REDPAK_STAGING=copy)', { skip: WI
     const libBefore = readFileSync(lib);
 
     const failing = testRpm('redfailpre', '%pre\nexit 1\n%files\n');
+    // A directory of the node without owner write: its copy in the stage is still removed.
+    const locked = join(app, 'usr/share/locked');
+    ok(runAs(user, ['sh', '-c', `mkdir -p ${locked} && touch ${locked}/f && chmod 0555 ${locked}`]), 'locked');
     const before = snapshotNode(app);
     const r = dnf(user, ['--redpath', app, '-y', 'install', 'redhello', failing]);
     assert.equal(r.status, EXIT_CODES['tool-failed'], r.stderr);
     assert.match(r.stderr, /rpm failed in node/);
     assert.deepEqual(snapshotNode(app), before, 'redhello, installed by rpm before the failure, is not in the node');
+    assert.ok(!existsSync(join(app, STAGE_DIR)), 'the stage is removed');
 
     // The platform's library is bound read-only into the copy, before bwrap: in bwrap's user
     // namespace that mount is locked, so a scriptlet can neither remount it writable nor unmount it.
