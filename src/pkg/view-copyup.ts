@@ -139,6 +139,13 @@ export function prepareCopyView(request: CopyViewRequest): CopyView {
    */
   const compose = (rel: string, lowers: readonly string[]) => {
     const here = join(root, rel);
+    // The node's directory may lack owner write (a package's 0555): writable while entries are made.
+    const mode = lstatSync(here).mode & 0o7777;
+    if ((mode & 0o200) === 0) chmodSync(here, mode | 0o200);
+    composeIn(rel, here, lowers);
+    if ((mode & 0o200) === 0) chmodSync(here, mode);
+  };
+  const composeIn = (rel: string, here: string, lowers: readonly string[]) => {
     const own = new Set(readdirSync(here));
     const below = new Map<string, { path: string; st: Stats }[]>();
     for (const lower of lowers) {

@@ -117,8 +117,9 @@ describe('copy-up staging as an ordinary user (REDPAK_STAGING=copy)', { skip: WI
     const libBefore = readFileSync(lib);
 
     const failing = testRpm('redfailpre', '%pre\nexit 1\n%files\n');
-    // A directory of the node without owner write: its copy in the stage is still removed.
-    const locked = join(app, 'usr/share/locked');
+    // A directory of the node without owner write, which the view composes with the host's
+    // /usr/bin: its copy takes the host's entries, and the stage is still removed.
+    const locked = join(app, 'usr/bin');
     ok(runAs(user, ['sh', '-c', `mkdir -p ${locked} && touch ${locked}/f && chmod 0555 ${locked}`]), 'locked');
     const before = snapshotNode(app);
     const r = dnf(user, ['--redpath', app, '-y', 'install', 'redhello', failing]);
