@@ -13,7 +13,9 @@ import { chmodSync, chownSync, cpSync, mkdirSync, mkdtempSync, rmSync, writeFile
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NORMAL_CONFIG } from '../src/node/layout.js';
 import { buildFixtureRepo } from '../src/pkg/fixture-repo.js';
+import { acceptUnsignedPackages } from '../src/pkg/node-setup.js';
 import { compare, type Contender, formatTable, machine, numberFlag } from './lib.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
@@ -81,6 +83,7 @@ export async function stagingBench(rounds: number) {
       `[fixtures]\nname=fixtures\nbaseurl=file://${repoDir}/repo\ngpgcheck=0\n`,
     );
     for (const p of [repos, join(repos, 'fixtures.repo')]) chownSync(p, user.uid, user.gid);
+    acceptUnsignedPackages(join(top, NORMAL_CONFIG)); // the fixture packages are unsigned
     runAs(user, [bin('redwrap-dnf'), '--redpath', plat, '-y', 'install', 'libredfoo-1.0', 'redfoo-conf']);
     const dnf = (verb: string) => [bin('redwrap-dnf'), '--redpath', app, '-y', verb, 'redhello'];
     const modes: [string, Record<string, string>][] = [

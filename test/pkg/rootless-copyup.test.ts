@@ -24,6 +24,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { EXIT_CODES } from '../../src/errors.js';
+import { NORMAL_CONFIG } from '../../src/node/layout.js';
+import { acceptUnsignedPackages } from '../../src/pkg/node-setup.js';
 import { JOURNAL, STAGE_DIR } from '../../src/pkg/view.js';
 import { COPY_DIR, collectCopyChanges, prepareCopyView } from '../../src/pkg/view-copyup.js';
 import { runBin } from '../helpers/cli.js';
@@ -45,6 +47,7 @@ async function ownFamily(t: TestContext) {
   const app = join(plat, 'app');
   for (const n of [plat, app]) ok(runAs(user, [bin('redmanager'), 'create-node', '--redpath', n]), `create-node ${n}`);
   repoFile(top, repo, user);
+  acceptUnsignedPackages(join(top, NORMAL_CONFIG)); // the fixture packages are unsigned
   return { user, top, plat, app };
 }
 
@@ -326,6 +329,7 @@ describe('copy-up staging: the hook and hostile journals', () => {
   it('as root too, a scriptlet cannot change an ancestor’s file bound into the copy', async (t) => {
     const { dir, node: plat } = rootFamily(t);
     repoFile(join(dir, 'redpak'), (await fixtureRepo()).repoDir);
+    acceptUnsignedPackages(join(dir, 'redpak', NORMAL_CONFIG)); // the fixture packages are unsigned
     ok(runBin('redwrap-dnf', ['--redpath', plat, '-y', 'install', 'libredfoo-1.0'], { env: COPY }), 'platform');
     const app = join(plat, 'app');
     ok(runBin('redmanager', ['create-node', '--redpath', app]), 'create-node app');
