@@ -15,6 +15,7 @@ import {
 import { RedpakError, type SourcePosition } from '../errors.js';
 import { BOOLEAN_WORDS, canonicalEnum, type SchemaError } from './schema.js';
 import { validators } from './validators.js';
+import { type Located, type Plain, scanLocated } from './yaml-scan.js';
 import { SeccompValueError, validateSeccomp } from './seccomp.js';
 import {
   ENVIRON_MODES,
@@ -34,15 +35,7 @@ import {
   type TriState,
 } from './types.js';
 
-export type Plain = string | Plain[] | { [key: string]: Plain };
-
-export interface Located {
-  value: Plain;
-  /** Position of each value, by dotted path (`config.hostname`, `exports.0.mode`). */
-  valueAt: Map<string, SourcePosition>;
-  /** Position of each mapping key, by the dotted path of its value. */
-  keyAt: Map<string, SourcePosition>;
-}
+export type { Located, Plain } from './yaml-scan.js';
 
 const ALIAS_PATTERN = /^[A-Za-z0-9+\-_@:]+$/;
 
@@ -89,10 +82,21 @@ export function isValidAlias(alias: string): boolean {
 /**
  * Parses YAML keeping every scalar as its source text and lower-casing mapping keys. Refuses what
  * no node file needs and a hostile one uses: more than `limits` allow (size, aliases, depth), and
- * NUL characters (they would cut a path or an argument short further down).
+ * NUL characters (they would cut a path or an argument short further down). The plain block YAML
+ * node files are written in is read by config/yaml-scan.ts (a tenth of the time); anything else,
+ * and every error, by the YAML library.
  */
 export function parseLocated(text: string, file: string, limits: ConfigLimits = DEFAULT_CONFIG_LIMITS): Located {
   assertConfigSize(Buffer.byteLength(text), file, limits);
+  return scanLocated(text, file, limits.maxDepth) ?? parseLocatedWithYaml(text, file, limits);
+}
+
+/** parseLocated by the YAML library alone (the size already checked). */
+export function parseLocatedWithYaml(
+  text: string,
+  file: string,
+  limits: ConfigLimits = DEFAULT_CONFIG_LIMITS,
+): Located {
   const lines = new LineCounter();
   const doc: Document = parseDocument(text, {
     lineCounter: lines,
