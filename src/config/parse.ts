@@ -86,9 +86,16 @@ export function isValidAlias(alias: string): boolean {
  * node files are written in is read by config/yaml-scan.ts (a tenth of the time); anything else,
  * and every error, by the YAML library.
  */
-export function parseLocated(text: string, file: string, limits: ConfigLimits = DEFAULT_CONFIG_LIMITS): Located {
+export function parseLocated(
+  text: string,
+  file: string,
+  limits: ConfigLimits = DEFAULT_CONFIG_LIMITS,
+  options: { positions?: boolean } = {},
+): Located {
   assertConfigSize(Buffer.byteLength(text), file, limits);
-  return scanLocated(text, file, limits.maxDepth) ?? parseLocatedWithYaml(text, file, limits);
+  return (
+    scanLocated(text, file, limits.maxDepth, options.positions ?? true) ?? parseLocatedWithYaml(text, file, limits)
+  );
 }
 
 /** parseLocated by the YAML library alone (the size already checked). */
@@ -265,26 +272,49 @@ function buildCgroups(raw: Obj | undefined): CgroupsConfig | undefined {
   return out;
 }
 
+/** A node config read and checked (YAML, schema, alias, seccomp rules), not yet built into a NodeConfig. */
+interface CheckedConfig {
+  located: Located;
+  root: Obj;
+  alias: string;
+  seccomp?: ReturnType<typeof validateSeccomp>;
+}
+
+/**
+ * Every check parseNodeConfig makes, without building the config. Without `positions` the text is
+ * read without them (what `tree` needs to show a node's alias), and read again with them for an
+ * error to name its line.
+ */
+function checkNodeConfig(text: string, file: string, limits: ConfigLimits, positions = true): CheckedConfig {
+  const located = parseLocated(text, file, limits, { positions });
+  const placed = () => (positions ? located : parseLocated(text, file, limits));
+  const check = validators().config;
+  if (!check(located.value)) throw schemaFailure(check.errors![0], placed(), file);
+  const root = located.value as Obj;
+  const alias = str(root.headers as Obj, 'alias')!;
+  if (!isValidAlias(alias)) {
+    throw new RedpakError('invalid-alias', `invalid node alias "${alias}": use letters, digits and + - _ @ :`, {
+      at: placed().valueAt.get('headers.alias'),
+    });
+  }
+  return { located, root, alias, ...(root.seccomp ? { seccomp: parseSeccomp(root.seccomp, placed, file) } : {}) };
+}
+
+/** The alias of a node config, after the same checks as parseNodeConfig (the same errors). */
+export function nodeConfigAlias(text: string, file: string, limits: ConfigLimits = DEFAULT_CONFIG_LIMITS): string {
+  return checkNodeConfig(text, file, limits, false).alias;
+}
+
 export function parseNodeConfig(
   text: string,
   file: string,
   kind: ConfigKind,
   limits: ConfigLimits = DEFAULT_CONFIG_LIMITS,
 ): NodeConfig {
-  const located = parseLocated(text, file, limits);
-  const check = validators().config;
-  if (!check(located.value)) throw schemaFailure(check.errors![0], located, file);
-  const root = located.value as Obj;
+  const { located, root, alias, seccomp } = checkNodeConfig(text, file, limits);
   const position = (path: string): SourcePosition =>
     located.keyAt.get(path) ?? located.valueAt.get(path) ?? { file, line: 0, col: 0 };
-
   const headersRaw = root.headers as Obj;
-  const alias = str(headersRaw, 'alias')!;
-  if (!isValidAlias(alias)) {
-    throw new RedpakError('invalid-alias', `invalid node alias "${alias}": use letters, digits and + - _ @ :`, {
-      at: located.valueAt.get('headers.alias'),
-    });
-  }
 
   const exports: ExportEntry[] = ((root.exports as Obj[] | undefined) ?? []).map((e, i) =>
     opt({
@@ -358,17 +388,18 @@ export function parseNodeConfig(
     exports,
     environ,
     config,
-    ...(root.seccomp ? { seccomp: parseSeccomp(root.seccomp, located, file) } : {}),
+    ...(seccomp ? { seccomp } : {}),
     positions,
   };
 }
 
 /** The seccomp section, its errors placed at the rule they are about. */
-function parseSeccomp(raw: Plain, located: Located, file: string) {
+function parseSeccomp(raw: Plain, placed: () => Located, file: string) {
   try {
     return validateSeccomp(raw, 'seccomp');
   } catch (error) {
     if (!(error instanceof SeccompValueError) || error.at) throw error;
+    const located = placed();
     let path = error.valuePath.replace(/\[(\d+)\]/g, '.$1');
     while (path.includes('.') && !located.valueAt.has(path)) path = path.slice(0, path.lastIndexOf('.'));
     const at = located.keyAt.get(path) ?? located.valueAt.get(path) ?? { file, line: 0, col: 0 };

@@ -49,8 +49,9 @@ const unusual = (): never => {
  * The text read as parse.ts's `parseLocated` reads it (scalars as text, keys lower-cased, empty
  * values dropped, positions 1-based), or `undefined` when the text is not in the subset this
  * reader knows, or is one the full parser would refuse (a repeated key, nesting beyond `maxDepth`).
+ * Without `positions`, the positions are left out (empty maps): what a reader that only checks needs.
  */
-export function scanLocated(text: string, file: string, maxDepth: number): Located | undefined {
+export function scanLocated(text: string, file: string, maxDepth: number, positions = true): Located | undefined {
   if (UNUSUAL_CHARACTER.test(text)) return undefined;
   const lines: Line[] = [];
   text.split('\n').forEach((raw, index) => {
@@ -61,6 +62,11 @@ export function scanLocated(text: string, file: string, maxDepth: number): Locat
   if (lines.length === 0) return undefined;
   const valueAt = new Map<string, SourcePosition>();
   const keyAt = new Map<string, SourcePosition>();
+  /** Every key's path: a dotted key (`a.b: x`) may repeat another's, which the full parser refuses. */
+  const keyPaths = new Set<string>();
+  const setValueAt = positions
+    ? (path: string, line: Line, offset = 0) => valueAt.set(path, at(line, offset))
+    : () => {};
   let next = 0;
   const at = (line: Line, offset = 0): SourcePosition => ({ file, line: line.line, col: line.indent + offset + 1 });
   const join = (path: string, part: string) => (path ? `${path}.${part}` : part);
@@ -68,8 +74,8 @@ export function scanLocated(text: string, file: string, maxDepth: number): Locat
   const scalar = (line: Line, offset: number, path: string): string => {
     const given = line.text.slice(offset);
     let value: string | undefined;
-    const quoted = DOUBLE_QUOTED.exec(given) ?? SINGLE_QUOTED.exec(given);
-    if (quoted) value = quoted[1];
+    const first = given[0];
+    if (first === '"' || first === "'") value = (first === '"' ? DOUBLE_QUOTED : SINGLE_QUOTED).exec(given)?.[1];
     else {
       const comment = given.indexOf(' #');
       const plain = (comment < 0 ? given : given.slice(0, comment)).trimEnd();
@@ -78,7 +84,7 @@ export function scanLocated(text: string, file: string, maxDepth: number): Locat
     }
     // An empty value is dropped by the full parse, at a position this reader does not compute.
     if (!value) unusual();
-    valueAt.set(path, at(line, offset));
+    setValueAt(path, line, offset);
     return value as string;
   };
 
@@ -92,7 +98,7 @@ export function scanLocated(text: string, file: string, maxDepth: number): Locat
 
   const list = (indent: number, path: string, depth: number): Plain[] => {
     const out: Plain[] = [];
-    valueAt.set(path, at(lines[next] as Line));
+    setValueAt(path, lines[next] as Line);
     for (let line = lines[next]; line && line.indent === indent && line.text.startsWith('- '); line = lines[next]) {
       const rest = line.text.slice(2);
       const itemPath = join(path, String(out.length));
@@ -112,15 +118,16 @@ export function scanLocated(text: string, file: string, maxDepth: number): Locat
 
   const mapping = (indent: number, path: string, depth: number): { [key: string]: Plain } => {
     const out: { [key: string]: Plain } = {};
-    valueAt.set(path, at(lines[next] as Line));
+    setValueAt(path, lines[next] as Line);
     for (let line = lines[next]; line && line.indent >= indent; line = lines[next]) {
       if (line.indent > indent) unusual();
       const entry = ENTRY.exec(line.text);
       if (!entry) return unusual();
       const key = (entry[1] as string).toLowerCase();
       const childPath = join(path, key);
-      if (key in out || keyAt.has(childPath)) unusual();
-      keyAt.set(childPath, at(line));
+      if (key in out || keyPaths.has(childPath)) unusual();
+      keyPaths.add(childPath);
+      if (positions) keyAt.set(childPath, at(line));
       next += 1;
       if (entry[0].length < line.text.length) {
         if (depth + 1 > maxDepth) unusual();

@@ -1,5 +1,15 @@
 /** Reading one node from disk, and finding its family (docs/node-layout.md, "Reading a node", "The family"). */
-import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  type Dirent,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+} from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { RedpakError } from '../errors.js';
 import {
@@ -216,7 +226,12 @@ export function loadTree(redroot: string, options: { sysroot?: Sysroot; cwd?: st
 }
 
 export function childDirectories(hostPath: string): string[] {
-  return readdirSync(hostPath, { withFileTypes: true })
+  return childNames(readdirSync(hostPath, { withFileTypes: true }));
+}
+
+/** The entries of a node directory that may be child nodes: directories (not links), not hidden; sorted. */
+export function childNames(entries: readonly Dirent[]): string[] {
+  return entries
     .filter((entry) => entry.isDirectory() && !entry.name.startsWith('.'))
     .map((entry) => entry.name)
     .sort();
