@@ -30,9 +30,15 @@ function commandEntry(bin) {
   return `${launch}${imports.join('\n')}\nexport const ${name} = {\n${table.join('\n')}\n};\n${runner}`;
 }
 
-for (const bin of ['redmanager', 'redwrap-dnf', 'redwrap']) {
+// The quick start (src/cli/quick.ts): the commands that only read and show, without oclif.
+const quickEntry = "export { runQuick as main } from './dist/src/cli/quick.js';\n";
+const entries = [
+  ...['redmanager', 'redwrap-dnf', 'redwrap'].map((bin) => [bin, commandEntry(bin)]),
+  ['quick', quickEntry],
+];
+for (const [bin, contents] of entries) {
   await build({
-    stdin: { contents: commandEntry(bin), resolveDir: root, sourcefile: `${bin}-entry.js` },
+    stdin: { contents, resolveDir: root, sourcefile: `${bin}-entry.js` },
     outfile: join(outdir, `${bin}.cjs`),
     bundle: true,
     platform: 'node',

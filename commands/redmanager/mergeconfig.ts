@@ -1,10 +1,7 @@
 import { Flags } from '@oclif/core';
 import { RedpakCommand, redpathFlag, sysrootFlag } from '../../src/cli/base-command.js';
-import { Sysroot } from '../../src/node/layout.js';
-import { assertEnabled, loadFamily } from '../../src/node/load.js';
-import { inspectionHostFacts } from '../../src/system/host-facts.js';
-import { mergeFamily } from '../../src/merge/merge.js';
-import { mergedConfigJson, mergedConfigYaml } from '../../src/inspect/mergeconfig.js';
+import type { mergedConfigJson } from '../../src/inspect/mergeconfig.js';
+import { mergeConfigView } from '../../src/cli/views.js';
 
 /** `--json` result: documented in docs/json-output.md ("mergeconfig"). */
 export type MergeConfigResult = ReturnType<typeof mergedConfigJson>;
@@ -37,12 +34,6 @@ Every value names the node, file and line it comes from, and every definition it
 
   async run(): Promise<MergeConfigResult> {
     const { flags } = await this.parse(MergeConfig);
-    const family = loadFamily(flags.redpath, { sysroot: Sysroot.open(flags.root), admin: flags.admin });
-    assertEnabled(family);
-    const host = inspectionHostFacts(); // a config's $(...) is shown, never run
-    const merged = mergeFamily(family, { host });
-    const options = { expand: flags.expand, host };
-    if (!this.jsonEnabled()) this.log(mergedConfigYaml(family, merged, options));
-    return mergedConfigJson(family, merged, options);
+    return this.show(mergeConfigView(flags, this.jsonEnabled()));
   }
 }

@@ -1,8 +1,7 @@
 import { Flags } from '@oclif/core';
 import { RedpakCommand, sysrootFlag } from '../../src/cli/base-command.js';
-import { Sysroot } from '../../src/node/layout.js';
 import type { TreeNode } from '../../src/node/load.js';
-import { readTree, renderTree } from '../../src/inspect/tree.js';
+import { treeView } from '../../src/cli/views.js';
 
 /** `--json` result: `{path, alias, state, children: [...]}`, children sorted by directory name. */
 export type TreeResult = TreeNode;
@@ -24,8 +23,6 @@ export default class Tree extends RedpakCommand {
 
   async run(): Promise<TreeResult> {
     const { flags } = await this.parse(Tree);
-    const tree = readTree(flags.redroot, { sysroot: Sysroot.open(flags.root) });
-    this.log(renderTree(tree));
-    return tree;
+    return this.show(treeView(flags));
   }
 }

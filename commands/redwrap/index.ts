@@ -2,8 +2,8 @@ import { Args, Flags } from '@oclif/core';
 import { RedpakCommand, redpathFlag, sysrootFlag } from '../../src/cli/base-command.js';
 import { RedpakError } from '../../src/errors.js';
 import { compileLaunch, executeLaunch, DEFAULT_BWRAP } from '../../src/wrap/launch.js';
-import { dumpJson, dumpText, type LaunchDump } from '../../src/wrap/dump.js';
-import { inspectionHostFacts } from '../../src/system/host-facts.js';
+import { dumpText, type LaunchDump } from '../../src/wrap/dump.js';
+import { dumpOnlyView, launchWarnings } from '../../src/cli/views.js';
 import { writeFastPlan } from '../../src/wrap/fast-plan.js';
 import { newHostRecord } from '../../src/wrap/host-record.js';
 import { familyFileCandidates, stampedRead } from '../../src/wrap/stamps.js';
@@ -79,6 +79,7 @@ Running sandboxes: \`redwrap ps\` lists them, \`redwrap stop\` ends them, \`redw
       !options.group &&
       !options.root &&
       bwrap === DEFAULT_BWRAP;
+    if (options.dumpOnly) return this.show(dumpOnlyView(options, command));
     const record = plain ? newHostRecord() : undefined;
     const compile = () =>
       compileLaunch({
@@ -90,25 +91,14 @@ Running sandboxes: \`redwrap ps\` lists them, \`redwrap stop\` ends them, \`redw
         group: options.group,
         command,
         bwrap,
-        // --dump-only shows a config's $(...), never runs it.
-        host: options.dumpOnly ? inspectionHostFacts() : this.host(),
+        host: this.host(),
         record,
-        planOnly: options.dumpOnly,
       });
     // The family's files are stamped before they are read, and again after (stamps.ts); the
     // family is found from the node's real path, so the stamps are taken there too.
     const stamped = plain ? stampedRead(familyFileCandidates(realPathOrText(resolve(redpath))), compile) : undefined;
     const compiled = stamped ? stamped.result : compile();
-    for (const warning of compiled.merged.warnings.filter((w) => w.redpak)) this.warnLine(warning.message);
-    const ignored = compiled.cgroups?.plan.warnings ?? [];
-    if (ignored.length)
-      this.warnLine(
-        `cgroups: not applied, as redpak ignores them too: ${ignored.map((w) => `${w.alias} ${w.key}`).join(', ')}`,
-      );
-    if (options.dumpOnly) {
-      if (!this.jsonEnabled()) this.log(dumpText(compiled));
-      return dumpJson(compiled);
-    }
+    for (const warning of launchWarnings(compiled)) this.warnLine(warning);
     if (record && stamped) writeFastPlan(compiled, record, stamped, { uid: processIds.uid(), gid: processIds.gid() });
     if (options.dump) process.stderr.write(`${dumpText(compiled).replace(/\n {2}/g, ' ')}\n`);
     const status = await executeLaunch(compiled, { sysroot: options.root });

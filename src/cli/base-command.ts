@@ -4,10 +4,12 @@
  */
 import { Command, CommandHelp, Errors, Flags, type Interfaces } from '@oclif/core';
 import { stripVTControlCharacters } from 'node:util';
-import { formatPosition, RedpakError } from '../errors.js';
+import { RedpakError } from '../errors.js';
+import { reportError } from './report.js';
 import { liveHostFacts } from '../system/host-facts.js';
 import { onRecovery } from '../pkg/recovery-notices.js';
 import type { HostFacts } from '../config/expand.js';
+import type { View } from './views.js';
 
 export abstract class RedpakCommand extends Command {
   static override enableJsonFlag = true;
@@ -34,6 +36,22 @@ export abstract class RedpakCommand extends Command {
     });
   }
 
+  /** Prints a view (cli/views.ts): its warnings, and its text unless --json; returns its --json result. */
+  protected show<Result>(view: View<Result>): Result {
+    for (const warning of view.warnings) this.warnLine(warning);
+    if (view.text !== undefined) this.log(view.text);
+    return view.result;
+  }
+
+  /**
+   * oclif colours the JSON token by token (regular expressions over the whole text: ~50 ms for a
+   * mergeconfig); without a theme (redpak sets none; a user's theme.json may) its output is this text.
+   */
+  override logJson(json: unknown): void {
+    if (this.config.theme?.json) super.logJson(json);
+    else process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+  }
+
   protected warnLine(message: string): void {
     if (!this.jsonEnabled()) process.stderr.write(`warning: ${message}\n`);
   }
@@ -42,17 +60,7 @@ export abstract class RedpakCommand extends Command {
     const error =
       thrown instanceof Errors.CLIError && !(thrown instanceof Errors.ExitError) ? this.usageError(thrown) : thrown;
     if (!(error instanceof RedpakError)) return super.catch(error);
-    process.exitCode = error.exitCode;
-    if (this.jsonEnabled()) {
-      this.logJson({ error: error.toJSON() });
-      if (error.code === 'interrupted') process.exit(error.exitCode);
-      return undefined;
-    }
-    const where = error.at ? `${formatPosition(error.at)}: ` : '';
-    process.stderr.write(`${this.config.bin}: error: ${where}${error.message}\n`);
-    if (error.hint) process.stderr.write(`  hint: ${error.hint}\n`);
-    // An interrupted command ends now, even if an abandoned download still holds a socket open.
-    if (error.code === 'interrupted') process.exit(error.exitCode);
+    reportError(this.config.bin, error, this.jsonEnabled(), (document) => this.logJson(document));
     return undefined;
   }
 }

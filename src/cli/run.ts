@@ -12,6 +12,7 @@ import { RedpakError } from '../errors.js';
 import { canonicalRedwrapArgv, parseRedwrapArgv } from './redwrap-argv.js';
 import { commandWords, orderArguments, type CommandShape } from './command-words.js';
 import { redconfArgv, redmicrodnfArgv } from './redpak-spellings.js';
+import { restoreExtraCaCerts } from './quick.js';
 
 export type Executable = 'redmanager' | 'redwrap-dnf' | 'redwrap';
 /**
@@ -64,9 +65,7 @@ export async function runExecutable(
   spelledAs: string = bin,
 ): Promise<void> {
   const name = spelledAs === 'redconf' || spelledAs === 'redmicrodnf' ? spelledAs : bin;
-  // bin/ starts Node without NODE_EXTRA_CA_CERTS (see bin/redwrap-dnf); child processes get it back.
-  if (process.env.REDPAK_EXTRA_CA_CERTS && !process.env.NODE_EXTRA_CA_CERTS)
-    process.env.NODE_EXTRA_CA_CERTS = process.env.REDPAK_EXTRA_CA_CERTS;
+  restoreExtraCaCerts();
   const view: OclifView =
     bin === 'redwrap' && (REDWRAP_OPERATIONS as readonly string[]).includes(argv[0] ?? '') ? 'redwrap-operations' : bin;
   try {

@@ -1,6 +1,8 @@
 /**
- * How the executables start: `node dist/src/cli/start.cjs BIN ARGS…` (bin/BIN does it). Loads the
- * executable's bundle, dist/cli/BIN.cjs, through V8's code cache: the functions V8 compiled in an
+ * How the executables start: `node dist/src/cli/start.cjs BIN ARGS…` (bin/BIN does it). redmanager
+ * and redwrap first offer the command line to the quick start (dist/cli/quick.cjs, src/cli/quick.ts:
+ * tree, mergeconfig, --dump-only without oclif); anything it declines, and the other executables,
+ * load the executable's bundle, dist/cli/BIN.cjs. Each bundle is loaded through V8's code cache: the functions V8 compiled in an
  * earlier run are reused instead of compiled again, which takes a third off a short command. The
  * cache (BIN.cjs.v8-cache) is written at exit when there is none, when V8 refused it (another
  * Node, another bundle), or when this run's command had not run since it was written: the cache
@@ -23,68 +25,82 @@ const internals = Module as unknown as ModuleInternals;
 const [bin, ...argv] = process.argv.slice(2);
 /** redpak's executables run another's bundle (cli/redpak-spellings.ts). */
 const SPELLED: Record<string, string> = { redconf: 'redmanager', redmicrodnf: 'redwrap-dnf' };
-const bundleName = SPELLED[bin] ?? bin;
+/** The executables with commands the quick start runs without oclif (src/cli/quick.ts). */
+const QUICK = ['redmanager', 'redwrap'];
 const bundleDir = join(__dirname, '../../cli');
-const file = join(bundleDir, `${bundleName}.cjs`);
-const cacheFile = `${file}.v8-cache`;
-/** The commands whose code the cache holds. */
-const cachedCommandsFile = `${cacheFile}.json`;
 
-let cachedData: Buffer | undefined;
-let cachedCommands: string[] = [];
-try {
-  cachedData = readFileSync(cacheFile);
-  cachedCommands = JSON.parse(readFileSync(cachedCommandsFile, 'utf8')) as string[];
-} catch {
-  cachedData = undefined;
-}
-let source: string;
-try {
-  source = readFileSync(file, 'utf8');
-} catch {
-  process.stderr.write(`${bin}: ${file} is missing: build the package first (npm run build)\n`);
-  process.exit(1);
-}
-const script = new Script(internals.wrap(source), {
-  filename: file,
-  cachedData,
-  importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-});
-// Registered in require's cache, so that oclif, requiring the bundle for its commands, gets this instance.
-const bundle = new Module(file, module);
-bundle.filename = file;
-bundle.paths = internals._nodeModulePaths(bundleDir);
-internals._cache[file] = bundle;
-(script.runInThisContext() as (...args: unknown[]) => void).call(
-  bundle.exports,
-  bundle.exports,
-  Module.createRequire(file),
-  bundle,
-  file,
-  bundleDir,
-);
-bundle.loaded = true;
-
-const commandIds = Object.keys((bundle.exports as { COMMANDS?: object }).COMMANDS ?? {});
-const command = argv.find((arg) => commandIds.includes(arg)) ?? '';
-process.on('exit', () => {
-  const valid = cachedData !== undefined && !script.cachedDataRejected;
-  if (valid && cachedCommands.includes(command)) return;
-  const write = (path: string, data: string | Buffer) => {
-    writeFileSync(`${path}.${process.pid}`, data);
-    renameSync(`${path}.${process.pid}`, path);
-  };
+/**
+ * Evaluates dist/cli/NAME.cjs through its code cache and returns its exports. `command` names what
+ * runs, for the cache to grow by it the first time.
+ */
+function loadBundle(name: string, command: string | ((exports: object) => string)): object {
+  const file = join(bundleDir, `${name}.cjs`);
+  const cacheFile = `${file}.v8-cache`;
+  /** The commands whose code the cache holds. */
+  const cachedCommandsFile = `${cacheFile}.json`;
+  let cachedData: Buffer | undefined;
+  let cachedCommands: string[] = [];
   try {
-    write(cacheFile, script.createCachedData());
-    write(cachedCommandsFile, JSON.stringify([...(valid ? cachedCommands : []), command]));
+    cachedData = readFileSync(cacheFile);
+    cachedCommands = JSON.parse(readFileSync(cachedCommandsFile, 'utf8')) as string[];
   } catch {
-    /* read-only installation: no cache */
+    cachedData = undefined;
   }
-});
+  let source: string;
+  try {
+    source = readFileSync(file, 'utf8');
+  } catch {
+    process.stderr.write(`${bin}: ${file} is missing: build the package first (npm run build)\n`);
+    process.exit(1);
+  }
+  const script = new Script(internals.wrap(source), {
+    filename: file,
+    cachedData,
+    importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+  });
+  // Registered in require's cache, so that oclif, requiring the bundle for its commands, gets this instance.
+  const bundle = new Module(file, module);
+  bundle.filename = file;
+  bundle.paths = internals._nodeModulePaths(bundleDir);
+  internals._cache[file] = bundle;
+  (script.runInThisContext() as (...args: unknown[]) => void).call(
+    bundle.exports,
+    bundle.exports,
+    Module.createRequire(file),
+    bundle,
+    file,
+    bundleDir,
+  );
+  bundle.loaded = true;
 
-(bundle.exports as { main(argv: string[], spelledAs: string): Promise<void> })
-  .main(argv, bin)
-  .catch((error: unknown) => {
+  const ran = typeof command === 'string' ? command : command(bundle.exports);
+  process.on('exit', () => {
+    const valid = cachedData !== undefined && !script.cachedDataRejected;
+    if (valid && cachedCommands.includes(ran)) return;
+    const write = (path: string, data: string | Buffer) => {
+      writeFileSync(`${path}.${process.pid}`, data);
+      renameSync(`${path}.${process.pid}`, path);
+    };
+    try {
+      write(cacheFile, script.createCachedData());
+      write(cachedCommandsFile, JSON.stringify([...(valid ? cachedCommands : []), ran]));
+    } catch {
+      /* read-only installation: no cache */
+    }
+  });
+  return bundle.exports;
+}
+
+const quick =
+  QUICK.includes(bin) &&
+  (loadBundle('quick', `${bin} ${argv[0] ?? ''}`) as { main(bin: string, argv: string[]): boolean }).main(bin, argv);
+if (!quick) {
+  const exports = loadBundle(SPELLED[bin] ?? bin, (loaded) => {
+    const commandIds = Object.keys((loaded as { COMMANDS?: object }).COMMANDS ?? {});
+    return argv.find((arg) => commandIds.includes(arg)) ?? '';
+  });
+  (exports as { main(argv: string[], spelledAs: string): Promise<void> }).main(argv, bin).catch((error: unknown) => {
     console.error(error);
     process.exitCode = 1;
   });
+}

@@ -1,0 +1,76 @@
+/**
+ * The work of the commands that only read and show: `redmanager tree`, `redmanager mergeconfig`
+ * and `redwrap --dump-only`. Their oclif commands and the quick start (cli/quick.ts) both run
+ * these, so both give the same text, warnings, result and errors.
+ */
+import { mergedConfigJson, mergedConfigYaml } from '../inspect/mergeconfig.js';
+import { readTree, renderTree } from '../inspect/tree.js';
+import { mergeFamily } from '../merge/merge.js';
+import { Sysroot } from '../node/layout.js';
+import { assertEnabled, loadFamily, type TreeNode } from '../node/load.js';
+import { inspectionHostFacts } from '../system/host-facts.js';
+import { dumpJson, dumpText, type LaunchDump } from '../wrap/dump.js';
+import { compileLaunch, type CompiledLaunch, DEFAULT_BWRAP } from '../wrap/launch.js';
+import { present } from '../present.js';
+import type { RedwrapOptions } from './redwrap-argv.js';
+
+/** What a command shows: its text (none under --json), its warnings, and its --json result. */
+export interface View<Result> {
+  text?: string;
+  warnings: string[];
+  result: Result;
+}
+
+export function treeView(flags: { redroot: string; root?: string }): View<TreeNode> {
+  const tree = readTree(flags.redroot, { sysroot: Sysroot.open(flags.root) });
+  return { text: renderTree(tree), warnings: [], result: tree };
+}
+
+export function mergeConfigView(
+  // `expand` as oclif types it; unset, it is undefined, and the result then has no `expanded`.
+  flags: { redpath: string; admin?: boolean; expand: boolean; root?: string },
+  json: boolean,
+): View<ReturnType<typeof mergedConfigJson>> {
+  const family = loadFamily(flags.redpath, { sysroot: Sysroot.open(flags.root), admin: flags.admin });
+  assertEnabled(family);
+  const host = inspectionHostFacts(); // a config's $(...) is shown, never run
+  const merged = mergeFamily(family, { host });
+  const options = { expand: flags.expand, host };
+  return {
+    ...(json ? {} : { text: mergedConfigYaml(family, merged, options) }),
+    warnings: [],
+    result: mergedConfigJson(family, merged, options),
+  };
+}
+
+/** The warnings a launch prints before it runs (or before its plan is shown). */
+export function launchWarnings(compiled: CompiledLaunch): string[] {
+  const warnings = compiled.merged.warnings.filter((w) => w.redpak).map((w) => w.message);
+  const ignored = compiled.cgroups?.plan.warnings ?? [];
+  if (ignored.length)
+    warnings.push(
+      `cgroups: not applied, as redpak ignores them too: ${ignored.map((w) => `${w.alias} ${w.key}`).join(', ')}`,
+    );
+  return warnings;
+}
+
+/** `redwrap --dump-only`: the launch plan, nothing run (a config's $(...) is shown, never run). */
+export function dumpOnlyView(options: RedwrapOptions, command: string[]): View<LaunchDump> {
+  const compiled = compileLaunch({
+    redpath: present(options.redpath, '--redpath (the argument grammar requires it)'),
+    sysroot: options.root,
+    admin: options.admin,
+    strict: options.strict,
+    user: options.user,
+    group: options.group,
+    command,
+    bwrap: options.bwrap ?? DEFAULT_BWRAP,
+    host: inspectionHostFacts(),
+    planOnly: true,
+  });
+  return {
+    ...(options.json ? {} : { text: dumpText(compiled) }),
+    warnings: launchWarnings(compiled),
+    result: dumpJson(compiled),
+  };
+}
