@@ -1,8 +1,12 @@
 #!/usr/bin/env node
 // Runs each executable once (--help), so that its V8 code cache (dist/cli/BIN.cjs.v8-cache, see
 // src/cli/start.cts) exists from the first real command on: module loading is most of a cold
-// start. Run last in npm run build; a failure here only costs the first run its cache.
+// start; and the quick start once (tree of a directory that is no node: an error, of status 3),
+// for dist/cli/quick.cjs's. Run last in npm run build; a failure here only costs the first run its cache.
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const start = fileURLToPath(new URL('../dist/src/cli/start.cjs', import.meta.url));
@@ -12,3 +16,7 @@ for (const bin of ['redmanager', 'redwrap-dnf', 'redwrap']) {
   const result = spawnSync(process.execPath, [start, bin, '--help'], { stdio: 'ignore', env });
   if (result.status !== 0) process.stderr.write(`warm-code-cache: ${bin} --help exited with ${result.status}\n`);
 }
+const notNode = mkdtempSync(join(tmpdir(), 'redpak-warm-'));
+const quick = spawnSync(process.execPath, [start, 'redmanager', 'tree', '--redroot', notNode], { stdio: 'ignore' });
+rmSync(notNode, { recursive: true, force: true });
+if (quick.status !== 3) process.stderr.write(`warm-code-cache: the quick start exited with ${quick.status}\n`);

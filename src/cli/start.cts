@@ -25,8 +25,14 @@ const internals = Module as unknown as ModuleInternals;
 const [bin, ...argv] = process.argv.slice(2);
 /** redpak's executables run another's bundle (cli/redpak-spellings.ts). */
 const SPELLED: Record<string, string> = { redconf: 'redmanager', redmicrodnf: 'redwrap-dnf' };
-/** The executables with commands the quick start runs without oclif (src/cli/quick.ts). */
-const QUICK = ['redmanager', 'redwrap'];
+/**
+ * The command lines the quick start (src/cli/quick.ts) may take, at a glance, so that other
+ * commands do not load it; it decides. A line missed here only runs the slower way.
+ */
+const MAY_BE_QUICK: Record<string, (args: string[]) => boolean> = {
+  redmanager: (args) => args[0] === 'tree' || args[0] === 'mergeconfig',
+  redwrap: (args) => args.includes('--dump-only') || args.includes('-D'),
+};
 const bundleDir = join(__dirname, '../../cli');
 
 /**
@@ -92,7 +98,8 @@ function loadBundle(name: string, command: string | ((exports: object) => string
 }
 
 const quick =
-  QUICK.includes(bin) &&
+  Object.hasOwn(MAY_BE_QUICK, bin) &&
+  MAY_BE_QUICK[bin](argv) &&
   (loadBundle('quick', `${bin} ${argv[0] ?? ''}`) as { main(bin: string, argv: string[]): boolean }).main(bin, argv);
 if (!quick) {
   const exports = loadBundle(SPELLED[bin] ?? bin, (loaded) => {

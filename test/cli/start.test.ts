@@ -2,7 +2,9 @@
  * How the executables start (src/cli/start.cts): the bundle runs through V8's code cache, which is
  * written by the first run, grown when a command runs for the first time, left alone otherwise,
  * and replaced when V8 refuses it. Runs a copy of the built bundle in a temp directory, so that
- * the cache of the checkout is not touched. Also checks bin/redwrap-dnf's hand-over of
+ * the cache of the checkout is not touched. The quick start (src/cli/quick.ts) runs tree,
+ * mergeconfig and redwrap --dump-only without the executable's bundle, and gives what oclif gives
+ * for every command line, taken or declined. Also checks bin/redwrap-dnf's hand-over of
  * NODE_EXTRA_CA_CERTS, and that each built executable gives what the in-process runner the other
  * CLI tests use gives (test/helpers/in-process.ts).
  */
@@ -12,7 +14,9 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { createNode } from '../../src/node/factory.js';
 import { PACKAGE_ROOT, runBin } from '../helpers/cli.js';
+import { pinnedHost } from '../helpers/family.js';
 import { runCommand } from '../helpers/in-process.js';
 
 describe('start.cjs and the code cache', () => {
@@ -119,5 +123,78 @@ describe('each built executable, and the in-process runner alike', () => {
       if (args.includes('--version')) assert.match(real.stdout, /^redpak-ts\/\d+\.\d+\.\d+ /, what);
       assert.deepEqual(await runCommand(bin, args), real, what);
     }
+  });
+});
+
+describe('the quick start', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'redpak-quick-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const host = pinnedHost();
+  const root = join(dir, 'root');
+  const app = join(root, 'platform/app');
+  for (const redpath of [root, join(root, 'platform'), app]) createNode({ redpath, host });
+  writeFileSync(join(root, 'platform/etc/redpak.yaml'), 'headers:\n  alias: "bad alias"\n');
+  const quickCases: [Parameters<typeof runBin>[0], string[]][] = [
+    ['redmanager', ['tree', '--redroot', root]],
+    ['redmanager', ['tree', '--json', '-r', app]],
+    ['redmanager', ['tree', `--redpath=${app}`]],
+    ['redmanager', ['tree', '--redroot', dir, '--json']],
+    ['redmanager', ['tree', '--redroot', join(dir, 'missing')]],
+    ['redmanager', ['mergeconfig', '--redpath', app, '--json']],
+    ['redmanager', ['mergeconfig', '--rp', app, '-a', '--expand']],
+    ['redmanager', ['mergeconfig', '--redpath', join(root, 'platform'), '--json']],
+    ['redwrap', ['--redpath', join(root, 'platform'), '--dump-only', '--', '/bin/true']],
+    ['redwrap', ['--redpath', app, '--dump-only']],
+    ['redwrap', ['--redpath', root, '--dump-only', '--json', '--', '/bin/true']],
+    ['redwrap', ['--redpath', root, '-D', '--', '/bin/true']],
+  ];
+  const declined: [Parameters<typeof runBin>[0], string[]][] = [
+    ['redmanager', ['tree', '--help']],
+    ['redmanager', ['tree', '--redroot', root, '--redroot', root]],
+    ['redmanager', ['tree', '--bogus']],
+    ['redmanager', ['tree', '--redroot']],
+    ['redmanager', ['tree', 'extra']],
+    ['redmanager', ['mergeconfig', '--json']],
+    ['redmanager', ['mergeconfig', '--redpath', app, '--json', '--yaml']],
+    ['redmanager', ['--redpath', app, 'mergeconfig']],
+    ['redmanager', ['check', '--redpath', app]],
+    ['redwrap', ['--help']],
+    ['redwrap', ['--redpath', app, '--dump-only', '--bogus', '--', '/bin/true']],
+  ];
+
+  it('gives what oclif gives, for the command lines it takes and those it declines', async () => {
+    for (const [bin, args] of [...quickCases, ...declined]) {
+      const what = `${bin} ${args.join(' ')}`;
+      assert.deepEqual(runBin(bin, args), await runCommand(bin, args), what);
+    }
+  });
+
+  it('runs without oclif what it takes, and declines the rest to the full bundle', () => {
+    // A copy of the package without the executables' bundles: only the quick start can answer.
+    const copy = join(dir, 'copy');
+    for (const path of ['package.json', 'dist/cli/quick.cjs', 'dist/src/cli/start.cjs', 'dist/oclif/redmanager']) {
+      mkdirSync(join(copy, path, '..'), { recursive: true });
+      cpSync(join(PACKAGE_ROOT, path), join(copy, path), { recursive: true });
+    }
+    const run = (bin: Parameters<typeof runBin>[0], args: string[]) =>
+      spawnSync('node', [join(copy, 'dist/src/cli/start.cjs'), bin, ...args], { encoding: 'utf8' });
+    for (const [bin, args] of quickCases) {
+      const result = run(bin, args);
+      assert.doesNotMatch(result.stderr, /is missing: build the package first/, `${bin} ${args.join(' ')}`);
+      assert.equal(result.status, runBin(bin, args).status, `${bin} ${args.join(' ')}`);
+    }
+    for (const [bin, args] of declined) {
+      assert.match(
+        run(bin, args).stderr,
+        /redmanager\.cjs is missing|redwrap\.cjs is missing/,
+        `${bin} ${args.join(' ')}`,
+      );
+    }
+    // oclif's own variables are oclif's to read.
+    const scoped = spawnSync('node', [join(copy, 'dist/src/cli/start.cjs'), 'redmanager', 'tree', '--redroot', root], {
+      encoding: 'utf8',
+      env: { ...process.env, REDMANAGER_CONTENT_TYPE: 'json' },
+    });
+    assert.match(scoped.stderr, /redmanager\.cjs is missing/);
   });
 });
