@@ -407,10 +407,17 @@ function parseSeccomp(raw: Plain, placed: () => Located, file: string) {
   }
 }
 
-export function parseNodeStatus(text: string, file: string, limits: ConfigLimits = DEFAULT_CONFIG_LIMITS): NodeStatus {
-  const located = parseLocated(text, file, limits);
+/** A status file; without `positions` it is read without them, and read again with them for an error to name its line. */
+export function parseNodeStatus(
+  text: string,
+  file: string,
+  limits: ConfigLimits = DEFAULT_CONFIG_LIMITS,
+  positions = true,
+): NodeStatus {
+  const located = parseLocated(text, file, limits, { positions });
   const check = validators().status;
-  if (!check(located.value)) throw schemaFailure(check.errors![0], located, file);
+  if (!check(located.value))
+    throw schemaFailure(check.errors![0], positions ? located : parseLocated(text, file, limits), file);
   const root = located.value as Obj;
   return opt({
     realpath: str(root, 'realpath')!,

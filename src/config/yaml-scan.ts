@@ -54,11 +54,17 @@ const unusual = (): never => {
 export function scanLocated(text: string, file: string, maxDepth: number, positions = true): Located | undefined {
   if (UNUSUAL_CHARACTER.test(text)) return undefined;
   const lines: Line[] = [];
-  text.split('\n').forEach((raw, index) => {
-    const body = raw.trimStart();
-    if (body === '' || body.startsWith('#')) return;
-    lines.push({ indent: raw.length - body.length, text: body.trimEnd(), line: index + 1 });
-  });
+  for (let start = 0, number = 1; start <= text.length; number += 1) {
+    const newline = text.indexOf('\n', start);
+    const end = newline < 0 ? text.length : newline;
+    let first = start;
+    while (first < end && text.charCodeAt(first) === 32) first += 1;
+    let last = end;
+    while (last > first && text.charCodeAt(last - 1) === 32) last -= 1;
+    if (first < last && text.charCodeAt(first) !== 35 /* # */)
+      lines.push({ indent: first - start, text: text.slice(first, last), line: number });
+    start = end + 1;
+  }
   if (lines.length === 0) return undefined;
   const valueAt = new Map<string, SourcePosition>();
   const keyAt = new Map<string, SourcePosition>();

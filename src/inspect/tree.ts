@@ -60,7 +60,7 @@ function quickLabel(
   try {
     const configText = readPlainFile(configFile, limits);
     if (configText === undefined) return undefined;
-    const { state } = parseNodeStatus(statusText, join(hostPath, STATUS_FILE), limits);
+    const { state } = parseNodeStatus(statusText, join(hostPath, STATUS_FILE), limits, false);
     return { path: targetPath, alias: nodeConfigAlias(configText, configFile, limits), state };
   } catch {
     return undefined;
