@@ -30,6 +30,32 @@ function commandEntry(bin) {
   return `${launch}${imports.join('\n')}\nexport const ${name} = {\n${table.join('\n')}\n};\n${runner}`;
 }
 
+/**
+ * Node built-ins the quick start seldom calls, required at their first call instead of at start:
+ * child_process and crypto load some sixty internal modules (streams, net, dgram, …). Each
+ * function they export becomes a function that requires the module then calls it; importing
+ * anything else (a class, a constant) fails the build, so the quick start never gets a stand-in
+ * that behaves differently.
+ */
+const LAZY_BUILTINS = /^node:(child_process|crypto)$/;
+const lazyBuiltins = {
+  name: 'lazy-builtins',
+  setup(build) {
+    build.onResolve({ filter: LAZY_BUILTINS }, (args) =>
+      args.namespace === 'lazy-builtin'
+        ? { path: args.path, external: true }
+        : { path: args.path, namespace: 'lazy-builtin' },
+    );
+    build.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, async (args) => {
+      const real = await import(args.path);
+      const functions = Object.keys(real).filter((name) => /^[a-z]/.test(name) && typeof real[name] === 'function');
+      const wrappers = functions.map((name) => `export function ${name}(...args) { return load().${name}(...args); }`);
+      const load = `let loaded;\nconst load = () => (loaded ??= require(${JSON.stringify(args.path)}));`;
+      return { contents: `${load}\n${wrappers.join('\n')}\n`, loader: 'js', resolveDir: root };
+    });
+  },
+};
+
 // The quick start (src/cli/quick.ts): the commands that only read and show, without oclif.
 const quickEntry = "export { runQuick as main } from './dist/src/cli/quick.js';\n";
 const entries = [
@@ -40,6 +66,7 @@ for (const [bin, contents] of entries) {
   await build({
     stdin: { contents, resolveDir: root, sourcefile: `${bin}-entry.js` },
     outfile: join(outdir, `${bin}.cjs`),
+    plugins: bin === 'quick' ? [lazyBuiltins] : [],
     bundle: true,
     platform: 'node',
     format: 'cjs',
