@@ -33,6 +33,8 @@ function sh(cmd: string, args: string[], env: Record<string, string> = {}): void
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
     encoding: 'utf8',
+    // rpmbuild of 10,000 sub-packages writes megabytes (a line per file and per package written).
+    maxBuffer: 256 << 20,
   });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr || r.stdout}`);
 }

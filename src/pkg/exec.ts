@@ -17,12 +17,20 @@ export interface RunOptions {
   okStatuses?: number[];
   /** Short description of what we were doing, used in the error message. */
   purpose?: string;
+  /**
+   * Settle once the child closed its stdout after a complete line, without waiting for its
+   * exit (it may go on with work of its own, as the solver writes its cache after answering);
+   * `exited` then settles at its exit, whatever its status. Anything else: as without it.
+   */
+  answerOnStdoutEnd?: boolean;
 }
 
 export interface RunResult {
   status: number;
   stdout: string;
   stderr: string;
+  /** With answerOnStdoutEnd: the child's exit, never rejected. */
+  exited?: Promise<void>;
 }
 
 /** Run `command args…` to completion. Rejects with RedpakError when it cannot start or exits badly. */
@@ -37,6 +45,13 @@ export function run(command: string, args: readonly string[], options: RunOption
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+    if (options.answerOnStdoutEnd) {
+      const exited = new Promise<void>((settle) => child.on('close', () => settle()));
+      child.stdout.on('end', () => {
+        const stdout = Buffer.concat(out).toString('utf8');
+        if (stdout.endsWith('\n')) resolve({ status: 0, stdout, stderr: '', exited });
+      });
+    }
     child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
     child.on('error', (error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') {

@@ -492,36 +492,53 @@ async function transact(
   const checkAbort = () => {
     if (signal.aborted) throw interrupted();
   };
+  // The solver writes its cache while the transaction goes on; done before the lock is released.
+  const solverExits: Promise<void>[] = [];
   try {
     return await withLock(pf, options, text, async () => {
-      recoverFamily(pf);
-      let reasons = readReasons(pf.nodeRoot);
-      const groupsBefore = readGroupRecord(pf.nodeRoot);
-      const localFiles = jobs
-        .filter(
-          (j): j is SolverJob & { what: string } =>
-            j.op === 'install' &&
-            j.what !== undefined &&
-            j.what.endsWith('.rpm') &&
-            existsSync(resolve(options.cwd ?? process.cwd(), j.what)),
-        )
-        .map((j) => {
-          const path = resolve(options.cwd ?? process.cwd(), j.what);
-          j.what = path;
-          return path;
-        });
-      // Probed while the solver runs (awaited, errors included, where rpm is run).
-      rpmSupportsForceDebian().catch(() => undefined);
-      const needRepos = jobs.some((j) => j.op !== 'erase');
-      // The signal also stops metadata downloads (SyncOptions.signal, where repos.ts takes it).
-      const syncOptions = { ...options, signal };
-      const synced: SyncedRepo[] = needRepos
-        ? await abortable(syncRepos(reposOf(pf, options), pf.cacheDir, syncOptions), signal, interrupted)
-        : [];
-      for (const s of synced) options.onDetail?.(loadedLine(s));
-      checkAbort();
-      const result = await abortable(
-        solve({
+      try {
+        return await transactLocked();
+      } finally {
+        await Promise.all(solverExits);
+      }
+    });
+  } finally {
+    if (handle) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  }
+
+  async function transactLocked(): Promise<TransactionResult> {
+    recoverFamily(pf);
+    let reasons = readReasons(pf.nodeRoot);
+    const groupsBefore = readGroupRecord(pf.nodeRoot);
+    const localFiles = jobs
+      .filter(
+        (j): j is SolverJob & { what: string } =>
+          j.op === 'install' &&
+          j.what !== undefined &&
+          j.what.endsWith('.rpm') &&
+          existsSync(resolve(options.cwd ?? process.cwd(), j.what)),
+      )
+      .map((j) => {
+        const path = resolve(options.cwd ?? process.cwd(), j.what);
+        j.what = path;
+        return path;
+      });
+    // Probed while the solver runs (awaited, errors included, where rpm is run).
+    rpmSupportsForceDebian().catch(() => undefined);
+    const needRepos = jobs.some((j) => j.op !== 'erase');
+    // The signal also stops metadata downloads (SyncOptions.signal, where repos.ts takes it).
+    const syncOptions = { ...options, signal };
+    const synced: SyncedRepo[] = needRepos
+      ? await abortable(syncRepos(reposOf(pf, options), pf.cacheDir, syncOptions), signal, interrupted)
+      : [];
+    for (const s of synced) options.onDetail?.(loadedLine(s));
+    checkAbort();
+    const result = await abortable(
+      solve(
+        {
           node: pf.nodeRoot,
           ancestors: pf.ancestors.map((a) => a.root),
           descendants: pf.descendants,
@@ -533,145 +550,139 @@ async function transact(
           solvCache: solvCacheDir(pf.cacheDir),
           reasons,
           cleanDeps: options.cleanDeps,
+        },
+        solverExits,
+      ),
+      signal,
+      interrupted,
+    );
+    explainSolveFailure(pf, result, synced);
+    for (const step of result.steps) options.onDetail?.(decisionLine(step));
+    const plan = planOf(pf, result.steps);
+    const base = { ...plan, downloaded: 0, warnings: [] as string[] };
+    // Asking to install what the node has as a dependency makes it asked for (dnf does the same):
+    // with the transaction, or at once when there is nothing else to do.
+    const promoted = (result.namedInstalled ?? []).filter((name) => reasons[name] === 'dependency');
+    reasons = { ...reasons, ...Object.fromEntries(promoted.map((name) => [name, 'user' as const])) };
+    const groupNames = new Set(groupChange?.kind === 'install' ? groupChange.groups.flatMap((g) => g.members) : []);
+    const groupsAfter = nextGroupRecord(groupsBefore, result.steps, {
+      change: groupChange,
+      userNamed: [
+        ...result.steps.filter((s) => s.action !== 'erase' && s.reason === 'user').map((s) => s.name),
+        ...(result.namedInstalled ?? []),
+      ].filter((name) => !groupNames.has(name)),
+      adopted: promoted,
+    });
+    const groupsChanged = groupRecordText(groupsAfter) !== groupRecordText(groupsBefore);
+    if (result.steps.length === 0) {
+      if (promoted.length > 0 && !options.assumeno) writeReasons(pf.nodeRoot, reasons);
+      if (groupsChanged && !options.assumeno) writeGroupRecord(pf.nodeRoot, groupsAfter);
+      return { ...base, status: 'nothing-to-do' as const };
+    }
+    options.onPlan?.(plan);
+    if (options.assumeno) return { ...base, status: 'cancelled' as const };
+    if (options.confirm && !(await options.confirm(plan))) return { ...base, status: 'cancelled' as const };
+    checkAbort();
+
+    const byId = new Map(synced.map((s) => [s.repo.id, s]));
+    const incoming = result.steps.filter((s) => s.action !== 'erase');
+    const fetched: FetchedPackage[] = [];
+    for (const step of incoming) {
+      checkAbort();
+      const got = await abortable(
+        fetchPackage(step, step.repo === '@commandline' ? undefined : byId.get(step.repo ?? ''), pf.cacheDir, {
+          onProgress: (done, total) => options.onProgress?.({ phase: 'download', nevra: step.nevra, done, total }),
+          signal,
         }),
         signal,
         interrupted,
       );
-      explainSolveFailure(pf, result, synced);
-      for (const step of result.steps) options.onDetail?.(decisionLine(step));
-      const plan = planOf(pf, result.steps);
-      const base = { ...plan, downloaded: 0, warnings: [] as string[] };
-      // Asking to install what the node has as a dependency makes it asked for (dnf does the same):
-      // with the transaction, or at once when there is nothing else to do.
-      const promoted = (result.namedInstalled ?? []).filter((name) => reasons[name] === 'dependency');
-      reasons = { ...reasons, ...Object.fromEntries(promoted.map((name) => [name, 'user' as const])) };
-      const groupNames = new Set(groupChange?.kind === 'install' ? groupChange.groups.flatMap((g) => g.members) : []);
-      const groupsAfter = nextGroupRecord(groupsBefore, result.steps, {
-        change: groupChange,
-        userNamed: [
-          ...result.steps.filter((s) => s.action !== 'erase' && s.reason === 'user').map((s) => s.name),
-          ...(result.namedInstalled ?? []),
-        ].filter((name) => !groupNames.has(name)),
-        adopted: promoted,
-      });
-      const groupsChanged = groupRecordText(groupsAfter) !== groupRecordText(groupsBefore);
-      if (result.steps.length === 0) {
-        if (promoted.length > 0 && !options.assumeno) writeReasons(pf.nodeRoot, reasons);
-        if (groupsChanged && !options.assumeno) writeGroupRecord(pf.nodeRoot, groupsAfter);
-        return { ...base, status: 'nothing-to-do' as const };
-      }
-      options.onPlan?.(plan);
-      if (options.assumeno) return { ...base, status: 'cancelled' as const };
-      if (options.confirm && !(await options.confirm(plan))) return { ...base, status: 'cancelled' as const };
-      checkAbort();
-
-      const byId = new Map(synced.map((s) => [s.repo.id, s]));
-      const incoming = result.steps.filter((s) => s.action !== 'erase');
-      const fetched: FetchedPackage[] = [];
-      for (const step of incoming) {
-        checkAbort();
-        const got = await abortable(
-          fetchPackage(step, step.repo === '@commandline' ? undefined : byId.get(step.repo ?? ''), pf.cacheDir, {
-            onProgress: (done, total) => options.onProgress?.({ phase: 'download', nevra: step.nevra, done, total }),
-            signal,
-          }),
-          signal,
-          interrupted,
-        );
-        options.onProgress?.({ phase: 'downloaded', nevra: step.nevra, bytes: got.downloaded });
-        fetched.push(got);
-      }
-      await verifySignatures(fetched, synced);
-      await refuseIntoDescendants(pf, fetched);
-      options.onProgress?.({ phase: 'verified', count: fetched.length });
-      checkAbort();
-      if (options.downloadOnly) {
-        return {
-          ...base,
-          status: 'downloaded' as const,
-          downloaded: fetched.reduce((n, f) => n + f.downloaded, 0),
-          files: fetched.map((f) => ({ nevra: f.step.nevra, path: f.path })),
-        };
-      }
-
-      const erased = result.steps.filter((s) => s.action === 'erase').map((s) => s.nevra);
-      const reads = fetched.map((f) => f.path);
-      const commands: RpmCommand[] = stagedTransactionArgs(pf.nodeRoot, reads, erased, {
-        noscripts: options.noscripts,
-        oldpackage: incoming.some((s) => s.action === 'downgrade'),
-        replacepkgs: incoming.some((s) => s.action === 'reinstall'),
-      }).map((args) => (args[0] === '-U' ? { args, reads } : { args }));
-
-      const history = appendHistory(readHistory(pf.historyFile), {
-        time: new Date().toISOString(),
-        command: text,
-        steps: result.steps.map((s) => ({
-          action: s.action,
-          nevra: s.nevra,
-          name: s.name,
-          ...(s.replaces?.length ? { replaces: s.replaces } : {}),
-          ...(s.reason ? { reason: s.reason } : {}),
-        })),
-      });
-      const nevras = result.steps.map((s) => s.nevra);
-      options.onProgress?.({ phase: 'apply-start', nevras });
-      const seen = new Set<string>();
-      const staged = await runStaged(
-        {
-          staging,
-          node: pf.nodeRoot,
-          ancestors: pf.ancestors.map((a) => a.root),
-          commands,
-          extraFiles: {
-            [HISTORY_FILE]: `${JSON.stringify(history, null, 2)}\n`,
-            [REASONS_FILE]: reasonsText(nextReasons(reasons, result.steps)),
-            ...(groupsChanged ? { [GROUPS_FILE]: groupRecordText(groupsAfter) } : {}),
-          },
-          generation: { command: text, historyId: history[history.length - 1].id },
-          signal,
-          pruneEmptyTopDirs: result.steps.filter((s) => s.action === 'erase').flatMap((s) => s.oldTopDirs ?? []),
-          onLine: (line) => {
-            const trimmed = line.trim();
-            const hit = result.steps.find(
-              (s) =>
-                !seen.has(s.nevra) &&
-                (trimmed === s.nevra ||
-                  trimmed.startsWith(`${s.nevra} `) ||
-                  trimmed === s.nevra.replace(/\.[^.]+$/, '')),
-            );
-            if (hit) {
-              seen.add(hit.nevra);
-              options.onProgress?.({ phase: 'applied', nevra: hit.nevra });
-            }
-          },
-        },
-        // From the repository's file lists; rpm reads the package only where metadata lists no files.
-        // What is removed or replaced too: rpm removes only the files the view shows it.
-        [
-          ...incoming.flatMap((s) => s.topDirs ?? []),
-          ...result.steps.flatMap((s) => s.oldTopDirs ?? []),
-          ...(await packageTopDirs(fetched.filter((f) => !f.step.topDirs).map((f) => f.path))),
-        ],
-      ).catch((error: unknown) => {
-        checkAbort(); // names the signal
-        throw error;
-      });
-      for (const n of nevras) if (!seen.has(n)) options.onProgress?.({ phase: 'applied', nevra: n });
-      options.onProgress?.({ phase: 'merged' });
-      pruneGenerations(pf.nodeRoot, options.keepGenerations);
+      options.onProgress?.({ phase: 'downloaded', nevra: step.nevra, bytes: got.downloaded });
+      fetched.push(got);
+    }
+    await verifySignatures(fetched, synced);
+    await refuseIntoDescendants(pf, fetched);
+    options.onProgress?.({ phase: 'verified', count: fetched.length });
+    checkAbort();
+    if (options.downloadOnly) {
       return {
         ...base,
-        status: 'done' as const,
-        historyId: history[history.length - 1].id,
+        status: 'downloaded' as const,
         downloaded: fetched.reduce((n, f) => n + f.downloaded, 0),
-        warnings: staged.warnings,
+        files: fetched.map((f) => ({ nevra: f.step.nevra, path: f.path })),
       };
-    });
-  } finally {
-    if (handle) {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
     }
+
+    const erased = result.steps.filter((s) => s.action === 'erase').map((s) => s.nevra);
+    const reads = fetched.map((f) => f.path);
+    const commands: RpmCommand[] = stagedTransactionArgs(pf.nodeRoot, reads, erased, {
+      noscripts: options.noscripts,
+      oldpackage: incoming.some((s) => s.action === 'downgrade'),
+      replacepkgs: incoming.some((s) => s.action === 'reinstall'),
+    }).map((args) => (args[0] === '-U' ? { args, reads } : { args }));
+
+    const history = appendHistory(readHistory(pf.historyFile), {
+      time: new Date().toISOString(),
+      command: text,
+      steps: result.steps.map((s) => ({
+        action: s.action,
+        nevra: s.nevra,
+        name: s.name,
+        ...(s.replaces?.length ? { replaces: s.replaces } : {}),
+        ...(s.reason ? { reason: s.reason } : {}),
+      })),
+    });
+    const nevras = result.steps.map((s) => s.nevra);
+    options.onProgress?.({ phase: 'apply-start', nevras });
+    const seen = new Set<string>();
+    const staged = await runStaged(
+      {
+        staging,
+        node: pf.nodeRoot,
+        ancestors: pf.ancestors.map((a) => a.root),
+        commands,
+        extraFiles: {
+          [HISTORY_FILE]: `${JSON.stringify(history, null, 2)}\n`,
+          [REASONS_FILE]: reasonsText(nextReasons(reasons, result.steps)),
+          ...(groupsChanged ? { [GROUPS_FILE]: groupRecordText(groupsAfter) } : {}),
+        },
+        generation: { command: text, historyId: history[history.length - 1].id },
+        signal,
+        pruneEmptyTopDirs: result.steps.filter((s) => s.action === 'erase').flatMap((s) => s.oldTopDirs ?? []),
+        onLine: (line) => {
+          const trimmed = line.trim();
+          const hit = result.steps.find(
+            (s) =>
+              !seen.has(s.nevra) &&
+              (trimmed === s.nevra || trimmed.startsWith(`${s.nevra} `) || trimmed === s.nevra.replace(/\.[^.]+$/, '')),
+          );
+          if (hit) {
+            seen.add(hit.nevra);
+            options.onProgress?.({ phase: 'applied', nevra: hit.nevra });
+          }
+        },
+      },
+      // From the repository's file lists; rpm reads the package only where metadata lists no files.
+      // What is removed or replaced too: rpm removes only the files the view shows it.
+      [
+        ...incoming.flatMap((s) => s.topDirs ?? []),
+        ...result.steps.flatMap((s) => s.oldTopDirs ?? []),
+        ...(await packageTopDirs(fetched.filter((f) => !f.step.topDirs).map((f) => f.path))),
+      ],
+    ).catch((error: unknown) => {
+      checkAbort(); // names the signal
+      throw error;
+    });
+    for (const n of nevras) if (!seen.has(n)) options.onProgress?.({ phase: 'applied', nevra: n });
+    options.onProgress?.({ phase: 'merged' });
+    pruneGenerations(pf.nodeRoot, options.keepGenerations);
+    return {
+      ...base,
+      status: 'done' as const,
+      historyId: history[history.length - 1].id,
+      downloaded: fetched.reduce((n, f) => n + f.downloaded, 0),
+      warnings: staged.warnings,
+    };
   }
 }
 

@@ -294,8 +294,9 @@ export interface StagedRpmOptions {
 
 /**
  * The rpm commands of a staged transaction (pkg/view.ts runs them inside the family view, where
- * the node is `/`): a database first if the node has none, one verbose `-U` for every file that
- * comes in, then one `-e` for the erasures. Arguments after `rpm --dbpath`, see `viewRpmArgv`.
+ * the node is `/`): one verbose `-U` for every file that comes in (creating the node's database if
+ * it has none), then one `-e` for the erasures (after a database of its own, `--initdb`, when there
+ * is none and nothing comes in). Arguments after `rpm --dbpath`, see `viewRpmArgv`.
  */
 export function stagedTransactionArgs(
   nodeRoot: string,
@@ -305,7 +306,8 @@ export function stagedTransactionArgs(
 ): string[][] {
   const flags = transactionFlags({ noscripts: options.noscripts });
   const commands: string[][] = [];
-  if (!existsSync(rpmDbDir(nodeRoot))) commands.push(['--initdb']);
+  // rpm -U creates a missing database itself: a run of its own only when nothing comes in.
+  if (!existsSync(rpmDbDir(nodeRoot)) && incoming.length === 0) commands.push(['--initdb']);
   if (incoming.length > 0) {
     commands.push([
       '-U',

@@ -245,7 +245,17 @@ export function solverAnswer<M extends SolverMode>(mode: M, stdout: string): Sol
   return answer;
 }
 
-async function callSolver<M extends SolverMode>(mode: M, request: object, node: string): Promise<SolverAnswer<M>> {
+/**
+ * Runs the solver on one request. The solver writes the repositories it parsed to its .solv cache
+ * after answering: with `exits`, the answer is taken as soon as it is printed and the solver's exit
+ * is pushed there for the caller to await before its work is done; without, it is awaited here.
+ */
+async function callSolver<M extends SolverMode>(
+  mode: M,
+  request: object,
+  node: string,
+  exits?: Promise<void>[],
+): Promise<SolverAnswer<M>> {
   const python = solverPython();
   if (!existsSync(python)) {
     throw new RedpakError(
@@ -260,7 +270,12 @@ async function callSolver<M extends SolverMode>(mode: M, request: object, node: 
   // -I: isolated mode, neither the user's environment variables, site-packages nor the working
   // directory can change what the solver imports. The file, not the directory: no runpy to import.
   const purpose = `resolve dependencies for node ${node}`;
-  const { stdout } = await run(python, ['-I', join(solverPackagePath(), '__main__.py')], { input, purpose });
+  const { stdout, exited } = await run(python, ['-I', join(solverPackagePath(), '__main__.py')], {
+    input,
+    purpose,
+    answerOnStdoutEnd: exits !== undefined,
+  });
+  if (exited) exits?.push(exited);
   return solverAnswer(mode, stdout);
 }
 
@@ -318,9 +333,12 @@ export async function query(
   return answer.packages;
 }
 
-/** Resolve `request` against the family view. Never throws for unsolvable requests: see `ok`. */
-export async function solve(request: SolveRequest): Promise<SolveResult> {
-  const answer = await callSolver('solve', request, request.node);
+/**
+ * Resolve `request` against the family view. Never throws for unsolvable requests: see `ok`.
+ * `exits`: see callSolver (the answer before the solver's cache is written).
+ */
+export async function solve(request: SolveRequest, exits?: Promise<void>[]): Promise<SolveResult> {
+  const answer = await callSolver('solve', request, request.node, exits);
   return {
     ok: answer.ok,
     steps: answer.steps,

@@ -51,12 +51,16 @@ describe('parseQueryDump', () => {
 });
 
 describe('staged transaction arguments', () => {
-  it('creates the database only when the node has none, then installs, then erases', (t) => {
+  it('installs, then erases; a database of its own only when the node has none and nothing comes in', (t) => {
     const node = tempDir(t);
     const files = ['/cache/a-1-1.noarch.rpm'];
+    // rpm -U creates the missing database: no run of its own.
     assert.deepEqual(stagedTransactionArgs(node, files, ['b-1-1.noarch'], {}), [
-      ['--initdb'],
       ['-U', '-v', '--nodeps', '/cache/a-1-1.noarch.rpm'],
+      ['-e', '-v', '--nodeps', 'b-1-1.noarch'],
+    ]);
+    assert.deepEqual(stagedTransactionArgs(node, [], ['b-1-1.noarch'], {}), [
+      ['--initdb'],
       ['-e', '-v', '--nodeps', 'b-1-1.noarch'],
     ]);
     mkdirSync(join(node, 'var/lib/rpm'), { recursive: true });

@@ -1,9 +1,10 @@
 """Reads one request, checks it against the protocol, runs its mode, writes one answer."""
 import json
+import os
 import sys
 from typing import Any, cast
 
-from redsolver.pool import use_solv_cache
+from redsolver.pool import use_solv_cache, write_pending_solv_files
 from redsolver.protocol import (MODES, PROTOCOL_VERSION, Answer, AuditRequest, CheckRequest, ErrorAnswer, ProtocolError,
                                 QueryRequest, RequestError, SolveRequest, WhyRequest, schema_path)
 from redsolver.schema import load_schema, validate
@@ -62,4 +63,11 @@ def main() -> int:
         answer = ErrorAnswer(protocol=PROTOCOL_VERSION, ok=False, error=str(e))
     json.dump(answer, sys.stdout)
     sys.stdout.write('\n')
+    sys.stdout.flush()
+    # The answer is complete once stdout closes: the caller goes on while the parsed repositories
+    # are written to the .solv cache.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+    write_pending_solv_files()
     return 0

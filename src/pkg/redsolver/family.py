@@ -21,17 +21,16 @@ class Family:
         self.system = pool.add_repo('@System')
         self.node = node
         self.ancestors = list(ancestors)
-        self.owner: dict[int, str] = {}  # solvable id -> owning node path
-        self.ancestor_ids: set[int] = set()
+        # Each database's solvables are one run of ids in @System, the node's first: who owns a
+        # solvable is a range test, never a table as large as the installed base.
+        self.spans: list[tuple[range, str]] = [(load_rpmdb(pool, self.system, root), root)
+                                               for root in [node] + self.ancestors]
+        self.node_ids = self.spans[0][0]
+        self.ancestor_ids = range(self.node_ids.stop, len(pool.solvables))
+        self.installed_ids = range(self.node_ids.start, len(pool.solvables))
         self.requested: set[int] = set()  # solvables an install job named (reason 'user')
         self.cleaned: set[int] = set()  # node solvables erased because nothing needs them (reason 'unused')
         self.set_aside: dict[int, str] = {}  # ancestor solvable id -> its name, while set apart
-        for root in [node] + self.ancestors:
-            ids = load_rpmdb(pool, self.system, root)
-            for sid in ids:
-                self.owner[sid] = root
-            if root != node:
-                self.ancestor_ids.update(ids)
         self.system.internalize()
         pool.installed = self.system
         self.repos = [load_rpmmd(pool, spec) for spec in repos]
@@ -58,12 +57,13 @@ class Family:
         then takes none of them for the node's package of that name (an install by name would be
         'already installed') nor for the same package (the node's copy of the very version would be
         'cannot install both'). They keep their provides and their locks, so what needs them is
-        still satisfied and nothing may change them."""
-        for sid in sorted(self.ancestor_ids):
-            s = self.pool.solvables[sid]
-            if sid not in self.set_aside and s.name in names:
-                self.set_aside[sid] = s.name
-                s.name = s.name + ' (ancestor copy)'  # a space: no package is named so
+        still satisfied and nothing may change them. Found by name, never by a walk of the ancestors."""
+        for name in sorted(names):
+            found = self.pool.select(name, solv.Selection.SELECTION_NAME | solv.Selection.SELECTION_INSTALLED_ONLY)
+            for s in found.solvables():
+                if s.id in self.ancestor_ids and s.id not in self.set_aside and s.name == name:
+                    self.set_aside[s.id] = s.name
+                    s.name = s.name + ' (ancestor copy)'  # a space: no package is named so
 
     def restore_names(self) -> None:
         for sid, name in self.set_aside.items():
@@ -74,14 +74,15 @@ class Family:
         """What the repositories offer: their packages but those excludepkgs/includepkgs (and --exclude) leave out."""
         return [s for r in self.repos for s in r.solvables if s.id not in self.hidden]
 
+    def owner(self, sid: int) -> str:
+        """The node whose database holds installed solvable `sid`; the solved node for any other."""
+        return next((root for ids, root in self.spans if sid in ids), self.node)
+
     def is_ancestor_owned(self, s: solv.XSolvable) -> bool:
         return s.id in self.ancestor_ids
 
-    def ancestor_packages(self) -> list[solv.XSolvable]:
-        return [self.pool.solvables[sid] for sid in sorted(self.ancestor_ids)]
-
     def node_packages(self) -> list[solv.XSolvable]:
-        return [s for s in self.system.solvables if s.id not in self.ancestor_ids]
+        return [self.pool.solvables[sid] for sid in self.node_ids]
 
     def unneeded(self, removing: set[int], reasons: dict[str, str],
                  descendants: Sequence[Union[str, DescendantSpec]]) -> set[int]:
@@ -117,5 +118,4 @@ class Family:
                         reached.add(p.id)
                         queue.append(p.id)
         unused = set(nevra(view.solvables[sid]) for sid in candidates - reached)
-        return set(sid for sid, owner in self.owner.items()
-                   if owner == self.node and nevra(self.pool.solvables[sid]) in unused)
+        return set(sid for sid in self.node_ids if nevra(self.pool.solvables[sid]) in unused)

@@ -105,34 +105,62 @@ def write_solv_file(repo: solv.Repo, path: str, stale_prefix: str) -> bool:
         return False
 
 
+# Repositories parsed in this run whose .solv files are written once the answer is out:
+# (their pool, kept alive with them: freeing it frees the repository; repo, path, stale prefix).
+_unwritten: list[tuple[solv.Pool, solv.Repo, str, str]] = []
+
+
+def write_pending_solv_files() -> None:
+    """Writes the .solv files of the repositories this run parsed (after the answer: the caller
+    does not wait for them). Written as the pool holds them: file provides libsolv added are
+    facts about the packages, and a later pool re-checks them (REPOSITORY_ADDEDFILEPROVIDES)."""
+    while _unwritten:
+        _pool, repo, path, prefix = _unwritten.pop(0)
+        write_solv_file(repo, path, prefix)
+
+
 def load_cached(pool: solv.Pool, repo: solv.Repo, kind: str, ident: str, state: str,
-                fill: Callable[[solv.Repo], None]) -> list[int]:
+                fill: Callable[[solv.Repo], None], own: bool = False) -> range:
     """Append to repo the solvables fill(repo) would add, through the .solv cache: the file for
-    (kind, ident) is valid while `state` is unchanged. Return the ids added."""
+    (kind, ident) is valid while `state` is unchanged. Return the ids added (one run: libsolv
+    appends a repository's solvables at the end of the pool).
+
+    Parsed, never read back: a repository of its own (`own`: nothing else goes into it) is
+    written after the answer; the first database of a shared one (@System) at once, before the
+    next is added; a later one in a repository of its own first, written, then read into `repo`."""
     first = len(pool.solvables)
     if _solv_cache is None:
         fill(repo)
         repo.internalize()
-        return list(range(first, len(pool.solvables)))
+        return range(first, len(pool.solvables))
     prefix = os.path.join(_solv_cache, '%s-%s-' % (kind, digest(ident)))
     path = prefix + digest(state) + '.solv'
-    if not (os.path.exists(path) and add_solv_file(repo, path)):
-        fresh = pool.add_repo('@fill')
-        fill(fresh)
-        fresh.internalize()
-        written = write_solv_file(fresh, path, prefix)
-        fresh.free(True)
-        first = len(pool.solvables)
-        if not (written and add_solv_file(repo, path)):
-            fill(repo)
+    if os.path.exists(path) and add_solv_file(repo, path):
+        return range(first, len(pool.solvables))
+    if own or repo.nsolvables == 0:
+        fill(repo)
         repo.internalize()
-    return list(range(first, len(pool.solvables)))
+        if own:
+            _unwritten.append((pool, repo, path, prefix))
+        else:
+            write_solv_file(repo, path, prefix)
+        return range(first, len(pool.solvables))
+    fresh = pool.add_repo('@fill')
+    fill(fresh)
+    fresh.internalize()
+    written = write_solv_file(fresh, path, prefix)
+    fresh.free(True)
+    first = len(pool.solvables)
+    if not (written and add_solv_file(repo, path)):
+        fill(repo)
+    repo.internalize()
+    return range(first, len(pool.solvables))
 
 
-def load_rpmdb(pool: solv.Pool, repo: solv.Repo, root: str) -> list[int]:
+def load_rpmdb(pool: solv.Pool, repo: solv.Repo, root: str) -> range:
     """Append root's rpmdb to repo; return the ids of the solvables it added."""
     if not has_rpmdb(root):
-        return []  # a node without a database simply has no packages yet
+        return range(len(pool.solvables), len(pool.solvables))  # a node without a database has no packages yet
 
     def fill(target: solv.Repo) -> None:
         # Debian's libsolv reads ~/.rpmdb unless told to use the rootdir.
@@ -179,7 +207,8 @@ def load_rpmmd(pool: solv.Pool, spec: RepoSpec) -> solv.Repo:
             target.add_rpmmd(f, None, flags)
             f.close()
     # repomd.xml names every metadata file by its checksum: its bytes are the repository's state.
-    load_cached(pool, repo, 'repo', os.path.abspath(directory), hashlib.sha256(repomd_bytes).hexdigest(), fill)
+    load_cached(pool, repo, 'repo', os.path.abspath(directory), hashlib.sha256(repomd_bytes).hexdigest(), fill,
+                own=True)
     return repo
 
 

@@ -14,7 +14,7 @@ def describe(fam: Family, s: solv.XSolvable, details: bool, files: bool = False)
                         repo='@System' if installed else repo_data(s).id,
                         summary=s.lookup_str(solv.SOLVABLE_SUMMARY) or '')
     if installed:
-        rec['node'] = fam.owner.get(s.id, fam.node)
+        rec['node'] = fam.owner(s.id)
     else:
         rec['size'] = s.lookup_num(solv.SOLVABLE_DOWNLOADSIZE)
     if details:
