@@ -183,7 +183,7 @@ export function resolveBench(rounds: number, count: number): Row[] {
   try {
     const bench = `resolve, ${count} available`;
     return [...compare(bench, [raw, solver('cold')], rounds), ...compare(bench, [raw, solver('warm')], rounds)].filter(
-      (row, i) => i !== 2, // the second comparison's baseline row repeats the first's
+      (_row, i) => i !== 2, // the second comparison's baseline row repeats the first's
     );
   } finally {
     rmSync(work, { recursive: true, force: true });

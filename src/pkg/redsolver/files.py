@@ -1,7 +1,7 @@
 """Package file lists, and where a package's files land in a node."""
 import os
 import stat
-from typing import Iterator, Optional
+from typing import Collection, Iterator, Mapping, Optional
 
 import solv
 
@@ -40,7 +40,7 @@ def spellings(path: str) -> list[str]:
     return out + ([path] if path not in out else [])
 
 
-def shadowed_files(pool: solv.Pool, s: solv.XSolvable, roots: list[str], owned_by: dict[str, set[int]],
+def shadowed_files(pool: solv.Pool, s: solv.XSolvable, roots: list[str], owned_by: Mapping[str, Collection[int]],
                    owners_index: Optional[OwnersIndex] = None) -> Iterator[tuple[str, str, solv.XSolvable]]:
     """Files of incoming package `s` that a package of another node (roots, in order; owned_by:
     root -> ids of its packages) already has there as a file or link: the node's copy would hide
