@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -16,6 +16,7 @@ import {
   solverPython,
   solverRequest,
   type SolverMode,
+  solve,
 } from '../../src/pkg/solver.js';
 
 const MODES: SolverMode[] = ['solve', 'query', 'check', 'audit', 'why'];
@@ -183,6 +184,36 @@ describe('the solver protocol, TypeScript side', () => {
         unreadable: [],
         packages: { '/n': 3 },
       });
+    });
+
+    it('a solve is answered once the solver closes stdout; its exit (the cache written) comes later', async () => {
+      // The fake answers, closes stdout, then waits for the test to let it finish: a caller
+      // waiting for its exit before taking the answer would never get one.
+      const go = join(dir, 'go');
+      const exited = join(dir, 'exited');
+      const answer = { protocol: SOLVER_PROTOCOL, ok: true, steps: [], problems: [], violations: [] };
+      writeFileSync(
+        join(dir, '__main__.py'),
+        [
+          'import os, sys, time',
+          'sys.stdin.read()',
+          `print(${JSON.stringify(JSON.stringify(answer))}, flush=True)`,
+          'os.dup2(os.open(os.devnull, os.O_WRONLY), 1)',
+          'deadline = time.time() + 30',
+          `while not os.path.exists(${JSON.stringify(go)}) and time.time() < deadline:`,
+          '    time.sleep(0.01)',
+          `open(${JSON.stringify(exited)}, "w").close()`,
+        ].join('\n'),
+      );
+      process.env.REDPAK_SOLVER_DIR = dir;
+      const exits: Promise<void>[] = [];
+      const request = { node: '/n', ancestors: [], repos: [], jobs: [] };
+      assert.deepEqual(await solve(request, exits), { ok: true, steps: [], problems: [], violations: [] });
+      assert.equal(exits.length, 1);
+      assert.equal(existsSync(exited), false, 'answered while the solver still runs');
+      writeFileSync(go, '');
+      await exits[0];
+      assert.equal(existsSync(exited), true, 'the exit is awaited through `exits`');
     });
 
     it('a directory that is not a solver package is an error, not a silent fallback', () => {
