@@ -2,8 +2,8 @@
  * Resolution on a large repository: the solver (`src/pkg/redsolver`, one `solve` request, as
  * `redwrap-dnf install` sends it) against raw libsolv doing the least any libsolv tool must do
  * (load the same primary and filelists metadata, solve the same job, order the transaction), each
- * a /usr/bin/python3 process, interleaved. Cold: the solver's .solv cache is emptied before each
- * run; warm: kept.
+ * a /usr/bin/python3 process, interleaved, timed to the end of the answer (stdout closed). Cold:
+ * the solver's .solv cache is emptied before each run; warm: kept.
  *
  *   npm run build && node dist/bench/resolve.js [--rounds N] [--packages 63000]
  *
@@ -13,16 +13,17 @@
  * also a file of the base), so that an install resolves about 50 packages, as a real one does.
  */
 import { createHash } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { compare, type Contender, formatTable, machine, numberFlag, type Row } from './lib.js';
+import { type Contender, formatTable, machine, median, numberFlag, type Row, ratioOf } from './lib.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
-const SOLVER = join(ROOT, 'src/pkg/redsolver/__main__.py');
+// REDPAK_SOLVER_DIR: another copy of the solver package (to compare two versions).
+const SOLVER = join(process.env.REDPAK_SOLVER_DIR || join(ROOT, 'src/pkg/redsolver'), '__main__.py');
 const PYTHON = '/usr/bin/python3';
 const GROUP = 100;
 const BASE = 20;
@@ -142,7 +143,7 @@ trans.order()
 print(len(trans.newsolvables()))
 `;
 
-export function resolveBench(rounds: number, count: number): Row[] {
+export async function resolveBench(rounds: number, count: number): Promise<Row[]> {
   if (spawnSync(PYTHON, ['-c', 'import solv']).status !== 0)
     return [{ bench: 'resolve', what: 'solver vs raw libsolv', note: 'skipped: python3-solv is missing' }];
   const repo = syntheticRepo(count);
@@ -165,33 +166,72 @@ export function resolveBench(rounds: number, count: number): Row[] {
       solvCache: cache,
     }),
   );
-  let fd: number | undefined;
-  const solver = (state: 'cold' | 'warm'): Contender => ({
-    name: `solver, cache ${state}`,
-    argv: [PYTHON, '-I', SOLVER],
-    before: () => {
-      if (state === 'cold') rmSync(cache, { recursive: true, force: true });
-      fd = openSync(request, 'r');
-      return [fd, 'ignore', 'inherit'];
-    },
-    after: () => {
-      if (fd !== undefined) closeSync(fd);
-      fd = undefined;
-    },
-  });
-  const raw: Contender = { name: 'raw libsolv (load + solve)', argv: [PYTHON, '-c', RAW_LIBSOLV, repo, wanted] };
+  const contenders: Contender[] = [
+    { name: 'raw libsolv (load + solve)', argv: [PYTHON, '-c', RAW_LIBSOLV, repo, wanted] },
+    ...(['cold', 'warm'] as const).map((state) => ({
+      name: `solver, cache ${state}`,
+      argv: [PYTHON, '-I', SOLVER],
+      before: () => {
+        if (state === 'cold') rmSync(cache, { recursive: true, force: true });
+        return undefined;
+      },
+    })),
+  ];
   try {
+    const samples = new Map(contenders.map((c) => [c.name, [] as number[]]));
+    for (let round = -1; round < rounds; round += 1) {
+      for (let i = 0; i < contenders.length; i += 1) {
+        const contender = contenders[(i + Math.max(round, 0)) % contenders.length];
+        if (!contender) continue;
+        contender.before?.();
+        const elapsed = await answerTime(contender.argv, contender.argv[1] === '-I' ? request : undefined);
+        if (round >= 0) samples.get(contender.name)?.push(elapsed);
+      }
+    }
+    const timings = [...samples].map(([name, values]) => ({ name, samples: values, median: median(values), p90: 0 }));
+    const [base] = timings;
     const bench = `resolve, ${count} available`;
-    return [...compare(bench, [raw, solver('cold')], rounds), ...compare(bench, [raw, solver('warm')], rounds)].filter(
-      (_row, i) => i !== 2, // the second comparison's baseline row repeats the first's
-    );
+    return timings.map((timing) => ({
+      bench,
+      what: timing.name,
+      median: timing.median,
+      ...(base && timing !== base ? { ratio: ratioOf(timing, base), against: base.name } : {}),
+    }));
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
 }
 
+/**
+ * Milliseconds from the start of `argv` to the end of its answer: its stdout closed (the solver
+ * closes it once it has answered and goes on writing its cache; raw libsolv at its exit). The
+ * exit is awaited before the next run.
+ */
+function answerTime(argv: string[], stdin?: string): Promise<number> {
+  return new Promise((settle, fail) => {
+    const input = stdin === undefined ? 'ignore' : openSync(stdin, 'r');
+    const start = process.hrtime.bigint();
+    const child = spawn(argv[0] ?? '', argv.slice(1), { stdio: [input, 'pipe', 'inherit'] });
+    if (typeof input === 'number') closeSync(input);
+    let elapsed = 0;
+    child.stdout?.on('data', () => undefined);
+    child.stdout?.on('end', () => {
+      elapsed = Number(process.hrtime.bigint() - start) / 1e6;
+    });
+    child.on('close', (status) =>
+      status === 0 ? settle(elapsed) : fail(new Error(`${argv.join(' ')} exited with ${status}`)),
+    );
+  });
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const rows = resolveBench(numberFlag('--rounds', 5), numberFlag('--packages', 63000));
-  console.log(formatTable(rows));
-  console.log(`\n${machine()}`);
+  resolveBench(numberFlag('--rounds', 5), numberFlag('--packages', 63000))
+    .then((rows) => {
+      console.log(formatTable(rows));
+      console.log(`\n${machine()}`);
+    })
+    .catch((error: unknown) => {
+      console.error(error);
+      process.exitCode = 1;
+    });
 }
