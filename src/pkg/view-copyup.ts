@@ -81,7 +81,9 @@ const LOWER_BINDS = 'lower-binds';
 /**
  * Mounts each source read-only onto its mount point (mount(2) through ctypes: Node has no mount
  * call, and one process for every bind). A bind keeps its source's locked flags (noexec, the atime
- * ones), which a remount in a user namespace must repeat; nosuid and nodev are added.
+ * ones), which a remount in a user namespace must repeat; nosuid and nodev are added. A source gone
+ * since the view was composed (a host's /etc/group.lock while an account is added) is gone from the
+ * view too, as overlayfs would show it: its empty mount point is removed, not a failure.
  */
 const BIND_LOWER = [
   'import ctypes, os, sys',
@@ -90,11 +92,16 @@ const BIND_LOWER = [
   'KEPT = ((8, MS_NOEXEC), (1024, 1024), (2048, 2048), (4096, 1 << 21))',
   'def mount(src, dst, flags):',
   '    if libc.mount(src, dst, None, flags, None) != 0:',
-  '        why = os.strerror(ctypes.get_errno())',
-  '        sys.exit("cannot bind %s read-only on %s: %s" % (src or dst, dst, why))',
+  '        errno = ctypes.get_errno()',
+  '        if src is not None and not os.path.lexists(src):',
+  '            return False',
+  '        sys.exit("cannot bind %s read-only on %s: %s" % (src or dst, dst, os.strerror(errno)))',
+  '    return True',
   "data = open(sys.argv[1], 'rb').read().split(b'\\0')[:-1]",
   'for src, dst in zip(data[0::2], data[1::2]):',
-  '    mount(src, dst, MS_BIND)',
+  '    if not mount(src, dst, MS_BIND):',
+  '        (os.rmdir if os.path.isdir(dst) else os.unlink)(dst)',
+  '        continue',
   '    flag = os.statvfs(dst).f_flag',
   '    kept = sum(ms for st, ms in KEPT if flag & st)',
   '    mount(None, dst, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | kept)',

@@ -259,6 +259,20 @@ describe('copy-up staging: the view and the difference', () => {
     assert.equal(readFileSync(join(node, 'usr/bin/app'), 'utf8'), 'app');
   });
 
+  it('a lower entry gone before it is bound is gone from the view, not a failure', (t) => {
+    const { host, view, root } = layers(t);
+    // As a host's /etc/group.lock is while an account is added: listed, then removed.
+    rmSync(`${host}/lib/libc.so`);
+    const user = process.getuid?.() === 0 ? [] : ['--map-root-user'];
+    const script = `${view.mountCommand.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ')} && cat ${root}/usr/lib/libplat.so`;
+    const r = spawnSync('unshare', [...user, '--mount', '--propagation', 'private', 'sh', '-c', script], {
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, 'plat', 'the other binds were made');
+    assert.ok(!existsSync(join(root, 'usr/lib/libc.so')), 'no empty entry stands for the vanished file');
+  });
+
   it('the difference: what changed or is new moves to the upper layer, what the node lost is listed', (t) => {
     const { node, root, view } = layers(t);
     // As rpm and scriptlets would: new files and directories, an in-place change, a chmod, a
