@@ -23,7 +23,7 @@ import { acceptUnsignedPackages } from '../src/pkg/node-setup.js';
 import { buildFixtureRepo } from '../src/pkg/fixture-repo.js';
 import { detectHostProvides, initDb, installPackages, registerHostProvides } from '../src/pkg/rpm.js';
 import { inspectionHostFacts } from '../src/system/host-facts.js';
-import { compare, type Contender, formatTable, machine, numberFlag, type Row } from './lib.js';
+import { compare, type Contender, numberFlag, type Row, runWhenMain } from './lib.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 const REDWRAP_DNF = join(ROOT, 'bin/redwrap-dnf');
@@ -215,16 +215,8 @@ export async function installBench(rounds: number, sizes: number[]): Promise<Row
   return rows;
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
+runWhenMain(import.meta.url, () => {
   const index = process.argv.indexOf('--sizes');
   const sizes = index >= 0 ? (process.argv[index + 1] ?? '').split(',').map(Number) : [0, 2000, 10000];
-  installBench(numberFlag('--rounds', 5), sizes)
-    .then((rows) => {
-      console.log(formatTable(rows));
-      console.log(`\n${machine()}`);
-    })
-    .catch((error: unknown) => {
-      console.error(error);
-      process.exitCode = 1;
-    });
-}
+  return installBench(numberFlag('--rounds', 5), sizes);
+});

@@ -19,7 +19,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_BWRAP } from '../src/system/bwrap-path.js';
 import { launchCacheDir, planFileName, planKey } from '../src/wrap/launch-cache.js';
-import { compare, type Contender, formatTable, machine, numberFlag, type Row } from './lib.js';
+import { compare, type Contender, numberFlag, type Row, runWhenMain } from './lib.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 const REDMANAGER = join(ROOT, 'bin/redmanager');
@@ -185,7 +185,4 @@ export function launchBench(rounds: number): Row[] {
   }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  console.log(formatTable(launchBench(numberFlag('--rounds', 100))));
-  console.log(`\n${machine()}`);
-}
+runWhenMain(import.meta.url, () => launchBench(numberFlag('--rounds', 100)));

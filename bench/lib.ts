@@ -6,7 +6,8 @@
 import { spawnSync, type StdioOptions } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export interface Contender {
   name: string;
@@ -169,4 +170,22 @@ export function numberFlag(flag: string, fallback: number): number {
   const index = process.argv.indexOf(flag);
   const value = index >= 0 ? Number(process.argv[index + 1]) : Number.NaN;
   return Number.isFinite(value) && value > 0 ? value : fallback;
+}
+
+/**
+ * Runs a bench when its file is the program node was given (not when bench/run.ts imports it):
+ * its rows as one table, the machine under it; a failure is printed and sets the exit status.
+ */
+export function runWhenMain(moduleUrl: string, bench: () => Row[] | Promise<Row[]>): void {
+  if (!process.argv[1] || resolve(process.argv[1]) !== fileURLToPath(moduleUrl)) return;
+  Promise.resolve()
+    .then(bench)
+    .then((rows) => {
+      console.log(formatTable(rows));
+      console.log(`\n${machine()}`);
+    })
+    .catch((error: unknown) => {
+      console.error(error);
+      process.exitCode = 1;
+    });
 }

@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { type Contender, formatTable, machine, median, numberFlag, type Row, ratioOf } from './lib.js';
+import { type Contender, median, numberFlag, type Row, ratioOf, runWhenMain } from './lib.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 // REDPAK_SOLVER_DIR: another copy of the solver package (to compare two versions).
@@ -224,14 +224,4 @@ function answerTime(argv: string[], stdin?: string): Promise<number> {
   });
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  resolveBench(numberFlag('--rounds', 5), numberFlag('--packages', 63000))
-    .then((rows) => {
-      console.log(formatTable(rows));
-      console.log(`\n${machine()}`);
-    })
-    .catch((error: unknown) => {
-      console.error(error);
-      process.exitCode = 1;
-    });
-}
+runWhenMain(import.meta.url, () => resolveBench(numberFlag('--rounds', 5), numberFlag('--packages', 63000)));

@@ -4,11 +4,13 @@
  *
  *   npm run bench [-- --quick]
  *
- * --quick: fewer rounds and no 10,000-package install (a smoke run, not a measurement).
+ * --quick: fewer rounds, no 10,000-package install, a 5,000-package resolution (a smoke run, not a
+ * measurement).
  * The install bench needs root and dnf; it is skipped (with the reason) otherwise.
  */
 import { installBench } from './install.js';
 import { launchBench } from './launch.js';
+import { resolveBench } from './resolve.js';
 import { formatTable, machine, type Row } from './lib.js';
 import { startupBench } from './startup.js';
 
@@ -23,6 +25,8 @@ async function main(): Promise<void> {
   step('install');
   if (process.getuid?.() === 0) rows.push(...(await installBench(quick ? 2 : 5, quick ? [0, 2000] : [0, 2000, 10000])));
   else rows.push({ bench: 'install', what: 'redwrap-dnf install vs dnf --installroot', note: 'skipped: needs root' });
+  step('resolve');
+  rows.push(...(await resolveBench(quick ? 1 : 3, quick ? 5000 : 63000)));
   console.log(formatTable(rows));
   console.log(`\n${machine()}`);
 }

@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { NORMAL_CONFIG } from '../src/node/layout.js';
 import { buildFixtureRepo } from '../src/pkg/fixture-repo.js';
 import { acceptUnsignedPackages } from '../src/pkg/node-setup.js';
-import { compare, type Contender, formatTable, machine, numberFlag } from './lib.js';
+import { compare, type Contender, numberFlag, runWhenMain } from './lib.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 const bin = (name: string) => join(ROOT, 'bin', name);
@@ -112,14 +112,4 @@ export async function stagingBench(rounds: number) {
   }
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  stagingBench(numberFlag('--rounds', 5))
-    .then((rows) => {
-      console.log(formatTable(rows));
-      console.log(`\n${machine()}`);
-    })
-    .catch((error: unknown) => {
-      console.error(error);
-      process.exitCode = 1;
-    });
-}
+runWhenMain(import.meta.url, () => stagingBench(numberFlag('--rounds', 5)));

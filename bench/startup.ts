@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createNode } from '../src/node/factory.js';
 import { inspectionHostFacts } from '../src/system/host-facts.js';
-import { compare, type Contender, formatTable, machine, numberFlag, type Row } from './lib.js';
+import { compare, type Contender, numberFlag, type Row, runWhenMain } from './lib.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 const START = join(ROOT, 'dist/src/cli/start.cjs');
@@ -80,7 +80,4 @@ export function startupBench(rounds: number): Row[] {
   }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  console.log(formatTable(startupBench(numberFlag('--rounds', 20))));
-  console.log(`\n${machine()}`);
-}
+runWhenMain(import.meta.url, () => startupBench(numberFlag('--rounds', 20)));

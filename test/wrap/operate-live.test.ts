@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
-import { makeNode, tempDir } from '../helpers/family.js';
+import { HOST_USR_EXPORTS, makeNode, tempDir } from '../helpers/family.js';
 import { PACKAGE_ROOT, runBin } from '../helpers/cli.js';
 import { runAs, throwawayUser, WITHOUT_THROWAWAY_USER } from '../helpers/users.js';
 import { forgetCachedPlans, redwrap, WITHOUT_FAST_LAUNCHER, type RedwrapRun } from '../helpers/redwrap.js';
@@ -28,11 +28,7 @@ const PIDS = '/sys/fs/cgroup/pids';
 const noPids = existsSync(join(PIDS, 'cgroup.procs')) ? false : `no cgroup v1 pids hierarchy at ${PIDS}`;
 
 const EXPORTS = `exports:
-  - {mode: Restricted, mount: /usr}
-  - {mode: Symlink, mount: /bin, path: usr/bin}
-  - {mode: Symlink, mount: /lib, path: usr/lib}
-  - {mode: Symlink, mount: /lib64, path: usr/lib64}
-  - {mode: Procfs, mount: /proc}
+${HOST_USR_EXPORTS}  - {mode: Procfs, mount: /proc}
   - {mode: Devfs, mount: /dev}
   - {mode: Tmpfs, mount: /tmp}
 `;
