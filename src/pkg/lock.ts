@@ -40,7 +40,7 @@ import {
 import { dirname, join } from 'node:path';
 import { RedpakError } from '../errors.js';
 import { hostTool } from '../system/host-tools.js';
-import { userName } from './ownership.js';
+import { accountLabel } from '../system/accounts.js';
 
 export const LOCK_FILE = '.redpak-transaction.lock';
 
@@ -110,7 +110,7 @@ function holderFromKernel(file: string): LockOwner | undefined {
         const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
         return {
           pid: Number(pid),
-          user: userName(lstatSync(`/proc/${pid}`).uid),
+          user: accountLabel(lstatSync(`/proc/${pid}`).uid),
           command: command.slice(0, 300),
           since: '',
         };
@@ -125,7 +125,7 @@ function holderFromKernel(file: string): LockOwner | undefined {
 /** The user running `pid` (the owner of /proc/PID, visible for every process), if it runs. */
 function userOfPid(pid: number): string | undefined {
   try {
-    return userName(lstatSync(`/proc/${pid}`).uid);
+    return accountLabel(lstatSync(`/proc/${pid}`).uid);
   } catch {
     return undefined;
   }
@@ -191,12 +191,12 @@ function cannotOpen(file: string, error: Error): RedpakError {
     const there = existsSync(file) ? file : dirname(file);
     const owner = (() => {
       try {
-        return userName(lstatSync(there).uid);
+        return accountLabel(lstatSync(there).uid);
       } catch {
         return 'its owner';
       }
     })();
-    const me = userName(process.getuid?.() ?? 0);
+    const me = accountLabel(process.getuid?.() ?? 0);
     return new RedpakError(
       'lock-busy',
       `${me} cannot take the family lock ${file}: ${existsSync(file) ? `the file (owned by ${owner}) is not readable by ${me}` : `it does not exist and ${dirname(file)} (owned by ${owner}) is not writable by ${me}`}`,
@@ -253,7 +253,7 @@ function handle(file: string, release: () => void): FamilyLock {
 function holding(file: string, { fd, writable }: LockFd, command: string): FamilyLock {
   const owner: LockOwner = {
     pid: process.pid,
-    user: userName(process.getuid?.() ?? 0),
+    user: accountLabel(process.getuid?.() ?? 0),
     command,
     since: new Date().toISOString(),
   };

@@ -6,26 +6,11 @@
  *
  * Trust: the owner is read from the file system (stat), which only root and the owner can change.
  */
-import { spawnSync } from 'node:child_process';
 import { lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { RedpakError } from '../errors.js';
 import { RPMDB_DIR } from '../node/layout.js';
-import { hostTool } from '../system/host-tools.js';
-
-const names = new Map<number, string>();
-
-/** The account name of a uid (getent passwd), else `uid N`. */
-export function userName(uid: number): string {
-  let name = names.get(uid);
-  if (name === undefined) {
-    const found = spawnSync(hostTool('getent'), ['passwd', String(uid)], { encoding: 'utf8' });
-    const field = found.status === 0 ? found.stdout.split(':')[0] : '';
-    name = field ? field : `uid ${uid}`;
-    names.set(uid, name);
-  }
-  return name;
-}
+import { accountLabel } from '../system/accounts.js';
 
 /** The uid owning a path, or undefined when it does not exist. */
 function ownerUid(path: string): number | undefined {
@@ -54,13 +39,13 @@ export function foreignPart(nodeHostPath: string): { path: string; uid: number }
 export function assertMayChange(nodeHostPath: string, label: string): void {
   const foreign = foreignPart(nodeHostPath);
   if (!foreign) return;
-  const me = userName(process.getuid?.() ?? 0);
+  const me = accountLabel(process.getuid?.() ?? 0);
   const what = foreign.path === nodeHostPath ? '' : ` (its rpm database ${foreign.path})`;
   throw new RedpakError(
     'family-rule',
-    `node ${label} is owned by ${userName(foreign.uid)}${what}: ${me} may read it for resolution but never change it`,
+    `node ${label} is owned by ${accountLabel(foreign.uid)}${what}: ${me} may read it for resolution but never change it`,
     {
-      hint: `install into a node of your own (e.g. one created under a directory ${userName(foreign.uid)} handed to you), or ask ${userName(foreign.uid)} to change ${label}`,
+      hint: `install into a node of your own (e.g. one created under a directory ${accountLabel(foreign.uid)} handed to you), or ask ${accountLabel(foreign.uid)} to change ${label}`,
     },
   );
 }

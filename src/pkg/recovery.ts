@@ -14,7 +14,8 @@ import { dirname } from 'node:path';
 import { isNodeDir } from '../node/load.js';
 import { RedpakError } from '../errors.js';
 import { tryAcquireFamilyLock } from './lock.js';
-import { foreignPart, userName } from './ownership.js';
+import { accountLabel } from '../system/accounts.js';
+import { foreignPart } from './ownership.js';
 import { reportRecovery, type RecoveryNotice } from './recovery-notices.js';
 import { interruptedStage, pendingMerge, recoverStage } from './view.js';
 
@@ -39,7 +40,7 @@ export function recoverInterrupted(nodes: readonly string[], top?: string): Reco
   if (!lock) return [];
   try {
     for (const node of interrupted.filter((n) => foreignPart(n) && pendingMerge(n))) {
-      const owner = userName(foreignPart(node)?.uid ?? 0);
+      const owner = accountLabel(foreignPart(node)?.uid ?? 0);
       throw new RedpakError(
         'io',
         `node ${node} (owned by ${owner}) holds an interrupted package transaction whose merge is not completed`,

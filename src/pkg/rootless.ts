@@ -24,7 +24,7 @@ import { dirname, join } from 'node:path';
 import { RedpakError } from '../errors.js';
 import { hostTool } from '../system/host-tools.js';
 import { usernsRestriction } from '../system/userns.js';
-import { userName } from './ownership.js';
+import { accountLabel } from '../system/accounts.js';
 
 /**
  * True when this process is not root: the staged run needs a user namespace. The process's
@@ -181,7 +181,7 @@ export function assertOwnCacheDir(cacheDir: string): void {
       : !st.isDirectory()
         ? 'is not a directory'
         : st.uid !== uid
-          ? `is owned by ${userName(st.uid)}, not by ${userName(uid)}`
+          ? `is owned by ${accountLabel(st.uid)}, not by ${accountLabel(uid)}`
           : (st.mode & 0o022) !== 0
             ? `is writable by ${st.mode & 0o020 ? 'its group' : 'others'}`
             : undefined;
