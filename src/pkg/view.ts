@@ -471,7 +471,7 @@ export function opaqueDirs(upper: string, attribute: string): Set<string> {
     '            opaque = False',
     '        if opaque:',
     '            dirs.remove(name)',
-    '            print(os.path.relpath(path, top))',
+    '            sys.stdout.buffer.write(os.fsencode(os.path.relpath(path, top)) + b"\\0")',
   ].join('\n');
   const result = spawnSync(solverPython(), ['-S', '-E', '-c', script, upper, attribute], { encoding: 'utf8' });
   if (result.status !== 0) {
@@ -483,7 +483,8 @@ export function opaqueDirs(upper: string, attribute: string): Set<string> {
       },
     );
   }
-  return new Set(result.stdout.split('\n').filter((l) => l !== ''));
+  // NUL-separated: a name (written by rpm or a scriptlet) may hold a newline, never a NUL.
+  return new Set(result.stdout.split('\0').filter((l) => l !== ''));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -263,4 +263,24 @@ describe('the staged view in a user namespace', () => {
     assert.deepEqual([...opaqueDirs(join(dir, 'upper'), opaqueAttribute(true))], ['d']);
     assert.deepEqual([...opaqueDirs(join(dir, 'upper'), opaqueAttribute(false))], [], 'root’s attribute is not set');
   });
+
+  it('an opaque directory whose name holds a newline is one name, not two', { skip: WITHOUT_THROWAWAY_USER }, (t) => {
+    // The upper layer is what rpm and scriptlets wrote: names are theirs. Read as lines, this
+    // one would mark a directory `usr` opaque, and the merge would replace the node's /usr.
+    const user = throwawayUser(t);
+    const dir = join(user.home, 'ovl-nl');
+    const odd = 'n\nusr';
+    const script = join(user.home, 'opaque-newline.sh');
+    writeFileSync(
+      script,
+      [
+        'set -e',
+        `mkdir -p ${dir}/lower/usr/lib ${dir}/upper ${dir}/work ${dir}/view "${dir}/lower/${odd}"`,
+        `unshare --user --map-root-user --mount sh -c 'mount -t overlay overlay -o lowerdir=${dir}/lower,upperdir=${dir}/upper,workdir=${dir}/work,userxattr ${dir}/view && rm -r "${dir}/view/${odd}" && mkdir "${dir}/view/${odd}" && touch ${dir}/view/usr/lib/new'`,
+      ].join('\n'),
+      { mode: 0o644 },
+    );
+    ok(runAs(user, ['sh', script]), 'overlay in a user namespace');
+    assert.deepEqual([...opaqueDirs(join(dir, 'upper'), opaqueAttribute(true))], [odd]);
+  });
 });
