@@ -301,21 +301,22 @@ export function collectCopyChanges(view: CopyView, upper: string): string[] {
 }
 
 /**
- * Lets an ordinary user remove a copy-up stage: the copy holds the node's directories with their
- * modes, and one without owner write or search (a package's 0555) could not be emptied. Only
- * directories (by lstat: never through a link) of the user's own are changed.
+ * Gives owner write and search to every directory below `dir` (and `dir`) that the caller owns,
+ * found by lstat (never through a link), so that an ordinary user can empty it: a package's 0555
+ * directory could not be. Root needs none of it.
  */
-export function unlockCopy(stage: string): void {
+export function openOwnDirs(dir: string): void {
   const uid = process.getuid?.();
-  const walk = (dir: string) => {
-    for (const name of readdirSync(dir)) {
-      const path = join(dir, name);
-      const st = lstatOrUndefined(path);
-      if (!st?.isDirectory() || st.uid !== uid) continue;
-      if ((st.mode & 0o700) !== 0o700) chmodSync(path, (st.mode & 0o7777) | 0o700);
-      walk(path);
-    }
+  const open = (path: string) => {
+    const st = lstatOrUndefined(path);
+    if (!st?.isDirectory() || st.uid !== uid) return;
+    if ((st.mode & 0o700) !== 0o700) chmodSync(path, (st.mode & 0o7777) | 0o700);
+    for (const name of readdirSync(path)) open(join(path, name));
   };
-  const copy = join(stage, COPY_DIR);
-  if (lstatOrUndefined(copy)?.isDirectory()) walk(copy);
+  open(dir);
+}
+
+/** Lets an ordinary user remove a copy-up stage: the copy holds the node's directories with their modes. */
+export function unlockCopy(stage: string): void {
+  openOwnDirs(join(stage, COPY_DIR));
 }

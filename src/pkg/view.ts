@@ -49,7 +49,14 @@ import { writeFileAtomic } from '../system/atomic-write.js';
 import { solverPython } from './solver.js';
 import { hostTool } from '../system/host-tools.js';
 import { opaqueAttribute, overlayExtraOptions, runsRootless, type StagingMethod, unshareUserArgs } from './rootless.js';
-import { collectCopyChanges, type CopyView, payloadParentDirs, prepareCopyView, unlockCopy } from './view-copyup.js';
+import {
+  collectCopyChanges,
+  type CopyView,
+  openOwnDirs,
+  payloadParentDirs,
+  prepareCopyView,
+  unlockCopy,
+} from './view-copyup.js';
 
 export { STAGE_DIR };
 /** Directories always layered (others are added when a package has files there). */
@@ -696,7 +703,20 @@ function realDirectory(dest: string, mode: number): boolean {
  */
 function mergeTree(upper: string, node: string): void {
   const db = join(upper, RPM_DBPATH);
+  // Root writes into any directory; an ordinary user only into those with owner write and search.
+  // A package's 0555 directory, in the node or in the upper layer, is opened for the walk, and a
+  // node directory opened so gets its mode back once its entries have moved (one made here, the
+  // upper layer's: what rpm left). A kill meanwhile leaves it open to its owner only.
+  const asUser = (process.getuid?.() ?? 0) !== 0;
+  /** Opens `dir` for the walk; the mode to give it back, if it had to be opened. */
+  const openDir = (dir: string): number | undefined => {
+    const st = lstatSync(dir);
+    if (!asUser || !st.isDirectory() || (st.mode & 0o300) === 0o300 || st.uid !== process.getuid?.()) return undefined;
+    chmodSync(dir, (st.mode & 0o7777) | 0o300);
+    return st.mode & 0o7777;
+  };
   const walk = (rel: string) => {
+    openDir(join(upper, rel));
     for (const name of readdirSync(join(upper, rel))) {
       const r = rel ? `${rel}/${name}` : name;
       const src = join(upper, r);
@@ -704,6 +724,7 @@ function mergeTree(upper: string, node: string): void {
       const dest = join(node, r);
       const st = lstatSync(src);
       if (st.isCharacterDevice() && st.rdev === 0) {
+        if (asUser) openOwnDirs(dest);
         rmSync(dest, { recursive: true, force: true });
         mergeStep();
         continue;
@@ -712,11 +733,18 @@ function mergeTree(upper: string, node: string): void {
         // The layer roots (usr, opt, …) exist in the upper layer because we made them: an empty
         // one means nothing was written there.
         if (rel === '' && !lstatOrUndefined(dest) && readdirSync(src).length === 0) continue;
-        if (realDirectory(dest, st.mode)) mergeStep();
+        const made = realDirectory(dest, asUser ? st.mode | 0o300 : st.mode);
+        if (made) mergeStep();
+        const closed = openDir(dest);
         walk(r);
+        if (made && asUser) chmodSync(dest, st.mode & 0o7777);
+        else if (closed !== undefined) chmodSync(dest, closed);
         continue;
       }
-      if (lstatOrUndefined(dest)?.isDirectory()) rmSync(dest, { recursive: true, force: true });
+      if (lstatOrUndefined(dest)?.isDirectory()) {
+        if (asUser) openOwnDirs(dest);
+        rmSync(dest, { recursive: true, force: true });
+      }
       renameSync(src, dest);
       mergeStep();
     }
@@ -735,7 +763,19 @@ function removePaths(node: string, removed: readonly string[]): void {
   for (const rel of removed) {
     if (rel === DB_REL || rel.startsWith(`${DB_REL}/`) || DB_REL.startsWith(`${rel}/`)) continue;
     if (!realParents(node, rel) || !lstatOrUndefined(join(node, rel))) continue;
-    rmSync(join(node, rel), { recursive: true, force: true });
+    const path = join(node, rel);
+    if (!runsRootless()) {
+      rmSync(path, { recursive: true, force: true });
+      mergeStep();
+      continue;
+    }
+    // An ordinary user: the directory removed and the one it is removed from may lack owner write.
+    const parent = lstatSync(dirname(path));
+    const reopen = (parent.mode & 0o300) !== 0o300 && parent.uid === process.getuid?.();
+    if (reopen) chmodSync(dirname(path), (parent.mode & 0o7777) | 0o300);
+    openOwnDirs(path);
+    rmSync(path, { recursive: true, force: true });
+    if (reopen) chmodSync(dirname(path), parent.mode & 0o7777);
     mergeStep();
   }
 }

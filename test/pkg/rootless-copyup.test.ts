@@ -113,6 +113,37 @@ describe('copy-up staging as an ordinary user (REDPAK_STAGING=copy)', { skip: WI
     assert.deepEqual(notOwnedBy(top, user.uid), []);
   });
 
+  for (const [staging, env] of [
+    ['overlays', {}],
+    ['copy-up', COPY],
+  ] as const) {
+    it(`directories without owner write merge for their owner (${staging})`, async (t) => {
+      const { user, app } = await ownFamily(t);
+      // The node's own usr/bin left 0555, and a package shipping a 0555 directory with a file in it.
+      const bin0555 = join(app, 'usr/bin');
+      ok(runAs(user, ['sh', '-c', `mkdir -p ${bin0555} && chmod 0555 ${bin0555}`]), 'locked usr/bin');
+      const locked = testRpm(
+        'redlockeddir',
+        [
+          '%install',
+          'mkdir -p %{buildroot}/opt/redlocked',
+          'echo x > %{buildroot}/opt/redlocked/f',
+          '%files',
+          '%attr(0555,-,-) %dir /opt/redlocked',
+          '/opt/redlocked/f',
+        ].join('\n'),
+      );
+      ok(dnf(user, ['--redpath', app, '-y', 'install', 'redhello', locked], env), 'install');
+      assert.ok(existsSync(join(app, 'usr/bin/redhello')));
+      assert.equal(readFileSync(join(app, 'opt/redlocked/f'), 'utf8'), 'x\n');
+      assert.equal(statSync(bin0555).mode & 0o777, 0o555, 'the node’s directory keeps its mode');
+      assert.equal(statSync(join(app, 'opt/redlocked')).mode & 0o777, 0o555, 'the package’s directory has its own');
+      assert.ok(!existsSync(join(app, STAGE_DIR)), 'the stage is gone');
+      ok(dnf(user, ['--redpath', app, '-y', 'remove', 'redlockeddir'], env), 'remove');
+      assert.ok(!existsSync(join(app, 'opt/redlocked/f')));
+    });
+  }
+
   it('a failing scriptlet leaves the node unchanged; a scriptlet cannot change an ancestor’s file', async (t) => {
     const { user, plat, app } = await ownFamily(t);
     ok(dnf(user, ['--redpath', plat, '-y', 'install', 'libredfoo-1.0']), 'install in platform');
