@@ -101,7 +101,7 @@ Running sandboxes: \`redwrap ps\` lists them, \`redwrap stop\` ends them, \`redw
     for (const warning of launchWarnings(compiled)) this.warnLine(warning);
     if (record && stamped) writeFastPlan(compiled, record, stamped, { uid: processIds.uid(), gid: processIds.gid() });
     if (options.dump) process.stderr.write(`${dumpText(compiled).replace(/\n {2}/g, ' ')}\n`);
-    const status = await executeLaunch(compiled, { sysroot: options.root });
+    const status = await executeLaunch(compiled, { sysroot: options.root, onWarning: (m) => this.warnLine(m) });
     process.exitCode = status;
     return { status };
   }

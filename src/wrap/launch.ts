@@ -360,8 +360,14 @@ async function settleSandbox(
   return keepLauncherOut(applied, child.pid, unblock, { forksInit: init });
 }
 
-/** Runs a compiled launch; resolves to the program's exit status (128+signal when killed). */
-export async function executeLaunch(compiled: CompiledLaunch, options: { sysroot?: string } = {}): Promise<number> {
+/**
+ * Runs a compiled launch; resolves to the program's exit status (128+signal when killed). What it
+ * skips with a warning (an export directory it may not make) goes to `onWarning`: it prints nothing.
+ */
+export async function executeLaunch(
+  compiled: CompiledLaunch,
+  options: { sysroot?: string; onWarning?: (message: string) => void } = {},
+): Promise<number> {
   const sysroot = Sysroot.open(options.sysroot);
   const { plan } = compiled;
   // Cgroups first: a value the kernel rejects must stop the launch before any export directory
@@ -376,7 +382,7 @@ export async function executeLaunch(compiled: CompiledLaunch, options: { sysroot
       plan,
       (dir) => sysroot.toHost(dir),
       compiled,
-      (message) => process.stderr.write(`warning: ${message}\n`),
+      (message) => options.onWarning?.(message),
     );
     scratch = mkdtempSync(join(tmpdir(), 'redwrap-'));
     const stdio: (number | 'inherit' | 'pipe')[] = ['inherit', 'inherit', 'inherit'];

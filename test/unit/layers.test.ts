@@ -21,6 +21,16 @@ describe('the layers of src/ (docs/architecture.md)', () => {
     assert.ok(files.length > 100 && edges.length > 300, `read ${files.length} files and ${edges.length} imports`);
     assert.deepEqual(layerViolations(order, edges, files), []);
   });
+
+  test('the library never prints: only src/cli and commands/ write to the terminal', () => {
+    const { files } = readImportGraph(PACKAGE_ROOT);
+    const library = files.filter((f) => f.startsWith('src/') && !f.startsWith('src/cli/'));
+    assert.ok(library.length > 80, `read ${library.length} library files`);
+    const printing = library.filter((f) =>
+      /\bconsole\.|process\.(stdout|stderr)\.write/.test(readFileSync(join(PACKAGE_ROOT, f), 'utf8')),
+    );
+    assert.deepEqual(printing, []);
+  });
 });
 
 const relativeEdge = (from: string, to: string): ImportEdge => ({ from, to, relative: true });
