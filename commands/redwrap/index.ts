@@ -3,7 +3,7 @@ import { RedpakCommand, redpathFlag, sysrootFlag } from '../../src/cli/base-comm
 import { RedpakError } from '../../src/errors.js';
 import { compileLaunch, executeLaunch, DEFAULT_BWRAP } from '../../src/wrap/launch.js';
 import { dumpText, type LaunchDump } from '../../src/wrap/dump.js';
-import { dumpOnlyView, launchWarnings } from '../../src/cli/views.js';
+import { dumpOnlyView, launchRequest, launchWarnings } from '../../src/cli/views.js';
 import { writeFastPlan } from '../../src/wrap/fast-plan.js';
 import { newHostRecord } from '../../src/wrap/host-record.js';
 import { familyFileCandidates, stampedRead } from '../../src/wrap/stamps.js';
@@ -81,19 +81,7 @@ Running sandboxes: \`redwrap ps\` lists them, \`redwrap stop\` ends them, \`redw
       bwrap === DEFAULT_BWRAP;
     if (options.dumpOnly) return this.show(dumpOnlyView(options, command));
     const record = plain ? newHostRecord() : undefined;
-    const compile = () =>
-      compileLaunch({
-        redpath,
-        sysroot: options.root,
-        admin: options.admin,
-        strict: options.strict,
-        user: options.user,
-        group: options.group,
-        command,
-        bwrap,
-        host: this.host(),
-        record,
-      });
+    const compile = () => compileLaunch(launchRequest(options, command, { host: this.host(), record }));
     // The family's files are stamped before they are read, and again after (stamps.ts); the
     // family is found from the node's real path, so the stamps are taken there too.
     const stamped = plain ? stampedRead(familyFileCandidates(realPathOrText(resolve(redpath))), compile) : undefined;

@@ -10,7 +10,7 @@ import { Sysroot } from '../node/layout.js';
 import { assertEnabled, loadFamily, type TreeNode } from '../node/load.js';
 import { inspectionHostFacts } from '../system/host-facts.js';
 import { dumpJson, dumpText, type LaunchDump } from '../wrap/dump.js';
-import { compileLaunch, type CompiledLaunch, DEFAULT_BWRAP } from '../wrap/launch.js';
+import { compileLaunch, type CompiledLaunch, DEFAULT_BWRAP, type LaunchRequest } from '../wrap/launch.js';
 import { present } from '../present.js';
 import type { RedwrapOptions } from './redwrap-argv.js';
 
@@ -54,9 +54,13 @@ export function launchWarnings(compiled: CompiledLaunch): string[] {
   return warnings;
 }
 
-/** `redwrap --dump-only`: the launch plan, nothing run (a config's $(...) is shown, never run). */
-export function dumpOnlyView(options: RedwrapOptions, command: string[]): View<LaunchDump> {
-  const compiled = compileLaunch({
+/** The launch redwrap's options and command ask for, with what the caller adds (host facts, …). */
+export function launchRequest(
+  options: RedwrapOptions,
+  command: string[],
+  rest: Pick<LaunchRequest, 'host'> & Partial<LaunchRequest>,
+): LaunchRequest {
+  return {
     redpath: present(options.redpath, '--redpath (the argument grammar requires it)'),
     sysroot: options.root,
     admin: options.admin,
@@ -65,9 +69,13 @@ export function dumpOnlyView(options: RedwrapOptions, command: string[]): View<L
     group: options.group,
     command,
     bwrap: options.bwrap ?? DEFAULT_BWRAP,
-    host: inspectionHostFacts(),
-    planOnly: true,
-  });
+    ...rest,
+  };
+}
+
+/** `redwrap --dump-only`: the launch plan, nothing run (a config's $(...) is shown, never run). */
+export function dumpOnlyView(options: RedwrapOptions, command: string[]): View<LaunchDump> {
+  const compiled = compileLaunch(launchRequest(options, command, { host: inspectionHostFacts(), planOnly: true }));
   return {
     ...(options.json ? {} : { text: dumpText(compiled) }),
     warnings: launchWarnings(compiled),

@@ -1167,6 +1167,25 @@ function noGroup(pf: PackageFamily, pattern: string, ids: readonly string[], ins
 }
 
 /**
+ * The groups the patterns name (id or name, globs), each once, in the order named; a pattern that
+ * names none is an error suggesting the closest of `suggested` ids.
+ */
+function chooseGroups<G extends Pick<CompsGroup, 'id' | 'name'>>(
+  pf: PackageFamily,
+  candidates: readonly G[],
+  patterns: readonly string[],
+  suggested: { ids: readonly string[]; installed: boolean },
+): G[] {
+  const chosen: G[] = [];
+  for (const pattern of patterns) {
+    const matched = matchGroups(candidates, pattern);
+    if (matched.length === 0) throw noGroup(pf, pattern, suggested.ids, suggested.installed);
+    for (const g of matched) if (!chosen.some((c) => c.id === g.id)) chosen.push(g);
+  }
+  return chosen;
+}
+
+/**
  * dnf group list: the groups of the node's repositories, and the groups installed in the node.
  * Hidden groups (uservisible false) only with `hidden` or when a pattern names them.
  */
@@ -1196,28 +1215,19 @@ export async function groupInfo(options: CommonOptions & { patterns: string[] })
   const { pf, groups, record } = await loadGroups(options);
   // An installed group no repository has any more still has its record.
   const gone = Object.values(record).filter((r) => !groups.some((g) => g.id === r.id));
-  const found: GroupStatus[] = [];
-  for (const pattern of options.patterns) {
-    const matched = [...matchGroups(groups, pattern), ...matchGroups(gone, pattern)];
-    if (matched.length === 0)
-      throw noGroup(
-        pf,
-        pattern,
-        groups.map((g) => g.id),
-        false,
-      );
-    for (const g of matched) {
-      if (found.some((f) => f.id === g.id)) continue;
-      const installed = record[g.id];
-      const comps = groups.find((c) => c.id === g.id);
-      found.push({
-        ...statusOf(comps, installed),
-        packages: comps?.packages ?? [],
-        ...(installed ? { installedPackages: installed.packages } : {}),
-      });
-    }
-  }
-  return found;
+  const chosen = chooseGroups(pf, [...groups, ...gone], options.patterns, {
+    ids: groups.map((g) => g.id),
+    installed: false,
+  });
+  return chosen.map((g) => {
+    const installed = record[g.id];
+    const comps = groups.find((c) => c.id === g.id);
+    return {
+      ...statusOf(comps, installed),
+      packages: comps?.packages ?? [],
+      ...(installed ? { installedPackages: installed.packages } : {}),
+    };
+  });
 }
 
 /**
@@ -1233,18 +1243,7 @@ async function groupInstallJobs(
   // The transaction that follows tells the repositories it loads (-v): once is enough.
   const quiet = { ...options, onDetail: undefined };
   const { pf, groups } = await loadGroups(quiet);
-  const chosen: CompsGroup[] = [];
-  for (const pattern of patterns) {
-    const matched = matchGroups(groups, pattern);
-    if (matched.length === 0)
-      throw noGroup(
-        pf,
-        pattern,
-        groups.map((g) => g.id),
-        false,
-      );
-    for (const g of matched) if (!chosen.includes(g)) chosen.push(g);
-  }
+  const chosen = chooseGroups(pf, groups, patterns, { ids: groups.map((g) => g.id), installed: false });
   const { packages: family } = await runQuery(quiet, { scope: 'family' }, false);
   const present = new Set(family.map((p) => p.name));
   const inAncestors = new Set(family.filter((p) => p.node !== pf.node.path).map((p) => p.name));
@@ -1290,18 +1289,9 @@ async function groupRemoveJobs(
   const pf = openFamily(options);
   const record = readGroupRecord(pf.nodeRoot);
   const installed = Object.values(record);
-  const ids: string[] = [];
-  for (const pattern of patterns) {
-    const matched = matchGroups(installed, pattern);
-    if (matched.length === 0)
-      throw noGroup(
-        pf,
-        pattern,
-        installed.map((r) => r.id),
-        true,
-      );
-    for (const g of matched) if (!ids.includes(g.id)) ids.push(g.id);
-  }
+  const ids = chooseGroups(pf, installed, patterns, { ids: installed.map((r) => r.id), installed: true }).map(
+    (r) => r.id,
+  );
   const kept = new Set(installed.filter((r) => !ids.includes(r.id)).flatMap((r) => [...r.packages, ...r.members]));
   const own = new Set((await queryPackages(pf.nodeRoot)).map((p) => p.name));
   const candidates = new Set(ids.flatMap((id) => record[id]?.packages ?? []).filter((n) => own.has(n) && !kept.has(n)));
