@@ -44,6 +44,7 @@ import {
   detectHostProvides,
   registerHostProvides,
   HOST_PROVIDES_PACKAGE,
+  packageFiles,
   rpmSupportsForceDebian,
   stagedTransactionArgs,
 } from './rpm.js';
@@ -60,7 +61,7 @@ import {
   type StepAction,
   type TransactionStep,
 } from './solver.js';
-import { packageFiles, packageTopDirs, pathIntoDescendant, runStaged, type RpmCommand } from './view.js';
+import { packageTopDirs, pathIntoDescendant, runStaged, type RpmCommand } from './view.js';
 import { recoverInterrupted } from './recovery.js';
 import { assertMayChange } from './ownership.js';
 import { assertOwnCacheDir, chooseStaging, runsRootless } from './rootless.js';

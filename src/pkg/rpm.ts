@@ -69,18 +69,72 @@ const SIGNATURE_FORMAT =
   '%|RSAHEADER?{%{RSAHEADER:pgpsig}}:{%|DSAHEADER?{%{DSAHEADER:pgpsig}}:{%|SIGPGP?{%{SIGPGP:pgpsig}}:{(none)}|}|}|';
 
 /**
- * One record per package: `@PKG` line, then P/R/C/O/F lines, tab separated (docs/host-tools.md, "rpm").
- * The `@PKG` fields after the header digest (license, source rpm, signature, digest algorithm)
- * came later: the parser takes them when present.
+ * One record per package: `@PKG`, then P/R/C/O/F records, tab separated (docs/host-tools.md, "rpm").
+ * Every string rpm prints is a quoted word (`readQuotedRecords`): a name in a
+ * package can hold a tab or a newline. The `@PKG` fields after the header digest (license, source
+ * rpm, signature, digest algorithm) came later: the parser takes them when present.
  */
 export const QUERY_FORMAT =
-  '@PKG\\t%{NAME}\\t%{EPOCHNUM}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\t%{INSTALLTIME}\\t%{SHA256HEADER}' +
-  `\\t%{LICENSE}\\t%{SOURCERPM}\\t${SIGNATURE_FORMAT}\\t%{FILEDIGESTALGO}\\n` +
-  '[P\\t%{PROVIDENAME}\\t%{PROVIDEFLAGS:depflags}\\t%{PROVIDEVERSION}\\n]' +
-  '[R\\t%{REQUIRENAME}\\t%{REQUIREFLAGS:depflags}\\t%{REQUIREVERSION}\\t%{REQUIREFLAGS:deptype}\\n]' +
-  '[C\\t%{CONFLICTNAME}\\t%{CONFLICTFLAGS:depflags}\\t%{CONFLICTVERSION}\\n]' +
-  '[O\\t%{OBSOLETENAME}\\t%{OBSOLETEFLAGS:depflags}\\t%{OBSOLETEVERSION}\\n]' +
-  '[F\\t%{FILENAMES}\\t%{FILEMODES:octal}\\t%{FILEDIGESTS}\\n]';
+  '@PKG\\t%{NAME:shescape}\\t%{EPOCHNUM}\\t%{VERSION:shescape}\\t%{RELEASE:shescape}\\t%{ARCH:shescape}\\t%{INSTALLTIME}' +
+  `\\t%{SHA256HEADER:shescape}\\t%{LICENSE:shescape}\\t%{SOURCERPM:shescape}\\t${SIGNATURE_FORMAT}\\t%{FILEDIGESTALGO}\\n` +
+  '[P\\t%{PROVIDENAME:shescape}\\t%{PROVIDEFLAGS:depflags}\\t%{PROVIDEVERSION:shescape}\\n]' +
+  '[R\\t%{REQUIRENAME:shescape}\\t%{REQUIREFLAGS:depflags}\\t%{REQUIREVERSION:shescape}\\t%{REQUIREFLAGS:deptype}\\n]' +
+  '[C\\t%{CONFLICTNAME:shescape}\\t%{CONFLICTFLAGS:depflags}\\t%{CONFLICTVERSION:shescape}\\n]' +
+  '[O\\t%{OBSOLETENAME:shescape}\\t%{OBSOLETEFLAGS:depflags}\\t%{OBSOLETEVERSION:shescape}\\n]' +
+  '[F\\t%{FILENAMES:shescape}\\t%{FILEMODES:octal}\\t%{FILEDIGESTS:shescape}\\n]';
+
+/**
+ * rpm's query formats cannot print a NUL (rpm 4.18 reads `\0` as `0`), and rpm writes a name as
+ * the package holds it: a file name with a newline would read as two paths. rpmbuild refuses such
+ * names, but a crafted package, or a node's database written by whoever was admin in it, can
+ * carry them. So every string goes through rpm's `:shescape`, a shell single-quoted word (`'` is
+ * written `'\''`), and `readQuotedRecords` splits fields at tabs and records at newlines outside
+ * quotes only. Numbers and rpm's own words (depflags, deptype, octal modes) stay bare.
+ */
+export interface QuotedRecords {
+  records: string[][];
+  /** Why the text could not be read past `records` (they are the complete records before it). */
+  error?: string;
+}
+
+/** Reads rpm output whose strings are `:shescape` words. Pure. */
+export function readQuotedRecords(text: string): QuotedRecords {
+  const records: string[][] = [];
+  let fields: string[] = [];
+  let field = '';
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i];
+    if (c === "'") {
+      const end = text.indexOf("'", i + 1);
+      if (end < 0) return { records, error: `a quoted name does not end: ${JSON.stringify(text.slice(i, i + 80))}` };
+      const word = text.slice(i + 1, end);
+      // Node decodes rpm's output as UTF-8: a name with other bytes would read as another name.
+      if (word.includes('\uFFFD'))
+        return { records, error: `the name ${JSON.stringify(word)} is not valid UTF-8 (or holds U+FFFD)` };
+      field += word;
+      i = end + 1;
+    } else if (c === '\\' && text[i + 1] === "'") {
+      field += "'";
+      i += 2;
+    } else if (c === '\t') {
+      fields.push(field);
+      field = '';
+      i++;
+    } else if (c === '\n') {
+      fields.push(field);
+      records.push(fields);
+      fields = [];
+      field = '';
+      i++;
+    } else {
+      field += c;
+      i++;
+    }
+  }
+  if (field !== '' || fields.length > 0) return { records, error: 'the output ends inside a record' };
+  return { records };
+}
 
 /** `--root NODE --dbpath /var/lib/rpm`: the arguments that point rpm at a node's own database. */
 export function nodeDbArgs(nodeRoot: string): string[] {
@@ -142,7 +196,7 @@ export async function readPackageDb(
       purpose: `list the packages of node ${nodeRoot}`,
     },
   );
-  const packages = parseQueryDump(stdout);
+  const packages = parseQueryDump(stdout, nodeRoot);
   return options.includeKeys ? packages : packages.filter((p) => p.name !== 'gpg-pubkey');
 }
 
@@ -156,14 +210,26 @@ export function formatNevra(p: {
   return `${p.name}-${p.epoch ? `${p.epoch}:` : ''}${p.version}-${p.release}.${p.arch}`;
 }
 
-/** Parse the output of `rpm -qa --qf QUERY_FORMAT`. Pure. */
-export function parseQueryDump(text: string): InstalledPackage[] {
+/**
+ * Parse the output of `rpm -qa --qf QUERY_FORMAT` (`node`: whose database it is, for errors).
+ * Pure. Output that cannot be read is an error naming the package it stopped in.
+ */
+export function parseQueryDump(text: string, node?: string): InstalledPackage[] {
   const packages: InstalledPackage[] = [];
   let current: InstalledPackage | undefined;
-  const lines = text.split('\n');
-  lines.forEach((line, index) => {
-    if (line === '') return;
-    const fields = line.split('\t');
+  const unreadable = (why: string) =>
+    new RedpakError(
+      'tool-failed',
+      `rpm's listing of ${node === undefined ? 'a database' : `node ${node}`} cannot be read${current ? ` at package ${current.nevra}` : ''}: ${why}`,
+      {
+        hint:
+          current && node !== undefined
+            ? `erase that package from the node: rpm --root ${node} --dbpath ${RPM_DBPATH} -e ${current.nevra}`
+            : 'erase that package from the node with rpm',
+      },
+    );
+  const { records, error } = readQuotedRecords(text);
+  records.forEach((fields, index) => {
     const kind = fields[0];
     if (kind === '@PKG') {
       const [
@@ -204,8 +270,8 @@ export function parseQueryDump(text: string): InstalledPackage[] {
       packages.push(current);
       return;
     }
-    if (!current)
-      throw new RedpakError('tool-failed', `unexpected rpm query output at line ${index + 1}: ${JSON.stringify(line)}`);
+    const unexpected = () => unreadable(`unexpected record ${index + 1}: ${JSON.stringify(fields.join('\t'))}`);
+    if (!current) throw unexpected();
     const dep = (): Dependency => ({
       name: fields[1] ?? '',
       flags: (fields[2] ?? '').trim(),
@@ -228,12 +294,10 @@ export function parseQueryDump(text: string): InstalledPackage[] {
         current.files.push({ path: fields[1] ?? '', mode: fields[2] ?? '', digest: fields[3] ?? '' });
         break;
       default:
-        throw new RedpakError(
-          'tool-failed',
-          `unexpected rpm query output at line ${index + 1}: ${JSON.stringify(line)}`,
-        );
+        throw unexpected();
     }
   });
+  if (error) throw unreadable(error);
   return packages;
 }
 
@@ -511,19 +575,57 @@ export async function queryFileMetadata(nodeRoot: string): Promise<InstalledFile
       ...nodeDbArgs(nodeRoot),
       '-qa',
       '--qf',
-      '[%{FILENAMES}\\t%{FILEMODES:octal}\\t%{FILEMTIMES}\\n]',
+      '@PKG\\t%{NEVRA:shescape}\\n[F\\t%{FILENAMES:shescape}\\t%{FILEMODES:octal}\\t%{FILEMTIMES}\\n]',
     ],
     {
       purpose: `list the files of node ${nodeRoot}`,
     },
   );
-  return stdout
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((line) => {
-      const [path = '', mode = '', mtime = '0'] = line.split('\t');
-      return { path, mode, mtime: Number(mtime) || 0 };
-    });
+  const files: InstalledFileMeta[] = [];
+  let nevra: string | undefined;
+  const unreadable = (why: string) =>
+    new RedpakError(
+      'tool-failed',
+      `rpm's file list of node ${nodeRoot} cannot be read${nevra ? ` at package ${nevra}` : ''}: ${why}`,
+    );
+  const { records, error } = readQuotedRecords(stdout);
+  for (const [kind, name = '', mode = '', mtime = '0'] of records) {
+    if (kind === '@PKG') nevra = name;
+    else if (kind === 'F' && nevra !== undefined) files.push({ path: name, mode, mtime: Number(mtime) || 0 });
+    else throw unreadable(`unexpected record ${JSON.stringify(kind)}`);
+  }
+  if (error) throw unreadable(error);
+  return files;
+}
+
+/**
+ * Each package file's payload paths, as rpm reads them from the package itself (in the order
+ * given). A name rpm prints that cannot be read is an error naming the package file.
+ */
+export async function packageFiles(rpmPaths: readonly string[]): Promise<string[][]> {
+  if (rpmPaths.length === 0) return [];
+  const { stdout } = await run(
+    'rpm',
+    ['-qp', '--nosignature', '--nodigest', '--qf', '@PKG\\n[F\\t%{FILENAMES:shescape}\\n]', ...rpmPaths],
+    { purpose: 'list package files' },
+  );
+  const lists: string[][] = [];
+  const unreadable = (why: string) =>
+    new RedpakError(
+      'tool-failed',
+      `rpm's file list of ${rpmPaths[Math.max(lists.length - 1, 0)]} cannot be read: ${why}`,
+    );
+  const { records, error } = readQuotedRecords(stdout);
+  for (const [kind, path = ''] of records) {
+    const list = lists[lists.length - 1];
+    if (kind === '@PKG') lists.push([]);
+    else if (kind === 'F' && list) list.push(path);
+    else throw unreadable(`unexpected record ${JSON.stringify(kind)}`);
+  }
+  if (error) throw unreadable(error);
+  if (lists.length !== rpmPaths.length)
+    throw unreadable(`rpm listed ${lists.length} package(s) for ${rpmPaths.length} file(s)`);
+  return lists;
 }
 
 /** One line of `rpm -V`: a file of an installed package that differs from what the database recorded. */
@@ -549,24 +651,47 @@ const VERIFY_TESTS: [string, string][] = [
   ['P', 'capabilities'],
 ];
 
-/** Parses `rpm -Va` output. Pure. Lines that are not file results (rpm's messages) are returned apart. */
-export function parseVerifyOutput(text: string): { problems: VerifyProblem[]; other: string[] } {
+const VERIFY_LINE = /^(missing|[.?SM5DLUGTP]{9})\s+(?:([cdglr])\s+)?(\/.*)$/;
+
+/**
+ * Parses `rpm -Va` output. Pure. Lines that are not file results (rpm's messages) are returned apart.
+ * rpm prints a file name as it is, so a name with a newline spans lines: `namesWithNewline` (the
+ * node's file names that hold one, from a quoted query) puts such a result back together, so that
+ * its lines are neither read as other files nor as messages.
+ */
+export function parseVerifyOutput(
+  text: string,
+  namesWithNewline: readonly string[] = [],
+): { problems: VerifyProblem[]; other: string[] } {
   const problems: VerifyProblem[] = [];
   const other: string[] = [];
-  for (const line of text.split('\n')) {
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] ?? '';
     if (line.trim() === '') continue;
-    const match = /^(missing|[.?SM5DLUGTP]{9})\s+(?:([cdglr])\s+)?(\/.*)$/.exec(line);
+    const match = VERIFY_LINE.exec(line);
     if (!match) {
       other.push(line.trim());
       continue;
     }
     const flags = match[1];
+    let path = match[3];
+    // The longest name of the node that these lines and the next ones spell. A line that reads as
+    // a result stays one: a crafted name must not hide another file's result.
+    for (let name = path, j = i + 1; j < lines.length && !VERIFY_LINE.test(lines[j] ?? ''); j++) {
+      name = `${name}\n${lines[j]}`;
+      if (!namesWithNewline.some((n) => n === name || n.startsWith(`${name}\n`))) break;
+      if (namesWithNewline.includes(name)) {
+        path = name;
+        i = j;
+      }
+    }
     const failed =
       flags === 'missing'
         ? ['missing']
-        : VERIFY_TESTS.filter(([letter], i) => flags[i] === letter).map(([, word]) => word);
+        : VERIFY_TESTS.filter(([letter], k) => flags[k] === letter).map(([, word]) => word);
     if (flags !== 'missing' && flags.includes('?')) failed.push('unreadable');
-    problems.push({ path: match[3], flags, failed, attr: match[2] ?? '' });
+    problems.push({ path, flags, failed, attr: match[2] ?? '' });
   }
   return { problems, other };
 }
@@ -586,7 +711,8 @@ export async function verifyNode(nodeRoot: string): Promise<VerifyProblem[]> {
       purpose: `verify the files of node ${nodeRoot}`,
     },
   );
-  const { problems, other } = parseVerifyOutput(stdout);
+  const namesWithNewline = (await queryFileMetadata(nodeRoot)).map((f) => f.path).filter((p) => p.includes('\n'));
+  const { problems, other } = parseVerifyOutput(stdout, namesWithNewline);
   const errors = [...other, ...warningsOf(stderr)].filter((l) => /^error:/.test(l));
   if (status !== 0 && problems.length === 0 && errors.length > 0) {
     throw new RedpakError('tool-failed', `rpm could not verify node ${nodeRoot}: ${errors.join('; ')}`);

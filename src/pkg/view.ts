@@ -40,9 +40,8 @@ import { dirname, join, relative } from 'node:path';
 import { RedpakError } from '../errors.js';
 import { GENERATIONS_DIR, recordGeneration } from './generations.js';
 import type { RecoveryNotice } from './recovery-notices.js';
-import { run } from './exec.js';
 import { InterruptedError, signalNameOf } from './interrupt.js';
-import { rpmSupportsForceDebian, RPM_DBPATH, viewRpmArgv } from './rpm.js';
+import { packageFiles, rpmSupportsForceDebian, RPM_DBPATH, viewRpmArgv } from './rpm.js';
 import { MERGE_JOURNAL, STAGE_DIR } from '../node/layout.js';
 import { assertNoLinkBelow } from '../node/load.js';
 import { writeFileAtomic } from '../system/atomic-write.js';
@@ -124,20 +123,6 @@ function hostUsrLinks(): string[] {
 export async function packageTopDirs(rpmPaths: readonly string[]): Promise<string[]> {
   const files = (await packageFiles(rpmPaths)).flat();
   return [...new Set(files.map((l) => l.split('/')[1] ?? '').filter((d) => d !== ''))];
-}
-
-/** Each package file's payload paths, as rpm reads them from the package itself (in the order given). */
-export async function packageFiles(rpmPaths: readonly string[]): Promise<string[][]> {
-  if (rpmPaths.length === 0) return [];
-  const { stdout } = await run(
-    'rpm',
-    ['-qp', '--nosignature', '--nodigest', '--qf', '@@\\n[%{FILENAMES}\\n]', ...rpmPaths],
-    { purpose: 'list package files' },
-  );
-  return stdout
-    .split('@@\n')
-    .slice(1)
-    .map((block) => block.split('\n').filter((l) => l !== ''));
 }
 
 /**
