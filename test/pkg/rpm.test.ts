@@ -45,7 +45,7 @@ describe('parseQueryDump', () => {
   it('rejects dependency lines before any package', () => {
     assert.throws(
       () => parseQueryDump('P\tx\t\t\n'),
-      (e: unknown) => e instanceof RedpakError && /line 1/.test(e.message),
+      (e: unknown) => e instanceof RedpakError && /record 1/.test(e.message),
     );
   });
 });
