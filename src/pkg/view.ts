@@ -36,7 +36,7 @@ import {
   writeFileSync,
   type Stats,
 } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { RedpakError } from '../errors.js';
 import { GENERATIONS_DIR, recordGeneration } from './generations.js';
 import type { RecoveryNotice } from './recovery-notices.js';
@@ -64,13 +64,19 @@ const DEFAULT_TOP_DIRS = ['usr', 'etc', 'var', 'opt', 'srv'];
 const HOST_LOWER = new Set(['usr', 'etc']);
 /** Never layered. */
 const SPECIAL = new Set(['dev', 'proc', 'sys', 'tmp', 'run', '']);
+/**
+ * Where the view shows the package files a command reads: in its /run, a tmpfs. At their host
+ * path, a cache under a layered directory (a node's own var/cache/dnf, with the node under /var)
+ * would get its mount point made in the upper layer, and so left in the node.
+ */
+const READS_IN_VIEW = '/run/redpak-reads';
 /** Merged-/usr symlinks of the host, reproduced in the view. */
 const USR_LINKS = ['bin', 'sbin', 'lib', 'lib64', 'lib32', 'libx32'];
 
 export interface RpmCommand {
   /** rpm arguments after `rpm --dbpath /var/lib/rpm` (no --root: the view is the root). */
   args: string[];
-  /** Files the command reads (package files): bound read-only at the same path. */
+  /** Files the command reads (package files): bound read-only under `READS_IN_VIEW`, named so in `args`. */
   reads?: string[];
 }
 
@@ -213,6 +219,8 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
   try {
     for (const command of request.commands) {
       const reads = [...new Set((command.reads ?? []).map((f) => dirname(f)))];
+      const inView = (f: string) => `${READS_IN_VIEW}/${reads.indexOf(dirname(f))}/${basename(f)}`;
+      const args = command.args.map((a) => (command.reads?.includes(a) ? inView(a) : a));
       const bwrap = [
         'bwrap',
         ...binds,
@@ -224,7 +232,7 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
         '/tmp',
         '--tmpfs',
         '/run',
-        ...reads.flatMap((r) => ['--ro-bind', r, r]),
+        ...reads.flatMap((r, i) => ['--ro-bind', r, `${READS_IN_VIEW}/${i}`]),
         // Anything written outside the layered directories would be lost with the sandbox: refuse it.
         '--remount-ro',
         '/',
@@ -241,7 +249,7 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
         'AFMPKG_REDPAKID',
         node,
         '--',
-        ...viewRpmArgv(command.args, forceDebian),
+        ...viewRpmArgv(args, forceDebian),
       ];
       const script = `set -e\n${mounts.join('\n')}\nexec ${bwrap.map(q).join(' ')}\n`;
       const result = await spawnStreaming(

@@ -46,10 +46,12 @@ export interface NodeFamily {
  * system → platform → app, created like `redmanager create-node`, host capabilities in system,
  * fixture repo file in system. The fixture packages are unsigned: the system node's `gpgcheck:
  * true` (its template's, a floor under the .repo files' gpgcheck) is set to false unless
- * `gpgcheck: true`.
+ * `gpgcheck: true`. `parent`: where the family's directory is made (default: the temp directory).
  */
-export async function makeNodeFamily(options: { repoFile?: boolean; gpgcheck?: boolean } = {}): Promise<NodeFamily> {
-  const dir = mkdtempSync(join(tmpdir(), 'redpak-dnf-test-'));
+export async function makeNodeFamily(
+  options: { repoFile?: boolean; gpgcheck?: boolean; parent?: string } = {},
+): Promise<NodeFamily> {
+  const dir = mkdtempSync(join(options.parent ?? tmpdir(), 'redpak-dnf-test-'));
   const sys = join(dir, 'redpak');
   const platform = join(sys, 'platform');
   const app = join(platform, 'app');
