@@ -4,7 +4,10 @@
 # hands over to the full CLI by itself when it cannot serve a launch; without a compiler, a
 # script that runs the full CLI for every launch (scripts/redwrap-full-cli.sh). With a compiler,
 # also dist/bin/redwrap-enter, the part of `redwrap enter` that joins a sandbox's namespaces
-# (src/launcher/redwrap-enter.c); without one, `redwrap enter` says it is missing.
+# (src/launcher/redwrap-enter.c); without one, `redwrap enter` says it is missing. With a
+# compiler, also dist/bin/redpak-stage, which mounts a package transaction's staged view and reads
+# its opaque directories (src/launcher/redpak-stage.c); without one, redwrap-dnf does both with
+# util-linux unshare, sh, mount(8) and Python (src/pkg/stage-runner.ts chooses).
 #
 # bwrap's path is fixed here, once: `command -v bwrap` at build time (upstream's /usr/bin/bwrap
 # when bwrap is not installed yet). It goes to dist/bwrap-path, the full CLI's default
@@ -28,7 +31,7 @@ if ! command -v "$cc" >/dev/null 2>&1; then
   cp scripts/redwrap-full-cli.sh dist/bin/redwrap-launch.tmp
   chmod 755 dist/bin/redwrap-launch.tmp
   mv dist/bin/redwrap-launch.tmp dist/bin/redwrap-launch
-  rm -f dist/bin/redwrap-enter
+  rm -f dist/bin/redwrap-enter dist/bin/redpak-stage
   exit 0
 fi
 # Hardened build (test/wrap/launcher-sanitizers.test.ts builds its own copy with the sanitizers).
@@ -38,3 +41,6 @@ mv dist/bin/redwrap-launch.tmp dist/bin/redwrap-launch
 "$cc" -O2 -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE -pie -Wl,-z,relro,-z,now -Wall -Wextra -Werror \
   -o dist/bin/redwrap-enter.tmp src/launcher/redwrap-enter.c
 mv dist/bin/redwrap-enter.tmp dist/bin/redwrap-enter
+"$cc" -O2 -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE -pie -Wl,-z,relro,-z,now -Wall -Wextra -Werror \
+  -o dist/bin/redpak-stage.tmp src/launcher/redpak-stage.c
+mv dist/bin/redpak-stage.tmp dist/bin/redpak-stage

@@ -1,8 +1,8 @@
 /**
  * Package management as an ordinary user (docs/transactions.md, "As an ordinary user").
  *
- * rpm runs as root mapped onto the user inside a user namespace (`unshare --user
- * --map-root-user`) over the user's own node files, so everything it writes is owned by the user.
+ * rpm runs as root mapped onto the user inside a user namespace (as `unshare --user
+ * --map-root-user` makes it: src/pkg/stage-runner.ts) over the user's own node files, so everything it writes is owned by the user.
  * The staged view is made of overlays mounted in that namespace, which the kernel allows from
  * Linux 5.11 with the `userxattr` option; overlayfs then marks opaque directories with the
  * `user.overlay.opaque` attribute instead of `trusted.overlay.opaque`. Where the kernel refuses
@@ -25,6 +25,7 @@ import { RedpakError } from '../errors.js';
 import { hostTool } from '../system/host-tools.js';
 import { usernsRestriction } from '../system/userns.js';
 import { accountLabel } from '../system/accounts.js';
+import { stagedCommand } from './stage-runner.js';
 
 /**
  * True when this process is not root: the staged run needs a user namespace. The process's
@@ -32,11 +33,6 @@ import { accountLabel } from '../system/accounts.js';
  */
 export function runsRootless(): boolean {
   return process.getuid?.() !== 0;
-}
-
-/** unshare's options before the mount namespace's: root mapped onto the user, for an ordinary user. */
-export function unshareUserArgs(rootless: boolean): string[] {
-  return rootless ? ['--user', '--map-root-user'] : [];
 }
 
 /** Extra overlay mount options: `userxattr` for a mount in a user namespace. */
@@ -93,8 +89,10 @@ export function chooseStaging(
       hint,
     });
   if (forced !== 'copy' && kernelAllowsUserOverlay() && userOverlayMounts(scratch, refuse)) return 'overlay';
-  const trial = spawnSync(hostTool('unshare'), [...unshareUserArgs(true), '--mount', 'true'], { encoding: 'utf8' });
-  if (trial.error) throw refuse(`cannot run unshare: ${trial.error.message}`, 'apt-get install util-linux');
+  const trialCommand = stagedCommand({ rootless: true, overlays: [] }, [hostTool('true')]);
+  const trial = spawnSync(trialCommand.command, trialCommand.args, { encoding: 'utf8' });
+  if (trial.error)
+    throw refuse(`cannot run ${trialCommand.command}: ${trial.error.message}`, 'apt-get install util-linux');
   if (trial.status !== 0) {
     const why = trial.stderr.trim();
     const restriction = usernsRestriction();
@@ -115,24 +113,12 @@ function userOverlayMounts(scratch: string, refuse: (why: string, hint: string) 
   try {
     for (const d of ['lower', 'upper', 'work', 'view']) mkdirSync(join(probe, d));
     const options = `lowerdir=${probe}/lower,upperdir=${probe}/upper,workdir=${probe}/work${overlayExtraOptions(true)}`;
-    const result = spawnSync(
-      hostTool('unshare'),
-      [
-        ...unshareUserArgs(true),
-        '--mount',
-        '--propagation',
-        'private',
-        'mount',
-        '-t',
-        'overlay',
-        'overlay',
-        '-o',
-        options,
-        join(probe, 'view'),
-      ],
-      { encoding: 'utf8' },
-    );
-    if (result.error) throw refuse(`cannot run unshare: ${result.error.message}`, 'apt-get install util-linux');
+    // Mounted as the staged run mounts its overlays: the same command, a program that does nothing.
+    const { command, args } = stagedCommand({ rootless: true, overlays: [{ options, target: join(probe, 'view') }] }, [
+      hostTool('true'),
+    ]);
+    const result = spawnSync(command, args, { encoding: 'utf8' });
+    if (result.error) throw refuse(`cannot run ${command}: ${result.error.message}`, 'apt-get install util-linux');
     return result.status === 0;
   } finally {
     rmSync(probe, { recursive: true, force: true });

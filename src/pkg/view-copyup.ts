@@ -12,10 +12,10 @@
  *     in the copy; where the node and a lower layer both have a directory, or several lower
  *     layers do (overlayfs merges them), or the packages' payload goes into it, the directory
  *     is made in the copy (with the lower one's mode, as a copy-up would) and composed entry by
- *     entry below. The read-only binds are mounted by one Python process in the transaction's
- *     private mount namespace (`BIND_LOWER`; bwrap's own `--ro-bind` costs about 2 ms each, and
- *     a directory like the host's /usr/bin takes hundreds), before bwrap binds the copy's top
- *     directories with everything mounted in them.
+ *     entry below. The read-only binds are mounted in the transaction's private mount namespace
+ *     by the process that then becomes bwrap (src/pkg/stage-runner.ts: bwrap's own `--ro-bind`
+ *     costs about 2 ms each, and a directory like the host's /usr/bin takes hundreds), before
+ *     bwrap binds the copy's top directories with everything mounted in them.
  *   - Every entry of the copy is then recorded (inode and change time: a write, a chmod, a
  *     rename or a replacement changes one or the other, and no process can set a change time
  *     back). After rpm, what changed or is new moves into `STAGE/upper`, in the shape of an
@@ -42,7 +42,6 @@ import {
 import { dirname, join } from 'node:path';
 import { RedpakError } from '../errors.js';
 import { hostTool } from '../system/host-tools.js';
-import { solverPython } from './solver.js';
 
 export interface CopyViewRequest {
   /** The stage directory (`NODE/.redpak-stage`), made empty by the caller. */
@@ -67,46 +66,14 @@ export interface CopyView {
   root: string;
   /** bwrap arguments composing the view: the copy's top directories, with what is mounted in them. */
   bwrapArgs: string[];
-  /** The shell command that mounts the lower entries read-only into the copy (before bwrap runs). */
-  mountCommand: string[];
+  /** The lower entries bound read-only into the copy before bwrap runs: (source, target in the copy). */
+  readOnlyBinds: [string, string][];
   /** Every entry of the copy before rpm ran, by node-relative path. */
   recorded: Map<string, Recorded>;
 }
 
 /** The copy's place in the stage. */
 export const COPY_DIR = 'copy';
-/** In the stage: the read-only binds (source, mount point; NUL-separated) that BIND_LOWER mounts. */
-const LOWER_BINDS = 'lower-binds';
-
-/**
- * Mounts each source read-only onto its mount point (mount(2) through ctypes: Node has no mount
- * call, and one process for every bind). A bind keeps its source's locked flags (noexec, the atime
- * ones), which a remount in a user namespace must repeat; nosuid and nodev are added. A source gone
- * since the view was composed (a host's /etc/group.lock while an account is added) is gone from the
- * view too, as overlayfs would show it: its empty mount point is removed, not a failure.
- */
-const BIND_LOWER = [
-  'import ctypes, os, sys',
-  'libc = ctypes.CDLL(None, use_errno=True)',
-  'MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND = 1, 2, 4, 8, 32, 4096',
-  'KEPT = ((8, MS_NOEXEC), (1024, 1024), (2048, 2048), (4096, 1 << 21))',
-  'def mount(src, dst, flags):',
-  '    if libc.mount(src, dst, None, flags, None) != 0:',
-  '        errno = ctypes.get_errno()',
-  '        if src is not None and not os.path.lexists(src):',
-  '            return False',
-  '        sys.exit("cannot bind %s read-only on %s: %s" % (src or dst, dst, os.strerror(errno)))',
-  '    return True',
-  "data = open(sys.argv[1], 'rb').read().split(b'\\0')[:-1]",
-  'for src, dst in zip(data[0::2], data[1::2]):',
-  '    if not mount(src, dst, MS_BIND):',
-  '        (os.rmdir if os.path.isdir(dst) else os.unlink)(dst)',
-  '        continue',
-  '    flag = os.statvfs(dst).f_flag',
-  '    kept = sum(ms for st, ms in KEPT if flag & st)',
-  '    mount(None, dst, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | kept)',
-].join('\n');
-
 /**
  * Directories that must be writable in the view: every parent of a payload path below a top
  * directory (rpm creates its files there, so it must be a directory of the copy, not a
@@ -137,7 +104,7 @@ export function prepareCopyView(request: CopyViewRequest): CopyView {
   const payload = new Set(request.payload.map((p) => p.replace(/^\/+/, '')));
   const made = new Set<string>();
   const bwrapArgs: string[] = [];
-  const bound: string[] = [];
+  const readOnlyBinds: [string, string][] = [];
 
   /**
    * Makes the lower layers' entries of `rel` visible in the copy's directory `rel`, as overlayfs
@@ -199,7 +166,7 @@ export function prepareCopyView(request: CopyViewRequest): CopyView {
         if (top.st.isDirectory()) mkdirSync(dest);
         else writeFileSync(dest, '', { mode: 0o644 });
         made.add(r);
-        bound.push(top.path, dest);
+        readOnlyBinds.push([top.path, dest]);
       }
     }
   };
@@ -226,9 +193,6 @@ export function prepareCopyView(request: CopyViewRequest): CopyView {
     bwrapArgs.push('--bind', dest, `/${top}`);
     compose(top, lowers);
   }
-  const binds = join(request.stage, LOWER_BINDS);
-  writeFileSync(binds, bound.map((p) => `${p}\0`).join(''), { mode: 0o600 });
-  const mountCommand = [solverPython(), '-S', '-E', '-c', BIND_LOWER, binds];
 
   const recorded = new Map<string, Recorded>();
   const walk = (rel: string) => {
@@ -240,7 +204,7 @@ export function prepareCopyView(request: CopyViewRequest): CopyView {
     }
   };
   walk('');
-  return { root, bwrapArgs, mountCommand, recorded };
+  return { root, bwrapArgs, readOnlyBinds, recorded };
 }
 
 function changed(before: Recorded | undefined, st: BigIntStats): boolean {

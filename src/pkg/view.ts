@@ -15,8 +15,9 @@
  *     committed merge (`recoverStage`, under the family lock). docs/transactions.md.
  *
  * var is layered on the node alone: an ancestor's rpm database must never show through.
- * Needs util-linux `unshare` and bubblewrap; as root, mount namespaces; as an ordinary user, a user
- * namespace with root mapped onto the user and overlays with `userxattr` (src/pkg/rootless.ts).
+ * Needs bubblewrap and the helper redpak-stage (else util-linux `unshare`, mount(8) and Python:
+ * src/pkg/stage-runner.ts); as root, mount namespaces; as an ordinary user, a user namespace with
+ * root mapped onto the user and overlays with `userxattr` (src/pkg/rootless.ts).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import {
@@ -45,9 +46,11 @@ import { packageFiles, rpmSupportsForceDebian, RPM_DBPATH, viewRpmArgv } from '.
 import { MERGE_JOURNAL, STAGE_DIR } from '../node/layout.js';
 import { assertNoLinkBelow } from '../node/load.js';
 import { writeFileAtomic } from '../system/atomic-write.js';
-import { solverPython } from './solver.js';
-import { hostTool } from '../system/host-tools.js';
-import { opaqueAttribute, overlayExtraOptions, runsRootless, type StagingMethod, unshareUserArgs } from './rootless.js';
+import { DEFAULT_BWRAP } from '../system/bwrap-path.js';
+import { opaqueAttribute, overlayExtraOptions, runsRootless, type StagingMethod } from './rootless.js';
+import { opaqueDirs, type StagedCommand, stagedCommand, type ViewMounts } from './stage-runner.js';
+
+export { opaqueDirs };
 import {
   collectCopyChanges,
   type CopyView,
@@ -107,8 +110,6 @@ export interface StagedResult {
   /** rpm's stderr lines (scriptlet failures are warnings there). */
   warnings: string[];
 }
-
-const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** The host's merged-/usr links, reproduced in the view: name → target ('bin' → 'usr/bin'). */
 export function usrLinkTargets(): Record<string, string> {
@@ -184,7 +185,7 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
       ]),
     ].filter((p) => existsSync(p) && statSync(p).isDirectory());
   const copy = await prepareStagedView(request, tops, layersOf);
-  const mounts: string[] = [];
+  const overlays: ViewMounts['overlays'][number][] = [];
   const binds: string[] = [];
   for (const d of copy ? [] : tops) {
     const upper = join(stage, 'upper', d);
@@ -199,9 +200,10 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
     }
     // overlayfs option syntax: ':' separates layers, ',' options; escape both.
     const esc = (p: string) => p.replace(/\\/g, '\\\\').replace(/:/g, '\\:').replace(/,/g, '\\,');
-    mounts.push(
-      `mount -t overlay overlay -o ${q(`lowerdir=${lowers.map(esc).join(':')},upperdir=${esc(upper)},workdir=${esc(work)}${overlayExtraOptions(rootless)}`)} ${q(view)}`,
-    );
+    overlays.push({
+      options: `lowerdir=${lowers.map(esc).join(':')},upperdir=${esc(upper)},workdir=${esc(work)}${overlayExtraOptions(rootless)}`,
+      target: view,
+    });
     binds.push('--bind', view, `/${d}`);
   }
   for (const l of links) binds.push('--symlink', readlinkSync(`/${l}`), `/${l}`);
@@ -209,10 +211,8 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
     const reads = request.commands.flatMap((c) => c.reads ?? []);
     coverForeignParents(join(stage, 'upper'), [node, ...request.ancestors], tops, (await packageFiles(reads)).flat());
   }
-  if (copy) {
-    mounts.push(copy.mountCommand.map(q).join(' '));
-    binds.unshift(...copy.bwrapArgs);
-  }
+  if (copy) binds.unshift(...copy.bwrapArgs);
+  const mounts: ViewMounts = { rootless, overlays, ...(copy ? { readOnlyBinds: copy.readOnlyBinds } : {}) };
   const forceDebian = await rpmSupportsForceDebian();
 
   const warnings: string[] = [];
@@ -222,7 +222,7 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
       const inView = (f: string) => `${READS_IN_VIEW}/${reads.indexOf(dirname(f))}/${basename(f)}`;
       const args = command.args.map((a) => (command.reads?.includes(a) ? inView(a) : a));
       const bwrap = [
-        'bwrap',
+        DEFAULT_BWRAP,
         ...binds,
         '--dev',
         '/dev',
@@ -251,13 +251,8 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
         '--',
         ...viewRpmArgv(args, forceDebian),
       ];
-      const script = `set -e\n${mounts.join('\n')}\nexec ${bwrap.map(q).join(' ')}\n`;
-      const result = await spawnStreaming(
-        hostTool('unshare'),
-        [...unshareUserArgs(rootless), '--mount', '--propagation', 'private', 'sh', '-c', script],
-        request.onLine,
-        request.signal,
-      );
+      const staged = stagedCommand(mounts, bwrap);
+      const result = await spawnStreaming(staged, request.onLine, request.signal);
       warnings.push(
         ...result.stderr
           .split('\n')
@@ -283,7 +278,7 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
       writeFileSync(join(upper, rel), text);
     }
     // The copy-up view has no opaque directories: what a replaced directory no longer holds is listed as removed.
-    const opaque = copy ? new Set<string>() : opaqueDirs(upper, opaqueAttribute(rootless));
+    const opaque = copy ? new Set<string>() : opaqueDirs(upper, opaqueAttribute(rootless), { asMappedRoot: rootless });
     const generation = request.generation
       ? recordGeneration(node, upper, request.generation, opaque, join(stage, STAGED_GENERATION), removed)
       : undefined;
@@ -405,8 +400,7 @@ interface Spawned {
 }
 
 function spawnStreaming(
-  command: string,
-  args: string[],
+  { command, args, input }: StagedCommand,
   onLine?: (line: string) => void,
   signal?: AbortSignal,
 ): Promise<Spawned> {
@@ -416,7 +410,11 @@ function spawnStreaming(
       return;
     }
     // Own process group: a terminal's Ctrl-C reaches us, not rpm in the middle of a package.
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    // stdin: the read-only binds, if any, then end of file. A child that fails before reading it
+    // all closes the pipe: its status says why.
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(input ?? '');
     let out = '';
     let err = '';
     let pending = '';
@@ -451,40 +449,6 @@ function spawnStreaming(
       resolve({ status: status ?? 128, signal: sig, stdout: out, stderr: err });
     });
   });
-}
-
-/**
- * The directories of an overlay upper layer that overlayfs marked opaque (`attribute`=y:
- * trusted.overlay.opaque as root, user.overlay.opaque in a user namespace): what the lower layers
- * had there is hidden, not merged. Node has no xattr call; Python's os.getxattr does it.
- */
-export function opaqueDirs(upper: string, attribute: string): Set<string> {
-  const script = [
-    'import os, sys',
-    'top = sys.argv[1]',
-    'for d, dirs, files in os.walk(top):',
-    '    for name in list(dirs):',
-    '        path = os.path.join(d, name)',
-    '        try:',
-    '            opaque = os.getxattr(path, sys.argv[2], follow_symlinks=False) == b"y"',
-    '        except OSError:',
-    '            opaque = False',
-    '        if opaque:',
-    '            dirs.remove(name)',
-    '            sys.stdout.buffer.write(os.fsencode(os.path.relpath(path, top)) + b"\\0")',
-  ].join('\n');
-  const result = spawnSync(solverPython(), ['-S', '-E', '-c', script, upper, attribute], { encoding: 'utf8' });
-  if (result.status !== 0) {
-    throw new RedpakError(
-      'tool-failed',
-      `cannot read the overlay attributes of ${upper}: ${result.error?.message ?? result.stderr.trim()}`,
-      {
-        hint: 'nothing was changed in the node; python3 is needed (see REDPAK_PYTHON)',
-      },
-    );
-  }
-  // NUL-separated: a name (written by rpm or a scriptlet) may hold a newline, never a NUL.
-  return new Set(result.stdout.split('\0').filter((l) => l !== ''));
 }
 
 // ---------------------------------------------------------------------------------------------
