@@ -29,10 +29,10 @@ const STAGE_HELPER = packagePath('dist/bin/redpak-stage');
  */
 const NO_HELPER_HOOK = 'REDPAK_TEST_NO_STAGE_HELPER';
 
-/** The helper's path where it was built and the test hook does not turn it off; else undefined. */
-export function stageHelper(env: Readonly<Record<string, string | undefined>> = process.env): string | undefined {
-  if (env[NO_HELPER_HOOK] === '1') return undefined;
-  return existsSync(STAGE_HELPER) ? STAGE_HELPER : undefined;
+/** The helper's path where it was built and the test hook does not turn it off; else null (the fallback). */
+export function stageHelper(env: Readonly<Record<string, string | undefined>> = process.env): string | null {
+  if (env[NO_HELPER_HOOK] === '1') return null;
+  return existsSync(STAGE_HELPER) ? STAGE_HELPER : null;
 }
 
 export interface ViewMounts {
@@ -94,7 +94,7 @@ const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 export function stagedCommand(
   mounts: ViewMounts,
   program: readonly string[],
-  helper: string | undefined = stageHelper(),
+  helper: string | null = stageHelper(),
 ): StagedCommand {
   const binds = mounts.readOnlyBinds ?? [];
   const input = binds.length > 0 ? binds.map(([source, target]) => `${source}\0${target}\0`).join('') : undefined;
@@ -135,7 +135,7 @@ export function stagedCommand(
 export function opaqueDirs(
   upper: string,
   attribute: string,
-  { asMappedRoot = false, helper = stageHelper() }: { asMappedRoot?: boolean; helper?: string | undefined } = {},
+  { asMappedRoot = false, helper = stageHelper() }: { asMappedRoot?: boolean; helper?: string | null } = {},
 ): Set<string> {
   const result = helper
     ? spawnSync(helper, ['opaque', ...(asMappedRoot ? ['--map-root-user'] : []), upper, attribute], {

@@ -289,7 +289,7 @@ describe('copy-up staging: the view and the difference', () => {
 
   for (const [way, helper] of [
     ['the helper', stageHelper()],
-    ['the fallback (Python)', undefined],
+    ['the fallback (Python)', null],
   ] as const) {
     it(`a lower entry gone before it is bound is gone from the view, not a failure (${way})`, (t) => {
       const { host, view, root } = layers(t);
