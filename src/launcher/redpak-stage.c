@@ -305,12 +305,20 @@ struct walk {
   char path[MAX_RELATIVE + 1];
 };
 
+/* UPPER/RELATIVE/NAME for a message (RELATIVE: w->path[0..length), maybe empty; NAME maybe NULL). */
+static const char *shown(struct walk *w, size_t length, const char *name) {
+  static char text[MAX_RELATIVE + NAME_MAX + PATH_MAX + 3];
+  snprintf(text, sizeof text, "%s%s%.*s%s%s", w->upper, length ? "/" : "", (int)length, w->path,
+           name ? "/" : "", name ? name : "");
+  return text;
+}
+
 static int is_opaque(struct walk *w, int fd, size_t length) {
   char value[2];
   ssize_t n = fgetxattr(fd, w->attribute, value, sizeof value);
   if (n < 0) {
     if (errno == ENODATA || errno == ENOTSUP || errno == ERANGE) return 0; /* absent, or longer than "y" */
-    fail("cannot read %s of %s/%.*s: %s", w->attribute, w->upper, (int)length, w->path, strerror(errno));
+    fail("cannot read %s of %s: %s", w->attribute, shown(w, length, NULL), strerror(errno));
   }
   return n == 1 && value[0] == 'y';
 }
@@ -318,12 +326,12 @@ static int is_opaque(struct walk *w, int fd, size_t length) {
 /* Walks the directory `fd` (its UPPER-relative path is w->path[0..length)); closes fd. */
 static void walk_directory(struct walk *w, int fd, size_t length) {
   DIR *dir = fdopendir(fd);
-  if (!dir) fail("cannot read %s/%.*s: %s", w->upper, (int)length, w->path, strerror(errno));
+  if (!dir) fail("cannot read %s: %s", shown(w, length, NULL), strerror(errno));
   for (;;) {
     errno = 0;
     struct dirent *entry = readdir(dir);
     if (!entry) {
-      if (errno) fail("cannot read %s/%.*s: %s", w->upper, (int)length, w->path, strerror(errno));
+      if (errno) fail("cannot read %s: %s", shown(w, length, NULL), strerror(errno));
       break;
     }
     const char *name = entry->d_name;
@@ -340,10 +348,10 @@ static void walk_directory(struct walk *w, int fd, size_t length) {
       if (errno == ENOTDIR || errno == ELOOP || errno == ENOENT) continue; /* not a directory, or gone */
       if (errno == EMFILE)
         fail("the directories of %s are nested deeper than this process may open (%s)", w->upper, strerror(errno));
-      fail("cannot open %s/%.*s/%s: %s", w->upper, (int)length, w->path, name, strerror(errno));
+      fail("cannot open %s: %s", shown(w, length, name), strerror(errno));
     }
     struct stat st;
-    if (fstat(child, &st) < 0) fail("cannot read %s/%.*s/%s: %s", w->upper, (int)length, w->path, name, strerror(errno));
+    if (fstat(child, &st) < 0) fail("cannot read %s: %s", shown(w, length, name), strerror(errno));
     if (st.st_dev != w->device) {
       close(child); /* another filesystem mounted there: not the layer's */
       continue;

@@ -29,6 +29,7 @@ import { opaqueDirs, stagedCommand, stageHelper } from '../../src/pkg/stage-runn
 import { STAGE_DIR } from '../../src/pkg/view.js';
 import { hostTool } from '../../src/system/host-tools.js';
 import { runBin } from '../helpers/cli.js';
+import { runAs, throwawayUser, WITHOUT_THROWAWAY_USER } from '../helpers/users.js';
 import { buildTestRpm, makeNodeFamily, type NodeFamily } from './helpers/nodes.js';
 
 const HELPER = packagePath('dist/bin/redpak-stage');
@@ -160,6 +161,32 @@ mark(f, "last")
     const r = helper(['opaque', link, ATTRIBUTE]);
     assert.equal(r.status, 125);
     assert.match(r.stderr, /cannot open .*upper-link: a component is a symbolic link/);
+  });
+});
+
+describe('redpak-stage opaque as an ordinary user', { skip: WITHOUT_THROWAWAY_USER }, () => {
+  it('as root mapped onto the user, reads a directory of theirs that has no permissions at all', (t) => {
+    // A package's %attr(0000) directory, or one a scriptlet made so: the user's merge opens it;
+    // the walk must see it too, or an opaque one would be merged instead of replacing.
+    const user = throwawayUser(t);
+    const upper = join(user.home, 'upper');
+    const script = [
+      'import os, sys',
+      'u = sys.argv[1]',
+      'os.makedirs(os.path.join(u, "closed/opaque"))',
+      'os.setxattr(os.path.join(u, "closed/opaque"), "user.overlay.opaque", b"y")',
+      'os.chmod(os.path.join(u, "closed"), 0)',
+    ].join('\n');
+    const made = runAs(user, [solverPython(), '-c', script, upper]);
+    assert.equal(made.status, 0, made.stderr);
+    const attribute = opaqueAttribute(true);
+    const mapped = runAs(user, [HELPER, 'opaque', '--map-root-user', upper, attribute]);
+    assert.equal(mapped.status, 0, mapped.stderr);
+    assert.equal(mapped.stdout, 'closed/opaque\0');
+    const plain = runAs(user, [HELPER, 'opaque', upper, attribute]);
+    assert.equal(plain.status, 125, 'without the mapping the walk cannot open it, and says so');
+    assert.match(plain.stderr, /^redpak-stage: cannot open .*upper\/closed: Permission denied/);
+    runAs(user, ['chmod', '700', join(upper, 'closed')]);
   });
 });
 
