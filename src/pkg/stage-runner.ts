@@ -125,6 +125,19 @@ export function stagedCommand(
   };
 }
 
+/** The helper's exit statuses before the program runs (src/launcher/redpak-stage.c). */
+const HELPER_STATUSES = new Set([2, 125, 126, 127]);
+
+/**
+ * The helper's own failure, when a staged command ended so: one `redpak-stage: …` line on stderr
+ * and one of its statuses (nothing of bwrap or rpm ran). Undefined for anything else, which is
+ * the program's.
+ */
+export function helperFailure(status: number | null, stderr: string): string | undefined {
+  const text = stderr.trim();
+  return status !== null && HELPER_STATUSES.has(status) && /^redpak-stage: [^\n]*$/.test(text) ? text : undefined;
+}
+
 /**
  * The directories of an overlay upper layer that overlayfs marked opaque (`attribute`=y:
  * trusted.overlay.opaque as root, user.overlay.opaque in a user namespace): what the lower layers

@@ -48,7 +48,7 @@ import { assertNoLinkBelow } from '../node/load.js';
 import { writeFileAtomic } from '../system/atomic-write.js';
 import { DEFAULT_BWRAP } from '../system/bwrap-path.js';
 import { opaqueAttribute, overlayExtraOptions, runsRootless, type StagingMethod } from './rootless.js';
-import { opaqueDirs, type StagedCommand, stagedCommand, type ViewMounts } from './stage-runner.js';
+import { helperFailure, opaqueDirs, type StagedCommand, stagedCommand, type ViewMounts } from './stage-runner.js';
 
 export { opaqueDirs };
 import {
@@ -260,6 +260,12 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
           .filter((l) => l && !/^(warning: )?Unable to change root directory/.test(l)),
       );
       if (request.signal?.aborted) throw abortError(node, request.signal);
+      const failure = helperFailure(result.status, result.stderr);
+      if (failure) {
+        throw new RedpakError('tool-failed', `cannot mount the staged view of node ${node}: ${failure}`, {
+          hint: 'nothing was changed in the node; rpm did not run',
+        });
+      }
       if (result.status !== 0) {
         throw new RedpakError(
           'tool-failed',

@@ -25,7 +25,7 @@ import { RedpakError } from '../../src/errors.js';
 import { packagePath } from '../../src/package-root.js';
 import { opaqueAttribute } from '../../src/pkg/rootless.js';
 import { solverPython } from '../../src/pkg/solver.js';
-import { opaqueDirs, stagedCommand, stageHelper } from '../../src/pkg/stage-runner.js';
+import { helperFailure, opaqueDirs, stagedCommand, stageHelper } from '../../src/pkg/stage-runner.js';
 import { STAGE_DIR } from '../../src/pkg/view.js';
 import { hostTool } from '../../src/system/host-tools.js';
 import { runBin } from '../helpers/cli.js';
@@ -281,6 +281,15 @@ describe('redpak-stage refusals', () => {
     assert.equal(r.stdout, 'from the lower layer');
     assert.equal(readFileSync(join(dir, 'upper', 'new'), 'utf8'), 'new\n', 'the write went to the upper layer');
     assert.deepEqual(readdirSync(join(dir, 'view')), [], 'the mount is gone with the namespace');
+  });
+
+  it('a failure of the helper is told apart from the program’s: its status and one redpak-stage: line', () => {
+    const r = helper(['run', '--overlay', 'lowerdir=/absent', join(dir, 'view'), '--', '/usr/bin/true']);
+    assert.equal(helperFailure(r.status, r.stderr), r.stderr.trim());
+    assert.match(r.stderr, /cannot mount an overlay on/);
+    assert.equal(helperFailure(1, r.stderr), undefined, 'bwrap’s or rpm’s status');
+    assert.equal(helperFailure(125, `${r.stderr}error: rpm said more\n`), undefined, 'more than the helper’s line');
+    assert.equal(helperFailure(125, 'error: scriptlet failed\n'), undefined);
   });
 
   it('the choice: the helper where built, the old tools where not or when the test hook turns it off', () => {
