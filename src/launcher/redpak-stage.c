@@ -150,6 +150,57 @@ static int open_no_links(const char *path) {
   return fd;
 }
 
+/*
+ * open_no_links for many paths in few directories (the read-only binds: hundreds of entries of
+ * the host's /usr/bin): the parent directory is resolved once and kept open, and each entry is
+ * opened from it with O_NOFOLLOW. A directory swapped for a link after it was resolved is not
+ * followed either: the kept descriptor is the directory itself.
+ */
+struct parent_cache {
+  char *dir;
+  int fd;
+  int error;
+};
+
+static int open_entry_no_links(struct parent_cache *cache, const char *path) {
+  const char *slash = strrchr(path, '/');
+  const char *base = slash ? slash + 1 : path;
+  if (path[0] != '/' || !*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  size_t length = (size_t)(slash - path);
+  if (!cache->dir || strlen(cache->dir) != length || memcmp(cache->dir, path, length) != 0) {
+    if (cache->fd >= 0) close(cache->fd);
+    free(cache->dir);
+    cache->dir = strndup(path, length);
+    if (!cache->dir) fail("out of memory");
+    cache->fd = open_no_links(length ? cache->dir : "/");
+    cache->error = cache->fd < 0 ? errno : 0;
+  }
+  if (cache->fd < 0) {
+    errno = cache->error;
+    return -1;
+  }
+  int fd = openat(cache->fd, base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return -1;
+  struct stat st;
+  if (fstat(fd, &st) < 0) {
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return -1;
+  }
+  if (S_ISLNK(st.st_mode)) {
+    close(fd);
+    errno = ELOOP;
+    return -1;
+  }
+  return fd;
+}
+
+static struct parent_cache sources = {NULL, -1, 0}, targets = {NULL, -1, 0};
+
 /* The path through which the kernel reaches exactly the file behind `fd`. */
 static void fd_path(int fd, char *buffer, size_t size) { snprintf(buffer, size, "/proc/self/fd/%d", fd); }
 
@@ -200,9 +251,9 @@ static char *read_stdin(size_t *length) {
  * it: the empty target is removed.
  */
 static void bind_read_only(const char *source, const char *target) {
-  int to = open_no_links(target);
+  int to = open_entry_no_links(&targets, target);
   if (to < 0) fail("cannot bind %s read-only on %s: %s", source, target, resolve_error(errno));
-  int from = open_no_links(source);
+  int from = open_entry_no_links(&sources, source);
   if (from < 0) {
     if (errno != ENOENT) fail("cannot bind %s read-only on %s: %s", source, target, resolve_error(errno));
     close(to);
@@ -218,7 +269,7 @@ static void bind_read_only(const char *source, const char *target) {
   close(from);
   close(to);
   /* The target again: the descriptor opened before names what the bind now covers. */
-  int bound = open_no_links(target);
+  int bound = open_entry_no_links(&targets, target);
   if (bound < 0) fail("cannot remount %s read-only: %s", target, resolve_error(errno));
   struct statvfs vfs;
   if (fstatvfs(bound, &vfs) < 0) fail("cannot read the mount flags of %s: %s", target, strerror(errno));
