@@ -283,6 +283,39 @@ describe('redpak-stage refusals', () => {
     assert.deepEqual(readdirSync(join(dir, 'view')), [], 'the mount is gone with the namespace');
   });
 
+  it('read-only binds: a target or a source through a link is refused, a source gone removes its target', () => {
+    // The targets lie in the copy, in the node's stage: a link planted there would move the bind
+    // anywhere in the namespace bwrap is then started from (onto bwrap itself, say).
+    const t = join(dir, 'binds');
+    mkdirSync(join(t, 'copy/d'), { recursive: true });
+    writeFileSync(join(t, 'copy/file'), '');
+    writeFileSync(join(t, 'copy/gone'), '');
+    writeFileSync(join(t, 'source'), 'bound');
+    symlinkSync('/usr/bin', join(t, 'copy/link'));
+    symlinkSync(join(t, 'source'), join(t, 'source-link'));
+    const rootless = asRoot ? [] : ['--map-root-user'];
+    const bind = (pairs: string[], program = ['/usr/bin/true']) =>
+      helper(['run', ...rootless, '--ro-binds-stdin', '--', ...program], pairs.map((p) => `${p}\0`).join(''));
+    const throughLink = bind([join(t, 'source'), join(t, 'copy/link/true')]);
+    assert.equal(throughLink.status, 125, throughLink.stderr);
+    assert.match(
+      throughLink.stderr,
+      /cannot bind .*source read-only on .*copy\/link\/true: a component is a symbolic link/,
+    );
+    const fromLink = bind([join(t, 'source-link'), join(t, 'copy/file')]);
+    assert.equal(fromLink.status, 125, fromLink.stderr);
+    assert.match(fromLink.stderr, /source-link read-only .*: a component is a symbolic link/);
+    const fine = bind(
+      [join(t, 'source'), join(t, 'copy/file'), join(t, 'absent'), join(t, 'copy/gone')],
+      ['/bin/sh', '-c', `cat ${t}/copy/file; echo x > ${t}/copy/file`],
+    );
+    assert.equal(fine.status, 2, fine.stderr); // sh: a redirection that fails
+    assert.equal(fine.stdout, 'bound');
+    assert.match(fine.stderr, /Read-only file system/);
+    assert.ok(!existsSync(join(t, 'copy/gone')), 'the target of a source gone is removed');
+    assert.equal(readFileSync(join(t, 'source'), 'utf8'), 'bound');
+  });
+
   it('a failure of the helper is told apart from the program’s: its status and one redpak-stage: line', () => {
     const r = helper(['run', '--overlay', 'lowerdir=/absent', join(dir, 'view'), '--', '/usr/bin/true']);
     assert.equal(helperFailure(r.status, r.stderr), r.stderr.trim());
