@@ -473,6 +473,9 @@ async function transact(
 ): Promise<TransactionResult> {
   const pf = openFamily(options);
   assertCanChange(pf);
+  // Probed while the lock is taken and the solver runs; awaited, errors included, where rpm's
+  // argv is built (view.ts). It reads nothing of the family, so it may run before the lock.
+  rpmSupportsForceDebian().catch(() => undefined);
   const staging = chooseStaging(pf.cacheDir, labelOf(pf));
   // SIGINT/SIGTERM abort everything before the merge; during the (synchronous) merge they wait.
   const controller = new AbortController();
@@ -527,8 +530,6 @@ async function transact(
         j.what = path;
         return path;
       });
-    // Probed while the solver runs (awaited, errors included, where rpm is run).
-    rpmSupportsForceDebian().catch(() => undefined);
     const needRepos = jobs.some((j) => j.op !== 'erase');
     // The signal also stops metadata downloads (SyncOptions.signal, where repos.ts takes it).
     const syncOptions = { ...options, signal };
