@@ -1,6 +1,7 @@
 import { RedpakCommand } from '../../src/cli/base-command.js';
-import { runTransactionCommand, transactionFlags } from '../../src/cli/pkg-commands.js';
-import { autoremove, type TransactionResult } from '../../src/pkg/manager.js';
+import { transactionFlags } from '../../src/cli/pkg-commands.js';
+import { runTransactionCommand } from '../../src/cli/transaction-command.js';
+import type { TransactionResult } from '../../src/pkg/manager.js';
 
 /**
  * `--json` result (TransactionResult): {node, alias, status: "done"|"nothing-to-do"|"cancelled",
@@ -23,6 +24,6 @@ The transaction is shown as a table and applied after confirmation (-y skips it,
 
   async run(): Promise<AutoremoveResult> {
     const { flags } = await this.parse(Autoremove);
-    return runTransactionCommand(this, flags, (options) => autoremove(options));
+    return runTransactionCommand('autoremove', [], flags, this.jsonEnabled());
   }
 }

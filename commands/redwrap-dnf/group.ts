@@ -1,7 +1,8 @@
 import { Args, Flags } from '@oclif/core';
 import { RedpakError } from '../../src/errors.js';
 import { RedpakCommand } from '../../src/cli/base-command.js';
-import { commonOptions, runTransactionCommand, transactionFlags } from '../../src/cli/pkg-commands.js';
+import { transactionFlags } from '../../src/cli/pkg-commands.js';
+import { commonOptions, runTransaction } from '../../src/cli/transaction-command.js';
 import {
   groupInfo,
   groupInstall,
@@ -97,9 +98,9 @@ GROUP is an id or a name, with * and ? globs, case-insensitive. \`install @GROUP
       return { groups };
     }
     if (args.action === 'install')
-      return runTransactionCommand(this, flags, (o) =>
+      return runTransaction(flags, this.jsonEnabled(), (o) =>
         groupInstall({ ...o, patterns, withOptional: flags['with-optional'] }),
       );
-    return runTransactionCommand(this, flags, (o) => groupRemove({ ...o, patterns }));
+    return runTransaction(flags, this.jsonEnabled(), (o) => groupRemove({ ...o, patterns }));
   }
 }

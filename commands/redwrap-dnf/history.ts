@@ -1,7 +1,8 @@
 import { Args } from '@oclif/core';
 import { RedpakError } from '../../src/errors.js';
 import { RedpakCommand } from '../../src/cli/base-command.js';
-import { runTransactionCommand, transactionFlags } from '../../src/cli/pkg-commands.js';
+import { transactionFlags } from '../../src/cli/pkg-commands.js';
+import { runTransaction } from '../../src/cli/transaction-command.js';
 import { askConfirmation } from '../../src/cli/pkg-ui.js';
 import {
   generations,
@@ -57,7 +58,7 @@ history good [N]: mark generation N (default: the newest) as known-good: it is n
           hint: 'see the ids with: redwrap-dnf --redpath NODE history',
         });
       const id = args.id;
-      return runTransactionCommand(this, flags, (options) => historyUndo({ ...options, id }));
+      return runTransaction(flags, this.jsonEnabled(), (options) => historyUndo({ ...options, id }));
     }
     const where = { redpath: flags.redpath, sysroot: flags.root };
     if (args.action === 'generations' || args.action === 'good') {

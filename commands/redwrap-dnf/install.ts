@@ -1,7 +1,8 @@
 import { Args } from '@oclif/core';
 import { RedpakCommand } from '../../src/cli/base-command.js';
-import { runTransactionCommand, transactionFlags } from '../../src/cli/pkg-commands.js';
-import { install, type TransactionResult } from '../../src/pkg/manager.js';
+import { transactionFlags } from '../../src/cli/pkg-commands.js';
+import { runTransactionCommand } from '../../src/cli/transaction-command.js';
+import type { TransactionResult } from '../../src/pkg/manager.js';
 
 /**
  * `--json` result (TransactionResult): {node, alias, status: "done"|"nothing-to-do"|"cancelled",
@@ -32,6 +33,6 @@ The transaction is resolved against the family view (the node, every ancestor, a
 
   async run(): Promise<InstallResult> {
     const { argv, flags } = await this.parse(Install);
-    return runTransactionCommand(this, flags, (options) => install({ ...options, specs: argv as string[] }));
+    return runTransactionCommand('install', argv as string[], flags, this.jsonEnabled());
   }
 }

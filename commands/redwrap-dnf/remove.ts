@@ -1,7 +1,8 @@
 import { Args, Flags } from '@oclif/core';
 import { RedpakCommand } from '../../src/cli/base-command.js';
-import { runTransactionCommand, transactionFlags } from '../../src/cli/pkg-commands.js';
-import { remove, type TransactionResult } from '../../src/pkg/manager.js';
+import { transactionFlags } from '../../src/cli/pkg-commands.js';
+import { runTransactionCommand } from '../../src/cli/transaction-command.js';
+import type { TransactionResult } from '../../src/pkg/manager.js';
 
 /**
  * `--json` result (TransactionResult): {node, alias, status: "done"|"nothing-to-do"|"cancelled",
@@ -27,8 +28,6 @@ The transaction is resolved against the family view (the node, every ancestor, a
 
   async run(): Promise<RemoveResult> {
     const { argv, flags } = await this.parse(Remove);
-    return runTransactionCommand(this, flags, (options) =>
-      remove({ ...options, specs: argv as string[], cleanDeps: !flags.noautoremove }),
-    );
+    return runTransactionCommand('remove', argv as string[], flags, this.jsonEnabled());
   }
 }

@@ -1,7 +1,8 @@
 import { Args } from '@oclif/core';
 import { RedpakCommand } from '../../src/cli/base-command.js';
-import { runTransactionCommand, transactionFlags } from '../../src/cli/pkg-commands.js';
-import { upgrade, type TransactionResult } from '../../src/pkg/manager.js';
+import { transactionFlags } from '../../src/cli/pkg-commands.js';
+import { runTransactionCommand } from '../../src/cli/transaction-command.js';
+import type { TransactionResult } from '../../src/pkg/manager.js';
 
 /**
  * `--json` result (TransactionResult): {node, alias, status: "done"|"nothing-to-do"|"cancelled",
@@ -29,6 +30,6 @@ The transaction is resolved against the family view (the node, every ancestor, a
 
   async run(): Promise<UpgradeResult> {
     const { argv, flags } = await this.parse(Upgrade);
-    return runTransactionCommand(this, flags, (options) => upgrade({ ...options, specs: argv as string[] }));
+    return runTransactionCommand('upgrade', argv as string[], flags, this.jsonEnabled());
   }
 }

@@ -1,12 +1,12 @@
 /**
- * What the redwrap-dnf commands share: their flags and the way a transaction is run from the
- * command line (table, confirmation, progress, outcome). Kept here so the commands stay thin.
+ * What the redwrap-dnf commands share: their flags (the way a transaction runs from the command
+ * line, without oclif, is cli/transaction-command.ts). Kept here so the commands stay thin.
  */
-import { Flags, type Command } from '@oclif/core';
+import { Flags } from '@oclif/core';
 import { redpathFlag, sysrootFlag } from './base-command.js';
-import type { CommonOptions, RepoDetail, TransactionOptions, TransactionResult } from '../pkg/manager.js';
-import { InterruptedError, signalNameOf } from '../pkg/interrupt.js';
-import { askConfirmation, renderOutcome, renderTransactionTable, TransactionProgress } from './pkg-ui.js';
+import type { RepoDetail } from '../pkg/manager.js';
+
+export { commonOptions } from './transaction-command.js';
 
 /** dnf's output levels, on every redwrap-dnf command. */
 export const outputFlags = {
@@ -113,124 +113,6 @@ export const transactionFlags = {
     min: 1,
   }),
 };
-
-export interface CommonFlagValues {
-  redpath: string;
-  root?: string;
-  'repo-dir'?: string[];
-  'no-repo-files'?: boolean;
-  refresh?: boolean;
-  cacheonly?: boolean;
-  nogpgcheck?: boolean;
-  releasever?: string;
-  enablerepo?: string[];
-  disablerepo?: string[];
-  repo?: string[];
-  setopt?: string[];
-  exclude?: string[];
-  'lock-wait'?: number;
-  quiet?: boolean;
-  verbose?: boolean;
-}
-
-/** dnf's lists (repositories, --exclude): the option repeated, or comma-separated. */
-const repoList = (values?: string[]) => values?.flatMap((v) => v.split(',')).filter((v) => v !== '');
-
-export function commonOptions(flags: CommonFlagValues): CommonOptions {
-  return {
-    releasever: flags.releasever,
-    enableRepos: repoList(flags.enablerepo),
-    disableRepos: repoList(flags.disablerepo),
-    onlyRepos: repoList(flags.repo),
-    setopt: flags.setopt,
-    exclude: repoList(flags.exclude),
-    onWarning: (message) => process.stderr.write(`warning: ${message}\n`),
-    ...(flags.verbose ? { onDetail: (message: string) => process.stderr.write(`${message}\n`) } : {}),
-    redpath: flags.redpath,
-    sysroot: flags.root,
-    repoDirs: flags['repo-dir'],
-    noRepoFiles: flags['no-repo-files'],
-    refresh: flags.refresh,
-    cacheOnly: flags.cacheonly,
-    nogpgcheck: flags.nogpgcheck,
-    lockWait: flags['lock-wait'],
-  };
-}
-
-export interface TransactionFlagValues extends CommonFlagValues {
-  assumeyes?: boolean;
-  assumeno?: boolean;
-  downloadonly?: boolean;
-  forcenode?: boolean;
-  noscripts?: boolean;
-  'weak-deps'?: boolean;
-  'keep-generations'?: number;
-}
-
-/** Run a transaction for a command: table, confirmation, progress (not under --json), outcome. */
-export async function runTransactionCommand(
-  command: Command,
-  flags: TransactionFlagValues,
-  body: (options: TransactionOptions) => Promise<TransactionResult>,
-): Promise<TransactionResult> {
-  const json = command.jsonEnabled();
-  const out = (text: string) => {
-    if (!json) process.stdout.write(`${text}\n`);
-  };
-  // -q: the table only when it is asked about or is the point (--assumeno), no progress, no outcome lines.
-  const quietly = flags.quiet && flags.assumeyes;
-  const progress = new TransactionProgress({ silent: json || flags.quiet });
-  let started = false;
-  // SIGINT/SIGTERM abort the transaction (downloads and rpm included); it ends with exit 130/143.
-  const controller = new AbortController();
-  const onSignal = (sig: NodeJS.Signals) => controller.abort(sig);
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  const options: TransactionOptions = {
-    signal: controller.signal,
-    ...commonOptions(flags),
-    assumeno: flags.assumeno,
-    downloadOnly: flags.downloadonly,
-    forcenode: flags.forcenode,
-    noscripts: flags.noscripts,
-    weak: flags['weak-deps'],
-    keepGenerations: flags['keep-generations'],
-    onPlan: (plan) => {
-      if (!quietly) out(renderTransactionTable(plan));
-    },
-    confirm: async (plan) => {
-      const ok = flags.assumeyes || (await askConfirmation());
-      if (ok) {
-        progress.start(plan);
-        started = true;
-      }
-      return ok;
-    },
-    onProgress: progress.onProgress,
-  };
-  let result: TransactionResult;
-  try {
-    result = await body(options);
-  } catch (error) {
-    if (started) await progress.finish(error);
-    throw error;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
-  if (started) await progress.finish();
-  if (!flags.quiet) out(renderOutcome(result));
-  else if (!json) for (const w of result.warnings) process.stderr.write(`warning: ${w}\n`);
-  const name = signalNameOf(controller.signal);
-  // The signal came during the merge, which signals wait for: the transaction is complete.
-  if (name)
-    throw new InterruptedError(
-      name,
-      `interrupted by ${name} once the transaction was applied: node ${result.node} has its new state`,
-      'nothing to do',
-    );
-  return result;
-}
 
 /** repo list/info and repoinfo: which repositories by state. */
 export const repoStateFlags = {

@@ -1,6 +1,6 @@
 /**
  * Interruptions of a package transaction: the command line aborts the transaction's
- * AbortController with the signal's name as reason (src/cli/pkg-commands.ts); the transaction
+ * AbortController with the signal's name as reason (src/cli/transaction-command.ts); the transaction
  * ends with an InterruptedError whose exit status is the shell's for that signal (130 for
  * SIGINT, 143 for SIGTERM).
  */
