@@ -56,11 +56,16 @@ const lazyBuiltins = {
   },
 };
 
-// The quick start (src/cli/quick.ts): the commands that only read and show, without oclif.
+// The quick starts, without oclif: the commands that only read and show (src/cli/quick.ts), and
+// redwrap-dnf's transactions (src/cli/quick-transaction.ts), which load oclif only to report a
+// defect as oclif would.
 const quickEntry = "export { runQuick as main } from './dist/src/cli/quick.js';\n";
+const quickDnfEntry =
+  "export { runQuickTransaction as main, ranCommand } from './dist/src/cli/quick-transaction.js';\n";
 const entries = [
   ...['redmanager', 'redwrap-dnf', 'redwrap'].map((bin) => [bin, commandEntry(bin)]),
   ['quick', quickEntry],
+  ['quick-dnf', quickDnfEntry],
 ];
 for (const [bin, contents] of entries) {
   await build({
@@ -72,7 +77,7 @@ for (const [bin, contents] of entries) {
     format: 'cjs',
     target: 'node20',
     // oclif looks for typescript only to run commands from .ts sources (development mode).
-    external: ['typescript'],
+    external: ['typescript', ...(bin === 'quick-dnf' ? ['@oclif/core'] : [])],
     // yaml's ES module build, so that the parts not used are left out.
     alias: { yaml: './node_modules/yaml/browser/index.js' },
     minifyWhitespace: true,

@@ -14,5 +14,12 @@ for (const view of ['redmanager', 'redwrap-dnf', 'redwrap', 'redwrap-operations'
   mkdirSync(options.root, { recursive: true });
   const config = await Config.load(options);
   const manifest = config.getPluginsList().find((plugin) => plugin.isRoot).manifest;
+  // oclif leaves out whether a flag of several values takes one per occurrence: the quick starts
+  // (src/cli/quick-start.ts) need it to read the arguments that follow as oclif does.
+  for (const [id, declared] of Object.entries(manifest.commands)) {
+    const command = await config.findCommand(id).load();
+    for (const [name, flag] of Object.entries(command.flags ?? {}))
+      if (flag.multipleNonGreedy) declared.flags[name].multipleNonGreedy = true;
+  }
   writeFileSync(file, `${JSON.stringify(manifest)}\n`);
 }

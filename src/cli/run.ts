@@ -12,7 +12,7 @@ import { RedpakError } from '../errors.js';
 import { canonicalRedwrapArgv, parseRedwrapArgv } from './redwrap-argv.js';
 import { commandWords, orderArguments, type CommandShape } from './command-words.js';
 import { redconfArgv, redmicrodnfArgv } from './redpak-spellings.js';
-import { restoreExtraCaCerts } from './quick.js';
+import { restoreExtraCaCerts } from './quick-start.js';
 
 export type Executable = 'redmanager' | 'redwrap-dnf' | 'redwrap';
 /**

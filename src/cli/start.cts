@@ -1,8 +1,9 @@
 /**
- * How the executables start: `node dist/src/cli/start.cjs BIN ARGS…` (bin/BIN does it). redmanager
- * and redwrap first offer the command line to the quick start (dist/cli/quick.cjs, src/cli/quick.ts:
- * tree, mergeconfig, --dump-only without oclif); anything it declines, and the other executables,
- * load the executable's bundle, dist/cli/BIN.cjs. Each bundle is loaded through V8's code cache: the functions V8 compiled in an
+ * How the executables start: `node dist/src/cli/start.cjs BIN ARGS…` (bin/BIN does it). A command
+ * line that may be for a quick start is offered to it first: redmanager's and redwrap's to
+ * dist/cli/quick.cjs (src/cli/quick.ts: tree, mergeconfig, --dump-only without oclif), redwrap-dnf's
+ * to dist/cli/quick-dnf.cjs (src/cli/quick-transaction.ts: its transactions); anything it declines,
+ * and every other line, load the executable's bundle, dist/cli/BIN.cjs. Each bundle is loaded through V8's code cache: the functions V8 compiled in an
  * earlier run are reused instead of compiled again, which takes a third off a short command. The
  * cache (BIN.cjs.v8-cache) is written at exit when there is none, when V8 refused it (another
  * Node, another bundle), or when this run's command had not run since it was written: the cache
@@ -25,19 +26,22 @@ const internals = Module as unknown as ModuleInternals;
 const [bin, ...argv] = process.argv.slice(2);
 /** redpak's executables run another's bundle (cli/redpak-spellings.ts). */
 const SPELLED: Record<string, string> = { redconf: 'redmanager', redmicrodnf: 'redwrap-dnf' };
+/** redwrap-dnf's transaction words, with their aliases (src/cli/transaction-command.ts has the commands). */
+const TRANSACTION_WORDS = ['install', 'remove', 'erase', 'upgrade', 'update', 'reinstall', 'downgrade', 'autoremove'];
 /**
- * The command lines the quick start (src/cli/quick.ts) may take, at a glance, so that other
- * commands do not load it; it decides. A line missed here only runs the slower way.
+ * The quick start of each executable (its bundle, and the command lines it may take, at a glance,
+ * so that other commands do not load it); it decides. A line missed here only runs the slower way.
  */
-const MAY_BE_QUICK: Record<string, (args: string[]) => boolean> = {
-  redmanager: (args) => args[0] === 'tree' || args[0] === 'mergeconfig',
-  redwrap: (args) => args.includes('--dump-only') || args.includes('-D'),
+const QUICK: Record<string, { bundle: string; mayTake: (args: string[]) => boolean }> = {
+  redmanager: { bundle: 'quick', mayTake: (args) => args[0] === 'tree' || args[0] === 'mergeconfig' },
+  redwrap: { bundle: 'quick', mayTake: (args) => args.includes('--dump-only') || args.includes('-D') },
+  'redwrap-dnf': { bundle: 'quick-dnf', mayTake: (args) => args.some((arg) => TRANSACTION_WORDS.includes(arg)) },
 };
 const bundleDir = join(__dirname, '../../cli');
 
 /**
  * Evaluates dist/cli/NAME.cjs through its code cache and returns its exports. `command` names what
- * runs, for the cache to grow by it the first time.
+ * ran (a function of the bundle's exports is asked at exit), for the cache to grow by it the first time.
  */
 function loadBundle(name: string, command: string | ((exports: object) => string)): object {
   const file = join(bundleDir, `${name}.cjs`);
@@ -79,8 +83,8 @@ function loadBundle(name: string, command: string | ((exports: object) => string
   );
   bundle.loaded = true;
 
-  const ran = typeof command === 'string' ? command : command(bundle.exports);
   process.on('exit', () => {
+    const ran = typeof command === 'string' ? command : command(bundle.exports);
     const valid = cachedData !== undefined && !script.cachedDataRejected;
     if (valid && cachedCommands.includes(ran)) return;
     const write = (path: string, data: string | Buffer) => {
@@ -97,10 +101,17 @@ function loadBundle(name: string, command: string | ((exports: object) => string
   return bundle.exports;
 }
 
-const quick =
-  Object.hasOwn(MAY_BE_QUICK, bin) &&
-  MAY_BE_QUICK[bin](argv) &&
-  (loadBundle('quick', `${bin} ${argv[0] ?? ''}`) as { main(bin: string, argv: string[]): boolean }).main(bin, argv);
+/**
+ * What a quick start's `main` returns: false or undefined when it declined (nothing was printed),
+ * true when it ran, or the run of an asynchronous command, which reports its own errors.
+ */
+type QuickRun = boolean | undefined | Promise<void>;
+const quickStart = Object.hasOwn(QUICK, bin) && QUICK[bin].mayTake(argv) ? QUICK[bin] : undefined;
+/** The quick-dnf bundle says what ran (src/cli/quick-transaction.ts); quick.cjs's commands are told by their first word. */
+const quickRan = (loaded: object) => `${bin} ${(loaded as { ranCommand?(): string }).ranCommand?.() ?? argv[0] ?? ''}`;
+const quick: QuickRun =
+  quickStart &&
+  (loadBundle(quickStart.bundle, quickRan) as { main(bin: string, argv: string[]): QuickRun }).main(bin, argv);
 if (!quick) {
   const exports = loadBundle(SPELLED[bin] ?? bin, (loaded) => {
     const commandIds = Object.keys((loaded as { COMMANDS?: object }).COMMANDS ?? {});

@@ -1,0 +1,88 @@
+/**
+ * The quick start of redwrap-dnf's package transactions (install, remove, upgrade, reinstall,
+ * downgrade, autoremove: cli/transaction-command.ts), given plainly, run without oclif: loading
+ * oclif, its configuration and the executable's full bundle is a quarter of an install's time.
+ * Its own bundle (dist/cli/quick-dnf.cjs) holds this, the transaction's code and the library.
+ *
+ * The command word is found as the full bundle finds it (cli/command-words.ts, from the manifest's
+ * declarations, which are the commands'), and the options are read from the oclif manifest
+ * (cli/quick-start.ts). Anything else — help, a usage error, an option given in a way that reader
+ * does not take, an integer option given, another command, oclif's variables in the environment,
+ * redpak's spelling (redmicrodnf, which start.cts never offers here) — is declined before anything
+ * is printed or changed, and the full bundle runs it through oclif as before. Once taken, the
+ * transaction runs the code the oclif command runs, and its result and errors are printed as
+ * cli/base-command.ts and oclif print them: test/cli/start-dnf.test.ts compares both ways.
+ */
+import { RedpakError } from '../errors.js';
+import { onRecovery } from '../pkg/recovery-notices.js';
+import { commandWords, orderArguments } from './command-words.js';
+import { manifestCommands, oclifEnvironment, plainCommandLine, restoreExtraCaCerts } from './quick-start.js';
+import { reportError } from './report.js';
+import { isTransactionCommand, runTransactionCommand, type TransactionFlagValues } from './transaction-command.js';
+
+/**
+ * What this run did, for start.cts's code cache, which is grown the first time it sees a name:
+ * the command and how its transaction ended (a failed first run compiles less than an applied one).
+ */
+let ran = '';
+
+export function ranCommand(): string {
+  return ran;
+}
+
+/**
+ * Runs the command line if it is a plain transaction of redwrap-dnf, and returns its run; undefined
+ * when it is not, with nothing printed and nothing changed.
+ */
+export function runQuickTransaction(bin: string, argv: readonly string[]): Promise<void> | undefined {
+  if (bin !== 'redwrap-dnf' || oclifEnvironment(bin)) return undefined;
+  const commands = manifestCommands(bin);
+  let ordered: string[];
+  try {
+    ordered = orderArguments(bin, argv, commandWords(commands));
+  } catch {
+    return undefined; // a usage error: oclif's to report, with the usage
+  }
+  const [word = '', ...rest] = ordered;
+  const id = Object.hasOwn(commands, word)
+    ? word
+    : Object.keys(commands).find((name) => commands[name]?.aliases?.includes(word));
+  const declared = id === undefined ? undefined : commands[id];
+  if (id === undefined || declared === undefined || !isTransactionCommand(id)) return undefined;
+  const line = plainCommandLine(rest, declared);
+  if (!line) return undefined;
+  // The values the reader took are those the command's declarations give oclif's parser.
+  const flags = line.flags as unknown as TransactionFlagValues;
+  const json = line.flags.json === true;
+  restoreExtraCaCerts();
+  // As RedpakCommand.init: a transaction a kill interrupted is completed or dropped first; say so.
+  onRecovery((notice) => process.stderr.write(`${bin}: ${notice.message}\n`));
+  ran = `${id} failed`;
+  return runTransactionCommand(id, line.args, flags, json).then(
+    (result) => {
+      ran = `${id} ${result.status}`;
+      if (json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    },
+    (error: unknown) => reportFailure(bin, error, json),
+  );
+}
+
+/**
+ * An error as the oclif command reports it: a library error by cli/report.ts; anything else (a
+ * defect) as oclif's Command.catch does, and then its error handler, loaded only for this.
+ */
+async function reportFailure(bin: string, error: unknown, json: boolean): Promise<void> {
+  if (error instanceof RedpakError) {
+    reportError(bin, error, json);
+    return;
+  }
+  process.exitCode = process.exitCode ?? (error as { exitCode?: number } | undefined)?.exitCode ?? 1;
+  if (json) {
+    const document =
+      error instanceof Error ? { error: { ...error, message: error.message, name: error.name } } : { error };
+    process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
+    return;
+  }
+  const { Errors } = await import('@oclif/core');
+  await Errors.handle(error as Error);
+}
