@@ -3,6 +3,7 @@
  * manager sends them: while rpm runs a scriptlet, and while a package download hangs on a server
  * that never answers (progress display on). Each ends the command within two seconds with the
  * shell's status (130, 143) and a message; the lock is free, no stage is left, the node is as it was.
+ * Both ways of starting a transaction (the quick start, and oclif's) are run.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -27,9 +28,24 @@ interface Interrupted {
   took: number;
 }
 
+/**
+ * The two ways a transaction starts (src/cli/start.cts): the quick start takes a plain command
+ * line; any variable of oclif's scope (here one oclif does not read) makes it decline, and the full
+ * bundle runs it through oclif. Both must abort alike.
+ */
+const WAYS: { name: string; env: Record<string, string> }[] = [
+  { name: 'quick start', env: {} },
+  { name: 'through oclif', env: { REDWRAP_DNF_TEST_FULL_BUNDLE: '1' } },
+];
+
 /** Runs redwrap-dnf, sends `signal` once `ready()` holds, and waits for the end. */
-async function interrupt(args: string[], signal: NodeJS.Signals, ready: () => boolean): Promise<Interrupted> {
-  const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+async function interrupt(
+  args: string[],
+  signal: NodeJS.Signals,
+  ready: () => boolean,
+  env: Record<string, string>,
+): Promise<Interrupted> {
+  const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   child.stdout.resume();
@@ -91,34 +107,40 @@ describe('interrupting redwrap-dnf', () => {
     f.cleanup();
   });
 
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    it(`${signal} while rpm runs a scriptlet: exit ${signal === 'SIGINT' ? 130 : 143}, message, lock free, no stage, node unchanged`, async () => {
-      const slow = buildTestRpm(
-        'redslow',
-        '%install\nmkdir -p %{buildroot}/usr/share/redslow\necho slow > %{buildroot}/usr/share/redslow/README\n%post\nsleep 20\n%files\n/usr/share/redslow/README\n',
-      );
-      const before = snapshotNode(f.app);
-      const staged = join(f.app, STAGE_DIR, 'upper/usr/share/redslow/README');
-      const r = await interrupt(['--redpath', f.app, '-y', 'install', slow], signal, () => existsSync(staged));
-      assertClean(f, f.app, before, r, signal);
-    });
-
-    it(`${signal} while a package download hangs, progress shown: exit ${signal === 'SIGINT' ? 130 : 143}, message, lock free, node unchanged`, async () => {
-      rmSync(join(f.platform, 'etc/yum.repos.d'), { recursive: true, force: true });
-      writeRepoFile(f.platform, 'hanging', url);
-      rpmRequested = false;
-      const before = snapshotNode(f.platform);
-      const r = await interrupt(['--redpath', f.platform, '-y', 'install', 'redlegacy'], signal, () => rpmRequested);
-      rmSync(join(f.platform, 'etc/yum.repos.d'), { recursive: true, force: true });
-      rmSync(join(f.platform, 'var/cache'), { recursive: true, force: true });
-      const after = snapshotNode(f.platform);
-      // The repository file and the metadata cache are the test's and the download's, not the transaction's.
-      const strip = (s: Record<string, string>) =>
-        Object.fromEntries(
-          Object.entries(s).filter(([k]) => !k.startsWith('etc/yum.repos.d') && !k.startsWith('var/cache')),
+  for (const { name: way, env } of WAYS)
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      it(`${way}, ${signal} while rpm runs a scriptlet: exit ${signal === 'SIGINT' ? 130 : 143}, message, lock free, no stage, node unchanged`, async () => {
+        const slow = buildTestRpm(
+          'redslow',
+          '%install\nmkdir -p %{buildroot}/usr/share/redslow\necho slow > %{buildroot}/usr/share/redslow/README\n%post\nsleep 20\n%files\n/usr/share/redslow/README\n',
         );
-      assert.deepEqual(strip(after), strip(before));
-      assertClean(f, f.platform, after, r, signal);
-    });
-  }
+        const before = snapshotNode(f.app);
+        const staged = join(f.app, STAGE_DIR, 'upper/usr/share/redslow/README');
+        const r = await interrupt(['--redpath', f.app, '-y', 'install', slow], signal, () => existsSync(staged), env);
+        assertClean(f, f.app, before, r, signal);
+      });
+
+      it(`${way}, ${signal} while a package download hangs, progress shown: exit ${signal === 'SIGINT' ? 130 : 143}, message, lock free, node unchanged`, async () => {
+        rmSync(join(f.platform, 'etc/yum.repos.d'), { recursive: true, force: true });
+        writeRepoFile(f.platform, 'hanging', url);
+        rpmRequested = false;
+        const before = snapshotNode(f.platform);
+        const r = await interrupt(
+          ['--redpath', f.platform, '-y', 'install', 'redlegacy'],
+          signal,
+          () => rpmRequested,
+          env,
+        );
+        rmSync(join(f.platform, 'etc/yum.repos.d'), { recursive: true, force: true });
+        rmSync(join(f.platform, 'var/cache'), { recursive: true, force: true });
+        const after = snapshotNode(f.platform);
+        // The repository file and the metadata cache are the test's and the download's, not the transaction's.
+        const strip = (s: Record<string, string>) =>
+          Object.fromEntries(
+            Object.entries(s).filter(([k]) => !k.startsWith('etc/yum.repos.d') && !k.startsWith('var/cache')),
+          );
+        assert.deepEqual(strip(after), strip(before));
+        assertClean(f, f.platform, after, r, signal);
+      });
+    }
 });
