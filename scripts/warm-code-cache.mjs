@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Runs each executable once (--help), so that its V8 code cache (dist/cli/BIN.cjs.v8-cache, see
 // src/cli/start.cts) exists from the first real command on: module loading is most of a cold
-// start; and the quick start once (tree of a directory that is no node: an error, of status 3),
-// for dist/cli/quick.cjs's. Run last in npm run build; a failure here only costs the first run its cache.
+// start; and each quick start once on a directory that is no node (an error, of status 3): tree
+// for dist/cli/quick.cjs's, an install for dist/cli/quick-dnf.cjs's (recorded as a failed
+// install, so that the first install that runs grows the cache by the code a transaction runs).
+// Run last in npm run build; a failure here only costs the first run its cache.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +19,13 @@ for (const bin of ['redmanager', 'redwrap-dnf', 'redwrap']) {
   if (result.status !== 0) process.stderr.write(`warm-code-cache: ${bin} --help exited with ${result.status}\n`);
 }
 const notNode = mkdtempSync(join(tmpdir(), 'redpak-warm-'));
-const quick = spawnSync(process.execPath, [start, 'redmanager', 'tree', '--redroot', notNode], { stdio: 'ignore' });
+const quickStarts = [
+  ['redmanager', 'tree', '--redroot', notNode],
+  ['redwrap-dnf', '--redpath', notNode, '-y', 'install', 'redhello'],
+];
+for (const args of quickStarts) {
+  const quick = spawnSync(process.execPath, [start, ...args], { stdio: 'ignore' });
+  if (quick.status !== 3)
+    process.stderr.write(`warm-code-cache: the quick start of ${args[0]} exited with ${quick.status}\n`);
+}
 rmSync(notNode, { recursive: true, force: true });
-if (quick.status !== 3) process.stderr.write(`warm-code-cache: the quick start exited with ${quick.status}\n`);
