@@ -31,17 +31,17 @@ function commandEntry(bin) {
 }
 
 /**
- * Node built-ins the quick start seldom calls, required at their first call instead of at start:
- * child_process and crypto load some sixty internal modules (streams, net, dgram, …). Each
- * function they export becomes a function that requires the module then calls it; importing
- * anything else (a class, a constant) fails the build, so the quick start never gets a stand-in
- * that behaves differently.
+ * Node built-ins a quick start seldom calls, required at their first call instead of at start:
+ * for tree, mergeconfig and --dump-only, child_process and crypto (some sixty internal modules:
+ * streams, net, dgram, …); for a transaction, http and https (only a repository on a server
+ * downloads) and readline (only a prompt). Each function they export becomes a function that
+ * requires the module then calls it; importing anything else (a class, a constant) fails the
+ * build, so a quick start never gets a stand-in that behaves differently.
  */
-const LAZY_BUILTINS = /^node:(child_process|crypto)$/;
-const lazyBuiltins = {
+const lazyBuiltins = (filter) => ({
   name: 'lazy-builtins',
   setup(build) {
-    build.onResolve({ filter: LAZY_BUILTINS }, (args) =>
+    build.onResolve({ filter }, (args) =>
       args.namespace === 'lazy-builtin'
         ? { path: args.path, external: true }
         : { path: args.path, namespace: 'lazy-builtin' },
@@ -54,6 +54,10 @@ const lazyBuiltins = {
       return { contents: `${load}\n${wrappers.join('\n')}\n`, loader: 'js', resolveDir: root };
     });
   },
+});
+const LAZY_BUILTINS = {
+  quick: /^node:(child_process|crypto)$/,
+  'quick-dnf': /^node:(https?|readline)$/,
 };
 
 // The quick starts, without oclif: the commands that only read and show (src/cli/quick.ts), and
@@ -71,7 +75,7 @@ for (const [bin, contents] of entries) {
   await build({
     stdin: { contents, resolveDir: root, sourcefile: `${bin}-entry.js` },
     outfile: join(outdir, `${bin}.cjs`),
-    plugins: bin === 'quick' ? [lazyBuiltins] : [],
+    plugins: LAZY_BUILTINS[bin] ? [lazyBuiltins(LAZY_BUILTINS[bin])] : [],
     bundle: true,
     platform: 'node',
     format: 'cjs',
