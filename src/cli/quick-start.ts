@@ -34,10 +34,17 @@ export interface CommandDeclaration {
 
 export type FlagValues = Record<string, string | boolean | number | string[]>;
 
-/** The commands of an executable, as its manifest (dist/oclif/BIN/oclif.manifest.json) declares them. */
-export function manifestCommands(bin: string): Record<string, CommandDeclaration> {
+/**
+ * The commands of an executable, as its manifest (dist/oclif/BIN/oclif.manifest.json) declares
+ * them; undefined when it cannot be read (oclif then reads the commands themselves).
+ */
+export function manifestCommands(bin: string): Record<string, CommandDeclaration> | undefined {
   const file = join(PACKAGE_ROOT, 'dist/oclif', bin, 'oclif.manifest.json');
-  return (JSON.parse(readFileSync(file, 'utf8')) as { commands: Record<string, CommandDeclaration> }).commands;
+  try {
+    return (JSON.parse(readFileSync(file, 'utf8')) as { commands: Record<string, CommandDeclaration> }).commands;
+  } catch {
+    return undefined;
+  }
 }
 
 /** What a declaration may hold for this reader to take the option; anything more is oclif's. */

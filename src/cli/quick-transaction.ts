@@ -37,6 +37,7 @@ export function ranCommand(): string {
 export function runQuickTransaction(bin: string, argv: readonly string[]): Promise<void> | undefined {
   if (bin !== 'redwrap-dnf' || oclifEnvironment(bin)) return undefined;
   const commands = manifestCommands(bin);
+  if (!commands) return undefined;
   let ordered: string[];
   try {
     ordered = orderArguments(bin, argv, commandWords(commands));

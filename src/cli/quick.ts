@@ -10,7 +10,6 @@
  * them: test/cli/start.test.ts compares both ways on each.
  */
 import { RedpakError } from '../errors.js';
-import { present } from '../present.js';
 import {
   type FlagValues,
   manifestCommands,
@@ -37,10 +36,8 @@ function quickView(bin: string, argv: readonly string[]): { show: () => View<unk
     const [command = '', ...rest] = argv;
     const view = Object.hasOwn(REDMANAGER_VIEWS, command) ? REDMANAGER_VIEWS[command] : undefined;
     if (!view) return undefined;
-    const flags = plainCommandLine(
-      rest,
-      present(manifestCommands(bin)[command], `the declaration of ${command}`),
-    )?.flags;
+    const declared = manifestCommands(bin)?.[command];
+    const flags = declared && plainCommandLine(rest, declared)?.flags;
     if (!flags) return undefined;
     const json = flags.json === true;
     return { show: () => view(flags, json), json };

@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -174,6 +174,14 @@ describe('the quick start of redwrap-dnf transactions', () => {
       runCopy('redwrap-dnf', ['--redpath', nowhere, '-y', 'install', 'x'], { OCLIF_X: '1' }).stderr,
       missing,
     );
+    // Without the manifest to read the options from (oclif reads the commands themselves).
+    const manifest = join(copy, 'dist/oclif/redwrap-dnf/oclif.manifest.json');
+    renameSync(manifest, `${manifest}.away`);
+    try {
+      assert.match(runCopy('redwrap-dnf', ['--redpath', nowhere, '-y', 'install', 'x']).stderr, missing);
+    } finally {
+      renameSync(`${manifest}.away`, manifest);
+    }
   });
 
   it('takes each transaction word and alias', () => {
@@ -191,6 +199,6 @@ describe('the quick start of redwrap-dnf transactions', () => {
   it("finds the command word in the manifest's declarations as the full bundle does in its commands", async () => {
     const bundle = join(PACKAGE_ROOT, 'dist/cli/redwrap-dnf.cjs');
     const { COMMANDS } = (await import(bundle)) as { COMMANDS: Parameters<typeof commandWords>[0] };
-    assert.deepEqual(commandWords(manifestCommands('redwrap-dnf')), commandWords(COMMANDS));
+    assert.deepEqual(commandWords(manifestCommands('redwrap-dnf') ?? {}), commandWords(COMMANDS));
   });
 });
