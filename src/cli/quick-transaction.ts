@@ -13,8 +13,10 @@
  * transaction runs the code the oclif command runs, and its result and errors are printed as
  * cli/base-command.ts and oclif print them: test/cli/start-dnf.test.ts compares both ways.
  */
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { RedpakError } from '../errors.js';
 import { onRecovery } from '../pkg/recovery-notices.js';
+import { adoptSolver } from '../pkg/solver.js';
 import { commandWords, orderArguments } from './command-words.js';
 import { manifestCommands, oclifEnvironment, plainCommandLine, restoreExtraCaCerts } from './quick-start.js';
 import { reportError } from './report.js';
@@ -32,9 +34,15 @@ export function ranCommand(): string {
 
 /**
  * Runs the command line if it is a plain transaction of redwrap-dnf, and returns its run; undefined
- * when it is not, with nothing printed and nothing changed.
+ * when it is not, with nothing printed and nothing changed. `solverChild`: the solver start.cts
+ * started ahead (pkg/solver-command.cts), taken over in the tick it was spawned in (none of its
+ * events has been emitted yet) when the line is taken, and its spawner's to kill when it is not.
  */
-export function runQuickTransaction(bin: string, argv: readonly string[]): Promise<void> | undefined {
+export function runQuickTransaction(
+  bin: string,
+  argv: readonly string[],
+  solverChild?: ChildProcessWithoutNullStreams,
+): Promise<void> | undefined {
   if (bin !== 'redwrap-dnf' || oclifEnvironment(bin)) return undefined;
   const commands = manifestCommands(bin);
   if (!commands) return undefined;
@@ -59,13 +67,16 @@ export function runQuickTransaction(bin: string, argv: readonly string[]): Promi
   // As RedpakCommand.init: a transaction a kill interrupted is completed or dropped first; say so.
   onRecovery((notice) => process.stderr.write(`${bin}: ${notice.message}\n`));
   ran = `${id} failed`;
-  return runTransactionCommand(id, line.args, flags, json).then(
-    (result) => {
-      ran = `${id} ${result.status}`;
-      if (json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    },
-    (error: unknown) => reportFailure(bin, error, json),
-  );
+  const solver = solverChild && adoptSolver(solverChild);
+  return runTransactionCommand(id, line.args, flags, json, solver)
+    .then(
+      (result) => {
+        ran = `${id} ${result.status}`;
+        if (json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      },
+      (error: unknown) => reportFailure(bin, error, json),
+    )
+    .finally(() => solver?.discard());
 }
 
 /**

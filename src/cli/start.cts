@@ -10,10 +10,12 @@
  * grows to the code of every command used, and is then left alone (writing it costs ~10 ms).
  * A cache that cannot be written only costs time.
  */
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import Module from 'node:module';
 import { join } from 'node:path';
 import { constants, Script } from 'node:vm';
+import type * as SolverCommand from '../pkg/solver-command.cjs';
 
 /** Node's CommonJS loader internals used to register the bundle as an ordinary module. */
 interface ModuleInternals {
@@ -109,10 +111,25 @@ type QuickRun = boolean | undefined | Promise<void>;
 const quickStart = Object.hasOwn(QUICK, bin) && QUICK[bin].mayTake(argv) ? QUICK[bin] : undefined;
 /** The quick-dnf bundle says what ran (src/cli/quick-transaction.ts); quick.cjs's commands are told by their first word. */
 const quickRan = (loaded: object) => `${bin} ${(loaded as { ranCommand?(): string }).ranCommand?.() ?? argv[0] ?? ''}`;
+/**
+ * A transaction's solver, started before the bundle loads: Python and libsolv take longer to load
+ * than Node takes to reach the request (docs/solver-protocol.md, "Started ahead"). Handed to the
+ * quick start, which takes it over at once; killed if the line is declined. Required here only:
+ * other command lines do not load child_process.
+ */
+const solver =
+  quickStart?.bundle === 'quick-dnf'
+    ? (require('../pkg/solver-command.cjs') as typeof SolverCommand).startSolverAhead(join(__dirname, '../../..'))
+    : undefined;
 const quick: QuickRun =
   quickStart &&
-  (loadBundle(quickStart.bundle, quickRan) as { main(bin: string, argv: string[]): QuickRun }).main(bin, argv);
+  (
+    loadBundle(quickStart.bundle, quickRan) as {
+      main(bin: string, argv: string[], solver?: ChildProcessWithoutNullStreams): QuickRun;
+    }
+  ).main(bin, argv, solver);
 if (!quick) {
+  solver?.kill('SIGKILL');
   const exports = loadBundle(SPELLED[bin] ?? bin, (loaded) => {
     const commandIds = Object.keys((loaded as { COMMANDS?: object }).COMMANDS ?? {});
     return argv.find((arg) => commandIds.includes(arg)) ?? '';

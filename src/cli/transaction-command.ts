@@ -17,6 +17,7 @@ import {
   upgrade,
 } from '../pkg/manager.js';
 import { InterruptedError, signalNameOf } from '../pkg/interrupt.js';
+import type { PreparedSolver } from '../pkg/solver.js';
 import { askConfirmation, renderOutcome, renderTransactionTable, TransactionProgress } from './pkg-ui.js';
 
 /** The values of cli/pkg-commands.ts `commonFlags`, as parsed. */
@@ -98,8 +99,9 @@ export function runTransactionCommand(
   specs: string[],
   flags: TransactionFlagValues,
   json: boolean,
+  solver?: PreparedSolver,
 ): Promise<TransactionResult> {
-  return runTransaction(flags, json, (options) => TRANSACTIONS[id](options, specs, flags));
+  return runTransaction(flags, json, (options) => TRANSACTIONS[id]({ ...options, solver }, specs, flags));
 }
 
 /** Runs a transaction for a command: table, confirmation, progress (not under --json), outcome. */

@@ -3,7 +3,7 @@
  * Output is captured, never printed: callers decide what to show. A missing binary becomes a
  * 'tool-missing' RedpakError, a non-zero exit a 'tool-failed' one carrying the tool's stderr.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { RedpakError } from '../errors.js';
 import { hostTool } from '../system/host-tools.js';
 
@@ -35,13 +35,44 @@ export interface RunResult {
 
 /** Run `command args…` to completion. Rejects with RedpakError when it cannot start or exits badly. */
 export function run(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  const started = startTool(command, args, options);
+  started.send(options.input ?? '');
+  return started.result;
+}
+
+/** A tool started before its input is known: it loads while the caller prepares the input. */
+export interface StartedTool {
+  /** Write the input to its stdin and close it (once); `purpose` as RunOptions', if known only now. */
+  send(input: string, purpose?: string): void;
+  /** As run's promise (options.input is ignored: the input is what `send` gives). */
+  result: Promise<RunResult>;
+  /** Kill a tool that will not be given its input; its result then settles unobserved. */
+  discard(): void;
+}
+
+/** Start `command args…` now and give its input later (`send`), as `run` would. */
+export function startTool(command: string, args: readonly string[], options: RunOptions = {}): StartedTool {
+  const child = spawn(hostTool(command), args, {
+    cwd: options.cwd,
+    env: options.env ? { ...process.env, ...options.env } : process.env,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  return adoptTool(child, command, args, options);
+}
+
+/**
+ * A child spawned elsewhere (`command args…`, stdio piped, its input not written yet) taken over
+ * as `startTool` would have started it (options.cwd and options.env were the spawner's).
+ */
+export function adoptTool(
+  child: ChildProcessWithoutNullStreams,
+  command: string,
+  args: readonly string[],
+  options: RunOptions = {},
+): StartedTool {
   const okStatuses = options.okStatuses ?? [0];
-  return new Promise((resolve, reject) => {
-    const child = spawn(hostTool(command), args, {
-      cwd: options.cwd,
-      env: options.env ? { ...process.env, ...options.env } : process.env,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+  let what = options.purpose;
+  const result = new Promise<RunResult>((resolve, reject) => {
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
@@ -56,11 +87,9 @@ export function run(command: string, args: readonly string[], options: RunOption
     child.on('error', (error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') {
         reject(
-          new RedpakError(
-            'tool-missing',
-            `${command} is not installed (needed to ${options.purpose ?? `run ${command}`})`,
-            { cause: error },
-          ),
+          new RedpakError('tool-missing', `${command} is not installed (needed to ${what ?? `run ${command}`})`, {
+            cause: error,
+          }),
         );
       } else {
         reject(new RedpakError('tool-failed', `cannot run ${command}: ${error.message}`, { cause: error }));
@@ -83,13 +112,28 @@ export function run(command: string, args: readonly string[], options: RunOption
       reject(
         new RedpakError(
           'tool-failed',
-          `${command} ${why}${options.purpose ? ` while trying to ${options.purpose}` : ''}${detail ? `: ${detail}` : ''}`,
+          `${command} ${why}${what ? ` while trying to ${what}` : ''}${detail ? `: ${detail}` : ''}`,
           {
             hint: `command: ${[command, ...args].join(' ')}`,
           },
         ),
       );
     });
-    child.stdin.end(options.input ?? '');
   });
+  let sent = false;
+  return {
+    send(input, purpose) {
+      if (sent) return;
+      sent = true;
+      if (purpose !== undefined) what = purpose;
+      child.stdin.end(input);
+    },
+    result,
+    discard() {
+      if (sent) return;
+      sent = true;
+      result.catch(() => undefined);
+      child.kill('SIGKILL');
+    },
+  };
 }

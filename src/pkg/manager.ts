@@ -53,7 +53,9 @@ import {
   assertSolved,
   checkPlacement,
   query,
+  prepareSolver,
   solve,
+  type PreparedSolver,
   type PackageInfo,
   type SolveResult,
   type SearchField,
@@ -143,6 +145,11 @@ export interface TransactionOptions extends CommonOptions {
   keepGenerations?: number;
   /** Removing packages also removes the dependencies nothing needs any more (dnf's clean_requirements_on_remove). */
   cleanDeps?: boolean;
+  /**
+   * A `solve` solver started ahead (solver.ts prepareSolver, adoptSolver): the transaction's solve
+   * uses it. Without, the transaction starts one as it begins. Discarded if unused.
+   */
+  solver?: PreparedSolver;
 }
 
 /** One row of the transaction table. */
@@ -471,6 +478,22 @@ async function transact(
   text = commandText(kind, jobs),
   groupChange?: GroupChange,
 ): Promise<TransactionResult> {
+  // Python and libsolv load while the family is read and locked and its repositories synced.
+  const prepared = options.solver ?? prepareSolver('solve');
+  try {
+    return await transactPrepared(options, jobs, text, prepared, groupChange);
+  } finally {
+    prepared?.discard();
+  }
+}
+
+async function transactPrepared(
+  options: TransactionOptions,
+  jobs: SolverJob[],
+  text: string,
+  prepared: PreparedSolver | undefined,
+  groupChange?: GroupChange,
+): Promise<TransactionResult> {
   const pf = openFamily(options);
   assertCanChange(pf);
   // Probed while the lock is taken and the solver runs; awaited, errors included, where rpm's
@@ -554,6 +577,7 @@ async function transact(
           cleanDeps: options.cleanDeps,
         },
         solverExits,
+        prepared,
       ),
       signal,
       interrupted,

@@ -9,8 +9,10 @@ import type { ErrorObject, ValidateFunction } from 'ajv';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { RedpakError } from '../errors.js';
-import { run } from './exec.js';
-import { packagePath } from '../package-root.js';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { adoptTool, type StartedTool, startTool } from './exec.js';
+import { PACKAGE_ROOT } from '../package-root.js';
+import { solverArguments, solverDirectory, solverPython } from './solver-command.cjs';
 import * as protocol from './solver-validators.js';
 
 export type JobOp = 'install' | 'erase' | 'upgrade' | 'reinstall' | 'downgrade' | 'upgrade-all' | 'autoremove';
@@ -142,10 +144,7 @@ export interface SolveResult {
   namedInstalled?: string[];
 }
 
-/** The python interpreter that has the Debian `solv` module. */
-export function solverPython(): string {
-  return process.env.REDPAK_PYTHON ?? '/usr/bin/python3';
-}
+export { solverPython };
 
 /** The protocol version this side speaks; src/pkg/redsolver/protocol.py has the same number. */
 export const SOLVER_PROTOCOL = 1;
@@ -180,12 +179,11 @@ const ANSWER_SCHEMAS: { [M in SolverMode]: ValidateFunction<SolverAnswer<M>> } =
 };
 
 /**
- * The solver's Python package: src/pkg/redsolver, shipped as source (package.json `files`), from a
- * git checkout and from an npm install alike. REDPAK_SOLVER_DIR names another copy of the package
- * (a development tree): used as given, an error when it is not one.
+ * The solver's Python package (solver-command.cts): an error when REDPAK_SOLVER_DIR names a
+ * directory that is not one.
  */
 export function solverPackagePath(): string {
-  const dir = process.env.REDPAK_SOLVER_DIR || packagePath('src/pkg/redsolver');
+  const dir = solverDirectory(PACKAGE_ROOT);
   if (!existsSync(join(dir, '__main__.py'))) {
     throw new RedpakError('tool-missing', `the solver package is not in ${dir} (no __main__.py)`, {
       hint: process.env.REDPAK_SOLVER_DIR ? 'REDPAK_SOLVER_DIR must name a copy of src/pkg/redsolver' : undefined,
@@ -245,17 +243,8 @@ export function solverAnswer<M extends SolverMode>(mode: M, stdout: string): Sol
   return answer;
 }
 
-/**
- * Runs the solver on one request. The solver writes the repositories it parsed to its .solv cache
- * after answering: with `exits`, the answer is taken as soon as it is printed and the solver's exit
- * is pushed there for the caller to await before its work is done; without, it is awaited here.
- */
-async function callSolver<M extends SolverMode>(
-  mode: M,
-  request: object,
-  node: string,
-  exits?: Promise<void>[],
-): Promise<SolverAnswer<M>> {
+/** The interpreter and arguments that run the solver; a missing interpreter is 'tool-missing'. */
+function solverCommand(prepare?: SolverMode): { python: string; args: string[] } {
   const python = solverPython();
   if (!existsSync(python)) {
     throw new RedpakError(
@@ -266,15 +255,66 @@ async function callSolver<M extends SolverMode>(
       },
     );
   }
+  return { python, args: solverArguments(solverPackagePath(), prepare) };
+}
+
+/**
+ * A solver started before its request is known: Python and libsolv load while the caller reads
+ * the family and its repositories (docs/solver-protocol.md, "Started ahead"). Given to `solve`
+ * (which discards one of another mode), or discarded: killed before it read anything.
+ */
+export interface PreparedSolver {
+  readonly mode: SolverMode;
+  readonly started: StartedTool;
+  discard(): void;
+}
+
+/** Undefined where the solver cannot be found: the call that needs it then says why. */
+export function prepareSolver(mode: SolverMode): PreparedSolver | undefined {
+  let command: { python: string; args: string[] };
+  try {
+    command = solverCommand(mode);
+  } catch {
+    return undefined;
+  }
+  return preparedOf(mode, startTool(command.python, command.args, { answerOnStdoutEnd: true }));
+}
+
+/** A `solve` solver cli/start.cts started ahead (solver-command.cts `startSolverAhead`). */
+export function adoptSolver(child: ChildProcessWithoutNullStreams): PreparedSolver {
+  const started = adoptTool(child, child.spawnfile, child.spawnargs.slice(1), { answerOnStdoutEnd: true });
+  return preparedOf('solve', started);
+}
+
+function preparedOf(mode: SolverMode, started: StartedTool): PreparedSolver {
+  return { mode, started, discard: () => started.discard() };
+}
+
+/**
+ * Runs the solver on one request. The solver writes the repositories it parsed to its .solv cache
+ * after answering: with `exits`, the answer is taken as soon as it is printed and the solver's exit
+ * is pushed there for the caller to await before its work is done; without, it is awaited here.
+ * `prepared`, of the same mode, is used instead of starting a solver.
+ */
+async function callSolver<M extends SolverMode>(
+  mode: M,
+  request: object,
+  node: string,
+  exits?: Promise<void>[],
+  prepared?: PreparedSolver,
+): Promise<SolverAnswer<M>> {
   const input = solverRequest(mode, request);
-  // -I: isolated mode, neither the user's environment variables, site-packages nor the working
-  // directory can change what the solver imports. The file, not the directory: no runpy to import.
   const purpose = `resolve dependencies for node ${node}`;
-  const { stdout, exited } = await run(python, ['-I', join(solverPackagePath(), '__main__.py')], {
-    input,
-    purpose,
-    answerOnStdoutEnd: exits !== undefined,
-  });
+  let started: StartedTool;
+  if (prepared?.mode === mode && exits !== undefined) {
+    started = prepared.started;
+  } else {
+    prepared?.discard();
+    const { python, args } = solverCommand();
+    started = startTool(python, args, { answerOnStdoutEnd: exits !== undefined });
+  }
+  started.send(input, purpose);
+  const { stdout, exited } = await started.result;
   if (exited) exits?.push(exited);
   return solverAnswer(mode, stdout);
 }
@@ -337,8 +377,12 @@ export async function query(
  * Resolve `request` against the family view. Never throws for unsolvable requests: see `ok`.
  * `exits`: see callSolver (the answer before the solver's cache is written).
  */
-export async function solve(request: SolveRequest, exits?: Promise<void>[]): Promise<SolveResult> {
-  const answer = await callSolver('solve', request, request.node, exits);
+export async function solve(
+  request: SolveRequest,
+  exits?: Promise<void>[],
+  prepared?: PreparedSolver,
+): Promise<SolveResult> {
+  const answer = await callSolver('solve', request, request.node, exits, prepared);
   return {
     ok: answer.ok,
     steps: answer.steps,

@@ -37,6 +37,7 @@ describe('the quick start of redwrap-dnf transactions', () => {
       'package.json',
       'dist/cli/quick-dnf.cjs',
       'dist/src/cli/start.cjs',
+      'dist/src/pkg/solver-command.cjs',
       'dist/oclif/redwrap-dnf',
       'dist/bwrap-path',
       'src/pkg/redsolver',

@@ -22,7 +22,13 @@ import { runCommand } from '../helpers/in-process.js';
 describe('start.cjs and the code cache', () => {
   const root = mkdtempSync(join(tmpdir(), 'redpak-start-'));
   after(() => rmSync(root, { recursive: true, force: true }));
-  for (const path of ['package.json', 'dist/cli/redwrap-dnf.cjs', 'dist/src/cli/start.cjs', 'dist/oclif/redwrap-dnf']) {
+  for (const path of [
+    'package.json',
+    'dist/cli/redwrap-dnf.cjs',
+    'dist/src/cli/start.cjs',
+    'dist/src/pkg/solver-command.cjs',
+    'dist/oclif/redwrap-dnf',
+  ]) {
     mkdirSync(join(root, path, '..'), { recursive: true });
     cpSync(join(PACKAGE_ROOT, path), join(root, path), { recursive: true });
   }

@@ -5,52 +5,14 @@
  * in order.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { EXIT_CODES } from '../../src/errors.js';
 import { LOCK_FILE } from '../../src/pkg/lock.js';
-import { PACKAGE_ROOT } from '../helpers/cli.js';
 import { holdLock } from '../helpers/lock-holder.js';
+import { hasStrace, traceBin } from '../helpers/strace.js';
 import { installedNames } from './helpers/family.js';
 import { makeNodeFamily, type NodeFamily } from './helpers/nodes.js';
-
-const hasStrace = spawnSync('strace', ['-V']).status === 0;
-
-/** The argv of each program the command executed, in order (strace -f -e trace=execve). */
-function execsOf(bin: string, args: string[]): { status: number | null; stderr: string; execs: string[][] } {
-  const dir = mkdtempSync(join(tmpdir(), 'redpak-probe-test-'));
-  try {
-    const log = join(dir, 'trace');
-    const r = spawnSync(
-      'strace',
-      [
-        '-f',
-        '-qq',
-        '-s',
-        '200',
-        '-e',
-        'trace=execve',
-        '-e',
-        'signal=none',
-        '-o',
-        log,
-        join(PACKAGE_ROOT, 'bin', bin),
-        ...args,
-      ],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    const execs = readFileSync(log, 'utf8')
-      .split('\n')
-      .filter((l) => /execve\(.*\) = 0$/.test(l))
-      .map((l) => [...(/\[(.*?)\]/.exec(l)?.[1] ?? '').matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!));
-    return { status: r.status, stderr: r.stderr, execs };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 describe('rpm option probe', { skip: hasStrace ? false : 'strace is not installed' }, () => {
   let f: NodeFamily;
@@ -62,7 +24,7 @@ describe('rpm option probe', { skip: hasStrace ? false : 'strace is not installe
   it('is started before the family lock is taken: a transaction that finds the lock busy has already run it, and changed nothing', async () => {
     const holder = await holdLock(join(f.sys, LOCK_FILE));
     try {
-      const r = execsOf('redwrap-dnf', ['--redpath', f.app, '-y', 'install', 'redhello']);
+      const r = traceBin('redwrap-dnf', ['--redpath', f.app, '-y', 'install', 'redhello']);
       assert.equal(r.status, EXIT_CODES['lock-busy'], r.stderr);
       const program = (a: string[]) => basename(a[0] ?? '');
       const probe = r.execs.findIndex(

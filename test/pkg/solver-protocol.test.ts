@@ -10,6 +10,7 @@ import { packagePath } from '../../src/package-root.js';
 import { schemaSources } from '../../src/pkg/solver-validators.js';
 import {
   auditTree,
+  prepareSolver,
   SOLVER_PROTOCOL,
   solverAnswer,
   solverPackagePath,
@@ -21,9 +22,12 @@ import {
 
 const MODES: SolverMode[] = ['solve', 'query', 'check', 'audit', 'why'];
 
-/** Run the real solver package on `input`, as solver.ts does. */
-function runSolver(input: string): { status: number | null; stdout: string; stderr: string } {
-  return spawnSync(solverPython(), ['-I', join(solverPackagePath(), '__main__.py')], { input, encoding: 'utf8' });
+/** Run the real solver package on `input`, as solver.ts does (`extra`: more arguments). */
+function runSolver(input: string, extra: string[] = []): { status: number | null; stdout: string; stderr: string } {
+  return spawnSync(solverPython(), ['-I', join(solverPackagePath(), '__main__.py'), ...extra], {
+    input,
+    encoding: 'utf8',
+  });
 }
 
 /** Run Python code with the solver package importable (the way __main__.py makes it). */
@@ -79,6 +83,22 @@ describe('the solver protocol, Python side', () => {
       assert.match(result.stderr, message);
     }
     assert.match(runSolver('not json').stderr, /the request is not JSON/);
+  });
+
+  it('started ahead (--prepare MODE) answers a request of any mode; other arguments are a usage error, exit 2', () => {
+    for (const prepared of ['solve', 'query']) {
+      for (const mode of MODES) {
+        const result = runSolver(solverRequest(mode, MINIMAL[mode]), ['--prepare', prepared]);
+        assert.equal(result.status, 0, `${prepared} then ${mode}: ${result.stderr}`);
+        assert.equal(solverAnswer(mode, result.stdout).protocol, SOLVER_PROTOCOL);
+      }
+    }
+    for (const extra of [['--prepare'], ['solve'], ['--prepare', 'solve', 'more']]) {
+      const result = runSolver(solverRequest('solve', MINIMAL.solve), extra);
+      assert.equal(result.status, 2, extra.join(' '));
+      assert.equal(result.stdout, '');
+      assert.match(result.stderr, /usage: __main__\.py \[--prepare MODE\]/);
+    }
   });
 
   it('its validator refuses a schema keyword it does not check, so a schema change cannot go unchecked there', () => {
@@ -214,6 +234,55 @@ describe('the solver protocol, TypeScript side', () => {
       writeFileSync(go, '');
       await exits[0];
       assert.equal(existsSync(exited), true, 'the exit is awaited through `exits`');
+    });
+
+    it('a solver prepared ahead is the one a solve of its mode uses; one of another mode is killed unread', async () => {
+      // Each run of the fake that read a request writes down its arguments: who answered.
+      const answered = join(dir, 'answered');
+      writeFileSync(answered, '');
+      writeFileSync(
+        join(dir, '__main__.py'),
+        [
+          'import sys',
+          'sys.stdin.read()',
+          `open(${JSON.stringify(answered)}, "a").write(" ".join(sys.argv[1:]) + "\\n")`,
+          `print(${JSON.stringify(JSON.stringify({ protocol: SOLVER_PROTOCOL, ok: true, steps: [], problems: [], violations: [] }))})`,
+        ].join('\n'),
+      );
+      process.env.REDPAK_SOLVER_DIR = dir;
+      const request = { node: '/n', ancestors: [], repos: [], jobs: [] };
+      const prepared = prepareSolver('solve');
+      assert.ok(prepared);
+      const exits: Promise<void>[] = [];
+      assert.equal((await solve(request, exits, prepared)).ok, true);
+      await Promise.all(exits);
+      assert.equal(readFileSync(answered, 'utf8'), '--prepare solve\n', 'the prepared solver answered');
+
+      writeFileSync(answered, '');
+      const other = prepareSolver('query');
+      assert.ok(other);
+      assert.equal((await solve(request, exits, other)).ok, true);
+      await Promise.all(exits);
+      await assert.rejects(other.started.result, isError('tool-failed', /killed by SIGKILL/));
+      assert.equal(readFileSync(answered, 'utf8'), '\n', 'a solver started for the solve answered');
+    });
+
+    it('a prepared solver that is discarded is killed before it reads a request; discarding it twice, or once used, does nothing', async () => {
+      writeFileSync(join(dir, '__main__.py'), 'import sys\nsys.stdin.read()\nprint("{}")\n');
+      process.env.REDPAK_SOLVER_DIR = dir;
+      const prepared = prepareSolver('solve');
+      assert.ok(prepared);
+      prepared.discard();
+      prepared.discard();
+      await assert.rejects(prepared.started.result, isError('tool-failed', /killed by SIGKILL/));
+      const python = process.env.REDPAK_PYTHON;
+      process.env.REDPAK_PYTHON = join(dir, 'no-python');
+      try {
+        assert.equal(prepareSolver('solve'), undefined, 'no interpreter: the solve itself reports it');
+      } finally {
+        if (python === undefined) delete process.env.REDPAK_PYTHON;
+        else process.env.REDPAK_PYTHON = python;
+      }
     });
 
     it('a directory that is not a solver package is an error, not a silent fallback', () => {

@@ -47,7 +47,21 @@ def checked_request(raw: object) -> tuple[str, dict[str, Any]]:
     return mode, request
 
 
+def prepare(mode: str) -> None:
+    """Import what `mode` needs (libsolv included) before the request is read: a caller that
+    starts the solver ahead of its request (`--prepare MODE`) has it loaded meanwhile."""
+    if mode == 'solve':
+        import redsolver.solve  # noqa: F401
+    elif mode == 'query':
+        import redsolver.query  # noqa: F401
+
+
 def main() -> int:
+    if len(sys.argv) == 3 and sys.argv[1] == '--prepare':
+        prepare(sys.argv[2])
+    elif len(sys.argv) != 1:
+        sys.stderr.write('solver: usage: __main__.py [--prepare MODE] < request.json\n')
+        return 2
     try:
         mode, request = checked_request(json.load(sys.stdin))
     except ValueError as e:  # json.JSONDecodeError included

@@ -1,0 +1,70 @@
+/**
+ * A redwrap-dnf transaction's solver is started by start.cjs before the executable's bundle loads
+ * (pkg/solver-command.cts startSolverAhead, docs/solver-protocol.md "Started ahead"): the quick
+ * start takes it over and its solve uses it; a line the quick start declines, or a transaction
+ * that ends before it solves, kills it, and the command still ends. Watched with strace on the
+ * real executable.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { hasStrace, type Traced, traceBin } from '../helpers/strace.js';
+import { installedNames } from '../pkg/helpers/family.js';
+import { makeNodeFamily, type NodeFamily } from '../pkg/helpers/nodes.js';
+
+/** strace lines of the solver's processes: those that executed the solver package. */
+function solverPids(r: Traced): string[] {
+  return r.lines.filter((l) => /execve\(.*redsolver\/__main__\.py/.test(l)).map((l) => l.split(' ', 1)[0] ?? '');
+}
+
+/** Whether a process of the command sent SIGKILL to `pid` (strace -e trace=kill). */
+const killed = (r: Traced, pid: string) => r.lines.some((l) => l.includes(` kill(${pid}, SIGKILL`));
+
+describe('the solver started ahead of a transaction', { skip: hasStrace ? false : 'strace is not installed' }, () => {
+  let f: NodeFamily;
+  before(async () => {
+    f = await makeNodeFamily();
+  });
+  after(() => f.cleanup());
+
+  it('starts before the quick start is loaded, and is the one solver of the install', async () => {
+    const r = traceBin('redwrap-dnf', ['--redpath', f.app, '-y', 'install', 'redhello'], {
+      syscalls: ['openat', 'kill'],
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok((await installedNames(f.app)).includes('redhello'));
+    const solvers = r.execs.filter((argv) => argv.some((a) => a.endsWith('redsolver/__main__.py')));
+    assert.deepEqual(
+      solvers.map((argv) => argv.slice(-2)),
+      [['--prepare', 'solve']],
+      `one solver, started ahead: ${JSON.stringify(r.execs)}`,
+    );
+    const started = r.lines.findIndex((l) => /execve\(.*redsolver\/__main__\.py/.test(l));
+    const bundle = r.lines.findIndex((l) => /openat\(.*dist\/cli\/quick-dnf\.cjs"/.test(l));
+    assert.ok(bundle > 0, 'the quick start was loaded');
+    assert.ok(started >= 0 && started < bundle, 'the solver started before the bundle was read');
+    const [pid = ''] = solverPids(r);
+    assert.ok(!killed(r, pid), 'it answered and was not killed');
+  });
+
+  it('is killed when the quick start declines the line (help), and the full command line answers', () => {
+    const r = traceBin('redwrap-dnf', ['install', '--help'], { syscalls: ['kill'] });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /USAGE/);
+    const pids = solverPids(r);
+    assert.equal(pids.length, 1, 'started ahead, before the line was read');
+    assert.ok(killed(r, pids[0] ?? ''), 'and killed unused');
+  });
+
+  it('is killed when the transaction ends before it solves (no such node), and the command ends', () => {
+    const r = traceBin('redwrap-dnf', ['--redpath', `${f.app}/missing`, '-y', 'install', 'redhello'], {
+      syscalls: ['kill'],
+      timeout: 30_000,
+    });
+    assert.notEqual(r.status, null, 'the command ended by itself');
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /missing/);
+    const pids = solverPids(r);
+    assert.equal(pids.length, 1);
+    assert.ok(killed(r, pids[0] ?? ''), 'the solver was killed unused');
+  });
+});
