@@ -101,6 +101,39 @@ describe('the solver protocol, Python side', () => {
     }
   });
 
+  it('reads the metadata files repomd.xml names as the rpm-md format places them, and refuses a document type declaration', () => {
+    const read = (xml: string) =>
+      python(
+        `import json, sys\nfrom redsolver.pool import repomd_locations\ntry:\n    print(json.dumps(repomd_locations(sys.stdin.buffer.read())))\nexcept ValueError as e:\n    print(json.dumps(str(e)))`,
+        xml,
+      );
+    const ns = 'xmlns="http://linux.duke.edu/metadata/repo"';
+    // Only <data> children of the root count; the first <location> of each; a later <data> of a type wins.
+    const xml = `<?xml version="1.0"?><repomd ${ns}><revision>1</revision>
+      <data type="primary"><location/><location href="ignored"/></data>
+      <data type="primary"><checksum type="sha256">00</checksum><location href="repodata/p.xml.gz"/></data>
+      <data><location href="no-type"/></data>
+      <other><data type="filelists"><location href="nested"/></data></other>
+      <data type="filelists"><location href="repodata/f.xml.gz"/></data>
+      <data type="foreign"><location xmlns="urn:x" href="another-namespace"/></data></repomd>`;
+    assert.deepEqual(JSON.parse(read(xml)), { primary: 'repodata/p.xml.gz', filelists: 'repodata/f.xml.gz' });
+    assert.match(
+      JSON.parse(
+        read(
+          `<!DOCTYPE repomd [<!ENTITY p "x">]><repomd ${ns}><data type="primary"><location href="&p;"/></data></repomd>`,
+        ),
+      ),
+      /document type declaration is not allowed/,
+    );
+  });
+
+  it('names its cache files with SHA-256 as hashlib computes it (whichever implementation it imported)', () => {
+    const out = python(
+      'import hashlib\nfrom redsolver.pool import sha256\nprint(sha256(b"redpak").hexdigest() == hashlib.sha256(b"redpak").hexdigest())',
+    );
+    assert.equal(out.trim(), 'True');
+  });
+
   it('its validator refuses a schema keyword it does not check, so a schema change cannot go unchecked there', () => {
     const out = python(`
 from redsolver.schema import SchemaError, check_keywords

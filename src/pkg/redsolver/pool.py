@@ -1,17 +1,24 @@
 """Loading rpm databases and rpm-md repositories into libsolv pools, through a cache of .solv
 files (libsolv's own format, read in a millisecond where parsing takes tens)."""
 import fnmatch
-import hashlib
 import os
-import xml.etree.ElementTree as ET
 from typing import Callable, Optional
+from xml.parsers import expat
+
+try:  # CPython's own SHA-256: hashlib would load OpenSSL first, some 5 ms of every run.
+    from _sha2 import sha256  # type: ignore  # Python 3.12 and later
+except ImportError:
+    try:
+        from _sha256 import sha256  # type: ignore  # Python 3.11
+    except ImportError:
+        from hashlib import sha256
 
 import solv
 
 from redsolver.protocol import RepoSpec, RequestError
 
 RPMDB_FLAGS = solv.Repo.REPO_USE_ROOTDIR | solv.Repo.REPO_REUSE_REPODATA | solv.Repo.REPO_NO_INTERNALIZE
-REPOMD_NS = '{http://linux.duke.edu/metadata/repo}'
+REPOMD_NS = 'http://linux.duke.edu/metadata/repo '
 # The files whose state (inode, size, mtime) identifies an rpm database's content.
 RPMDB_FILES = ('rpmdb.sqlite', 'rpmdb.sqlite-wal', 'Packages', 'Packages.db')
 
@@ -50,7 +57,7 @@ def has_rpmdb(root: str) -> bool:
 
 
 def digest(text: str) -> str:
-    return hashlib.sha256(text.encode('utf-8', 'surrogateescape')).hexdigest()[:16]
+    return sha256(text.encode('utf-8', 'surrogateescape')).hexdigest()[:16]
 
 
 def rpmdb_state(root: str) -> str:
@@ -173,6 +180,44 @@ def load_rpmdb(pool: solv.Pool, repo: solv.Repo, root: str) -> range:
     return load_cached(pool, repo, 'rpmdb', os.path.abspath(root), rpmdb_state(root), fill)
 
 
+def repomd_locations(repomd_bytes: bytes) -> dict[str, str]:
+    """The metadata files repomd.xml names: for each <data type="T"> child of the root, the href of
+    its first <location> child (a later <data> of the same type wins). Read with expat itself:
+    ElementTree's import costs some 4 ms of every run. A document type declaration is refused
+    (repomd.xml has none; entities are what one would bring)."""
+    locations: dict[str, str] = {}
+    depth = 0
+    kind: Optional[str] = None
+    href: Optional[str] = None
+    located = False
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        nonlocal depth, kind, href, located
+        depth += 1
+        if depth == 2 and name == REPOMD_NS + 'data':
+            kind, href, located = attrs.get('type'), None, False
+        elif depth == 3 and kind is not None and not located and name == REPOMD_NS + 'location':
+            href, located = attrs.get('href'), True
+
+    def end(name: str) -> None:
+        nonlocal depth, kind
+        if depth == 2 and kind is not None:
+            if href is not None:
+                locations[kind] = href
+            kind = None
+        depth -= 1
+
+    def doctype(*_: object) -> None:
+        raise ValueError('a document type declaration is not allowed')
+
+    parser = expat.ParserCreate(namespace_separator=' ')
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.StartDoctypeDeclHandler = doctype
+    parser.Parse(repomd_bytes, True)
+    return locations
+
+
 def load_rpmmd(pool: solv.Pool, spec: RepoSpec) -> solv.Repo:
     repo = pool.add_repo(spec['id'])
     # dnf: a lower priority number wins; libsolv: a higher priority wins. The same for cost.
@@ -183,16 +228,9 @@ def load_rpmmd(pool: solv.Pool, spec: RepoSpec) -> solv.Repo:
     try:
         with open(repomd, 'rb') as f:
             repomd_bytes = f.read()
-        root = ET.fromstring(repomd_bytes)
-    except (OSError, ET.ParseError) as e:
+        locations = repomd_locations(repomd_bytes)
+    except (OSError, expat.ExpatError, ValueError) as e:
         raise RequestError('repository %s: cannot read %s: %s' % (spec['id'], repomd, e))
-    locations: dict[str, str] = {}
-    for data in root.findall(REPOMD_NS + 'data'):
-        loc = data.find(REPOMD_NS + 'location')
-        href = loc.get('href') if loc is not None else None
-        kind = data.get('type')
-        if kind is not None and href is not None:
-            locations[kind] = href
     if 'primary' not in locations:
         raise RequestError('repository %s: %s lists no primary metadata' % (spec['id'], repomd))
     repo.appdata = RepoData(spec['id'], directory, 'filelists' in locations)
@@ -207,7 +245,7 @@ def load_rpmmd(pool: solv.Pool, spec: RepoSpec) -> solv.Repo:
             target.add_rpmmd(f, None, flags)
             f.close()
     # repomd.xml names every metadata file by its checksum: its bytes are the repository's state.
-    load_cached(pool, repo, 'repo', os.path.abspath(directory), hashlib.sha256(repomd_bytes).hexdigest(), fill,
+    load_cached(pool, repo, 'repo', os.path.abspath(directory), sha256(repomd_bytes).hexdigest(), fill,
                 own=True)
     return repo
 
