@@ -265,7 +265,10 @@ function solverCommand(prepare?: SolverMode): { python: string; args: string[] }
  */
 export interface PreparedSolver {
   readonly mode: SolverMode;
+  /** The process, to observe its end; `take` is how a solve gets it. */
   readonly started: StartedTool;
+  /** The process the first time, undefined after (or once discarded): one request per solver. */
+  take(): StartedTool | undefined;
   discard(): void;
 }
 
@@ -287,14 +290,27 @@ export function adoptSolver(child: ChildProcessWithoutNullStreams): PreparedSolv
 }
 
 function preparedOf(mode: SolverMode, started: StartedTool): PreparedSolver {
-  return { mode, started, discard: () => started.discard() };
+  let taken = false;
+  return {
+    mode,
+    started,
+    take() {
+      if (taken) return undefined;
+      taken = true;
+      return started;
+    },
+    discard() {
+      taken = true;
+      started.discard();
+    },
+  };
 }
 
 /**
  * Runs the solver on one request. The solver writes the repositories it parsed to its .solv cache
  * after answering: with `exits`, the answer is taken as soon as it is printed and the solver's exit
  * is pushed there for the caller to await before its work is done; without, it is awaited here.
- * `prepared`, of the same mode, is used instead of starting a solver.
+ * `prepared`, of the same mode and not used yet, is used instead of starting a solver; else killed.
  */
 async function callSolver<M extends SolverMode>(
   mode: M,
@@ -305,11 +321,10 @@ async function callSolver<M extends SolverMode>(
 ): Promise<SolverAnswer<M>> {
   const input = solverRequest(mode, request);
   const purpose = `resolve dependencies for node ${node}`;
-  let started: StartedTool;
-  if (prepared?.mode === mode && exits !== undefined) {
-    started = prepared.started;
-  } else {
-    prepared?.discard();
+  const ready = prepared?.mode === mode && exits !== undefined ? prepared.take() : undefined;
+  if (!ready) prepared?.discard();
+  let started = ready;
+  if (!started) {
     const { python, args } = solverCommand();
     started = startTool(python, args, { answerOnStdoutEnd: exits !== undefined });
   }

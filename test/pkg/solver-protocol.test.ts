@@ -290,6 +290,11 @@ describe('the solver protocol, TypeScript side', () => {
       assert.equal((await solve(request, exits, prepared)).ok, true);
       await Promise.all(exits);
       assert.equal(readFileSync(answered, 'utf8'), '--prepare solve\n', 'the prepared solver answered');
+      // Given again (a caller reusing its options), it is not asked twice: a solver is started.
+      writeFileSync(answered, '');
+      assert.equal((await solve(request, exits, prepared)).ok, true);
+      await Promise.all(exits);
+      assert.equal(readFileSync(answered, 'utf8'), '\n', 'a used solver is not taken again');
 
       writeFileSync(answered, '');
       const other = prepareSolver('query');
