@@ -1,7 +1,8 @@
 /**
  * Start-up and scale of the Node.js commands, each against `node -e 0` (the floor of the runtime)
  * run interleaved with it: `redmanager tree` of a 1,000-node family, `redmanager mergeconfig
- * --json` of families 8 and 16 deep, the full CLI's `redwrap --dump-only`, and `--version`.
+ * --json` of families 8 and 16 deep, the full CLI's `redwrap --dump-only`, and `--version` (start.cjs
+ * answers it alone, no bundle loaded).
  *
  *   npm run build && node dist/bench/startup.js [--rounds N]
  *

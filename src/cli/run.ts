@@ -12,6 +12,7 @@ import { RedpakError } from '../errors.js';
 import { canonicalRedwrapArgv, parseRedwrapArgv } from './redwrap-argv.js';
 import { commandWords, orderArguments, type CommandShape } from './command-words.js';
 import { redconfArgv, redmicrodnfArgv } from './redpak-spellings.js';
+import { versionLine } from './version-line.cjs';
 import { restoreExtraCaCerts } from './quick-start.js';
 
 export type Executable = 'redmanager' | 'redwrap-dnf' | 'redwrap';
@@ -77,8 +78,7 @@ export async function runExecutable(
       const parsed = parseRedwrapArgv(argv);
       // oclif answers --version for executables with several commands only: the same line here.
       if (parsed.show === 'version') {
-        const { name, version } = packageJson();
-        process.stdout.write(`${name}/${version} ${process.platform}-${process.arch} node-${process.version}\n`);
+        process.stdout.write(`${versionLine(packageJson())}\n`);
         return;
       }
       argv = canonicalRedwrapArgv(parsed);

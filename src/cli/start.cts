@@ -8,7 +8,7 @@
  * cache (BIN.cjs.v8-cache) is written at exit when there is none, when V8 refused it (another
  * Node, another bundle), or when this run's command had not run since it was written: the cache
  * grows to the code of every command used, and is then left alone (writing it costs ~10 ms).
- * A cache that cannot be written only costs time.
+ * A cache that cannot be written only costs time. `--version` alone is answered here, no bundle loaded.
  */
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -16,6 +16,7 @@ import Module from 'node:module';
 import { join } from 'node:path';
 import { constants, Script } from 'node:vm';
 import type * as SolverCommand from '../pkg/solver-command.cjs';
+import type * as VersionLine from './version-line.cjs';
 
 /** Node's CommonJS loader internals used to register the bundle as an ordinary module. */
 interface ModuleInternals {
@@ -108,34 +109,51 @@ function loadBundle(name: string, command: string | ((exports: object) => string
  * true when it ran, or the run of an asynchronous command, which reports its own errors.
  */
 type QuickRun = boolean | undefined | Promise<void>;
-const quickStart = Object.hasOwn(QUICK, bin) && QUICK[bin].mayTake(argv) ? QUICK[bin] : undefined;
-/** The quick-dnf bundle says what ran (src/cli/quick-transaction.ts); quick.cjs's commands are told by their first word. */
-const quickRan = (loaded: object) => `${bin} ${(loaded as { ranCommand?(): string }).ranCommand?.() ?? argv[0] ?? ''}`;
-/**
- * A transaction's solver, started before the bundle loads: Python and libsolv take longer to load
- * than Node takes to reach the request (docs/solver-protocol.md, "Started ahead"). Handed to the
- * quick start, which takes it over at once; killed if the line is declined. Required here only:
- * other command lines do not load child_process.
- */
-const solver =
-  quickStart?.bundle === 'quick-dnf'
-    ? (require('../pkg/solver-command.cjs') as typeof SolverCommand).startSolverAhead(join(__dirname, '../../..'))
-    : undefined;
-const quick: QuickRun =
-  quickStart &&
-  (
-    loadBundle(quickStart.bundle, quickRan) as {
-      main(bin: string, argv: string[], solver?: ChildProcessWithoutNullStreams): QuickRun;
-    }
-  ).main(bin, argv, solver);
-if (!quick) {
-  solver?.kill('SIGKILL');
-  const exports = loadBundle(SPELLED[bin] ?? bin, (loaded) => {
-    const commandIds = Object.keys((loaded as { COMMANDS?: object }).COMMANDS ?? {});
-    return argv.find((arg) => commandIds.includes(arg)) ?? '';
-  });
-  (exports as { main(argv: string[], spelledAs: string): Promise<void> }).main(argv, bin).catch((error: unknown) => {
-    console.error(error);
-    process.exitCode = 1;
-  });
+
+/** `--version` alone: the line oclif prints for it (cli/version-line.cts), no bundle loaded. */
+function printVersion(): void {
+  const pjson = JSON.parse(readFileSync(join(__dirname, '../../../package.json'), 'utf8')) as {
+    name: string;
+    version: string;
+  };
+  process.stdout.write(`${(require('./version-line.cjs') as typeof VersionLine).versionLine(pjson)}\n`);
 }
+
+/** The command line run by its quick start, if it takes it, else by the executable's bundle. */
+function runCommandLine(): void {
+  const quickStart = Object.hasOwn(QUICK, bin) && QUICK[bin].mayTake(argv) ? QUICK[bin] : undefined;
+  /** The quick-dnf bundle says what ran (src/cli/quick-transaction.ts); quick.cjs's commands are told by their first word. */
+  const quickRan = (loaded: object) =>
+    `${bin} ${(loaded as { ranCommand?(): string }).ranCommand?.() ?? argv[0] ?? ''}`;
+  /**
+   * A transaction's solver, started before the bundle loads: Python and libsolv take longer to load
+   * than Node takes to reach the request (docs/solver-protocol.md, "Started ahead"). Handed to the
+   * quick start, which takes it over at once; killed if the line is declined. Required here only:
+   * other command lines do not load child_process.
+   */
+  const solver =
+    quickStart?.bundle === 'quick-dnf'
+      ? (require('../pkg/solver-command.cjs') as typeof SolverCommand).startSolverAhead(join(__dirname, '../../..'))
+      : undefined;
+  const quick: QuickRun =
+    quickStart &&
+    (
+      loadBundle(quickStart.bundle, quickRan) as {
+        main(bin: string, argv: string[], solver?: ChildProcessWithoutNullStreams): QuickRun;
+      }
+    ).main(bin, argv, solver);
+  if (!quick) {
+    solver?.kill('SIGKILL');
+    const exports = loadBundle(SPELLED[bin] ?? bin, (loaded) => {
+      const commandIds = Object.keys((loaded as { COMMANDS?: object }).COMMANDS ?? {});
+      return argv.find((arg) => commandIds.includes(arg)) ?? '';
+    });
+    (exports as { main(argv: string[], spelledAs: string): Promise<void> }).main(argv, bin).catch((error: unknown) => {
+      console.error(error);
+      process.exitCode = 1;
+    });
+  }
+}
+
+if (argv.length === 1 && argv[0] === '--version') printVersion();
+else runCommandLine();

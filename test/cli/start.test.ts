@@ -44,10 +44,11 @@ describe('start.cjs and the code cache', () => {
   const stamp = () => `${statSync(cache).ino}:${statSync(cache).size}`;
 
   it('the first run writes the cache; the same command again leaves it alone', () => {
-    assert.match(run('--version'), /redpak-ts\//);
+    // --help, not --version: start.cjs answers a plain --version without the bundle.
+    assert.match(run('--help'), /USAGE/);
     assert.deepEqual(commands(), ['']);
     const first = stamp();
-    run('--version');
+    run('--help');
     assert.equal(stamp(), first);
   });
 
@@ -63,7 +64,7 @@ describe('start.cjs and the code cache', () => {
 
   it('a cache V8 refuses is replaced, and the command runs all the same', () => {
     writeFileSync(cache, 'not a code cache');
-    assert.match(run('--version'), /redpak-ts\//);
+    assert.match(run('--help'), /USAGE/);
     assert.notEqual(readFileSync(cache, 'utf8'), 'not a code cache');
     assert.deepEqual(commands(), ['']);
   });
@@ -202,5 +203,28 @@ describe('the quick start', () => {
       env: { ...process.env, REDMANAGER_CONTENT_TYPE: 'json' },
     });
     assert.match(scoped.stderr, /redmanager\.cjs is missing/);
+  });
+});
+
+describe('--version alone', () => {
+  it('is answered by start.cjs without any bundle, with the line oclif prints; anything more goes to the bundle', async () => {
+    const copy = mkdtempSync(join(tmpdir(), 'redpak-version-'));
+    try {
+      for (const path of ['package.json', 'dist/src/cli/start.cjs', 'dist/src/cli/version-line.cjs']) {
+        mkdirSync(join(copy, path, '..'), { recursive: true });
+        cpSync(join(PACKAGE_ROOT, path), join(copy, path));
+      }
+      const run = (bin: string, args: string[]) =>
+        spawnSync('node', [join(copy, 'dist/src/cli/start.cjs'), bin, ...args], { encoding: 'utf8' });
+      for (const bin of ['redmanager', 'redwrap-dnf', 'redwrap'] as const) {
+        const quick = run(bin, ['--version']);
+        const oclif = await runCommand(bin, ['--version']);
+        assert.equal(oclif.status, 0, oclif.stderr);
+        assert.deepEqual([quick.status, quick.stdout, quick.stderr], [0, oclif.stdout, ''], bin);
+        assert.match(run(bin, ['--version', '--json']).stderr, /\.cjs is missing: build the package first/, bin);
+      }
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
   });
 });
