@@ -725,6 +725,21 @@ async function runQuery(
   spec: Parameters<typeof query>[1],
   needRepos: boolean,
 ): Promise<{ pf: PackageFamily; packages: ListedPackage[] }> {
+  // Python and libsolv load while the family is read and its repositories synced.
+  const prepared = prepareSolver('query');
+  try {
+    return await runQueryPrepared(options, spec, needRepos, prepared);
+  } finally {
+    prepared?.discard();
+  }
+}
+
+async function runQueryPrepared(
+  options: CommonOptions,
+  spec: Parameters<typeof query>[1],
+  needRepos: boolean,
+  prepared: PreparedSolver | undefined,
+): Promise<{ pf: PackageFamily; packages: ListedPackage[] }> {
   const pf = openFamily(options);
   const synced = needRepos ? await syncRepos(reposOf(pf, options), cacheOf(pf), options) : [];
   for (const s of synced) options.onDetail?.(loadedLine(s));
@@ -736,6 +751,7 @@ async function runQuery(
       solvCache: solvCacheDir(pf.cacheDir),
     },
     spec,
+    prepared,
   );
   for (const p of packages) {
     if (p.node) {

@@ -321,7 +321,7 @@ async function callSolver<M extends SolverMode>(
 ): Promise<SolverAnswer<M>> {
   const input = solverRequest(mode, request);
   const purpose = `resolve dependencies for node ${node}`;
-  const ready = prepared?.mode === mode && exits !== undefined ? prepared.take() : undefined;
+  const ready = prepared?.mode === mode ? prepared.take() : undefined;
   if (!ready) prepared?.discard();
   let started = ready;
   if (!started) {
@@ -330,7 +330,11 @@ async function callSolver<M extends SolverMode>(
   }
   started.send(input, purpose);
   const { stdout, exited } = await started.result;
-  if (exited) exits?.push(exited);
+  // A prepared solver answers before its exit: a caller without `exits` waits for it here.
+  if (exited) {
+    if (exits) exits.push(exited);
+    else await exited;
+  }
   return solverAnswer(mode, stdout);
 }
 
@@ -378,13 +382,20 @@ export interface QuerySpec {
   files?: boolean;
 }
 
-/** Read-only questions on the family view and repositories (list, info, repoquery). */
+/** Read-only questions on the family view and repositories (list, info, repoquery); `prepared`: see callSolver. */
 export async function query(
   request: Pick<SolveRequest, 'node' | 'ancestors' | 'repos' | 'solvCache'>,
   spec: QuerySpec,
+  prepared?: PreparedSolver,
 ): Promise<PackageInfo[]> {
   const { node, ancestors, repos, solvCache } = request;
-  const answer = await callSolver('query', { node, ancestors, repos, solvCache, query: spec }, node);
+  const answer = await callSolver(
+    'query',
+    { node, ancestors, repos, solvCache, query: spec },
+    node,
+    undefined,
+    prepared,
+  );
   return answer.packages;
 }
 

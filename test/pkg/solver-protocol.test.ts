@@ -11,6 +11,7 @@ import { schemaSources } from '../../src/pkg/solver-validators.js';
 import {
   auditTree,
   prepareSolver,
+  query,
   SOLVER_PROTOCOL,
   solverAnswer,
   solverPackagePath,
@@ -303,6 +304,27 @@ describe('the solver protocol, TypeScript side', () => {
       await Promise.all(exits);
       await assert.rejects(other.started.result, isError('tool-failed', /killed by SIGKILL/));
       assert.equal(readFileSync(answered, 'utf8'), '\n', 'a solver started for the solve answered');
+    });
+
+    it('a query takes a prepared query solver and returns once it exited (its cache written)', async () => {
+      const exited = join(dir, 'query-exited');
+      writeFileSync(
+        join(dir, '__main__.py'),
+        [
+          'import os, sys, time',
+          'sys.stdin.read()',
+          `print(${JSON.stringify(JSON.stringify({ protocol: SOLVER_PROTOCOL, ok: true, packages: [] }))}, flush=True)`,
+          'os.dup2(os.open(os.devnull, os.O_WRONLY), 1)',
+          'time.sleep(0.2)',
+          `open(${JSON.stringify(exited)}, "w").write(" ".join(sys.argv[1:]))`,
+        ].join('\n'),
+      );
+      process.env.REDPAK_SOLVER_DIR = dir;
+      const prepared = prepareSolver('query');
+      assert.ok(prepared);
+      const request = { node: '/n', ancestors: [], repos: [] };
+      assert.deepEqual(await query(request, { scope: 'installed' }, prepared), []);
+      assert.equal(readFileSync(exited, 'utf8'), '--prepare query', 'the prepared solver answered, and had exited');
     });
 
     it('a prepared solver that is discarded is killed before it reads a request; discarding it twice, or once used, does nothing', async () => {
