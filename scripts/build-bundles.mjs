@@ -17,8 +17,9 @@ rmSync(outdir, { recursive: true, force: true });
 /** Command ids are file names; nested folders would be topics (none today). */
 function commandEntry(bin) {
   const dir = `./dist/commands/${bin}`;
-  // spelledAs: the name it was started under (redconf, redmicrodnf: src/cli/redpak-spellings.ts).
-  const runner = `import { runExecutable } from './dist/src/cli/run.js';\nexport function main(argv, spelledAs) { return runExecutable('${bin}', argv, ${bin === 'redwrap' ? '{}' : 'COMMANDS'}, spelledAs); }\n`;
+  // spelledAs: the name it was started under (redconf, redmicrodnf: src/cli/redpak-spellings.ts);
+  // solver: a solver start.cjs started ahead for the command line (redwrap-dnf's queries).
+  const runner = `import { runExecutable } from './dist/src/cli/run.js';\nexport function main(argv, spelledAs, solver) { return runExecutable('${bin}', argv, ${bin === 'redwrap' ? '{}' : 'COMMANDS'}, spelledAs, solver); }\n`;
   const files = readdirSync(join(root, dir))
     .filter((f) => f.endsWith('.js') && f !== 'index.js')
     .sort();

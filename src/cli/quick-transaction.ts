@@ -67,7 +67,7 @@ export function runQuickTransaction(
   // As RedpakCommand.init: a transaction a kill interrupted is completed or dropped first; say so.
   onRecovery((notice) => process.stderr.write(`${bin}: ${notice.message}\n`));
   ran = `${id} failed`;
-  const solver = solverChild && adoptSolver(solverChild);
+  const solver = solverChild && adoptSolver(solverChild, 'solve');
   return runTransactionCommand(id, line.args, flags, json, solver)
     .then(
       (result) => {

@@ -5,6 +5,7 @@
  * by oclif's parser are reported like every other error (base-command.ts).
  */
 import { execute, type Interfaces } from '@oclif/core';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../package-root.js';
@@ -13,6 +14,7 @@ import { canonicalRedwrapArgv, parseRedwrapArgv } from './redwrap-argv.js';
 import { commandWords, orderArguments, type CommandShape } from './command-words.js';
 import { redconfArgv, redmicrodnfArgv } from './redpak-spellings.js';
 import { versionLine } from './version-line.cjs';
+import { holdSolverAhead, releaseSolverAhead } from './solver-ahead.js';
 import { restoreExtraCaCerts } from './quick-start.js';
 
 export type Executable = 'redmanager' | 'redwrap-dnf' | 'redwrap';
@@ -64,6 +66,22 @@ export async function runExecutable(
   argv: string[],
   commands: Readonly<Record<string, CommandShape>> = {},
   spelledAs: string = bin,
+  solver?: ChildProcessWithoutNullStreams,
+): Promise<void> {
+  // A solver started ahead (start.cts) is held for the command, and killed if it did not take it.
+  if (solver) holdSolverAhead(solver);
+  try {
+    await runCommandLine(bin, argv, commands, spelledAs);
+  } finally {
+    releaseSolverAhead();
+  }
+}
+
+async function runCommandLine(
+  bin: Executable,
+  argv: string[],
+  commands: Readonly<Record<string, CommandShape>>,
+  spelledAs: string,
 ): Promise<void> {
   const name = spelledAs === 'redconf' || spelledAs === 'redmicrodnf' ? spelledAs : bin;
   restoreExtraCaCerts();

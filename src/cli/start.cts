@@ -31,6 +31,8 @@ const [bin, ...argv] = process.argv.slice(2);
 const SPELLED: Record<string, string> = { redconf: 'redmanager', redmicrodnf: 'redwrap-dnf' };
 /** redwrap-dnf's transaction words, with their aliases (src/cli/transaction-command.ts has the commands). */
 const TRANSACTION_WORDS = ['install', 'remove', 'erase', 'upgrade', 'update', 'reinstall', 'downgrade', 'autoremove'];
+/** redwrap-dnf's words of the commands that query the solver (pkg/manager.ts runQuery), at a glance. */
+const QUERY_WORDS = ['list', 'info', 'repoquery', 'search', 'provides', 'whatprovides', 'check-update'];
 /**
  * The quick start of each executable (its bundle, and the command lines it may take, at a glance,
  * so that other commands do not load it); it decides. A line missed here only runs the slower way.
@@ -119,40 +121,48 @@ function printVersion(): void {
   process.stdout.write(`${(require('./version-line.cjs') as typeof VersionLine).versionLine(pjson)}\n`);
 }
 
+/**
+ * A solver for the command line's request, started before any bundle loads: Python and libsolv
+ * take longer to load than Node takes to reach the request (docs/solver-protocol.md, "Started
+ * ahead"). Required here only: other command lines do not load child_process.
+ */
+function startSolver(mode: 'solve' | 'query'): ChildProcessWithoutNullStreams | undefined {
+  return (require('../pkg/solver-command.cjs') as typeof SolverCommand).startSolverAhead(
+    join(__dirname, '../../..'),
+    mode,
+  );
+}
+
 /** The command line run by its quick start, if it takes it, else by the executable's bundle. */
 function runCommandLine(): void {
   const quickStart = Object.hasOwn(QUICK, bin) && QUICK[bin].mayTake(argv) ? QUICK[bin] : undefined;
   /** The quick-dnf bundle says what ran (src/cli/quick-transaction.ts); quick.cjs's commands are told by their first word. */
   const quickRan = (loaded: object) =>
     `${bin} ${(loaded as { ranCommand?(): string }).ranCommand?.() ?? argv[0] ?? ''}`;
-  /**
-   * A transaction's solver, started before the bundle loads: Python and libsolv take longer to load
-   * than Node takes to reach the request (docs/solver-protocol.md, "Started ahead"). Handed to the
-   * quick start, which takes it over at once; killed if the line is declined. Required here only:
-   * other command lines do not load child_process.
-   */
-  const solver =
-    quickStart?.bundle === 'quick-dnf'
-      ? (require('../pkg/solver-command.cjs') as typeof SolverCommand).startSolverAhead(join(__dirname, '../../..'))
-      : undefined;
+  // A transaction's solver, handed to the quick start, which takes it over at once; killed if it declines.
+  const transactionSolver = quickStart?.bundle === 'quick-dnf' ? startSolver('solve') : undefined;
   const quick: QuickRun =
     quickStart &&
     (
       loadBundle(quickStart.bundle, quickRan) as {
         main(bin: string, argv: string[], solver?: ChildProcessWithoutNullStreams): QuickRun;
       }
-    ).main(bin, argv, solver);
-  if (!quick) {
-    solver?.kill('SIGKILL');
-    const exports = loadBundle(SPELLED[bin] ?? bin, (loaded) => {
-      const commandIds = Object.keys((loaded as { COMMANDS?: object }).COMMANDS ?? {});
-      return argv.find((arg) => commandIds.includes(arg)) ?? '';
-    });
-    (exports as { main(argv: string[], spelledAs: string): Promise<void> }).main(argv, bin).catch((error: unknown) => {
+    ).main(bin, argv, transactionSolver);
+  if (quick) return;
+  transactionSolver?.kill('SIGKILL');
+  // A query's solver, handed to the bundle (cli/run.ts), which kills it if no query takes it.
+  const querySolver =
+    bin === 'redwrap-dnf' && argv.some((arg) => QUERY_WORDS.includes(arg)) ? startSolver('query') : undefined;
+  const exports = loadBundle(SPELLED[bin] ?? bin, (loaded) => {
+    const commandIds = Object.keys((loaded as { COMMANDS?: object }).COMMANDS ?? {});
+    return argv.find((arg) => commandIds.includes(arg)) ?? '';
+  });
+  (exports as { main(argv: string[], spelledAs: string, solver?: ChildProcessWithoutNullStreams): Promise<void> })
+    .main(argv, bin, querySolver)
+    .catch((error: unknown) => {
       console.error(error);
       process.exitCode = 1;
     });
-  }
 }
 
 if (argv.length === 1 && argv[0] === '--version') printVersion();

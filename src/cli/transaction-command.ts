@@ -18,6 +18,7 @@ import {
 } from '../pkg/manager.js';
 import { InterruptedError, signalNameOf } from '../pkg/interrupt.js';
 import type { PreparedSolver } from '../pkg/solver.js';
+import { takeSolverAhead } from './solver-ahead.js';
 import { askConfirmation, renderOutcome, renderTransactionTable, TransactionProgress } from './pkg-ui.js';
 
 /** The values of cli/pkg-commands.ts `commonFlags`, as parsed. */
@@ -61,6 +62,7 @@ export function commonOptions(flags: CommonFlagValues): CommonOptions {
     cacheOnly: flags.cacheonly,
     nogpgcheck: flags.nogpgcheck,
     lockWait: flags['lock-wait'],
+    solver: takeSolverAhead(),
   };
 }
 

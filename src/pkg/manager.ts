@@ -109,6 +109,12 @@ export interface CommonOptions extends OpenFamilyOptions, RepoSelection {
   onWarning?: (message: string) => void;
   /** Told more detail, one line each (dnf -v): the repositories loaded and the solver's decisions. */
   onDetail?: (message: string) => void;
+  /**
+   * A solver started ahead (solver.ts prepareSolver, adoptSolver): the operation's first solver
+   * call of its mode (a transaction's solve, a query) uses it; one of another mode is killed.
+   * Without, the operation starts one as it begins. Discarded if unused.
+   */
+  solver?: PreparedSolver;
 }
 
 /** Progress of a transaction, for a UI. */
@@ -145,11 +151,6 @@ export interface TransactionOptions extends CommonOptions {
   keepGenerations?: number;
   /** Removing packages also removes the dependencies nothing needs any more (dnf's clean_requirements_on_remove). */
   cleanDeps?: boolean;
-  /**
-   * A `solve` solver started ahead (solver.ts prepareSolver, adoptSolver): the transaction's solve
-   * uses it. Without, the transaction starts one as it begins. Discarded if unused.
-   */
-  solver?: PreparedSolver;
 }
 
 /** One row of the transaction table. */
@@ -726,7 +727,7 @@ async function runQuery(
   needRepos: boolean,
 ): Promise<{ pf: PackageFamily; packages: ListedPackage[] }> {
   // Python and libsolv load while the family is read and its repositories synced.
-  const prepared = prepareSolver('query');
+  const prepared = options.solver ?? prepareSolver('query');
   try {
     return await runQueryPrepared(options, spec, needRepos, prepared);
   } finally {

@@ -31,15 +31,18 @@ export function solverArguments(directory: string, prepare?: string): string[] {
 }
 
 /**
- * A solver for a `solve` request started now, its request to come on stdin; undefined where the
- * interpreter or the package is missing (the transaction then reports it as it would).
+ * A solver for a request of `mode` started now, its request to come on stdin; undefined where the
+ * interpreter or the package is missing (the command then reports it as it would).
  */
-export function startSolverAhead(packageRoot: string): ChildProcessWithoutNullStreams | undefined {
+export function startSolverAhead(
+  packageRoot: string,
+  mode: 'solve' | 'query',
+): ChildProcessWithoutNullStreams | undefined {
   const python = solverPython();
   const directory = solverDirectory(packageRoot);
   if (!existsSync(python) || !existsSync(join(directory, '__main__.py'))) return undefined;
-  const child = spawn(python, solverArguments(directory, 'solve'), { stdio: 'pipe' });
-  // An interpreter that cannot start is the transaction's to report, from its own solver.
+  const child = spawn(python, solverArguments(directory, mode), { stdio: 'pipe' });
+  // An interpreter that cannot start is the command's to report, from its own solver.
   child.on('error', () => undefined);
   return child;
 }

@@ -283,10 +283,10 @@ export function prepareSolver(mode: SolverMode): PreparedSolver | undefined {
   return preparedOf(mode, startTool(command.python, command.args, { answerOnStdoutEnd: true }));
 }
 
-/** A `solve` solver cli/start.cts started ahead (solver-command.cts `startSolverAhead`). */
-export function adoptSolver(child: ChildProcessWithoutNullStreams): PreparedSolver {
+/** A solver for `mode` that cli/start.cts started ahead (solver-command.cts `startSolverAhead`). */
+export function adoptSolver(child: ChildProcessWithoutNullStreams, mode: SolverMode): PreparedSolver {
   const started = adoptTool(child, child.spawnfile, child.spawnargs.slice(1), { answerOnStdoutEnd: true });
-  return preparedOf('solve', started);
+  return preparedOf(mode, started);
 }
 
 function preparedOf(mode: SolverMode, started: StartedTool): PreparedSolver {

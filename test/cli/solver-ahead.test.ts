@@ -1,9 +1,10 @@
 /**
- * A redwrap-dnf transaction's solver is started by start.cjs before the executable's bundle loads
- * (pkg/solver-command.cts startSolverAhead, docs/solver-protocol.md "Started ahead"): the quick
- * start takes it over and its solve uses it; a line the quick start declines, or a transaction
- * that ends before it solves, kills it, and the command still ends. Watched with strace on the
- * real executable.
+ * A redwrap-dnf transaction's or query's solver is started by start.cjs before the executable's
+ * bundle loads (pkg/solver-command.cts startSolverAhead, docs/solver-protocol.md "Started ahead"):
+ * the quick start (a transaction) or the command (a query, through oclif: cli/solver-ahead.ts)
+ * takes it over and uses it; a line the quick start declines, a command that asks nothing, or a
+ * transaction that ends before it solves, kills it, and the command still ends. Watched with
+ * strace on the real executable.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -53,6 +54,32 @@ describe('the solver started ahead of a transaction', { skip: hasStrace ? false 
     const pids = solverPids(r);
     assert.equal(pids.length, 1, 'started ahead, before the line was read');
     assert.ok(killed(r, pids[0] ?? ''), 'and killed unused');
+  });
+
+  it('for a query through the full command line: started before its bundle is read, and the one solver of the query', () => {
+    const r = traceBin('redwrap-dnf', ['--redpath', f.app, 'info', 'redhello'], { syscalls: ['openat', 'kill'] });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /Name +: redhello/);
+    const solvers = r.execs.filter((argv) => argv.some((a) => a.endsWith('redsolver/__main__.py')));
+    assert.deepEqual(
+      solvers.map((argv) => argv.slice(-2)),
+      [['--prepare', 'query']],
+      `one solver, started ahead: ${JSON.stringify(r.execs)}`,
+    );
+    const started = r.lines.findIndex((l) => /execve\(.*redsolver\/__main__\.py/.test(l));
+    const bundle = r.lines.findIndex((l) => /openat\(.*dist\/cli\/redwrap-dnf\.cjs"/.test(l));
+    assert.ok(bundle > 0 && started >= 0 && started < bundle, 'the solver started before the bundle was read');
+    const [pid = ''] = solverPids(r);
+    assert.ok(!killed(r, pid), 'it answered and was not killed');
+  });
+
+  it('for a query line that asks no query (help): killed once the command ended', () => {
+    const r = traceBin('redwrap-dnf', ['list', '--help'], { syscalls: ['kill'] });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /USAGE/);
+    const pids = solverPids(r);
+    assert.equal(pids.length, 1);
+    assert.ok(killed(r, pids[0] ?? ''), 'killed unused');
   });
 
   it('is killed when the transaction ends before it solves (no such node), and the command ends', () => {
