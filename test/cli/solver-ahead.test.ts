@@ -20,7 +20,28 @@ function solverPids(r: Traced): string[] {
 /** Whether a process of the command sent SIGKILL to `pid` (strace -e trace=kill). */
 const killed = (r: Traced, pid: string) => r.lines.some((l) => l.includes(` kill(${pid}, SIGKILL`));
 
-describe('the solver started ahead of a transaction', { skip: hasStrace ? false : 'strace is not installed' }, () => {
+/**
+ * The command ran exactly one solver, for `mode`, started ahead (`--prepare MODE`) before the
+ * bundle `bundle` (dist/cli/BUNDLE) was read, and did not kill it: it answered.
+ */
+function assertOneSolverAhead(r: Traced, mode: 'solve' | 'query', bundle: string): void {
+  const solvers = r.execs.filter((argv) => argv.some((a) => a.endsWith('redsolver/__main__.py')));
+  assert.deepEqual(
+    solvers.map((argv) => argv.slice(-2)),
+    [['--prepare', mode]],
+    `one solver, started ahead: ${JSON.stringify(r.execs)}`,
+  );
+  const started = r.lines.findIndex((l) => /execve\(.*redsolver\/__main__\.py/.test(l));
+  const read = r.lines.findIndex((l) => l.includes(`openat(`) && l.includes(`dist/cli/${bundle}"`));
+  assert.ok(read > 0, `${bundle} was loaded`);
+  assert.ok(started >= 0 && started < read, 'the solver started before the bundle was read');
+  const [pid = ''] = solverPids(r);
+  assert.ok(!killed(r, pid), 'it answered and was not killed');
+}
+
+describe('the solver started ahead of a transaction or a query', {
+  skip: hasStrace ? false : 'strace is not installed',
+}, () => {
   let f: NodeFamily;
   before(async () => {
     f = await makeNodeFamily();
@@ -33,18 +54,7 @@ describe('the solver started ahead of a transaction', { skip: hasStrace ? false 
     });
     assert.equal(r.status, 0, r.stderr);
     assert.ok((await installedNames(f.app)).includes('redhello'));
-    const solvers = r.execs.filter((argv) => argv.some((a) => a.endsWith('redsolver/__main__.py')));
-    assert.deepEqual(
-      solvers.map((argv) => argv.slice(-2)),
-      [['--prepare', 'solve']],
-      `one solver, started ahead: ${JSON.stringify(r.execs)}`,
-    );
-    const started = r.lines.findIndex((l) => /execve\(.*redsolver\/__main__\.py/.test(l));
-    const bundle = r.lines.findIndex((l) => /openat\(.*dist\/cli\/quick-dnf\.cjs"/.test(l));
-    assert.ok(bundle > 0, 'the quick start was loaded');
-    assert.ok(started >= 0 && started < bundle, 'the solver started before the bundle was read');
-    const [pid = ''] = solverPids(r);
-    assert.ok(!killed(r, pid), 'it answered and was not killed');
+    assertOneSolverAhead(r, 'solve', 'quick-dnf.cjs');
   });
 
   it('is killed when the quick start declines the line (help), and the full command line answers', () => {
@@ -60,17 +70,7 @@ describe('the solver started ahead of a transaction', { skip: hasStrace ? false 
     const r = traceBin('redwrap-dnf', ['--redpath', f.app, 'info', 'redhello'], { syscalls: ['openat', 'kill'] });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /Name +: redhello/);
-    const solvers = r.execs.filter((argv) => argv.some((a) => a.endsWith('redsolver/__main__.py')));
-    assert.deepEqual(
-      solvers.map((argv) => argv.slice(-2)),
-      [['--prepare', 'query']],
-      `one solver, started ahead: ${JSON.stringify(r.execs)}`,
-    );
-    const started = r.lines.findIndex((l) => /execve\(.*redsolver\/__main__\.py/.test(l));
-    const bundle = r.lines.findIndex((l) => /openat\(.*dist\/cli\/redwrap-dnf\.cjs"/.test(l));
-    assert.ok(bundle > 0 && started >= 0 && started < bundle, 'the solver started before the bundle was read');
-    const [pid = ''] = solverPids(r);
-    assert.ok(!killed(r, pid), 'it answered and was not killed');
+    assertOneSolverAhead(r, 'query', 'redwrap-dnf.cjs');
   });
 
   it('for a query line that asks no query (help): killed once the command ended', () => {
