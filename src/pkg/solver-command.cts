@@ -1,7 +1,7 @@
 /**
  * The command line that runs the solver (docs/solver-protocol.md, "Running it"), in one place for
- * the two that start it: pkg/solver.ts, and cli/start.cts, which starts it ahead of a transaction
- * before the executable's bundle loads ("Started ahead"). CommonJS, so that start.cjs requires it
+ * the two that start it: pkg/solver.ts, and cli/start.cts, which starts it ahead of a transaction or
+ * a query before the executable's bundle loads ("Started ahead"). CommonJS, so that start.cjs requires it
  * without the library.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
