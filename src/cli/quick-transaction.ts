@@ -16,10 +16,10 @@
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { RedpakError } from '../errors.js';
 import { onRecovery } from '../pkg/recovery-notices.js';
-import { adoptSolver } from '../pkg/solver.js';
 import { commandWords, orderArguments } from './command-words.js';
 import { manifestCommands, oclifEnvironment, plainCommandLine, restoreExtraCaCerts } from './quick-start.js';
 import { reportError } from './report.js';
+import { holdSolverAhead, releaseSolverAhead } from './solver-ahead.js';
 import { isTransactionCommand, runTransactionCommand, type TransactionFlagValues } from './transaction-command.js';
 
 /**
@@ -67,8 +67,8 @@ export function runQuickTransaction(
   // As RedpakCommand.init: a transaction a kill interrupted is completed or dropped first; say so.
   onRecovery((notice) => process.stderr.write(`${bin}: ${notice.message}\n`));
   ran = `${id} failed`;
-  const solver = solverChild && adoptSolver(solverChild, 'solve');
-  return runTransactionCommand(id, line.args, flags, json, solver)
+  if (solverChild) holdSolverAhead(solverChild, 'solve');
+  return runTransactionCommand(id, line.args, flags, json)
     .then(
       (result) => {
         ran = `${id} ${result.status}`;
@@ -76,7 +76,7 @@ export function runQuickTransaction(
       },
       (error: unknown) => reportFailure(bin, error, json),
     )
-    .finally(() => solver?.discard());
+    .finally(releaseSolverAhead);
 }
 
 /**

@@ -69,7 +69,7 @@ export async function runExecutable(
   solver?: ChildProcessWithoutNullStreams,
 ): Promise<void> {
   // A solver started ahead (start.cts) is held for the command, and killed if it did not take it.
-  if (solver) holdSolverAhead(solver);
+  if (solver) holdSolverAhead(solver, 'query');
   try {
     await runCommandLine(bin, argv, commands, spelledAs);
   } finally {

@@ -17,7 +17,6 @@ import {
   upgrade,
 } from '../pkg/manager.js';
 import { InterruptedError, signalNameOf } from '../pkg/interrupt.js';
-import type { PreparedSolver } from '../pkg/solver.js';
 import { takeSolverAhead } from './solver-ahead.js';
 import { askConfirmation, renderOutcome, renderTransactionTable, TransactionProgress } from './pkg-ui.js';
 
@@ -101,9 +100,8 @@ export function runTransactionCommand(
   specs: string[],
   flags: TransactionFlagValues,
   json: boolean,
-  solver?: PreparedSolver,
 ): Promise<TransactionResult> {
-  return runTransaction(flags, json, (options) => TRANSACTIONS[id]({ ...options, solver }, specs, flags));
+  return runTransaction(flags, json, (options) => TRANSACTIONS[id](options, specs, flags));
 }
 
 /** Runs a transaction for a command: table, confirmation, progress (not under --json), outcome. */
