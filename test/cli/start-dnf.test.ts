@@ -9,14 +9,14 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { commandWords } from '../../src/cli/command-words.js';
 import { manifestCommands } from '../../src/cli/quick-start.js';
 import { queryPackages } from '../../src/pkg/installed.js';
-import { PACKAGE_ROOT, runBin, type BinRun } from '../helpers/cli.js';
+import { copyPackageParts, PACKAGE_ROOT, runBin, type BinRun } from '../helpers/cli.js';
 import { runCommand } from '../helpers/in-process.js';
 import { fixtureRepo } from '../pkg/helpers/family.js';
 import { makeNodeFamily, type NodeFamily } from '../pkg/helpers/nodes.js';
@@ -33,7 +33,7 @@ describe('the quick start of redwrap-dnf transactions', () => {
   /** The package without redwrap-dnf's full bundle: only the quick start can answer there. */
   const copy = mkdtempSync(join(tmpdir(), 'redpak-quick-dnf-'));
   before(async () => {
-    for (const path of [
+    copyPackageParts(copy, [
       'package.json',
       'dist/cli/quick-dnf.cjs',
       'dist/src/cli/start.cjs',
@@ -41,10 +41,7 @@ describe('the quick start of redwrap-dnf transactions', () => {
       'dist/oclif/redwrap-dnf',
       'dist/bwrap-path',
       'src/pkg/redsolver',
-    ]) {
-      mkdirSync(join(copy, path, '..'), { recursive: true });
-      cpSync(join(PACKAGE_ROOT, path), join(copy, path), { recursive: true });
-    }
+    ]);
     f = await makeNodeFamily();
     repoDir = (await fixtureRepo()).repoDir;
     // The platform has libredfoo 1.0 and redfoo-conf (so redhello installs alone into app); app is empty.

@@ -10,28 +10,25 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createNode } from '../../src/node/factory.js';
-import { PACKAGE_ROOT, runBin } from '../helpers/cli.js';
+import { copyPackageParts, runBin } from '../helpers/cli.js';
 import { pinnedHost } from '../helpers/family.js';
 import { runCommand } from '../helpers/in-process.js';
 
 describe('start.cjs and the code cache', () => {
   const root = mkdtempSync(join(tmpdir(), 'redpak-start-'));
   after(() => rmSync(root, { recursive: true, force: true }));
-  for (const path of [
+  copyPackageParts(root, [
     'package.json',
     'dist/cli/redwrap-dnf.cjs',
     'dist/src/cli/start.cjs',
     'dist/src/pkg/solver-command.cjs',
     'dist/oclif/redwrap-dnf',
-  ]) {
-    mkdirSync(join(root, path, '..'), { recursive: true });
-    cpSync(join(PACKAGE_ROOT, path), join(root, path), { recursive: true });
-  }
+  ]);
   const cache = join(root, 'dist/cli/redwrap-dnf.cjs.v8-cache');
   const run = (...args: string[]) => {
     const result = spawnSync('node', [join(root, 'dist/src/cli/start.cjs'), 'redwrap-dnf', ...args], {
@@ -179,10 +176,7 @@ describe('the quick start', () => {
   it('runs without oclif what it takes, and declines the rest to the full bundle', () => {
     // A copy of the package without the executables' bundles: only the quick start can answer.
     const copy = join(dir, 'copy');
-    for (const path of ['package.json', 'dist/cli/quick.cjs', 'dist/src/cli/start.cjs', 'dist/oclif/redmanager']) {
-      mkdirSync(join(copy, path, '..'), { recursive: true });
-      cpSync(join(PACKAGE_ROOT, path), join(copy, path), { recursive: true });
-    }
+    copyPackageParts(copy, ['package.json', 'dist/cli/quick.cjs', 'dist/src/cli/start.cjs', 'dist/oclif/redmanager']);
     const run = (bin: Parameters<typeof runBin>[0], args: string[]) =>
       spawnSync('node', [join(copy, 'dist/src/cli/start.cjs'), bin, ...args], { encoding: 'utf8' });
     for (const [bin, args] of quickCases) {
@@ -210,10 +204,7 @@ describe('--version alone', () => {
   it('is answered by start.cjs without any bundle, with the line oclif prints; anything more goes to the bundle', async () => {
     const copy = mkdtempSync(join(tmpdir(), 'redpak-version-'));
     try {
-      for (const path of ['package.json', 'dist/src/cli/start.cjs', 'dist/src/cli/version-line.cjs']) {
-        mkdirSync(join(copy, path, '..'), { recursive: true });
-        cpSync(join(PACKAGE_ROOT, path), join(copy, path));
-      }
+      copyPackageParts(copy, ['package.json', 'dist/src/cli/start.cjs', 'dist/src/cli/version-line.cjs']);
       const run = (bin: string, args: string[]) =>
         spawnSync('node', [join(copy, 'dist/src/cli/start.cjs'), bin, ...args], { encoding: 'utf8' });
       for (const bin of ['redmanager', 'redwrap-dnf', 'redwrap'] as const) {

@@ -1,5 +1,6 @@
 /** The built executables, run as a user runs them: status, output, and the --json document. */
 import { spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -34,4 +35,15 @@ export function runBin(
     }
   }
   return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr, json };
+}
+
+/**
+ * A partial copy of the built package in `dest`: only `paths` (files or folders, relative to the
+ * package root), so that a run from it shows which of them a command needs.
+ */
+export function copyPackageParts(dest: string, paths: readonly string[]): void {
+  for (const path of paths) {
+    mkdirSync(join(dest, path, '..'), { recursive: true });
+    cpSync(join(PACKAGE_ROOT, path), join(dest, path), { recursive: true });
+  }
 }
