@@ -18,7 +18,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_BWRAP } from '../src/system/bwrap-path.js';
-import { launchCacheDir, planFileName, planKey } from '../src/wrap/launch-cache.js';
+import { callerCacheDir } from '../src/system/caller-cache.js';
+import { planFileName, planKey } from '../src/wrap/launch-cache.js';
 import { compare, type Contender, numberFlag, type Row, runWhenMain } from './lib.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
@@ -63,7 +64,7 @@ function bareBwrap(name: string, leaf: string, scratch: string): Contender {
 
 /** The cached plans of the bench's nodes (wrap/launch-cache.ts), removed with the scratch directory. */
 function forgetPlans(leaf: string): void {
-  const dir = launchCacheDir();
+  const dir = callerCacheDir();
   const uid = process.getuid?.() ?? 0;
   if (!dir || !existsSync(dir)) return;
   const stem = planFileName(planKey(leaf, false, uid)).replace(/\.plan$/, '');

@@ -8,6 +8,7 @@ import { readTree, renderTree } from '../inspect/tree.js';
 import { mergeFamily } from '../merge/merge.js';
 import { Sysroot } from '../node/layout.js';
 import { assertEnabled, loadFamily, type TreeNode } from '../node/load.js';
+import { usableCallerCacheDir } from '../system/caller-cache.js';
 import { inspectionHostFacts } from '../system/host-facts.js';
 import { dumpJson, dumpText, type LaunchDump } from '../wrap/dump.js';
 import { compileLaunch, type CompiledLaunch, DEFAULT_BWRAP, type LaunchRequest } from '../wrap/launch.js';
@@ -22,7 +23,8 @@ export interface View<Result> {
 }
 
 export function treeView(flags: { redroot: string; root?: string }): View<TreeNode> {
-  const tree = readTree(flags.redroot, { sysroot: Sysroot.open(flags.root) });
+  const sysroot = Sysroot.open(flags.root);
+  const tree = readTree(flags.redroot, { sysroot, cacheDir: usableCallerCacheDir() });
   return { text: renderTree(tree), warnings: [], result: tree };
 }
 

@@ -2,40 +2,31 @@
  * `redmanager tree`: the family tree below a node, read for the view (`readTree`), and drawn as
  * redpak's `redconf tree` draws it (`renderTree`).
  */
-import { closeSync, constants, type Dirent, existsSync, fstatSync, openSync, readdirSync, readSync } from 'node:fs';
+import { type Dirent, existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { RedpakError } from '../errors.js';
 import { type ConfigLimits, configLimits, nodeConfigAlias, parseNodeStatus } from '../config/parse.js';
 import { NORMAL_CONFIG, STATUS_FILE, Sysroot } from '../node/layout.js';
 import { childNames, loadNode, nodeTarget, type TreeNode } from '../node/load.js';
+import { processIds } from '../present.js';
+import { readFileNoFollow } from '../system/no-follow-read.js';
+import { dirStamp, fileStamp, type NodeStamps, TreeLabelCache } from './tree-cache.js';
 
 /** What `tree` shows of a node. */
 type Label = Pick<TreeNode, 'path' | 'alias' | 'state'>;
 
 /**
- * A node file opened without following a link (O_NOFOLLOW), if it is a regular file within the
- * size limit; undefined for anything else (none, a link, another kind of file, an error), which
- * is loadNode's to judge.
+ * A node file read without following a link, if it is a regular file within the size limit;
+ * undefined for anything else (none, a link, another kind of file, an error), which is loadNode's
+ * to judge.
  */
 function readPlainFile(file: string, limits: ConfigLimits): string | undefined {
-  let fd: number;
   try {
-    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    return readFileNoFollow(file, (stats) => {
+      if (!stats.isFile() || stats.size > limits.maxBytes) throw new Error('not a plain file');
+    });
   } catch {
     return undefined;
-  }
-  try {
-    const stats = fstatSync(fd);
-    if (!stats.isFile() || stats.size > limits.maxBytes) return undefined;
-    const buffer = Buffer.allocUnsafe(stats.size);
-    let filled = 0;
-    for (let read = 1; filled < stats.size && read > 0; filled += read)
-      read = readSync(fd, buffer, filled, stats.size - filled, null);
-    return buffer.toString('utf8', 0, filled);
-  } catch {
-    return undefined;
-  } finally {
-    closeSync(fd);
   }
 }
 
@@ -70,42 +61,79 @@ function quickLabel(
 /**
  * The family tree below a node, as node/load.ts `loadTree` gives it (the same tree, the same
  * errors: test/unit/tree-read.test.ts), reading each node's files once and checking its config
- * without building it. A node whose files are anything but plain is read by loadNode.
+ * without building it. A node whose files are anything but plain is read by loadNode. With
+ * `cacheDir` (the caller's trusted cache directory, system/caller-cache.ts), a node whose files
+ * did not change since a previous walk is not read again (inspect/tree-cache.ts).
  */
-export function readTree(redroot: string, options: { sysroot?: Sysroot; cwd?: string } = {}): TreeNode {
+export function readTree(
+  redroot: string,
+  options: { sysroot?: Sysroot; cwd?: string; cacheDir?: string } = {},
+): TreeNode {
   const sysroot = options.sysroot ?? new Sysroot('/');
   const limits = configLimits(process.env);
   const rootPath = nodeTarget(sysroot, redroot, options.cwd);
+  const cache =
+    options.cacheDir === undefined
+      ? undefined
+      : TreeLabelCache.open(
+          options.cacheDir,
+          sysroot.toHost(rootPath),
+          `${limits.maxBytes}:${limits.maxDepth}:${limits.maxAliases}`,
+          processIds.euid(),
+        );
+  const childrenOf = (targetPath: string, names: readonly string[]): TreeNode[] => {
+    const children: TreeNode[] = [];
+    for (const name of names) {
+      const child = walk(targetPath === '/' ? `/${name}` : `${targetPath}/${name}`);
+      if (child) children.push(child);
+    }
+    return children;
+  };
   const walk = (targetPath: string): TreeNode | undefined => {
     const hostPath = sysroot.toHost(targetPath);
+    const statusFile = join(hostPath, STATUS_FILE);
+    let stamps: NodeStamps | undefined;
+    if (cache) {
+      const status = fileStamp(statusFile);
+      // Nothing there, not even a link: not a node, as isNodeDir says.
+      if (status === undefined) return undefined;
+      // Stamped before anything is read, so that a recorded label is never newer than its stamps.
+      stamps = [dirStamp(hostPath), status, fileStamp(join(hostPath, NORMAL_CONFIG))];
+      const cached = cache.lookup(hostPath, stamps);
+      if (cached)
+        return {
+          path: targetPath,
+          alias: cached.alias,
+          state: cached.state,
+          children: childrenOf(targetPath, cached.children),
+        };
+    }
     // Nothing there to stat: not a node, as isNodeDir says (existsSync answers without an exception).
-    if (!existsSync(join(hostPath, STATUS_FILE))) return undefined;
-    const statusText = readPlainFile(join(hostPath, STATUS_FILE), limits);
+    if (!existsSync(statusFile)) return undefined;
+    const statusText = readPlainFile(statusFile, limits);
     let entries: Dirent[] | undefined;
     try {
       entries = readdirSync(hostPath, { withFileTypes: true });
     } catch {
       entries = undefined;
     }
-    let label =
+    const label =
       entries && statusText !== undefined ? quickLabel(targetPath, hostPath, statusText, entries, limits) : undefined;
-    if (!label) {
-      const node = loadNode(sysroot, targetPath, { admin: false });
-      if (!node) return undefined;
-      label = { path: node.path, alias: node.alias, state: node.status.state };
-      entries = readdirSync(hostPath, { withFileTypes: true });
+    if (label) {
+      const names = childNames(entries as Dirent[]);
+      if (stamps) cache?.record(hostPath, stamps, { alias: label.alias, state: label.state, children: names });
+      return { ...label, children: childrenOf(targetPath, names) };
     }
-    const children: TreeNode[] = [];
-    for (const name of childNames(entries as Dirent[])) {
-      const child = walk(targetPath === '/' ? `/${name}` : `${targetPath}/${name}`);
-      if (child) children.push(child);
-    }
-    return { ...label, children };
+    const node = loadNode(sysroot, targetPath, { admin: false });
+    if (!node) return undefined;
+    const names = childNames(readdirSync(hostPath, { withFileTypes: true }));
+    return { path: node.path, alias: node.alias, state: node.status.state, children: childrenOf(targetPath, names) };
   };
   const tree = walk(rootPath);
   if (!tree) {
     throw new RedpakError('not-a-node', `${rootPath} is not a node (no ${STATUS_FILE} in ${sysroot.toHost(rootPath)})`);
   }
+  cache?.save();
   return tree;
 }
 

@@ -187,7 +187,7 @@ static int parse_command_line(int argc, char **argv, const char **redpath, int *
 
 /* ---- the cache directory ----------------------------------------------------------------- */
 
-/* Opens the cache directory, checking every directory on the way (launch-cache.ts has the same
+/* Opens the cache directory, checking every directory on the way (system/caller-cache.ts has the same
  * rules). Returns its fd; -1 when there is none yet (first launch); refuses when untrusted. */
 static int open_cache_dir(char *path_out, size_t size) {
   uid_t euid = geteuid();

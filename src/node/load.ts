@@ -1,17 +1,8 @@
 /** Reading one node from disk, and finding its family (docs/node-layout.md, "Reading a node", "The family"). */
-import {
-  closeSync,
-  constants,
-  type Dirent,
-  fstatSync,
-  lstatSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  statSync,
-} from 'node:fs';
+import { type Dirent, lstatSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { RedpakError } from '../errors.js';
+import { readFileNoFollow } from '../system/no-follow-read.js';
 import {
   assertConfigSize,
   configLimits,
@@ -58,20 +49,15 @@ export function assertNoLinkBelow(nodeHostPath: string, file: string): void {
  */
 function readNodeFile(nodeHostPath: string, file: string, limits: ConfigLimits): string {
   assertNoLinkBelow(nodeHostPath, file);
-  let fd: number;
   try {
-    fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    return readFileNoFollow(file, (stats) => {
+      if (!stats.isFile())
+        throw new RedpakError('io', `${file} is not a regular file`, { at: { file, line: 0, col: 0 } });
+      assertConfigSize(stats.size, file, limits);
+    });
   } catch (error) {
+    if (error instanceof RedpakError) throw error;
     throw new RedpakError('io', `cannot read ${file}: ${(error as Error).message}`);
-  }
-  try {
-    const stats = fstatSync(fd);
-    if (!stats.isFile())
-      throw new RedpakError('io', `${file} is not a regular file`, { at: { file, line: 0, col: 0 } });
-    assertConfigSize(stats.size, file, limits);
-    return readFileSync(fd, 'utf8');
-  } finally {
-    closeSync(fd);
   }
 }
 

@@ -36,7 +36,8 @@ import {
 import { DEFAULT_BWRAP } from '../system/bwrap-path.js';
 import type { HostRecord } from './host-record.js';
 import type { CompiledLaunch } from './launch.js';
-import { launchCacheDir, openLaunchCacheDir, planFileName, planKey, seccompFileName } from './launch-cache.js';
+import { callerCacheDir, openCallerCacheDir } from '../system/caller-cache.js';
+import { planFileName, planKey, seccompFileName } from './launch-cache.js';
 import { sandboxMarkerArgs } from './sandbox-marker.js';
 import { seccompBwrapArgs } from './seccomp.js';
 import type { Stamp } from './stamps.js';
@@ -182,9 +183,9 @@ export function writeFastPlan(
   const reason = uncacheableReason(compiled, record);
   if (reason) return { skipped: reason };
   if (stamped.changed.length) return { skipped: `${stamped.changed[0]} changed while the plan was compiled` };
-  const location = launchCacheDir();
+  const location = callerCacheDir();
   if (!location) return { skipped: 'no cache directory (no XDG_RUNTIME_DIR)' };
-  const opened = openLaunchCacheDir(location);
+  const opened = openCallerCacheDir(location);
   if ('refused' in opened) return { skipped: opened.refused };
   const leaf = compiled.family.nodes[0];
   const temps: string[] = [];

@@ -4,8 +4,10 @@
  */
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { labelCacheFile } from '../../src/inspect/tree-cache.js';
+import { callerCacheDir } from '../../src/system/caller-cache.js';
 import { tempDir } from '../helpers/family.js';
 import { runBin, type BinRun } from '../helpers/cli.js';
 import { runCommand } from '../helpers/in-process.js';
@@ -200,6 +202,24 @@ describe('inspection', () => {
     const { dir, system } = await family(t);
     const text = (await redmanager(['tree', '--redroot', system])).stdout;
     assert.equal(text, `${dir}\n  └── redpak  (system)\n      └── platform  (platform)\n          └── app  (myapp)\n`);
+  });
+
+  it('tree keeps its labels in the caller’s cache directory, unless REDWRAP_NO_CACHE is set', async (t) => {
+    const { system } = await family(t);
+    const cacheDir = callerCacheDir(process.geteuid?.() ?? 0, { ...process.env, REDWRAP_NO_CACHE: undefined });
+    assert.ok(cacheDir, 'the caller has a cache directory');
+    const file = labelCacheFile(cacheDir, system);
+    // A root removed earlier may have had this directory's inode: its file is no one's now.
+    rmSync(file, { force: true });
+    t.after(() => rmSync(file, { force: true }));
+    const expected = `${dirname(system)}\n  └── redpak  (system)\n      └── platform  (platform)\n          └── app  (myapp)\n`;
+    assert.equal(
+      runBin('redmanager', ['tree', '--redroot', system], { env: { REDWRAP_NO_CACHE: '1' } }).stdout,
+      expected,
+    );
+    assert.ok(!existsSync(file));
+    assert.equal(runBin('redmanager', ['tree', '--redroot', system]).stdout, expected);
+    assert.ok(existsSync(file));
   });
 
   it('config prints one node, parsed, with its status', async (t) => {

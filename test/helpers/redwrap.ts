@@ -9,7 +9,8 @@ import { constants } from 'node:os';
 import { closeSync, openSync, readSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { TestContext } from 'node:test';
-import { launchCacheDir, planFileName, planKey } from '../../src/wrap/launch-cache.js';
+import { callerCacheDir } from '../../src/system/caller-cache.js';
+import { planFileName, planKey } from '../../src/wrap/launch-cache.js';
 import { fileURLToPath } from 'node:url';
 
 export const PACKAGE_ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
@@ -137,7 +138,7 @@ export function cachedPlanPath(
   env: NodeJS.ProcessEnv = process.env,
   euid = process.geteuid!(),
 ): string {
-  const dir = launchCacheDir(euid, { ...env, REDWRAP_NO_CACHE: undefined });
+  const dir = callerCacheDir(euid, { ...env, REDWRAP_NO_CACHE: undefined });
   if (!dir) throw new Error('no launch cache directory for this user');
   return join(dir, planFileName(planKey(leaf, admin, uid)));
 }

@@ -2,7 +2,9 @@
  * `redmanager tree`'s reader (src/inspect/tree.ts `readTree`) against the family loader's
  * (src/node/load.ts `loadTree`): the same tree, or the same error (code, message, file:line), on
  * plain families and on each thing a node's administrator can plant in a node: links on the way
- * to its files, files of another kind, a broken or hostile config or status, unusual YAML.
+ * to its files, files of another kind, a broken or hostile config or status, unusual YAML. Each
+ * plant is also made after a walk filled the label cache (inspect/tree-cache.ts): the next walk
+ * through the cache must see it.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -14,6 +16,7 @@ import { RedpakError } from '../../src/errors.js';
 import { createNode } from '../../src/node/factory.js';
 import { loadTree, type TreeNode } from '../../src/node/load.js';
 import { pinnedHost, tempDir } from '../helpers/family.js';
+import { cachedNodes, labelCacheDir, olderThanTheClockMargin } from '../helpers/tree-cache.js';
 
 function outcome(read: (root: string) => TreeNode, root: string): TreeNode | { error: unknown } {
   try {
@@ -24,10 +27,15 @@ function outcome(read: (root: string) => TreeNode, root: string): TreeNode | { e
   }
 }
 
-/** Both readers agree; returns the outcome. */
-function same(root: string): TreeNode | { error: unknown } {
+/** Both readers agree, and so does the reader through `cacheDir`'s labels; returns the outcome. */
+function same(root: string, cacheDir?: string): TreeNode | { error: unknown } {
   const fast = outcome(readTree, root);
   assert.deepEqual(fast, outcome(loadTree, root));
+  if (cacheDir)
+    assert.deepEqual(
+      outcome((r) => readTree(r, { cacheDir }), root),
+      fast,
+    );
   return fast;
 }
 
@@ -165,12 +173,17 @@ describe('the tree reader', () => {
     ],
   ];
   for (const [what, plant] of plants) {
-    it(`agrees with loadTree on ${what}`, (t) => {
+    it(`agrees with loadTree on ${what}, through the label cache too`, async (t) => {
       const dir = tempDir(t);
       const f = family(dir);
+      const cacheDir = labelCacheDir(t);
+      await olderThanTheClockMargin();
+      readTree(f.root, { cacheDir });
+      readTree(f.a1, { cacheDir });
+      assert.ok(cachedNodes(cacheDir).includes(f.a1), 'the walk before the plant recorded the app');
       plant(f.a1, dir);
-      same(f.root);
-      same(f.a1);
+      same(f.root, cacheDir);
+      same(f.a1, cacheDir);
     });
   }
 
