@@ -62,6 +62,11 @@ const BENCH_ENV: NodeJS.ProcessEnv = (() => {
   return env;
 })();
 
+/** The environment every contender runs in, with `extra` added. */
+export function benchEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return { ...BENCH_ENV, ...extra };
+}
+
 function runOnce(contender: Contender): number {
   const stdio = contender.before?.() ?? 'ignore';
   const start = process.hrtime.bigint();

@@ -7,15 +7,19 @@
  *   npm run build && node dist/bench/startup.js [--rounds N]
  *
  * The families are written with the library (src/node/factory.ts), the way `create-node` writes
- * them, from the shipped default template.
+ * them, from the shipped default template. tree, mergeconfig and --dump-only keep what they read
+ * in the caller's read caches (docs/read-caches.md): the warm-up round fills them, so their rows
+ * are a family read again unchanged; the "no cache" rows (REDWRAP_NO_CACHE) read every file each
+ * time, as after a change. The cache files the bench wrote are removed at the end.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createNode } from '../src/node/factory.js';
+import { usableCallerCacheDir } from '../src/system/caller-cache.js';
 import { inspectionHostFacts } from '../src/system/host-facts.js';
-import { compare, type Contender, numberFlag, type Row, runWhenMain } from './lib.js';
+import { benchEnv, compare, type Contender, numberFlag, type Row, runWhenMain } from './lib.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 const START = join(ROOT, 'dist/src/cli/start.cjs');
@@ -52,24 +56,60 @@ const cli = (name: string, executable: string, ...args: string[]): Contender => 
   name,
   argv: [process.execPath, START, executable, ...args],
 });
+const uncached = (contender: Contender): Contender => ({
+  ...contender,
+  name: `${contender.name}, no cache`,
+  env: benchEnv({ REDWRAP_NO_CACHE: '1' }),
+});
+
+/** The read caches' files in the caller's cache directory (to remove those the bench adds). */
+function readCacheFiles(dir: string | undefined): Set<string> {
+  if (dir === undefined) return new Set();
+  return new Set(readdirSync(dir).filter((name) => /^(tree|read)-.*\.json$/.test(name)));
+}
 
 export function startupBench(rounds: number): Row[] {
   const scratch = mkdtempSync(join(tmpdir(), 'redpak-bench-startup-'));
+  const cacheDir = usableCallerCacheDir();
+  const cachedBefore = readCacheFiles(cacheDir);
   try {
     const wide = wideFamily(scratch);
     const deep8 = deepFamily(scratch, 8);
     const deep16 = deepFamily(scratch, 16);
+    const tree = cli('redmanager tree, 1,000 nodes', 'redmanager', 'tree', '--redroot', wide);
+    const merge8 = cli(
+      'redmanager mergeconfig --json, 8 deep',
+      'redmanager',
+      'mergeconfig',
+      '--json',
+      '--redpath',
+      deep8,
+    );
+    const merge16 = cli(
+      'redmanager mergeconfig --json, 16 deep',
+      'redmanager',
+      'mergeconfig',
+      '--json',
+      '--redpath',
+      deep16,
+    );
+    const dump = cli(
+      'redwrap --dump-only (full CLI), 8 deep',
+      'redwrap',
+      '--dump-only',
+      '--redpath',
+      deep8,
+      '--',
+      '/bin/true',
+    );
     const comparisons: Contender[][] = [
-      [floor, cli('redmanager tree, 1,000 nodes', 'redmanager', 'tree', '--redroot', wide)],
-      [floor, cli('redmanager mergeconfig --json, 8 deep', 'redmanager', 'mergeconfig', '--json', '--redpath', deep8)],
-      [
-        floor,
-        cli('redmanager mergeconfig --json, 16 deep', 'redmanager', 'mergeconfig', '--json', '--redpath', deep16),
-      ],
-      [
-        floor,
-        cli('redwrap --dump-only (full CLI), 8 deep', 'redwrap', '--dump-only', '--redpath', deep8, '--', '/bin/true'),
-      ],
+      [floor, tree],
+      [floor, uncached(tree)],
+      [floor, merge8],
+      [floor, uncached(merge8)],
+      [floor, merge16],
+      [floor, dump],
+      [floor, uncached(dump)],
       [floor, cli('redmanager --version', 'redmanager', '--version')],
       [floor, cli('redwrap-dnf --version', 'redwrap-dnf', '--version')],
     ];
@@ -78,6 +118,9 @@ export function startupBench(rounds: number): Row[] {
     );
   } finally {
     rmSync(scratch, { recursive: true, force: true });
+    if (cacheDir)
+      for (const name of readCacheFiles(cacheDir))
+        if (!cachedBefore.has(name)) rmSync(join(cacheDir, name), { force: true });
   }
 }
 

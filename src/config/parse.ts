@@ -65,6 +65,11 @@ export function configLimits(env: Readonly<Record<string, string | undefined>>):
   return { ...DEFAULT_CONFIG_LIMITS, maxBytes: Number(given) };
 }
 
+/** The limits as one word, for a cache of checked files: read under other limits, a file may give another answer. */
+export function configLimitsKey(limits: ConfigLimits): string {
+  return `${limits.maxBytes}:${limits.maxAliases}:${limits.maxDepth}`;
+}
+
 /** Refuses a text above the size limit, naming the file (callers with a file stat it first). */
 export function assertConfigSize(size: number, file: string, limits: ConfigLimits = DEFAULT_CONFIG_LIMITS): void {
   if (size > limits.maxBytes) {

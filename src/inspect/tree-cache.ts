@@ -1,22 +1,15 @@
 /**
  * `tree`'s label cache: each node's alias, state and subdirectories, kept with the stamps of the
  * files they were read from, so that a family whose nodes did not change is drawn from three
- * lstat calls per node instead of reading its files and checking its config (docs/tree-cache.md).
+ * lstat calls per node instead of reading its files and checking its config (docs/read-caches.md).
  *
- * Who writes what is read here: the cache file lives in the caller's own cache directory
- * (system/caller-cache.ts: outside every node, mode 0700, every directory on the way owned by root
- * or the caller), is opened without following a link, and is read only if it is a regular file
- * owned by the caller and writable by nobody else; anything else is ignored, then replaced. What it
- * holds came from node files, which their administrators write: an entry is used only while the
- * node's directory, status file and normal config still have the stamps they had BEFORE they were
- * read (type, size, mtime, ctime, inode, device; ctime is set by the kernel alone, on any change).
- * An entry is recorded only when those ctimes are older than the walk by more than a clock tick,
- * so that an edit in the same tick as the read, which could keep the ctime, is not missed.
+ * Who writes what is read here: the cache file is the caller's own (system/cache-file.ts, in the
+ * directory of system/caller-cache.ts); what it holds came from node files, which their
+ * administrators write, and an entry is used only while the node's directory, status file and
+ * normal config keep the stamps they had before they were read.
  */
-import { lstatSync, type Stats, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../system/atomic-write.js';
-import { readFileNoFollow } from '../system/no-follow-read.js';
+import { dirStamp, MISSING, readCacheFile, recordable, stampIdentity, writeCacheFile } from '../system/cache-file.js';
 
 /** What `tree` shows of a node and where it looks next. */
 export interface CachedLabel {
@@ -31,13 +24,6 @@ export type NodeStamps = readonly [dir: string | undefined, status: string | und
 
 /** The format's name and version, first in the file: another one is ignored. */
 const FORMAT = 'redpak-tree-labels/1';
-/** Larger than any family's cache (some 250 bytes a node): a bigger file is ignored. */
-const MAX_CACHE_BYTES = 64 * 1024 * 1024;
-/**
- * How much older than the walk a recorded file's ctime must be: ctime comes from the kernel's
- * coarse clock, one tick (1 to 10 ms) at a time, and an edit in the tick of a read could keep it.
- */
-const RACY_MARGIN_MS = 100;
 
 interface CacheFile {
   format: typeof FORMAT;
@@ -45,35 +31,6 @@ interface CacheFile {
   limits: string;
   nodes: Record<string, { stamps: NodeStamps; label: CachedLabel }>;
 }
-
-/**
- * Times in milliseconds with their fraction (a double keeps a quarter of a microsecond at today's
- * dates): the nanosecond BigInt stats cost ten times as much to take, in garbage mostly.
- */
-const stampOf = (st: Stats | undefined): string | undefined =>
-  st && `${st.mode}:${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}:${st.dev}`;
-
-/** `stat` or `lstat`'s answer, undefined on any error: what cannot be stamped is read and not recorded. */
-function statOrNothing(stat: typeof lstatSync, path: string): Stats | undefined {
-  try {
-    return stat(path, { throwIfNoEntry: false });
-  } catch {
-    // Not only ENOENT (which throwIfNoEntry covers): ENOTDIR, EACCES, ELOOP…
-    return undefined;
-  }
-}
-
-/**
- * A file's stamp without following a link, or undefined when nothing is there (or it cannot be
- * looked at). The file type is in it: a status or config that became a link no longer matches.
- */
-export const fileStamp = (path: string): string | undefined => stampOf(statOrNothing(lstatSync, path));
-
-/** A directory's stamp, through a link: what matters is which entries the directory holds. */
-export const dirStamp = (path: string): string | undefined => stampOf(statOrNothing(statSync, path));
-
-/** The ctime in a stamp, in milliseconds. */
-const stampCtime = (stamp: string): number => Number(stamp.split(':')[3]);
 
 const isStringList = (value: unknown): value is string[] =>
   Array.isArray(value) && value.every((item) => typeof item === 'string');
@@ -89,23 +46,10 @@ function checkedEntry(value: unknown): { stamps: NodeStamps; label: CachedLabel 
   return { stamps: stamps as unknown as NodeStamps, label: label as CachedLabel };
 }
 
-/** The cache file's content if it can be trusted (see the module comment) and parses; undefined otherwise. */
-function readTrusted(file: string, euid: number): unknown {
-  try {
-    const text = readFileNoFollow(file, (st) => {
-      if (!st.isFile() || st.uid !== euid || st.mode & 0o022 || st.size > MAX_CACHE_BYTES)
-        throw new Error('not the caller’s own cache file');
-    });
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
 /** The cache file of the family whose root directory is `rootHostPath`: one per root directory (device and inode). */
 export function labelCacheFile(dir: string, rootHostPath: string): string {
-  const root = statOrNothing(statSync, rootHostPath);
-  return join(dir, `tree-${root?.dev ?? 0}-${root?.ino ?? 0}.json`);
+  const root = dirStamp(rootHostPath);
+  return join(dir, `tree-${root === undefined || root === MISSING ? 'none' : stampIdentity(root)}.json`);
 }
 
 /** The labels of one family root, read from the cache directory and written back by `save`. */
@@ -127,7 +71,7 @@ export class TreeLabelCache {
    */
   static open(dir: string, rootHostPath: string, limits: string, euid: number): TreeLabelCache {
     const file = labelCacheFile(dir, rootHostPath);
-    const content = readTrusted(file, euid) as Partial<CacheFile> | undefined;
+    const content = readCacheFile(file, euid) as Partial<CacheFile> | undefined;
     const usable =
       content?.format === FORMAT && content.limits === limits && typeof content.nodes === 'object' && content.nodes;
     const cache = new TreeLabelCache(file, limits, usable ? (content.nodes as CacheFile['nodes']) : {});
@@ -153,10 +97,7 @@ export class TreeLabelCache {
    */
   record(hostPath: string, stamps: NodeStamps, label: CachedLabel): void {
     this.changed = true;
-    const racy = (stamp: string | undefined) =>
-      stamp === undefined || stampCtime(stamp) >= this.startedMs - RACY_MARGIN_MS;
-    if (stamps.some(racy)) return;
-    this.kept[hostPath] = { stamps, label };
+    if (recordable(stamps, this.startedMs)) this.kept[hostPath] = { stamps, label };
   }
 
   /**
@@ -166,14 +107,6 @@ export class TreeLabelCache {
   save(): void {
     if (!this.changed && Object.keys(this.kept).length === Object.keys(this.found).length) return;
     const content: CacheFile = { format: FORMAT, limits: this.limits, nodes: this.kept };
-    try {
-      writeFileAtomic(this.file, JSON.stringify(content), {
-        mode: 0o600,
-        exclusive: true,
-        temp: `${this.file}.tmp-${process.pid}`,
-      });
-    } catch {
-      // The directory was checked when opened; a full disk or a race only loses the cache.
-    }
+    writeCacheFile(this.file, content);
   }
 }

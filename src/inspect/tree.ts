@@ -5,12 +5,13 @@
 import { type Dirent, existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { RedpakError } from '../errors.js';
-import { type ConfigLimits, configLimits, nodeConfigAlias, parseNodeStatus } from '../config/parse.js';
+import { type ConfigLimits, configLimits, configLimitsKey, nodeConfigAlias, parseNodeStatus } from '../config/parse.js';
 import { NORMAL_CONFIG, STATUS_FILE, Sysroot } from '../node/layout.js';
 import { childNames, loadNode, nodeTarget, type TreeNode } from '../node/load.js';
 import { processIds } from '../present.js';
 import { readFileNoFollow } from '../system/no-follow-read.js';
-import { dirStamp, fileStamp, type NodeStamps, TreeLabelCache } from './tree-cache.js';
+import { dirStamp, fileStamp, MISSING } from '../system/cache-file.js';
+import { type NodeStamps, TreeLabelCache } from './tree-cache.js';
 
 /** What `tree` shows of a node. */
 type Label = Pick<TreeNode, 'path' | 'alias' | 'state'>;
@@ -75,12 +76,7 @@ export function readTree(
   const cache =
     options.cacheDir === undefined
       ? undefined
-      : TreeLabelCache.open(
-          options.cacheDir,
-          sysroot.toHost(rootPath),
-          `${limits.maxBytes}:${limits.maxDepth}:${limits.maxAliases}`,
-          processIds.euid(),
-        );
+      : TreeLabelCache.open(options.cacheDir, sysroot.toHost(rootPath), configLimitsKey(limits), processIds.euid());
   const childrenOf = (targetPath: string, names: readonly string[]): TreeNode[] => {
     const children: TreeNode[] = [];
     for (const name of names) {
@@ -95,8 +91,8 @@ export function readTree(
     let stamps: NodeStamps | undefined;
     if (cache) {
       const status = fileStamp(statusFile);
-      // Nothing there, not even a link: not a node, as isNodeDir says.
-      if (status === undefined) return undefined;
+      // Nothing there, not even a link, or nothing to look at: not a node, as isNodeDir says.
+      if (status === MISSING || status === undefined) return undefined;
       // Stamped before anything is read, so that a recorded label is never newer than its stamps.
       stamps = [dirStamp(hostPath), status, fileStamp(join(hostPath, NORMAL_CONFIG))];
       const cached = cache.lookup(hostPath, stamps);

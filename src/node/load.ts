@@ -6,12 +6,14 @@ import { readFileNoFollow } from '../system/no-follow-read.js';
 import {
   assertConfigSize,
   configLimits,
+  configLimitsKey,
   parseNodeConfig,
   parseNodeStatus,
   type ConfigLimits,
 } from '../config/parse.js';
 import type { NodeConfig } from '../config/types.js';
 import { configPath, NORMAL_CONFIG, STATUS_FILE, statusPath, Sysroot } from './layout.js';
+import type { NodeReadCache } from './node-cache.js';
 import type { Family, RedNode } from './types.js';
 
 /**
@@ -73,10 +75,16 @@ export function isNodeDir(hostPath: string): boolean {
  * Loads the node at `targetPath`, or returns undefined when the directory is not a node (no
  * status file). A node with a broken file is an error, never skipped.
  */
-export function loadNode(sysroot: Sysroot, targetPath: string, options: { admin: boolean }): RedNode | undefined {
+export function loadNode(
+  sysroot: Sysroot,
+  targetPath: string,
+  options: { admin: boolean; cache?: NodeReadCache },
+): RedNode | undefined {
   const hostPath = sysroot.toHost(targetPath);
   if (!isNodeDir(hostPath)) return undefined;
   const limits = configLimits(process.env);
+  const remembered = options.cache?.lookup(hostPath, targetPath, options.admin, configLimitsKey(limits));
+  if (remembered && 'node' in remembered) return remembered.node;
   const read = (file: string) => readNodeFile(hostPath, file, limits);
   const statusFile = statusPath(hostPath);
   const status = parseNodeStatus(read(statusFile), statusFile, limits);
@@ -92,7 +100,7 @@ export function loadNode(sysroot: Sysroot, targetPath: string, options: { admin:
     const adminFile = configPath(hostPath, 'admin');
     if (adminFile) admin = parseNodeConfig(read(adminFile), adminFile, 'admin', limits);
   }
-  return {
+  const node: RedNode = {
     path: targetPath,
     hostPath,
     alias: normal.headers.alias,
@@ -101,6 +109,8 @@ export function loadNode(sysroot: Sysroot, targetPath: string, options: { admin:
     normal,
     ...(admin ? { admin } : {}),
   };
+  if (remembered) options.cache?.record(remembered.unread, node);
+  return node;
 }
 
 export function parentTarget(targetPath: string): string {
@@ -113,12 +123,13 @@ export function parentTarget(targetPath: string): string {
  */
 export function loadFamily(
   redpath: string,
-  options: { sysroot?: Sysroot; admin?: boolean; cwd?: string } = {},
+  options: { sysroot?: Sysroot; admin?: boolean; cwd?: string; cache?: NodeReadCache } = {},
 ): Family {
   const sysroot = options.sysroot ?? new Sysroot('/');
   const admin = options.admin ?? false;
+  const cache = options.cache;
   const leafPath = nodeTarget(sysroot, redpath, options.cwd);
-  const leaf = loadNode(sysroot, leafPath, { admin });
+  const leaf = loadNode(sysroot, leafPath, { admin, cache });
   if (!leaf) {
     throw new RedpakError(
       'not-a-node',
@@ -131,7 +142,7 @@ export function loadFamily(
   assertWhereRecorded(leaf, sysroot.targetPath(redpath, options.cwd));
   const nodes: RedNode[] = [leaf];
   for (let dir = parentTarget(leafPath); dir !== '/'; dir = parentTarget(dir)) {
-    const node = loadNode(sysroot, dir, { admin });
+    const node = loadNode(sysroot, dir, { admin, cache });
     if (node) nodes.push(node);
   }
   return { sysroot: sysroot.dir, admin, nodes };

@@ -18,6 +18,7 @@ import { mergeFamily } from '../merge/merge.js';
 import type { MergedConfig } from '../merge/types.js';
 import { holdsMergeJournal, Sysroot } from '../node/layout.js';
 import { assertEnabled, loadFamily } from '../node/load.js';
+import type { NodeReadCache } from '../node/node-cache.js';
 import type { Family } from '../node/types.js';
 import { groupId, userId } from '../system/accounts.js';
 import { runSandboxedCommand } from '../system/host-facts.js';
@@ -67,6 +68,8 @@ export interface LaunchRequest {
    * cgroups are then planned for cgroup v2 and `cgroups.unavailable` says why.
    */
   planOnly?: boolean;
+  /** Nodes read before, kept in the caller's cache directory (node/node-cache.ts). */
+  readCache?: NodeReadCache;
 }
 
 export interface SeccompFilter {
@@ -113,7 +116,7 @@ export const probeHost =
 /** Everything about a launch, decided before anything is created or run. */
 export function compileLaunch(request: LaunchRequest): CompiledLaunch {
   const sysroot = Sysroot.open(request.sysroot);
-  const family = loadFamily(request.redpath, { sysroot, admin: request.admin ?? false });
+  const family = loadFamily(request.redpath, { sysroot, admin: request.admin ?? false, cache: request.readCache });
   assertEnabled(family);
   if (!request.planOnly) assertFullyMerged(family);
 

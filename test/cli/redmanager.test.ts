@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, 
 import { dirname, join } from 'node:path';
 import { labelCacheFile } from '../../src/inspect/tree-cache.js';
 import { callerCacheDir } from '../../src/system/caller-cache.js';
+import { olderThanTheClockMargin } from '../helpers/read-caches.js';
 import { tempDir } from '../helpers/family.js';
 import { runBin, type BinRun } from '../helpers/cli.js';
 import { runCommand } from '../helpers/in-process.js';
@@ -220,6 +221,29 @@ describe('inspection', () => {
     assert.ok(!existsSync(file));
     assert.equal(runBin('redmanager', ['tree', '--redroot', system]).stdout, expected);
     assert.ok(existsSync(file));
+  });
+
+  it('mergeconfig and --dump-only read a node again once its files change (docs/read-caches.md)', async (t) => {
+    const { app } = await family(t);
+    await olderThanTheClockMargin();
+    const uncached = { env: { REDWRAP_NO_CACHE: '1' } };
+    const views: [Parameters<typeof runBin>[0], string[]][] = [
+      ['redmanager', ['mergeconfig', '--json', '--redpath', app]],
+      ['redwrap', ['--dump-only', '--redpath', app, '--', '/bin/true']],
+    ];
+    const before = views.map(([bin, args]) => runBin(bin, args).stdout);
+    assert.deepEqual(
+      views.map(([bin, args]) => runBin(bin, args).stdout),
+      before,
+    );
+    const config = join(app, 'etc/redpak.yaml');
+    writeFileSync(config, readFileSync(config, 'utf8').replace('share_net: enabled', 'share_net: disabled'));
+    const after = views.map(([bin, args]) => runBin(bin, args).stdout);
+    assert.deepEqual(
+      after,
+      views.map(([bin, args]) => runBin(bin, args, uncached).stdout),
+    );
+    assert.notDeepEqual(after, before);
   });
 
   it('config prints one node, parsed, with its status', async (t) => {

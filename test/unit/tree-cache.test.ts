@@ -12,7 +12,7 @@ import { readTree } from '../../src/inspect/tree.js';
 import { createNode } from '../../src/node/factory.js';
 import { loadTree, type TreeNode } from '../../src/node/load.js';
 import { pinnedHost, tempDir } from '../helpers/family.js';
-import { cacheFiles, cachedNodes, labelCacheDir, olderThanTheClockMargin } from '../helpers/tree-cache.js';
+import { cacheFiles, cachedNodes, labelCacheDir, olderThanTheClockMargin } from '../helpers/read-caches.js';
 
 /** A root with one platform and one app, old enough to be recorded, and a cache filled by a walk. */
 async function cachedFamily(t: TestContext) {

@@ -1,4 +1,7 @@
-/** `tree`'s label cache (src/inspect/tree-cache.ts) in tests: a cache directory of the test's own, and what it holds. */
+/**
+ * The read caches (src/inspect/tree-cache.ts, src/node/node-cache.ts) in tests: a cache directory
+ * of the test's own, and what it holds.
+ */
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -22,7 +25,7 @@ export function cachedNodes(cacheDir: string): string[] {
   return cacheFiles(cacheDir).flatMap((file) => Object.keys(JSON.parse(readFileSync(file, 'utf8')).nodes));
 }
 
-/** Waits until files written before the call are old enough to be recorded (tree-cache.ts RACY_MARGIN_MS). */
+/** Waits until files written before the call are old enough to be recorded (system/cache-file.ts RACY_MARGIN_MS). */
 export function olderThanTheClockMargin(): Promise<void> {
   return sleep(150);
 }
