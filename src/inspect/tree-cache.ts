@@ -19,7 +19,7 @@ export interface CachedLabel {
   children: string[];
 }
 
-/** A node's stamps: its directory, its status file, its normal config (`undefined`: missing). */
+/** A node's stamps (system/cache-file.ts): its directory, its status file, its normal config. */
 export type NodeStamps = readonly [dir: string | undefined, status: string | undefined, config: string | undefined];
 
 /** The format's name and version, first in the file: another one is ignored. */
