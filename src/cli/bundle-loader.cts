@@ -26,8 +26,11 @@ const bundleDir = join(__dirname, '../../cli');
 /** The executable running, for messages, and what the bundle it loaded last says ran. */
 let running: { bin: string; ran: () => string } | undefined;
 
-/** Evaluates dist/cli/NAME.cjs through its code cache; `ran` is asked at exit what ran. */
-function load(name: string, ran: (exports: object) => string): object {
+/**
+ * Evaluates dist/cli/NAME.cjs through its code cache; `ran` is asked at exit what ran, for the
+ * cache to grow by it (without it, the cache is only read).
+ */
+function load(name: string, ran: ((exports: object) => string) | undefined): object {
   const file = join(bundleDir, `${name}.cjs`);
   const cacheFile = `${file}.v8-cache`;
   /** The commands whose code the cache holds. */
@@ -67,6 +70,7 @@ function load(name: string, ran: (exports: object) => string): object {
   );
   bundle.loaded = true;
 
+  if (ran === undefined) return bundle.exports;
   process.on('exit', () => {
     const command = ran(bundle.exports);
     const valid = cachedData !== undefined && !script.cachedDataRejected;
@@ -97,7 +101,12 @@ export function loadBundle(bin: string, name: string, command: string | ((export
   return exports;
 }
 
-/** Evaluates a part a bundle loads at first use, dist/cli/NAME.cjs, and returns its exports. */
+/**
+ * Evaluates a part a bundle loads at first use, dist/cli/NAME.cjs, and returns its exports. Its
+ * cache grows by the commands of the bundle start.cjs loaded last; a bundle loaded another way
+ * (the tests' in-process runner) only reads it.
+ */
 export function loadPart(name: string): object {
-  return load(name, () => running?.ran() ?? '');
+  const loader = running;
+  return load(name, loader && (() => loader.ran()));
 }
