@@ -119,7 +119,11 @@ for (const [bin, contents] of entries) {
 }
 // The YAML library's own bundle (yamlOnDemand above), from its ES module build: its named exports.
 await build({
-  stdin: { contents: "export * from './node_modules/yaml/browser/index.js';\n", resolveDir: root, sourcefile: 'yaml-entry.js' },
+  stdin: {
+    contents: "export * from './node_modules/yaml/browser/index.js';\n",
+    resolveDir: root,
+    sourcefile: 'yaml-entry.js',
+  },
   outfile: join(outdir, 'yaml.cjs'),
   bundle: true,
   platform: 'node',
