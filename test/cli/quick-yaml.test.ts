@@ -18,6 +18,8 @@ import { copyPackageParts, PACKAGE_ROOT } from '../helpers/cli.js';
 import { pinnedHost } from '../helpers/family.js';
 import { runCommand, type Executable } from '../helpers/in-process.js';
 import { hasStrace, traceBin, type Traced } from '../helpers/strace.js';
+import { installedNames } from '../pkg/helpers/family.js';
+import { makeNodeFamily } from '../pkg/helpers/nodes.js';
 
 /** Whether a run opened dist/cli/NAME. */
 const opened = (r: Traced, name: string) =>
@@ -85,6 +87,18 @@ describe('the YAML library, loaded at its first use', { skip: hasStrace ? false 
     }
     const tree = trace('redmanager', ['tree', '--redroot', flow.root, '--json']);
     assert.equal(JSON.parse(tree.stdout).children?.[0]?.children?.[0]?.alias, 'app', 'the flow config was read');
+  });
+
+  it('is not opened by a transaction of the redwrap-dnf quick start', async () => {
+    const f = await makeNodeFamily();
+    try {
+      const r = trace('redwrap-dnf', ['--redpath', f.app, '-y', 'install', 'redhello']);
+      assert.equal(r.status, 0, r.stderr);
+      assert.ok((await installedNames(f.app)).includes('redhello'), 'control: it installed');
+      assert.ok(opened(r, 'quick-dnf.cjs') && !opened(r, 'yaml.cjs'), 'the quick start ran without the YAML library');
+    } finally {
+      await f.cleanup();
+    }
   });
 
   it('is in no bundle but its own', () => {
