@@ -42,7 +42,9 @@ describe('the YAML library, loaded at its first use', { skip: hasStrace ? false 
   // JSON is YAML in flow style: the scanner declines it, the library reads it.
   const flow = family(join(dir, 'flow'), (text) => `${JSON.stringify(parse(text))}\n`);
   const broken = family(join(dir, 'broken'), (text) => `${text}  name: [not closed\n`);
-  const trace = (bin: Executable, args: string[]) => traceBin(bin, args, { syscalls: ['openat'] });
+  // Without the read caches (docs/read-caches.md), so that each run reads the node files.
+  const env = { REDWRAP_NO_CACHE: '1' };
+  const trace = (bin: Executable, args: string[]) => traceBin(bin, args, { syscalls: ['openat'], env });
 
   it('is not opened by tree, mergeconfig --json and --dump-only on plain node files', () => {
     const lines: [Executable, string[]][] = [
@@ -77,7 +79,7 @@ describe('the YAML library, loaded at its first use', { skip: hasStrace ? false 
       const what = `${bin} ${args.join(' ')}`;
       assert.equal(r.status, status, `${what}: ${r.stderr}`);
       assert.ok(opened(r, 'quick.cjs') && opened(r, 'yaml.cjs'), `${what}: the quick start loaded the YAML library`);
-      const full = await runCommand(bin, args);
+      const full = await runCommand(bin, args, { env });
       assert.deepEqual([r.status, r.stdout, r.stderr], [full.status, full.stdout, full.stderr], what);
       if (status !== 0 && args.includes('--json')) {
         const { at } = JSON.parse(r.stdout).error;
@@ -121,12 +123,10 @@ describe('the YAML library, loaded at its first use', { skip: hasStrace ? false 
       'dist/oclif/redmanager',
     ]);
     const cache = join(copy, 'dist/cli/yaml.cjs.v8-cache');
-    // Without the tree label cache (docs/tree-cache.md), so that tree reads the node files.
-    const env = { ...process.env, REDWRAP_NO_CACHE: '1' };
     const run = (...args: string[]) => {
       const r = spawnSync('node', [join(copy, 'dist/src/cli/start.cjs'), 'redmanager', ...args], {
         encoding: 'utf8',
-        env,
+        env: { ...process.env, ...env },
       });
       assert.equal(r.status, 0, r.stderr);
       return r.stdout;
