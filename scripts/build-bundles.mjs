@@ -61,6 +61,31 @@ const LAZY_BUILTINS = {
   'quick-dnf': /^node:(https?|readline)$/,
 };
 
+/**
+ * The YAML library is a bundle of its own, dist/cli/yaml.cjs, loaded at its first use: node files
+ * are read by src/config/yaml-scan.ts, so the commands that only read and show seldom need it, and
+ * evaluating it took a tenth of their start-up (docs/architecture.md, "Start-up"). Each executable's
+ * src/config/yaml-library.js is replaced by one that loads dist/cli/yaml.cjs through its code cache
+ * (src/cli/bundle-loader.cts, which start.cjs has loaded), and hands out the library's own exports:
+ * its classes and functions as they are, not stand-ins. Any other import of yaml fails the build,
+ * so that no bundle holds a second copy.
+ */
+const YAML_LIBRARY_MODULE = /[\\/]dist[\\/]src[\\/]config[\\/]yaml-library\.js$/;
+const BUNDLE_LOADER = '../src/cli/bundle-loader.cjs';
+const yamlOnDemand = {
+  name: 'yaml-on-demand',
+  setup(build) {
+    build.onResolve({ filter: /^yaml$/ }, (args) => ({
+      errors: [{ text: `${args.importer} imports yaml: reach it through src/config/yaml-library.ts (yamlLibrary())` }],
+    }));
+    build.onResolve({ filter: /bundle-loader\.cjs$/ }, () => ({ path: BUNDLE_LOADER, external: true }));
+    build.onLoad({ filter: YAML_LIBRARY_MODULE }, () => ({
+      contents: `let loaded;\nexport function yamlLibrary() { return (loaded ??= require(${JSON.stringify(BUNDLE_LOADER)}).loadPart('yaml')); }\n`,
+      loader: 'js',
+    }));
+  },
+};
+
 // The quick starts, without oclif: the commands that only read and show (src/cli/quick.ts), and
 // redwrap-dnf's transactions (src/cli/quick-transaction.ts), which load oclif only to report a
 // defect as oclif would.
@@ -76,15 +101,13 @@ for (const [bin, contents] of entries) {
   await build({
     stdin: { contents, resolveDir: root, sourcefile: `${bin}-entry.js` },
     outfile: join(outdir, `${bin}.cjs`),
-    plugins: LAZY_BUILTINS[bin] ? [lazyBuiltins(LAZY_BUILTINS[bin])] : [],
+    plugins: [yamlOnDemand, ...(LAZY_BUILTINS[bin] ? [lazyBuiltins(LAZY_BUILTINS[bin])] : [])],
     bundle: true,
     platform: 'node',
     format: 'cjs',
     target: 'node20',
     // oclif looks for typescript only to run commands from .ts sources (development mode).
     external: ['typescript', ...(bin === 'quick-dnf' ? ['@oclif/core'] : [])],
-    // yaml's ES module build, so that the parts not used are left out.
-    alias: { yaml: './node_modules/yaml/browser/index.js' },
     minifyWhitespace: true,
     minifySyntax: true,
     sourcemap: 'linked',
@@ -94,3 +117,20 @@ for (const [bin, contents] of entries) {
     banner: { js: "const __bundleUrl = require('node:url').pathToFileURL(__filename).href;" },
   });
 }
+// The YAML library's own bundle (yamlOnDemand above), from its ES module build: its named exports.
+await build({
+  stdin: {
+    contents: "export * from './node_modules/yaml/browser/index.js';\n",
+    resolveDir: root,
+    sourcefile: 'yaml-entry.js',
+  },
+  outfile: join(outdir, 'yaml.cjs'),
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  minifyWhitespace: true,
+  minifySyntax: true,
+  sourcemap: 'linked',
+  logLevel: 'warning',
+});

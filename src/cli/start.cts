@@ -3,28 +3,15 @@
  * line that may be for a quick start is offered to it first: redmanager's and redwrap's to
  * dist/cli/quick.cjs (src/cli/quick.ts: tree, mergeconfig, --dump-only without oclif), redwrap-dnf's
  * to dist/cli/quick-dnf.cjs (src/cli/quick-transaction.ts: its transactions); anything it declines,
- * and every other line, load the executable's bundle, dist/cli/BIN.cjs. Each bundle is loaded through V8's code cache: the functions V8 compiled in an
- * earlier run are reused instead of compiled again, which takes a third off a short command. The
- * cache (BIN.cjs.v8-cache) is written at exit when there is none, when V8 refused it (another
- * Node, another bundle), or when this run's command had not run since it was written: the cache
- * grows to the code of every command used, and is then left alone (writing it costs ~10 ms).
- * A cache that cannot be written only costs time. `--version` alone is answered here, no bundle loaded.
+ * and every other line, load the executable's bundle, dist/cli/BIN.cjs. Each bundle is loaded
+ * through V8's code cache (cli/bundle-loader.cts). `--version` alone is answered here, no bundle loaded.
  */
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
-import Module from 'node:module';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { constants, Script } from 'node:vm';
 import type * as SolverCommand from '../pkg/solver-command.cjs';
+import type * as BundleLoader from './bundle-loader.cjs';
 import type * as VersionLine from './version-line.cjs';
-
-/** Node's CommonJS loader internals used to register the bundle as an ordinary module. */
-interface ModuleInternals {
-  _cache: Record<string, Module>;
-  _nodeModulePaths(dir: string): string[];
-  wrap(source: string): string;
-}
-const internals = Module as unknown as ModuleInternals;
 
 const [bin, ...argv] = process.argv.slice(2);
 /** redpak's executables run another's bundle (cli/redpak-spellings.ts). */
@@ -42,75 +29,16 @@ const QUICK: Record<string, { bundle: string; mayTake: (args: string[]) => boole
   redwrap: { bundle: 'quick', mayTake: (args) => args.includes('--dump-only') || args.includes('-D') },
   'redwrap-dnf': { bundle: 'quick-dnf', mayTake: (args) => args.some((arg) => TRANSACTION_WORDS.includes(arg)) },
 };
-const bundleDir = join(__dirname, '../../cli');
-
-/**
- * Evaluates dist/cli/NAME.cjs through its code cache and returns its exports. `command` names what
- * ran (a function of the bundle's exports is asked at exit), for the cache to grow by it the first time.
- */
-function loadBundle(name: string, command: string | ((exports: object) => string)): object {
-  const file = join(bundleDir, `${name}.cjs`);
-  const cacheFile = `${file}.v8-cache`;
-  /** The commands whose code the cache holds. */
-  const cachedCommandsFile = `${cacheFile}.json`;
-  let cachedData: Buffer | undefined;
-  let cachedCommands: string[] = [];
-  try {
-    cachedData = readFileSync(cacheFile);
-    cachedCommands = JSON.parse(readFileSync(cachedCommandsFile, 'utf8')) as string[];
-  } catch {
-    cachedData = undefined;
-  }
-  let source: string;
-  try {
-    source = readFileSync(file, 'utf8');
-  } catch {
-    process.stderr.write(`${bin}: ${file} is missing: build the package first (npm run build)\n`);
-    process.exit(1);
-  }
-  const script = new Script(internals.wrap(source), {
-    filename: file,
-    cachedData,
-    importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-  });
-  // Registered in require's cache, so that oclif, requiring the bundle for its commands, gets this instance.
-  const bundle = new Module(file, module);
-  bundle.filename = file;
-  bundle.paths = internals._nodeModulePaths(bundleDir);
-  internals._cache[file] = bundle;
-  (script.runInThisContext() as (...args: unknown[]) => void).call(
-    bundle.exports,
-    bundle.exports,
-    Module.createRequire(file),
-    bundle,
-    file,
-    bundleDir,
-  );
-  bundle.loaded = true;
-
-  process.on('exit', () => {
-    const ran = typeof command === 'string' ? command : command(bundle.exports);
-    const valid = cachedData !== undefined && !script.cachedDataRejected;
-    if (valid && cachedCommands.includes(ran)) return;
-    const write = (path: string, data: string | Buffer) => {
-      writeFileSync(`${path}.${process.pid}`, data);
-      renameSync(`${path}.${process.pid}`, path);
-    };
-    try {
-      write(cacheFile, script.createCachedData());
-      write(cachedCommandsFile, JSON.stringify([...(valid ? cachedCommands : []), ran]));
-    } catch {
-      /* read-only installation: no cache */
-    }
-  });
-  return bundle.exports;
-}
-
 /**
  * What a quick start's `main` returns: false or undefined when it declined (nothing was printed),
  * true when it ran, or the run of an asynchronous command, which reports its own errors.
  */
 type QuickRun = boolean | undefined | Promise<void>;
+
+/** Evaluates the bundle dist/cli/NAME.cjs (cli/bundle-loader.cts), required here only: `--version` loads none. */
+function loadBundle(name: string, command: string | ((exports: object) => string)): object {
+  return (require('./bundle-loader.cjs') as typeof BundleLoader).loadBundle(bin, name, command);
+}
 
 /** `--version` alone: the line oclif prints for it (cli/version-line.cts), no bundle loaded. */
 function printVersion(): void {

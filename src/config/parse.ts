@@ -2,19 +2,11 @@
  * Text of `etc/redpak*.yaml` and `.rednode.yaml` → typed, validated model, with the file, line and
  * column of every value kept for errors and provenance. Pure (no file access).
  */
-import {
-  isAlias,
-  isMap,
-  isScalar,
-  isSeq,
-  LineCounter,
-  parseDocument,
-  type Node as YamlNode,
-  type Document,
-} from 'yaml';
+import type { Document, Node as YamlNode } from 'yaml';
 import { RedpakError, type SourcePosition } from '../errors.js';
 import { BOOLEAN_WORDS, canonicalEnum, type SchemaError } from './schema.js';
 import { validators } from './validators.js';
+import { yamlLibrary } from './yaml-library.js';
 import { type Located, type Plain, scanLocated } from './yaml-scan.js';
 import { SeccompValueError, validateSeccomp } from './seccomp.js';
 import {
@@ -109,6 +101,7 @@ export function parseLocatedWithYaml(
   file: string,
   limits: ConfigLimits = DEFAULT_CONFIG_LIMITS,
 ): Located {
+  const { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument } = yamlLibrary();
   const lines = new LineCounter();
   const doc: Document = parseDocument(text, {
     lineCounter: lines,

@@ -2,8 +2,8 @@
  * Canonical YAML of the node files, in redpak's key order (docs/configuration.md, "Canonical form"): headers,
  * exports, environ, config; always-present scalars written even for a headers-only file.
  */
-import { stringify } from 'yaml';
 import type { CgroupsConfig, NodeConfig, NodeStatus } from './types.js';
+import { yamlLibrary } from './yaml-library.js';
 
 type Ordered = Record<string, unknown>;
 
@@ -81,7 +81,7 @@ export function statusObject(status: NodeStatus): Ordered {
 }
 
 export function toYaml(value: unknown): string {
-  return stringify(value, { indent: 2, indentSeq: false, lineWidth: 0 });
+  return yamlLibrary().stringify(value, { indent: 2, indentSeq: false, lineWidth: 0 });
 }
 
 export function serializeConfig(config: NodeConfig): string {

@@ -8,9 +8,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse } from 'yaml';
 import { RedpakError } from '../errors.js';
 import { toYaml } from '../config/serialize.js';
+import { yamlLibrary } from '../config/yaml-library.js';
 import { writeFileAtomic } from '../system/atomic-write.js';
 import { run } from '../pkg/exec.js';
 import { unsafeHref } from '../pkg/repos.js';
@@ -89,7 +89,7 @@ export function readLock(file: string): LockFile {
   }
   let raw: unknown;
   try {
-    raw = parse(text);
+    raw = yamlLibrary().parse(text);
   } catch (error) {
     throw new RedpakError(
       'yaml-syntax',

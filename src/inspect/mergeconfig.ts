@@ -3,8 +3,9 @@
  * docs/json-output.md) and a redpak-shaped YAML document whose comments carry the provenance of
  * every entry and every override (the `info:`/`warn:` annotations redpak documents).
  */
-import { Document, isMap, isSeq, type YAMLMap } from 'yaml';
+import type { YAMLMap } from 'yaml';
 import { expand, type HostFacts } from '../config/expand.js';
+import { yamlLibrary } from '../config/yaml-library.js';
 import { formatLine } from '../errors.js';
 import { describeOrigin, nodeFacts } from '../merge/merge.js';
 import { originJson, type OriginJson } from '../merge/origin-json.js';
@@ -162,6 +163,7 @@ export function mergedConfigYaml(family: Family, merged: MergedConfig, options: 
   for (const [key, share] of Object.entries(merged.shares)) {
     if (share.origin && !share.fromShareAll) config[`share_${key}`] = share.type === 'join' ? share.path : share.type;
   }
+  const { Document, isMap, isSeq } = yamlLibrary();
   const doc = new Document({
     headers: merged.headers,
     ...(json.exports.length ? { exports: json.exports.map(plain) } : {}),

@@ -7,12 +7,13 @@
  */
 import { existsSync, lstatSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { isMap, parseDocument, type Document } from 'yaml';
+import type { Document } from 'yaml';
 import { RedpakError } from '../errors.js';
 import { expand, formatToday, type HostFacts } from '../config/expand.js';
 import { isValidAlias, parseNodeConfig } from '../config/parse.js';
 import { serializeStatus } from '../config/serialize.js';
 import type { ConfigKind, Headers, NodeState, NodeStatus } from '../config/types.js';
+import { yamlLibrary } from '../config/yaml-library.js';
 import { FsTransaction } from '../system/fs-transaction.js';
 import { ADMIN_CONFIG, configPath, NORMAL_CONFIG, RPMDB_DIR, STATUS_FILE, statusPath, Sysroot } from './layout.js';
 import { assertNoLinkBelow, descendantPaths, isNodeDir, loadNode, loadTree, nodeTarget } from './load.js';
@@ -117,6 +118,7 @@ function readSource(file: string): string {
 function withHeaders(sourceText: string, sourceFile: string, kind: ConfigKind, headers: Headers): string {
   // Checked as written first, so errors point at the source's own lines.
   parseNodeConfig(sourceText, sourceFile, kind);
+  const { isMap, parseDocument } = yamlLibrary();
   const doc: Document = parseDocument(sourceText);
   const root = doc.contents;
   if (!isMap(root))

@@ -36,7 +36,10 @@ describe('the quick start of redwrap-dnf transactions', () => {
     copyPackageParts(copy, [
       'package.json',
       'dist/cli/quick-dnf.cjs',
+      'dist/cli/yaml.cjs',
       'dist/src/cli/start.cjs',
+      'dist/src/cli/bundle-loader.cjs',
+      'dist/src/cli/bundle-loader.cjs',
       'dist/src/pkg/solver-command.cjs',
       'dist/oclif/redwrap-dnf',
       'dist/bwrap-path',

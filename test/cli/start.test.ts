@@ -26,6 +26,7 @@ describe('start.cjs and the code cache', () => {
     'package.json',
     'dist/cli/redwrap-dnf.cjs',
     'dist/src/cli/start.cjs',
+    'dist/src/cli/bundle-loader.cjs',
     'dist/src/pkg/solver-command.cjs',
     'dist/oclif/redwrap-dnf',
   ]);
@@ -176,7 +177,14 @@ describe('the quick start', () => {
   it('runs without oclif what it takes, and declines the rest to the full bundle', () => {
     // A copy of the package without the executables' bundles: only the quick start can answer.
     const copy = join(dir, 'copy');
-    copyPackageParts(copy, ['package.json', 'dist/cli/quick.cjs', 'dist/src/cli/start.cjs', 'dist/oclif/redmanager']);
+    copyPackageParts(copy, [
+      'package.json',
+      'dist/cli/quick.cjs',
+      'dist/cli/yaml.cjs',
+      'dist/src/cli/start.cjs',
+      'dist/src/cli/bundle-loader.cjs',
+      'dist/oclif/redmanager',
+    ]);
     const run = (bin: Parameters<typeof runBin>[0], args: string[]) =>
       spawnSync('node', [join(copy, 'dist/src/cli/start.cjs'), bin, ...args], { encoding: 'utf8' });
     for (const [bin, args] of quickCases) {
@@ -204,7 +212,12 @@ describe('--version alone', () => {
   it('is answered by start.cjs without any bundle, with the line oclif prints; anything more goes to the bundle', async () => {
     const copy = mkdtempSync(join(tmpdir(), 'redpak-version-'));
     try {
-      copyPackageParts(copy, ['package.json', 'dist/src/cli/start.cjs', 'dist/src/cli/version-line.cjs']);
+      copyPackageParts(copy, [
+        'package.json',
+        'dist/src/cli/start.cjs',
+        'dist/src/cli/bundle-loader.cjs',
+        'dist/src/cli/version-line.cjs',
+      ]);
       const run = (bin: string, args: string[]) =>
         spawnSync('node', [join(copy, 'dist/src/cli/start.cjs'), bin, ...args], { encoding: 'utf8' });
       for (const bin of ['redmanager', 'redwrap-dnf', 'redwrap'] as const) {

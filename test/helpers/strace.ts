@@ -27,8 +27,12 @@ export function execArgv(line: string): string[] {
   return [...(/\[(.*?)\]/.exec(line)?.[1] ?? '').matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1] ?? '');
 }
 
-/** Runs bin/BIN ARGS under `strace -f`, tracing execve and `syscalls`, with a timeout (ms). */
-export function traceBin(bin: string, args: string[], options: { syscalls?: string[]; timeout?: number } = {}): Traced {
+/** Runs bin/BIN ARGS under `strace -f`, tracing execve and `syscalls`, with a timeout (ms) and variables set over the environment. */
+export function traceBin(
+  bin: string,
+  args: string[],
+  options: { syscalls?: string[]; timeout?: number; env?: Record<string, string> } = {},
+): Traced {
   const dir = mkdtempSync(join(tmpdir(), 'redpak-strace-'));
   try {
     const log = join(dir, 'trace');
@@ -49,7 +53,12 @@ export function traceBin(bin: string, args: string[], options: { syscalls?: stri
         join(PACKAGE_ROOT, 'bin', bin),
         ...args,
       ],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: options.timeout ?? 60_000 },
+      {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+        timeout: options.timeout ?? 60_000,
+        env: { ...process.env, ...options.env },
+      },
     );
     const lines = readFileSync(log, 'utf8').split('\n');
     return { status: r.status, stdout: r.stdout, stderr: r.stderr, lines, execs: successfulExecs(lines) };

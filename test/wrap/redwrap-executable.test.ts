@@ -31,6 +31,8 @@ describe('the redwrap executable', () => {
       'scripts/redwrap-full-cli.sh',
       'src/launcher/redwrap-launch.c',
       'dist/src/cli/start.cjs',
+      'dist/src/cli/bundle-loader.cjs',
+      'dist/src/cli/bundle-loader.cjs',
       'dist/cli/redwrap.cjs',
       'dist/oclif/redwrap',
     ];
