@@ -6,6 +6,7 @@
  */
 import { readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { NO_CACHE_VARIABLE } from '../system/caller-cache.js';
 import { PACKAGE_ROOT } from '../package-root.js';
 
 /** An option as the oclif manifest declares it. */
@@ -127,10 +128,15 @@ export function plainCommandLine(
   return { flags, args };
 }
 
-/** oclif's own variables (REDMANAGER_CONTENT_TYPE, …_DEBUG, OCLIF_…, DEBUG): their meaning is oclif's. */
+/**
+ * oclif's own variables (REDMANAGER_CONTENT_TYPE, …_DEBUG, OCLIF_…, DEBUG): their meaning is
+ * oclif's. The product's own (REDWRAP_NO_CACHE) are read the same way by both starts.
+ */
 export function oclifEnvironment(bin: string): boolean {
   const scoped = `${bin.toUpperCase().replace(/-/g, '_')}_`;
-  return Object.keys(process.env).some((key) => key.startsWith(scoped) || key.startsWith('OCLIF_') || key === 'DEBUG');
+  return Object.keys(process.env).some(
+    (key) => (key.startsWith(scoped) && key !== NO_CACHE_VARIABLE) || key.startsWith('OCLIF_') || key === 'DEBUG',
+  );
 }
 
 /**

@@ -15,12 +15,15 @@ import { lstatSync, mkdirSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { processIds } from '../present.js';
 
+/** Set to a non-empty value, it turns the caller's cache directory off. */
+export const NO_CACHE_VARIABLE = 'REDWRAP_NO_CACHE';
+
 /** The cache directory for this caller, or undefined when there is none (nothing is then cached). */
 export function callerCacheDir(
   euid: number = processIds.euid(),
   env: NodeJS.ProcessEnv = process.env,
 ): string | undefined {
-  if (env.REDWRAP_NO_CACHE) return undefined;
+  if (env[NO_CACHE_VARIABLE]) return undefined;
   if (euid === 0) return '/run/redpak/0';
   const runtime = env.XDG_RUNTIME_DIR;
   if (!runtime || !isAbsolute(runtime)) return undefined;

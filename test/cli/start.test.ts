@@ -205,6 +205,14 @@ describe('the quick start', () => {
       env: { ...process.env, REDMANAGER_CONTENT_TYPE: 'json' },
     });
     assert.match(scoped.stderr, /redmanager\.cjs is missing/);
+    // The product's own are not: without the read caches, the quick start still answers.
+    for (const [bin, args] of quickCases) {
+      const uncached = spawnSync('node', [join(copy, 'dist/src/cli/start.cjs'), bin, ...args], {
+        encoding: 'utf8',
+        env: { ...process.env, REDWRAP_NO_CACHE: '1' },
+      });
+      assert.doesNotMatch(uncached.stderr, /is missing: build the package first/, `${bin} ${args.join(' ')}`);
+    }
   });
 });
 
