@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { createNode } from '../../src/node/factory.js';
-import { copyPackageParts, PACKAGE_ROOT } from '../helpers/cli.js';
+import { copyPackageParts, PACKAGE_ROOT, QUICK_START_PARTS } from '../helpers/cli.js';
 import { pinnedHost } from '../helpers/family.js';
 import { runCommand, type Executable } from '../helpers/in-process.js';
 import { hasStrace, traceBin, type Traced } from '../helpers/strace.js';
@@ -114,14 +114,7 @@ describe('the YAML library, loaded at its first use', { skip: hasStrace ? false 
 
   it('has a code cache of its own, written by the first command that uses it and grown by each other one', () => {
     const copy = join(dir, 'copy');
-    copyPackageParts(copy, [
-      'package.json',
-      'dist/cli/quick.cjs',
-      'dist/cli/yaml.cjs',
-      'dist/src/cli/start.cjs',
-      'dist/src/cli/bundle-loader.cjs',
-      'dist/oclif/redmanager',
-    ]);
+    copyPackageParts(copy, QUICK_START_PARTS);
     const cache = join(copy, 'dist/cli/yaml.cjs.v8-cache');
     const run = (...args: string[]) => {
       const r = spawnSync('node', [join(copy, 'dist/src/cli/start.cjs'), 'redmanager', ...args], {

@@ -16,7 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import { commandWords } from '../../src/cli/command-words.js';
 import { manifestCommands } from '../../src/cli/quick-start.js';
 import { queryPackages } from '../../src/pkg/installed.js';
-import { copyPackageParts, PACKAGE_ROOT, runBin, type BinRun } from '../helpers/cli.js';
+import { copyPackageParts, PACKAGE_ROOT, runBin, START_PARTS, type BinRun } from '../helpers/cli.js';
 import { runCommand } from '../helpers/in-process.js';
 import { fixtureRepo } from '../pkg/helpers/family.js';
 import { makeNodeFamily, type NodeFamily } from '../pkg/helpers/nodes.js';
@@ -34,12 +34,9 @@ describe('the quick start of redwrap-dnf transactions', () => {
   const copy = mkdtempSync(join(tmpdir(), 'redpak-quick-dnf-'));
   before(async () => {
     copyPackageParts(copy, [
-      'package.json',
+      ...START_PARTS,
       'dist/cli/quick-dnf.cjs',
       'dist/cli/yaml.cjs',
-      'dist/src/cli/start.cjs',
-      'dist/src/cli/bundle-loader.cjs',
-      'dist/src/cli/bundle-loader.cjs',
       'dist/src/pkg/solver-command.cjs',
       'dist/oclif/redwrap-dnf',
       'dist/bwrap-path',

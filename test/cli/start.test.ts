@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createNode } from '../../src/node/factory.js';
-import { copyPackageParts, runBin } from '../helpers/cli.js';
+import { copyPackageParts, QUICK_START_PARTS, runBin, START_PARTS } from '../helpers/cli.js';
 import { pinnedHost } from '../helpers/family.js';
 import { runCommand } from '../helpers/in-process.js';
 
@@ -23,10 +23,8 @@ describe('start.cjs and the code cache', () => {
   const root = mkdtempSync(join(tmpdir(), 'redpak-start-'));
   after(() => rmSync(root, { recursive: true, force: true }));
   copyPackageParts(root, [
-    'package.json',
+    ...START_PARTS,
     'dist/cli/redwrap-dnf.cjs',
-    'dist/src/cli/start.cjs',
-    'dist/src/cli/bundle-loader.cjs',
     'dist/src/pkg/solver-command.cjs',
     'dist/oclif/redwrap-dnf',
   ]);
@@ -177,14 +175,7 @@ describe('the quick start', () => {
   it('runs without oclif what it takes, and declines the rest to the full bundle', () => {
     // A copy of the package without the executables' bundles: only the quick start can answer.
     const copy = join(dir, 'copy');
-    copyPackageParts(copy, [
-      'package.json',
-      'dist/cli/quick.cjs',
-      'dist/cli/yaml.cjs',
-      'dist/src/cli/start.cjs',
-      'dist/src/cli/bundle-loader.cjs',
-      'dist/oclif/redmanager',
-    ]);
+    copyPackageParts(copy, QUICK_START_PARTS);
     const run = (bin: Parameters<typeof runBin>[0], args: string[]) =>
       spawnSync('node', [join(copy, 'dist/src/cli/start.cjs'), bin, ...args], { encoding: 'utf8' });
     for (const [bin, args] of quickCases) {
@@ -220,12 +211,7 @@ describe('--version alone', () => {
   it('is answered by start.cjs without any bundle, with the line oclif prints; anything more goes to the bundle', async () => {
     const copy = mkdtempSync(join(tmpdir(), 'redpak-version-'));
     try {
-      copyPackageParts(copy, [
-        'package.json',
-        'dist/src/cli/start.cjs',
-        'dist/src/cli/bundle-loader.cjs',
-        'dist/src/cli/version-line.cjs',
-      ]);
+      copyPackageParts(copy, [...START_PARTS, 'dist/src/cli/version-line.cjs']);
       const run = (bin: string, args: string[]) =>
         spawnSync('node', [join(copy, 'dist/src/cli/start.cjs'), bin, ...args], { encoding: 'utf8' });
       for (const bin of ['redmanager', 'redwrap-dnf', 'redwrap'] as const) {

@@ -37,6 +37,12 @@ export function runBin(
   return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr, json };
 }
 
+/** What start.cjs needs in any partial copy of the built package: the package file, itself and its bundle loader. */
+export const START_PARTS = ['package.json', 'dist/src/cli/start.cjs', 'dist/src/cli/bundle-loader.cjs'];
+
+/** A partial copy in which only redmanager's quick start (tree, mergeconfig) can answer. */
+export const QUICK_START_PARTS = [...START_PARTS, 'dist/cli/quick.cjs', 'dist/cli/yaml.cjs', 'dist/oclif/redmanager'];
+
 /**
  * A partial copy of the built package in `dest`: only `paths` (files or folders, relative to the
  * package root), so that a run from it shows which of them a command needs.

@@ -32,7 +32,6 @@ describe('the redwrap executable', () => {
       'src/launcher/redwrap-launch.c',
       'dist/src/cli/start.cjs',
       'dist/src/cli/bundle-loader.cjs',
-      'dist/src/cli/bundle-loader.cjs',
       'dist/cli/redwrap.cjs',
       'dist/oclif/redwrap',
     ];
