@@ -7,8 +7,9 @@
  * A stamp is a file's type and mode, size, mtime, ctime, inode and device. ctime is set by the
  * kernel alone, on any change: an edit that restores size and mtime still moves it. Stamps are
  * taken BEFORE the files are read, so an entry is never newer than its stamps; an entry whose
- * files' ctimes are within RACY_MARGIN_MS of the read is not recorded (an edit in the same clock
- * tick as the read could keep the ctime the reader saw).
+ * files' ctimes are within RACY_MARGIN_MS of the read (a second more on a filesystem that keeps
+ * whole seconds) is not recorded: an edit in the same clock tick as the read could keep the ctime
+ * the reader saw.
  */
 import { lstatSync, type Stats, statSync } from 'node:fs';
 import { writeFileAtomic } from './atomic-write.js';
@@ -52,12 +53,19 @@ export const stampIdentity = (stamp: string): string => stamp.split(':').slice(4
 
 /**
  * Whether stamps can be recorded for a read that began at `startedMs` (Date.now()): none
- * unknown, and no ctime within the margin.
+ * unknown, and no ctime within the margin of the read. A ctime in whole seconds is taken to come
+ * from a filesystem that keeps no more (ext2/3 with small inodes, some network filesystems): its
+ * tick is a second, so the margin grows by one (a finer ctime falls on a whole second once in a
+ * billion, and only costs a read).
  */
 export function recordable(stamps: readonly (string | undefined)[], startedMs: number): boolean {
-  return stamps.every(
-    (stamp) => stamp === MISSING || (stamp !== undefined && Number(stamp.split(':')[3]) < startedMs - RACY_MARGIN_MS),
-  );
+  return stamps.every((stamp) => {
+    if (stamp === MISSING) return true;
+    if (stamp === undefined) return false;
+    const ctime = Number(stamp.split(':')[3]);
+    const tick = ctime % 1000 === 0 ? 1000 : 0;
+    return ctime < startedMs - RACY_MARGIN_MS - tick;
+  });
 }
 
 /**
