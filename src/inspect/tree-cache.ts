@@ -9,7 +9,7 @@
  * normal config keep the stamps they had before they were read.
  */
 import { join } from 'node:path';
-import { dirStamp, MISSING, readCacheFile, recordable, stampIdentity, writeCacheFile } from '../system/cache-file.js';
+import { dirStamp, readCacheFile, recordable, stampIdentity, writeCacheFile } from '../system/cache-file.js';
 
 /** What `tree` shows of a node and where it looks next. */
 export interface CachedLabel {
@@ -48,8 +48,7 @@ function checkedEntry(value: unknown): { stamps: NodeStamps; label: CachedLabel 
 
 /** The cache file of the family whose root directory is `rootHostPath`: one per root directory (device and inode). */
 export function labelCacheFile(dir: string, rootHostPath: string): string {
-  const root = dirStamp(rootHostPath);
-  return join(dir, `tree-${root === undefined || root === MISSING ? 'none' : stampIdentity(root)}.json`);
+  return join(dir, `tree-${stampIdentity(dirStamp(rootHostPath))}.json`);
 }
 
 /** The labels of one family root, read from the cache directory and written back by `save`. */

@@ -10,15 +10,7 @@
  * before it looked. A node that failed to load is never recorded: it fails again, with its error.
  */
 import { join } from 'node:path';
-import {
-  dirStamp,
-  fileStamp,
-  MISSING,
-  readCacheFile,
-  recordable,
-  stampIdentity,
-  writeCacheFile,
-} from '../system/cache-file.js';
+import { dirStamp, fileStamp, readCacheFile, recordable, stampIdentity, writeCacheFile } from '../system/cache-file.js';
 import { ADMIN_CONFIG, LEGACY_ADMIN_CONFIG, LEGACY_NORMAL_CONFIG, NORMAL_CONFIG, STATUS_FILE } from './layout.js';
 import type { RedNode } from './types.js';
 
@@ -75,8 +67,7 @@ export class NodeReadCache {
    */
   lookup(hostPath: string, path: string, admin: boolean, limits: string): { node: RedNode } | { unread: Unread } {
     const stamps = stampsOf(hostPath, admin);
-    const dir = stamps[0];
-    const identity = dir === undefined || dir === MISSING ? 'none' : stampIdentity(dir);
+    const identity = stampIdentity(stamps[0]);
     const file = join(this.dir, `read-${identity}-${admin ? 'admin' : 'normal'}.json`);
     const unread = { unread: { file, limits, hostPath, path, stamps } };
     if (identity === 'none') return unread;

@@ -48,8 +48,9 @@ export const fileStamp = (path: string): string | undefined => stampAt(lstatSync
 /** A directory's stamp, through a link: what matters is which entries the directory holds. */
 export const dirStamp = (path: string): string | undefined => stampAt(statSync, path);
 
-/** `DEV-INO` of a stamp that is not MISSING: the file's identity, to name a cache file after it. */
-export const stampIdentity = (stamp: string): string => stamp.split(':').slice(4).join('-');
+/** `DEV-INO` of a stamp, the file's identity to name a cache file after; `none` when nothing was there to stamp. */
+export const stampIdentity = (stamp: string | undefined): string =>
+  stamp === undefined || stamp === MISSING ? 'none' : stamp.split(':').slice(4).join('-');
 
 /**
  * Whether stamps can be recorded for a read that began at `startedMs` (Date.now()): none

@@ -8,8 +8,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestContext } from 'node:test';
 import { tempDir } from './family.js';
 
-/** A cache directory as the caller's is (mode 0700, the caller's), removed after the test. */
-export function labelCacheDir(t: TestContext): string {
+/** A cache directory as the caller's is (mode 0700, the caller's), for either read cache, removed after the test. */
+export function ownCacheDir(t: TestContext): string {
   return mkdtempSync(join(tempDir(t, 'redpak-tree-cache-'), 'cache-'));
 }
 

@@ -14,7 +14,7 @@ import type { Family } from '../../src/node/types.js';
 import { NodeReadCache } from '../../src/node/node-cache.js';
 import { tempDir } from '../helpers/family.js';
 import { edit, family, NODE_PLANTS } from '../helpers/node-plants.js';
-import { labelCacheDir, olderThanTheClockMargin } from '../helpers/read-caches.js';
+import { ownCacheDir, olderThanTheClockMargin } from '../helpers/read-caches.js';
 
 const euid = process.geteuid?.() ?? 0;
 
@@ -39,7 +39,7 @@ function recorded(cacheDir: string): Map<string, string> {
 async function cachedFamily(t: TestContext) {
   const dir = tempDir(t);
   const f = family(dir);
-  const cacheDir = labelCacheDir(t);
+  const cacheDir = ownCacheDir(t);
   await olderThanTheClockMargin();
   for (const admin of [false, true]) loadFamily(f.a1, { admin, cache: new NodeReadCache(cacheDir, euid) });
   // createNode put a system node above the root.
@@ -138,7 +138,7 @@ describe('the node read cache', () => {
   it('records nothing read within the clock margin, nor a node that failed', async (t) => {
     const dir = tempDir(t);
     const f = family(dir);
-    const cacheDir = labelCacheDir(t);
+    const cacheDir = ownCacheDir(t);
     loadFamily(f.a1, { cache: new NodeReadCache(cacheDir, euid) });
     assert.deepEqual([...recorded(cacheDir).keys()], []);
     edit(join(f.a1, 'etc/redpak.yaml'), 'mode: Private', 'mode: Nowhere');

@@ -12,7 +12,7 @@ import { readTree } from '../../src/inspect/tree.js';
 import { createNode } from '../../src/node/factory.js';
 import { loadTree, type TreeNode } from '../../src/node/load.js';
 import { pinnedHost, tempDir } from '../helpers/family.js';
-import { cacheFiles, cachedNodes, labelCacheDir, olderThanTheClockMargin } from '../helpers/read-caches.js';
+import { cacheFiles, cachedNodes, ownCacheDir, olderThanTheClockMargin } from '../helpers/read-caches.js';
 
 /** A root with one platform and one app, old enough to be recorded, and a cache filled by a walk. */
 async function cachedFamily(t: TestContext) {
@@ -20,7 +20,7 @@ async function cachedFamily(t: TestContext) {
   const root = join(dir, 'root');
   const app = join(root, 'platform/app');
   for (const redpath of [root, join(root, 'platform'), app]) createNode({ redpath, host: pinnedHost() });
-  const cacheDir = labelCacheDir(t);
+  const cacheDir = ownCacheDir(t);
   await olderThanTheClockMargin();
   readTree(root, { cacheDir });
   const [file] = cacheFiles(cacheDir);
@@ -129,7 +129,7 @@ describe('the tree label cache', () => {
     const root = join(dir, 'root');
     createNode({ redpath: root, host: pinnedHost() });
     createNode({ redpath: join(root, 'app'), host: pinnedHost() });
-    const cacheDir = labelCacheDir(t);
+    const cacheDir = ownCacheDir(t);
     readTree(root, { cacheDir });
     assert.deepEqual(cachedNodes(cacheDir), []);
     await olderThanTheClockMargin();

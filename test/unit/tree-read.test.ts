@@ -15,7 +15,7 @@ import { RedpakError } from '../../src/errors.js';
 import { loadTree, type TreeNode } from '../../src/node/load.js';
 import { tempDir } from '../helpers/family.js';
 import { edit, family, NODE_PLANTS } from '../helpers/node-plants.js';
-import { cachedNodes, labelCacheDir, olderThanTheClockMargin } from '../helpers/read-caches.js';
+import { cachedNodes, ownCacheDir, olderThanTheClockMargin } from '../helpers/read-caches.js';
 
 function outcome(read: (root: string) => TreeNode, root: string): TreeNode | { error: unknown } {
   try {
@@ -56,7 +56,7 @@ describe('the tree reader', () => {
     it(`agrees with loadTree on ${what}, through the label cache too`, async (t) => {
       const dir = tempDir(t);
       const f = family(dir);
-      const cacheDir = labelCacheDir(t);
+      const cacheDir = ownCacheDir(t);
       await olderThanTheClockMargin();
       readTree(f.root, { cacheDir });
       readTree(f.a1, { cacheDir });
