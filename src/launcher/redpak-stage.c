@@ -4,12 +4,16 @@
  * "How the view is mounted"). src/pkg/stage-runner.ts builds its command lines:
  *
  *   redpak-stage run [--map-root-user] [--overlay OPTIONS TARGET]... [--ro-binds-stdin]
- *                    -- PROGRAM [ARG]...
+ *                    [--opaque-after UPPER ATTRIBUTE] -- PROGRAM [ARG]...
  *     A private mount namespace (with --map-root-user, first a user namespace in which root is
  *     the caller, as `unshare --user --map-root-user` makes it), every mount in it made private,
  *     each overlay mounted in order (OPTIONS verbatim: the caller escapes ':' ',' '\'), then the
  *     read-only binds read from stdin (SOURCE\0TARGET\0 pairs, copy-up staging), then PROGRAM
  *     (an absolute path) replaces this process, with stdin on /dev/null when the binds read it.
+ *     With --opaque-after, PROGRAM runs in a child instead and this process waits for it; when
+ *     it exits 0, UPPER is walked as `opaque` walks it and the list written to descriptor 3
+ *     (which PROGRAM does not inherit), saving the caller a process. This process dies with its
+ *     parent (as PROGRAM, bwrap --die-with-parent, then dies with it).
  *
  *   redpak-stage opaque [--map-root-user] UPPER ATTRIBUTE
  *     Prints the UPPER-relative paths of the directories whose extended attribute ATTRIBUTE is
@@ -39,7 +43,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -306,8 +313,43 @@ static void bind_from_stdin(void) {
   close(null);
 }
 
+static void walk_opaque(const char *upper, const char *attribute, FILE *out);
+static void check_walk_arguments(const char *command, const char *upper, const char *attribute);
+
+/* The descriptor `run --opaque-after` writes its list to. */
+#define OPAQUE_FD 3
+
+/*
+ * Runs PROGRAM in a child and waits for it. Returns when it exited 0; otherwise ends this process
+ * as PROGRAM ended: with its status, or killed by its signal.
+ */
+static void run_and_wait(char **program) {
+  pid_t parent = getppid();
+  /* Dies with the caller; PROGRAM (bwrap --die-with-parent) then dies with this process. */
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) fail("cannot ask to die with the caller: %s", strerror(errno));
+  if (getppid() != parent) _exit(EXIT_FAILED); /* the caller is gone already */
+  pid_t child = fork();
+  if (child < 0) fail("cannot fork: %s", strerror(errno));
+  if (child == 0) {
+    execv(program[0], program);
+    fail_with(errno == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_RUN, "cannot run %s: %s", program[0], strerror(errno));
+  }
+  int status;
+  while (waitpid(child, &status, 0) < 0)
+    if (errno != EINTR) fail("cannot wait for %s: %s", program[0], strerror(errno));
+  if (WIFEXITED(status)) {
+    if (WEXITSTATUS(status) != 0) _exit(WEXITSTATUS(status));
+    return;
+  }
+  int sig = WTERMSIG(status);
+  signal(sig, SIG_DFL);
+  raise(sig);
+  _exit(128 + sig);
+}
+
 static int run(int argc, char **argv) {
   int map_root = 0, binds = 0;
+  const char *walk_upper = NULL, *walk_attribute = NULL;
   const char *options[MAX_OVERLAYS], *targets[MAX_OVERLAYS];
   int overlays = 0;
   int i = 0;
@@ -320,6 +362,13 @@ static int run(int argc, char **argv) {
     } else if (strcmp(arg, "--ro-binds-stdin") == 0) {
       if (binds) usage("run: --ro-binds-stdin given twice");
       binds = 1;
+    } else if (strcmp(arg, "--opaque-after") == 0) {
+      if (walk_upper) usage("run: --opaque-after given twice");
+      if (i + 2 >= argc) usage("run: --opaque-after needs UPPER and ATTRIBUTE");
+      walk_upper = argv[i + 1];
+      walk_attribute = argv[i + 2];
+      check_walk_arguments("run --opaque-after", walk_upper, walk_attribute);
+      i += 2;
     } else if (strcmp(arg, "--overlay") == 0) {
       if (i + 2 >= argc) usage("run: --overlay needs OPTIONS and TARGET");
       if (overlays == MAX_OVERLAYS) usage("run: more than %d overlays", MAX_OVERLAYS);
@@ -338,11 +387,26 @@ static int run(int argc, char **argv) {
   if (!program[0]) usage("run: no PROGRAM after \"--\"");
   if (program[0][0] != '/') usage("run: PROGRAM \"%s\" is not an absolute path", program[0]);
 
+  FILE *walk_out = NULL;
+  if (walk_upper) {
+    /* The list's descriptor, which PROGRAM must not inherit. */
+    int flags = fcntl(OPAQUE_FD, F_GETFD);
+    if (flags < 0) usage("run: --opaque-after needs descriptor %d open for the list", OPAQUE_FD);
+    if (fcntl(OPAQUE_FD, F_SETFD, flags | FD_CLOEXEC) < 0 || !(walk_out = fdopen(OPAQUE_FD, "w")))
+      fail("cannot use descriptor %d: %s", OPAQUE_FD, strerror(errno));
+  }
+
   enter_namespaces(CLONE_NEWNS, map_root);
   /* Nothing mounted here reaches the host's namespace, nor the other way. */
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) fail("cannot make every mount private: %s", strerror(errno));
   for (int k = 0; k < overlays; k++) mount_overlay(options[k], targets[k]);
   if (binds) bind_from_stdin();
+  if (walk_upper) {
+    run_and_wait(program);
+    /* PROGRAM's sandbox has ended (its pid namespace died with bwrap): UPPER no longer changes. */
+    walk_opaque(walk_upper, walk_attribute, walk_out);
+    return 0;
+  }
   execv(program[0], program);
   fail_with(errno == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_RUN, "cannot run %s: %s", program[0], strerror(errno));
 }
@@ -350,6 +414,7 @@ static int run(int argc, char **argv) {
 /* ---- opaque -------------------------------------------------------------------------------- */
 
 struct walk {
+  FILE *out;
   const char *upper;
   const char *attribute;
   dev_t device;
@@ -411,8 +476,8 @@ static void walk_directory(struct walk *w, int fd, size_t length) {
     memcpy(w->path + length + (length ? 1 : 0), name, name_length);
     if (is_opaque(w, child, child_length)) {
       close(child);
-      if (fwrite(w->path, 1, child_length, stdout) != child_length || putchar(0) == EOF)
-        fail("cannot write to stdout: %s", strerror(errno));
+      if (fwrite(w->path, 1, child_length, w->out) != child_length || putc(0, w->out) == EOF)
+        fail("cannot write the opaque directories: %s", strerror(errno));
     } else {
       walk_directory(w, child, child_length);
     }
@@ -420,18 +485,8 @@ static void walk_directory(struct walk *w, int fd, size_t length) {
   closedir(dir);
 }
 
-static int opaque(int argc, char **argv) {
-  int map_root = 0;
-  int i = 0;
-  if (i < argc && strcmp(argv[i], "--map-root-user") == 0) {
-    map_root = 1;
-    i++;
-  }
-  if (argc - i != 2) usage("opaque: needs UPPER and ATTRIBUTE");
-  const char *upper = argv[i], *attribute = argv[i + 1];
-  if (upper[0] != '/') usage("opaque: UPPER \"%s\" is not an absolute path", upper);
-  if (!attribute[0] || strchr(attribute, '.') == NULL) usage("opaque: \"%s\" is not an extended attribute name", attribute);
-  if (map_root) enter_namespaces(0, 1);
+/* Writes the UPPER-relative paths of UPPER's opaque directories to `out`, each followed by a NUL. */
+static void walk_opaque(const char *upper, const char *attribute, FILE *out) {
   /* One descriptor per level: as many as the deepest path the walk accepts. */
   struct rlimit limit;
   if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
@@ -446,11 +501,33 @@ static int opaque(int argc, char **argv) {
   struct stat st;
   if (fstat(fd, &st) < 0) fail("cannot read %s: %s", upper, strerror(errno));
   static struct walk w;
+  w.out = out;
   w.upper = upper;
   w.attribute = attribute;
   w.device = st.st_dev;
   walk_directory(&w, fd, 0);
-  if (fflush(stdout) != 0 || ferror(stdout)) fail("cannot write to stdout: %s", strerror(errno));
+  if (fflush(out) != 0 || ferror(out)) fail("cannot write the opaque directories: %s", strerror(errno));
+}
+
+/* The checks of UPPER and ATTRIBUTE that `opaque` and `run --opaque-after` share. */
+static void check_walk_arguments(const char *command, const char *upper, const char *attribute) {
+  if (upper[0] != '/') usage("%s: UPPER \"%s\" is not an absolute path", command, upper);
+  if (!attribute[0] || strchr(attribute, '.') == NULL)
+    usage("%s: \"%s\" is not an extended attribute name", command, attribute);
+}
+
+static int opaque(int argc, char **argv) {
+  int map_root = 0;
+  int i = 0;
+  if (i < argc && strcmp(argv[i], "--map-root-user") == 0) {
+    map_root = 1;
+    i++;
+  }
+  if (argc - i != 2) usage("opaque: needs UPPER and ATTRIBUTE");
+  const char *upper = argv[i], *attribute = argv[i + 1];
+  check_walk_arguments("opaque", upper, attribute);
+  if (map_root) enter_namespaces(0, 1);
+  walk_opaque(upper, attribute, stdout);
   return 0;
 }
 

@@ -2,12 +2,12 @@
  * One package transaction per family at a time (rule 8). The lock is a kernel lock, flock(2), on a
  * file in the root-most node that is never removed:
  *
- *   - the file is opened (created if absent, never through a symlink) and util-linux
- *     `flock --nonblock --exclusive 3` runs with that descriptor as its fd 3. flock(2) locks the
- *     open file description, which this process's descriptor shares, so the lock stays held by
- *     this process after flock(1) exits, and the kernel releases it when the descriptor is closed
- *     or the process dies, SIGKILL included: there is no stale lock to take over, and two
- *     contenders can never both hold it (no unlink-then-create).
+ *   - the file is opened (created if absent, never through a symlink) and its descriptor locked
+ *     with flock(LOCK_EX | LOCK_NB) (system/kernel-calls.ts: the addon's call, or util-linux
+ *     `flock --nonblock --exclusive 3` given that descriptor as its fd 3). flock(2) locks the
+ *     open file description, so the lock is this process's either way, and the kernel releases
+ *     it when the descriptor is closed or the process dies, SIGKILL included: there is no stale
+ *     lock to take over, and two contenders can never both hold it (no unlink-then-create).
  *   - Once held, the owner (pid, command, since) is written into the file, for the "held by"
  *     message of the next contender. Trust: anything that runs in the root node (admin mode
  *     included) can write that file, so its content is only ever shown, never acted upon.
@@ -23,7 +23,6 @@
  * record cannot be forged by the holder, so it is preferred to the line in the file; where it is
  * out of sight, the user is that of the process the line names (the owner of `/proc/PID`).
  */
-import { spawnSync } from 'node:child_process';
 import {
   closeSync,
   constants,
@@ -39,7 +38,7 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { RedpakError } from '../errors.js';
-import { hostTool } from '../system/host-tools.js';
+import { tryLockExclusive } from '../system/kernel-calls.js';
 import { accountLabel } from '../system/accounts.js';
 
 export const LOCK_FILE = '.redpak-transaction.lock';
@@ -56,16 +55,6 @@ export interface FamilyLock {
   file: string;
   release(): void;
 }
-
-/** util-linux flock(1), from the standard system directories first (PATH may be the caller's). */
-let flockPath: string | undefined;
-function flockBinary(): string {
-  flockPath ??= hostTool('flock');
-  return flockPath;
-}
-
-/** flock(1)'s status when the lock is held elsewhere (its default, 1, is also its usage error's). */
-const BUSY_STATUS = 75;
 
 /** What the holder wrote in the lock file: shown in messages only (see the trust note above). */
 function readOwner(file: string): LockOwner | undefined {
@@ -212,27 +201,6 @@ function cannotOpen(file: string, error: Error): RedpakError {
   });
 }
 
-/** Try once: true if this process now holds the lock on `fd`. */
-function tryFlock(fd: number, file: string): boolean {
-  const result = spawnSync(
-    flockBinary(),
-    ['--nonblock', '--exclusive', '--conflict-exit-code', String(BUSY_STATUS), '3'],
-    {
-      stdio: ['ignore', 'ignore', 'pipe', fd],
-      encoding: 'utf8',
-    },
-  );
-  if (result.status === 0) return true;
-  if (result.status === BUSY_STATUS) return false;
-  throw new RedpakError(
-    'tool-missing',
-    `cannot lock ${file} with ${flockBinary()}: ${result.error?.message ?? result.stderr.trim()}`,
-    {
-      hint: 'install util-linux (it provides flock)',
-    },
-  );
-}
-
 /** Lock files this process holds (redmanager apply holds its family's across its transactions). */
 const held = new Set<string>();
 
@@ -276,7 +244,7 @@ export function tryAcquireFamilyLock(topHostPath: string, command: string): Fami
   if (held.has(file)) return handle(file, () => undefined);
   const lock = openLockFile(file);
   try {
-    if (tryFlock(lock.fd, file)) return holding(file, lock, command);
+    if (tryLockExclusive(lock.fd, file)) return holding(file, lock, command);
   } catch (error) {
     closeSync(lock.fd);
     throw error;
@@ -298,7 +266,7 @@ export async function acquireFamilyLock(
   const deadline = Date.now() + (options.waitSeconds ?? 0) * 1000;
   const lock = openLockFile(file);
   try {
-    while (!tryFlock(lock.fd, file)) {
+    while (!tryLockExclusive(lock.fd, file)) {
       if (Date.now() >= deadline) {
         throw new RedpakError(
           'lock-busy',

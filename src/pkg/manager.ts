@@ -45,9 +45,9 @@ import {
   registerHostProvides,
   HOST_PROVIDES_PACKAGE,
   packageFiles,
-  rpmSupportsForceDebian,
   stagedTransactionArgs,
 } from './rpm.js';
+import { rpmSupportsForceDebian } from './rpm-probe.js';
 import { queryPackages } from './installed.js';
 import {
   assertSolved,

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { RedpakError } from '../errors.js';
 import { RPMDB_DIR } from '../node/layout.js';
 import { run } from './exec.js';
+import { rpmSupportsForceDebian } from './rpm-probe.js';
 
 export const RPM_DBPATH = `/${RPMDB_DIR}`;
 /** Name of the virtual package through which a system node records what its host provides. */
@@ -149,23 +150,6 @@ export function rpmDbDir(nodeRoot: string): string {
 export function hasRpmDb(nodeRoot: string): boolean {
   const dir = rpmDbDir(nodeRoot);
   return ['rpmdb.sqlite', 'Packages', 'Packages.db'].some((f) => existsSync(join(dir, f)));
-}
-
-let forceDebian: Promise<boolean> | undefined;
-/**
- * Debian's rpm refuses to install/erase ("use Alien") unless given --force-debian; upstream rpm
- * does not know the option. Only rpm's own modes accept it: --initdb, --import and -K exec
- * rpmdb/rpmkeys, which reject it.
- */
-export function rpmSupportsForceDebian(): Promise<boolean> {
-  forceDebian ??= run('rpm', ['--force-debian', '--eval', '1'], { purpose: 'probe rpm options' }).then(
-    () => true,
-    (error: unknown) => {
-      if (error instanceof RedpakError && error.code === 'tool-missing') throw error;
-      return false;
-    },
-  );
-  return forceDebian;
 }
 
 async function rpmModeArgs(): Promise<string[]> {

@@ -49,6 +49,14 @@ export interface StagedCommand {
   args: string[];
   /** What to write on the command's stdin (the read-only binds), if anything. */
   input?: string;
+  /** The helper writes the upper layer's opaque directories to descriptor 3 once `program` succeeded (as `opaqueDirs` reads them). */
+  reportsOpaque?: boolean;
+}
+
+/** An upper layer whose opaque directories are wanted once the program succeeded (`opaqueDirs`'s arguments). */
+export interface OpaqueWalk {
+  upper: string;
+  attribute: string;
 }
 
 /** unshare's options before the mount namespace's: root mapped onto the user, for an ordinary user. */
@@ -89,12 +97,15 @@ const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /**
  * The command that makes a private mount namespace (and, for an ordinary user, a user namespace
- * first), mounts `mounts` in it, then runs `program` (absolute path first) in their place.
+ * first), mounts `mounts` in it, then runs `program` (absolute path first) in their place. With
+ * `opaqueAfter`, the helper also walks that upper layer once `program` succeeded, in the same
+ * process (`reportsOpaque`); the fallback does not, and the caller runs `opaqueDirs`.
  */
 export function stagedCommand(
   mounts: ViewMounts,
   program: readonly string[],
   helper: string | null = stageHelper(),
+  opaqueAfter?: OpaqueWalk,
 ): StagedCommand {
   const binds = mounts.readOnlyBinds ?? [];
   const input = binds.length > 0 ? binds.map(([source, target]) => `${source}\0${target}\0`).join('') : undefined;
@@ -106,10 +117,12 @@ export function stagedCommand(
         ...(mounts.rootless ? ['--map-root-user'] : []),
         ...mounts.overlays.flatMap((o) => ['--overlay', o.options, o.target]),
         ...(input !== undefined ? ['--ro-binds-stdin'] : []),
+        ...(opaqueAfter ? ['--opaque-after', opaqueAfter.upper, opaqueAfter.attribute] : []),
         '--',
         ...program,
       ],
       ...(input !== undefined ? { input } : {}),
+      ...(opaqueAfter ? { reportsOpaque: true } : {}),
     };
   }
   const script = [
@@ -170,9 +183,13 @@ export function opaqueDirs(
       },
     );
   }
-  // NUL-separated: a name (written by rpm or a scriptlet) may hold a newline, never a NUL.
+  return opaqueList(result.stdout);
+}
+
+/** The helper's list of opaque directories: NUL-separated, since a name (written by rpm or a scriptlet) may hold a newline, never a NUL. */
+export function opaqueList(output: Buffer): Set<string> {
   return new Set(
-    result.stdout
+    output
       .toString('utf8')
       .split('\0')
       .filter((l) => l !== ''),

@@ -19,7 +19,7 @@
  * src/pkg/stage-runner.ts); as root, mount namespaces; as an ordinary user, a user namespace with
  * root mapped onto the user and overlays with `userxattr` (src/pkg/rootless.ts).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import {
   chmodSync,
   closeSync,
@@ -38,17 +38,27 @@ import {
   type Stats,
 } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
 import { RedpakError } from '../errors.js';
 import { GENERATIONS_DIR, recordGeneration } from './generations.js';
 import type { RecoveryNotice } from './recovery-notices.js';
 import { InterruptedError, signalNameOf } from './interrupt.js';
-import { packageFiles, rpmSupportsForceDebian, RPM_DBPATH, viewRpmArgv } from './rpm.js';
+import { packageFiles, RPM_DBPATH, viewRpmArgv } from './rpm.js';
+import { rpmSupportsForceDebian } from './rpm-probe.js';
 import { MERGE_JOURNAL, STAGE_DIR } from '../node/layout.js';
 import { assertNoLinkBelow } from '../node/load.js';
 import { writeFileAtomic } from '../system/atomic-write.js';
+import { syncFilesystem } from '../system/kernel-calls.js';
 import { DEFAULT_BWRAP } from '../system/bwrap-path.js';
 import { opaqueAttribute, overlayExtraOptions, runsRootless, type StagingMethod } from './rootless.js';
-import { helperFailure, opaqueDirs, type StagedCommand, stagedCommand, type ViewMounts } from './stage-runner.js';
+import {
+  helperFailure,
+  opaqueDirs,
+  opaqueList,
+  type StagedCommand,
+  stagedCommand,
+  type ViewMounts,
+} from './stage-runner.js';
 
 export { opaqueDirs };
 import {
@@ -216,8 +226,12 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
   const forceDebian = await rpmSupportsForceDebian();
 
   const warnings: string[] = [];
+  const upper = join(stage, 'upper');
+  const attribute = opaqueAttribute(rootless);
+  // The helper walks the upper layer for opaque directories after the last command, in its process.
+  let reportedOpaque: Set<string> | undefined;
   try {
-    for (const command of request.commands) {
+    for (const [index, command] of request.commands.entries()) {
       const reads = [...new Set((command.reads ?? []).map((f) => dirname(f)))];
       const inView = (f: string) => `${READS_IN_VIEW}/${reads.indexOf(dirname(f))}/${basename(f)}`;
       const args = command.args.map((a) => (command.reads?.includes(a) ? inView(a) : a));
@@ -251,7 +265,8 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
         '--',
         ...viewRpmArgv(args, forceDebian),
       ];
-      const staged = stagedCommand(mounts, bwrap);
+      const last = index === request.commands.length - 1;
+      const staged = stagedCommand(mounts, bwrap, undefined, last && !copy ? { upper, attribute } : undefined);
       const result = await spawnStreaming(staged, request.onLine, request.signal);
       warnings.push(
         ...result.stderr
@@ -262,8 +277,8 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
       if (request.signal?.aborted) throw abortError(node, request.signal);
       const failure = helperFailure(result.status, result.stderr);
       if (failure) {
-        throw new RedpakError('tool-failed', `cannot mount the staged view of node ${node}: ${failure}`, {
-          hint: 'nothing was changed in the node; rpm did not run',
+        throw new RedpakError('tool-failed', `the staged view of node ${node} failed: ${failure}`, {
+          hint: 'nothing was changed in the node',
         });
       }
       if (result.status !== 0) {
@@ -275,16 +290,18 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
           },
         );
       }
+      if (staged.reportsOpaque) reportedOpaque = opaqueList(result.opaque);
     }
     if (request.signal?.aborted) throw abortError(node, request.signal);
-    const upper = join(stage, 'upper');
     const removed = copy ? collectCopyChanges(copy, upper) : [];
     for (const [rel, text] of Object.entries(request.extraFiles ?? {})) {
       mkdirSync(dirname(join(upper, rel)), { recursive: true });
       writeFileSync(join(upper, rel), text);
     }
     // The copy-up view has no opaque directories: what a replaced directory no longer holds is listed as removed.
-    const opaque = copy ? new Set<string>() : opaqueDirs(upper, opaqueAttribute(rootless), { asMappedRoot: rootless });
+    const opaque = copy
+      ? new Set<string>()
+      : (reportedOpaque ?? opaqueDirs(upper, attribute, { asMappedRoot: rootless }));
     const generation = request.generation
       ? recordGeneration(node, upper, request.generation, opaque, join(stage, STAGED_GENERATION), removed)
       : undefined;
@@ -403,10 +420,12 @@ interface Spawned {
   signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
+  /** What the helper wrote on descriptor 3 (StagedCommand.reportsOpaque), else empty. */
+  opaque: Buffer;
 }
 
 function spawnStreaming(
-  { command, args, input }: StagedCommand,
+  { command, args, input, reportsOpaque }: StagedCommand,
   onLine?: (line: string) => void,
   signal?: AbortSignal,
 ): Promise<Spawned> {
@@ -416,7 +435,12 @@ function spawnStreaming(
       return;
     }
     // Own process group: a terminal's Ctrl-C reaches us, not rpm in the middle of a package.
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    const child = spawn(command, args, {
+      stdio: ['pipe', 'pipe', 'pipe', reportsOpaque ? 'pipe' : 'ignore'],
+      detached: true,
+    }) as ChildProcessByStdio<Writable, Readable, Readable>;
+    const opaque: Buffer[] = [];
+    (child.stdio[3] as NodeJS.ReadableStream | null)?.on('data', (chunk: Buffer) => opaque.push(chunk));
     // stdin: the read-only binds, if any, then end of file. A child that fails before reading it
     // all closes the pipe: its status says why.
     child.stdin.on('error', () => undefined);
@@ -452,7 +476,7 @@ function spawnStreaming(
     child.on('close', (status, sig) => {
       signal?.removeEventListener('abort', onAbort);
       if (pending.trim()) onLine?.(pending);
-      resolve({ status: status ?? 128, signal: sig, stdout: out, stderr: err });
+      resolve({ status: status ?? 128, signal: sig, stdout: out, stderr: err, opaque: Buffer.concat(opaque) });
     });
   });
 }
@@ -496,11 +520,6 @@ function mergeStep(): void {
   if (stepsBeforeKill === undefined) return;
   stepsBeforeKill -= 1;
   if (stepsBeforeKill <= 0) process.kill(process.pid, 'SIGKILL');
-}
-
-function syncFilesystem(path: string): void {
-  // syncfs(2) of the node's filesystem (coreutils): what the journal commits is on disk first.
-  spawnSync('sync', ['--file-system', path], { stdio: 'ignore' });
 }
 
 function fsyncPath(path: string, flags: string): void {

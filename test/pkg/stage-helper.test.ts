@@ -7,7 +7,7 @@
  * attribute is trusted.overlay.opaque, which only root sets.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -161,6 +161,82 @@ mark(f, "last")
     const r = helper(['opaque', link, ATTRIBUTE]);
     assert.equal(r.status, 125);
     assert.match(r.stderr, /cannot open .*upper-link: a component is a symbolic link/);
+  });
+
+  /** `run --opaque-after UPPER` with descriptor 3 a pipe (or closed): status, signal, stdout, stderr, and what came on fd 3. */
+  const runThenWalk = (upper: string, program: string[], fd3: 'pipe' | 'ignore' = 'pipe') => {
+    const r = spawnSync(HELPER, ['run', '--opaque-after', upper, ATTRIBUTE, '--', ...program], {
+      stdio: ['ignore', 'pipe', 'pipe', fd3],
+    });
+    return {
+      status: r.status,
+      signal: r.signal,
+      stdout: r.stdout.toString(),
+      stderr: r.stderr.toString(),
+      listed: r.output[3]?.toString() ?? '',
+    };
+  };
+
+  it('run --opaque-after: once the program exits 0, lists on descriptor 3 what `opaque` lists; the program does not get descriptor 3', () => {
+    const upper = join(dir, 'names');
+    const r = runThenWalk(upper, ['/bin/sh', '-c', 'if [ -e /proc/$$/fd/3 ]; then echo fd3; fi; echo ran']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, 'ran\n', 'the program has no descriptor 3');
+    assert.equal(r.listed, helper(['opaque', upper, ATTRIBUTE]).stdout);
+    assert.deepEqual(r.listed.split('\0').slice(0, -1).sort(), ['n\nusr', 'usr/lib/deep', 'with space']);
+  });
+
+  it('run --opaque-after: a failing program passes its status and a killed one its signal on, with nothing listed', () => {
+    const upper = join(dir, 'names');
+    const failed = runThenWalk(upper, ['/bin/sh', '-c', 'exit 7']);
+    assert.deepEqual([failed.status, failed.listed], [7, '']);
+    const killed = runThenWalk(upper, ['/bin/sh', '-c', 'kill -TERM $$']);
+    assert.deepEqual([killed.status, killed.signal, killed.listed], [null, 'SIGTERM', '']);
+    const missing = runThenWalk(upper, ['/nonexistent/program']);
+    assert.equal(missing.status, 127);
+    assert.match(missing.stderr, /^redpak-stage: cannot run \/nonexistent\/program/);
+  });
+
+  it('run --opaque-after: refuses to start without descriptor 3, or with an UPPER that is not absolute', () => {
+    const closed = runThenWalk(join(dir, 'names'), ['/bin/true'], 'ignore');
+    assert.equal(closed.status, 2);
+    assert.match(closed.stderr, /^redpak-stage: run: --opaque-after needs descriptor 3 open/);
+    const relative = runThenWalk('names', ['/bin/true']);
+    assert.equal(relative.status, 2);
+    assert.match(relative.stderr, /UPPER "names" is not an absolute path/);
+  });
+
+  it('run --opaque-after: dies with its caller (the program, bwrap --die-with-parent, then dies with it)', async () => {
+    // sh starts the helper in the background and prints its pid; sh is then killed.
+    const caller = spawn(
+      '/bin/sh',
+      [
+        '-c',
+        `${HELPER} run --opaque-after ${join(dir, 'names')} ${ATTRIBUTE} -- /bin/sleep 60 3>/dev/null & echo $!; wait`,
+      ],
+      { stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    const pid = Number(
+      await new Promise<string>((res) => caller.stdout.once('data', (chunk: Buffer) => res(chunk.toString().trim()))),
+    );
+    /** Running, not gone nor a zombie. */
+    const running = () => {
+      try {
+        return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      } catch {
+        return false;
+      }
+    };
+    // Time for the helper to ask the kernel (right before it starts the program).
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(running(), 'the helper waits for its program');
+    caller.kill('SIGKILL');
+    let alive = true;
+    for (let i = 0; i < 200 && alive; i += 1) {
+      await new Promise((r) => setTimeout(r, 10));
+      alive = running();
+    }
+    assert.equal(alive, false, 'the helper died with its caller');
   });
 });
 
