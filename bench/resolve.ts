@@ -16,9 +16,10 @@ import { createHash } from 'node:crypto';
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { solverArguments } from '../src/pkg/solver-command.cjs';
 import { type Contender, median, numberFlag, type Row, ratioOf, runWhenMain } from './lib.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
@@ -170,7 +171,8 @@ export async function resolveBench(rounds: number, count: number): Promise<Row[]
     { name: 'raw libsolv (load + solve)', argv: [PYTHON, '-c', RAW_LIBSOLV, repo, wanted] },
     ...(['cold', 'warm'] as const).map((state) => ({
       name: `solver, cache ${state}`,
-      argv: [PYTHON, '-I', SOLVER],
+      // As the product runs it (src/pkg/solver-command.cts).
+      argv: [PYTHON, ...solverArguments(dirname(SOLVER))],
       before: () => {
         if (state === 'cold') rmSync(cache, { recursive: true, force: true });
         return undefined;

@@ -16,6 +16,7 @@ import {
   type TransactionResult,
   upgrade,
 } from '../pkg/manager.js';
+import { callersNodeReadCache } from '../node/node-cache.js';
 import { InterruptedError, signalNameOf } from '../pkg/interrupt.js';
 import { takeSolverAhead } from './solver-ahead.js';
 import { askConfirmation, renderOutcome, renderTransactionTable, TransactionProgress } from './pkg-ui.js';
@@ -61,6 +62,7 @@ export function commonOptions(flags: CommonFlagValues): CommonOptions {
     cacheOnly: flags.cacheonly,
     nogpgcheck: flags.nogpgcheck,
     lockWait: flags['lock-wait'],
+    readCache: callersNodeReadCache(),
     solver: takeSolverAhead(),
   };
 }

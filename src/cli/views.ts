@@ -8,12 +8,12 @@ import { readTree, renderTree } from '../inspect/tree.js';
 import { mergeFamily } from '../merge/merge.js';
 import { Sysroot } from '../node/layout.js';
 import { assertEnabled, loadFamily, type TreeNode } from '../node/load.js';
-import { NodeReadCache } from '../node/node-cache.js';
+import { callersNodeReadCache } from '../node/node-cache.js';
 import { usableCallerCacheDir } from '../system/caller-cache.js';
 import { inspectionHostFacts } from '../system/host-facts.js';
 import { dumpJson, dumpText, type LaunchDump } from '../wrap/dump.js';
 import { compileLaunch, type CompiledLaunch, DEFAULT_BWRAP, type LaunchRequest } from '../wrap/launch.js';
-import { present, processIds } from '../present.js';
+import { present } from '../present.js';
 import type { RedwrapOptions } from './redwrap-argv.js';
 
 /** What a command shows: its text (none under --json), its warnings, and its --json result. */
@@ -21,12 +21,6 @@ export interface View<Result> {
   text?: string;
   warnings: string[];
   result: Result;
-}
-
-/** Nodes read before, in the caller's cache directory, when there is one to trust (docs/read-caches.md). */
-function nodeReadCache(): NodeReadCache | undefined {
-  const dir = usableCallerCacheDir();
-  return dir === undefined ? undefined : new NodeReadCache(dir, processIds.euid());
 }
 
 export function treeView(flags: { redroot: string; root?: string }): View<TreeNode> {
@@ -43,7 +37,7 @@ export function mergeConfigView(
   const family = loadFamily(flags.redpath, {
     sysroot: Sysroot.open(flags.root),
     admin: flags.admin,
-    cache: nodeReadCache(),
+    cache: callersNodeReadCache(),
   });
   assertEnabled(family);
   const host = inspectionHostFacts(); // a config's $(...) is shown, never run
@@ -82,7 +76,7 @@ export function launchRequest(
     group: options.group,
     command,
     bwrap: options.bwrap ?? DEFAULT_BWRAP,
-    readCache: nodeReadCache(),
+    readCache: callersNodeReadCache(),
     ...rest,
   };
 }

@@ -119,17 +119,19 @@ export function parentTarget(targetPath: string): string {
 
 /**
  * The leaf and its ancestors. Walks up from the leaf; directories that are not nodes are
- * skipped (redpak's code behaviour); `/` is never a node.
+ * skipped (redpak's code behaviour); `/` is never a node. `cache`: nodes read before
+ * (docs/read-caches.md); `cacheLeaf: false` reads the leaf from its files only, for a caller about
+ * to change the leaf's directory (a transaction), whose entry would never be used again.
  */
 export function loadFamily(
   redpath: string,
-  options: { sysroot?: Sysroot; admin?: boolean; cwd?: string; cache?: NodeReadCache } = {},
+  options: { sysroot?: Sysroot; admin?: boolean; cwd?: string; cache?: NodeReadCache; cacheLeaf?: boolean } = {},
 ): Family {
   const sysroot = options.sysroot ?? new Sysroot('/');
   const admin = options.admin ?? false;
   const cache = options.cache;
   const leafPath = nodeTarget(sysroot, redpath, options.cwd);
-  const leaf = loadNode(sysroot, leafPath, { admin, cache });
+  const leaf = loadNode(sysroot, leafPath, { admin, cache: options.cacheLeaf === false ? undefined : cache });
   if (!leaf) {
     throw new RedpakError(
       'not-a-node',

@@ -10,7 +10,9 @@
  * before it looked. A node that failed to load is never recorded: it fails again, with its error.
  */
 import { join } from 'node:path';
+import { processIds } from '../present.js';
 import { dirStamp, fileStamp, readCacheFile, recordable, stampIdentity, writeCacheFile } from '../system/cache-file.js';
+import { usableCallerCacheDir } from '../system/caller-cache.js';
 import { ADMIN_CONFIG, LEGACY_ADMIN_CONFIG, LEGACY_NORMAL_CONFIG, NORMAL_CONFIG, STATUS_FILE } from './layout.js';
 import type { RedNode } from './types.js';
 
@@ -92,4 +94,13 @@ export class NodeReadCache {
     const content: CacheFile = { format: FORMAT, limits, hostPath, path, stamps: unread.stamps as string[], node };
     writeCacheFile(file, content);
   }
+}
+
+/**
+ * The caller's nodes read before, in the caller's cache directory when there is one to trust
+ * (system/caller-cache.ts), else undefined: the commands that read a family pass it to loadFamily.
+ */
+export function callersNodeReadCache(): NodeReadCache | undefined {
+  const dir = usableCallerCacheDir();
+  return dir === undefined ? undefined : new NodeReadCache(dir, processIds.euid());
 }

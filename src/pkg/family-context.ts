@@ -8,6 +8,7 @@ import { expand, type HostFacts } from '../config/expand.js';
 import { nodeFacts } from '../merge/merge.js';
 import { Sysroot } from '../node/layout.js';
 import { assertEnabled, loadFamily, loadTree, type TreeNode } from '../node/load.js';
+import type { NodeReadCache } from '../node/node-cache.js';
 import type { Family, RedNode } from '../node/types.js';
 import { liveHostFacts } from '../system/host-facts.js';
 import { hasRpmDb } from './rpm.js';
@@ -50,6 +51,10 @@ export interface OpenFamilyOptions {
   sysroot?: string;
   cwd?: string;
   host?: HostFacts;
+  /** Nodes read before (docs/read-caches.md): the executables pass the caller's (node/node-cache.ts callersNodeReadCache). */
+  readCache?: NodeReadCache;
+  /** The leaf is about to change (a transaction): read it from its files, keep no entry for it. */
+  changesLeaf?: boolean;
 }
 
 /**
@@ -74,7 +79,13 @@ export function outerDatabases(sysroot: Sysroot, topPath: string): { path: strin
  */
 export function openPackageFamily(options: OpenFamilyOptions): PackageFamily {
   const sysroot = Sysroot.open(options.sysroot);
-  const family = loadFamily(options.redpath, { sysroot, admin: true, cwd: options.cwd });
+  const family = loadFamily(options.redpath, {
+    sysroot,
+    admin: true,
+    cwd: options.cwd,
+    cache: options.readCache,
+    cacheLeaf: !options.changesLeaf,
+  });
   assertEnabled(family);
   const host = options.host ?? liveHostFacts();
   const [node, ...ancestorNodes] = family.nodes as [RedNode, ...RedNode[]];

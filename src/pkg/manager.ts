@@ -495,7 +495,7 @@ async function transactPrepared(
   prepared: PreparedSolver | undefined,
   groupChange?: GroupChange,
 ): Promise<TransactionResult> {
-  const pf = openFamily(options);
+  const pf = openFamily({ ...options, changesLeaf: true });
   assertCanChange(pf);
   // Probed while the lock is taken and the solver runs; awaited, errors included, where rpm's
   // argv is built (view.ts). It reads nothing of the family, so it may run before the lock.

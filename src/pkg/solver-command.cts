@@ -23,11 +23,13 @@ export function solverDirectory(packageRoot: string, env: NodeJS.ProcessEnv = pr
 
 /**
  * The interpreter's arguments. -I: isolated mode, neither the user's environment variables,
- * site-packages nor the working directory can change what the solver imports. The file, not the
- * directory: no runpy to import. `prepare`: the mode whose modules it loads before reading the request.
+ * site-packages nor the working directory can change what the solver imports. -S: no `site` at
+ * start-up; __main__.py adds the site directories itself, without running their .pth files (a
+ * third of Python's start-up here). The file, not the directory: no runpy to import. `prepare`:
+ * the mode whose modules it loads before reading the request.
  */
 export function solverArguments(directory: string, prepare?: string): string[] {
-  return ['-I', join(directory, '__main__.py'), ...(prepare === undefined ? [] : ['--prepare', prepare])];
+  return ['-I', '-S', join(directory, '__main__.py'), ...(prepare === undefined ? [] : ['--prepare', prepare])];
 }
 
 /**

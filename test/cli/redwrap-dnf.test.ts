@@ -3,14 +3,18 @@
  * in temp dirs.
  */
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LOCK_FILE } from '../../src/pkg/lock.js';
 import { makeNodeFamily, snapshotNode, type NodeFamily } from '../pkg/helpers/nodes.js';
 import { installedNames } from '../pkg/helpers/family.js';
-import type { BinRun } from '../helpers/cli.js';
+import { type BinRun, runBin } from '../helpers/cli.js';
 import { runCommand } from '../helpers/in-process.js';
 import { holdLock } from '../helpers/lock-holder.js';
+import { olderThanTheClockMargin } from '../helpers/read-caches.js';
+import { dirStamp, stampIdentity } from '../../src/system/cache-file.js';
+import { callerCacheDir } from '../../src/system/caller-cache.js';
 
 const dnf = (args: string[]): Promise<BinRun> => runCommand('redwrap-dnf', args);
 
@@ -139,5 +143,32 @@ describe('redwrap-dnf CLI', () => {
     } finally {
       holder.kill('SIGKILL');
     }
+  });
+
+  it("reads the family's nodes through the caller's read cache, and an ancestor again once its config changes", async () => {
+    await olderThanTheClockMargin();
+    const cacheDir = callerCacheDir(process.geteuid?.() ?? 0, { ...process.env, REDWRAP_NO_CACHE: undefined });
+    assert.ok(cacheDir, 'the caller has a cache directory');
+    const entry = join(cacheDir, `read-${stampIdentity(dirStamp(f.sys))}-admin.json`);
+    rmSync(entry, { force: true });
+    // The executable, as users run it (its quick start for the install).
+    assert.equal(runBin('redwrap-dnf', ['--redpath', f.app, 'list', '--installed']).status, 0);
+    assert.ok(existsSync(entry), 'the system node was recorded');
+    const installed = await installedNames(f.app);
+    const config = join(f.sys, 'etc/redpak.yaml');
+    const text = readFileSync(config, 'utf8');
+    writeFileSync(config, `${text}\nbroken: [\n`);
+    try {
+      const cached = runBin('redwrap-dnf', ['--redpath', f.app, '-y', 'install', 'redscript']);
+      const uncached = runBin('redwrap-dnf', ['--redpath', f.app, '-y', 'install', 'redscript'], {
+        env: { REDWRAP_NO_CACHE: '1' },
+      });
+      assert.notEqual(cached.status, 0);
+      assert.match(cached.stderr, /redpak\.yaml/);
+      assert.deepEqual([cached.status, cached.stderr], [uncached.status, uncached.stderr]);
+    } finally {
+      writeFileSync(config, text);
+    }
+    assert.deepEqual(await installedNames(f.app), installed);
   });
 });

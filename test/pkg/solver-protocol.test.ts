@@ -20,12 +20,13 @@ import {
   type SolverMode,
   solve,
 } from '../../src/pkg/solver.js';
+import { solverArguments } from '../../src/pkg/solver-command.cjs';
 
 const MODES: SolverMode[] = ['solve', 'query', 'check', 'audit', 'why'];
 
 /** Run the real solver package on `input`, as solver.ts does (`extra`: more arguments). */
 function runSolver(input: string, extra: string[] = []): { status: number | null; stdout: string; stderr: string } {
-  return spawnSync(solverPython(), ['-I', join(solverPackagePath(), '__main__.py'), ...extra], {
+  return spawnSync(solverPython(), [...solverArguments(solverPackagePath()), ...extra], {
     input,
     encoding: 'utf8',
   });
@@ -84,6 +85,29 @@ describe('the solver protocol, Python side', () => {
       assert.match(result.stderr, message);
     }
     assert.match(runSolver('not json').stderr, /the request is not JSON/);
+  });
+
+  it('started with -S, imports solv from the site directories without running their .pth files; without -S it answers as well', () => {
+    const main = join(solverPackagePath(), '__main__.py');
+    const request = solverRequest('solve', MINIMAL.solve);
+    const traced = spawnSync(solverPython(), ['-I', '-S', '-X', 'importtime', main, '--prepare', 'solve'], {
+      input: request,
+      encoding: 'utf8',
+    });
+    assert.equal(traced.status, 0, traced.stderr);
+    const imported = traced.stderr
+      .split('\n')
+      .map((line) => line.split('|').pop()?.trim())
+      .filter(Boolean);
+    assert.ok(imported.includes('solv'), 'solv was imported');
+    // site.main() imports sitecustomize (Debian ships one): it did not run.
+    assert.ok(!imported.includes('sitecustomize'), 'site did not run in full');
+    // A .pth file of Debian's setuptools imports this hook when site runs in full.
+    if (existsSync('/usr/lib/python3/dist-packages/distutils-precedence.pth'))
+      assert.ok(!imported.includes('_distutils_hack'), 'no .pth file ran');
+    const plain = spawnSync(solverPython(), ['-I', main], { input: request, encoding: 'utf8' });
+    assert.equal(plain.status, 0, plain.stderr);
+    assert.equal(JSON.parse(plain.stdout).ok, true);
   });
 
   it('started ahead (--prepare MODE) answers a request of any mode; other arguments are a usage error, exit 2', () => {
