@@ -218,5 +218,5 @@ export async function installBench(rounds: number, sizes: number[]): Promise<Row
 runWhenMain(import.meta.url, () => {
   const index = process.argv.indexOf('--sizes');
   const sizes = index >= 0 ? (process.argv[index + 1] ?? '').split(',').map(Number) : [0, 2000, 10000];
-  return installBench(numberFlag('--rounds', 5), sizes);
+  return installBench(numberFlag('--rounds', 7), sizes);
 });

@@ -21,9 +21,9 @@ async function main(): Promise<void> {
   step('launch');
   rows.push(...launchBench(quick ? 10 : 100));
   step('startup');
-  rows.push(...startupBench(quick ? 3 : 20));
+  rows.push(...startupBench(quick ? 3 : 25));
   step('install');
-  if (process.getuid?.() === 0) rows.push(...(await installBench(quick ? 2 : 5, quick ? [0, 2000] : [0, 2000, 10000])));
+  if (process.getuid?.() === 0) rows.push(...(await installBench(quick ? 2 : 7, quick ? [0, 2000] : [0, 2000, 10000])));
   else rows.push({ bench: 'install', what: 'redwrap-dnf install vs dnf --installroot', note: 'skipped: needs root' });
   step('resolve');
   rows.push(...(await resolveBench(quick ? 1 : 3, quick ? 5000 : 63000)));

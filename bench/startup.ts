@@ -124,4 +124,4 @@ export function startupBench(rounds: number): Row[] {
   }
 }
 
-runWhenMain(import.meta.url, () => startupBench(numberFlag('--rounds', 20)));
+runWhenMain(import.meta.url, () => startupBench(numberFlag('--rounds', 25)));

@@ -13,7 +13,7 @@
  * nothing in the node.
  */
 import { realpathSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { RedpakError } from '../errors.js';
 import { processIds } from '../present.js';
 import { fileStamp, readCacheFile, recordable, writeCacheFile } from '../system/cache-file.js';
@@ -54,11 +54,14 @@ function probe(rpm: string): Promise<boolean> {
  * recorded there (no cache when `cacheDir` is undefined).
  */
 export async function forceDebianSupport(cacheDir: string | undefined, rpm = hostTool('rpm')): Promise<boolean> {
+  // Not found (hostTool gives the bare name back): the probe says so. A relative path is never
+  // resolved here: against the working directory, which may be a node, it could name anything.
+  if (!isAbsolute(rpm)) return probe(rpm);
   let executable: string;
   try {
     executable = realpathSync(rpm);
   } catch {
-    return probe(rpm); // not found: the probe says so
+    return probe(rpm);
   }
   const started = Date.now();
   const stamp = fileStamp(executable);

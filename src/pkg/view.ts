@@ -314,7 +314,8 @@ export async function runStaged(request: StagedRun, extraTopDirs: readonly strin
       ...(generation ? { generation: generation.id } : {}),
       ...(prune.length ? { pruneEmpty: prune } : {}),
       ...(removed.length ? { removed } : {}),
-      displaced: false,
+      // With no opaque directory the phase that moves the node's aside has nothing to do: done.
+      displaced: opaque.size === 0,
     };
     // The commit point: from here on the merge is completed, by this run or by the next command.
     syncFilesystem(stage);

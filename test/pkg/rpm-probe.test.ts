@@ -111,6 +111,20 @@ describe('rpm option probe: its cache', () => {
     assert.equal(runs(), 3);
   });
 
+  it('a tool name is never resolved against the working directory, which may be a node', async () => {
+    const planted = join(dir, 'rpm');
+    writeFileSync(planted, `#!/bin/sh\ntouch ${join(dir, 'ran')}\n`);
+    chmodSync(planted, 0o755);
+    const cwd = process.cwd();
+    process.chdir(dir);
+    try {
+      await forceDebianSupport(cache, 'rpm');
+    } finally {
+      process.chdir(cwd);
+    }
+    assert.equal(existsSync(join(dir, 'ran')), false, 'the planted ./rpm did not run');
+  });
+
   it("a planted answer is believed only from the caller's own file, writable by nobody else", async () => {
     await standIn(true);
     await forceDebianSupport(cache, rpm);
