@@ -1,6 +1,6 @@
 /**
  * The known word nearest to a mistyped one, for "did you mean" hints: command words
- * (cli/command-words.ts) and package group ids (pkg/manager.ts).
+ * (cli/command-words.ts) and package group ids (pkg/group-ops.ts).
  */
 
 /** The known word nearest to `word` by edit distance, if it is near enough to be a typo. */

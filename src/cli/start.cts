@@ -18,7 +18,7 @@ const [bin, ...argv] = process.argv.slice(2);
 const SPELLED: Record<string, string> = { redconf: 'redmanager', redmicrodnf: 'redwrap-dnf' };
 /** redwrap-dnf's transaction words, with their aliases (src/cli/transaction-command.ts has the commands). */
 const TRANSACTION_WORDS = ['install', 'remove', 'erase', 'upgrade', 'update', 'reinstall', 'downgrade', 'autoremove'];
-/** redwrap-dnf's words of the commands that query the solver (pkg/manager.ts runQuery), at a glance. */
+/** redwrap-dnf's words of the commands that query the solver (pkg/queries.ts runQuery), at a glance. */
 const QUERY_WORDS = ['list', 'info', 'repoquery', 'search', 'provides', 'whatprovides', 'check-update'];
 /**
  * The quick start of each executable (its bundle, and the command lines it may take, at a glance,

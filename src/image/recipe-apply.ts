@@ -1,7 +1,7 @@
 /**
  * redmanager apply as a library: read the recipe, read what is on disk, plan (recipe-plan.ts),
  * then apply node by node, parents first. Each node's step is all or nothing: creation, config
- * rewrite, repository files and its one package transaction (src/pkg/manager.ts, which holds the
+ * rewrite, repository files and its one package transaction (src/pkg/transactions.ts, which holds the
  * family lock and stages rpm's work); a failure undoes that node's step and stops, nodes applied
  * before it stay. Then the lock file is written (or, with `frozen`, the nodes checked against it).
  */

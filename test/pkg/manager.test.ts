@@ -1,5 +1,5 @@
 /**
- * redwrap-dnf's library (src/pkg/manager.ts) on real families: real rpm databases, real
+ * redwrap-dnf's library (src/pkg/manager.ts and the modules it gathers) on real families: real rpm databases, real
  * repositories (file:// and http on 127.0.0.1), libsolv, bwrap. One test (at least) per rule of
  * the issue, each failing if its rule is removed.
  */
