@@ -1,10 +1,12 @@
 /**
  * Package transactions on one node of a family: install, remove, autoremove, upgrade, reinstall,
- * downgrade, groups installed or removed, a history entry undone. Open the family (admin mode, enabled nodes only) → take the
- * family lock → sync repository metadata (checksums) → solve with libsolv against the family view
- * (rules 1–5) → show/confirm the plan → fetch packages (checksums, signatures) → run rpm inside the
- * family view on a staging layer and merge it into the node (rules 7–8) → record history. Nothing
- * before the merge changes the node.
+ * downgrade, groups installed or removed, a history entry undone.
+ *
+ * Open the family (admin mode, enabled nodes only) → take the family lock → sync repository
+ * metadata (checksums) → solve with libsolv against the family view (rules 1–5) → show/confirm
+ * the plan → fetch packages (checksums, signatures) → run rpm inside the family view on a staging
+ * layer and merge it into the node (rules 7–8) → record history. Nothing before the merge changes
+ * the node.
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
