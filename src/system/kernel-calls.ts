@@ -98,28 +98,21 @@ export function tryLockExclusive(fd: number, file: string): boolean {
  * write error, so that nothing is committed on top of lost data.
  */
 export function syncFilesystem(dir: string): void {
+  const failed = (why: string) => new RedpakError('io', `cannot sync the filesystem of ${dir}: ${why}`);
   const calls = kernelAddon();
   if (!calls) {
     const sync = hostTool('sync');
     const result = spawnSync(sync, ['--file-system', dir], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
-    if (result.status !== 0)
-      throw new RedpakError(
-        'io',
-        `cannot sync the filesystem of ${dir}: ${result.error?.message ?? result.stderr.trim()}`,
-      );
+    if (result.status !== 0) throw failed(result.error?.message ?? result.stderr.trim());
     return;
   }
-  let fd: number;
+  let fd: number | undefined;
   try {
     fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
-  } catch (error) {
-    throw new RedpakError('io', `cannot sync the filesystem of ${dir}: ${(error as Error).message}`);
-  }
-  try {
     calls.syncFilesystem(fd);
   } catch (error) {
-    throw new RedpakError('io', `cannot sync the filesystem of ${dir}: ${(error as Error).message}`);
+    throw failed((error as Error).message);
   } finally {
-    closeSync(fd);
+    if (fd !== undefined) closeSync(fd);
   }
 }
