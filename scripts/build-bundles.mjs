@@ -92,10 +92,13 @@ const yamlOnDemand = {
 const quickEntry = "export { runQuick as main } from './dist/src/cli/quick.js';\n";
 const quickDnfEntry =
   "export { runQuickTransaction as main, ranCommand } from './dist/src/cli/quick-transaction.js';\n";
+// A view shown before (src/cli/quick-view.ts), asked before the quick start is loaded.
+const viewCacheEntry = "export { showCachedView as main } from './dist/src/cli/quick-view.js';\n";
 const entries = [
   ...['redmanager', 'redwrap-dnf', 'redwrap'].map((bin) => [bin, commandEntry(bin)]),
   ['quick', quickEntry],
   ['quick-dnf', quickDnfEntry],
+  ['view-cache', viewCacheEntry],
 ];
 for (const [bin, contents] of entries) {
   await build({

@@ -30,7 +30,8 @@ export { renderTree } from './inspect/tree.js';
 
 // Launching a program in a node
 export { compileLaunchPlan, type LaunchPlan, type PlanArg, type PlanOptions, type Probe } from './wrap/plan.js';
-export { compileLaunch, executeLaunch, probeHost, type CompiledLaunch, type LaunchRequest } from './wrap/launch.js';
+export { compileLaunch, executeLaunch, type CompiledLaunch, type LaunchRequest } from './wrap/launch.js';
+export { probeHost } from './wrap/host-probe.js';
 export { dumpJson, dumpText, type LaunchDump } from './wrap/dump.js';
 
 // Package management

@@ -35,7 +35,8 @@ import { hasRpmDb, verifyNode, type InstalledPackage, type VerifyProblem } from 
 import { queryPackages } from '../pkg/installed.js';
 import { auditTree, solve, assertSolved, type RuleViolation, type SolverJob } from '../pkg/solver.js';
 import { inspectionHostFacts } from '../system/host-facts.js';
-import { assertLaunchable, cgroupChain, probeHost } from '../wrap/launch.js';
+import { assertLaunchable, cgroupChain } from '../wrap/launch.js';
+import { probeHost } from '../wrap/host-probe.js';
 import { ignoredCgroupKeys, planCgroups, requestedControllers } from '../wrap/cgroups.js';
 import { compileLaunchPlan, type LaunchPlan } from '../wrap/plan.js';
 import type { MergedConfig } from '../merge/types.js';

@@ -140,17 +140,17 @@ export function oclifEnvironment(bin: string): boolean {
 }
 
 /**
- * Writes to stdout without making process.stdout, whose stream machinery costs a short command a
- * few milliseconds; on any error (a non-blocking pipe that is full, a closed one) the rest goes
- * through process.stdout, as it went before.
+ * Writes to stdout (or `fd` 2, stderr) without making process.stdout, whose stream machinery costs
+ * a short command a few milliseconds; on any error (a non-blocking pipe that is full, a closed
+ * one) the rest goes through the process's stream, as it went before.
  */
-export function writeOut(text: string): void {
+export function writeOut(text: string, fd: 1 | 2 = 1): void {
   const data = Buffer.from(text);
   let written = 0;
   try {
-    while (written < data.length) written += writeSync(1, data, written);
+    while (written < data.length) written += writeSync(fd, data, written);
   } catch {
-    process.stdout.write(data.subarray(written));
+    (fd === 1 ? process.stdout : process.stderr).write(data.subarray(written));
   }
 }
 

@@ -20,17 +20,22 @@ import {
 } from './quick-start.js';
 import { parseRedwrapArgv, type RedwrapOptions } from './redwrap-argv.js';
 import { reportError } from './report.js';
+import { recordView, type ViewOutput } from './view-cache.js';
 import { dumpOnlyView, mergeConfigView, treeView, type View } from './views.js';
+import { usableCallerCacheDir } from '../system/caller-cache.js';
 
 /** The quick commands of redmanager: what they show, from their options. */
-const REDMANAGER_VIEWS: Record<string, (flags: FlagValues, json: boolean) => View<unknown>> = {
+const REDMANAGER_VIEWS: Record<string, (flags: FlagValues, json: boolean, watched: boolean) => View<unknown>> = {
   tree: (flags) => treeView(flags as { redroot: string; root?: string }),
-  mergeconfig: (flags, json) =>
-    mergeConfigView(flags as { redpath: string; admin?: boolean; expand: boolean; root?: string }, json),
+  mergeconfig: (flags, json, watched) =>
+    mergeConfigView(flags as { redpath: string; admin?: boolean; expand: boolean; root?: string }, json, watched),
 };
 
 /** The view a command line asks for, with --json, or undefined when it is not for the quick start. */
-function quickView(bin: string, argv: readonly string[]): { show: () => View<unknown>; json: boolean } | undefined {
+function quickView(
+  bin: string,
+  argv: readonly string[],
+): { show: (watched: boolean) => View<unknown>; json: boolean } | undefined {
   if (oclifEnvironment(bin)) return undefined;
   if (bin === 'redmanager') {
     const [command = '', ...rest] = argv;
@@ -40,7 +45,7 @@ function quickView(bin: string, argv: readonly string[]): { show: () => View<unk
     const flags = declared && plainCommandLine(rest, declared)?.flags;
     if (!flags) return undefined;
     const json = flags.json === true;
-    return { show: () => view(flags, json), json };
+    return { show: (watched) => view(flags, json, watched), json };
   }
   if (bin === 'redwrap') {
     let options: RedwrapOptions;
@@ -52,31 +57,41 @@ function quickView(bin: string, argv: readonly string[]): { show: () => View<unk
     } catch {
       return undefined; // a usage error: oclif's to report, with the usage
     }
-    return { show: () => dumpOnlyView(options, command), json: options.json };
+    return { show: (watched) => dumpOnlyView(options, command, watched), json: options.json };
   }
   return undefined;
 }
 
+/** What a view prints, as cli/base-command.ts prints it: its --json result, or its warnings and text. */
+export function viewOutput(view: View<unknown>, json: boolean): ViewOutput {
+  if (json) return { stdout: `${JSON.stringify(view.result, null, 2)}\n`, stderr: '' };
+  return {
+    stdout: view.text === undefined ? '' : `${view.text}\n`,
+    stderr: view.warnings.map((warning) => `warning: ${warning}\n`).join(''),
+  };
+}
+
 /**
  * Runs the command line if it is one for the quick start, and says whether it did. When it did
- * not, nothing was printed and nothing changed.
+ * not, nothing was printed and nothing changed. A view that can be checked again is kept in the
+ * view cache (cli/view-cache.ts), from which start.cjs prints it next time.
  */
 export function runQuick(bin: string, argv: readonly string[]): boolean {
   const asked = quickView(bin, argv);
   if (!asked) return false;
   restoreExtraCaCerts();
+  const cacheDir = usableCallerCacheDir();
   let view: View<unknown>;
   try {
-    view = asked.show();
+    view = asked.show(cacheDir !== undefined);
   } catch (error) {
     if (!(error instanceof RedpakError)) return false; // oclif's to report, as before
     reportError(bin, error, asked.json);
     return true;
   }
-  if (asked.json) writeOut(`${JSON.stringify(view.result, null, 2)}\n`);
-  else {
-    for (const warning of view.warnings) process.stderr.write(`warning: ${warning}\n`);
-    if (view.text !== undefined) writeOut(`${view.text}\n`);
-  }
+  const output = viewOutput(view, asked.json);
+  writeOut(output.stderr, 2);
+  writeOut(output.stdout);
+  if (view.reads) recordView(bin, argv, view.reads, output, cacheDir);
   return true;
 }

@@ -23,10 +23,22 @@ const QUERY_WORDS = ['list', 'info', 'repoquery', 'search', 'provides', 'whatpro
 /**
  * The quick start of each executable (its bundle, and the command lines it may take, at a glance,
  * so that other commands do not load it); it decides. A line missed here only runs the slower way.
+ * `kept`: the lines whose view it may have kept (cli/view-cache.ts), asked for first.
  */
-const QUICK: Record<string, { bundle: string; mayTake: (args: string[]) => boolean }> = {
-  redmanager: { bundle: 'quick', mayTake: (args) => args[0] === 'tree' || args[0] === 'mergeconfig' },
-  redwrap: { bundle: 'quick', mayTake: (args) => args.includes('--dump-only') || args.includes('-D') },
+const QUICK: Record<
+  string,
+  { bundle: string; mayTake: (args: string[]) => boolean; kept?: (args: string[]) => boolean }
+> = {
+  redmanager: {
+    bundle: 'quick',
+    mayTake: (args) => args[0] === 'tree' || args[0] === 'mergeconfig',
+    kept: (args) => args[0] === 'mergeconfig',
+  },
+  redwrap: {
+    bundle: 'quick',
+    mayTake: (args) => args.includes('--dump-only') || args.includes('-D'),
+    kept: (args) => args.includes('--dump-only') || args.includes('-D'),
+  },
   'redwrap-dnf': { bundle: 'quick-dnf', mayTake: (args) => args.some((arg) => TRANSACTION_WORDS.includes(arg)) },
 };
 /**
@@ -38,6 +50,20 @@ type QuickRun = boolean | undefined | Promise<void>;
 /** Evaluates the bundle dist/cli/NAME.cjs (cli/bundle-loader.cts), required here only: `--version` loads none. */
 function loadBundle(name: string, command: string | ((exports: object) => string)): object {
   return (require('./bundle-loader.cjs') as typeof BundleLoader).loadBundle(bin, name, command);
+}
+
+/**
+ * A view kept before, printed again (dist/cli/view-cache.cjs, src/cli/quick-view.ts): a small
+ * bundle, required as it is. Where it is missing, the quick start runs.
+ */
+function showKeptView(): boolean {
+  try {
+    return (
+      require(join(__dirname, '../../cli/view-cache.cjs')) as { main(bin: string, argv: string[]): boolean }
+    ).main(bin, argv);
+  } catch {
+    return false;
+  }
 }
 
 /** `--version` alone: the line oclif prints for it (cli/version-line.cts), no bundle loaded. */
@@ -64,6 +90,7 @@ function startSolver(mode: 'solve' | 'query'): ChildProcessWithoutNullStreams | 
 /** The command line run by its quick start, if it takes it, else by the executable's bundle. */
 function runCommandLine(): void {
   const quickStart = Object.hasOwn(QUICK, bin) && QUICK[bin].mayTake(argv) ? QUICK[bin] : undefined;
+  if (quickStart?.kept?.(argv) && showKeptView()) return;
   /** The quick-dnf bundle says what ran (src/cli/quick-transaction.ts); quick.cjs's commands are told by their first word. */
   const quickRan = (loaded: object) =>
     `${bin} ${(loaded as { ranCommand?(): string }).ranCommand?.() ?? argv[0] ?? ''}`;

@@ -12,15 +12,22 @@ import { callersNodeReadCache } from '../node/node-cache.js';
 import { usableCallerCacheDir } from '../system/caller-cache.js';
 import { inspectionHostFacts } from '../system/host-facts.js';
 import { dumpJson, dumpText, type LaunchDump } from '../wrap/dump.js';
+import { uncacheableReason } from '../wrap/fast-plan.js';
+import { recordingHost } from '../wrap/host-record.js';
 import { compileLaunch, type CompiledLaunch, DEFAULT_BWRAP, type LaunchRequest } from '../wrap/launch.js';
 import { present } from '../present.js';
 import type { RedwrapOptions } from './redwrap-argv.js';
+import { FamilyWatch, type ViewReads } from './view-cache.js';
 
-/** What a command shows: its text (none under --json), its warnings, and its --json result. */
+/**
+ * What a command shows: its text (none under --json), its warnings, and its --json result; and,
+ * for a view asked to watch its reads, what it read when the view cache may keep it (cli/view-cache.ts).
+ */
 export interface View<Result> {
   text?: string;
   warnings: string[];
   result: Result;
+  reads?: ViewReads;
 }
 
 export function treeView(flags: { redroot: string; root?: string }): View<TreeNode> {
@@ -33,21 +40,27 @@ export function mergeConfigView(
   // `expand` as oclif types it; unset, it is undefined, and the result then has no `expanded`.
   flags: { redpath: string; admin?: boolean; expand: boolean; root?: string },
   json: boolean,
+  watched = false,
 ): View<ReturnType<typeof mergedConfigJson>> {
+  const watch =
+    watched && flags.root === undefined ? FamilyWatch.start(flags.redpath, flags.admin ?? false) : undefined;
   const family = loadFamily(flags.redpath, {
     sysroot: Sysroot.open(flags.root),
     admin: flags.admin,
     cache: callersNodeReadCache(),
   });
   assertEnabled(family);
-  const host = inspectionHostFacts(); // a config's $(...) is shown, never run
+  const inspection = inspectionHostFacts(); // a config's $(...) is shown, never run
+  const host = watch ? recordingHost(inspection, watch.record) : inspection;
   const merged = mergeFamily(family, { host });
   const options = { expand: flags.expand, host };
-  return {
+  const view = {
     ...(json ? {} : { text: mergedConfigYaml(family, merged, options) }),
     warnings: [],
     result: mergedConfigJson(family, merged, options),
   };
+  const reads = watch?.reads(family);
+  return reads ? { ...view, reads } : view;
 }
 
 /** The warnings a launch prints before it runs (or before its plan is shown). */
@@ -81,12 +94,23 @@ export function launchRequest(
   };
 }
 
-/** `redwrap --dump-only`: the launch plan, nothing run (a config's $(...) is shown, never run). */
-export function dumpOnlyView(options: RedwrapOptions, command: string[]): View<LaunchDump> {
-  const compiled = compileLaunch(launchRequest(options, command, { host: inspectionHostFacts(), planOnly: true }));
-  return {
+/**
+ * `redwrap --dump-only`: the launch plan, nothing run (a config's $(...) is shown, never run).
+ * Watched, only a plan the fast launcher could serve is kept, whose inputs are those checked there
+ * (docs/launch-cache.md), and not one that shows the caller's whole environment (inherit-env).
+ */
+export function dumpOnlyView(options: RedwrapOptions, command: string[], watched = false): View<LaunchDump> {
+  const plain = !options.dump && !options.strict && !options.user && !options.group && !options.bwrap && !options.root;
+  const watch = watched && plain && options.redpath ? FamilyWatch.start(options.redpath, options.admin) : undefined;
+  const compiled = compileLaunch(
+    launchRequest(options, command, { host: inspectionHostFacts(), planOnly: true, record: watch?.record }),
+  );
+  const view = {
     ...(options.json ? {} : { text: dumpText(compiled) }),
     warnings: launchWarnings(compiled),
     result: dumpJson(compiled),
   };
+  const keep = watch && !uncacheableReason(compiled, watch.record) && !compiled.plan.inheritEnv;
+  const reads = keep ? watch.reads(compiled.family) : undefined;
+  return reads ? { ...view, reads } : view;
 }

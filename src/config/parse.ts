@@ -4,6 +4,7 @@
  */
 import type { Document, Node as YamlNode } from 'yaml';
 import { RedpakError, type SourcePosition } from '../errors.js';
+import { assertConfigSize, type ConfigLimits, DEFAULT_CONFIG_LIMITS } from './limits.js';
 import { BOOLEAN_WORDS, canonicalEnum, type SchemaError } from './schema.js';
 import { validators } from './validators.js';
 import { yamlLibrary } from './yaml-library.js';
@@ -30,47 +31,6 @@ import {
 export type { Located, Plain } from './yaml-scan.js';
 
 const ALIAS_PATTERN = /^[A-Za-z0-9+\-_@:]+$/;
-
-/**
- * Bounds on one config or status file (docs/configuration.md, "Limits"). Node files are written
- * by whoever administers the node, and images come from elsewhere: a few hundred bytes of YAML
- * aliases must not cost gigabytes, nor a deep nesting the stack.
- */
-export interface ConfigLimits {
-  /** Size of the file, checked before parsing (REDPAK_MAX_CONFIG_BYTES). */
-  maxBytes: number;
-  /** Alias references (`*name`) resolved in one file. */
-  maxAliases: number;
-  /** Nesting of mappings and lists. */
-  maxDepth: number;
-}
-
-export const DEFAULT_CONFIG_LIMITS: ConfigLimits = { maxBytes: 1 << 20, maxAliases: 100, maxDepth: 32 };
-
-/** The limits, with the size overridden by REDPAK_MAX_CONFIG_BYTES (a positive integer) when set. */
-export function configLimits(env: Readonly<Record<string, string | undefined>>): ConfigLimits {
-  const given = env.REDPAK_MAX_CONFIG_BYTES;
-  if (given === undefined || given === '') return DEFAULT_CONFIG_LIMITS;
-  if (!/^[1-9][0-9]{0,12}$/.test(given)) {
-    throw new RedpakError('usage', `REDPAK_MAX_CONFIG_BYTES="${given}" is not a positive number of bytes`);
-  }
-  return { ...DEFAULT_CONFIG_LIMITS, maxBytes: Number(given) };
-}
-
-/** The limits as one word, for a cache of checked files: read under other limits, a file may give another answer. */
-export function configLimitsKey(limits: ConfigLimits): string {
-  return `${limits.maxBytes}:${limits.maxAliases}:${limits.maxDepth}`;
-}
-
-/** Refuses a text above the size limit, naming the file (callers with a file stat it first). */
-export function assertConfigSize(size: number, file: string, limits: ConfigLimits = DEFAULT_CONFIG_LIMITS): void {
-  if (size > limits.maxBytes) {
-    throw new RedpakError('schema', `${file} is ${size} bytes, above the limit of ${limits.maxBytes} for a node file`, {
-      at: { file, line: 0, col: 0 },
-      hint: 'node files are a few kilobytes; set REDPAK_MAX_CONFIG_BYTES to allow a larger one',
-    });
-  }
-}
 
 export function isValidAlias(alias: string): boolean {
   return ALIAS_PATTERN.test(alias);

@@ -21,7 +21,9 @@
 #include <node_api.h>
 #include <stdio.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* errno names for the failures these calls document; others are shown by number. */
@@ -33,6 +35,10 @@ static const char *errno_name(int error) {
     case EIO: return "EIO";
     case ENOSPC: return "ENOSPC";
     case EDQUOT: return "EDQUOT";
+    case ENOTDIR: return "ENOTDIR";
+    case EACCES: return "EACCES";
+    case ELOOP: return "ELOOP";
+    case ENAMETOOLONG: return "ENAMETOOLONG";
     default: return NULL;
   }
 }
@@ -99,10 +105,65 @@ static napi_value sync_filesystem(napi_env env, napi_callback_info info) {
   return nothing;
 }
 
+/* How many numbers statInto writes. */
+#define STAT_FIELDS 8
+
+/*
+ * statInto(path, follow, out) -> boolean
+ *   stat(2) (follow) or lstat(2) of path into out, a Float64Array of at least STAT_FIELDS:
+ *   mode, size, mtime seconds, mtime nanoseconds, ctime seconds, ctime nanoseconds, dev, ino (as
+ *   Node's own fs.Stats holds them, doubles). false when nothing is there (ENOENT).
+ */
+static napi_value stat_into(napi_env env, napi_callback_info info) {
+  size_t argc = 3, length;
+  napi_value argv[3];
+  napi_valuetype type;
+  bool follow, is_typed;
+  napi_typedarray_type array_type;
+  size_t array_length;
+  void *data;
+  char path[PATH_MAX];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 3 ||
+      napi_typeof(env, argv[0], &type) != napi_ok || type != napi_string ||
+      napi_get_value_bool(env, argv[1], &follow) != napi_ok ||
+      napi_is_typedarray(env, argv[2], &is_typed) != napi_ok || !is_typed ||
+      napi_get_typedarray_info(env, argv[2], &array_type, &array_length, &data, NULL, NULL) != napi_ok ||
+      array_type != napi_float64_array || array_length < STAT_FIELDS) {
+    napi_throw_type_error(env, NULL, "expected a path, a boolean and a Float64Array");
+    return NULL;
+  }
+  if (napi_get_value_string_utf8(env, argv[0], NULL, 0, &length) != napi_ok) return NULL;
+  if (length >= sizeof path) return throw_errno(env, "stat", ENAMETOOLONG);
+  if (napi_get_value_string_utf8(env, argv[0], path, sizeof path, &length) != napi_ok) return NULL;
+  /* A NUL inside the string would stat a shorter path than the one asked for. */
+  if (strlen(path) != length) {
+    napi_throw_type_error(env, NULL, "the path holds a NUL character");
+    return NULL;
+  }
+  struct stat st;
+  int result = follow ? stat(path, &st) : lstat(path, &st);
+  napi_value found;
+  if (result < 0 && errno != ENOENT) return throw_errno(env, follow ? "stat" : "lstat", errno);
+  if (result == 0) {
+    double *out = data;
+    out[0] = st.st_mode;
+    out[1] = (double)st.st_size;
+    out[2] = (double)st.st_mtim.tv_sec;
+    out[3] = (double)st.st_mtim.tv_nsec;
+    out[4] = (double)st.st_ctim.tv_sec;
+    out[5] = (double)st.st_ctim.tv_nsec;
+    out[6] = (double)st.st_dev;
+    out[7] = (double)st.st_ino;
+  }
+  if (napi_get_boolean(env, result == 0, &found) != napi_ok) return NULL;
+  return found;
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor calls[] = {
     {"tryLockExclusive", NULL, try_lock_exclusive, NULL, NULL, NULL, napi_enumerable, NULL},
     {"syncFilesystem", NULL, sync_filesystem, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"statInto", NULL, stat_into, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof calls / sizeof calls[0], calls) != napi_ok) return NULL;
   return exports;

@@ -17,7 +17,7 @@ import { yamlLibrary } from '../config/yaml-library.js';
 import { FsTransaction } from '../system/fs-transaction.js';
 import { ADMIN_CONFIG, configPath, NORMAL_CONFIG, RPMDB_DIR, STATUS_FILE, statusPath, Sysroot } from './layout.js';
 import { assertNoLinkBelow, descendantPaths, isNodeDir, loadNode, loadTree, nodeTarget } from './load.js';
-import { configLimits, assertConfigSize } from '../config/parse.js';
+import { configLimits, assertConfigSize } from '../config/limits.js';
 import { packagePath } from '../package-root.js';
 
 /** templates/ of this package. */

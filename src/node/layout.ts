@@ -21,6 +21,14 @@ export const STAGE_DIR = '.redpak-stage';
 /** In the stage: the journal of a committed merge; while it is there the node is half-merged (docs/transactions.md). */
 export const MERGE_JOURNAL = 'MERGE';
 
+/**
+ * The files loadNode (node/load.ts) may read in a node directory: the status file and both names
+ * of each config it reads (the one found decides which is read). What a cache of a read stamps.
+ */
+export function nodeFileNames(admin: boolean): string[] {
+  return [STATUS_FILE, NORMAL_CONFIG, LEGACY_NORMAL_CONFIG, ...(admin ? [ADMIN_CONFIG, LEGACY_ADMIN_CONFIG] : [])];
+}
+
 /** Whether the node holds a committed but unfinished package merge (the journal is there, as a file or anything else). */
 export function holdsMergeJournal(nodeHostPath: string): boolean {
   try {

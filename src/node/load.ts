@@ -3,14 +3,8 @@ import { type Dirent, lstatSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { RedpakError } from '../errors.js';
 import { readFileNoFollow } from '../system/no-follow-read.js';
-import {
-  assertConfigSize,
-  configLimits,
-  configLimitsKey,
-  parseNodeConfig,
-  parseNodeStatus,
-  type ConfigLimits,
-} from '../config/parse.js';
+import { parseNodeConfig, parseNodeStatus } from '../config/parse.js';
+import { assertConfigSize, type ConfigLimits, configLimits, configLimitsKey } from '../config/limits.js';
 import type { NodeConfig } from '../config/types.js';
 import { configPath, NORMAL_CONFIG, STATUS_FILE, statusPath, Sysroot } from './layout.js';
 import type { NodeReadCache } from './node-cache.js';

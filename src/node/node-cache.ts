@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { processIds } from '../present.js';
 import { dirStamp, fileStamp, readCacheFile, recordable, stampIdentity, writeCacheFile } from '../system/cache-file.js';
 import { usableCallerCacheDir } from '../system/caller-cache.js';
-import { ADMIN_CONFIG, LEGACY_ADMIN_CONFIG, LEGACY_NORMAL_CONFIG, NORMAL_CONFIG, STATUS_FILE } from './layout.js';
+import { nodeFileNames } from './layout.js';
 import type { RedNode } from './types.js';
 
 /** The format's name and version: another one is ignored. */
@@ -41,16 +41,10 @@ export interface Unread {
 
 /**
  * The stamps of what loadNode reads: the directory (its entries: `etc` turned into a link changes
- * it), the status file and both names of each config read (the one found decides which is read).
+ * it) and the node's files (layout.ts nodeFileNames).
  */
 function stampsOf(hostPath: string, admin: boolean): (string | undefined)[] {
-  const files = [
-    STATUS_FILE,
-    NORMAL_CONFIG,
-    LEGACY_NORMAL_CONFIG,
-    ...(admin ? [ADMIN_CONFIG, LEGACY_ADMIN_CONFIG] : []),
-  ];
-  return [dirStamp(hostPath), ...files.map((file) => fileStamp(join(hostPath, file)))];
+  return [dirStamp(hostPath), ...nodeFileNames(admin).map((file) => fileStamp(join(hostPath, file)))];
 }
 
 /** Read nodes in the caller's cache directory `dir` (one file per node directory and admin flag). */

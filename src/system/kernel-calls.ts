@@ -1,58 +1,20 @@
 /**
  * The kernel calls Node has no function for and a package transaction needs: flock(2) on the
  * family lock and syncfs(2) at the journal's commit points (docs/transactions.md, "Kernel
- * calls"). They come from the addon dist/bin/redpak-kernel.node (src/launcher/redpak-kernel.c),
- * a few microseconds each, where the build made it (a C compiler and Node's headers); else from
+ * calls"). They come from the addon dist/bin/redpak-kernel.node (system/kernel-addon.ts), a few
+ * microseconds each, where the build made it (a C compiler and Node's headers); else from
  * util-linux flock(1) and coreutils sync(1), a process each, which forks all of Node (5 to 20 ms
  * on a small machine). Both ways lock the same open file description and sync the same
  * filesystem, so a transaction behaves the same either way.
  *
- * Trust: the addon is part of this package, loaded from the package's own directory (written by
- * whoever installed the package); the tools are found as every tool is (system/host-tools.ts).
+ * Trust: the addon is the package's own (system/kernel-addon.ts); the tools are found as every
+ * tool is (system/host-tools.ts).
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, constants, existsSync, openSync } from 'node:fs';
+import { closeSync, constants, openSync } from 'node:fs';
 import { RedpakError } from '../errors.js';
-import { packagePath } from '../package-root.js';
 import { hostTool } from './host-tools.js';
-
-interface KernelAddon {
-  tryLockExclusive(fd: number): boolean;
-  syncFilesystem(fd: number): void;
-}
-
-/** Built by scripts/build-launcher.sh next to the helpers. */
-const ADDON = packagePath('dist/bin/redpak-kernel.node');
-
-/**
- * Test hook (docs/transactions.md): `REDPAK_TEST_NO_KERNEL_ADDON=1` runs the tools although the
- * addon was built, so that a build without it is tested on this one. It can only turn the addon
- * off, never name another file.
- */
-const NO_ADDON_HOOK = 'REDPAK_TEST_NO_KERNEL_ADDON';
-
-let addon: KernelAddon | null | undefined;
-
-/**
- * The addon where it was built and the hook does not turn it off, else null (the tools). One that
- * is there but does not load (a damaged install) is not used either: the tools do the same.
- */
-export function kernelAddon(env: Readonly<Record<string, string | undefined>> = process.env): KernelAddon | null {
-  if (env[NO_ADDON_HOOK] === '1') return null;
-  if (addon === undefined) {
-    addon = null;
-    if (existsSync(ADDON)) {
-      const module = { exports: {} as KernelAddon };
-      try {
-        process.dlopen(module, ADDON);
-        addon = module.exports;
-      } catch {
-        addon = null;
-      }
-    }
-  }
-  return addon;
-}
+import { kernelAddon } from './kernel-addon.js';
 
 /** flock(1)'s status when the lock is held elsewhere (its default, 1, is also its usage error's). */
 const FLOCK_BUSY_STATUS = 75;

@@ -1,7 +1,8 @@
 /**
  * What a launch compilation reads from the running system, noted as it is read: the environment
  * variables, the facts that change at every launch, and the export sources probed. The launch
- * plan cache (wrap/fast-plan.ts) records them so that the fast launcher can check them again.
+ * plan cache (wrap/fast-plan.ts) and the view cache (cli/view-cache.ts) record them, so that
+ * they can be checked again before what was computed from them is used.
  */
 import type { HostFacts } from '../config/expand.js';
 import type { Probe } from './plan.js';
@@ -22,16 +23,22 @@ export function newHostRecord(): HostRecord {
 
 /** Host facts that note in `record` everything read through them. */
 export function recordingHost(host: HostFacts, record: HostRecord, rawEnv: NodeJS.ProcessEnv = process.env): HostFacts {
-  const env = new Proxy(host.env, {
-    get(target, name) {
-      if (typeof name === 'string') record.env.set(name, rawEnv[name]);
-      return target[name as string];
-    },
-  });
   const dynamic = <T>(name: string, value: T): T => {
     record.dynamic.add(name);
     return value;
   };
+  const env = new Proxy(host.env, {
+    get(target, name) {
+      const value = target[name as string];
+      if (typeof name !== 'string') return value;
+      record.env.set(name, rawEnv[name]);
+      // USER, LOGNAME and HOSTNAME are filled in from the system when unset (system/host-facts.ts):
+      // the recorded "unset" could not tell a later hostname from this one.
+      return rawEnv[name] === undefined && value !== undefined
+        ? dynamic(`${name} (not in the environment)`, value)
+        : value;
+    },
+  });
   return {
     env,
     uid: host.uid,

@@ -9,7 +9,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
-import { closeSync, existsSync, mkdtempSync, openSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RedpakError } from '../errors.js';
@@ -42,10 +42,11 @@ import {
 } from './cgroups-apply.js';
 import { planCgroups, requestedControllers, type CgroupNode, type CgroupPlan } from './cgroups.js';
 import { assertSmackLabel, smackEntryArgv } from './smack.js';
-import { compileLaunchPlan, type LaunchPlan, type PlanArg, type Probe } from './plan.js';
+import { compileLaunchPlan, type LaunchPlan, type PlanArg } from './plan.js';
 import { compileSeccomp, nativeSeccompArch, seccompBwrapArgs } from './seccomp.js';
 import { sandboxMarkerArgs } from './sandbox-marker.js';
 import { recordingHost, recordingProbe, type HostRecord } from './host-record.js';
+import { probeHost } from './host-probe.js';
 
 export { DEFAULT_BWRAP } from '../system/bwrap-path.js';
 import { DEFAULT_BWRAP } from '../system/bwrap-path.js';
@@ -101,17 +102,6 @@ export interface CompiledLaunch {
   /** The environment bwrap itself starts with (empty unless inherit-env). */
   baseEnv: Record<string, string>;
 }
-
-/** What an export source is on this machine (the `probe` of the plan compiler). */
-export const probeHost =
-  (sysroot: Sysroot): Probe =>
-  (path) => {
-    try {
-      return statSync(sysroot.toHost(path)).isDirectory() ? 'dir' : 'file';
-    } catch {
-      return 'missing';
-    }
-  };
 
 /** Everything about a launch, decided before anything is created or run. */
 export function compileLaunch(request: LaunchRequest): CompiledLaunch {

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { RedpakError } from '../../src/errors.js';
 import { acquireFamilyLock, LOCK_FILE } from '../../src/pkg/lock.js';
-import { kernelAddon } from '../../src/system/kernel-calls.js';
+import { kernelAddon } from '../../src/system/kernel-addon.js';
 import { PACKAGE_ROOT } from '../helpers/cli.js';
 import { lockIsHeld } from '../helpers/lock-holder.js';
 import { installedNames } from './helpers/family.js';

@@ -21,7 +21,8 @@ import { dirname, join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { RedpakError } from '../../src/errors.js';
 import { packagePath } from '../../src/package-root.js';
-import { kernelAddon, syncFilesystem, tryLockExclusive } from '../../src/system/kernel-calls.js';
+import { kernelAddon } from '../../src/system/kernel-addon.js';
+import { syncFilesystem, tryLockExclusive } from '../../src/system/kernel-calls.js';
 import { lockIsHeld } from '../helpers/lock-holder.js';
 
 const NO_ADDON_HOOK = 'REDPAK_TEST_NO_KERNEL_ADDON';
