@@ -1,8 +1,9 @@
 /**
  * Start-up and scale of the Node.js commands, each against `node -e 0` (the floor of the runtime)
  * run interleaved with it: `redmanager tree` of a 1,000-node family, `redmanager mergeconfig
- * --json` of families 8 and 16 deep, the full CLI's `redwrap --dump-only`, and `--version` (start.cjs
- * answers it alone, no bundle loaded).
+ * --json` of families 8 and 16 deep, the full CLI's `redwrap --dump-only`, a query (`redwrap-dnf list
+ * --installed`), `redmanager config --json` (a command without a quick start: the command-line
+ * framework loads), and `--version` (start.cjs answers it alone, no bundle loaded).
  *
  *   npm run build && node dist/bench/startup.js [--rounds N]
  *
@@ -110,6 +111,22 @@ export function startupBench(rounds: number): Row[] {
       [floor, merge16],
       [floor, dump],
       [floor, uncached(dump)],
+      [
+        floor,
+        cli(
+          'redwrap-dnf list --installed PATTERN, 8 deep',
+          'redwrap-dnf',
+          '--redpath',
+          deep8,
+          'list',
+          '--installed',
+          'lib*',
+        ),
+      ],
+      [
+        floor,
+        cli('redmanager config --json (command-line framework)', 'redmanager', 'config', '--json', '--redpath', deep8),
+      ],
       [floor, cli('redmanager --version', 'redmanager', '--version')],
       [floor, cli('redwrap-dnf --version', 'redwrap-dnf', '--version')],
     ];

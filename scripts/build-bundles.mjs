@@ -2,8 +2,7 @@
 // Bundles each executable into dist/cli/BIN.cjs (esbuild), so that a run reads one file instead
 // of resolving and evaluating hundreds of modules: start-up is most of a short command's time.
 // The bundle exports the executable's commands as COMMANDS (redwrap: the launch as default, ps, stop
-// and enter as OPERATIONS)
-// and `main`; dist/src/cli/start.cjs runs it through V8's code cache, which needs a CommonJS
+// and enter as OPERATIONS), each evaluated when first asked for, and `main`; dist/src/cli/start.cjs runs it through V8's code cache, which needs a CommonJS
 // script. Run after tsc and build-validators (npm run build).
 import { build } from 'esbuild';
 import { readdirSync, rmSync } from 'node:fs';
@@ -23,12 +22,15 @@ function commandEntry(bin) {
   const files = readdirSync(join(root, dir))
     .filter((f) => f.endsWith('.js') && f !== 'index.js')
     .sort();
-  const imports = files.map((f, i) => `import c${i} from '${dir}/${f}';`);
-  const table = files.map((f, i) => `  '${f.slice(0, -3)}': c${i},`);
+  // Each command is evaluated when oclif asks for it (the table's getter requires its module, which
+  // esbuild then initialises lazily, with whatever it imports that is not initialised yet): a run
+  // evaluates its own command's code, not every command's. Their names and flags come from the
+  // oclif manifest (src/cli/run.ts).
+  const table = files.map((f) => `  get '${f.slice(0, -3)}'() { return require('${dir}/${f}').default; },`);
   // redwrap: the launch (index.js) is the default export, its operations (ps, stop, enter) OPERATIONS.
   const name = bin === 'redwrap' ? 'OPERATIONS' : 'COMMANDS';
   const launch = bin === 'redwrap' ? `export { default } from '${dir}/index.js';\n` : '';
-  return `${launch}${imports.join('\n')}\nexport const ${name} = {\n${table.join('\n')}\n};\n${runner}`;
+  return `${launch}export const ${name} = {\n${table.join('\n')}\n};\n${runner}`;
 }
 
 /**

@@ -1,19 +1,10 @@
 import { Args } from '@oclif/core';
 import { RedpakCommand } from '../../src/cli/base-command.js';
-import { commonFlags, commonOptions } from '../../src/cli/pkg-commands.js';
-import { checkUpdate, type AvailableUpdate } from '../../src/pkg/manager.js';
+import { commonFlags } from '../../src/cli/pkg-commands.js';
+import { type CheckUpdateResult, runQueryCommand } from '../../src/cli/query-command.js';
 
-/**
- * `--json` result: `{updates: [{nevra, name, evr, arch, repo, summary, size?, installed}]}`:
- * `evr` is the newest available version, `installed` the node's. Exit status 100 when the list
- * is not empty (as dnf's), 0 when it is.
- */
-export interface CheckUpdateResult {
-  updates: AvailableUpdate[];
-}
-
-/** dnf check-update's exit status when updates are available. */
-export const UPDATES_AVAILABLE = 100;
+/** `--json` result: src/cli/query-command.ts CheckUpdateResult (exit status 100 when it lists updates, as dnf's). */
+export type { CheckUpdateResult };
 
 export default class CheckUpdate extends RedpakCommand {
   static override summary = "List the node's packages that have a newer version in the repositories.";
@@ -26,14 +17,6 @@ export default class CheckUpdate extends RedpakCommand {
 
   async run(): Promise<CheckUpdateResult> {
     const { argv, flags } = await this.parse(CheckUpdate);
-    const updates = await checkUpdate({ ...commonOptions(flags), specs: argv.length ? (argv as string[]) : undefined });
-    if (updates.length) {
-      const width = Math.max(10, ...updates.map((p) => `${p.name}.${p.arch}`.length)) + 2;
-      const evrWidth = Math.max(8, ...updates.map((p) => p.evr.length)) + 2;
-      this.log('');
-      for (const p of updates) this.log(`${`${p.name}.${p.arch}`.padEnd(width)}${p.evr.padEnd(evrWidth)}${p.repo}`);
-      process.exitCode = UPDATES_AVAILABLE;
-    }
-    return { updates };
+    return runQueryCommand('check-update', argv as string[], flags, (line) => this.log(line));
   }
 }

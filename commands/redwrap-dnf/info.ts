@@ -1,13 +1,10 @@
 import { Args } from '@oclif/core';
 import { RedpakCommand } from '../../src/cli/base-command.js';
-import { commonFlags, commonOptions } from '../../src/cli/pkg-commands.js';
-import { info, type ListedPackage } from '../../src/pkg/manager.js';
-import { infoLines } from '../../src/cli/pkg-ui.js';
+import { commonFlags } from '../../src/cli/pkg-commands.js';
+import { type InfoResult, runQueryCommand } from '../../src/cli/query-command.js';
 
-/** `--json` result: `{packages: [{nevra, name, evr, arch, repo, node?, summary, description, license, url, size?, installsize, requires, provides}]}`. */
-export interface InfoResult {
-  packages: ListedPackage[];
-}
+/** `--json` result: src/cli/query-command.ts InfoResult. */
+export type { InfoResult };
 
 export default class Info extends RedpakCommand {
   static override summary = 'Show details of installed and available packages.';
@@ -20,11 +17,6 @@ export default class Info extends RedpakCommand {
 
   async run(): Promise<InfoResult> {
     const { argv, flags } = await this.parse(Info);
-    const packages = await info({ ...commonOptions(flags), specs: argv as string[] });
-    for (const p of packages) {
-      this.log(p.repo === '@System' ? 'Installed Packages' : 'Available Packages');
-      this.log(`${infoLines(p).join('\n')}\n`);
-    }
-    return { packages };
+    return runQueryCommand('info', argv as string[], flags, (line) => this.log(line));
   }
 }

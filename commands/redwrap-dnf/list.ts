@@ -1,15 +1,10 @@
 import { Args, Flags } from '@oclif/core';
 import { RedpakCommand } from '../../src/cli/base-command.js';
-import { commonFlags, commonOptions } from '../../src/cli/pkg-commands.js';
-import { list, type ListedPackage } from '../../src/pkg/manager.js';
+import { commonFlags } from '../../src/cli/pkg-commands.js';
+import { type ListResult, runQueryCommand } from '../../src/cli/query-command.js';
 
-/**
- * `--json` result: `{packages: [{nevra, name, evr, arch, repo, summary, node?, size?}]}`.
- * `repo` is "@System" for an installed package, and `node` is then the node that owns it.
- */
-export interface ListResult {
-  packages: ListedPackage[];
-}
+/** `--json` result: src/cli/query-command.ts ListResult. */
+export type { ListResult };
 
 export default class List extends RedpakCommand {
   static override summary = 'List packages: installed in the node, in its family, or available.';
@@ -36,24 +31,6 @@ export default class List extends RedpakCommand {
 
   async run(): Promise<ListResult> {
     const { argv, flags } = await this.parse(List);
-    const scope = flags.installed ? 'installed' : flags.available ? 'available' : flags.family ? 'family' : 'all';
-    const packages = await list({
-      ...commonOptions(flags),
-      scope,
-      specs: argv.length ? (argv as string[]) : undefined,
-    });
-    const installed = packages.filter((p) => p.repo === '@System');
-    const available = packages.filter((p) => p.repo !== '@System');
-    const width = Math.max(10, ...packages.map((p) => `${p.name}.${p.arch}`.length)) + 2;
-    const evrWidth = Math.max(8, ...packages.map((p) => p.evr.length)) + 2;
-    if (installed.length) {
-      this.log(scope === 'family' ? 'Installed Packages (family view)' : 'Installed Packages');
-      for (const p of installed) this.log(`${`${p.name}.${p.arch}`.padEnd(width)}${p.evr.padEnd(evrWidth)}@${p.node}`);
-    }
-    if (available.length) {
-      this.log('Available Packages');
-      for (const p of available) this.log(`${`${p.name}.${p.arch}`.padEnd(width)}${p.evr.padEnd(evrWidth)}${p.repo}`);
-    }
-    return { packages };
+    return runQueryCommand('list', argv as string[], flags, (line) => this.log(line));
   }
 }

@@ -1,12 +1,10 @@
 import { Args } from '@oclif/core';
 import { RedpakCommand } from '../../src/cli/base-command.js';
-import { commonFlags, commonOptions } from '../../src/cli/pkg-commands.js';
-import { provides, type ListedPackage } from '../../src/pkg/manager.js';
+import { commonFlags } from '../../src/cli/pkg-commands.js';
+import { type ProvidesResult, runQueryCommand } from '../../src/cli/query-command.js';
 
-/** `--json` result: `{packages: [{nevra, name, evr, arch, repo, summary, node?, size?}]}`. */
-export interface ProvidesResult {
-  packages: ListedPackage[];
-}
+/** `--json` result: src/cli/query-command.ts ProvidesResult. */
+export type { ProvidesResult };
 
 export default class Provides extends RedpakCommand {
   static override summary = 'Find the packages that provide a capability or a file.';
@@ -23,12 +21,6 @@ export default class Provides extends RedpakCommand {
 
   async run(): Promise<ProvidesResult> {
     const { argv, flags } = await this.parse(Provides);
-    const packages = await provides({ ...commonOptions(flags), what: argv as string[] });
-    for (const p of packages) {
-      this.log(`${p.nevra} : ${p.summary}`);
-      this.log(`Repo        : ${p.repo}${p.node ? ` (node ${p.node})` : ''}`);
-      this.log('');
-    }
-    return { packages };
+    return runQueryCommand('provides', argv as string[], flags, (line) => this.log(line));
   }
 }

@@ -1,17 +1,10 @@
 import { Args, Flags } from '@oclif/core';
 import { RedpakCommand } from '../../src/cli/base-command.js';
-import { commonFlags, commonOptions } from '../../src/cli/pkg-commands.js';
-import { repoquery, type ListedPackage } from '../../src/pkg/manager.js';
-import { infoLines } from '../../src/cli/pkg-ui.js';
+import { commonFlags } from '../../src/cli/pkg-commands.js';
+import { type RepoqueryResult, runQueryCommand } from '../../src/cli/query-command.js';
 
-/**
- * `--json` result: `{packages: [{nevra, name, evr, arch, repo, node?, summary, …}], requires?: string[]}`;
- * `requires` only with --requires; each package has `files` with --list, and info's fields with --info.
- */
-export interface RepoqueryResult {
-  packages: ListedPackage[];
-  requires?: string[];
-}
+/** `--json` result: src/cli/query-command.ts RepoqueryResult. */
+export type { RepoqueryResult };
 
 export default class Repoquery extends RedpakCommand {
   static override summary = 'Query packages of the family view and the repositories.';
@@ -45,21 +38,6 @@ export default class Repoquery extends RedpakCommand {
 
   async run(): Promise<RepoqueryResult> {
     const { argv, flags } = await this.parse(Repoquery);
-    const result = await repoquery({
-      ...commonOptions(flags),
-      specs: argv.length ? (argv as string[]) : undefined,
-      whatprovides: flags.whatprovides,
-      whatrequires: flags.whatrequires,
-      requires: flags.requires,
-      installed: flags.installed,
-      available: flags.available,
-      details: flags.info,
-      files: flags.list,
-    });
-    if (result.requires) for (const r of result.requires) this.log(r);
-    else if (flags.list) for (const p of result.packages) for (const file of p.files ?? []) this.log(file);
-    else if (flags.info) for (const p of result.packages) this.log(`${infoLines(p).join('\n')}\n`);
-    else for (const p of result.packages) this.log(p.nevra);
-    return result;
+    return runQueryCommand('repoquery', argv as string[], flags, (line) => this.log(line));
   }
 }

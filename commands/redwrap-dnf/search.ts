@@ -1,24 +1,10 @@
 import { Args, Flags } from '@oclif/core';
 import { RedpakCommand } from '../../src/cli/base-command.js';
-import { commonFlags, commonOptions } from '../../src/cli/pkg-commands.js';
-import { search, type SearchedPackage, type SearchMatch } from '../../src/pkg/manager.js';
+import { commonFlags } from '../../src/cli/pkg-commands.js';
+import { runQueryCommand, type SearchResult } from '../../src/cli/query-command.js';
 
-/**
- * `--json` result: `{packages: [{nevra, name, evr, arch, repo, summary, node?, size?, matched}]}`,
- * `matched` one of "name-exact", "name-and-summary", "name", "summary", "description-or-url"
- * (best first, the order of the list).
- */
-export interface SearchResult {
-  packages: SearchedPackage[];
-}
-
-const SECTIONS: Record<SearchMatch, string> = {
-  'name-exact': 'Name Exactly Matched',
-  'name-and-summary': 'Name & Summary Matched',
-  name: 'Name Matched',
-  summary: 'Summary Matched',
-  'description-or-url': 'Description & URL Matched',
-};
+/** `--json` result: src/cli/query-command.ts SearchResult. */
+export type { SearchResult };
 
 export default class Search extends RedpakCommand {
   static override summary = 'Search package names and summaries for the given terms.';
@@ -37,16 +23,6 @@ export default class Search extends RedpakCommand {
 
   async run(): Promise<SearchResult> {
     const { argv, flags } = await this.parse(Search);
-    const terms = argv as string[];
-    const packages = await search({ ...commonOptions(flags), terms, all: flags.all });
-    let section: SearchMatch | undefined;
-    for (const p of packages) {
-      if (p.matched !== section) {
-        section = p.matched;
-        this.log(`${'='.repeat(8)} ${SECTIONS[section]}: ${terms.join(', ')} ${'='.repeat(8)}`);
-      }
-      this.log(`${p.name}.${p.arch} : ${p.summary}`);
-    }
-    return { packages };
+    return runQueryCommand('search', argv as string[], flags, (line) => this.log(line));
   }
 }

@@ -6,6 +6,7 @@
  */
 import { readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { isatty } from 'node:tty';
 import { NO_CACHE_VARIABLE } from '../system/caller-cache.js';
 import { PACKAGE_ROOT } from '../package-root.js';
 
@@ -77,13 +78,15 @@ const PLAIN_DECLARATION = new Set([
  * - an option whose default is not a string has a parse function of its own (an integer): its
  *   default when it is not given, declined when it is;
  * - arguments only where the command takes any number (`strict: false`), none empty nor
- *   starting with `-`, and at least one where it declares some (oclif would read the standard
- *   input, or report a missing one). oclif orders the arguments by their first place on the
+ *   starting with `-`, and at least one where it declares some, unless the standard input is a
+ *   terminal (`stdinIsTerminal`): oclif reads a missing argument from any other standard input,
+ *   for 10 ms, or reports a missing one. oclif orders the arguments by their first place on the
  *   line, so one that is also an option's value (`--releasever 9 … 9`) is declined.
  */
 export function plainCommandLine(
   argv: readonly string[],
   command: CommandDeclaration,
+  stdinIsTerminal: boolean = isatty(0),
 ): { flags: FlagValues; args: string[] } | undefined {
   const byName = new Map<string, FlagDeclaration>();
   for (const flag of Object.values(command.flags)) {
@@ -124,7 +127,9 @@ export function plainCommandLine(
       flags[flag.name] = flag.default;
     else if (flag.required || (flag.default !== undefined && flag.default !== false)) return undefined;
   }
-  if (Object.keys(command.args ?? {}).length > 0 && args.length === 0) return undefined;
+  const declaredArgs = Object.values(command.args ?? {});
+  if (declaredArgs.length > 0 && args.length === 0 && (!stdinIsTerminal || declaredArgs.some((arg) => arg.required)))
+    return undefined;
   return { flags, args };
 }
 

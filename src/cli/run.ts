@@ -15,7 +15,7 @@ import { commandWords, orderArguments, type CommandShape } from './command-words
 import { redconfArgv, redmicrodnfArgv } from './redpak-spellings.js';
 import { versionLine } from './version-line.cjs';
 import { holdSolverAhead, releaseSolverAhead } from './solver-ahead.js';
-import { restoreExtraCaCerts } from './quick-start.js';
+import { manifestCommands, restoreExtraCaCerts } from './quick-start.js';
 
 export type Executable = 'redmanager' | 'redwrap-dnf' | 'redwrap';
 /**
@@ -103,7 +103,8 @@ async function runCommandLine(
     } else {
       if (name === 'redconf') argv = redconfArgv(argv);
       if (name === 'redmicrodnf') argv = redmicrodnfArgv(argv);
-      argv = orderArguments(name, argv, commandWords(commands));
+      // The commands' declarations as the manifest has them: reading the classes would evaluate every command.
+      argv = orderArguments(name, argv, commandWords(manifestCommands(bin) ?? commands));
     }
   } catch (error) {
     if (!(error instanceof RedpakError)) throw error;

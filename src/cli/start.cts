@@ -2,7 +2,7 @@
  * How the executables start: `node dist/src/cli/start.cjs BIN ARGS…` (bin/BIN does it). A command
  * line that may be for a quick start is offered to it first: redmanager's and redwrap's to
  * dist/cli/quick.cjs (src/cli/quick.ts: tree, mergeconfig, --dump-only without oclif), redwrap-dnf's
- * to dist/cli/quick-dnf.cjs (src/cli/quick-transaction.ts: its transactions); anything it declines,
+ * to dist/cli/quick-dnf.cjs (src/cli/quick-transaction.ts: its transactions and queries); anything it declines,
  * and every other line, load the executable's bundle, dist/cli/BIN.cjs. Each bundle is loaded
  * through V8's code cache (cli/bundle-loader.cts). `--version` alone is answered here, no bundle loaded.
  */
@@ -39,7 +39,10 @@ const QUICK: Record<
     mayTake: (args) => args.includes('--dump-only') || args.includes('-D'),
     kept: (args) => args.includes('--dump-only') || args.includes('-D'),
   },
-  'redwrap-dnf': { bundle: 'quick-dnf', mayTake: (args) => args.some((arg) => TRANSACTION_WORDS.includes(arg)) },
+  'redwrap-dnf': {
+    bundle: 'quick-dnf',
+    mayTake: (args) => args.some((arg) => TRANSACTION_WORDS.includes(arg) || QUERY_WORDS.includes(arg)),
+  },
 };
 /**
  * What a quick start's `main` returns: false or undefined when it declined (nothing was printed),
@@ -94,20 +97,26 @@ function runCommandLine(): void {
   /** The quick-dnf bundle says what ran (src/cli/quick-transaction.ts); quick.cjs's commands are told by their first word. */
   const quickRan = (loaded: object) =>
     `${bin} ${(loaded as { ranCommand?(): string }).ranCommand?.() ?? argv[0] ?? ''}`;
-  // A transaction's solver, handed to the quick start, which takes it over at once; killed if it declines.
-  const transactionSolver = quickStart?.bundle === 'quick-dnf' ? startSolver('solve') : undefined;
+  const isQuery = bin === 'redwrap-dnf' && argv.some((arg) => QUERY_WORDS.includes(arg));
+  // The line's solver, at a glance (a transaction's unless only a query word is there), handed to
+  // the quick start, which takes it over at once, or kills it when the command is of the other kind.
+  const solverMode = argv.some((arg) => TRANSACTION_WORDS.includes(arg)) ? 'solve' : 'query';
+  const aheadSolver = quickStart?.bundle === 'quick-dnf' ? startSolver(solverMode) : undefined;
   const quick: QuickRun =
     quickStart &&
     (
       loadBundle(quickStart.bundle, quickRan) as {
-        main(bin: string, argv: string[], solver?: ChildProcessWithoutNullStreams): QuickRun;
+        main(bin: string, argv: string[], solver?: ChildProcessWithoutNullStreams, mode?: string): QuickRun;
       }
-    ).main(bin, argv, transactionSolver);
+    ).main(bin, argv, aheadSolver, solverMode);
   if (quick) return;
-  transactionSolver?.kill('SIGKILL');
-  // A query's solver, handed to the bundle (cli/run.ts), which kills it if no query takes it.
-  const querySolver =
-    bin === 'redwrap-dnf' && argv.some((arg) => QUERY_WORDS.includes(arg)) ? startSolver('query') : undefined;
+  // Declined: a query's solver goes to the bundle (cli/run.ts), which kills it if no query takes it.
+  let querySolver: ChildProcessWithoutNullStreams | undefined;
+  if (isQuery && solverMode === 'query') querySolver = aheadSolver;
+  else {
+    aheadSolver?.kill('SIGKILL');
+    if (isQuery) querySolver = startSolver('query');
+  }
   const exports = loadBundle(SPELLED[bin] ?? bin, (loaded) => {
     const commandIds = Object.keys((loaded as { COMMANDS?: object }).COMMANDS ?? {});
     return argv.find((arg) => commandIds.includes(arg)) ?? '';

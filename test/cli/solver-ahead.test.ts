@@ -1,10 +1,10 @@
 /**
  * A redwrap-dnf transaction's or query's solver is started by start.cjs before the executable's
  * bundle loads (pkg/solver-command.cts startSolverAhead, docs/solver-protocol.md "Started ahead"):
- * the quick start (a transaction) or the command (a query, through oclif: cli/solver-ahead.ts)
- * takes it over and uses it; a line the quick start declines, a command that asks nothing, or a
- * transaction that ends before it solves, kills it, and the command still ends. Watched with
- * strace on the real executable.
+ * the quick start (a transaction or a query) or, for a query line it declines, the command through
+ * oclif (cli/solver-ahead.ts) takes it over and uses it; a transaction line the quick start
+ * declines, a command of the other kind, a command that asks nothing, or a transaction that ends
+ * before it solves, kills it, and the command still ends. Watched with strace on the real executable.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -66,11 +66,28 @@ describe('the solver started ahead of a transaction or a query', {
     assert.ok(killed(r, pids[0] ?? ''), 'and killed unused');
   });
 
-  it('for a query through the full command line: started before its bundle is read, and the one solver of the query', () => {
+  it('for a query: started before the quick start is loaded, and the one solver of the query', () => {
     const r = traceBin('redwrap-dnf', ['--redpath', f.app, 'info', 'redhello'], { syscalls: ['openat', 'kill'] });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /Name +: redhello/);
+    assertOneSolverAhead(r, 'query', 'quick-dnf.cjs');
+  });
+
+  it('for a query the quick start declines: handed to the full command line, the one solver of the query', () => {
+    // No package named, and a standard input that is not a terminal: oclif's to read.
+    const r = traceBin('redwrap-dnf', ['--redpath', f.app, 'list', '--available'], { syscalls: ['openat', 'kill'] });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /redhello/);
     assertOneSolverAhead(r, 'query', 'redwrap-dnf.cjs');
+  });
+
+  it('is killed when the quick start finds a command of the other kind, which then answers', () => {
+    // A transaction word as a package name: a transaction's solver was started, for a query.
+    const r = traceBin('redwrap-dnf', ['--redpath', f.app, 'info', 'install', 'redhello'], { syscalls: ['kill'] });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /Name +: redhello/);
+    const pids = solverPids(r);
+    assert.ok(pids.length >= 1 && killed(r, pids[0] ?? ''), 'the solve solver started ahead was killed');
   });
 
   it('for a query line that asks no query (help): killed once the command ended', () => {

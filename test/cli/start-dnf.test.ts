@@ -1,5 +1,5 @@
 /**
- * The quick start of redwrap-dnf's transactions (src/cli/quick-transaction.ts, dist/cli/quick-dnf.cjs):
+ * The quick start of redwrap-dnf's transactions and queries (src/cli/quick-transaction.ts, dist/cli/quick-dnf.cjs):
  * each command line it takes gives, on a real family with a real repository, what the full
  * bundle gives through oclif (test/helpers/in-process.ts) — stdout, stderr, exit status and the
  * packages of every node afterwards — the family put back to the same state before each way.
@@ -26,7 +26,7 @@ interface Outcome extends BinRun {
   packages: Record<string, string[]>;
 }
 
-describe('the quick start of redwrap-dnf transactions', () => {
+describe('the quick start of redwrap-dnf transactions and queries', () => {
   let f: NodeFamily;
   let pristine: string;
   let repoDir: string;
@@ -125,6 +125,17 @@ describe('the quick start of redwrap-dnf transactions', () => {
     [['--redpath', f.platform, '-y', 'downgrade', 'libredfoo'], 7], // nothing older in the repository,
     [['--redpath', f.platform, '-y', 'autoremove'], 0],
     [['--redpath', f.app, '-y', 'remove', 'libredfoo'], 8], // an ancestor's package: refused
+    [['--redpath', f.platform, 'list', '--installed', 'lib*', 'redfoo-conf'], 0],
+    [['list', '--family', '--json', '--redpath', f.app, 'lib*'], 0],
+    [['--redpath', f.app, 'info', 'redhello', 'libredfoo'], 0],
+    [['--redpath', f.app, 'search', 'hello'], 0],
+    [['--redpath', f.app, '--json', 'search', 'nosuchthing'], 7],
+    [['--redpath', f.app, 'whatprovides', 'libredfoo.so.1()(64bit)'], 0],
+    [['--redpath', f.app, 'provides', '/usr/bin/redhello'], 0],
+    [['--redpath', f.app, 'repoquery', '--whatrequires', 'libredfoo', 'red*'], 0],
+    [['repoquery', '-l', '--redpath', f.app, 'redhello'], 0],
+    [['--redpath', f.platform, 'check-update', 'libredfoo'], 100],
+    [['--redpath', f.platform, 'check-update', '--json', 'redfoo-conf'], 0],
   ];
   const declined = (): [string[], Record<string, string>?][] => [
     [['install', '--help']],
@@ -139,10 +150,15 @@ describe('the quick start of redwrap-dnf transactions', () => {
     [['--redpath', f.app, '--releasever', '9', '-y', 'install', '9']],
     [['--redpath', f.app, '-y', 'instal', 'redhello']],
     [['--redpath', f.app, '-y', 'install', 'redhello'], { REDWRAP_DNF_CONTENT_TYPE: 'json' }],
+    [['--redpath', f.app, 'info']], // no package: oclif's usage error
+    // No package, and a standard input that is not a terminal: oclif reads it for one.
+    [['--redpath', f.app, 'list']],
+    [['--redpath', f.platform, 'check-update', '--json']],
+    [['--redpath', f.app, 'list', '--installed', '--available']], // exclusive options: oclif's to report
   ];
   const missing = /redwrap-dnf\.cjs is missing/;
 
-  it('takes each plain transaction and gives what oclif gives: output, status, and the packages of every node', async () => {
+  it('takes each plain transaction and query and gives what oclif gives: output, status, and the packages of every node', async () => {
     for (const [args, status] of taken()) {
       const [quick, full] = await bothWays(() => runCopy('redwrap-dnf', args), args);
       assert.doesNotMatch(quick.stderr, missing, args.join(' '));
@@ -152,7 +168,14 @@ describe('the quick start of redwrap-dnf transactions', () => {
     // The code cache grew by each command and the way it ended (src/cli/start.cts): a failed first
     // run compiles less of the transaction than an applied one.
     const cached = JSON.parse(readFileSync(join(copy, 'dist/cli/quick-dnf.cjs.v8-cache.json'), 'utf8')) as string[];
-    for (const ran of ['install done', 'install failed', 'remove done', 'upgrade done', 'autoremove nothing-to-do'])
+    for (const ran of [
+      'install done',
+      'install failed',
+      'remove done',
+      'upgrade done',
+      'autoremove nothing-to-do',
+      'list done',
+    ])
       assert.ok(cached.includes(`redwrap-dnf ${ran}`), `${ran} in ${cached.join(', ')}`);
   });
 
@@ -162,9 +185,9 @@ describe('the quick start of redwrap-dnf transactions', () => {
       const [real, full] = await bothWays(() => runBin('redwrap-dnf', args, { env }), args, env);
       assert.deepEqual(real, full, args.join(' '));
     }
-    // Not a transaction, or one that would read the standard input for its packages.
+    // Neither a transaction nor a query, or one that would read the standard input for its packages.
     const nowhere = join(f.dir, 'missing');
-    assert.match(runCopy('redwrap-dnf', ['--redpath', nowhere, 'list']).stderr, missing);
+    assert.match(runCopy('redwrap-dnf', ['--redpath', nowhere, 'history']).stderr, missing);
     assert.match(runCopy('redwrap-dnf', ['--redpath', nowhere, '-y', 'upgrade']).stderr, missing);
     // redpak's spelling has a grammar of its own (src/cli/redpak-spellings.ts).
     assert.match(runCopy('redmicrodnf', ['--redpath', nowhere, '-y', 'install', 'x']).stderr, missing);
@@ -182,21 +205,24 @@ describe('the quick start of redwrap-dnf transactions', () => {
     }
   });
 
-  it('takes each transaction word and alias', () => {
+  it('takes each transaction and query word and alias', () => {
     const nowhere = join(f.dir, 'missing');
     for (const args of [
-      ...['install', 'remove', 'erase', 'upgrade', 'update', 'reinstall', 'downgrade'].map((word) => [word, 'x']),
-      ['autoremove'],
+      ...['install', 'remove', 'erase', 'upgrade', 'update', 'reinstall', 'downgrade'].map((word) => ['-y', word, 'x']),
+      ['-y', 'autoremove'],
+      ...['list', 'info', 'search', 'provides', 'whatprovides', 'repoquery', 'check-update'].map((word) => [word, 'x']),
     ]) {
-      const r = runCopy('redwrap-dnf', ['--redpath', nowhere, '-y', ...args]);
-      assert.doesNotMatch(r.stderr, missing, args[0]);
-      assert.equal(r.status, 3, `${args[0]}: ${r.stderr}`);
+      const r = runCopy('redwrap-dnf', ['--redpath', nowhere, ...args]);
+      assert.doesNotMatch(r.stderr, missing, args.join(' '));
+      assert.equal(r.status, 3, `${args.join(' ')}: ${r.stderr}`);
     }
   });
 
-  it("finds the command word in the manifest's declarations as the full bundle does in its commands", async () => {
-    const bundle = join(PACKAGE_ROOT, 'dist/cli/redwrap-dnf.cjs');
-    const { COMMANDS } = (await import(bundle)) as { COMMANDS: Parameters<typeof commandWords>[0] };
-    assert.deepEqual(commandWords(manifestCommands('redwrap-dnf') ?? {}), commandWords(COMMANDS));
+  it("finds the command word in the manifest's declarations as in the commands themselves", async () => {
+    for (const bin of ['redwrap-dnf', 'redmanager']) {
+      const bundle = join(PACKAGE_ROOT, `dist/cli/${bin}.cjs`);
+      const { COMMANDS } = (await import(bundle)) as { COMMANDS: Parameters<typeof commandWords>[0] };
+      assert.deepEqual(commandWords(manifestCommands(bin) ?? {}), commandWords(COMMANDS), bin);
+    }
   });
 });
