@@ -112,7 +112,8 @@ for (const [bin, contents] of entries) {
     format: 'cjs',
     target: 'node20',
     // oclif looks for typescript only to run commands from .ts sources (development mode).
-    external: ['typescript', ...(bin === 'quick-dnf' ? ['@oclif/core'] : [])],
+    // The quick starts load oclif only to report a defect as oclif would (src/cli/report.ts reportFailure).
+    external: ['typescript', ...(bin === 'quick-dnf' || bin === 'quick' ? ['@oclif/core'] : [])],
     minifyWhitespace: true,
     minifySyntax: true,
     sourcemap: 'linked',

@@ -1,16 +1,11 @@
 import { Args, Flags } from '@oclif/core';
 import { RedpakCommand, redpathFlag, sysrootFlag } from '../../src/cli/base-command.js';
 import { RedpakError } from '../../src/errors.js';
-import { compileLaunch, executeLaunch, DEFAULT_BWRAP } from '../../src/wrap/launch.js';
-import { dumpText, type LaunchDump } from '../../src/wrap/dump.js';
-import { dumpOnlyView, launchRequest, launchWarnings } from '../../src/cli/views.js';
-import { writeFastPlan } from '../../src/wrap/fast-plan.js';
-import { newHostRecord } from '../../src/wrap/host-record.js';
-import { familyFileCandidates, stampedRead } from '../../src/wrap/stamps.js';
+import { DEFAULT_BWRAP } from '../../src/wrap/launch.js';
+import type { LaunchDump } from '../../src/wrap/dump.js';
+import { dumpOnlyView } from '../../src/cli/views.js';
+import { runLaunch } from '../../src/cli/launch-command.js';
 import { parseRedwrapArgv } from '../../src/cli/redwrap-argv.js';
-import { realpathSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { present, processIds } from '../../src/present.js';
 
 /** `--json` result: with --dump-only the launch plan; otherwise the program's exit status. */
 export type RedwrapResult = LaunchDump | { status: number };
@@ -68,37 +63,9 @@ Running sandboxes: \`redwrap ps\` lists them, \`redwrap stop\` ends them, \`redw
     const parsed = parseRedwrapArgv(this.argv);
     if (parsed.show) throw new RedpakError('usage', `${parsed.show} is shown before the command runs`);
     const { options, command } = parsed;
-    const redpath = present(options.redpath, '--redpath (the argument grammar requires it)');
-    const bwrap = options.bwrap ?? DEFAULT_BWRAP;
-    // Only a plain launch (what the fast launcher handles itself) is worth caching.
-    const plain =
-      !options.dumpOnly &&
-      !options.dump &&
-      !options.strict &&
-      !options.user &&
-      !options.group &&
-      !options.root &&
-      bwrap === DEFAULT_BWRAP;
     if (options.dumpOnly) return this.show(dumpOnlyView(options, command));
-    const record = plain ? newHostRecord() : undefined;
-    const compile = () => compileLaunch(launchRequest(options, command, { host: this.host(), record }));
-    // The family's files are stamped before they are read, and again after (stamps.ts); the
-    // family is found from the node's real path, so the stamps are taken there too.
-    const stamped = plain ? stampedRead(familyFileCandidates(realPathOrText(resolve(redpath))), compile) : undefined;
-    const compiled = stamped ? stamped.result : compile();
-    for (const warning of launchWarnings(compiled)) this.warnLine(warning);
-    if (record && stamped) writeFastPlan(compiled, record, stamped, { uid: processIds.uid(), gid: processIds.gid() });
-    if (options.dump) process.stderr.write(`${dumpText(compiled).replace(/\n {2}/g, ' ')}\n`);
-    const status = await executeLaunch(compiled, { sysroot: options.root, onWarning: (m) => this.warnLine(m) });
+    const status = await runLaunch(options, command, this.host(), (message) => this.warnLine(message));
     process.exitCode = status;
     return { status };
-  }
-}
-
-function realPathOrText(path: string): string {
-  try {
-    return realpathSync(path);
-  } catch {
-    return path; // not there: the compilation reports it
   }
 }

@@ -15,11 +15,10 @@
  * cli/base-command.ts and oclif print them: test/cli/start-dnf.test.ts compares both ways.
  */
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { RedpakError } from '../errors.js';
 import { onRecovery } from '../pkg/recovery-notices.js';
 import { commandWords, orderArguments } from './command-words.js';
 import { manifestCommands, oclifEnvironment, plainCommandLine, restoreExtraCaCerts } from './quick-start.js';
-import { reportError } from './report.js';
+import { reportFailure } from './report.js';
 import type { SolverMode } from '../pkg/solver.js';
 import { isQueryCommand, type QueryFlagValues, runQueryCommand } from './query-command.js';
 import { holdSolverAhead, releaseSolverAhead } from './solver-ahead.js';
@@ -89,24 +88,4 @@ export function runQuickTransaction(
       (error: unknown) => reportFailure(bin, error, json),
     )
     .finally(releaseSolverAhead);
-}
-
-/**
- * An error as the oclif command reports it: a library error by cli/report.ts; anything else (a
- * defect) as oclif's Command.catch does, and then its error handler, loaded only for this.
- */
-async function reportFailure(bin: string, error: unknown, json: boolean): Promise<void> {
-  if (error instanceof RedpakError) {
-    reportError(bin, error, json);
-    return;
-  }
-  process.exitCode = process.exitCode ?? (error as { exitCode?: number } | undefined)?.exitCode ?? 1;
-  if (json) {
-    const document =
-      error instanceof Error ? { error: { ...error, message: error.message, name: error.name } } : { error };
-    process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
-    return;
-  }
-  const { Errors } = await import('@oclif/core');
-  await Errors.handle(error as Error);
 }

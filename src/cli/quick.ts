@@ -1,8 +1,9 @@
 /**
  * The quick start of the commands that only read and show (cli/views.ts): `redmanager tree`,
- * `redmanager mergeconfig`, `redwrap --dump-only`, given plainly, run without oclif, whose
- * loading is most of such a command's time. Its own bundle (dist/cli/quick.cjs) holds this and
- * the library, not oclif. Anything else — another command, help, an option given in a way this
+ * `redmanager mergeconfig`, `redwrap --dump-only`, and of redwrap's launches through the full CLI
+ * (cli/launch-command.ts: the first launch of a node, one after a change, one the fast launcher
+ * does not serve), given plainly, run without oclif, whose loading is most of such a command's
+ * time. Its own bundle (dist/cli/quick.cjs) holds this and the library, not oclif. Anything else — another command, help, an option given in a way this
  * reader does not take, a usage error, an oclif variable in the environment, an error that is not
  * the library's — is declined before anything is printed, and the executable's full bundle runs
  * it through oclif as before. The options are read from the commands' own declarations (the oclif
@@ -19,7 +20,9 @@ import {
   writeOut,
 } from './quick-start.js';
 import { parseRedwrapArgv, type RedwrapOptions } from './redwrap-argv.js';
-import { reportError } from './report.js';
+import { liveHostFacts } from '../system/host-facts.js';
+import { runLaunch } from './launch-command.js';
+import { reportError, reportFailure } from './report.js';
 import { recordView, type ViewOutput } from './view-cache.js';
 import { dumpOnlyView, mergeConfigView, treeView, type View } from './views.js';
 import { usableCallerCacheDir } from '../system/caller-cache.js';
@@ -71,12 +74,40 @@ export function viewOutput(view: View<unknown>, json: boolean): ViewOutput {
   };
 }
 
+/** A redwrap launch line as redwrap's grammar reads it (not --dump-only, help or version), or undefined. */
+function quickLaunch(bin: string, argv: readonly string[]): { options: RedwrapOptions; command: string[] } | undefined {
+  if (bin !== 'redwrap' || oclifEnvironment(bin)) return undefined;
+  try {
+    const parsed = parseRedwrapArgv(argv);
+    return parsed.show || parsed.options.dumpOnly ? undefined : parsed;
+  } catch {
+    return undefined; // a usage error: oclif's to report, with the usage
+  }
+}
+
+/** The launch, its warnings, and its status, as the oclif command gives them (commands/redwrap/index.ts). */
+function runQuickLaunch(options: RedwrapOptions, command: string[]): Promise<void> {
+  restoreExtraCaCerts();
+  const warn = (message: string) => {
+    if (!options.json) process.stderr.write(`warning: ${message}\n`);
+  };
+  return runLaunch(options, command, liveHostFacts(), warn).then(
+    (status) => {
+      process.exitCode = status;
+      if (options.json) writeOut(`${JSON.stringify({ status }, null, 2)}\n`);
+    },
+    (error: unknown) => reportFailure('redwrap', error, options.json),
+  );
+}
+
 /**
- * Runs the command line if it is one for the quick start, and says whether it did. When it did
- * not, nothing was printed and nothing changed. A view that can be checked again is kept in the
- * view cache (cli/view-cache.ts), from which start.cjs prints it next time.
+ * Runs the command line if it is one for the quick start: says whether it did, or returns the run
+ * of a launch. When it did not, nothing was printed and nothing changed. A view that can be
+ * checked again is kept in the view cache (cli/view-cache.ts), from which start.cjs prints it next time.
  */
-export function runQuick(bin: string, argv: readonly string[]): boolean {
+export function runQuick(bin: string, argv: readonly string[]): boolean | Promise<void> {
+  const launch = quickLaunch(bin, argv);
+  if (launch) return runQuickLaunch(launch.options, launch.command);
   const asked = quickView(bin, argv);
   if (!asked) return false;
   restoreExtraCaCerts();

@@ -1,8 +1,9 @@
 /**
  * How a command reports a library error (README "Exit statuses"): the exit status of its class,
  * and the message with its file:line and hint on stderr, or `{"error": …}` on stdout under --json.
+ * A quick start reports any other error (a defect) as oclif does (reportFailure).
  */
-import { formatPosition, type RedpakError } from '../errors.js';
+import { formatPosition, RedpakError } from '../errors.js';
 
 export function reportError(
   bin: string,
@@ -19,4 +20,24 @@ export function reportError(
   }
   // An interrupted command ends now, even if an abandoned download still holds a socket open.
   if (error.code === 'interrupted') process.exit(error.exitCode);
+}
+
+/**
+ * An error as an oclif command reports it: a library error by reportError; anything else (a
+ * defect) as oclif's Command.catch does, and then its error handler, loaded only for this.
+ */
+export async function reportFailure(bin: string, error: unknown, json: boolean): Promise<void> {
+  if (error instanceof RedpakError) {
+    reportError(bin, error, json);
+    return;
+  }
+  process.exitCode = process.exitCode ?? (error as { exitCode?: number } | undefined)?.exitCode ?? 1;
+  if (json) {
+    const document =
+      error instanceof Error ? { error: { ...error, message: error.message, name: error.name } } : { error };
+    process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
+    return;
+  }
+  const { Errors } = await import('@oclif/core');
+  await Errors.handle(error as Error);
 }

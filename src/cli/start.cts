@@ -1,10 +1,11 @@
 /**
  * How the executables start: `node dist/src/cli/start.cjs BIN ARGS…` (bin/BIN does it). A command
  * line that may be for a quick start is offered to it first: redmanager's and redwrap's to
- * dist/cli/quick.cjs (src/cli/quick.ts: tree, mergeconfig, --dump-only without oclif), redwrap-dnf's
- * to dist/cli/quick-dnf.cjs (src/cli/quick-transaction.ts: its transactions and queries); anything it declines,
- * and every other line, load the executable's bundle, dist/cli/BIN.cjs. Each bundle is loaded
- * through V8's code cache (cli/bundle-loader.cts). `--version` alone is answered here, no bundle loaded.
+ * dist/cli/quick.cjs (src/cli/quick.ts: tree, mergeconfig, redwrap's launches and --dump-only
+ * without oclif), redwrap-dnf's to dist/cli/quick-dnf.cjs (src/cli/quick-transaction.ts: its
+ * transactions and queries); anything it declines, and every other line, load the executable's
+ * bundle, dist/cli/BIN.cjs. Each bundle is loaded through V8's code cache (cli/bundle-loader.cts).
+ * `--version` alone is answered here, no bundle loaded.
  */
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -20,6 +21,8 @@ const SPELLED: Record<string, string> = { redconf: 'redmanager', redmicrodnf: 'r
 const TRANSACTION_WORDS = ['install', 'remove', 'erase', 'upgrade', 'update', 'reinstall', 'downgrade', 'autoremove'];
 /** redwrap-dnf's words of the commands that query the solver (pkg/queries.ts runQuery), at a glance. */
 const QUERY_WORDS = ['list', 'info', 'repoquery', 'search', 'provides', 'whatprovides', 'check-update'];
+/** redwrap's help options (cli/redwrap-argv.ts): oclif's to show. */
+const REDWRAP_HELP = ['--help', '-h', '-?'];
 /**
  * The quick start of each executable (its bundle, and the command lines it may take, at a glance,
  * so that other commands do not load it); it decides. A line missed here only runs the slower way.
@@ -36,7 +39,9 @@ const QUICK: Record<
   },
   redwrap: {
     bundle: 'quick',
-    mayTake: (args) => args.includes('--dump-only') || args.includes('-D'),
+    // A launch or --dump-only; not an operation (ps, stop, enter: its first word, cli/run.ts), nor help.
+    mayTake: (args) =>
+      !['ps', 'stop', 'enter'].includes(args[0] ?? '') && !args.some((arg) => REDWRAP_HELP.includes(arg)),
     kept: (args) => args.includes('--dump-only') || args.includes('-D'),
   },
   'redwrap-dnf': {

@@ -207,6 +207,37 @@ describe('the quick start', () => {
   });
 });
 
+describe('the quick start of a launch', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'redpak-quick-launch-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const node = join(dir, 'node');
+  createNode({ redpath: node, host: pinnedHost() });
+
+  it('runs it without oclif as oclif runs it: output, status, warnings, --json, errors', () => {
+    // A copy of the package without redwrap's bundle: only the quick start can answer.
+    const copy = join(dir, 'copy');
+    copyPackageParts(copy, [...QUICK_START_PARTS, 'dist/bwrap-path']);
+    const launches: string[][] = [
+      ['--redpath', node, '--', '/bin/sh', '-c', 'echo out; echo err >&2; exit 3'],
+      ['--redpath', node, '--json', '--', '/bin/true'],
+      ['--rp', node, '--strict', '--', '/bin/sh', '-c', 'kill -TERM $$'],
+      ['--redpath', join(dir, 'missing'), '--', '/bin/true'],
+      ['--redpath', join(dir, 'missing'), '--json', '--', '/bin/true'],
+    ];
+    for (const args of launches) {
+      const what = args.join(' ');
+      const quick = spawnSync('node', [join(copy, 'dist/src/cli/start.cjs'), 'redwrap', ...args], {
+        encoding: 'utf8',
+        env: { ...process.env, REDWRAP_NO_CACHE: '1' },
+      });
+      assert.doesNotMatch(quick.stderr, /is missing: build the package first/, what);
+      // Under a variable of oclif's the quick start leaves the line to oclif: the full bundle's launch.
+      const full = runBin('redwrap', args, { env: { REDWRAP_NO_CACHE: '1', REDWRAP_OCLIF_SCOPED: '1' } });
+      assert.deepEqual([quick.status, quick.stdout, quick.stderr], [full.status, full.stdout, full.stderr], what);
+    }
+  });
+});
+
 describe('--version alone', () => {
   it('is answered by start.cjs without any bundle, with the line oclif prints; anything more goes to the bundle', async () => {
     const copy = mkdtempSync(join(tmpdir(), 'redpak-version-'));
