@@ -1,19 +1,22 @@
 /*
- * redpak-kernel.node: the two kernel calls a package transaction needs and Node has no function
- * for, flock(2) and syncfs(2), as a Node-API addon (docs/transactions.md, "Kernel calls").
- * Without it each is a process (util-linux flock(1), coreutils sync), and starting a process from
- * Node forks all of Node: on a small machine that is 5 to 20 ms each, three times per transaction.
- * scripts/build-launcher.sh builds it where Node's headers are installed; src/system/kernel-calls.ts
- * loads it, and falls back to those programs where it was not built.
+ * redpak-kernel.node: kernel calls Node has no function for or makes slow, as a Node-API addon
+ * (docs/transactions.md, "Kernel calls"). The two a package transaction needs, flock(2) and
+ * syncfs(2), would otherwise each be a process (util-linux flock(1), coreutils sync), and starting
+ * a process from Node forks all of Node: on a small machine that is 5 to 20 ms each, three times
+ * per transaction. The caches' stamps (src/system/cache-file.ts) take stat(2) through it, without
+ * the fs.Stats object Node builds. scripts/build-launcher.sh builds it where Node's headers are
+ * installed; src/system/kernel-addon.ts loads it, and each user falls back to its other way where
+ * it was not built.
  *
  *   tryLockExclusive(fd) -> boolean
  *     flock(fd, LOCK_EX | LOCK_NB): true when this open file description now holds the lock,
  *     false when another holds it. The lock goes with the description, as flock(1)'s does.
  *   syncFilesystem(fd)
  *     syncfs(fd): everything written to the filesystem holding fd is on disk when it returns.
+ *   statInto(path, follow, out) -> boolean (below)
  *
- * Both take a descriptor the caller opened (never a path: the caller decides how a path is
- * opened, e.g. without following links), retry on EINTR, and throw an Error carrying `code`
+ * The first two take a descriptor the caller opened (never a path: the caller decides how a path
+ * is opened, e.g. without following links) and retry on EINTR. All throw an Error carrying `code`
  * (the errno name, as Node's own errors do) and `syscall` for any other failure.
  */
 #define _GNU_SOURCE
