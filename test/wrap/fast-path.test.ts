@@ -92,6 +92,26 @@ describe('redwrap fast path', { skip: WITHOUT_FAST_LAUNCHER }, () => {
     assert.equal((await redwrap(['--redpath', limited, '--', 'true'], { env: fastOnly })).status, 10);
   });
 
+  it('leaves a launch reading a variable the system fills in to the full CLI, which reads it again', async (t) => {
+    // HOSTNAME unset: its value comes from the kernel's hostname, which a plan could not check again.
+    const dir = tempDir(t);
+    const config = ROOT_CONFIG.replace('alias: root', 'alias: named').replace('fast-$LEAF_ALIAS', 'on-$HOSTNAME');
+    const named = makeNode(dir, join(dir, 'named'), 'named', config);
+    forgetCachedPlans(t, named);
+    const unset = { HOSTNAME: undefined };
+    const first = await redwrap(['--redpath', named, '--', 'hostname'], { env: unset });
+    assert.equal(first.status, 0, first.stderr);
+    assert.ok(!existsSync(cachedPlanPath(named)), 'no plan cached');
+    assert.equal(
+      (await redwrap(['--redpath', named, '--', 'hostname'], { env: { ...unset, ...fastOnly } })).status,
+      10,
+    );
+    // Given in the environment, it is checked again at each launch like any variable: cached.
+    const given = await redwrap(['--redpath', named, '--', 'hostname'], { env: { HOSTNAME: 'box' } });
+    assert.equal(given.stdout, 'on-box\n');
+    assert.ok(existsSync(cachedPlanPath(named)), 'plan cached');
+  });
+
   it('passes the exit status through and keeps the options it does not know for the full CLI', async (t) => {
     const { leaf } = family(t);
     assert.equal((await redwrap(['--redpath', leaf, '--', 'true'])).status, 0);
