@@ -2,7 +2,8 @@ import { Args, Flags } from '@oclif/core';
 import { RedpakError } from '../../src/errors.js';
 import { RedpakCommand } from '../../src/cli/base-command.js';
 import { transactionFlags } from '../../src/cli/pkg-commands.js';
-import { commonOptions, runTransaction } from '../../src/cli/transaction-command.js';
+import { commonOptions } from '../../src/cli/common-options.js';
+import { runTransaction } from '../../src/cli/transaction-command.js';
 import {
   groupInfo,
   groupInstall,

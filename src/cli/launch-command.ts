@@ -11,10 +11,10 @@ import { present, processIds } from '../present.js';
 import { dumpText } from '../wrap/dump.js';
 import { writeFastPlan } from '../wrap/fast-plan.js';
 import { newHostRecord } from '../wrap/host-record.js';
-import { compileLaunch, DEFAULT_BWRAP, executeLaunch } from '../wrap/launch.js';
+import { compileLaunch, executeLaunch } from '../wrap/launch.js';
 import { familyFileCandidates, stampedRead } from '../wrap/stamps.js';
 import type { RedwrapOptions } from './redwrap-argv.js';
-import { launchRequest, launchWarnings } from './views.js';
+import { isPlainLaunch, launchRequest, launchWarnings } from './views.js';
 
 /**
  * Runs the launch `options` and `command` ask for (not --dump-only: cli/views.ts dumpOnlyView),
@@ -27,10 +27,7 @@ export async function runLaunch(
   warn: (message: string) => void,
 ): Promise<number> {
   const redpath = present(options.redpath, '--redpath (the argument grammar requires it)');
-  const bwrap = options.bwrap ?? DEFAULT_BWRAP;
-  // Only a plain launch (what the fast launcher handles itself) is worth caching.
-  const plain =
-    !options.dump && !options.strict && !options.user && !options.group && !options.root && bwrap === DEFAULT_BWRAP;
+  const plain = isPlainLaunch(options);
   const record = plain ? newHostRecord() : undefined;
   const compile = () => compileLaunch(launchRequest(options, command, { host, record }));
   // The family's files are stamped before they are read, and again after (stamps.ts); the

@@ -6,7 +6,7 @@ import { Flags } from '@oclif/core';
 import { redpathFlag, sysrootFlag } from './base-command.js';
 import type { RepoDetail } from '../pkg/manager.js';
 
-export { commonOptions } from './transaction-command.js';
+export { commonOptions } from './common-options.js';
 
 /** dnf's output levels, on every redwrap-dnf command. */
 export const outputFlags = {

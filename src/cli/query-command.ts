@@ -17,7 +17,7 @@ import {
   search,
 } from '../pkg/manager.js';
 import { infoLines } from './pkg-ui.js';
-import { type CommonFlagValues, commonOptions } from './transaction-command.js';
+import { type CommonFlagValues, commonOptions } from './common-options.js';
 
 /** The values of the query commands' options, as parsed. */
 export interface QueryFlagValues extends CommonFlagValues {

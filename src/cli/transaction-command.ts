@@ -7,7 +7,6 @@
  */
 import {
   autoremove,
-  type CommonOptions,
   downgrade,
   install,
   reinstall,
@@ -16,56 +15,9 @@ import {
   type TransactionResult,
   upgrade,
 } from '../pkg/manager.js';
-import { callersNodeReadCache } from '../node/node-cache.js';
 import { InterruptedError, signalNameOf } from '../pkg/interrupt.js';
-import { takeSolverAhead } from './solver-ahead.js';
+import { type CommonFlagValues, commonOptions } from './common-options.js';
 import { askConfirmation, renderOutcome, renderTransactionTable, TransactionProgress } from './pkg-ui.js';
-
-/** The values of cli/pkg-commands.ts `commonFlags`, as parsed. */
-export interface CommonFlagValues {
-  redpath: string;
-  root?: string;
-  'repo-dir'?: string[];
-  'no-repo-files'?: boolean;
-  refresh?: boolean;
-  cacheonly?: boolean;
-  nogpgcheck?: boolean;
-  releasever?: string;
-  enablerepo?: string[];
-  disablerepo?: string[];
-  repo?: string[];
-  setopt?: string[];
-  exclude?: string[];
-  'lock-wait'?: number;
-  quiet?: boolean;
-  verbose?: boolean;
-}
-
-/** dnf's lists (repositories, --exclude): the option repeated, or comma-separated. */
-const repoList = (values?: string[]) => values?.flatMap((v) => v.split(',')).filter((v) => v !== '');
-
-export function commonOptions(flags: CommonFlagValues): CommonOptions {
-  return {
-    releasever: flags.releasever,
-    enableRepos: repoList(flags.enablerepo),
-    disableRepos: repoList(flags.disablerepo),
-    onlyRepos: repoList(flags.repo),
-    setopt: flags.setopt,
-    exclude: repoList(flags.exclude),
-    onWarning: (message) => process.stderr.write(`warning: ${message}\n`),
-    ...(flags.verbose ? { onDetail: (message: string) => process.stderr.write(`${message}\n`) } : {}),
-    redpath: flags.redpath,
-    sysroot: flags.root,
-    repoDirs: flags['repo-dir'],
-    noRepoFiles: flags['no-repo-files'],
-    refresh: flags.refresh,
-    cacheOnly: flags.cacheonly,
-    nogpgcheck: flags.nogpgcheck,
-    lockWait: flags['lock-wait'],
-    readCache: callersNodeReadCache(),
-    solver: takeSolverAhead(),
-  };
-}
 
 /** The values of cli/pkg-commands.ts `transactionFlags` (and remove's --noautoremove), as parsed. */
 export interface TransactionFlagValues extends CommonFlagValues {

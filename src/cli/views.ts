@@ -95,13 +95,31 @@ export function launchRequest(
 }
 
 /**
+ * Whether a launch line is plain: only the node path and `--admin` (what the fast launcher serves,
+ * docs/launch-cache.md), and the bwrap fixed at build. Only a plain launch's plan is worth keeping:
+ * for the fast launcher (cli/launch-command.ts), or as a view (dumpOnlyView).
+ */
+export function isPlainLaunch(options: RedwrapOptions): boolean {
+  return (
+    !options.dump &&
+    !options.strict &&
+    !options.user &&
+    !options.group &&
+    !options.root &&
+    (options.bwrap ?? DEFAULT_BWRAP) === DEFAULT_BWRAP
+  );
+}
+
+/**
  * `redwrap --dump-only`: the launch plan, nothing run (a config's $(...) is shown, never run).
  * Watched, only a plan the fast launcher could serve is kept, whose inputs are those checked there
  * (docs/launch-cache.md), and not one that shows the caller's whole environment (inherit-env).
  */
 export function dumpOnlyView(options: RedwrapOptions, command: string[], watched = false): View<LaunchDump> {
-  const plain = !options.dump && !options.strict && !options.user && !options.group && !options.bwrap && !options.root;
-  const watch = watched && plain && options.redpath ? FamilyWatch.start(options.redpath, options.admin) : undefined;
+  const watch =
+    watched && isPlainLaunch(options) && options.redpath
+      ? FamilyWatch.start(options.redpath, options.admin)
+      : undefined;
   const compiled = compileLaunch(
     launchRequest(options, command, { host: inspectionHostFacts(), planOnly: true, record: watch?.record }),
   );
